@@ -1,0 +1,82 @@
+//! The base interpreter: what it is, and making the virtualenv with it.
+
+use super::command::{Run, run};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VenvTool {
+    /// `python -m venv` (stdlib, needs ensurepip).
+    Venv,
+    /// `python -m virtualenv`.
+    Virtualenv,
+}
+
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    pub version: String,
+    pub tool: VenvTool,
+}
+
+/// Works on Python 2.6+ and 3.x.
+const PROBE: &str = r#"
+import sys
+print("%d.%d.%d" % tuple(sys.version_info[:3]))
+def has(m):
+    try:
+        __import__(m)
+        return True
+    except Exception:
+        return False
+if has("venv") and has("ensurepip"):
+    print("venv")
+elif has("virtualenv"):
+    print("virtualenv")
+else:
+    print("none")
+"#;
+
+pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
+    let out = run(Run::new(python).arg("-c").arg(PROBE), log).map_err(|e| {
+        Error::build(format!(
+            "cannot run python interpreter {}",
+            python.display()
+        ))
+        .with(e.message)
+        .with("set python_path to a working interpreter")
+    })?;
+    let mut lines = out.lines();
+    let version = lines.next().unwrap_or_default().trim().to_string();
+    let tool = match lines.next().map(str::trim) {
+        Some("venv") => VenvTool::Venv,
+        Some("virtualenv") => VenvTool::Virtualenv,
+        _ => {
+            return Err(Error::build(format!(
+                "python {} ({version}) can neither `-m venv` nor `-m virtualenv`",
+                python.display()
+            ))
+            .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv) or virtualenv (`<python> -m pip install virtualenv`), or set python_path to another interpreter"));
+        }
+    };
+    Ok(Interpreter { version, tool })
+}
+
+pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+    }
+    let module = match tool {
+        VenvTool::Venv => "venv",
+        VenvTool::Virtualenv => "virtualenv",
+    };
+    run(Run::new(python).arg("-m").arg(module).arg(venv), log).map_err(|e| {
+        Error::build(format!(
+            "creating the virtualenv {} with {} -m {module} failed",
+            venv.display(),
+            python.display()
+        ))
+        .with(e.message)
+    })?;
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! The resolved plan: every default applied, every path made absolute, every module
+//! in install order with its source. `--dry-run` prints it; `build` executes it.
+
+use crate::config::{Config, ModuleSource, detect};
+use crate::error::{Error, Result};
+use crate::modules::{self, BASE_MODULES, MANAGEMENT_MODULES};
+use crate::redact::redact;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Tar,
+    Deb,
+    Rpm,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tar => "tar",
+            Format::Deb => "deb",
+            Format::Rpm => "rpm",
+        }
+    }
+}
+
+/// Where one module is installed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    /// Handed to pip as written.
+    Pip(String),
+    /// A subdirectory of the cloudify-manager source tree.
+    Manager(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// Config name (`celery`, `rest_client`, `agent_installer`, `additional_modules[0]`).
+    pub key: String,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub distribution: String,
+    pub release: String,
+    /// True when distribution/release came from the host's /etc files.
+    pub detected: bool,
+    pub python: PathBuf,
+    /// Said to the user when the interpreter is not the configured/default one.
+    pub python_note: Option<String>,
+    pub venv: PathBuf,
+    /// Member prefix inside the tar (the venv path, normalised, no leading `/`).
+    pub tar_prefix: String,
+    pub modules: Vec<Module>,
+    /// Resolved cloudify-manager source, present only when a module needs it.
+    pub manager_source: Option<String>,
+    pub pip_options: Vec<String>,
+    pub output_tar: PathBuf,
+    pub keep_venv: bool,
+    pub tar_level: u32,
+    pub formats: Vec<Format>,
+    pub validate: bool,
+    pub force: bool,
+}
+
+/// Command-line choices that shape the plan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub formats: Vec<Format>,
+    pub validate: bool,
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            formats: vec![Format::Tar],
+            validate: true,
+            force: false,
+        }
+    }
+}
+
+pub const DEFAULT_TAR_LEVEL: u32 = 6;
+
+impl Plan {
+    pub fn resolve(cfg: &Config, opts: &Options) -> Result<Plan> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::build(format!("cannot read the current directory: {e}")))?;
+        let (distribution, release, detected) = match (&cfg.distribution, &cfg.release) {
+            (Some(d), Some(r)) => (d.clone(), r.clone(), false),
+            (d, r) => {
+                let host = detect::detect()?;
+                (
+                    d.clone().unwrap_or(host.distribution),
+                    r.clone().unwrap_or(host.release),
+                    true,
+                )
+            }
+        };
+        for (key, value) in [("distribution", &distribution), ("release", &release)] {
+            if value.trim().is_empty() || value.contains('/') {
+                return Err(Error::config(format!(
+                    "`{key}` must be a non-empty name without '/', got {value:?}"
+                )));
+            }
+        }
+        let agent = format!("{distribution}-{release}-agent");
+
+        let venv_text = cfg
+            .venv
+            .clone()
+            .unwrap_or_else(|| format!("/cloudify/{agent}/env"));
+        let venv = normalize(&cwd.join(&venv_text));
+        let tar_prefix = tar_prefix(&venv_text, &venv)?;
+
+        let (python, python_note) = resolve_python(cfg.python_path.as_deref())?;
+
+        let output_tar = normalize(
+            &cwd.join(
+                cfg.output_tar
+                    .clone()
+                    .unwrap_or_else(|| format!("{agent}.tar.gz")),
+            ),
+        );
+        if output_tar.starts_with(&venv) {
+            return Err(Error::config(format!(
+                "output_tar {} is inside the venv {}: choose a path outside it",
+                output_tar.display(),
+                venv.display()
+            )));
+        }
+
+        let modules = module_list(cfg);
+        let needs_manager = modules.iter().any(|m| matches!(m.spec, Spec::Manager(_)));
+        let manager_source = needs_manager.then(|| {
+            let version = cfg
+                .management_modules_version
+                .clone()
+                .unwrap_or_else(|| "master".into());
+            let template = cfg
+                .management_modules_source
+                .clone()
+                .unwrap_or_else(|| modules::DEFAULT_MANAGER_SOURCE.into());
+            let source = template.replace("{version}", &version);
+            if source.contains("://") {
+                source
+            } else {
+                normalize(&cwd.join(source)).display().to_string()
+            }
+        });
+
+        let tar_level = cfg.tar_compression_level.unwrap_or(DEFAULT_TAR_LEVEL);
+        if !(1..=9).contains(&tar_level) {
+            return Err(Error::config(format!(
+                "tar_compression_level must be between 1 and 9, got {tar_level}"
+            )));
+        }
+
+        Ok(Plan {
+            distribution,
+            release,
+            detected,
+            python,
+            python_note,
+            venv,
+            tar_prefix,
+            modules,
+            manager_source,
+            pip_options: cfg.pip_options.clone().unwrap_or_default(),
+            output_tar,
+            keep_venv: cfg.keep_venv.unwrap_or(false),
+            tar_level,
+            formats: opts.formats.clone(),
+            validate: opts.validate,
+            force: opts.force,
+        })
+    }
+}
+
+/// Every module in install order; skipped ones are left out.
+fn module_list(cfg: &Config) -> Vec<Module> {
+    let base = cfg.base_modules.clone().unwrap_or_default();
+    let mut out = vec![Module {
+        key: "celery".into(),
+        spec: Spec::Pip(
+            base.celery
+                .0
+                .unwrap_or_else(|| modules::DEFAULT_CELERY.into()),
+        ),
+    }];
+    let given = [
+        base.rest_client,
+        base.plugins_common,
+        base.script_plugin,
+        base.diamond_plugin,
+    ];
+    for ((key, repo), given) in BASE_MODULES.iter().zip(given) {
+        let spec = match given {
+            ModuleSource::Skip => continue,
+            ModuleSource::Pip(s) => Spec::Pip(s),
+            ModuleSource::Default => Spec::Pip(modules::base_default(repo)),
+        };
+        out.push(Module {
+            key: key.to_string(),
+            spec,
+        });
+    }
+    let mgmt = cfg.management_modules.clone().unwrap_or_default();
+    let given = [
+        mgmt.agent_installer,
+        mgmt.plugin_installer,
+        mgmt.windows_agent_installer,
+        mgmt.windows_plugin_installer,
+    ];
+    for (key, given) in MANAGEMENT_MODULES.iter().zip(given) {
+        let spec = match given {
+            ModuleSource::Skip => continue,
+            ModuleSource::Pip(s) => Spec::Pip(s),
+            ModuleSource::Default => Spec::Manager(modules::manager_subdir(key)),
+        };
+        out.push(Module {
+            key: key.to_string(),
+            spec,
+        });
+    }
+    for (i, spec) in cfg.additional_modules.iter().flatten().enumerate() {
+        out.push(Module {
+            key: format!("additional_modules[{i}]"),
+            spec: Spec::Pip(spec.clone()),
+        });
+    }
+    out
+}
+
+fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Option<String>)> {
+    const DEFAULT: &str = "/usr/bin/python";
+    match configured {
+        Some(p) => {
+            let path = PathBuf::from(p);
+            let found = if p.contains('/') {
+                path.is_file().then_some(path.clone())
+            } else {
+                find_on_path(p)
+            };
+            found.map(|f| (f, None)).ok_or_else(|| {
+                Error::build(format!("python interpreter {p} not found (python_path)")).with(
+                    "install that Python, or set python_path to an existing interpreter such as /usr/bin/python3",
+                )
+            })
+        }
+        None if Path::new(DEFAULT).is_file() => Ok((PathBuf::from(DEFAULT), None)),
+        None => match find_on_path("python3") {
+            Some(p) => {
+                let note = format!(
+                    "{DEFAULT} does not exist; using python3 from PATH: {} (set python_path to choose)",
+                    p.display()
+                );
+                Ok((p, Some(note)))
+            }
+            None => Err(Error::build(format!(
+                "python interpreter {DEFAULT} not found, and no python3 on PATH"
+            ))
+            .with("install Python, or set python_path in the config to an existing interpreter")),
+        },
+    }
+}
+
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Lexically normalise an absolute path (`.` and `..` resolved, no symlinks followed).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The venv as written, normalised, without a leading `/`: the tar member prefix.
+/// A relative path that climbs out of the current directory falls back to the
+/// absolute path.
+pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut climbed = false;
+    for c in Path::new(written).components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::ParentDir => climbed |= parts.pop().is_none(),
+            _ => {}
+        }
+    }
+    if climbed {
+        parts = absolute
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+    }
+    if parts.is_empty() {
+        return Err(Error::config(format!(
+            "venv {written:?} names the current or root directory: give the virtualenv its own directory, e.g. cloudify/Ubuntu-trusty-agent/env"
+        )));
+    }
+    Ok(parts.join("/"))
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = if self.detected { " (detected)" } else { "" };
+        writeln!(f, "distribution: {}{how}", self.distribution)?;
+        writeln!(f, "release:      {}{how}", self.release)?;
+        writeln!(f, "python:       {}", self.python.display())?;
+        if let Some(note) = &self.python_note {
+            writeln!(f, "              ({note})")?;
+        }
+        writeln!(f, "venv:         {}", self.venv.display())?;
+        writeln!(f, "tar members:  {}/...", self.tar_prefix)?;
+        if !self.pip_options.is_empty() {
+            writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
+        }
+        if let Some(src) = &self.manager_source {
+            writeln!(f, "manager source: {}", redact(src))?;
+        }
+        writeln!(f, "modules (in install order):")?;
+        for (i, m) in self.modules.iter().enumerate() {
+            let src = match &m.spec {
+                Spec::Pip(s) => redact(s),
+                Spec::Manager(sub) => format!("{sub} of the manager source"),
+            };
+            writeln!(f, "  {:>2}. {:<26} {src}", i + 1, m.key)?;
+        }
+        writeln!(f, "outputs:")?;
+        writeln!(f, "  tar:  {}", self.output_tar.display())?;
+        writeln!(
+            f,
+            "validation: {}",
+            if self.validate { "on" } else { "off" }
+        )?;
+        write!(
+            f,
+            "keep venv: {}",
+            if self.keep_venv { "yes" } else { "no" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_prefix_rules() {
+        let abs = Path::new("/w/x/env");
+        assert_eq!(
+            tar_prefix("/cloudify/U-t-agent/env", abs).unwrap(),
+            "cloudify/U-t-agent/env"
+        );
+        assert_eq!(
+            tar_prefix("./cloudify//a/../b/env/", abs).unwrap(),
+            "cloudify/b/env"
+        );
+        assert_eq!(tar_prefix("../x/env", abs).unwrap(), "w/x/env");
+        assert!(tar_prefix(".", abs).is_err());
+        assert!(tar_prefix("/", abs).is_err());
+    }
+
+    #[test]
+    fn module_order_defaults_and_skips() {
+        let cfg = crate::config::parse_str(
+            "base_modules:\n  diamond_plugin: none\nmanagement_modules:\n  plugin_installer: my-pi==1\n  windows_agent_installer: false\nadditional_modules: [a, b]\n",
+            "c",
+        )
+        .unwrap();
+        let keys: Vec<_> = module_list(&cfg)
+            .into_iter()
+            .map(|m| (m.key, m.spec))
+            .collect();
+        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "celery",
+                "rest_client",
+                "plugins_common",
+                "script_plugin",
+                "agent_installer",
+                "plugin_installer",
+                "windows_plugin_installer",
+                "additional_modules[0]",
+                "additional_modules[1]"
+            ]
+        );
+        assert_eq!(keys[0].1, Spec::Pip("celery==3.1.17".into()));
+        assert_eq!(
+            keys[1].1,
+            Spec::Pip(
+                "https://github.com/cloudify-cosmo/cloudify-rest-client/archive/master.tar.gz"
+                    .into()
+            )
+        );
+        assert_eq!(
+            keys[2].1,
+            Spec::Pip(
+                "https://github.com/cloudify-cosmo/cloudify-plugins-common/archive/master.tar.gz"
+                    .into()
+            )
+        );
+        assert_eq!(keys[4].1, Spec::Manager("plugins/agent-installer".into()));
+        assert_eq!(keys[5].1, Spec::Pip("my-pi==1".into()));
+    }
+}
