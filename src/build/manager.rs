@@ -1,29 +1,49 @@
 //! The cloudify-manager source tree the management modules are installed from:
-//! downloaded (URL) or extracted (local .tar.gz) into a temporary directory that is
-//! removed afterwards and never ends up in the agent; a local directory is used as is.
+//! downloaded (URL) or extracted (local .tar.gz) into a work directory beside the
+//! venv (never inside it) that is removed afterwards; a local directory is used as is.
+//! The work directory has a fixed name because pip records each module's source path
+//! (`direct_url.json`): a random temp name would make rebuilds differ.
 
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::redact::redact;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use tempfile::TempDir;
 
 pub struct ManagerTree {
-    /// Keeps the temporary directory alive; removed on drop.
-    _tmp: Option<TempDir>,
+    /// Removed on drop.
+    _work: Option<WorkDir>,
     pub root: PathBuf,
 }
 
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create(path: &Path) -> Result<WorkDir> {
+        if path.exists() {
+            std::fs::remove_dir_all(path).ctx("removing the stale work directory", path)?;
+        }
+        std::fs::create_dir_all(path).ctx("creating", path)?;
+        Ok(WorkDir(path.to_path_buf()))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 impl ManagerTree {
-    pub fn fetch(source: &str, log: &Log) -> Result<ManagerTree> {
+    /// `work` is the directory to download/extract into (created, then removed on drop).
+    pub fn fetch(source: &str, work: &Path, log: &Log) -> Result<ManagerTree> {
         if source.starts_with("http://") || source.starts_with("https://") {
-            let tmp = temp_dir()?;
-            let archive = tmp.path().join("source.tar.gz");
+            let dir = WorkDir::create(work)?;
+            let archive = dir.0.join("source.tar.gz");
             download(source, &archive, log)?;
-            let root = extract(&archive, &tmp.path().join("tree"))?;
+            let root = extract(&archive, &dir.0.join("tree"))?;
             return Ok(ManagerTree {
-                _tmp: Some(tmp),
+                _work: Some(dir),
                 root,
             });
         }
@@ -36,15 +56,15 @@ impl ManagerTree {
         let path = Path::new(source);
         if path.is_dir() {
             return Ok(ManagerTree {
-                _tmp: None,
+                _work: None,
                 root: source_root(path)?,
             });
         }
         if path.is_file() {
-            let tmp = temp_dir()?;
-            let root = extract(path, &tmp.path().join("tree"))?;
+            let dir = WorkDir::create(work)?;
+            let root = extract(path, &dir.0.join("tree"))?;
             return Ok(ManagerTree {
-                _tmp: Some(tmp),
+                _work: Some(dir),
                 root,
             });
         }
@@ -66,13 +86,6 @@ impl ManagerTree {
             .with("set management_modules_version/management_modules_source to a tree that has it, give the module a source under management_modules, or set it to none"))
         }
     }
-}
-
-fn temp_dir() -> Result<TempDir> {
-    tempfile::Builder::new()
-        .prefix("cfy-ap-manager.")
-        .tempdir()
-        .map_err(|e| Error::build(format!("creating a temporary directory: {e}")))
 }
 
 fn download(url: &str, dest: &Path, log: &Log) -> Result<()> {

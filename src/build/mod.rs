@@ -124,7 +124,7 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
                 "fetched the cloudify-manager source {}",
                 crate::redact::redact(src)
             ),
-            || ManagerTree::fetch(src, log),
+            || ManagerTree::fetch(src, &manager_work_dir(&plan.venv), log),
         )?),
         None => None,
     };
@@ -175,6 +175,15 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
         log.detail(&format!("  {name}=={version}"));
     }
     Ok(all)
+}
+
+/// Where the manager source is unpacked: beside the venv, with a fixed name.
+fn manager_work_dir(venv: &Path) -> PathBuf {
+    let name = venv
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    venv.with_file_name(format!(".{name}.cfy-ap-manager-src"))
 }
 
 /// Removes a half-built virtualenv when the build fails (unless keep_venv).

@@ -1,0 +1,117 @@
+//! Shared helpers for the integration tests: run the real `cfy-ap` binary with a
+//! real Python against the offline fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("fixtures")
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cfy-ap"))
+}
+
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// A config that builds a full agent offline from `fixtures/`: every module from a
+/// local source (wheels, source trees, the mock manager tarball). `extra` is
+/// appended verbatim (more keys).
+pub fn offline_config(venv: &str, output_tar: &str, extra: &str) -> String {
+    let f = fixtures();
+    let f = f.display();
+    format!(
+        "distribution: Ubuntu
+release: trusty
+venv: {venv}
+python_path: {PYTHON}
+base_modules:
+  celery: celery==3.1.17
+  rest_client: {f}/modules/cloudify-rest-client
+  plugins_common: cloudify-plugins-common==3.2
+  script_plugin: {f}/modules/cloudify-script-plugin
+  diamond_plugin: {f}/modules/cloudify-diamond-plugin
+management_modules_source: {f}/cloudify-manager-master.tar.gz
+additional_modules:
+  - {f}/modules/my-plugin
+pip_options: [--no-index, --find-links, {f}/wheels]
+output_tar: {output_tar}
+{extra}"
+    )
+}
+
+/// Run cfy-ap in `dir` with `args`; `envs` are added to the environment.
+pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running cfy-ap")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run a system tool; panic with its output unless it exits 0. Returns stdout.
+pub fn tool(program: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed\n{}",
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Every file and directory below `dir`, relative, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.clone());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.extend(walk(&p));
+            }
+        }
+    }
+    out
+}
+
+pub fn sha256(path: &Path) -> String {
+    tool("sha256sum", &[path.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
