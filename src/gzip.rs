@@ -560,15 +560,27 @@ mod tests {
 
     #[test]
     fn identical_for_any_thread_count() {
-        let t = text(500_000);
-        let r = random(100_000, 5);
-        let parts: &[(bool, &[u8])] = &[(false, &t), (true, &r), (false, &r), (false, &t[..1234])];
-        let one = gz(opts(6, 1, 1 << 16), parts);
-        for threads in [2, 4] {
-            assert!(
-                gz(opts(6, threads, 1 << 16), parts) == one,
-                "threads={threads}"
-            );
+        // Interleaved random/text chunks: with reused compressors, stale window
+        // bytes from whichever chunk a worker did before changed the output.
+        let (t, r) = (text(600_000), random(400_000, 5));
+        let mut mixed = Vec::new();
+        for i in 0..40 {
+            mixed.extend_from_slice(if i % 3 == 0 {
+                &r[i * 9000..][..9000]
+            } else {
+                &t[i * 15000..][..15000]
+            });
+        }
+        for (level, chunk) in [(1, 1 << 16), (1, 1 << 14), (6, 1 << 14)] {
+            let parts: &[(bool, &[u8])] =
+                &[(false, &mixed), (true, &r[..1000]), (false, &t[..1234])];
+            let one = gz(opts(level, 1, chunk), parts);
+            for threads in [2, 4, 4, 4] {
+                assert!(
+                    gz(opts(level, threads, chunk), parts) == one,
+                    "threads={threads}"
+                );
+            }
         }
     }
 
