@@ -135,7 +135,7 @@ pub fn append_tree<W: Write>(
             let f = File::open(path).ctx("reading", path)?;
             // A file that changes size while we read it would corrupt the archive.
             builder
-                .append_data(&mut header, &name, f.take(meta.len()))
+                .append_data(&mut header, &name, crate::log::Counted(f.take(meta.len())))
                 .ctx("archiving", path)?;
         } else {
             stats.skipped.push(path.to_path_buf());

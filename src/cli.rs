@@ -41,6 +41,9 @@ pub struct Cli {
     /// Skip checking that every requested module got installed
     #[arg(long)]
     pub no_validation: bool,
+    /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
+    #[arg(long, value_name = "PATH")]
+    pub from_tar: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -49,6 +52,17 @@ pub struct Cli {
 pub enum Command {
     /// Write a deterministic tar.gz of an existing directory
     Archive(ArchiveArgs),
+    /// Add .deb packages to an apt repository (created when missing) and
+    /// regenerate its indices; -f replaces a package published with other bytes
+    Publish(PublishArgs),
+    /// Write a commented example config for this host (PATH `-`: standard output)
+    Init(crate::cli_ux::InitArgs),
+    /// Print a shell completion script: source <(cfy-ap completions bash)
+    Completions(crate::cli_ux::CompletionsArgs),
+    /// Print the man page (roff): cfy-ap man | man -l -
+    Man,
+    /// Print the JSON Schema of the config file, for editors
+    Schema,
 }
 
 #[derive(Args, Debug)]
@@ -78,12 +92,8 @@ impl Cli {
         for f in &self.formats {
             let f = match f {
                 FormatArg::Tar => Format::Tar,
-                FormatArg::Deb | FormatArg::Rpm => {
-                    return Err(Error::config(format!(
-                        "--format {}: not yet supported (only tar for now)",
-                        format!("{f:?}").to_lowercase()
-                    )));
-                }
+                FormatArg::Deb => Format::Deb,
+                FormatArg::Rpm => Format::Rpm,
             };
             if !formats.contains(&f) {
                 formats.push(f);
@@ -93,6 +103,8 @@ impl Cli {
             formats,
             validate: !self.no_validation,
             force: self.force,
+            config_path: Some(self.config.clone()),
+            from_tar: self.from_tar.clone(),
         })
     }
 }
@@ -111,9 +123,11 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
                 .with("use -f/--force to replace it"),
         );
     }
-    let stats = log.step(&format!("wrote {}", a.output.display()), || {
-        archive::write_tar_gz(&a.dir, &prefix, &a.output, a.level, force)
-    })?;
+    let stats = log.step_bytes(
+        &format!("wrote {}", a.output.display()),
+        || agent_packager::log::tree_bytes(&a.dir),
+        || archive::write_tar_gz(&a.dir, &prefix, &a.output, a.level, force),
+    )?;
     for s in &stats.skipped {
         log.warn(&format!(
             "not archived (not a file, directory or link): {}",
@@ -124,5 +138,64 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
         "{} entries, {} bytes in, {} bytes out",
         stats.entries, stats.bytes_in, stats.bytes_out
     ));
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// The repository directory
+    #[arg(long, value_name = "DIR", required_unless_present = "export_key")]
+    pub repo: Option<PathBuf>,
+    /// Distribution (dists/<CODENAME>)
+    #[arg(long, default_value = "stable")]
+    pub codename: String,
+    /// Suite name in the Release file [default: the codename]
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Component (pool/<COMPONENT>, dists/<CODENAME>/<COMPONENT>)
+    #[arg(long, default_value = "main")]
+    pub component: String,
+    /// Origin field of the Release file
+    #[arg(long, default_value = "cfy-ap")]
+    pub origin: String,
+    /// Label field of the Release file
+    #[arg(long, default_value = "cfy-ap")]
+    pub label: String,
+    /// Armored OpenPGP secret key to sign with (passphrase: $CFY_AP_SIGN_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sign_key",
+        conflicts_with = "debs"
+    )]
+    pub export_key: Option<PathBuf>,
+    /// The .deb files to add
+    #[arg(value_name = "DEB", required_unless_present = "export_key")]
+    pub debs: Vec<PathBuf>,
+}
+
+pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+    use agent_packager::publish;
+    if let (Some(dest), Some(key)) = (&a.export_key, &a.sign_key) {
+        let fpr = publish::export_key(key, dest, force)?;
+        log.info(&format!("wrote {} (key {fpr})", dest.display()));
+        return Ok(());
+    }
+    let opts = publish::PublishOptions {
+        repo: a.repo.clone().unwrap_or_default(),
+        codename: a.codename.clone(),
+        suite: a.suite.clone(),
+        component: a.component.clone(),
+        origin: a.origin.clone(),
+        label: a.label.clone(),
+        sign_key: a.sign_key.clone(),
+        force,
+        ..Default::default()
+    };
+    let summary = publish::publish(&opts, &a.debs, log)?;
+    publish::report(&summary, log);
     Ok(())
 }

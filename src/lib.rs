@@ -1,20 +1,32 @@
 //! cfy-ap: builds Cloudify agents (a Python virtualenv with celery, the Cloudify
-//! modules and your plugins) and ships them as a deterministic tar.gz.
+//! modules and your plugins) and ships them as a deterministic tar.gz, a manager
+//! .deb or .rpm, and through an apt repository.
 //!
 //! Pipeline: [`config`] (schema, defaults, validation) → [`plan`] (what `--dry-run`
-//! prints) → [`build`] (virtualenv, pip, validation) → [`archive`] (deterministic
-//! tar over the parallel [`gzip`] writer) with atomic [`output`]s.
+//! prints; with [`package`] for deb/rpm) → [`pipeline`], which runs [`build`]
+//! (virtualenv, pip, validation, relocation) → [`archive`] (deterministic tar over
+//! the parallel [`gzip`] writer) → one writer per format ([`deb`], [`rpm`]) →
+//! [`publish`] (apt repository). Every output goes through [`output`] (temp file +
+//! rename).
 
 pub mod archive;
 pub mod build;
 pub mod config;
+pub mod date;
+pub mod deb;
 pub mod error;
 pub mod gzip;
+pub mod init;
 pub mod log;
 pub mod modules;
 pub mod output;
+pub mod package;
+pub mod pipeline;
 pub mod plan;
+pub mod publish;
 pub mod redact;
+pub mod rpm;
+pub mod schema;
 
 pub use build::Outcome;
 pub use config::Config;

@@ -1,6 +1,7 @@
 //! The `cfy-ap` command line.
 
 mod cli;
+mod cli_ux;
 
 use agent_packager::{Error, config, log::Log, plan::Plan};
 use clap::Parser;
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
     match run(cli, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}{e}", agent_packager::log::error_prefix());
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -23,6 +24,16 @@ fn run(cli: Cli, log: &Log) -> Result<(), Error> {
     if let Some(Command::Archive(a)) = &cli.command {
         return cli::archive(a, cli.force, log);
     }
+    if let Some(Command::Publish(p)) = &cli.command {
+        return cli::publish(p, cli.force, log);
+    }
+    match &cli.command {
+        Some(Command::Init(a)) => return cli_ux::init(a, cli.force, log),
+        Some(Command::Completions(a)) => return cli_ux::completions(a),
+        Some(Command::Man) => return cli_ux::man(),
+        Some(Command::Schema) => return cli_ux::schema(),
+        _ => {}
+    }
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
     let plan = Plan::resolve(&config, &options)?;
@@ -30,12 +41,6 @@ fn run(cli: Cli, log: &Log) -> Result<(), Error> {
         println!("{plan}");
         return Ok(());
     }
-    let outcome = agent_packager::build::run(&plan, log)?;
-    log.info(&format!(
-        "agent ready: {} ({} entries, {} bytes)",
-        outcome.output_tar.display(),
-        outcome.archive.entries,
-        outcome.archive.bytes_out
-    ));
+    agent_packager::pipeline::execute(&plan, log)?;
     Ok(())
 }

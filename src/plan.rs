@@ -59,10 +59,18 @@ pub struct Plan {
     pub pip_options: Vec<String>,
     pub output_tar: PathBuf,
     pub keep_venv: bool,
+    /// Rewrite bin/ scripts and activate to work from any path (`relocatable`).
+    pub relocatable: bool,
     pub tar_level: u32,
     pub formats: Vec<Format>,
     pub validate: bool,
     pub force: bool,
+    /// `--from-tar`: package this existing agent tar; no virtualenv is built.
+    pub from_tar: Option<PathBuf>,
+    /// The deb/rpm package, when one of those formats is requested.
+    pub package: Option<crate::package::PackagePlan>,
+    /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
+    pub publish: Option<crate::publish::PublishOptions>,
 }
 
 /// Command-line choices that shape the plan.
@@ -71,6 +79,10 @@ pub struct Options {
     pub formats: Vec<Format>,
     pub validate: bool,
     pub force: bool,
+    /// The config file read (its directory is searched for `packaging/`).
+    pub config_path: Option<PathBuf>,
+    /// Package an existing agent tar instead of building one.
+    pub from_tar: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -79,6 +91,8 @@ impl Default for Options {
             formats: vec![Format::Tar],
             validate: true,
             force: false,
+            config_path: None,
+            from_tar: None,
         }
     }
 }
@@ -116,7 +130,10 @@ impl Plan {
         let venv = normalize(&cwd.join(&venv_text));
         let tar_prefix = tar_prefix(&venv_text, &venv)?;
 
-        let (python, python_note) = resolve_python(cfg.python_path.as_deref())?;
+        let (python, python_note) = match opts.from_tar {
+            Some(_) => (PathBuf::new(), None),
+            None => resolve_python(cfg.python_path.as_deref())?,
+        };
 
         let output_tar = normalize(
             &cwd.join(
@@ -159,6 +176,33 @@ impl Plan {
             )));
         }
 
+        let from_tar = match &opts.from_tar {
+            Some(t) => Some(crate::package::check_from_tar(&cwd.join(t), &opts.formats)?),
+            None => None,
+        };
+        let config_dir = opts
+            .config_path
+            .as_ref()
+            .map(|c| crate::output::parent_dir(&normalize(&cwd.join(c))));
+        let package = crate::package::resolve(&crate::package::Context {
+            package: cfg.package.as_ref(),
+            formats: &opts.formats,
+            distribution: &distribution,
+            release: &release,
+            output_tar: &output_tar,
+            config_dir: config_dir.as_deref(),
+            cwd: &cwd,
+        })?;
+
+        // A `publish:` section publishes the deb this run builds; without
+        // `--format deb` there is nothing to publish and the section is unused.
+        let publish = match &cfg.publish {
+            Some(p) if opts.formats.contains(&Format::Deb) => {
+                Some(crate::publish::PublishOptions::from_config(p, opts.force)?)
+            }
+            _ => None,
+        };
+
         Ok(Plan {
             distribution,
             release,
@@ -172,11 +216,27 @@ impl Plan {
             pip_options: cfg.pip_options.clone().unwrap_or_default(),
             output_tar,
             keep_venv: cfg.keep_venv.unwrap_or(false),
+            relocatable: cfg.relocatable.unwrap_or(true),
             tar_level,
             formats: opts.formats.clone(),
             validate: opts.validate,
             force: opts.force,
+            from_tar,
+            package,
+            publish,
         })
+    }
+
+    /// Every file this plan writes, checked before any work.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if self.from_tar.is_none() {
+            out.push(self.output_tar.clone());
+        }
+        if let Some(p) = &self.package {
+            out.extend(p.outputs());
+        }
+        out
     }
 }
 
@@ -320,11 +380,39 @@ pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
+fn publish_line(p: &crate::publish::PublishOptions) -> String {
+    format!(
+        "publish: the deb into {} ({} {}, {})",
+        p.repo.display(),
+        p.suite(),
+        p.component,
+        if p.sign_key.is_some() {
+            "signed"
+        } else {
+            "unsigned"
+        }
+    )
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = if self.detected { " (detected)" } else { "" };
         writeln!(f, "distribution: {}{how}", self.distribution)?;
         writeln!(f, "release:      {}{how}", self.release)?;
+        if let Some(tar) = &self.from_tar {
+            write!(
+                f,
+                "agent tar:    {} (--from-tar: no virtualenv is built)",
+                tar.display()
+            )?;
+            if let Some(p) = &self.package {
+                write!(f, "\n{}", p.to_string().trim_end())?;
+            }
+            if let Some(p) = &self.publish {
+                write!(f, "\n{}", publish_line(p))?;
+            }
+            return Ok(());
+        }
         writeln!(f, "python:       {}", self.python.display())?;
         if let Some(note) = &self.python_note {
             writeln!(f, "              ({note})")?;
@@ -347,10 +435,21 @@ impl fmt::Display for Plan {
         }
         writeln!(f, "outputs:")?;
         writeln!(f, "  tar:  {}", self.output_tar.display())?;
+        if let Some(p) = &self.package {
+            write!(f, "{p}")?;
+        }
+        if let Some(p) = &self.publish {
+            writeln!(f, "{}", publish_line(p))?;
+        }
         writeln!(
             f,
             "validation: {}",
             if self.validate { "on" } else { "off" }
+        )?;
+        writeln!(
+            f,
+            "relocatable: {}",
+            if self.relocatable { "yes" } else { "no" }
         )?;
         write!(
             f,

@@ -4,6 +4,7 @@ mod command;
 mod manager;
 mod pip;
 mod python;
+pub mod relocate;
 
 use crate::archive;
 use crate::error::{Error, Result};
@@ -26,7 +27,7 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
-    if plan.venv.exists() {
+    if plan.from_tar.is_none() && plan.venv.exists() {
         if !plan.force {
             return Err(Error::exists(format!(
                 "virtualenv {} already exists",
@@ -60,7 +61,7 @@ fn is_replaceable_venv(dir: &Path) -> bool {
 
 /// Build the agent virtualenv and its tar.gz.
 pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
-    precheck(plan, std::slice::from_ref(&plan.output_tar))?;
+    precheck(plan, &plan.outputs())?;
     if let Some(note) = &plan.python_note {
         log.warn(note);
     }
@@ -86,15 +87,29 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         || python::create_venv(&plan.python, interpreter.tool, &plan.venv, log),
     )?;
     let installed = install_all(plan, log)?;
-    let archive = log.step(&format!("wrote {}", plan.output_tar.display()), || {
-        archive::write_tar_gz(
-            &plan.venv,
-            &plan.tar_prefix,
-            &plan.output_tar,
-            plan.tar_level,
-            plan.force,
-        )
-    })?;
+    if plan.relocatable {
+        let r = log.step("made the virtualenv relocatable", || {
+            relocate::make_relocatable(&plan.venv, log)
+        })?;
+        log.detail(&format!(
+            "{} console scripts and {} activate scripts rewritten",
+            r.scripts.len(),
+            r.activate.len()
+        ));
+    }
+    let archive = log.step_bytes(
+        &format!("wrote {}", plan.output_tar.display()),
+        || crate::log::tree_bytes(&plan.venv),
+        || {
+            archive::write_tar_gz(
+                &plan.venv,
+                &plan.tar_prefix,
+                &plan.output_tar,
+                plan.tar_level,
+                plan.force,
+            )
+        },
+    )?;
     for skipped in &archive.skipped {
         log.warn(&format!(
             "not archived (not a file, directory or link): {}",
@@ -129,7 +144,7 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
         None => None,
     };
     let mut expected: Vec<(String, String)> = Vec::new();
-    for m in &plan.modules {
+    for (i, m) in plan.modules.iter().enumerate() {
         let spec = match &m.spec {
             Spec::Pip(s) => s.clone(),
             Spec::Manager(sub) => {
@@ -137,7 +152,9 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
                 tree.module_dir(&m.key, sub)?.display().to_string()
             }
         };
-        let names = log.step(
+        let names = log.step_of(
+            i + 1,
+            plan.modules.len(),
             &format!("installed {} ({})", m.key, crate::redact::redact(&spec)),
             || pip.install(&m.key, &spec, log),
         )?;

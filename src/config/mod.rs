@@ -17,7 +17,7 @@ pub fn load_file(path: &Path) -> Result<Config> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(
                 Error::config(format!("config file {} not found", path.display())).with(
-                    "give the right path with -c PATH, or create one with the keys from the README",
+                    "give the right path with -c PATH, or write a commented example with `cfy-ap init`",
                 ),
             );
         }

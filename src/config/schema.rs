@@ -28,6 +28,9 @@ pub struct Config {
     pub keep_venv: Option<bool>,
     /// gzip level of the agent tar.gz (1-9).
     pub tar_compression_level: Option<u32>,
+    /// Make the agent work from any directory (default true): console scripts find
+    /// the interpreter next to themselves, `activate` its own location.
+    pub relocatable: Option<bool>,
     /// Settings of the manager package (`--format deb` / `--format rpm`).
     pub package: Option<Package>,
     /// Apt repository to publish the deb into after building it.
@@ -73,6 +76,8 @@ pub struct Package {
     pub description: Option<String>,
     pub homepage: Option<String>,
     pub license: Option<String>,
+    /// Copyright line(s) for the deb's copyright file.
+    pub copyright: Option<String>,
     pub depends: Option<Vec<String>>,
     pub rpm_depends: Option<Vec<String>>,
     pub resources_dir: Option<String>,

@@ -1,0 +1,1 @@
+../common/agent-disable-requiretty.sh

@@ -1,0 +1,313 @@
+//! The tar streams inside the deb: GNU headers (`././@LongLink` for names over 100
+//! bytes, never PAX), `./` names, directories ending in `/`, root:root, one mtime,
+//! entries in sorted tree order with every parent directory. File contents are
+//! hashed (md5) while they are streamed.
+
+use crate::error::{Error, IoContext, Result};
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+const BLOCK: usize = 512;
+
+/// Where an entry's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Dir,
+    File {
+        path: PathBuf,
+        /// Already compressed: written as deflate stored blocks.
+        stored: bool,
+    },
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `./opt/x/` for directories, `./opt/x/file` for files.
+    pub name: String,
+    pub mode: u32,
+    pub size: u64,
+    pub content: Content,
+}
+
+impl Entry {
+    pub fn is_dir(&self) -> bool {
+        matches!(self.content, Content::Dir)
+    }
+    /// The path md5sums uses: the name without `./`.
+    pub fn md5_path(&self) -> &str {
+        self.name.trim_start_matches("./")
+    }
+}
+
+/// A compressing writer that may store some bytes uncompressed.
+pub trait Sink: Write {
+    fn set_store(&mut self, _store: bool) {}
+}
+
+impl Sink for Vec<u8> {}
+
+/// Sorted tree from absolute file paths (`/opt/a/b`) with their content and mode;
+/// parent directories (0755) are added, `./` included. Sizes of files on disk are
+/// read here. Two files at the same path are an error.
+pub fn tree(files: Vec<(String, Content, u32)>) -> Result<Vec<Entry>> {
+    let mut map: BTreeMap<Vec<String>, Entry> = BTreeMap::new();
+    let dir = |name: String| Entry {
+        name,
+        mode: 0o755,
+        size: 0,
+        content: Content::Dir,
+    };
+    map.insert(Vec::new(), dir("./".into()));
+    for (path, content, mode) in files {
+        let parts: Vec<String> = path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_string)
+            .collect();
+        for depth in 1..parts.len() {
+            let key = parts[..depth].to_vec();
+            let name = format!("./{}/", key.join("/"));
+            map.entry(key).or_insert_with(|| dir(name));
+        }
+        let size = match &content {
+            Content::File { path, .. } => std::fs::metadata(path).ctx("reading", path)?.len(),
+            Content::Bytes(b) => b.len() as u64,
+            Content::Dir => 0,
+        };
+        let entry = Entry {
+            name: format!("./{}", parts.join("/")),
+            mode,
+            size,
+            content,
+        };
+        if parts.is_empty() || map.insert(parts, entry).is_some() {
+            return Err(Error::config(format!("two package files at {path}")));
+        }
+    }
+    Ok(map.into_values().collect())
+}
+
+/// Writes the entries as a tar stream; returns the md5 of each (None for dirs).
+pub fn write<S: Sink>(out: &mut S, entries: &[Entry], mtime: u64) -> Result<Vec<Option<[u8; 16]>>> {
+    let mut sums = Vec::with_capacity(entries.len());
+    let mut buf = Vec::new();
+    for e in entries {
+        let typ = if e.is_dir() { b'5' } else { b'0' };
+        let head = headers(&e.name, typ, e.mode, e.size, mtime);
+        let context = |err: io::Error| Error::build(format!("writing {}: {err}", e.name));
+        out.write_all(&head).map_err(context)?;
+        let sum = match &e.content {
+            Content::Dir => None,
+            Content::Bytes(b) => {
+                out.write_all(b).map_err(context)?;
+                Some(Md5::digest(b).into())
+            }
+            Content::File { path, stored } => {
+                if buf.is_empty() {
+                    buf = vec![0; 1 << 20];
+                }
+                out.set_store(*stored);
+                let sum = copy_hashed(path, e.size, out, &mut buf)?;
+                out.set_store(false);
+                Some(sum)
+            }
+        };
+        let pad = (BLOCK - (e.size as usize % BLOCK)) % BLOCK;
+        out.write_all(&[0; BLOCK][..pad]).map_err(context)?;
+        sums.push(sum);
+    }
+    out.write_all(&[0; 2 * BLOCK])
+        .map_err(|e| Error::build(format!("writing the tar end: {e}")))?;
+    Ok(sums)
+}
+
+/// Copies exactly `size` bytes of `path` into `out`, hashing them.
+fn copy_hashed<W: Write>(
+    path: &PathBuf,
+    size: u64,
+    out: &mut W,
+    buf: &mut [u8],
+) -> Result<[u8; 16]> {
+    let mut f = File::open(path).ctx("reading", path)?;
+    let mut md5 = Md5::new();
+    let mut left = size;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = f.read(&mut buf[..want]).ctx("reading", path)?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::build(format!("writing the package: {e}")))?;
+        left -= n as u64;
+    }
+    let mut probe = [0u8; 1];
+    if left != 0 || f.read(&mut probe).ctx("reading", path)? != 0 {
+        return Err(Error::build(format!(
+            "{} changed size while it was being packaged",
+            path.display()
+        )));
+    }
+    Ok(md5.finalize().into())
+}
+
+/// The header block(s) for one entry: a GNU long-name entry first when needed.
+pub fn headers(name: &str, typ: u8, mode: u32, size: u64, mtime: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BLOCK);
+    if name.len() > 100 {
+        out.extend_from_slice(&block(
+            b"././@LongLink",
+            b'L',
+            0o644,
+            name.len() as u64 + 1,
+            0,
+        ));
+        let mut long = name.as_bytes().to_vec();
+        long.push(0);
+        long.resize(long.len().div_ceil(BLOCK) * BLOCK, 0);
+        out.extend_from_slice(&long);
+    }
+    out.extend_from_slice(&block(
+        &name.as_bytes()[..name.len().min(100)],
+        typ,
+        mode,
+        size,
+        mtime,
+    ));
+    out
+}
+
+/// One 512-byte GNU header.
+fn block(name: &[u8], typ: u8, mode: u32, size: u64, mtime: u64) -> [u8; BLOCK] {
+    let mut h = [0u8; BLOCK];
+    h[..name.len()].copy_from_slice(name);
+    octal(&mut h[100..108], mode as u64);
+    octal(&mut h[108..116], 0);
+    octal(&mut h[116..124], 0);
+    if size < 1 << 33 {
+        octal(&mut h[124..136], size);
+    } else {
+        // GNU base-256: high bit set, big-endian in the remaining bytes.
+        h[124] = 0x80;
+        h[128..136].copy_from_slice(&size.to_be_bytes());
+    }
+    octal(&mut h[136..148], mtime);
+    h[156] = typ;
+    h[257..265].copy_from_slice(b"ustar  \0");
+    h[265..269].copy_from_slice(b"root");
+    h[297..301].copy_from_slice(b"root");
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    octal(&mut h[148..155], sum as u64);
+    h[155] = b' ';
+    h
+}
+
+/// Zero-padded octal filling the field, NUL-terminated.
+fn octal(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    let text = format!("{value:0digits$o}");
+    field[..digits].copy_from_slice(&text.as_bytes()[text.len() - digits..]);
+    field[digits] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_adds_parents_in_walk_order() {
+        let files = vec![
+            (
+                "/usr/share/doc/p/copyright".to_string(),
+                Content::Bytes(b"c".to_vec()),
+                0o644,
+            ),
+            ("/opt/a.b/x".into(), Content::Bytes(vec![]), 0o644),
+            ("/opt/a/y".into(), Content::Bytes(b"yy".to_vec()), 0o755),
+        ];
+        let names: Vec<String> = tree(files).unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                "./",
+                "./opt/",
+                "./opt/a/",
+                "./opt/a/y",
+                "./opt/a.b/",
+                "./opt/a.b/x",
+                "./usr/",
+                "./usr/share/",
+                "./usr/share/doc/",
+                "./usr/share/doc/p/",
+                "./usr/share/doc/p/copyright"
+            ]
+        );
+        let dup = vec![
+            ("/a/b".to_string(), Content::Bytes(vec![]), 0o644),
+            ("/a/b".to_string(), Content::Bytes(vec![]), 0o644),
+        ];
+        assert!(tree(dup).is_err());
+    }
+
+    #[test]
+    fn gnu_headers_read_back_with_tar() {
+        let long = format!("./opt/{}/file", "d".repeat(120));
+        let entries = tree(vec![
+            (long.clone(), Content::Bytes(b"hello".to_vec()), 0o755),
+            ("/etc/x".into(), Content::Bytes(vec![]), 0o644),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        let sums = write(&mut out, &entries, 1234).unwrap();
+        assert_eq!(out.len() % BLOCK, 0);
+        assert!(!out.windows(8).any(|w| w == b"PaxHeade"));
+        let mut a = tar::Archive::new(&out[..]);
+        let got: Vec<(String, u32, u64, u64, String)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                (
+                    raw,
+                    h.mode().unwrap(),
+                    h.mtime().unwrap(),
+                    h.uid().unwrap(),
+                    h.username().unwrap().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got[0], ("./".into(), 0o755, 1234, 0, "root".into()));
+        assert_eq!(got.last().unwrap().0, long);
+        assert_eq!(got.last().unwrap().1, 0o755);
+        assert_eq!(
+            sums.last().unwrap().unwrap(),
+            <[u8; 16]>::from(Md5::digest(b"hello"))
+        );
+        assert!(sums[0].is_none());
+    }
+
+    #[test]
+    fn header_checksum_and_base256() {
+        let h = block(b"./x", b'0', 0o644, 10, 0);
+        assert_eq!(&h[154..156], b"\0 ");
+        let stored: u32 =
+            u32::from_str_radix(std::str::from_utf8(&h[148..154]).unwrap(), 8).unwrap();
+        let mut copy = h;
+        copy[148..156].fill(b' ');
+        assert_eq!(stored, copy.iter().map(|b| *b as u32).sum::<u32>());
+        let big = block(b"./big", b'0', 0o644, 10 << 30, 0);
+        assert_eq!(big[124], 0x80);
+        assert_eq!(
+            u64::from_be_bytes(big[128..136].try_into().unwrap()),
+            10 << 30
+        );
+    }
+}

@@ -1,0 +1,604 @@
+//! `--format deb` checked with the real Debian tools: dpkg-deb, dpkg (in a
+//! throwaway root) and lintian. Most tests package a small synthetic agent tar
+//! with `--from-tar`; one runs the whole pipeline on the offline fixtures.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const EPOCH: &str = "1700000000";
+const NAME: &str = "cloudify-ubuntu-trusty-agent";
+const RES: &str = "opt/manager/resources/packages";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cfy-ap"));
+    c.current_dir(dir)
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env_remove("VERSION");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("running cfy-ap")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs a system tool, panics unless it exits 0; returns stdout.
+fn tool(program: &str, args: &[&str]) -> Vec<u8> {
+    let o = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (apt-get install it): {e}"));
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed:\n{}",
+        show(&o)
+    );
+    o.stdout
+}
+
+fn tool_text(program: &str, args: &[&str]) -> String {
+    String::from_utf8(tool(program, args)).unwrap()
+}
+
+/// A temp dir with a small agent tar (`agent.tar.gz`, ~200 KB of incompressible
+/// data plus text) and `c.yaml` whose `package:` section gets `package` appended.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(package: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("env");
+        fs::create_dir_all(env.join("bin")).unwrap();
+        fs::create_dir_all(env.join("lib/python3/site-packages")).unwrap();
+        fs::write(
+            env.join("lib/python3/site-packages/mod.py"),
+            "x = 1\n".repeat(500),
+        )
+        .unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let blob: Vec<u8> = (0..200_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect();
+        fs::write(env.join("lib/blob.so"), blob).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/python3", env.join("bin/python")).unwrap();
+        let o = cfy_ap(
+            dir.path(),
+            &[
+                "archive",
+                "env",
+                "agent.tar.gz",
+                "--prefix",
+                "cloudify/Ubuntu-trusty-agent/env",
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{}", show(&o));
+        fs::remove_dir_all(&env).unwrap();
+        fs::create_dir(dir.path().join("out")).unwrap();
+        let s = Setup { dir };
+        s.config(package);
+        s
+    }
+
+    fn config(&self, package: &str) {
+        let mut indented: String = package.lines().map(|l| format!("  {l}\n")).collect();
+        if !package.contains("config_files:") {
+            indented += &format!("  config_files: {}/packaging/ubuntu\n", repo().display());
+        }
+        let yaml = format!(
+            "distribution: Ubuntu\nrelease: trusty\noutput_tar: Ubuntu-trusty-agent.tar.gz\npackage:\n  output_dir: out\n{indented}"
+        );
+        fs::write(self.path().join("c.yaml"), yaml).unwrap();
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn build(&self, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut args = vec![
+            "-c",
+            "c.yaml",
+            "--format",
+            "deb",
+            "--from-tar",
+            "agent.tar.gz",
+        ];
+        args.extend_from_slice(extra);
+        cfy_ap(self.path(), &args, envs)
+    }
+
+    fn out_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Builds (must succeed) and returns the one .deb.
+    fn deb(&self, extra: &[&str]) -> PathBuf {
+        let o = self.build(extra, &[]);
+        assert!(o.status.success(), "{}", show(&o));
+        let files = self.out_files();
+        assert_eq!(files.len(), 1, "{files:?}");
+        self.path().join("out").join(&files[0])
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// ar member names of a .deb, in order.
+fn ar_members(deb: &Path) -> Vec<String> {
+    let b = fs::read(deb).unwrap();
+    assert_eq!(&b[..8], b"!<arch>\n");
+    let mut at = 8;
+    let mut names = Vec::new();
+    while at < b.len() {
+        let h = &b[at..at + 60];
+        assert_eq!(&h[58..60], b"`\n");
+        assert_eq!(&h[28..48], b"0     0     100644  ", "uid/gid/mode");
+        assert_eq!(std::str::from_utf8(&h[16..28]).unwrap().trim(), EPOCH);
+        let size: usize = std::str::from_utf8(&h[48..58])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        names.push(
+            std::str::from_utf8(&h[..16])
+                .unwrap()
+                .trim_end()
+                .to_string(),
+        );
+        at += 60 + size + size % 2;
+    }
+    assert_eq!(at, b.len());
+    names
+}
+
+#[test]
+fn deb_reads_back_with_dpkg_deb() {
+    let st = Setup::new("version: 3.2rc1");
+    let deb = st.deb(&[]);
+    let arch = tool_text("dpkg", &["--print-architecture"]);
+    assert_eq!(
+        deb.file_name().unwrap().to_str().unwrap(),
+        format!("{NAME}_3.2~rc1-1_{}.deb", arch.trim())
+    );
+    assert_eq!(
+        ar_members(&deb),
+        ["debian-binary", "control.tar.gz", "data.tar.gz"]
+    );
+
+    let info = tool_text("dpkg-deb", &["--field", s(&deb)]);
+    for want in [
+        format!("Package: {NAME}\n"),
+        "Version: 3.2~rc1-1\n".into(),
+        "Section: misc\nPriority: optional\n".into(),
+        "Maintainer: Cloudify Agent Packager <cfy-ap@example.invalid>\n".into(),
+        "Description: Cloudify agent for Ubuntu trusty\n".into(),
+        " Distribution: Ubuntu\n Release: trusty\n".into(),
+    ] {
+        assert!(info.contains(&want), "{want:?} missing in\n{info}");
+    }
+
+    let listing = tool_text("dpkg-deb", &["--contents", s(&deb)]);
+    let got: Vec<(String, String, String)> = listing
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[1].to_string(), f[5].to_string())
+        })
+        .collect();
+    let mut want: Vec<(String, String, String)> = Vec::new();
+    let mut add = |perm: &str, name: String| want.push((perm.into(), "root/root".into(), name));
+    for d in [
+        "./",
+        "./opt/",
+        "./opt/manager/",
+        "./opt/manager/resources/",
+        &format!("./{RES}/"),
+        &format!("./{RES}/agents/"),
+    ] {
+        add("drwxr-xr-x", d.to_string());
+    }
+    add(
+        "-rw-r--r--",
+        format!("./{RES}/agents/Ubuntu-trusty-agent.tar.gz"),
+    );
+    add("drwxr-xr-x", format!("./{RES}/scripts/"));
+    add(
+        "-rwxr-xr-x",
+        format!("./{RES}/scripts/Ubuntu-agent-disable-requiretty.sh"),
+    );
+    add("drwxr-xr-x", format!("./{RES}/templates/"));
+    add(
+        "-rw-r--r--",
+        format!("./{RES}/templates/Ubuntu-celeryd-cloudify.conf.template"),
+    );
+    add(
+        "-rw-r--r--",
+        format!("./{RES}/templates/Ubuntu-celeryd-cloudify.init.template"),
+    );
+    for d in [
+        "./usr/",
+        "./usr/share/",
+        "./usr/share/doc/",
+        &format!("./usr/share/doc/{NAME}/"),
+    ] {
+        add("drwxr-xr-x", d.to_string());
+    }
+    add(
+        "-rw-r--r--",
+        format!("./usr/share/doc/{NAME}/changelog.Debian.gz"),
+    );
+    add("-rw-r--r--", format!("./usr/share/doc/{NAME}/copyright"));
+    add("drwxr-xr-x", "./usr/share/lintian/".into());
+    add("drwxr-xr-x", "./usr/share/lintian/overrides/".into());
+    add(
+        "-rw-r--r--",
+        format!("./usr/share/lintian/overrides/{NAME}"),
+    );
+    assert_eq!(got, want, "\n{listing}");
+
+    // The agent tar inside is the input, byte for byte; GNU tar, no PAX headers.
+    let tmp = tempfile::tempdir().unwrap();
+    let tarfile = tmp.path().join("data.tar");
+    fs::write(&tarfile, tool("dpkg-deb", &["--fsys-tarfile", s(&deb)])).unwrap();
+    assert!(!tool_text("tar", &["-tvf", s(&tarfile)]).contains("PaxHeader"));
+    let x = tmp.path().join("x");
+    tool("dpkg-deb", &["-x", s(&deb), s(&x)]);
+    let inside = fs::read(x.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz")).unwrap();
+    assert!(
+        inside == fs::read(st.path().join("agent.tar.gz")).unwrap(),
+        "agent tar differs"
+    );
+    let changelog = tool_text(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "gzip -dc {}/usr/share/doc/{NAME}/changelog.Debian.gz",
+                s(&x)
+            ),
+        ],
+    );
+    assert!(
+        changelog.starts_with(&format!("{NAME} (3.2~rc1-1) unstable; urgency=medium\n")),
+        "{changelog}"
+    );
+    assert!(
+        changelog.contains("  Tue, 14 Nov 2023 22:13:20 +0000\n"),
+        "{changelog}"
+    );
+
+    // Installed-Size: dpkg-gencontrol's rule on the extracted tree.
+    let mut kib = 0;
+    for e in walkdir::WalkDir::new(&x) {
+        let m = e.unwrap().metadata().unwrap();
+        kib += if m.is_dir() {
+            1
+        } else {
+            m.len().div_ceil(1024)
+        };
+    }
+    assert!(
+        info.contains(&format!("Installed-Size: {kib}\n")),
+        "want {kib}:\n{info}"
+    );
+
+    // md5sums: 0644, two spaces, no ./, final newline, every file.
+    let ctrl = tmp.path().join("ctrl");
+    tool("dpkg-deb", &["-e", s(&deb), s(&ctrl)]);
+    let md5 = ctrl.join("md5sums");
+    assert_eq!(
+        fs::metadata(&md5).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let text = fs::read_to_string(&md5).unwrap();
+    assert!(text.ends_with('\n') && !text.contains("./") && !text.contains("\n\n"));
+    assert_eq!(text.lines().count(), 7, "{text}");
+    let check = Command::new("md5sum")
+        .arg("-c")
+        .arg(&md5)
+        .current_dir(&x)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", show(&check));
+}
+
+#[test]
+fn installs_verifies_and_removes_in_a_throwaway_root() {
+    let st = Setup::new("version: 3.2rc1");
+    let deb = st.deb(&[]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for d in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+    ] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
+    fs::write(r.join("var/lib/dpkg/available"), "").unwrap();
+    let rootarg = format!("--root={}", s(r));
+    let log = format!("--log={}/dpkg.log", s(r));
+    tool("dpkg", &[&rootarg, "--force-not-root", &log, "-i", s(&deb)]);
+    let agent = r.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz");
+    assert!(fs::read(&agent).unwrap() == fs::read(st.path().join("agent.tar.gz")).unwrap());
+    let script = r
+        .join(RES)
+        .join("scripts/Ubuntu-agent-disable-requiretty.sh");
+    assert_eq!(
+        fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        tool_text("dpkg", &[&rootarg, "-V", NAME]),
+        "",
+        "dpkg -V reports changes"
+    );
+    let status = tool_text(
+        "dpkg-query",
+        &[
+            &format!("--admindir={}/var/lib/dpkg", s(r)),
+            "-W",
+            "-f",
+            "${Status} ${Version}",
+            NAME,
+        ],
+    );
+    assert_eq!(status, "install ok installed 3.2~rc1-1");
+    tool("dpkg", &[&rootarg, "--force-not-root", &log, "-r", NAME]);
+    let left: Vec<PathBuf> = walkdir::WalkDir::new(r)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| !p.starts_with(r.join("var")) && p != r && !p.ends_with("dpkg.log"))
+        .collect();
+    assert!(left.is_empty(), "left after dpkg -r: {left:?}");
+}
+
+#[test]
+fn lintian_reports_no_errors_or_warnings() {
+    let st = Setup::new("version: 3.2rc1");
+    let deb = st.deb(&[]);
+    let o = Command::new("lintian")
+        .args(["--show-overrides", s(&deb)])
+        .output()
+        .expect("lintian not installed: apt-get install -y lintian");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let bad: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("E:") || l.starts_with("W:"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "lintian:\n{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(&format!("O: {NAME}: dir-or-file-in-opt")),
+        "{out}"
+    );
+}
+
+#[test]
+fn rebuilds_are_byte_identical_for_every_compression() {
+    let st = Setup::new("version: 3.2rc1");
+    let agent_len = fs::metadata(st.path().join("agent.tar.gz")).unwrap().len();
+    for (comp, member) in [
+        ("gzip", "data.tar.gz"),
+        ("xz", "data.tar.xz"),
+        ("zstd", "data.tar.zst"),
+        ("none", "data.tar"),
+    ] {
+        st.config(&format!("version: 3.2rc1\ncompression: {comp}"));
+        let deb = st.deb(&["-f"]);
+        let first = fs::read(&deb).unwrap();
+        let o = st.build(&["-f"], &[("SOURCE_DATE_EPOCH", EPOCH)]);
+        assert!(o.status.success(), "{}", show(&o));
+        assert!(fs::read(&deb).unwrap() == first, "{comp}: rebuild differs");
+        assert_eq!(
+            ar_members(&deb),
+            ["debian-binary", "control.tar.gz", member]
+        );
+        tool("dpkg-deb", &["--contents", s(&deb)]);
+        if comp == "gzip" {
+            // stored, not recompressed: the deb is the agent plus a few KB
+            assert!(
+                (first.len() as u64) < agent_len + 20_000,
+                "{} vs {agent_len}",
+                first.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn dry_run_prints_the_package_and_touches_nothing() {
+    let st = Setup::new("version: 3.2.dev3\nrevision: '2'");
+    let o = st.build(&["--dry-run"], &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        format!("{NAME} 3.2~~dev3-2"),
+        format!("{NAME}_3.2~~dev3-2_"),
+        format!("/{RES}/agents/Ubuntu-trusty-agent.tar.gz"),
+        format!("/{RES}/templates/Ubuntu-celeryd-cloudify.init.template"),
+        format!("/{RES}/scripts/Ubuntu-agent-disable-requiretty.sh"),
+        format!("/usr/share/doc/{NAME}/copyright"),
+    ] {
+        assert!(out.contains(&want), "{want:?} missing:\n{out}");
+    }
+    assert!(st.out_files().is_empty());
+}
+
+#[test]
+fn version_from_the_environment() {
+    let st = Setup::new("name: my-agent\narchitecture: all");
+    let o = st.build(&[], &[("VERSION", "4.0a1")]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(st.out_files(), ["my-agent_4.0~a1-1_all.deb"]);
+}
+
+#[test]
+fn bad_input_fails_before_any_work_and_leaves_nothing() {
+    let st = Setup::new("");
+    let partial = st.path().join("partial");
+    fs::create_dir(&partial).unwrap();
+    fs::write(partial.join("agent-disable-requiretty.sh"), "#!/bin/sh\n").unwrap();
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        ("", &[], 2, "needs a version"),
+        ("version: 3.2-ga", &[], 2, "revision"),
+        ("version: '3.2 rc'", &[], 2, "not valid"),
+        (
+            "version: '1'\nname: Bad_Name",
+            &[],
+            2,
+            "not a valid package name",
+        ),
+        (
+            "version: '1'\nconfig_files: /nonexistent/dir",
+            &[],
+            2,
+            "no agent config files",
+        ),
+        ("version: '1'\nconfig_files: partial", &[], 2, "missing in"),
+        (
+            "version: '1'\ncolour: red",
+            &[],
+            2,
+            "unknown field `colour`",
+        ),
+        ("version: '1'\ncompression: brotli", &[], 2, "not known"),
+        (
+            "version: '1'\ncompression: zstd\ncompression_level: 30",
+            &[],
+            2,
+            "out of range",
+        ),
+        (
+            "version: '1'\nresources_dir: relative/dir",
+            &[],
+            2,
+            "absolute",
+        ),
+    ];
+    for (package, extra, code, msg) in cases {
+        st.config(package);
+        let o = st.build(extra, &[]);
+        assert_eq!(o.status.code(), Some(*code), "{package}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(msg),
+            "{package}: {}",
+            show(&o)
+        );
+        assert!(
+            st.out_files().is_empty(),
+            "{package}: left {:?}",
+            st.out_files()
+        );
+    }
+    st.config("version: '1'");
+    for args in [
+        &[
+            "-c",
+            "c.yaml",
+            "--format",
+            "deb",
+            "--from-tar",
+            "missing.tar.gz",
+        ][..],
+        &[
+            "-c",
+            "c.yaml",
+            "--format",
+            "tar",
+            "--from-tar",
+            "agent.tar.gz",
+        ][..],
+        &["-c", "c.yaml", "--format", "deb", "--from-tar", "c.yaml"][..],
+    ] {
+        let o = cfy_ap(st.path(), args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));
+        assert!(st.out_files().is_empty());
+    }
+    // An existing deb is kept without -f (exit 3), replaced with it.
+    let deb = st.deb(&[]);
+    fs::write(&deb, "precious").unwrap();
+    let o = st.build(&[], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    assert_eq!(fs::read(&deb).unwrap(), b"precious");
+    assert_eq!(
+        st.out_files().len(),
+        1,
+        "temp file left: {:?}",
+        st.out_files()
+    );
+    let o = st.build(&["-f"], &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_ne!(fs::read(&deb).unwrap(), b"precious");
+}
+
+/// The whole pipeline on the offline fixtures: venv, pip, tar and deb in one run.
+#[test]
+fn full_pipeline_builds_tar_and_deb() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = repo().join("fixtures");
+    let f = f.display();
+    let yaml = format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: {d}/venv/env\npython_path: /usr/bin/python3\n\
+         base_modules:\n  celery: celery==3.1.17\n  rest_client: cloudify-rest-client==3.2\n  \
+         plugins_common: cloudify-plugins-common==3.2\n  script_plugin: cloudify-script-plugin==1.2\n  \
+         diamond_plugin: cloudify-diamond-plugin==1.2\n\
+         management_modules:\n  agent_installer: cloudify-agent-installer-plugin==3.2\n  \
+         plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+         pip_options: [--no-index, --find-links, {f}/wheels]\noutput_tar: {d}/Ubuntu-trusty-agent.tar.gz\n\
+         package:\n  version: '3.2'\n  config_files: {r}/packaging/ubuntu\n",
+        d = dir.path().display(),
+        r = repo().display()
+    );
+    fs::write(dir.path().join("c.yaml"), yaml).unwrap();
+    let o = cfy_ap(dir.path(), &["-c", "c.yaml", "--format", "tar,deb"], &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    let arch = tool_text("dpkg", &["--print-architecture"]);
+    let deb = dir.path().join(format!("{NAME}_3.2-1_{}.deb", arch.trim()));
+    let info = tool_text("dpkg-deb", &["--field", s(&deb), "Description"]);
+    assert!(info.contains("\n Python: 3."), "{info}");
+    assert!(info.contains("\n  celery 3.1.17\n"), "{info}");
+    assert!(
+        info.contains("\n  cloudify-agent-installer-plugin 3.2\n"),
+        "{info}"
+    );
+    let x = dir.path().join("x");
+    tool("dpkg-deb", &["-x", s(&deb), s(&x)]);
+    let inside = fs::read(x.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz")).unwrap();
+    assert!(inside == fs::read(dir.path().join("Ubuntu-trusty-agent.tar.gz")).unwrap());
+    assert!(!dir.path().join("venv/env").exists());
+}
