@@ -1,0 +1,655 @@
+//! `--format rpm` checked with the real rpm tools: rpm (-qip, -qlvp, -K, and
+//! install/verify/erase in a throwaway root), rpm2cpio + cpio, rpmlint, and gpg
+//! for throwaway signing keys. Most tests package a small synthetic agent tar
+//! with `--from-tar`; one runs the whole pipeline on the offline fixtures.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const EPOCH: &str = "1700000000";
+const NAME: &str = "cloudify-centos-core-agent";
+const RES: &str = "/opt/manager/resources/packages";
+const PASS_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
+
+/// The rpmlint warnings kept (README): SPDX license id not in rpmlint's list;
+/// `Distribution:`/`Release:` lines of the deb's description; no %doc files.
+const RPMLINT_WARNINGS: [&str; 3] = ["invalid-license", "tag-in-description", "no-documentation"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cfy-ap"));
+    c.current_dir(dir)
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env_remove("VERSION")
+        .env_remove(PASS_ENV);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("running cfy-ap")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs a system tool with `envs`; returns its output whatever the exit status.
+fn run(program: &str, args: &[&str], envs: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(program);
+    c.args(args).stdin(Stdio::null()).env("LC_ALL", "C");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (apt-get install it): {e}"))
+}
+
+/// Runs a system tool, panics unless it exits 0; returns stdout.
+fn tool(program: &str, args: &[&str]) -> String {
+    let o = run(program, args, &[]);
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed:\n{}",
+        show(&o)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A temp dir with a small agent tar (`agent.tar.gz`: ~200 KB of incompressible
+/// data plus text) and `c.yaml` whose `package:` section gets `package` appended.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(package: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("env");
+        fs::create_dir_all(env.join("lib/python3/site-packages")).unwrap();
+        fs::write(
+            env.join("lib/python3/site-packages/mod.py"),
+            "x = 1\n".repeat(500),
+        )
+        .unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let blob: Vec<u8> = (0..200_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect();
+        fs::write(env.join("lib/blob.so"), blob).unwrap();
+        let prefix = "cloudify/centos-Core-agent/env";
+        let o = cfy_ap(
+            dir.path(),
+            &["archive", "env", "agent.tar.gz", "--prefix", prefix],
+            &[],
+        );
+        assert!(o.status.success(), "{}", show(&o));
+        fs::remove_dir_all(&env).unwrap();
+        fs::create_dir(dir.path().join("out")).unwrap();
+        let st = Setup { dir };
+        st.config(package);
+        st
+    }
+
+    fn config(&self, package: &str) {
+        let mut indented: String = package.lines().map(|l| format!("  {l}\n")).collect();
+        if !package.contains("config_files:") {
+            indented += &format!("  config_files: {}/packaging/centos\n", repo().display());
+        }
+        let yaml = format!(
+            "distribution: centos\nrelease: Core\noutput_tar: centos-Core-agent.tar.gz\npackage:\n  output_dir: out\n{indented}"
+        );
+        fs::write(self.path().join("c.yaml"), yaml).unwrap();
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn build(&self, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut args = vec![
+            "-c",
+            "c.yaml",
+            "--format",
+            "rpm",
+            "--from-tar",
+            "agent.tar.gz",
+        ];
+        args.extend_from_slice(extra);
+        cfy_ap(self.path(), &args, envs)
+    }
+
+    fn out_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Builds (must succeed) and returns the one .rpm.
+    fn rpm(&self, extra: &[&str], envs: &[(&str, &str)]) -> PathBuf {
+        let o = self.build(extra, envs);
+        assert!(o.status.success(), "{}", show(&o));
+        let files = self.out_files();
+        assert_eq!(files.len(), 1, "{files:?}");
+        self.path().join("out").join(&files[0])
+    }
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "aarch64",
+        other => panic!("add the rpm name of {other}"),
+    }
+}
+
+#[test]
+fn metadata_paths_modes_and_digests() {
+    let st = Setup::new(
+        "version: 3.2rc1\nrevision: '2'\nmaintainer: Jo Bloggs <jo@example.org>\n\
+         homepage: https://example.org/agent\ndepends: [python, 'sudo (>= 1.8)']",
+    );
+    let rpm = st.rpm(&[], &[]);
+    assert_eq!(
+        rpm.file_name().unwrap().to_str().unwrap(),
+        format!("{NAME}-3.2~rc1-2.{}.rpm", arch())
+    );
+    let info = tool("rpm", &["-qip", s(&rpm)]);
+    for want in [
+        format!("Name        : {NAME}\n"),
+        "Version     : 3.2~rc1\n".into(),
+        "Release     : 2\n".into(),
+        format!("Architecture: {}\n", arch()),
+        "License     : Apache-2.0\n".into(),
+        "Packager    : Jo Bloggs <jo@example.org>\n".into(),
+        "Vendor      : Jo Bloggs\n".into(),
+        "URL         : https://example.org/agent\n".into(),
+        "Summary     : Cloudify agent for centos Core\n".into(),
+        "Build Host  : reproducible\n".into(),
+        "Signature   : (none)\n".into(),
+        "\nThe Cloudify agent for centos Core hosts:".into(),
+        "\nDistribution: centos\nRelease: Core\n".into(),
+    ] {
+        assert!(info.contains(&want), "{want:?} missing:\n{info}");
+    }
+    let t = tool("rpm", &["-qp", "--qf", "%{BUILDTIME}", s(&rpm)]);
+    assert_eq!(t, EPOCH);
+
+    // Only the package's own files: no directory is owned.
+    let list = tool("rpm", &["-qlvp", s(&rpm)]);
+    let rows: Vec<(String, String, String, String)> = list
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].into(), f[2].into(), f[3].into(), f[f.len() - 1].into())
+        })
+        .collect();
+    let want = [
+        (
+            "-rw-r--r--",
+            format!("{RES}/agents/centos-Core-agent.tar.gz"),
+        ),
+        (
+            "-rwxr-xr-x",
+            format!("{RES}/scripts/centos-agent-disable-requiretty.sh"),
+        ),
+        (
+            "-rw-r--r--",
+            format!("{RES}/templates/centos-celeryd-cloudify.conf.template"),
+        ),
+        (
+            "-rw-r--r--",
+            format!("{RES}/templates/centos-celeryd-cloudify.init.template"),
+        ),
+    ];
+    assert_eq!(rows.len(), want.len(), "{list}");
+    for (row, (mode, path)) in rows.iter().zip(&want) {
+        assert_eq!(
+            (
+                row.0.as_str(),
+                row.1.as_str(),
+                row.2.as_str(),
+                row.3.as_str()
+            ),
+            (*mode, "root", "root", path.as_str()),
+            "{list}"
+        );
+    }
+
+    let requires = tool("rpm", &["-qpR", s(&rpm)]);
+    assert!(requires.contains("python\n"), "{requires}");
+    assert!(requires.contains("sudo >= 1.8\n"), "{requires}");
+
+    let k = tool("rpm", &["-Kv", s(&rpm)]);
+    for want in [
+        "Header SHA256 digest: OK",
+        "Header SHA1 digest: OK",
+        "Payload SHA256 digest: OK",
+    ] {
+        assert!(k.contains(want), "{want:?} missing:\n{k}");
+    }
+    assert!(tool("rpm", &["-K", s(&rpm)]).ends_with(": digests OK\n"));
+    let algo = tool("rpm", &["-qp", "--qf", "%{FILEDIGESTALGO}", s(&rpm)]);
+    assert_eq!(algo, "8", "file digests are SHA-256");
+}
+
+#[test]
+fn installs_verifies_and_removes_in_a_throwaway_root() {
+    let st = Setup::new("version: '3.2'");
+    let rpm = st.rpm(&[], &[]);
+    let root = st.path().join("root");
+    fs::create_dir(&root).unwrap();
+    tool("rpm", &["--root", s(&root), "--initdb"]);
+    tool("rpm", &["--root", s(&root), "--nodeps", "-i", s(&rpm)]);
+    let v = tool("rpm", &["--root", s(&root), "-V", NAME]);
+    assert_eq!(v, "", "rpm -V reported changes");
+    let installed = root.join(RES.trim_start_matches('/'));
+    assert_eq!(
+        fs::read(installed.join("agents/centos-Core-agent.tar.gz")).unwrap(),
+        fs::read(st.path().join("agent.tar.gz")).unwrap()
+    );
+    tool("rpm", &["--root", s(&root), "-e", NAME]);
+    let left: Vec<_> = walkdir::WalkDir::new(root.join("opt"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(left.is_empty(), "left after rpm -e: {left:?}");
+}
+
+#[test]
+fn agent_tar_inside_is_byte_identical() {
+    let st = Setup::new("version: '3.2'");
+    let rpm = st.rpm(&[], &[]);
+    let x = st.path().join("x");
+    fs::create_dir(&x).unwrap();
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
+    let o = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&x)
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{}", show(&o));
+    let inside = x
+        .join(RES.trim_start_matches('/'))
+        .join("agents/centos-Core-agent.tar.gz");
+    assert!(
+        fs::read(inside).unwrap() == fs::read(st.path().join("agent.tar.gz")).unwrap(),
+        "agent tar differs"
+    );
+    let conf = x
+        .join(RES.trim_start_matches('/'))
+        .join("templates/centos-celeryd-cloudify.conf.template");
+    assert_eq!(
+        fs::read(conf).unwrap(),
+        fs::read(repo().join("packaging/centos/celeryd-cloudify.conf.template")).unwrap()
+    );
+}
+
+#[test]
+fn rebuilds_are_byte_identical_for_every_compression() {
+    let st = Setup::new("version: '3.2'");
+    let agent_len = fs::metadata(st.path().join("agent.tar.gz")).unwrap().len();
+    for (comp, compressor) in [
+        ("gzip", "gzip"),
+        ("xz", "xz"),
+        ("zstd", "zstd"),
+        ("none", "gzip"),
+    ] {
+        st.config(&format!("version: '3.2'\ncompression: {comp}"));
+        let rpm = st.rpm(&["-f"], &[]);
+        let first = fs::read(&rpm).unwrap();
+        let rpm2 = st.rpm(&["-f"], &[]);
+        assert_eq!(rpm, rpm2);
+        assert!(fs::read(&rpm).unwrap() == first, "{comp}: rebuild differs");
+        let c = tool("rpm", &["-qp", "--qf", "%{PAYLOADCOMPRESSOR}", s(&rpm)]);
+        assert_eq!(c, compressor, "{comp}");
+        assert!(tool("rpm", &["-K", s(&rpm)]).ends_with(": digests OK\n"));
+        // The agent tar is not recompressed into something bigger.
+        assert!(
+            (first.len() as u64) < agent_len + 40_000,
+            "{comp}: {} vs {agent_len}",
+            first.len()
+        );
+    }
+}
+
+#[test]
+fn deb_and_rpm_in_one_run_and_dry_run() {
+    let st = Setup::new("version: '3.2'\nrpm_depends: ['python2 >= 2.7']");
+    let o = st.build(&["--dry-run"], &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("{NAME}-3.2-1.{}.rpm", arch())),
+        "{out}"
+    );
+    assert!(
+        out.contains("rpm payload: gzip (level 0); Requires: python2 >= 2.7"),
+        "{out}"
+    );
+    assert!(st.out_files().is_empty());
+    let o = cfy_ap(
+        st.path(),
+        &[
+            "-c",
+            "c.yaml",
+            "--format",
+            "deb,rpm",
+            "--from-tar",
+            "agent.tar.gz",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let files = st.out_files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".deb")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".rpm")), "{files:?}");
+}
+
+/// A throwaway gpg home with two RSA signing keys; the first has a passphrase.
+struct Keys {
+    dir: tempfile::TempDir,
+}
+
+const PASSPHRASE: &str = "correct horse";
+
+impl Keys {
+    fn new() -> Keys {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("gnupg");
+        fs::create_dir(&home).unwrap();
+        let keys = Keys { dir };
+        for (name, pass) in [("one", Some(PASSPHRASE)), ("two", None)] {
+            let protection = match pass {
+                Some(p) => format!("Passphrase: {p}"),
+                None => "%no-protection".into(),
+            };
+            let params = format!(
+                "Key-Type: RSA\nKey-Length: 2048\nKey-Usage: sign\nName-Real: cfy-ap test {name}\n\
+                 Name-Email: {name}@example.org\nExpire-Date: 0\n{protection}\n%commit\n"
+            );
+            let batch = keys.path().join(format!("{name}.batch"));
+            fs::write(&batch, params).unwrap();
+            keys.gpg(&["--gen-key", s(&batch)]);
+            let secret = keys.gpg(&[
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                pass.unwrap_or(""),
+                "--armor",
+                "--export-secret-keys",
+                &format!("{name}@example.org"),
+            ]);
+            fs::write(keys.secret(name), secret).unwrap();
+            let public = keys.gpg(&["--armor", "--export", &format!("{name}@example.org")]);
+            fs::write(keys.public(name), public).unwrap();
+        }
+        keys
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn gpg(&self, args: &[&str]) -> Vec<u8> {
+        let home = self.path().join("gnupg");
+        let mut all = vec!["--batch", "--quiet"];
+        all.extend_from_slice(args);
+        let o = run("gpg", &all, &[("GNUPGHOME", &home)]);
+        assert!(o.status.success(), "gpg {args:?}:\n{}", show(&o));
+        o.stdout
+    }
+
+    fn secret(&self, name: &str) -> PathBuf {
+        self.path().join(format!("{name}.secret.asc"))
+    }
+
+    fn public(&self, name: &str) -> PathBuf {
+        self.path().join(format!("{name}.public.asc"))
+    }
+
+    /// An rpm database (and rpmlint's ~/.rpmmacros pointing at it) with the
+    /// public key `name` imported.
+    fn rpm_db(&self, name: &str) -> PathBuf {
+        let db = self.path().join(format!("db-{name}"));
+        fs::create_dir(&db).unwrap();
+        tool("rpm", &["--dbpath", s(&db), "--initdb"]);
+        tool(
+            "rpm",
+            &["--dbpath", s(&db), "--import", s(&self.public(name))],
+        );
+        fs::write(db.join(".rpmmacros"), format!("%_dbpath {}\n", s(&db))).unwrap();
+        db
+    }
+}
+
+#[test]
+fn signed_rpm_verifies_with_its_key_only() {
+    let keys = Keys::new();
+    let st = Setup::new(&format!(
+        "version: '3.2'\nsign_key: {}",
+        s(&keys.secret("one"))
+    ));
+    let rpm = st.rpm(&[], &[(PASS_ENV, PASSPHRASE)]);
+    let first = fs::read(&rpm).unwrap();
+    let info = tool("rpm", &["-qip", s(&rpm)]);
+    assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
+
+    let db_one = keys.rpm_db("one");
+    let k = tool("rpm", &["--dbpath", s(&db_one), "-K", s(&rpm)]);
+    assert!(k.ends_with(": digests signatures OK\n"), "{k}");
+    let kv = tool("rpm", &["--dbpath", s(&db_one), "-Kv", s(&rpm)]);
+    assert!(
+        kv.contains("Header V4 RSA/SHA256 Signature, key ID"),
+        "{kv}"
+    );
+    assert!(kv.contains(": OK"), "{kv}");
+
+    // Signed by the other key: rpm knows only key one, so it cannot vouch for it.
+    let other = Setup::new(&format!(
+        "version: '3.2'\nsign_key: {}",
+        s(&keys.secret("two"))
+    ));
+    let rpm2 = other.rpm(&[], &[]);
+    let o = run("rpm", &["--dbpath", s(&db_one), "-K", s(&rpm2)], &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.ends_with(": digests SIGNATURES NOT OK\n"), "{text}");
+    let o = run("rpm", &["--dbpath", s(&db_one), "-Kv", s(&rpm2)], &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Signature, key ID") && text.contains(": NOKEY"),
+        "{text}"
+    );
+
+    // Reproducible when signed too, and installable.
+    let again = st.rpm(&["-f"], &[(PASS_ENV, PASSPHRASE)]);
+    assert!(fs::read(&again).unwrap() == first, "signed rebuild differs");
+    let root = st.path().join("root");
+    fs::create_dir(&root).unwrap();
+    tool("rpm", &["--root", s(&root), "--initdb"]);
+    tool(
+        "rpm",
+        &["--root", s(&root), "--import", s(&keys.public("one"))],
+    );
+    tool("rpm", &["--root", s(&root), "--nodeps", "-i", s(&rpm)]);
+    assert_eq!(tool("rpm", &["--root", s(&root), "-V", NAME]), "");
+}
+
+/// rpmlint output lines `<pkg>: E|W: <check> ...`, after the documented filters.
+fn rpmlint(rpm: &Path, home: &Path) -> Vec<String> {
+    // The filters shipped with the project (each one explained in the file).
+    let rc = repo().join("packaging/cfy-ap.rpmlintrc");
+    let o = run("rpmlint", &["-r", s(&rc), s(rpm)], &[("HOME", home)]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.lines()
+        .filter(|l| l.contains(": E: ") || l.contains(": W: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn rpmlint_reports_no_errors() {
+    let keys = Keys::new();
+    let st = Setup::new(&format!(
+        "version: '3.2'\nhomepage: https://example.org/agent\nsign_key: {}",
+        s(&keys.secret("two"))
+    ));
+    let rpm = st.rpm(&[], &[]);
+    let home = keys.rpm_db("two");
+    let lines = rpmlint(&rpm, &home);
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains(": E: ")).collect();
+    assert!(errors.is_empty(), "rpmlint errors:\n{}", lines.join("\n"));
+    for l in &lines {
+        assert!(
+            RPMLINT_WARNINGS
+                .iter()
+                .any(|w| l.contains(&format!(": W: {w}"))),
+            "undocumented rpmlint warning: {l}"
+        );
+    }
+    // Unsigned, rpmlint's only extra complaint is the missing signature.
+    let st = Setup::new("version: '3.2'\nhomepage: https://example.org/agent");
+    let rpm = st.rpm(&[], &[]);
+    let errors: Vec<String> = rpmlint(&rpm, &home)
+        .into_iter()
+        .filter(|l| l.contains(": E: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].ends_with("E: no-signature"), "{errors:?}");
+}
+
+#[test]
+fn bad_input_fails_before_any_work_and_leaves_nothing() {
+    let keys = Keys::new();
+    let st = Setup::new("");
+    fs::write(st.path().join("not-a-key.asc"), "hello\n").unwrap();
+    fs::write(
+        st.path().join("public.asc"),
+        fs::read(keys.public("one")).unwrap(),
+    )
+    .unwrap();
+    let one = keys.secret("one");
+    let key = format!("sign_key: {}", s(&one));
+    // (package keys, passphrase, expected message); every one exits 2.
+    let cases: [(&str, Option<&str>, &str); 7] = [
+        ("sign_key: missing.asc", None, "cannot read it"),
+        ("sign_key: not-a-key.asc", None, "not an armored secret key"),
+        ("sign_key: public.asc", None, "not an armored secret key"),
+        (&key, None, "passphrase-protected"),
+        (&key, Some("wrong"), "wrong passphrase"),
+        ("rpm_depends: ['a | b']", None, "alternatives"),
+        ("depends: ['python:any']", None, "rpm_depends"),
+    ];
+    for (package, passphrase, msg) in cases {
+        st.config(&format!("version: '1'\n{package}"));
+        let envs: Vec<(&str, &str)> = passphrase.map(|p| (PASS_ENV, p)).into_iter().collect();
+        let o = st.build(&[], &envs);
+        assert_eq!(o.status.code(), Some(2), "{package}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(msg),
+            "{package}: {}",
+            show(&o)
+        );
+        assert!(
+            st.out_files().is_empty(),
+            "{package}: left {:?}",
+            st.out_files()
+        );
+    }
+    // An existing rpm is kept without -f (exit 3, before the key is even read),
+    // and replaced with -f.
+    st.config("version: '1'");
+    let rpm = st.rpm(&[], &[]);
+    fs::write(&rpm, "precious").unwrap();
+    st.config(&format!("version: '1'\nsign_key: {}", s(&one)));
+    let o = st.build(&[], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    assert_eq!(fs::read(&rpm).unwrap(), b"precious");
+    assert_eq!(
+        st.out_files().len(),
+        1,
+        "temp file left: {:?}",
+        st.out_files()
+    );
+    let o = st.build(&["-f"], &[(PASS_ENV, PASSPHRASE)]);
+    assert!(o.status.success(), "{}", show(&o));
+    let k = tool("rpm", &["-K", "--nosignature", s(&rpm)]);
+    assert!(k.ends_with(": digests OK\n"), "{k}");
+    let info = tool("rpm", &["-qip", s(&rpm)]);
+    assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
+}
+
+/// The whole pipeline on the offline fixtures: venv, pip, tar, deb and rpm in one
+/// run, the agent built once.
+#[test]
+fn full_pipeline_builds_tar_deb_and_rpm() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = repo().join("fixtures");
+    let f = f.display();
+    let yaml = format!(
+        "distribution: centos\nrelease: Core\nvenv: {d}/venv/env\npython_path: /usr/bin/python3\n\
+         base_modules:\n  celery: celery==3.1.17\n  rest_client: cloudify-rest-client==3.2\n  \
+         plugins_common: cloudify-plugins-common==3.2\n  script_plugin: cloudify-script-plugin==1.2\n  \
+         diamond_plugin: cloudify-diamond-plugin==1.2\n\
+         management_modules:\n  agent_installer: cloudify-agent-installer-plugin==3.2\n  \
+         plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+         pip_options: [--no-index, --find-links, {f}/wheels]\noutput_tar: {d}/centos-Core-agent.tar.gz\n\
+         package:\n  version: '3.2'\n  config_files: {r}/packaging/centos\n",
+        d = dir.path().display(),
+        r = repo().display()
+    );
+    fs::write(dir.path().join("c.yaml"), yaml).unwrap();
+    let o = cfy_ap(
+        dir.path(),
+        &["-c", "c.yaml", "--format", "tar,deb,rpm"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("agent ready").count(), 1, "{err}");
+    let rpm = dir.path().join(format!("{NAME}-3.2-1.{}.rpm", arch()));
+    let desc = tool("rpm", &["-qp", "--qf", "%{DESCRIPTION}", s(&rpm)]);
+    assert!(desc.contains("\nPython: 3."), "{desc}");
+    assert!(desc.contains("\n celery 3.1.17\n"), "{desc}");
+    let x = dir.path().join("x");
+    fs::create_dir(&x).unwrap();
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
+    let o = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&x)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let inside = x
+        .join(RES.trim_start_matches('/'))
+        .join("agents/centos-Core-agent.tar.gz");
+    assert!(
+        fs::read(inside).unwrap() == fs::read(dir.path().join("centos-Core-agent.tar.gz")).unwrap(),
+        "agent tar inside the rpm differs from output_tar"
+    );
+    assert!(tool("rpm", &["-K", s(&rpm)]).ends_with(": digests OK\n"));
+}
