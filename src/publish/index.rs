@@ -1,0 +1,266 @@
+//! `Packages` indices: one stanza per package version, parsed back from the
+//! existing files (so publishing never re-reads old packages), merged, sorted and
+//! written uncompressed, gzip and xz.
+
+use super::debfile::Deb;
+use super::version;
+use crate::error::{Error, Result};
+use std::cmp::Ordering;
+use std::path::Path;
+
+/// Fields that a repository computes; never copied from a package's control file.
+const REPOSITORY_FIELDS: [&str; 6] = ["Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"];
+
+/// Average stanzas per chunk (a `Packages.gz` member, a `Packages.xz` block: see
+/// [`super::gz`], [`super::xz`]), and the most.
+const CHUNK_EVERY: u64 = 32;
+const CHUNK_MAX: usize = 128;
+
+/// One paragraph of a `Packages` file, with the fields publishing looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stanza {
+    pub package: String,
+    pub version: String,
+    pub arch: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The whole paragraph, without the blank line that ends it.
+    pub text: String,
+}
+
+/// (package, version, architecture): what identifies a package in a component.
+pub type Key = (String, String, String);
+
+impl Stanza {
+    pub fn key(&self) -> Key {
+        (
+            self.package.clone(),
+            self.version.clone(),
+            self.arch.clone(),
+        )
+    }
+
+    /// The stanza for `deb` stored at `filename` (relative to the repository root):
+    /// every control field, then the location and checksums, Description last.
+    pub fn from_deb(deb: &Deb, filename: &str) -> Stanza {
+        let c = &deb.control;
+        let d = &deb.digests;
+        let mut text = String::with_capacity(1024);
+        let mut field = |name: &str, value: &str| {
+            text.push_str(name);
+            text.push(':');
+            if !value.starts_with('\n') {
+                text.push(' ');
+            }
+            text.push_str(value);
+            text.push('\n');
+        };
+        for (name, value) in c.fields() {
+            let computed = REPOSITORY_FIELDS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name));
+            if !computed && !name.eq_ignore_ascii_case("Description") {
+                field(name, value);
+            }
+        }
+        field("Filename", filename);
+        field("Size", &d.size.to_string());
+        field("MD5sum", &d.md5);
+        field("SHA1", &d.sha1);
+        field("SHA256", &d.sha256);
+        field("SHA512", &d.sha512);
+        if let Some(desc) = c.get("Description") {
+            field("Description", desc);
+        }
+        text.pop();
+        Stanza {
+            package: c.package().to_string(),
+            version: c.version().to_string(),
+            arch: c.architecture().to_string(),
+            filename: filename.to_string(),
+            size: d.size,
+            sha256: d.sha256.clone(),
+            text,
+        }
+    }
+}
+
+/// Parse a `Packages` file written by an earlier publish (or any apt tool).
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Stanza>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let blank = line.trim().is_empty();
+        match (start, blank) {
+            (None, false) => start = Some(pos),
+            (Some(s), true) => {
+                out.push(stanza(&text[s..pos], path)?);
+                start = None;
+            }
+            _ => {}
+        }
+        pos += line.len();
+    }
+    if let Some(s) = start {
+        out.push(stanza(&text[s..], path)?);
+    }
+    Ok(out)
+}
+
+fn stanza(para: &str, path: &Path) -> Result<Stanza> {
+    let para = para.trim_end();
+    let mut s = Stanza {
+        package: String::new(),
+        version: String::new(),
+        arch: String::new(),
+        filename: String::new(),
+        size: 0,
+        sha256: String::new(),
+        text: para.to_string(),
+    };
+    let mut size = None;
+    for line in para.lines() {
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name {
+            "Package" => s.package = value.to_string(),
+            "Version" => s.version = value.to_string(),
+            "Architecture" => s.arch = value.to_string(),
+            "Filename" => s.filename = value.to_string(),
+            "SHA256" => s.sha256 = value.to_string(),
+            "Size" => size = value.parse().ok(),
+            _ => {}
+        }
+    }
+    let missing = [
+        ("Package", s.package.is_empty()),
+        ("Version", s.version.is_empty()),
+        ("Architecture", s.arch.is_empty()),
+        ("Filename", s.filename.is_empty()),
+        ("SHA256", s.sha256.is_empty()),
+        ("Size", size.is_none()),
+    ];
+    if let Some((field, _)) = missing.iter().find(|(_, m)| *m) {
+        let first = para.lines().next().unwrap_or_default();
+        return Err(Error::build(format!(
+            "existing index {} is corrupt: stanza {first:?} has no valid {field}",
+            path.display()
+        ))
+        .with("repair or remove that index (and republish its packages) first"));
+    }
+    s.size = size.unwrap_or_default();
+    Ok(s)
+}
+
+/// The order stanzas are written in: name, then Debian version order, then arch.
+pub fn order(a: &Stanza, b: &Stanza) -> Ordering {
+    a.package
+        .cmp(&b.package)
+        .then_with(|| version::compare(&a.version, &b.version))
+        .then_with(|| a.version.cmp(&b.version))
+        .then_with(|| a.arch.cmp(&b.arch))
+}
+
+/// A rendered `Packages` file and its split into chunks of whole stanzas.
+pub struct Rendered {
+    pub text: String,
+    /// Byte ranges of `text`, in order, covering it.
+    pub chunks: Vec<std::ops::Range<usize>>,
+}
+
+/// One chunk of an index and the SHA-256 of its bytes (how compressed chunks of
+/// the previous files are recognised for reuse).
+pub struct Chunk<'a> {
+    pub data: &'a [u8],
+    pub sha256: [u8; 32],
+}
+
+impl<'a> Chunk<'a> {
+    pub fn new(data: &'a [u8]) -> Chunk<'a> {
+        use sha2::Digest;
+        Chunk {
+            data,
+            sha256: sha2::Sha256::digest(data).into(),
+        }
+    }
+}
+
+impl Rendered {
+    pub fn chunks(&self) -> Vec<Chunk<'_>> {
+        self.chunks
+            .iter()
+            .map(|r| Chunk::new(&self.text.as_bytes()[r.clone()]))
+            .collect()
+    }
+}
+
+/// The `Packages` text for `stanzas` (sorted here). Chunk boundaries depend only
+/// on the stanzas next to them (a hash of the package key), so adding a package
+/// changes one chunk and leaves the others byte-identical.
+pub fn render(mut stanzas: Vec<&Stanza>) -> Rendered {
+    stanzas.sort_by(|a, b| order(a, b));
+    let mut text = String::with_capacity(stanzas.iter().map(|s| s.text.len() + 2).sum());
+    let mut chunks = Vec::new();
+    let (mut start, mut count) = (0, 0);
+    for s in stanzas {
+        text.push_str(&s.text);
+        text.push_str("\n\n");
+        count += 1;
+        if fnv1a(&[&s.package, &s.version, &s.arch]).is_multiple_of(CHUNK_EVERY)
+            || count == CHUNK_MAX
+        {
+            chunks.push(start..text.len());
+            (start, count) = (text.len(), 0);
+        }
+    }
+    if start < text.len() {
+        chunks.push(start..text.len());
+    }
+    Rendered { text, chunks }
+}
+
+/// 64-bit FNV-1a: a stable hash (unlike std's, which is seeded per process).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_render_round_trip() {
+        let text = "Package: b\nVersion: 1.10\nArchitecture: all\nFilename: pool/b.deb\n\
+                    Size: 3\nSHA256: ab\nDescription: x\n y\n\n\
+                    Package: b\nVersion: 1.9\nArchitecture: all\nFilename: pool/b1.deb\n\
+                    Size: 3\nSHA256: cd\n\n";
+        let stanzas = parse(text, Path::new("Packages")).unwrap();
+        assert_eq!(stanzas.len(), 2);
+        assert_eq!(stanzas[0].text.lines().last(), Some(" y"));
+        let out = render(stanzas.iter().collect());
+        assert_eq!(out.chunks.last().map(|c| c.end), Some(out.text.len()));
+        let out = out.text;
+        assert!(out.starts_with("Package: b\nVersion: 1.9\n"), "{out}");
+        assert_eq!(parse(&out, Path::new("Packages")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn corrupt_index_is_an_error() {
+        let err = parse("Package: a\nVersion: 1\n\n", Path::new("P")).unwrap_err();
+        assert!(err.message.contains("corrupt"), "{err}");
+    }
+}

@@ -1,0 +1,340 @@
+//! `cfy-ap publish`: add `.deb` packages to an apt repository (`dists/` + `pool/`
+//! layout) and regenerate its indices, optionally signed.
+//!
+//! Library entry points: [`publish()`] (what `cfy-ap publish` and a `publish:`
+//! config section run) and [`export_key()`].
+//!
+//! How a publish goes, and why it is safe:
+//! 1. The signing key is loaded and unlocked, and every `.deb` is read once —
+//!    checksummed, its control parsed — while being copied to a hidden staging
+//!    file in the repository root. Any bad input stops here, before the
+//!    repository is touched. Staging runs outside the lock, so concurrent
+//!    publishers copy their packages in parallel.
+//! 2. An exclusive `flock` on `<repo>/.cfy-ap.lock` serialises the
+//!    read-modify-write below between publishers; none loses another's package.
+//! 3. Existing `Packages` indices are parsed (old packages are never re-read) and
+//!    every duplicate (same name, version, architecture) is decided: identical
+//!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`.
+//! 4. Writes, each to a temporary file renamed into place, in the order readers
+//!    need: pool files; then indices (`Packages`, `.gz`, `.xz`) with their
+//!    `by-hash/` copies; then `Release`, `Release.gpg`, and `InRelease` last.
+//!    A filesystem sync before the indices are renamed, and an fsync of each
+//!    Release file, keep that order across a crash. By-hash copies of the
+//!    previous generation are kept, so a client holding the previous `InRelease`
+//!    still finds the indices it names. A publish killed at any point leaves a
+//!    repository apt reads consistently (debris is cleared by the next publish).
+//! 5. Indices are rewritten only when their content changes, and then only the
+//!    changed chunks of `Packages.gz`/`.xz` are recompressed (`gz.rs`, `xz.rs`):
+//!    the compression work of adding one package does not grow with the
+//!    repository.
+
+mod debfile;
+mod digest;
+mod gz;
+mod index;
+mod release;
+mod repo;
+mod sign;
+mod stage;
+mod version;
+mod write;
+mod xz;
+
+pub use debfile::Control;
+pub use digest::Digests;
+pub use sign::PASSPHRASE_ENV;
+pub use version::compare as compare_versions;
+
+use crate::error::{Error, Result};
+use crate::log::Log;
+use std::path::{Path, PathBuf};
+
+/// Where and how to publish. [`Default`] gives the documented defaults with an
+/// empty `repo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// The repository root (created when missing).
+    pub repo: PathBuf,
+    /// Distribution directory name under `dists/` (default `stable`).
+    pub codename: String,
+    /// `Suite:` of the Release (default: the codename). When it differs from the
+    /// codename, `dists/<suite>` is made a symlink to `dists/<codename>`.
+    pub suite: Option<String>,
+    /// Component (default `main`).
+    pub component: String,
+    /// `Origin:` (default `cfy-ap`).
+    pub origin: String,
+    /// `Label:` (default `cfy-ap`).
+    pub label: String,
+    /// `Description:` of the Release (default: `"<label> <codename> repository"`).
+    pub description: Option<String>,
+    /// An armored (or binary) OpenPGP secret key; without one the repository is
+    /// published unsigned (clients need `[trusted=yes]`).
+    pub sign_key: Option<PathBuf>,
+    /// The key's passphrase; `None` reads [`PASSPHRASE_ENV`].
+    pub passphrase: Option<String>,
+    /// Replace a published package whose bytes differ; publish unsigned into a
+    /// signed repository (dropping its signatures).
+    pub force: bool,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            repo: PathBuf::new(),
+            codename: "stable".into(),
+            suite: None,
+            component: "main".into(),
+            origin: "cfy-ap".into(),
+            label: "cfy-ap".into(),
+            description: None,
+            sign_key: None,
+            passphrase: None,
+            force: false,
+        }
+    }
+}
+
+impl PublishOptions {
+    /// Options from a config file's `publish:` section (`repo` is required there).
+    pub fn from_config(p: &crate::config::Publish, force: bool) -> Result<Self> {
+        let d = PublishOptions::default();
+        let repo = p.repo.as_deref().filter(|r| !r.is_empty()).ok_or_else(|| {
+            Error::config("publish.repo: missing (the repository directory to publish into)")
+        })?;
+        Ok(PublishOptions {
+            repo: PathBuf::from(repo),
+            codename: p.codename.clone().unwrap_or(d.codename),
+            suite: p.suite.clone(),
+            component: p.component.clone().unwrap_or(d.component),
+            origin: p.origin.clone().unwrap_or(d.origin),
+            label: p.label.clone().unwrap_or(d.label),
+            sign_key: p.sign_key.as_ref().map(PathBuf::from),
+            force,
+            ..d
+        })
+    }
+
+    pub fn suite(&self) -> &str {
+        self.suite.as_deref().unwrap_or(&self.codename)
+    }
+
+    fn passphrase(&self) -> Option<String> {
+        self.passphrase
+            .clone()
+            .or_else(|| std::env::var(PASSPHRASE_ENV).ok())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.repo.as_os_str().is_empty() {
+            return Err(Error::config(
+                "publish: no repository directory given (--repo DIR, or publish.repo in the config)",
+            ));
+        }
+        let names = [
+            ("codename", self.codename.as_str()),
+            ("suite", self.suite()),
+            ("component", self.component.as_str()),
+        ];
+        for (what, v) in names {
+            let ok = !v.is_empty()
+                && !v.starts_with('.')
+                && v.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c));
+            if !ok {
+                return Err(Error::config(format!(
+                    "publish: bad {what} {v:?} (letters, digits and `._+-`, not starting with `.`)"
+                )));
+            }
+        }
+        let texts = [
+            ("origin", self.origin.as_str()),
+            ("label", self.label.as_str()),
+            ("description", self.description.as_deref().unwrap_or("-")),
+        ];
+        for (what, v) in texts {
+            if v.trim().is_empty() || v.contains(['\n', '\r']) {
+                return Err(Error::config(format!(
+                    "publish: bad {what} {v:?} (one non-empty line)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What happened to one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Newly added to the repository.
+    Added,
+    /// Already published with identical bytes: nothing done.
+    Unchanged,
+    /// Already published with different bytes, replaced (`force`).
+    Replaced,
+}
+
+/// One package given to [`publish()`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    /// Path in the repository (`pool/main/d/demo/demo_1.0_amd64.deb`).
+    pub filename: String,
+    pub sha256: String,
+    pub action: Action,
+}
+
+/// The result of [`publish()`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub packages: Vec<Published>,
+    /// Whether any file of the repository was written.
+    pub changed: bool,
+    /// `dists/<codename>/Release`.
+    pub release: PathBuf,
+    /// Fingerprint of the signing key, when signed.
+    pub signed_by: Option<String>,
+}
+
+/// Publish `debs` into the repository described by `opts`.
+///
+/// Creates the repository when missing, copies the packages into
+/// `pool/<component>/<prefix>/<source>/`, updates
+/// `dists/<codename>/<component>/binary-<arch>/Packages{,.gz,.xz}` (an
+/// `Architecture: all` package goes into every architecture's index) and writes
+/// `dists/<codename>/Release` (plus `InRelease` and `Release.gpg` with a key).
+///
+/// Errors (the repository is left unchanged unless noted): a file that is not a
+/// valid `.deb`, an unusable key or a wrong passphrase → [`Kind::Config`](crate::Kind);
+/// a package already published with other bytes without `force`, or an unsigned
+/// publish into a signed repository without `force` → [`Kind::Exists`](crate::Kind);
+/// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
+/// repository that clients still read consistently; publishing again completes it).
+pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
+    opts.validate()?;
+    if debs.is_empty() {
+        return Err(Error::config("publish: no .deb files given"));
+    }
+    let signer = match &opts.sign_key {
+        Some(key) => Some(sign::Signer::load(key, opts.passphrase().as_deref())?),
+        None => None,
+    };
+    repo::run(opts, debs, signer.as_ref(), log)
+}
+
+/// Check the options and unlock the signing key without touching anything: lets a
+/// build with a `publish:` section fail before any work.
+pub fn check(opts: &PublishOptions) -> Result<()> {
+    opts.validate()?;
+    if let Some(key) = &opts.sign_key {
+        sign::Signer::load(key, opts.passphrase().as_deref())?;
+    }
+    Ok(())
+}
+
+/// Print what [`publish()`] did: one line per package and a last line.
+pub fn report(summary: &Summary, log: &Log) {
+    for p in &summary.packages {
+        let what = match p.action {
+            Action::Added => "added",
+            Action::Unchanged => "already published",
+            Action::Replaced => "replaced",
+        };
+        log.info(&format!(
+            "{what}: {} {} ({}) {}",
+            p.package, p.version, p.architecture, p.filename
+        ));
+    }
+    let state = match (summary.changed, &summary.signed_by) {
+        (false, _) => "unchanged".to_string(),
+        (true, Some(fpr)) => format!("updated, signed by {fpr}"),
+        (true, None) => "updated, unsigned".to_string(),
+    };
+    log.info(&format!(
+        "repository {}: {state}",
+        summary.release.display()
+    ));
+}
+
+/// Write the public half of the secret key `sign_key` to `dest`, for clients'
+/// `signed-by=`: binary when `dest` ends in `.gpg`, else ASCII-armored. Returns
+/// the primary key's fingerprint. An existing `dest` is replaced only with `force`.
+pub fn export_key(sign_key: &Path, dest: &Path, force: bool) -> Result<String> {
+    let signer = sign::Signer::open(sign_key)?;
+    let binary = dest.extension().is_some_and(|e| e == "gpg");
+    let bytes = signer.public_key(!binary)?;
+    if dest.exists() && !force {
+        return Err(Error::exists(format!("{} already exists", dest.display()))
+            .with("use -f/--force to replace it"));
+    }
+    let mut out = crate::output::AtomicFile::create(dest)?;
+    std::io::Write::write_all(out.file(), &bytes)
+        .map_err(|e| Error::io("writing", out.path(), e))?;
+    out.commit(force)?;
+    Ok(signer.primary_fingerprint())
+}
+
+/// `f` over `items` on up to one thread per core, results in order. Small jobs
+/// (one item) run on the calling thread: thread start-up would cost more.
+fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread"))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_config_and_validation() {
+        let p = crate::config::Publish {
+            repo: Some("/srv/apt".into()),
+            codename: Some("bookworm".into()),
+            sign_key: Some("key.asc".into()),
+            ..Default::default()
+        };
+        let o = PublishOptions::from_config(&p, true).unwrap();
+        assert_eq!(o.repo, PathBuf::from("/srv/apt"));
+        assert_eq!((o.codename.as_str(), o.suite()), ("bookworm", "bookworm"));
+        assert_eq!(
+            (o.component.as_str(), o.origin.as_str()),
+            ("main", "cfy-ap")
+        );
+        assert_eq!(o.sign_key, Some(PathBuf::from("key.asc")));
+        assert!(o.force && o.validate().is_ok());
+        let err = PublishOptions::from_config(&crate::config::Publish::default(), false);
+        assert_eq!(err.unwrap_err().exit_code(), 2);
+        for bad in ["../x", "a/b", "", ".hidden", "a b"] {
+            let o = PublishOptions {
+                repo: "r".into(),
+                codename: bad.into(),
+                ..Default::default()
+            };
+            assert!(o.validate().is_err(), "{bad:?}");
+        }
+        let o = PublishOptions {
+            repo: "r".into(),
+            origin: "two\nlines".into(),
+            ..Default::default()
+        };
+        assert!(o.validate().is_err());
+    }
+}

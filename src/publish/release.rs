@@ -1,0 +1,228 @@
+//! The `Release` file of a distribution (`dists/<codename>/Release`) and the
+//! `by-hash/` copies of the index files it names.
+
+use super::digest::{Digests, HASH_NAMES};
+use crate::error::{Error, IoContext, Result};
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// Everything a Release file says.
+pub struct Release<'a> {
+    pub origin: &'a str,
+    pub label: &'a str,
+    pub suite: &'a str,
+    pub codename: &'a str,
+    /// Seconds since the Unix epoch.
+    pub date: i64,
+    pub architectures: &'a [String],
+    pub components: &'a [String],
+    pub description: &'a str,
+    /// Index files, by path relative to the Release file's directory.
+    pub files: &'a BTreeMap<String, Digests>,
+}
+
+impl Release<'_> {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(512 + self.files.len() * 4 * 120);
+        let mut field = |name: &str, value: &str| {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push('\n');
+        };
+        field("Origin", self.origin);
+        field("Label", self.label);
+        field("Suite", self.suite);
+        field("Codename", self.codename);
+        field("Date", &rfc2822(self.date));
+        field("Architectures", &self.architectures.join(" "));
+        field("Components", &self.components.join(" "));
+        field("Description", self.description);
+        field("Acquire-By-Hash", "yes");
+        for name in HASH_NAMES {
+            out.push_str(name);
+            out.push_str(":\n");
+            for (path, d) in self.files {
+                out.push_str(&format!(" {} {:>16} {path}\n", d.get(name), d.size));
+            }
+        }
+        out
+    }
+}
+
+/// The Release text without its Date line: two Releases that differ only in
+/// Date describe the same repository.
+pub fn without_date(release: &str) -> String {
+    release
+        .lines()
+        .filter(|l| !l.starts_with("Date:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One file as listed in an existing Release: its size and the digests given.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub size: u64,
+    /// Indexed like [`HASH_NAMES`].
+    pub digests: [Option<String>; 4],
+}
+
+/// The files an existing Release lists, by path. Tolerant: unknown or odd lines
+/// are skipped (the Release being replaced may come from another tool).
+pub fn listed_files(release: &str) -> BTreeMap<String, Listed> {
+    let mut files: BTreeMap<String, Listed> = BTreeMap::new();
+    let mut section: Option<usize> = None;
+    for line in release.lines() {
+        if !line.starts_with(' ') {
+            section = line
+                .strip_suffix(':')
+                .and_then(|name| HASH_NAMES.iter().position(|h| h.eq_ignore_ascii_case(name)));
+            continue;
+        }
+        let Some(i) = section else { continue };
+        let mut parts = line.split_whitespace();
+        let (Some(hex), Some(size), Some(path), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(size) = size.parse() else { continue };
+        let entry = files.entry(path.to_string()).or_default();
+        entry.size = size;
+        entry.digests[i] = Some(hex.to_ascii_lowercase());
+    }
+    files
+}
+
+/// Does the Release listing agree with these digests?
+pub fn matches(listed: Option<&Listed>, d: &Digests) -> bool {
+    listed.is_some_and(|l| {
+        l.size == d.size
+            && HASH_NAMES
+                .iter()
+                .zip(&l.digests)
+                .all(|(name, got)| got.as_deref().is_none_or(|g| g == d.get(name)))
+            && l.digests[2].is_some()
+    })
+}
+
+/// Make `dir/by-hash/<hash>/<hex>` entries for a complete file at `src` (a hard
+/// link when possible, else a copy). Entries are content-addressed, so one that
+/// already exists is left alone.
+pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
+    for name in HASH_NAMES {
+        let sub = dir.join("by-hash").join(name);
+        let dest = sub.join(d.get(name));
+        let mut linked = fs::hard_link(src, &dest);
+        if matches!(&linked, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            fs::create_dir_all(&sub).ctx("creating", &sub)?;
+            linked = fs::hard_link(src, &dest);
+        }
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(_) => {
+                let tmp = tempfile::Builder::new()
+                    .prefix(".by-hash.")
+                    .suffix(".partial")
+                    .tempfile_in(&sub)
+                    .ctx("writing to", &sub)?;
+                fs::copy(src, tmp.path()).ctx("writing", tmp.path())?;
+                super::stage::set_mode(tmp.as_file(), tmp.path())?;
+                tmp.persist(&dest)
+                    .map_err(|e| Error::io("writing", &dest, e.error))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Remove the `by-hash` entries of `dir` whose digest is not in `keep`
+/// (the digests of the current and the previous generation of its files).
+pub fn prune_by_hash(dir: &Path, keep: &HashSet<String>) -> Result<()> {
+    for name in HASH_NAMES {
+        let sub = dir.join("by-hash").join(name);
+        let entries = match fs::read_dir(&sub) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("reading", &sub, e)),
+        };
+        for entry in entries {
+            let entry = entry.ctx("reading", &sub)?;
+            let file = entry.file_name();
+            if !keep.contains(file.to_string_lossy().as_ref()) {
+                let path = entry.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("removing", &path, e)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Release Date: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+pub fn release_time() -> Result<i64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse::<i64>().map_err(|_| {
+            Error::config(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970"
+            ))
+        }),
+        _ => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)),
+    }
+}
+
+/// RFC 2822 date in UTC, as apt wants it: `Wed, 25 Nov 2026 09:40:10 +0000`.
+pub fn rfc2822(secs: i64) -> String {
+    crate::date::rfc2822(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(rfc2822(1_795_599_610), "Wed, 25 Nov 2026 09:40:10 +0000");
+        assert_eq!(rfc2822(4_107_542_399), "Sun, 28 Feb 2100 23:59:59 +0000");
+        assert_eq!(rfc2822(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 +0000");
+    }
+
+    #[test]
+    fn render_then_list() {
+        let mut files = BTreeMap::new();
+        files.insert("main/binary-amd64/Packages".to_string(), Digests::of(b"x"));
+        let text = Release {
+            origin: "o",
+            label: "l",
+            suite: "s",
+            codename: "c",
+            date: 0,
+            architectures: &["amd64".to_string()],
+            components: &["main".to_string()],
+            description: "d",
+            files: &files,
+        }
+        .render();
+        assert!(text.contains("\nAcquire-By-Hash: yes\n"));
+        let listed = listed_files(&text);
+        let d = Digests::of(b"x");
+        assert!(matches(listed.get("main/binary-amd64/Packages"), &d));
+        assert!(!matches(
+            listed.get("main/binary-amd64/Packages"),
+            &Digests::of(b"y")
+        ));
+        assert!(without_date(&text).find("Date").is_none());
+    }
+}

@@ -1,0 +1,434 @@
+//! The publish transaction on a repository directory: the current state, the
+//! duplicate decisions and the ordered writes (see the module docs of
+//! [`super`]).
+
+use super::debfile::Control;
+use super::digest::{Digests, HASH_NAMES};
+use super::index::{self, Key, Stanza};
+use super::release::{self, Release};
+use super::sign::Signer;
+use super::stage::{self, Staged, hash_file};
+use super::write::{self, current_index, write_atomic, write_indices};
+use super::{Action, PublishOptions, Published, Summary};
+use crate::error::{Error, IoContext, Result};
+use crate::log::Log;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub(super) fn run(
+    opts: &PublishOptions,
+    debs: &[PathBuf],
+    signer: Option<&Signer>,
+    log: &Log,
+) -> Result<Summary> {
+    // Absolute once, rather than resolved against the cwd for every file.
+    let opts = &PublishOptions {
+        repo: std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?,
+        ..opts.clone()
+    };
+    let root = &opts.repo;
+    let created = !root.exists();
+    fs::create_dir_all(root)
+        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
+    let staged = log.step(&format!("read {} package(s)", debs.len()), || {
+        stage::stage_all(root, debs)
+    });
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            if created {
+                let _ = fs::remove_dir(root);
+            }
+            return Err(e);
+        }
+    };
+    let _lock = stage::lock(root, log)?;
+    stage::remove_stale_staging(root);
+    commit(opts, staged, signer, log)
+}
+
+/// One component of the distribution as found on disk.
+#[derive(Default)]
+struct Component {
+    stanzas: HashMap<Key, Stanza>,
+    /// Architectures that have a `binary-<arch>` directory.
+    arches: BTreeSet<String>,
+    /// The current `Packages` text, by architecture.
+    current: HashMap<String, String>,
+}
+
+fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
+    let mut comps = BTreeMap::new();
+    for comp_dir in subdirs(dist)? {
+        let mut comp = Component::default();
+        for bin_dir in subdirs(&comp_dir)? {
+            let name = file_name(&bin_dir);
+            let Some(arch) = name.strip_prefix("binary-") else {
+                continue;
+            };
+            comp.arches.insert(arch.to_string());
+            let path = bin_dir.join("Packages");
+            let text = match fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("reading", &path, e)),
+            };
+            for s in index::parse(&text, &path)? {
+                comp.stanzas.entry(s.key()).or_insert(s);
+            }
+            comp.current.insert(arch.to_string(), text);
+        }
+        if !comp.arches.is_empty() {
+            comps.insert(file_name(&comp_dir), comp);
+        }
+    }
+    Ok(comps)
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("reading", dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.ctx("reading", dir)?;
+        let name = entry.file_name();
+        if entry.file_type().ctx("reading", dir)?.is_dir()
+            && !name.to_string_lossy().starts_with('.')
+        {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", path, e)),
+    }
+}
+
+/// `pool/<component>/<prefix>/<source>/<package>_<version sans epoch>_<arch>.deb`,
+/// prefix being the source's first letter, or four for `lib*`.
+fn pool_path(component: &str, c: &Control) -> String {
+    let source = c.source();
+    let prefix = if source.starts_with("lib") && source.len() > 3 {
+        &source[..4]
+    } else {
+        &source[..1]
+    };
+    let version = c.version();
+    let version = version.split_once(':').map_or(version, |(_, v)| v);
+    format!(
+        "pool/{component}/{prefix}/{source}/{}_{version}_{}.deb",
+        c.package(),
+        c.architecture()
+    )
+}
+
+/// Does any index of any distribution name `filename`?
+fn referenced(root: &Path, filename: &str) -> Result<bool> {
+    let needle = format!("\nFilename: {filename}\n");
+    for dist in subdirs(&root.join("dists"))? {
+        for comp in subdirs(&dist)? {
+            for bin in subdirs(&comp)? {
+                if let Some(text) = read_optional(&bin.join("Packages"))?
+                    && text.contains(&needle)
+                {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The dpkg architecture of this machine, for a repository holding only
+/// `Architecture: all` packages.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        other => other,
+    }
+}
+
+/// What to do with one staged package.
+struct Plan {
+    staged: Staged,
+    /// Where it goes (relative to the root); `None`: the pool already has it.
+    copy_to: Option<String>,
+    stanza: Option<Stanza>,
+    published: Published,
+}
+
+fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Result<Vec<Plan>> {
+    let root = &opts.repo;
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
+    for s in staged {
+        let c = &s.deb.control;
+        let key: Key = (
+            c.package().to_string(),
+            c.version().to_string(),
+            c.architecture().to_string(),
+        );
+        let sha256 = s.deb.digests.sha256.clone();
+        let what = format!("{} {} ({})", key.0, key.1, key.2);
+        if let Some((other_sha, other_src)) = seen.get(&key) {
+            if *other_sha == sha256 {
+                continue;
+            }
+            return Err(Error::config(format!(
+                "{what} given twice with different contents: {} and {}",
+                other_src.display(),
+                s.src.display()
+            )));
+        }
+        seen.insert(key.clone(), (sha256.clone(), s.src.clone()));
+        let filename = pool_path(&opts.component, c);
+        let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
+            Some(old) if old.sha256 == sha256 => {
+                // Identical: nothing to do, unless its pool file went missing.
+                let missing = !root.join(&old.filename).exists();
+                let copy = missing.then(|| old.filename.clone());
+                (Action::Unchanged, copy, old.filename.clone())
+            }
+            Some(old) if !opts.force => {
+                return Err(Error::exists(format!(
+                    "{what} is already published with different contents ({})",
+                    old.filename
+                ))
+                .with(format!(
+                    "published SHA256 {}, {} has {sha256}",
+                    old.sha256,
+                    s.src.display()
+                ))
+                .with("bump the version, or use -f/--force to replace it"));
+            }
+            Some(_) => (Action::Replaced, Some(filename.clone()), filename.clone()),
+            None => {
+                let dest = root.join(&filename);
+                let copy = if !dest.exists() {
+                    Some(filename.clone())
+                } else if hash_file(&dest)?.sha256 == sha256 {
+                    None
+                } else if !opts.force && referenced(root, &filename)? {
+                    return Err(Error::exists(format!(
+                        "{filename} already exists with different contents, \
+                         published by another distribution"
+                    ))
+                    .with("bump the version, or use -f/--force to replace it"));
+                } else {
+                    Some(filename.clone())
+                };
+                (Action::Added, copy, filename.clone())
+            }
+        };
+        let stanza = (action != Action::Unchanged).then(|| Stanza::from_deb(&s.deb, &published_at));
+        plans.push(Plan {
+            published: Published {
+                package: key.0,
+                version: key.1,
+                architecture: key.2,
+                filename: published_at,
+                sha256,
+                action,
+            },
+            staged: s,
+            copy_to,
+            stanza,
+        });
+    }
+    Ok(plans)
+}
+
+fn commit(
+    opts: &PublishOptions,
+    staged: Vec<Staged>,
+    signer: Option<&Signer>,
+    log: &Log,
+) -> Result<Summary> {
+    let root = &opts.repo;
+    let dist = root.join("dists").join(&opts.codename);
+    write::remove_partials(&dist);
+    let mut comps = load_components(&dist)?;
+    let previous = read_optional(&dist.join("Release"))?;
+    let listed = previous
+        .as_deref()
+        .map(release::listed_files)
+        .unwrap_or_default();
+    let signed_before = dist.join("InRelease").exists() || dist.join("Release.gpg").exists();
+    if signer.is_none() && signed_before && !opts.force {
+        return Err(Error::exists(format!(
+            "{} is signed; publishing without --sign-key would drop its signatures",
+            dist.display()
+        ))
+        .with("give --sign-key, or -f/--force to publish it unsigned"));
+    }
+    let mut plans = decide(
+        opts,
+        comps.entry(opts.component.clone()).or_default(),
+        staged,
+    )?;
+
+    // 1. Pool files.
+    let mut wrote_pool = false;
+    for plan in &mut plans {
+        if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.staged.tmp.take()) {
+            let dest = root.join(rel);
+            let dir = dest.parent().unwrap_or(root);
+            fs::create_dir_all(dir).ctx("creating", dir)?;
+            tmp.persist(&dest)
+                .map_err(|e| Error::io("writing", &dest, e.error))?;
+            wrote_pool = true;
+        }
+    }
+    let comp = comps.get_mut(&opts.component).expect("inserted above");
+    for plan in &plans {
+        if let Some(st) = &plan.stanza {
+            comp.stanzas.insert(st.key(), st.clone());
+        }
+    }
+
+    // 2. Indices and their by-hash copies.
+    let mut arches: BTreeSet<String> = BTreeSet::new();
+    for c in comps.values() {
+        arches.extend(c.arches.iter().cloned());
+        arches.extend(
+            c.stanzas
+                .values()
+                .filter(|s| s.arch != "all")
+                .map(|s| s.arch.clone()),
+        );
+    }
+    if arches.is_empty() {
+        arches.insert(host_arch().to_string());
+    }
+    let mut files: BTreeMap<String, Digests> = BTreeMap::new();
+    let mut to_write: Vec<(PathBuf, String, index::Rendered)> = Vec::new();
+    for (name, c) in &comps {
+        for arch in &arches {
+            let rel = format!("{name}/binary-{arch}");
+            let dir = dist.join(&rel);
+            write::remove_partials(&dir);
+            let text = index::render(
+                c.stanzas
+                    .values()
+                    .filter(|s| s.arch == *arch || s.arch == "all")
+                    .collect(),
+            );
+            match current_index(&dir, &rel, c.current.get(arch), &text.text, &listed)? {
+                Some(found) => {
+                    for (suffix, d) in found {
+                        release::link_by_hash(&dir, &dir.join(format!("Packages{suffix}")), &d)?;
+                        files.insert(format!("{rel}/Packages{suffix}"), d);
+                    }
+                }
+                None => to_write.push((dir, rel, text)),
+            }
+        }
+    }
+    let changed_indices = !to_write.is_empty();
+    // One sync makes the new pool files and the new index files durable
+    // before any index or Release names them.
+    write_indices(root, &to_write, &mut files, wrote_pool)?;
+
+    // 3. Release, Release.gpg, InRelease.
+    let components: Vec<String> = comps.keys().cloned().collect();
+    let arches: Vec<String> = arches.into_iter().collect();
+    let description = opts
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("{} {} repository", opts.label, opts.codename));
+    let date = release::release_time()?;
+    let text = Release {
+        origin: &opts.origin,
+        label: &opts.label,
+        suite: opts.suite(),
+        codename: &opts.codename,
+        date,
+        architectures: &arches,
+        components: &components,
+        description: &description,
+        files: &files,
+    }
+    .render();
+    let same_release = previous
+        .as_deref()
+        .is_some_and(|p| release::without_date(p) == release::without_date(&text));
+    let write_release = changed_indices || !same_release;
+    let release_text = if write_release {
+        text
+    } else {
+        previous.clone().unwrap_or(text)
+    };
+    let mut changed = wrote_pool || changed_indices;
+    if signer.is_none() && signed_before {
+        for name in ["InRelease", "Release.gpg"] {
+            let p = dist.join(name);
+            fs::remove_file(&p).ctx("removing", &p)?;
+        }
+        changed = true;
+    }
+    if write_release {
+        write_atomic(&dist.join("Release"), release_text.as_bytes())?;
+        changed = true;
+    }
+    if let Some(signer) = signer {
+        let in_release = read_optional(&dist.join("InRelease"))?;
+        let current = !write_release
+            && dist.join("Release.gpg").exists()
+            && in_release.is_some_and(|t| signer.signed(&t, &release_text));
+        if !current {
+            let sigs = signer.sign(&release_text, date)?;
+            write_atomic(&dist.join("Release.gpg"), sigs.release_gpg.as_bytes())?;
+            write_atomic(&dist.join("InRelease"), sigs.in_release.as_bytes())?;
+            changed = true;
+        }
+    }
+
+    // 4. Housekeeping: old by-hash generations, the suite link.
+    if changed {
+        for name in comps.keys() {
+            for arch in &arches {
+                let rel = format!("{name}/binary-{arch}");
+                let mut keep = HashSet::new();
+                for suffix in ["", ".gz", ".xz"] {
+                    let path = format!("{rel}/Packages{suffix}");
+                    if let Some(d) = files.get(&path) {
+                        keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
+                    }
+                    if let Some(l) = listed.get(&path) {
+                        keep.extend(l.digests.iter().flatten().cloned());
+                    }
+                }
+                release::prune_by_hash(&dist.join(&rel), &keep)?;
+            }
+        }
+    }
+    write::link_suite(root, opts, log)?;
+
+    let packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    Ok(Summary {
+        packages,
+        changed,
+        release: dist.join("Release"),
+        signed_by: signer.map(Signer::primary_fingerprint),
+    })
+}

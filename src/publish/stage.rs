@@ -1,0 +1,181 @@
+//! Getting packages into the repository directory, and the lock: each `.deb` is
+//! read once while being copied to a hidden staging file in the repository root
+//! (outside the lock, so concurrent publishers copy in parallel); the commit
+//! renames staged files into the pool.
+
+use super::debfile::{self, Deb};
+use super::digest::{Digests, Hasher};
+use crate::error::{Error, IoContext, Result};
+use crate::log::Log;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use tempfile::TempPath;
+
+const LOCK_FILE: &str = ".cfy-ap.lock";
+const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
+
+/// A package copied into the repository root under a temporary name.
+pub(super) struct Staged {
+    pub src: PathBuf,
+    pub deb: Deb,
+    /// Taken when the file is renamed into the pool; else removed on drop.
+    pub tmp: Option<TempPath>,
+}
+
+/// Stage every package, a few at a time: the work is mostly waiting for the
+/// filesystem (create, write, fsync), which overlaps well.
+pub(super) fn stage_all(root: &Path, debs: &[PathBuf]) -> Result<Vec<Staged>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(1, 8)
+        .min(debs.len());
+    if workers <= 1 {
+        return debs.iter().map(|d| stage(root, d)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Staged>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(src) = debs.get(i) else { break };
+                        let r = stage(root, src);
+                        let failed = r.is_err();
+                        done.push((i, r));
+                        if failed {
+                            // Stop everyone: one bad input fails the publish.
+                            next.store(debs.len(), std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("staging worker"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Copy `src` into a staging file in `root` while reading and hashing it.
+fn stage(root: &Path, src: &Path) -> Result<Staged> {
+    let prefix = format!("{STAGING_PREFIX}{}.", std::process::id());
+    // Created 0600; mode 0644 once complete.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .tempfile_in(root)
+        .map_err(|e| Error::build(format!("cannot write into {}: {e}", root.display())))?;
+    let tmp_path = tmp.path().to_path_buf();
+    let deb = {
+        let len = fs::metadata(src).map_or(0, |m| m.len());
+        let capacity = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .clamp(4096, 256 << 10);
+        let mut w = BufWriter::with_capacity(capacity, tmp.as_file_mut());
+        let deb = debfile::read(src, Some((&mut w, &tmp_path)))?;
+        w.flush().ctx("writing", &tmp_path)?;
+        deb
+    };
+    set_mode(tmp.as_file(), &tmp_path)?;
+    Ok(Staged {
+        src: src.to_path_buf(),
+        deb,
+        tmp: Some(tmp.into_temp_path()),
+    })
+}
+
+/// Give a file the mode readers (web servers, apt's `_apt` user) need.
+pub(super) fn set_mode(file: &File, path: &Path) -> Result<()> {
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .ctx("setting permissions of", path)
+}
+
+/// Exclusive lock on the repository, held until the returned file is dropped.
+pub(super) fn lock(root: &Path, log: &Log) -> Result<File> {
+    let path = root.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o644)
+        .open(&path)
+        .ctx("opening lock file", &path)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(file);
+    }
+    log.info(&format!(
+        "waiting for another publisher to finish ({})",
+        path.display()
+    ));
+    loop {
+        // SAFETY: as above.
+        if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(Error::io("locking", &path, err));
+        }
+    }
+}
+
+/// Staging files of publishers that died (killed mid-copy). Live ones are kept:
+/// they stage before taking the lock.
+pub(super) fn remove_stale_staging(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(rest) = name.strip_prefix(STAGING_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('.').next().and_then(|p| p.parse::<i32>().ok());
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let ours = pid == i32::try_from(std::process::id()).ok();
+        let dead = !ours
+            && pid.is_some_and(|pid| {
+                (unsafe { libc::kill(pid, 0) }) != 0
+                    && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+            });
+        if dead {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Make the files written so far durable before anything names them: one
+/// `syncfs` instead of an fsync per file.
+pub(super) fn sync_filesystem(root: &Path) -> Result<()> {
+    let dir = File::open(root).ctx("opening", root)?;
+    // SAFETY: syncfs on a file descriptor we own.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+        return Err(Error::io("syncing", root, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+pub(super) fn hash_file(path: &Path) -> Result<Digests> {
+    let mut f = File::open(path).ctx("reading", path)?;
+    let mut h = Hasher::default();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(h.finish()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading", path, e)),
+        }
+    }
+}

@@ -1,0 +1,1218 @@
+//! `cfy-ap publish` against the real thing: packages built by `dpkg-deb`, the
+//! repository served over loopback HTTP (`python3 -m http.server`), and read by
+//! the real `apt-get`/`apt-cache` with a private APT_CONFIG (its own state, cache,
+//! sources and an empty apt.conf.d, so the system's apt state is never touched),
+//! signatures checked by `gpgv`. Keys are throwaway ones made by `gpg --batch` in
+//! a temporary GNUPGHOME.
+//!
+//! Needs: dpkg-deb, apt-get, apt-cache, gpg, gpgv, python3. The install steps
+//! (dpkg --root into a throwaway root) need root and are skipped otherwise.
+
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cfy-ap");
+
+fn require_tools() {
+    for tool in ["dpkg-deb", "apt-get", "apt-cache", "gpg", "gpgv", "python3"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "{tool} is needed by tests/publish.rs (apt-get install dpkg-dev apt gpg gpgv python3)"
+        );
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn host_arch() -> String {
+    let out = Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn sha256_file(p: &Path) -> String {
+    hex::encode(Sha256::digest(fs::read(p).unwrap()))
+}
+
+/// A scratch directory that apt's unprivileged `_apt` user can traverse.
+fn workdir() -> tempfile::TempDir {
+    let w = tempfile::Builder::new()
+        .prefix("cfy-ap-publish-test.")
+        .tempdir()
+        .unwrap();
+    fs::set_permissions(w.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}
+
+/// Build a package with dpkg-deb from a generated tree; `payload` bytes go to
+/// /opt/<name>/data, `extra` lines into the control file.
+fn make_deb_with(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    arch: &str,
+    payload: &[u8],
+    extra: &str,
+) -> PathBuf {
+    let tree = tempfile::tempdir_in(dir).unwrap();
+    let t = tree.path();
+    fs::create_dir_all(t.join("DEBIAN")).unwrap();
+    fs::create_dir_all(t.join(format!("opt/{name}/bin"))).unwrap();
+    let script = t.join(format!("opt/{name}/bin/{name}"));
+    fs::write(&script, format!("#!/bin/sh\necho {name} {version}\n")).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(t.join(format!("opt/{name}/data")), payload).unwrap();
+    let control = format!(
+        "Package: {name}\nVersion: {version}\nArchitecture: {arch}\n\
+         Maintainer: Test <test@example.invalid>\nInstalled-Size: {}\n{extra}\
+         Section: admin\nPriority: optional\nDescription: test package {name}\n \
+         Built by tests/publish.rs.\n .\n Second paragraph.\n",
+        payload.len() / 1024 + 4
+    );
+    fs::write(t.join("DEBIAN/control"), control).unwrap();
+    let out = dir.join(format!("{name}_{}_{arch}.deb", version.replace(':', "%3a")));
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("--root-owner-group");
+    if payload.len() > 1 << 20 {
+        cmd.arg("-Znone");
+    }
+    let o = cmd.arg("-b").arg(t).arg(&out).output().unwrap();
+    assert!(o.status.success(), "dpkg-deb: {}", text(&o));
+    out
+}
+
+fn make_deb(dir: &Path, name: &str, version: &str, arch: &str) -> PathBuf {
+    make_deb_with(dir, name, version, arch, b"", "")
+}
+
+fn publish(args: &[&str], debs: &[&Path]) -> Output {
+    publish_env(args, debs, &[])
+}
+
+fn publish_env(args: &[&str], debs: &[&Path], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("publish").args(args).args(debs);
+    cmd.env_remove("CFY_AP_SIGN_PASSPHRASE")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[track_caller]
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "cfy-ap failed: {}", text(&o));
+    o
+}
+
+/// A hash of a whole directory tree: paths, types, contents, link targets.
+fn tree_hash(root: &Path) -> String {
+    let mut h = Sha256::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap();
+        h.update(rel.to_string_lossy().as_bytes());
+        let ft = e.file_type();
+        if ft.is_symlink() {
+            h.update(b"L");
+            h.update(
+                fs::read_link(e.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+        } else if ft.is_file() {
+            h.update(b"F");
+            h.update(fs::read(e.path()).unwrap());
+        } else {
+            h.update(b"D");
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// `python3 -m http.server` on a free loopback port, killed on drop.
+struct Http {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Http {
+    fn serve(dir: &Path, log: &Path) -> Http {
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new("python3")
+                .args([
+                    "-m",
+                    "http.server",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                ])
+                .arg("--directory")
+                .arg(dir)
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(log).unwrap())
+                .spawn()
+                .unwrap();
+            let mut http = Http {
+                child,
+                port,
+                log: log.to_path_buf(),
+            };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return http;
+                }
+                if http.child.try_wait().unwrap().is_some() {
+                    break; // port taken meanwhile: try another
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = http.child.kill();
+        }
+        panic!("could not start python3 -m http.server");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn requests(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private apt: its own configuration, sources, state and cache.
+struct Apt {
+    root: PathBuf,
+    conf: PathBuf,
+}
+
+impl Apt {
+    fn new(work: &Path, name: &str) -> Apt {
+        let root = work.join(name);
+        for d in [
+            "state/lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+            "etc/apt.conf.d",
+            "etc/trusted.gpg.d",
+            "log",
+        ] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let r = root.display();
+        let conf = root.join("apt.conf");
+        fs::write(
+            &conf,
+            format!(
+                "Dir::Etc::main \"/dev/null\";\n\
+                 Dir::Etc::parts \"{r}/etc/apt.conf.d\";\n\
+                 Dir::Etc::sourcelist \"{r}/etc/sources.list\";\n\
+                 Dir::Etc::sourceparts \"{r}/etc/sources.list.d\";\n\
+                 Dir::Etc::preferencesparts \"{r}/etc/preferences.d\";\n\
+                 Dir::Etc::trusted \"{r}/etc/trusted.gpg\";\n\
+                 Dir::Etc::trustedparts \"{r}/etc/trusted.gpg.d\";\n\
+                 Dir::State \"{r}/state\";\n\
+                 Dir::State::status \"/var/lib/dpkg/status\";\n\
+                 Dir::Cache \"{r}/cache\";\n\
+                 Dir::Log \"{r}/log\";\n\
+                 Debug::NoLocking \"true\";\n\
+                 Acquire::Languages \"none\";\n"
+            ),
+        )
+        .unwrap();
+        Apt { root, conf }
+    }
+
+    fn sources(&self, line: &str) {
+        fs::write(self.root.join("etc/sources.list"), format!("{line}\n")).unwrap();
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(tool)
+            .env("APT_CONFIG", &self.conf)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `apt-get update` that must succeed without a warning or an error.
+    #[track_caller]
+    fn update_clean(&self) -> String {
+        let o = self.run("apt-get", &["update"]);
+        let out = text(&o);
+        let bad: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("W:") || l.starts_with("E:") || l.starts_with("Err:"))
+            .collect();
+        assert!(
+            o.status.success() && bad.is_empty(),
+            "apt-get update not clean:\n{out}"
+        );
+        out
+    }
+
+    fn policy(&self, package: &str) -> String {
+        text(&self.run("apt-cache", &["policy", package]))
+    }
+}
+
+/// A throwaway GnuPG home for making keys; its agent is stopped on drop.
+struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    fn new() -> Gpg {
+        Gpg {
+            home: tempfile::Builder::new().prefix("cfyg.").tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("gpg");
+        c.env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--pinentry-mode", "loopback"]);
+        c
+    }
+
+    /// Make a key (`algo`, `usage` as for --quick-gen-key) and return its fingerprint.
+    fn new_key(&self, uid: &str, algo: &str, usage: &str, passphrase: &str) -> String {
+        let o = self
+            .cmd()
+            .args([
+                "--passphrase",
+                passphrase,
+                "--quick-gen-key",
+                uid,
+                algo,
+                usage,
+                "1y",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "gpg: {}", text(&o));
+        let o = self
+            .cmd()
+            .args(["--with-colons", "--list-keys", uid])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
+            .unwrap()
+    }
+
+    fn add_signing_subkey(&self, fpr: &str, passphrase: &str) {
+        let o = self
+            .cmd()
+            .args([
+                "--passphrase",
+                passphrase,
+                "--quick-add-key",
+                fpr,
+                "ed25519",
+                "sign",
+                "1y",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "gpg: {}", text(&o));
+    }
+
+    fn export_secret(&self, fpr: &str, passphrase: &str, dest: &Path) {
+        let o = self
+            .cmd()
+            .args([
+                "--passphrase",
+                passphrase,
+                "--armor",
+                "--export-secret-keys",
+                fpr,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && !o.stdout.is_empty(),
+            "gpg: {}",
+            text(&o)
+        );
+        fs::write(dest, o.stdout).unwrap();
+    }
+
+    fn export_public(&self, fpr: &str, dest: &Path) {
+        let o = self.cmd().args(["--export", fpr]).output().unwrap();
+        assert!(
+            o.status.success() && !o.stdout.is_empty(),
+            "gpg: {}",
+            text(&o)
+        );
+        fs::write(dest, o.stdout).unwrap();
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+fn gpgv(keyring: &Path, args: &[&Path]) -> Output {
+    Command::new("gpgv")
+        .arg("--keyring")
+        .arg(keyring)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn packages_file(repo: &Path, arch: &str) -> String {
+    fs::read_to_string(repo.join(format!("dists/stable/main/binary-{arch}/Packages"))).unwrap()
+}
+
+/// A throwaway dpkg root whose status says libc6 is installed.
+fn dpkg_root(work: &Path, arch: &str) -> PathBuf {
+    let r = work.join("root");
+    for d in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+        "var/log",
+    ] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    fs::write(r.join("var/lib/dpkg/available"), "").unwrap();
+    fs::write(
+        r.join("var/lib/dpkg/status"),
+        format!(
+            "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n\
+             Architecture: {arch}\nMaintainer: x <x@example.invalid>\nDescription: fake\n\n"
+        ),
+    )
+    .unwrap();
+    r
+}
+
+fn install_into(apt: &Apt, root: &Path, what: &str) -> Output {
+    let status = format!("Dir::State::status={}/var/lib/dpkg/status", root.display());
+    let dpkg_root = format!("DPkg::Options::=--root={}", root.display());
+    let dpkg_log = format!("DPkg::Options::=--log={}/var/log/dpkg.log", root.display());
+    apt.run(
+        "apt-get",
+        &[
+            "install", "-y", "-o", &status, "-o", &dpkg_root, "-o", &dpkg_log, what,
+        ],
+    )
+}
+
+#[test]
+fn unsigned_repo_serves_apt_update_download_install_upgrade() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let debs = w.path().join("debs");
+    fs::create_dir(&debs).unwrap();
+    let v1 = make_deb_with(
+        &debs,
+        "demo-agent",
+        "1.0.0-1",
+        &arch,
+        b"one",
+        "Depends: libc6\n",
+    );
+    let v2 = make_deb_with(
+        &debs,
+        "demo-agent",
+        "1.1.0-1",
+        &arch,
+        b"two",
+        "Depends: libc6\n",
+    );
+    let docs = make_deb(&debs, "demo-docs", "2:0.1~rc1-1", "all");
+    let repo = w.path().join("srv/repo");
+    let repo_s = repo.to_str().unwrap();
+    let o = ok(publish(&["--repo", repo_s], &[&v1, &docs]));
+    assert!(
+        text(&o).contains("added: demo-agent 1.0.0-1"),
+        "{}",
+        text(&o)
+    );
+
+    let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!(
+        "deb [trusted=yes] {} stable main",
+        http.url("repo")
+    ));
+    apt.update_clean();
+    assert!(apt.policy("demo-agent").contains("1.0.0-1"));
+
+    // Incremental: the next version joins the previous ones. (In a later second:
+    // http.server's Last-Modified has one-second resolution, and apt would be
+    // told the new Release is not modified.)
+    std::thread::sleep(Duration::from_millis(1100));
+    ok(publish(&["--repo", repo_s], &[&v2]));
+    let out = apt.update_clean();
+    assert!(out.contains("Packages"), "{out}");
+    let policy = apt.policy("demo-agent");
+    assert!(policy.contains("Candidate: 1.1.0-1"), "{policy}");
+    assert!(policy.contains(" 1.0.0-1 "), "{policy}");
+    assert!(apt.policy("demo-docs").contains("Candidate: 2:0.1~rc1-1"));
+    // apt fetched the indices by hash (Acquire-By-Hash), strongest hash first.
+    assert!(
+        http.requests().contains("/by-hash/SHA512/"),
+        "{}",
+        http.requests()
+    );
+
+    // Every stanza: all control fields plus location, size and four checksums.
+    let packages = packages_file(&repo, &arch);
+    for field in [
+        "Depends: libc6",
+        "Filename: pool/main/d/demo-agent/",
+        "Size: ",
+        "MD5sum: ",
+        "SHA1: ",
+        "SHA256: ",
+        "SHA512: ",
+        "Section: admin",
+        " Second paragraph.",
+    ] {
+        assert!(packages.contains(field), "{field} missing:\n{packages}");
+    }
+    assert_eq!(packages.matches("Package: demo-docs").count(), 1);
+
+    // Download: the fetched file is the published one.
+    let o = apt.run(
+        "apt-get",
+        &["install", "--download-only", "-y", "demo-agent"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let fetched = apt
+        .root
+        .join(format!("cache/archives/demo-agent_1.1.0-1_{arch}.deb"));
+    let published = repo.join(format!(
+        "pool/main/d/demo-agent/demo-agent_1.1.0-1_{arch}.deb"
+    ));
+    assert_eq!(sha256_file(&fetched), sha256_file(&published));
+    assert_eq!(sha256_file(&fetched), sha256_file(&v2));
+    assert!(packages.contains(&format!("SHA256: {}", sha256_file(&v2))));
+
+    // The gzip index (chunked members) reads as well as the xz one.
+    let apt_gz = Apt::new(w.path(), "apt-gz");
+    apt_gz.sources(&format!(
+        "deb [trusted=yes] {} stable main",
+        http.url("repo")
+    ));
+    fs::write(
+        apt_gz.root.join("etc/apt.conf.d/gz"),
+        "Acquire::CompressionTypes::Order { \"gz\"; };\n",
+    )
+    .unwrap();
+    apt_gz.update_clean();
+    assert!(apt_gz.policy("demo-agent").contains(" 1.0.0-1 "));
+
+    // Install the old version into a throwaway root, then upgrade.
+    if !is_root() {
+        eprintln!("not root: skipping the install/upgrade steps");
+        return;
+    }
+    let root = dpkg_root(w.path(), &arch);
+    let o = install_into(&apt, &root, "demo-agent=1.0.0-1");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Setting up demo-agent (1.0.0-1)"),
+        "{}",
+        text(&o)
+    );
+    let o = install_into(&apt, &root, "demo-agent");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Unpacking demo-agent (1.1.0-1) over (1.0.0-1)"),
+        "{}",
+        text(&o)
+    );
+    let l = Command::new("dpkg-query")
+        .arg(format!("--admindir={}/var/lib/dpkg", root.display()))
+        .args(["-W", "-f", "${Status} ${Version}", "demo-agent"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&l), "install ok installed 1.1.0-1");
+    let ran = Command::new(root.join("opt/demo-agent/bin/demo-agent"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "demo-agent 1.1.0-1"
+    );
+}
+
+#[test]
+fn signed_repo_is_verified_by_gpgv_and_apt() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let gpg = Gpg::new();
+    let ed = gpg.new_key("Ed Repo <ed@example.invalid>", "ed25519", "sign", "");
+    let rsa = gpg.new_key(
+        "Rsa Repo <rsa@example.invalid>",
+        "rsa3072",
+        "sign",
+        "s3cret",
+    );
+    // A primary that can only certify, with a signing subkey.
+    let sub = gpg.new_key("Sub Repo <sub@example.invalid>", "ed25519", "cert", "");
+    gpg.add_signing_subkey(&sub, "");
+    let other = gpg.new_key("Other <other@example.invalid>", "ed25519", "sign", "");
+    let other_key = w.path().join("other.gpg");
+    gpg.export_public(&other, &other_key);
+    let debs = w.path().join("debs");
+    fs::create_dir(&debs).unwrap();
+    let deb = make_deb(&debs, "signed-agent", "1.0-1", &arch);
+    let http = Http::serve(w.path(), &w.path().join("http.log"));
+
+    for (name, fpr, pass) in [("ed", &ed, ""), ("rsa", &rsa, "s3cret"), ("sub", &sub, "")] {
+        let secret = w.path().join(format!("{name}.sec.asc"));
+        gpg.export_secret(fpr, pass, &secret);
+        let repo = w.path().join(format!("repo-{name}"));
+        let repo_s = repo.to_str().unwrap();
+        let key_s = secret.to_str().unwrap();
+        let env: Vec<(&str, &str)> = if pass.is_empty() {
+            vec![]
+        } else {
+            vec![("CFY_AP_SIGN_PASSPHRASE", pass)]
+        };
+        let o = ok(publish_env(
+            &["--repo", repo_s, "--sign-key", key_s],
+            &[&deb],
+            &env,
+        ));
+        assert!(text(&o).contains("signed by"), "{}", text(&o));
+        let dist = repo.join("dists/stable");
+        let in_release = fs::read_to_string(dist.join("InRelease")).unwrap();
+        assert!(in_release.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n"));
+
+        // The public key, both ways; no passphrase needed to export it.
+        let pub_gpg = w.path().join(format!("{name}.gpg"));
+        let pub_asc = w.path().join(format!("{name}.asc"));
+        for dest in [&pub_gpg, &pub_asc] {
+            ok(publish(
+                &["--sign-key", key_s, "--export-key", dest.to_str().unwrap()],
+                &[],
+            ));
+        }
+        assert!(
+            fs::read_to_string(&pub_asc)
+                .unwrap()
+                .contains("BEGIN PGP PUBLIC KEY BLOCK")
+        );
+        assert!(
+            fs::read(&pub_gpg).unwrap()[0] & 0x80 != 0,
+            "binary OpenPGP packet"
+        );
+
+        // gpgv accepts both signatures.
+        let o = gpgv(&pub_gpg, &[&dist.join("InRelease")]);
+        assert!(o.status.success(), "gpgv InRelease: {}", text(&o));
+        let o = gpgv(
+            &pub_gpg,
+            &[&dist.join("Release.gpg"), &dist.join("Release")],
+        );
+        assert!(o.status.success(), "gpgv Release.gpg: {}", text(&o));
+        let o = gpgv(&other_key, &[&dist.join("InRelease")]);
+        assert!(!o.status.success(), "gpgv with another key must fail");
+
+        // apt: signed-by the exported key (binary and armored) → clean update.
+        for key in [&pub_gpg, &pub_asc] {
+            let apt = Apt::new(
+                w.path(),
+                &format!("apt-{name}-{}", key.extension().unwrap().to_string_lossy()),
+            );
+            apt.sources(&format!(
+                "deb [signed-by={}] {} stable main",
+                key.display(),
+                http.url(&format!("repo-{name}"))
+            ));
+            let out = apt.update_clean();
+            assert!(out.contains("InRelease"), "{out}");
+            assert!(apt.policy("signed-agent").contains("Candidate: 1.0-1"));
+        }
+        // Without InRelease apt falls back to Release + Release.gpg.
+        let apt = Apt::new(w.path(), &format!("apt-{name}-detached"));
+        apt.sources(&format!(
+            "deb [signed-by={}] {} stable main",
+            pub_gpg.display(),
+            http.url(&format!("repo-{name}-detached"))
+        ));
+        let copy = w.path().join(format!("repo-{name}-detached"));
+        let o = Command::new("cp")
+            .arg("-a")
+            .arg(&repo)
+            .arg(&copy)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        fs::remove_file(copy.join("dists/stable/InRelease")).unwrap();
+        apt.update_clean();
+
+        // A different key: apt refuses the repository.
+        let apt = Apt::new(w.path(), &format!("apt-{name}-wrong"));
+        apt.sources(&format!(
+            "deb [signed-by={}] {} stable main",
+            other_key.display(),
+            http.url(&format!("repo-{name}"))
+        ));
+        let o = apt.run("apt-get", &["update"]);
+        let out = text(&o);
+        assert!(
+            out.contains("NO_PUBKEY") && out.contains("is not signed"),
+            "apt must refuse: {out}"
+        );
+        assert!(!apt.policy("signed-agent").contains("Candidate: 1.0-1"));
+
+        // Re-publishing the same package changes nothing, signatures included.
+        let before = tree_hash(&repo);
+        let o = ok(publish_env(
+            &["--repo", repo_s, "--sign-key", key_s],
+            &[&deb],
+            &env,
+        ));
+        assert!(text(&o).contains("unchanged"), "{}", text(&o));
+        assert_eq!(before, tree_hash(&repo));
+    }
+}
+
+#[test]
+fn concurrent_publishers_lose_nothing() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let debs: Vec<PathBuf> = (0..16)
+        .map(|i| make_deb(w.path(), &format!("parallel-{i:02}"), "1.0-1", &arch))
+        .collect();
+    let repo = w.path().join("repo");
+    let children: Vec<Child> = debs
+        .iter()
+        .map(|d| {
+            Command::new(BIN)
+                .args(["publish", "--repo", repo.to_str().unwrap()])
+                .arg(d)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let packages = packages_file(&repo, &arch);
+    for i in 0..16 {
+        assert!(
+            packages.contains(&format!("Package: parallel-{i:02}\n")),
+            "{packages}"
+        );
+    }
+    let leftovers: Vec<_> = fs::read_dir(&repo)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let http = Http::serve(w.path(), &w.path().join("http.log"));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!(
+        "deb [trusted=yes] {} stable main",
+        http.url("repo")
+    ));
+    apt.update_clean();
+    for i in 0..16 {
+        assert!(
+            apt.policy(&format!("parallel-{i:02}"))
+                .contains("Candidate: 1.0-1")
+        );
+    }
+}
+
+#[test]
+fn killed_publish_leaves_a_repo_apt_reads() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let gpg = Gpg::new();
+    let fpr = gpg.new_key("Kill Test <kill@example.invalid>", "ed25519", "sign", "");
+    let key = w.path().join("key.asc");
+    gpg.export_secret(&fpr, "", &key);
+    let key_s = key.to_str().unwrap();
+    let pubkey = w.path().join("key.gpg");
+    gpg.export_public(&fpr, &pubkey);
+
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    let base = make_deb(w.path(), "base-agent", "1.0-1", &arch);
+    ok(publish(&["--repo", repo_s, "--sign-key", key_s], &[&base]));
+
+    // A large package (incompressible, stored uncompressed) takes a while to copy.
+    let mut big_payload = vec![0u8; 32 << 20];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for chunk in big_payload.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    let big = make_deb_with(w.path(), "big-agent", "1.0-1", &arch, &big_payload, "");
+    drop(big_payload);
+    let small = make_deb(w.path(), "small-agent", "1.0-1", &arch);
+    let big_len = fs::metadata(&big).unwrap().len();
+
+    let http = Http::serve(w.path(), &w.path().join("http.log"));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!(
+        "deb [signed-by={}] {} stable main",
+        pubkey.display(),
+        http.url("repo")
+    ));
+    apt.update_clean();
+
+    // Kill points: while the big package is half copied, as soon as it is
+    // fully staged (commit running), and after a few fixed delays.
+    let incoming = |repo: &Path| -> Vec<(String, u64)> {
+        fs::read_dir(repo)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".cfy-ap-incoming.")
+            })
+            .map(|e| {
+                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                (e.file_name().to_string_lossy().into_owned(), size)
+            })
+            .collect()
+    };
+    #[derive(Debug)]
+    enum When {
+        HalfCopied,
+        Staged,
+        After(u64),
+    }
+    for when in [
+        When::HalfCopied,
+        When::Staged,
+        When::After(5),
+        When::After(40),
+        When::After(150),
+    ] {
+        // Debris of the previous killed run is not this run's staging.
+        let debris: Vec<String> = incoming(&repo).into_iter().map(|(n, _)| n).collect();
+        let staged_size = |repo: &Path| -> Option<u64> {
+            incoming(repo)
+                .into_iter()
+                .filter(|(n, _)| !debris.contains(n))
+                .map(|(_, size)| size)
+                .max()
+        };
+        let mut child = Command::new(BIN)
+            .args(["publish", "-q", "--repo", repo_s, "--sign-key", key_s])
+            .arg(&big)
+            .arg(&small)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let ready = match when {
+                When::HalfCopied => staged_size(&repo).is_some_and(|s| s > big_len / 4),
+                When::Staged => staged_size(&repo).is_some_and(|s| s >= big_len),
+                When::After(ms) => start.elapsed() >= Duration::from_millis(ms),
+            };
+            if ready
+                || child.try_wait().unwrap().is_some()
+                || start.elapsed() > Duration::from_secs(60)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // SIGKILL: no chance to clean up.
+        let finished = child.try_wait().unwrap().is_some();
+        eprintln!(
+            "kill {when:?} after {:?} (staged {:?}, finished already: {finished})",
+            start.elapsed(),
+            staged_size(&repo)
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = apt.update_clean();
+        assert!(
+            apt.policy("base-agent").contains("Candidate: 1.0-1"),
+            "{when:?}: {out}"
+        );
+        // InRelease, written last, is always whole and valid.
+        let o = gpgv(&pubkey, &[&repo.join("dists/stable/InRelease")]);
+        assert!(o.status.success(), "{when:?}: InRelease: {}", text(&o));
+    }
+
+    // A complete publish afterwards finishes the job and clears the debris.
+    ok(publish(
+        &["--repo", repo_s, "--sign-key", key_s],
+        &[&big, &small],
+    ));
+    let names: Vec<String> = fs::read_dir(&repo)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("incoming")), "{names:?}");
+    apt.update_clean();
+    assert!(apt.policy("big-agent").contains("Candidate: 1.0-1"));
+    assert!(apt.policy("small-agent").contains("Candidate: 1.0-1"));
+    let pool = repo.join(format!("pool/main/b/big-agent/big-agent_1.0-1_{arch}.deb"));
+    assert_eq!(sha256_file(&pool), sha256_file(&big));
+}
+
+#[test]
+fn duplicates_are_no_ops_refused_or_forced() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let a = w.path().join("a");
+    let b = w.path().join("b");
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    let first = make_deb_with(&a, "dup-agent", "1.0-1", &arch, b"first build", "");
+    let rebuilt = make_deb_with(&b, "dup-agent", "1.0-1", &arch, b"second build", "");
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&first]));
+    let before = tree_hash(&repo);
+
+    // Identical bytes: nothing changes at all.
+    let o = ok(publish(&["--repo", repo_s], &[&first]));
+    assert!(text(&o).contains("already published"), "{}", text(&o));
+    assert_eq!(before, tree_hash(&repo));
+
+    // Same name, version and arch with other bytes: refused, exit 3.
+    let o = publish(&["--repo", repo_s], &[&rebuilt]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("already published with different contents"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(before, tree_hash(&repo));
+
+    // --force replaces it.
+    ok(publish(&["--repo", repo_s, "--force"], &[&rebuilt]));
+    let packages = packages_file(&repo, &arch);
+    assert!(
+        packages.contains(&format!("SHA256: {}", sha256_file(&rebuilt))),
+        "{packages}"
+    );
+    assert_eq!(packages.matches("Package: dup-agent").count(), 1);
+    let pool = repo.join(format!("pool/main/d/dup-agent/dup-agent_1.0-1_{arch}.deb"));
+    assert_eq!(sha256_file(&pool), sha256_file(&rebuilt));
+}
+
+/// An ar archive made by hand (for packages dpkg-deb refuses to build).
+fn ar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let header = format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            name,
+            0,
+            0,
+            0,
+            "100644",
+            data.len()
+        );
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut t = tar::Builder::new(enc);
+    for (path, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, path, body.as_bytes()).unwrap();
+    }
+    t.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn bad_inputs_leave_the_repo_unchanged() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let gpg = Gpg::new();
+    let fpr = gpg.new_key("Bad Input <bad@example.invalid>", "ed25519", "sign", "pw");
+    let key = w.path().join("key.asc");
+    gpg.export_secret(&fpr, "pw", &key);
+    let key_s = key.to_str().unwrap();
+    let good = make_deb(w.path(), "good-agent", "1.0-1", &arch);
+    let next = make_deb(w.path(), "good-agent", "1.1-1", &arch);
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    let pw = [("CFY_AP_SIGN_PASSPHRASE", "pw")];
+    ok(publish_env(
+        &["--repo", repo_s, "--sign-key", key_s],
+        &[&good],
+        &pw,
+    ));
+    let before = tree_hash(&repo);
+
+    let not_deb = w.path().join("notes.deb");
+    fs::write(&not_deb, "just some text\n").unwrap();
+    let truncated = w.path().join("truncated.deb");
+    let bytes = fs::read(&good).unwrap();
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let no_version = w.path().join("no-version.deb");
+    fs::write(
+        &no_version,
+        ar(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            (
+                "control.tar.gz",
+                tar_gz(&[("./control", "Package: broken\nArchitecture: all\n")]),
+            ),
+            ("data.tar.gz", tar_gz(&[])),
+        ]),
+    )
+    .unwrap();
+    let garbage_control = w.path().join("garbage-control.deb");
+    let mut f = fs::File::create(&garbage_control).unwrap();
+    f.write_all(&ar(&[
+        ("debian-binary", b"2.0\n".to_vec()),
+        ("control.tar.xz", b"not xz at all".to_vec()),
+        ("data.tar.xz", Vec::new()),
+    ]))
+    .unwrap();
+    let bad_key = w.path().join("bad-key.asc");
+    fs::write(
+        &bad_key,
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\ngarbage\n",
+    )
+    .unwrap();
+    let missing = w.path().join("missing.deb");
+
+    let signed = ["--repo", repo_s, "--sign-key", key_s];
+    /// What, arguments, packages, environment.
+    type Case<'a> = (
+        &'a str,
+        Vec<&'a str>,
+        Vec<&'a Path>,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "not a deb",
+            signed.to_vec(),
+            vec![&next, &not_deb],
+            pw.to_vec(),
+        ),
+        ("truncated", signed.to_vec(), vec![&truncated], pw.to_vec()),
+        (
+            "no Version",
+            signed.to_vec(),
+            vec![&next, &no_version],
+            pw.to_vec(),
+        ),
+        (
+            "broken control.tar",
+            signed.to_vec(),
+            vec![&garbage_control],
+            pw.to_vec(),
+        ),
+        ("missing file", signed.to_vec(), vec![&missing], pw.to_vec()),
+        (
+            "unreadable key",
+            vec!["--repo", repo_s, "--sign-key", bad_key.to_str().unwrap()],
+            vec![&next],
+            pw.to_vec(),
+        ),
+        (
+            "wrong passphrase",
+            signed.to_vec(),
+            vec![&next],
+            vec![("CFY_AP_SIGN_PASSPHRASE", "nope")],
+        ),
+        ("no passphrase", signed.to_vec(), vec![&next], vec![]),
+        (
+            "unsigned into signed",
+            vec!["--repo", repo_s],
+            vec![&next],
+            vec![],
+        ),
+    ];
+    for (what, args, debs, env) in cases {
+        let o = publish_env(&args, &debs, &env);
+        assert!(!o.status.success(), "{what}: must fail: {}", text(&o));
+        let msg = text(&o);
+        assert!(msg.contains("error:"), "{what}: {msg}");
+        assert_eq!(
+            before,
+            tree_hash(&repo),
+            "{what}: repository changed ({msg})"
+        );
+    }
+    let o = publish_env(&signed, &[&no_version], &pw);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("missing Version field"), "{}", text(&o));
+    let o = publish_env(&signed, &[&next], &[("CFY_AP_SIGN_PASSPHRASE", "nope")]);
+    assert!(text(&o).contains("wrong passphrase"), "{}", text(&o));
+
+    // A bad input into a repository that does not exist yet creates nothing.
+    let fresh = w.path().join("fresh");
+    let o = publish(&["--repo", fresh.to_str().unwrap()], &[&not_deb]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!fresh.exists());
+}
+
+#[test]
+fn codename_suite_and_architecture_all() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let docs = make_deb(w.path(), "only-docs", "1.0-1", "all");
+    let repo = w.path().join("repo");
+    let o = ok(publish_env(
+        &[
+            "--repo",
+            repo.to_str().unwrap(),
+            "--codename",
+            "bookworm",
+            "--suite",
+            "stable",
+            "--component",
+            "agents",
+            "--origin",
+            "Cloudify",
+            "--label",
+            "Agents",
+        ],
+        &[&docs],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    ));
+    assert!(text(&o).contains("added"), "{}", text(&o));
+    let release = fs::read_to_string(repo.join("dists/bookworm/Release")).unwrap();
+    for line in [
+        "Origin: Cloudify\n",
+        "Label: Agents\n",
+        "Suite: stable\n",
+        "Codename: bookworm\n",
+        "Date: Tue, 14 Nov 2023 22:13:20 +0000\n",
+        "Components: agents\n",
+        "Acquire-By-Hash: yes\n",
+    ] {
+        assert!(release.contains(line), "{line:?} missing:\n{release}");
+    }
+    // Only `all` packages: indexed for this machine's architecture.
+    assert!(
+        release.contains(&format!("Architectures: {arch}\n")),
+        "{release}"
+    );
+    assert_eq!(
+        fs::read_link(repo.join("dists/stable")).unwrap(),
+        Path::new("bookworm")
+    );
+
+    let http = Http::serve(w.path(), &w.path().join("http.log"));
+    for dist in ["stable", "bookworm"] {
+        let apt = Apt::new(w.path(), &format!("apt-{dist}"));
+        apt.sources(&format!(
+            "deb [trusted=yes] {} {dist} agents",
+            http.url("repo")
+        ));
+        apt.update_clean();
+        assert!(apt.policy("only-docs").contains("Candidate: 1.0-1"));
+    }
+}
+
+#[test]
+fn incremental_publish_does_not_reread_published_packages() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let first = make_deb(w.path(), "old-agent", "1.0-1", &arch);
+    let second = make_deb(w.path(), "new-agent", "1.0-1", &arch);
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&first]));
+    let stanza = |packages: &str| -> String {
+        packages
+            .split("\n\n")
+            .find(|s| s.starts_with("Package: old-agent\n"))
+            .unwrap()
+            .to_string()
+    };
+    let before = stanza(&packages_file(&repo, &arch));
+    // Were the old package read again, this would make the publish fail.
+    let pool = repo.join(format!("pool/main/o/old-agent/old-agent_1.0-1_{arch}.deb"));
+    fs::write(&pool, "no longer a deb").unwrap();
+    ok(publish(&["--repo", repo_s], &[&second]));
+    let packages = packages_file(&repo, &arch);
+    assert_eq!(before, stanza(&packages));
+    assert!(packages.contains("Package: new-agent\n"));
+}

@@ -1,0 +1,123 @@
+//! A `publish:` section: `--format deb` builds the deb and publishes it in one run;
+//! a bad publish setting fails before anything is built.
+
+mod common;
+
+use common::*;
+
+fn setup() -> tempfile::TempDir {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(w.path().join("env/bin")).unwrap();
+    std::fs::write(w.path().join("env/bin/tool"), "#!/bin/sh\n").unwrap();
+    let out = cfy_ap(w.path(), &["archive", "env", "agent.tar.gz"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    w
+}
+
+fn config(extra: &str) -> String {
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\noutput_tar: Ubuntu-trusty-agent.tar.gz\n\
+         package:\n  version: '3.2'\n  config_files: {}/packaging/ubuntu\n{extra}",
+        repo().display()
+    )
+}
+
+#[test]
+fn deb_is_published_in_the_same_run() {
+    let w = setup();
+    std::fs::write(
+        w.path().join("c.yaml"),
+        config("publish:\n  repo: apt\n  codename: agents\n"),
+    )
+    .unwrap();
+    let args = [
+        "-c",
+        "c.yaml",
+        "--format",
+        "deb",
+        "--from-tar",
+        "agent.tar.gz",
+    ];
+    let dry = cfy_ap(w.path(), &[&args[..], &["--dry-run"]].concat(), &[]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("publish: the deb into apt (agents main, unsigned)")
+    );
+    let out = cfy_ap(w.path(), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let deb = std::fs::read_dir(w.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("the deb");
+    let name = deb.file_name().unwrap().to_str().unwrap();
+    let pooled = w
+        .path()
+        .join("apt/pool/main/c/cloudify-ubuntu-trusty-agent")
+        .join(name);
+    assert_eq!(sha256(&deb), sha256(&pooled));
+    let arch = tool("dpkg", &["--print-architecture"]);
+    let packages = std::fs::read_to_string(w.path().join(format!(
+        "apt/dists/agents/main/binary-{}/Packages",
+        arch.trim()
+    )))
+    .unwrap();
+    assert!(
+        packages.contains("Package: cloudify-ubuntu-trusty-agent\n"),
+        "{packages}"
+    );
+    assert!(
+        packages.contains(&format!("SHA256: {}\n", sha256(&deb))),
+        "{packages}"
+    );
+    assert!(w.path().join("apt/dists/agents/Release").is_file());
+}
+
+#[test]
+fn a_bad_publish_key_fails_before_any_work() {
+    let w = setup();
+    std::fs::write(w.path().join("key.asc"), "not a key\n").unwrap();
+    std::fs::write(
+        w.path().join("c.yaml"),
+        config("publish:\n  repo: apt\n  sign_key: key.asc\n"),
+    )
+    .unwrap();
+    let out = cfy_ap(
+        w.path(),
+        &[
+            "-c",
+            "c.yaml",
+            "--format",
+            "deb",
+            "--from-tar",
+            "agent.tar.gz",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("key.asc"), "{}", text(&out));
+    assert_eq!(
+        tree(w.path())
+            .iter()
+            .filter(|p| p.ends_with(".deb") || p.starts_with("apt"))
+            .count(),
+        0
+    );
+    // Without a repo the section is an error too.
+    std::fs::write(w.path().join("c.yaml"), config("publish:\n  codename: x\n")).unwrap();
+    let out = cfy_ap(
+        w.path(),
+        &[
+            "-c",
+            "c.yaml",
+            "--format",
+            "deb",
+            "--from-tar",
+            "agent.tar.gz",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("publish.repo"), "{}", text(&out));
+}
