@@ -62,7 +62,13 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1");
     // The log file collects what is not captured as a result (stderr, pip output).
-    let mut logfile = tempfile::tempfile().map_err(|e| Error::build(format!("temp file: {e}")))?;
+    let mut logfile = tempfile::tempfile().map_err(|e| {
+        Error::build(format!(
+            "cannot create a temporary file for the output of {}: {e}",
+            cmd.program.to_string_lossy()
+        ))
+        .with("make the temporary directory ($TMPDIR, else /tmp) writable and not full")
+    })?;
     let streaming = log.verbose && !log.quiet;
     let err_target = if streaming {
         Stdio::inherit()
@@ -70,7 +76,7 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         Stdio::from(
             logfile
                 .try_clone()
-                .map_err(|e| Error::build(e.to_string()))?,
+                .map_err(|e| Error::build(format!("duplicating a temporary file handle: {e}")))?,
         )
     };
     command.stderr(err_target);
@@ -84,15 +90,14 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
             .map_err(|e| Error::build(format!("duplicating stderr: {e}")))?;
         command.stdout(Stdio::from(fd));
     } else {
-        command.stdout(Stdio::from(
-            logfile
-                .try_clone()
-                .map_err(|e| Error::build(e.to_string()))?,
-        ));
+        command.stdout(Stdio::from(logfile.try_clone().map_err(|e| {
+            Error::build(format!("duplicating a temporary file handle: {e}"))
+        })?));
     }
-    let output = command
-        .output()
-        .map_err(|e| Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy())))?;
+    let output = command.output().map_err(|e| {
+        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
+            .with("check that the program exists and is executable")
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);

@@ -47,7 +47,12 @@ impl Pip {
             .prefix("cfy-ap-pip-report.")
             .suffix(".json")
             .tempfile()
-            .map_err(|e| Error::build(format!("creating a temp file: {e}")))?;
+            .map_err(|e| {
+                Error::build(format!(
+                    "cannot create a temporary file for pip's report: {e}"
+                ))
+                .with("make the temporary directory ($TMPDIR, else /tmp) writable and not full")
+            })?;
         let mut cmd = Run::new(&self.python)
             .args(["-m", "pip", "install", "--progress-bar", "off"])
             .args(&self.options)
@@ -81,8 +86,14 @@ impl Pip {
             log,
         )
         .map_err(|e| Error::build("listing the installed modules failed").with(e.message))?;
-        let list: Vec<serde_json::Value> = serde_json::from_str(out.trim())
-            .map_err(|e| Error::build(format!("unreadable `pip list` output: {e}")))?;
+        let list: Vec<serde_json::Value> = serde_json::from_str(out.trim()).map_err(|e| {
+            Error::build(format!(
+                "cannot read the output of `pip list --format=json`: {e}"
+            ))
+            .with(
+                "the virtualenv's pip may be too old (needs pip 9 or later); run with -v to see it",
+            )
+        })?;
         Ok(list
             .iter()
             .filter_map(|v| {

@@ -64,7 +64,14 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
 
 pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
     if let Some(parent) = venv.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"
+            } else {
+                "set `venv` to a path whose parent directory can be created"
+            };
+            Error::io("creating the virtualenv's parent directory", parent, e).with(hint)
+        })?;
     }
     let module = match tool {
         VenvTool::Venv => "venv",

@@ -1,0 +1,342 @@
+//! The everyday experience: `init`, completions, the man page, the JSON Schema, and
+//! progress on a terminal (run under `script`, which gives the binary a pty).
+
+mod common;
+
+use agent_packager::schema;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn init_writes_a_config_that_parses_and_dry_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let root = fixtures().join("sysroots/ubuntu-trusty");
+    let env = [("CFY_AP_SYSROOT", root.to_str().unwrap())];
+    let out = cfy_ap(dir, &["init"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let path = dir.join("config.yaml");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        written.contains("\ndistribution: Ubuntu\nrelease: trusty\n"),
+        "{written}"
+    );
+    assert!(written.contains("# relocatable: true"), "{written}");
+    let cfg = agent_packager::config::parse_str(&written, "init").unwrap();
+    assert_eq!(cfg.release.as_deref(), Some("trusty"));
+
+    // Never replaced without -f (exit 3), replaced with it.
+    std::fs::write(&path, "venv: mine\n").unwrap();
+    let out = cfy_ap(dir, &["init"], &env);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stderr(&out).contains("use -f/--force"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "venv: mine\n");
+    let out = cfy_ap(dir, &["init", "-f"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+
+    // `--dry-run` with it succeeds and shows the detected names.
+    let out = cfy_ap(dir, &["--dry-run"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = stdout(&out);
+    assert!(plan.contains("distribution: Ubuntu\n"), "{plan}");
+    assert!(plan.contains("relocatable: yes"), "{plan}");
+    assert!(plan.contains("Ubuntu-trusty-agent.tar.gz"), "{plan}");
+
+    // Another path, and standard output.
+    let out = cfy_ap(dir, &["init", "other.yaml"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.join("other.yaml").is_file());
+    let out = cfy_ap(dir, &["init", "-"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out), written);
+
+    // The schema accepts what init writes.
+    let v: Value = serde_saphyr::from_str(&written).unwrap();
+    assert_eq!(
+        schema::validate(&schema::config_schema(), &v),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn completions_load_in_the_shells() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bin();
+    let bin = bin.display();
+    let out = tool(
+        "bash",
+        &[
+            "-c",
+            &format!("source <('{bin}' completions bash) && complete -p cfy-ap"),
+        ],
+    );
+    assert!(out.contains("cfy-ap"), "{out}");
+    // Completing a subcommand name works.
+    let out = tool(
+        "bash",
+        &[
+            "-c",
+            &format!(
+                "source <('{bin}' completions bash); COMP_WORDS=(cfy-ap com); COMP_CWORD=1; \
+                 COMP_LINE='cfy-ap com'; COMP_POINT=10; _cfy__ap cfy-ap com cfy-ap; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\""
+            ),
+        ],
+    );
+    assert!(out.lines().any(|l| l == "completions"), "{out}");
+    for (shell, check) in [("zsh", "-n"), ("fish", "--no-execute")] {
+        let out = cfy_ap(dir.path(), &["completions", shell], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(have(shell), "{shell} is needed (tests/run.sh installs it)");
+        let file = dir.path().join(format!("cfy-ap.{shell}"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        tool(shell, &[check, file.to_str().unwrap()]);
+    }
+    let out = cfy_ap(dir.path(), &["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn the_man_page_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cfy_ap(dir.path(), &["man"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let page = dir.path().join("cfy-ap.1");
+    std::fs::write(&page, &out.stdout).unwrap();
+    assert!(
+        have("groff"),
+        "groff is needed to check the man page: apt-get install groff-base"
+    );
+    let o = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-P-cbou"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        o.stderr.is_empty(),
+        "groff warnings: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rendered = String::from_utf8_lossy(&o.stdout);
+    for needed in [
+        "NAME",
+        "SYNOPSIS",
+        "--dry-run",
+        "completions",
+        "init",
+        "schema",
+    ] {
+        assert!(rendered.contains(needed), "{needed} missing:\n{rendered}");
+    }
+    assert!(have("man"), "man is needed (tests/run.sh installs man-db)");
+    {
+        let o = Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+#[test]
+fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cfy_ap(dir.path(), &["schema"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, schema::config_schema());
+    assert_eq!(
+        printed["$schema"],
+        "http://json-schema.org/draft-07/schema#"
+    );
+
+    let example = std::fs::read_to_string(fixtures().join("example.yaml")).unwrap();
+    let packaged = offline_config(
+        "cloudify/x/env",
+        "x.tar.gz",
+        "keep_venv: true\nrelocatable: false\ntar_compression_level: 9\npackage:\n  version: 3.2rc1\n  compression: xz\n  depends: [python3]\npublish:\n  repo: ./repo\n  codename: trusty\n",
+    );
+    let configs = [
+        ("fixtures/example.yaml", example),
+        (
+            "offline_config",
+            offline_config("cloudify/x/env", "x.tar.gz", ""),
+        ),
+        ("offline_config with package", packaged),
+    ];
+    for (name, yaml) in &configs {
+        // The tool itself takes it...
+        agent_packager::config::parse_str(yaml, name).unwrap();
+        // ...and so does the schema.
+        let v: Value = serde_saphyr::from_str(yaml).unwrap();
+        let errors = schema::validate(&printed, &v);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    // Bad configs: the tool and the schema both refuse them.
+    for (yaml, expected) in [
+        ("venvv: /x\n", "$.venvv: unknown key"),
+        ("tar_compression_level: 0\n", "less than 1"),
+        ("relocatable: sometimes\n", "$.relocatable: expected"),
+        ("base_modules:\n  celery: none\n", "$.base_modules.celery"),
+        (
+            "package:\n  compresion: xz\n",
+            "$.package.compresion: unknown key",
+        ),
+    ] {
+        let v: Value = serde_saphyr::from_str(yaml).unwrap();
+        let errors = schema::validate(&printed, &v);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{yaml:?} accepted by the schema: {errors:?}"
+        );
+        std::fs::write(dir.path().join("bad.yaml"), yaml).unwrap();
+        let out = cfy_ap(dir.path(), &["-c", "bad.yaml", "--dry-run"], &[]);
+        // tar_compression_level 0 parses, and is refused when the plan resolves.
+        assert_eq!(out.status.code(), Some(2), "{yaml:?}\n{}", text(&out));
+    }
+}
+
+/// Run `cmd` (a shell command line) under `script`, so its stderr is a terminal.
+/// Returns everything written to the terminal.
+fn on_a_terminal(dir: &Path, cmd: &str, envs: &[(&str, &str)]) -> String {
+    assert!(have("script"), "`script` (util-linux / bsdutils) is needed");
+    let mut c = Command::new("script");
+    c.args(["-qec", cmd, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("CFY_AP_PROGRESS")
+        .env("TERM", "xterm");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{cmd}\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What a terminal finally shows: carriage returns and erase-line sequences
+/// applied, colours removed.
+fn screen(raw: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for physical in raw.replace("\r\n", "\n").split('\n') {
+        let mut line = String::new();
+        let mut chars = physical.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => line.clear(),
+                '\x1b' if chars.peek() == Some(&'[') => {
+                    chars.next();
+                    let mut code = String::new();
+                    for c in chars.by_ref() {
+                        code.push(c);
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                    if code.ends_with('K') {
+                        line.clear();
+                    }
+                }
+                c => line.push(c),
+            }
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+#[test]
+fn progress_on_a_terminal() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("config.yaml"),
+        offline_config(
+            "cloudify/Ubuntu-trusty-agent/env",
+            "agent.tar.gz",
+            "keep_venv: true\n",
+        ),
+    )
+    .unwrap();
+    let bin = bin().display().to_string();
+    // Its own pip cache: concurrent builds sharing one can read half-written entries.
+    let cache = dir.join(".pip-cache").display().to_string();
+    let raw = on_a_terminal(
+        dir,
+        &format!("'{bin}' -c config.yaml"),
+        &[("PIP_CACHE_DIR", &cache)],
+    );
+    // Spinners were drawn (redrawn in place) with the ongoing form of each step.
+    assert!(raw.contains("\r\x1b[2K"), "no spinner:\n{raw:?}");
+    assert!(raw.contains("creating virtualenv"), "{raw:?}");
+    assert!(raw.contains("[1/10] installing celery"), "{raw:?}");
+    assert!(raw.contains("writing "), "{raw:?}");
+    assert!(raw.contains("\x1b[1;32m==>\x1b[0m"), "no colour:\n{raw:?}");
+    // What stays on the screen is exactly the step lines, each whole.
+    let shown: Vec<String> = screen(&raw)
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(shown.len() >= 14, "{shown:#?}");
+    for l in &shown {
+        let whole = (l.starts_with("==> ")
+            && (l.ends_with("s)") || l.starts_with("==> validated ")))
+            || l.starts_with("agent ready: ")
+            || l.starts_with("kept virtualenv ");
+        assert!(whole && !l.contains('…'), "torn line {l:?} in\n{shown:#?}");
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.starts_with("==> installed my-plugin")
+                || l.starts_with("==> installed additional_modules[0]"))
+    );
+
+    // NO_COLOR: the spinner stays, the colours go.
+    let raw = on_a_terminal(
+        dir,
+        &format!("'{bin}' archive cloudify copy.tar.gz"),
+        &[("NO_COLOR", "1")],
+    );
+    assert!(!raw.contains("\x1b[1;32m"), "{raw:?}");
+    assert!(!raw.contains("\x1b[36m"), "{raw:?}");
+    assert!(
+        screen(&raw)
+            .iter()
+            .any(|l| l.starts_with("==> wrote copy.tar.gz (")),
+        "{raw:?}"
+    );
+
+    // -q: nothing at all on success; CFY_AP_PROGRESS=plain: no escape sequences.
+    let raw = on_a_terminal(
+        dir,
+        &format!("'{bin}' -q -f archive cloudify copy.tar.gz"),
+        &[],
+    );
+    assert_eq!(raw, "", "quiet printed something");
+    let raw = on_a_terminal(
+        dir,
+        &format!("'{bin}' -f archive cloudify copy.tar.gz"),
+        &[("CFY_AP_PROGRESS", "plain")],
+    );
+    assert!(!raw.contains('\x1b'), "{raw:?}");
+    assert!(raw.contains("==> wrote copy.tar.gz ("), "{raw:?}");
+}
