@@ -177,6 +177,7 @@ fn two_builds_are_byte_identical_and_the_manager_source_can_be_a_url() {
     assert!(a.status.success(), "{}", text(&a));
     let b = cfy_ap(dir, &["-c", "b.yaml", "-v"], &sde);
     let _ = server.kill();
+    let _ = server.wait();
     assert!(b.status.success(), "{}", text(&b));
     assert!(stderr(&b).contains(&format!(
         "downloading http://127.0.0.1:{port}/cloudify-manager-master.tar.gz"
@@ -213,7 +214,7 @@ pub fn http_server(dir: &Path) -> (std::process::Child, u16) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let child = Command::new(PYTHON)
+    let mut child = Command::new(PYTHON)
         .args([
             "-m",
             "http.server",
@@ -233,5 +234,7 @@ pub fn http_server(dir: &Path) -> (std::process::Child, u16) {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("http server did not start");
 }

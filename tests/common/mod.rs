@@ -47,10 +47,14 @@ output_tar: {output_tar}
 
 /// Run cfy-ap in `dir` with `args`; `envs` are added to the environment.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    // A private pip cache per run: pip's shared cache is not safe for the parallel
+    // builds the test harness runs (a half-written entry breaks another build).
+    let cache = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir)
         .args(args)
-        .env_remove("SOURCE_DATE_EPOCH");
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("PIP_CACHE_DIR", cache.path());
     for (k, v) in envs {
         cmd.env(k, v);
     }
