@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod compress;
 pub mod config;
 pub mod date;
 pub mod deb;

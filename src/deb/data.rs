@@ -6,8 +6,7 @@
 use crate::error::{Error, IoContext, Result};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 const BLOCK: usize = 512;
@@ -111,9 +110,10 @@ pub fn write<S: Sink>(out: &mut S, entries: &[Entry], mtime: u64) -> Result<Vec<
                     buf = vec![0; 1 << 20];
                 }
                 out.set_store(*stored);
-                let sum = copy_hashed(path, e.size, out, &mut buf)?;
+                let mut md5 = Md5::new();
+                crate::compress::copy_hashed(path, e.size, out, &mut buf, &mut md5, "the package")?;
                 out.set_store(false);
-                Some(sum)
+                Some(md5.finalize().into())
             }
         };
         let pad = (BLOCK - (e.size as usize % BLOCK)) % BLOCK;
@@ -123,37 +123,6 @@ pub fn write<S: Sink>(out: &mut S, entries: &[Entry], mtime: u64) -> Result<Vec<
     out.write_all(&[0; 2 * BLOCK])
         .map_err(|e| Error::build(format!("writing the tar end: {e}")))?;
     Ok(sums)
-}
-
-/// Copies exactly `size` bytes of `path` into `out`, hashing them.
-fn copy_hashed<W: Write>(
-    path: &PathBuf,
-    size: u64,
-    out: &mut W,
-    buf: &mut [u8],
-) -> Result<[u8; 16]> {
-    let mut f = File::open(path).ctx("reading", path)?;
-    let mut md5 = Md5::new();
-    let mut left = size;
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        let n = f.read(&mut buf[..want]).ctx("reading", path)?;
-        if n == 0 {
-            break;
-        }
-        md5.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::build(format!("writing the package: {e}")))?;
-        left -= n as u64;
-    }
-    let mut probe = [0u8; 1];
-    if left != 0 || f.read(&mut probe).ctx("reading", path)? != 0 {
-        return Err(Error::build(format!(
-            "{} changed size while it was being packaged",
-            path.display()
-        )));
-    }
-    Ok(md5.finalize().into())
 }
 
 /// The header block(s) for one entry: a GNU long-name entry first when needed.

@@ -17,8 +17,8 @@ pub mod ar;
 pub mod control;
 pub mod data;
 
+use crate::compress::Compressor;
 use crate::error::{Error, IoContext, Result};
-use crate::gzip::{GzipOptions, GzipWriter};
 use crate::log::Log;
 use crate::output::AtomicFile;
 use crate::package::{AgentInfo, Compression, PackagePlan, Source};
@@ -143,7 +143,8 @@ fn payload(
 
 /// gzip -9n: maximum compression, no name, no timestamp.
 fn gzip9n(data: &[u8]) -> Result<Vec<u8>> {
-    let mut gz = GzipWriter::new(Vec::new(), opts(9));
+    let mut gz = Compressor::new(Vec::new(), Compression::Gzip, 9)
+        .map_err(|e| Error::build(format!("compressing the changelog: {e}")))?;
     gz.write_all(data)
         .and_then(|_| gz.finish())
         .map_err(|e| Error::build(format!("compressing the changelog: {e}")))
@@ -163,79 +164,15 @@ fn control_tar_gz(control: &str, md5sums: &str, mtime: u64) -> Result<Vec<u8>> {
             0o644,
         ),
     ])?;
-    let mut gz = GzipWriter::new(Vec::new(), opts(0));
+    let mut gz = Compressor::new(Vec::new(), Compression::Gzip, 0)
+        .map_err(|e| Error::build(format!("writing control.tar.gz: {e}")))?;
     data::write(&mut gz, &entries, mtime)?;
     gz.finish()
         .map_err(|e| Error::build(format!("writing control.tar.gz: {e}")))
 }
 
-fn opts(level: u32) -> GzipOptions {
-    GzipOptions {
-        level,
-        threads: 1,
-        chunk_size: 1 << 20,
-    }
-}
-
-impl<W: Write> Sink for GzipWriter<W> {
-    fn set_store(&mut self, store: bool) {
-        GzipWriter::set_store(self, store);
-    }
-}
-
-/// The data member's compressor.
-enum Compressor<W: Write> {
-    Gzip(GzipWriter<W>),
-    Xz(liblzma::write::XzEncoder<W>),
-    Zstd(zstd::Encoder<'static, W>),
-    Plain(W),
-}
-
-impl<W: Write> Compressor<W> {
-    fn new(w: W, c: Compression, level: u32) -> io::Result<Self> {
-        Ok(match c {
-            Compression::Gzip => Compressor::Gzip(GzipWriter::new(w, opts(level))),
-            Compression::Xz => Compressor::Xz(liblzma::write::XzEncoder::new(w, level)),
-            Compression::Zstd => Compressor::Zstd(zstd::Encoder::new(w, level as i32)?),
-            Compression::None => Compressor::Plain(w),
-        })
-    }
-
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Compressor::Gzip(g) => g.finish(),
-            Compressor::Xz(x) => x.finish(),
-            Compressor::Zstd(z) => z.finish(),
-            Compressor::Plain(w) => Ok(w),
-        }
-    }
-
-    fn inner(&mut self) -> &mut dyn Write {
-        match self {
-            Compressor::Gzip(g) => g,
-            Compressor::Xz(x) => x,
-            Compressor::Zstd(z) => z,
-            Compressor::Plain(w) => w,
-        }
-    }
-}
-
-impl<W: Write> Write for Compressor<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner().write(buf)
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner().write_all(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner().flush()
-    }
-}
-
 impl<W: Write> Sink for Compressor<W> {
     fn set_store(&mut self, store: bool) {
-        if let Compressor::Gzip(g) = self {
-            g.set_store(store);
-        }
+        Compressor::set_store(self, store);
     }
 }

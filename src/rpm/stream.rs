@@ -19,7 +19,9 @@
 //! Files of 4 GiB or more (in total) need 64-bit sizes and the stripped cpio
 //! format: those packages are left to the crate.
 
+use crate::compress::{Compressor, copy_hashed};
 use crate::error::{Error, IoContext, Result};
+use crate::package::Compression;
 use ::rpm::{
     CompressionWithLevel, Header, HeaderEntry, IndexData, IndexTag, PackageBuilder,
     PackageMetadata, SignatureHeaderBuilder,
@@ -27,8 +29,8 @@ use ::rpm::{
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 /// Payloads up to this size (all files together) are streamed here; the margin
@@ -62,7 +64,7 @@ pub fn write(
     // Two threads: this one reads the files and hashes them and the archive; the
     // other compresses, hashes the payload and writes it. Chunks of 1 MiB, at
     // most four in flight.
-    let compressor = Compressor::new(Hashing::new(buffered), compression)?;
+    let compressor = compressor(Hashing::new(buffered), compression)?;
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
     let (archive, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<(String, u64)> {
@@ -169,7 +171,9 @@ fn write_archive<W: Write>(
             f.rdev,
         );
         raw.write_all(&head).map_err(werr)?;
-        digests.push(copy_hashed(src, size, &mut raw, &mut buf)?);
+        let mut sha = Sha256::new();
+        copy_hashed(src, size, &mut raw, &mut buf, &mut sha, "the rpm payload")?;
+        digests.push(hex::encode(sha.finalize()));
         raw.write_all(&[0; 3][..pad4(size as usize)])
             .map_err(werr)?;
         sizes.push(size as u32);
@@ -319,31 +323,6 @@ fn pad4(len: usize) -> usize {
     (4 - len % 4) % 4
 }
 
-/// Copies exactly `size` bytes of `path` into `out`; returns their SHA-256 (hex).
-fn copy_hashed<W: Write>(path: &Path, size: u64, out: &mut W, buf: &mut [u8]) -> Result<String> {
-    let mut f = File::open(path).ctx("reading", path)?;
-    let mut sha = Sha256::new();
-    let mut left = size;
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        let n = f.read(&mut buf[..want]).ctx("reading", path)?;
-        if n == 0 {
-            break;
-        }
-        sha.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::build(format!("writing the rpm payload: {e}")))?;
-        left -= n as u64;
-    }
-    if left != 0 || f.read(&mut [0u8; 1]).ctx("reading", path)? != 0 {
-        return Err(Error::build(format!(
-            "{} changed size while it was being packaged",
-            path.display()
-        )));
-    }
-    Ok(hex::encode(sha.finalize()))
-}
-
 /// A writer that hashes (SHA-256) and counts what passes through.
 struct Hashing<W> {
     inner: W,
@@ -377,61 +356,21 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// The payload compressor named in the header (the crate's encoders and levels).
-enum Compressor<W: Write> {
-    Gzip(flate2::write::GzEncoder<W>),
-    Xz(liblzma::write::XzEncoder<W>),
-    Zstd(zstd::Encoder<'static, W>),
-    Plain(W),
-}
-
-impl<W: Write> Compressor<W> {
-    fn new(w: W, c: CompressionWithLevel) -> Result<Self> {
-        Ok(match c {
-            CompressionWithLevel::Gzip(l) => Compressor::Gzip(flate2::write::GzEncoder::new(
-                w,
-                flate2::Compression::new(l),
-            )),
-            CompressionWithLevel::Xz(l) => Compressor::Xz(liblzma::write::XzEncoder::new(w, l)),
-            CompressionWithLevel::Zstd(l) => Compressor::Zstd(
-                zstd::Encoder::new(w, l)
-                    .map_err(|e| Error::build(format!("starting zstd: {e}")))?,
-            ),
-            CompressionWithLevel::None => Compressor::Plain(w),
-            other => {
-                return Err(Error::build(format!(
-                    "payload compression {other} is not built in"
-                )));
-            }
-        })
-    }
-
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Compressor::Gzip(g) => g.finish(),
-            Compressor::Xz(x) => x.finish(),
-            Compressor::Zstd(z) => z.finish(),
-            Compressor::Plain(w) => Ok(w),
+/// The payload compressor for the rpm crate's compression setting.
+fn compressor<W: Write>(w: W, c: CompressionWithLevel) -> Result<Compressor<W>> {
+    let (kind, level) = match c {
+        CompressionWithLevel::Gzip(l) => (Compression::Gzip, l),
+        CompressionWithLevel::Xz(l) => (Compression::Xz, l),
+        CompressionWithLevel::Zstd(l) => (Compression::Zstd, l.max(0) as u32),
+        CompressionWithLevel::None => (Compression::None, 0),
+        other => {
+            return Err(Error::build(format!(
+                "payload compression {other} is not built in"
+            )));
         }
-    }
-}
-
-impl<W: Write> Write for Compressor<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Compressor::Gzip(g) => g.write(buf),
-            Compressor::Xz(x) => x.write(buf),
-            Compressor::Zstd(z) => z.write(buf),
-            Compressor::Plain(w) => w.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Compressor::Gzip(g) => g.flush(),
-            Compressor::Xz(x) => x.flush(),
-            Compressor::Zstd(z) => z.flush(),
-            Compressor::Plain(w) => w.flush(),
-        }
-    }
+    };
+    Compressor::new(w, kind, level)
+        .map_err(|e| Error::build(format!("starting the payload compressor: {e}")))
 }
 
 #[cfg(test)]
