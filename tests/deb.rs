@@ -2,30 +2,17 @@
 //! throwaway root) and lintian. Most tests package a small synthetic agent tar
 //! with `--from-tar`; one runs the whole pipeline on the offline fixtures.
 
+mod common;
+
+use common::package::{EPOCH, Setup, cfy_ap};
+use common::repo;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const EPOCH: &str = "1700000000";
 const NAME: &str = "cloudify-ubuntu-trusty-agent";
 const RES: &str = "opt/manager/resources/packages";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cfy-ap"));
-    c.current_dir(dir)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env_remove("VERSION");
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("running cfy-ap")
-}
 
 fn show(o: &Output) -> String {
     format!(
@@ -53,100 +40,6 @@ fn tool(program: &str, args: &[&str]) -> Vec<u8> {
 
 fn tool_text(program: &str, args: &[&str]) -> String {
     String::from_utf8(tool(program, args)).unwrap()
-}
-
-/// A temp dir with a small agent tar (`agent.tar.gz`, ~200 KB of incompressible
-/// data plus text) and `c.yaml` whose `package:` section gets `package` appended.
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new(package: &str) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let env = dir.path().join("env");
-        fs::create_dir_all(env.join("bin")).unwrap();
-        fs::create_dir_all(env.join("lib/python3/site-packages")).unwrap();
-        fs::write(
-            env.join("lib/python3/site-packages/mod.py"),
-            "x = 1\n".repeat(500),
-        )
-        .unwrap();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let blob: Vec<u8> = (0..200_000)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect();
-        fs::write(env.join("lib/blob.so"), blob).unwrap();
-        std::os::unix::fs::symlink("/usr/bin/python3", env.join("bin/python")).unwrap();
-        let o = cfy_ap(
-            dir.path(),
-            &[
-                "archive",
-                "env",
-                "agent.tar.gz",
-                "--prefix",
-                "cloudify/Ubuntu-trusty-agent/env",
-            ],
-            &[],
-        );
-        assert!(o.status.success(), "{}", show(&o));
-        fs::remove_dir_all(&env).unwrap();
-        fs::create_dir(dir.path().join("out")).unwrap();
-        let s = Setup { dir };
-        s.config(package);
-        s
-    }
-
-    fn config(&self, package: &str) {
-        let mut indented: String = package.lines().map(|l| format!("  {l}\n")).collect();
-        if !package.contains("config_files:") {
-            indented += &format!("  config_files: {}/packaging/ubuntu\n", repo().display());
-        }
-        let yaml = format!(
-            "distribution: Ubuntu\nrelease: trusty\noutput_tar: Ubuntu-trusty-agent.tar.gz\npackage:\n  output_dir: out\n{indented}"
-        );
-        fs::write(self.path().join("c.yaml"), yaml).unwrap();
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn build(&self, extra: &[&str], envs: &[(&str, &str)]) -> Output {
-        let mut args = vec![
-            "-c",
-            "c.yaml",
-            "--format",
-            "deb",
-            "--from-tar",
-            "agent.tar.gz",
-        ];
-        args.extend_from_slice(extra);
-        cfy_ap(self.path(), &args, envs)
-    }
-
-    fn out_files(&self) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.path().join("out"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Builds (must succeed) and returns the one .deb.
-    fn deb(&self, extra: &[&str]) -> PathBuf {
-        let o = self.build(extra, &[]);
-        assert!(o.status.success(), "{}", show(&o));
-        let files = self.out_files();
-        assert_eq!(files.len(), 1, "{files:?}");
-        self.path().join("out").join(&files[0])
-    }
 }
 
 fn s(p: &Path) -> &str {
@@ -183,8 +76,8 @@ fn ar_members(deb: &Path) -> Vec<String> {
 
 #[test]
 fn deb_reads_back_with_dpkg_deb() {
-    let st = Setup::new("version: 3.2rc1");
-    let deb = st.deb(&[]);
+    let st = Setup::new("deb", "version: 3.2rc1");
+    let deb = st.package(&[], &[]);
     let arch = tool_text("dpkg", &["--print-architecture"]);
     assert_eq!(
         deb.file_name().unwrap().to_str().unwrap(),
@@ -334,8 +227,8 @@ fn deb_reads_back_with_dpkg_deb() {
 
 #[test]
 fn installs_verifies_and_removes_in_a_throwaway_root() {
-    let st = Setup::new("version: 3.2rc1");
-    let deb = st.deb(&[]);
+    let st = Setup::new("deb", "version: 3.2rc1");
+    let deb = st.package(&[], &[]);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     for d in [
@@ -386,8 +279,8 @@ fn installs_verifies_and_removes_in_a_throwaway_root() {
 
 #[test]
 fn lintian_reports_no_errors_or_warnings() {
-    let st = Setup::new("version: 3.2rc1");
-    let deb = st.deb(&[]);
+    let st = Setup::new("deb", "version: 3.2rc1");
+    let deb = st.package(&[], &[]);
     let o = Command::new("lintian")
         .args(["--show-overrides", s(&deb)])
         .output()
@@ -410,7 +303,7 @@ fn lintian_reports_no_errors_or_warnings() {
 
 #[test]
 fn rebuilds_are_byte_identical_for_every_compression() {
-    let st = Setup::new("version: 3.2rc1");
+    let st = Setup::new("deb", "version: 3.2rc1");
     let agent_len = fs::metadata(st.path().join("agent.tar.gz")).unwrap().len();
     for (comp, member) in [
         ("gzip", "data.tar.gz"),
@@ -419,7 +312,7 @@ fn rebuilds_are_byte_identical_for_every_compression() {
         ("none", "data.tar"),
     ] {
         st.config(&format!("version: 3.2rc1\ncompression: {comp}"));
-        let deb = st.deb(&["-f"]);
+        let deb = st.package(&["-f"], &[]);
         let first = fs::read(&deb).unwrap();
         let o = st.build(&["-f"], &[("SOURCE_DATE_EPOCH", EPOCH)]);
         assert!(o.status.success(), "{}", show(&o));
@@ -442,7 +335,7 @@ fn rebuilds_are_byte_identical_for_every_compression() {
 
 #[test]
 fn dry_run_prints_the_package_and_touches_nothing() {
-    let st = Setup::new("version: 3.2.dev3\nrevision: '2'");
+    let st = Setup::new("deb", "version: 3.2.dev3\nrevision: '2'");
     let o = st.build(&["--dry-run"], &[]);
     assert!(o.status.success(), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -461,7 +354,7 @@ fn dry_run_prints_the_package_and_touches_nothing() {
 
 #[test]
 fn version_from_the_environment() {
-    let st = Setup::new("name: my-agent\narchitecture: all");
+    let st = Setup::new("deb", "name: my-agent\narchitecture: all");
     let o = st.build(&[], &[("VERSION", "4.0a1")]);
     assert!(o.status.success(), "{}", show(&o));
     assert_eq!(st.out_files(), ["my-agent_4.0~a1-1_all.deb"]);
@@ -469,7 +362,7 @@ fn version_from_the_environment() {
 
 #[test]
 fn bad_input_fails_before_any_work_and_leaves_nothing() {
-    let st = Setup::new("");
+    let st = Setup::new("deb", "");
     let partial = st.path().join("partial");
     fs::create_dir(&partial).unwrap();
     fs::write(partial.join("agent-disable-requiretty.sh"), "#!/bin/sh\n").unwrap();
@@ -550,7 +443,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
         assert!(st.out_files().is_empty());
     }
     // An existing deb is kept without -f (exit 3), replaced with it.
-    let deb = st.deb(&[]);
+    let deb = st.package(&[], &[]);
     fs::write(&deb, "precious").unwrap();
     let o = st.build(&[], &[]);
     assert_eq!(o.status.code(), Some(3), "{}", show(&o));

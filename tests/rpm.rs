@@ -3,11 +3,14 @@
 //! for throwaway signing keys. Most tests package a small synthetic agent tar
 //! with `--from-tar`; one runs the whole pipeline on the offline fixtures.
 
+mod common;
+
+use common::package::{EPOCH, Setup, cfy_ap};
+use common::repo;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const EPOCH: &str = "1700000000";
 const NAME: &str = "cloudify-centos-core-agent";
 const RES: &str = "/opt/manager/resources/packages";
 const PASS_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
@@ -15,23 +18,6 @@ const PASS_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
 /// The rpmlint warnings kept (README): SPDX license id not in rpmlint's list;
 /// `Distribution:`/`Release:` lines of the deb's description; no %doc files.
 const RPMLINT_WARNINGS: [&str; 3] = ["invalid-license", "tag-in-description", "no-documentation"];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cfy-ap"));
-    c.current_dir(dir)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env_remove("VERSION")
-        .env_remove(PASS_ENV);
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("running cfy-ap")
-}
 
 fn show(o: &Output) -> String {
     format!(
@@ -68,93 +54,6 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A temp dir with a small agent tar (`agent.tar.gz`: ~200 KB of incompressible
-/// data plus text) and `c.yaml` whose `package:` section gets `package` appended.
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new(package: &str) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let env = dir.path().join("env");
-        fs::create_dir_all(env.join("lib/python3/site-packages")).unwrap();
-        fs::write(
-            env.join("lib/python3/site-packages/mod.py"),
-            "x = 1\n".repeat(500),
-        )
-        .unwrap();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let blob: Vec<u8> = (0..200_000)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect();
-        fs::write(env.join("lib/blob.so"), blob).unwrap();
-        let prefix = "cloudify/centos-Core-agent/env";
-        let o = cfy_ap(
-            dir.path(),
-            &["archive", "env", "agent.tar.gz", "--prefix", prefix],
-            &[],
-        );
-        assert!(o.status.success(), "{}", show(&o));
-        fs::remove_dir_all(&env).unwrap();
-        fs::create_dir(dir.path().join("out")).unwrap();
-        let st = Setup { dir };
-        st.config(package);
-        st
-    }
-
-    fn config(&self, package: &str) {
-        let mut indented: String = package.lines().map(|l| format!("  {l}\n")).collect();
-        if !package.contains("config_files:") {
-            indented += &format!("  config_files: {}/packaging/centos\n", repo().display());
-        }
-        let yaml = format!(
-            "distribution: centos\nrelease: Core\noutput_tar: centos-Core-agent.tar.gz\npackage:\n  output_dir: out\n{indented}"
-        );
-        fs::write(self.path().join("c.yaml"), yaml).unwrap();
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn build(&self, extra: &[&str], envs: &[(&str, &str)]) -> Output {
-        let mut args = vec![
-            "-c",
-            "c.yaml",
-            "--format",
-            "rpm",
-            "--from-tar",
-            "agent.tar.gz",
-        ];
-        args.extend_from_slice(extra);
-        cfy_ap(self.path(), &args, envs)
-    }
-
-    fn out_files(&self) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.path().join("out"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Builds (must succeed) and returns the one .rpm.
-    fn rpm(&self, extra: &[&str], envs: &[(&str, &str)]) -> PathBuf {
-        let o = self.build(extra, envs);
-        assert!(o.status.success(), "{}", show(&o));
-        let files = self.out_files();
-        assert_eq!(files.len(), 1, "{files:?}");
-        self.path().join("out").join(&files[0])
-    }
-}
-
 fn arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "x86_64",
@@ -166,10 +65,11 @@ fn arch() -> &'static str {
 #[test]
 fn metadata_paths_modes_and_digests() {
     let st = Setup::new(
+        "rpm",
         "version: 3.2rc1\nrevision: '2'\nmaintainer: Jo Bloggs <jo@example.org>\n\
          homepage: https://example.org/agent\ndepends: [python, 'sudo (>= 1.8)']",
     );
-    let rpm = st.rpm(&[], &[]);
+    let rpm = st.package(&[], &[]);
     assert_eq!(
         rpm.file_name().unwrap().to_str().unwrap(),
         format!("{NAME}-3.2~rc1-2.{}.rpm", arch())
@@ -255,8 +155,8 @@ fn metadata_paths_modes_and_digests() {
 
 #[test]
 fn installs_verifies_and_removes_in_a_throwaway_root() {
-    let st = Setup::new("version: '3.2'");
-    let rpm = st.rpm(&[], &[]);
+    let st = Setup::new("rpm", "version: '3.2'");
+    let rpm = st.package(&[], &[]);
     let root = st.path().join("root");
     fs::create_dir(&root).unwrap();
     tool("rpm", &["--root", s(&root), "--initdb"]);
@@ -280,8 +180,8 @@ fn installs_verifies_and_removes_in_a_throwaway_root() {
 
 #[test]
 fn agent_tar_inside_is_byte_identical() {
-    let st = Setup::new("version: '3.2'");
-    let rpm = st.rpm(&[], &[]);
+    let st = Setup::new("rpm", "version: '3.2'");
+    let rpm = st.package(&[], &[]);
     let x = st.path().join("x");
     fs::create_dir(&x).unwrap();
     let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
@@ -309,7 +209,7 @@ fn agent_tar_inside_is_byte_identical() {
 
 #[test]
 fn rebuilds_are_byte_identical_for_every_compression() {
-    let st = Setup::new("version: '3.2'");
+    let st = Setup::new("rpm", "version: '3.2'");
     let agent_len = fs::metadata(st.path().join("agent.tar.gz")).unwrap().len();
     for (comp, compressor) in [
         ("gzip", "gzip"),
@@ -318,9 +218,9 @@ fn rebuilds_are_byte_identical_for_every_compression() {
         ("none", "gzip"),
     ] {
         st.config(&format!("version: '3.2'\ncompression: {comp}"));
-        let rpm = st.rpm(&["-f"], &[]);
+        let rpm = st.package(&["-f"], &[]);
         let first = fs::read(&rpm).unwrap();
-        let rpm2 = st.rpm(&["-f"], &[]);
+        let rpm2 = st.package(&["-f"], &[]);
         assert_eq!(rpm, rpm2);
         assert!(fs::read(&rpm).unwrap() == first, "{comp}: rebuild differs");
         let c = tool("rpm", &["-qp", "--qf", "%{PAYLOADCOMPRESSOR}", s(&rpm)]);
@@ -337,7 +237,7 @@ fn rebuilds_are_byte_identical_for_every_compression() {
 
 #[test]
 fn deb_and_rpm_in_one_run_and_dry_run() {
-    let st = Setup::new("version: '3.2'\nrpm_depends: ['python2 >= 2.7']");
+    let st = Setup::new("rpm", "version: '3.2'\nrpm_depends: ['python2 >= 2.7']");
     let o = st.build(&["--dry-run"], &[]);
     assert!(o.status.success(), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -449,11 +349,11 @@ impl Keys {
 #[test]
 fn signed_rpm_verifies_with_its_key_only() {
     let keys = Keys::new();
-    let st = Setup::new(&format!(
-        "version: '3.2'\nsign_key: {}",
-        s(&keys.secret("one"))
-    ));
-    let rpm = st.rpm(&[], &[(PASS_ENV, PASSPHRASE)]);
+    let st = Setup::new(
+        "rpm",
+        &format!("version: '3.2'\nsign_key: {}", s(&keys.secret("one"))),
+    );
+    let rpm = st.package(&[], &[(PASS_ENV, PASSPHRASE)]);
     let first = fs::read(&rpm).unwrap();
     let info = tool("rpm", &["-qip", s(&rpm)]);
     assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
@@ -469,11 +369,11 @@ fn signed_rpm_verifies_with_its_key_only() {
     assert!(kv.contains(": OK"), "{kv}");
 
     // Signed by the other key: rpm knows only key one, so it cannot vouch for it.
-    let other = Setup::new(&format!(
-        "version: '3.2'\nsign_key: {}",
-        s(&keys.secret("two"))
-    ));
-    let rpm2 = other.rpm(&[], &[]);
+    let other = Setup::new(
+        "rpm",
+        &format!("version: '3.2'\nsign_key: {}", s(&keys.secret("two"))),
+    );
+    let rpm2 = other.package(&[], &[]);
     let o = run("rpm", &["--dbpath", s(&db_one), "-K", s(&rpm2)], &[]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success(), "{text}");
@@ -486,7 +386,7 @@ fn signed_rpm_verifies_with_its_key_only() {
     );
 
     // Reproducible when signed too, and installable.
-    let again = st.rpm(&["-f"], &[(PASS_ENV, PASSPHRASE)]);
+    let again = st.package(&["-f"], &[(PASS_ENV, PASSPHRASE)]);
     assert!(fs::read(&again).unwrap() == first, "signed rebuild differs");
     let root = st.path().join("root");
     fs::create_dir(&root).unwrap();
@@ -514,11 +414,14 @@ fn rpmlint(rpm: &Path, home: &Path) -> Vec<String> {
 #[test]
 fn rpmlint_reports_no_errors() {
     let keys = Keys::new();
-    let st = Setup::new(&format!(
-        "version: '3.2'\nhomepage: https://example.org/agent\nsign_key: {}",
-        s(&keys.secret("two"))
-    ));
-    let rpm = st.rpm(&[], &[]);
+    let st = Setup::new(
+        "rpm",
+        &format!(
+            "version: '3.2'\nhomepage: https://example.org/agent\nsign_key: {}",
+            s(&keys.secret("two"))
+        ),
+    );
+    let rpm = st.package(&[], &[]);
     let home = keys.rpm_db("two");
     let lines = rpmlint(&rpm, &home);
     let errors: Vec<&String> = lines.iter().filter(|l| l.contains(": E: ")).collect();
@@ -532,8 +435,8 @@ fn rpmlint_reports_no_errors() {
         );
     }
     // Unsigned, rpmlint's only extra complaint is the missing signature.
-    let st = Setup::new("version: '3.2'\nhomepage: https://example.org/agent");
-    let rpm = st.rpm(&[], &[]);
+    let st = Setup::new("rpm", "version: '3.2'\nhomepage: https://example.org/agent");
+    let rpm = st.package(&[], &[]);
     let errors: Vec<String> = rpmlint(&rpm, &home)
         .into_iter()
         .filter(|l| l.contains(": E: "))
@@ -545,7 +448,7 @@ fn rpmlint_reports_no_errors() {
 #[test]
 fn bad_input_fails_before_any_work_and_leaves_nothing() {
     let keys = Keys::new();
-    let st = Setup::new("");
+    let st = Setup::new("rpm", "");
     fs::write(st.path().join("not-a-key.asc"), "hello\n").unwrap();
     fs::write(
         st.path().join("public.asc"),
@@ -583,7 +486,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     // An existing rpm is kept without -f (exit 3, before the key is even read),
     // and replaced with -f.
     st.config("version: '1'");
-    let rpm = st.rpm(&[], &[]);
+    let rpm = st.package(&[], &[]);
     fs::write(&rpm, "precious").unwrap();
     st.config(&format!("version: '1'\nsign_key: {}", s(&one)));
     let o = st.build(&[], &[]);

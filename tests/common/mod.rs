@@ -2,6 +2,8 @@
 //! real Python against the offline fixtures.
 #![allow(dead_code)]
 
+pub mod package;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
