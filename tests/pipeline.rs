@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 const PREFIX: &str = "cloudify/Ubuntu-trusty-agent/env";
 
@@ -157,7 +156,9 @@ fn two_builds_are_byte_identical_and_the_manager_source_can_be_a_url() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     // Serve the fixtures over loopback HTTP for the management_modules_source URL.
-    let (mut server, port) = http_server(&fixtures());
+    let log = dir.join("http.log");
+    let server = common::http::Http::serve(&fixtures(), &log);
+    let port = server.port;
     let url = format!("http://127.0.0.1:{port}/cloudify-manager-{{version}}.tar.gz");
     let sde = [("SOURCE_DATE_EPOCH", "1700000000")];
 
@@ -176,8 +177,7 @@ fn two_builds_are_byte_identical_and_the_manager_source_can_be_a_url() {
     let a = cfy_ap(dir, &["-c", "a.yaml"], &sde);
     assert!(a.status.success(), "{}", text(&a));
     let b = cfy_ap(dir, &["-c", "b.yaml", "-v"], &sde);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(b.status.success(), "{}", text(&b));
     assert!(stderr(&b).contains(&format!(
         "downloading http://127.0.0.1:{port}/cloudify-manager-master.tar.gz"
@@ -207,34 +207,4 @@ fn first_difference(a: &str, b: &str) -> String {
         }
     }
     "listings equal; contents differ".into()
-}
-
-/// A loopback-only static HTTP server over `dir`; returns it and its port.
-pub fn http_server(dir: &Path) -> (std::process::Child, u16) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let mut child = Command::new(PYTHON)
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (child, port);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("http server did not start");
 }

@@ -511,19 +511,18 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
 #[test]
 fn full_pipeline_builds_tar_deb_and_rpm() {
     let dir = tempfile::tempdir().unwrap();
-    let f = repo().join("fixtures");
-    let f = f.display();
-    let yaml = format!(
-        "distribution: centos\nrelease: Core\nvenv: {d}/venv/env\npython_path: /usr/bin/python3\n\
-         base_modules:\n  celery: celery==3.1.17\n  rest_client: cloudify-rest-client==3.2\n  \
-         plugins_common: cloudify-plugins-common==3.2\n  script_plugin: cloudify-script-plugin==1.2\n  \
-         diamond_plugin: cloudify-diamond-plugin==1.2\n\
-         management_modules:\n  agent_installer: cloudify-agent-installer-plugin==3.2\n  \
-         plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
-         pip_options: [--no-index, --find-links, {f}/wheels]\noutput_tar: {d}/centos-Core-agent.tar.gz\n\
-         package:\n  version: '3.2'\n  config_files: {r}/packaging/centos\n",
-        d = dir.path().display(),
-        r = repo().display()
+    let d = dir.path().display();
+    let yaml = common::offline_config(
+        &format!("{d}/venv/env"),
+        &format!("{d}/centos-Core-agent.tar.gz"),
+        &format!(
+            "package:\n  version: '3.2'\n  config_files: {}/packaging/centos\n",
+            repo().display()
+        ),
+    )
+    .replace(
+        "distribution: Ubuntu\nrelease: trusty",
+        "distribution: centos\nrelease: Core",
     );
     fs::write(dir.path().join("c.yaml"), yaml).unwrap();
     let o = cfy_ap(

@@ -2,6 +2,7 @@
 //! real Python against the offline fixtures.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod package;
 
 use std::path::{Path, PathBuf};
