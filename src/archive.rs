@@ -5,9 +5,10 @@
 //! modes kept, owner root:root (uid/gid 0), mtimes clamped to SOURCE_DATE_EPOCH,
 //! gzip header without name or time. Streamed: memory does not grow with the payload.
 
+use crate::codec::gzip::{GzipOptions, GzipWriter};
 use crate::error::{Error, IoContext, Result};
-use crate::gzip::{GzipOptions, GzipWriter};
-use crate::output::AtomicFile;
+use crate::util::atomic::AtomicFile;
+use crate::util::epoch;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
@@ -22,13 +23,6 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Sockets, fifos and devices: not archived.
     pub skipped: Vec<PathBuf>,
-}
-
-/// SOURCE_DATE_EPOCH, when set to a valid number.
-pub fn source_date_epoch() -> Option<u64> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Write `dir` as `out` (a .tar.gz) with members under `prefix`.
@@ -56,7 +50,7 @@ pub fn write_tar_gz(
         },
     );
     let mut builder = tar::Builder::new(gz);
-    let mut stats = append_tree(&mut builder, dir, prefix, source_date_epoch())?;
+    let mut stats = append_tree(&mut builder, dir, prefix, epoch::source_date_epoch()?)?;
     let gz = builder.into_inner().ctx("writing", &tmp)?;
     stats.bytes_in = gz.bytes_in();
     gz.finish().ctx("writing", &tmp)?;

@@ -2,37 +2,36 @@
 //! modules and your plugins) and ships them as a deterministic tar.gz, a manager
 //! .deb or .rpm, and through an apt repository.
 //!
-//! Pipeline: [`config`] (schema, defaults, validation) → [`plan`] (what `--dry-run`
-//! prints; with [`package`] for deb/rpm) → [`pipeline`], which runs [`build`]
-//! (virtualenv, pip, validation, relocation) → [`archive`] (deterministic tar over
-//! the parallel [`gzip`] writer) → one writer per format ([`deb`], [`rpm`]) →
-//! [`publish`] (apt repository). Every output goes through [`output`] (temp file +
-//! rename).
+//! Data flows one way: [`config`] (schema, defaults, validation) → [`plan`] (what
+//! `--dry-run` prints; with the format-neutral [`package`] plan) → [`pipeline`],
+//! which runs [`agent`] (virtualenv, installer, validation, relocation) →
+//! [`archive`] (deterministic tar over the parallel gzip of [`codec`]) → one
+//! [`writers`] module per package format (deb, rpm, behind
+//! [`package::PackageWriter`]) → [`publish`] (apt repository). Shared below them:
+//! [`debian`] (deb822, versions, architectures, ar), [`openpgp`] (one key
+//! loader for apt and rpm signing) and [`util`] (atomic outputs, the one
+//! SOURCE_DATE_EPOCH policy, dates, redaction).
 
+pub mod agent;
 pub mod archive;
-pub mod build;
-pub mod compress;
+pub mod codec;
 pub mod config;
-pub mod date;
-pub mod deb;
+pub mod debian;
 pub mod error;
-pub mod gzip;
-pub mod init;
 pub mod log;
-pub mod modules;
-pub mod output;
+pub mod openpgp;
 pub mod package;
 pub mod pipeline;
 pub mod plan;
 pub mod publish;
-pub mod redact;
-pub mod rpm;
-pub mod schema;
+pub mod util;
+pub mod writers;
 
-pub use build::Outcome;
+pub use agent::Outcome;
 pub use config::Config;
 pub use error::{Error, Kind, Result};
-pub use plan::{Format, Options, Plan};
+pub use package::Format;
+pub use plan::{Options, Plan};
 
 use std::path::Path;
 
@@ -52,6 +51,6 @@ pub fn create(
         force,
         ..Options::default()
     };
-    let plan = Plan::resolve(&config, &options)?;
-    build::run(&plan, &log::Log::new(verbose, false))
+    let plan = Plan::resolve(&config, &options, writers::ALL)?;
+    agent::run(&plan, &log::Log::new(verbose, false))
 }

@@ -1,46 +1,19 @@
 //! The `cfy-ap` command line.
 
 mod cli;
-mod cli_ux;
 
-use agent_packager::{Error, config, log::Log, plan::Plan};
+use agent_packager::log::{Log, error_prefix};
 use clap::Parser;
-use cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::args::Cli::parse();
     let log = Log::new(cli.verbose, cli.quiet);
-    match run(cli, &log) {
+    match cli::run(&cli, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}{e}", agent_packager::log::error_prefix());
+            eprintln!("{}{e}", error_prefix());
             ExitCode::from(e.exit_code() as u8)
         }
     }
-}
-
-fn run(cli: Cli, log: &Log) -> Result<(), Error> {
-    if let Some(Command::Archive(a)) = &cli.command {
-        return cli::archive(a, cli.force, log);
-    }
-    if let Some(Command::Publish(p)) = &cli.command {
-        return cli::publish(p, cli.force, log);
-    }
-    match &cli.command {
-        Some(Command::Init(a)) => return cli_ux::init(a, cli.force, log),
-        Some(Command::Completions(a)) => return cli_ux::completions(a),
-        Some(Command::Man) => return cli_ux::man(),
-        Some(Command::Schema) => return cli_ux::schema(),
-        _ => {}
-    }
-    let options = cli.options()?;
-    let config = config::load_file(&cli.config)?;
-    let plan = Plan::resolve(&config, &options)?;
-    if cli.dry_run {
-        println!("{plan}");
-        return Ok(());
-    }
-    agent_packager::pipeline::execute(&plan, log)?;
-    Ok(())
 }

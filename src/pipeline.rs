@@ -1,13 +1,15 @@
 //! One run of the tool, in order: refusals and key checks before any work → the
-//! agent (built, or an existing tar with `--from-tar`) → one writer per output
-//! format (deb, rpm) → publishing the deb into an apt repository (`publish:`).
+//! agent (built, or an existing tar with `--from-tar`) → each requested package
+//! writer (`crate::writers`) → publishing the deb into an apt repository
+//! (`publish:`).
 
-use crate::build::{self, Outcome};
+use crate::agent::{self, Outcome};
 use crate::error::Result;
 use crate::log::Log;
-use crate::package::AgentInfo;
-use crate::plan::{Format, Plan};
-use crate::{deb, publish, rpm};
+use crate::package::{AgentInfo, Format, WriteJob, Written};
+use crate::plan::Plan;
+use crate::{publish, writers};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What a run produced.
@@ -15,18 +17,23 @@ use std::path::PathBuf;
 pub struct Report {
     /// Present when the agent was built (not with `--from-tar`).
     pub outcome: Option<Outcome>,
-    pub deb: Option<PathBuf>,
-    pub rpm: Option<PathBuf>,
+    /// Every package written, by format.
+    pub packages: BTreeMap<Format, PathBuf>,
 }
 
 pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
-    // Everything that can be refused is refused before any work: existing outputs
-    // (exit 3), unwritable directories, unusable signing keys.
-    build::precheck(plan, &plan.outputs())?;
-    let rpm_signer = match &plan.package {
-        Some(pkg) if plan.formats.contains(&Format::Rpm) => rpm::signer(pkg)?,
-        _ => None,
-    };
+    // Everything that can be refused is refused before any work: a bad
+    // SOURCE_DATE_EPOCH, existing outputs (exit 3), unwritable directories,
+    // unusable signing keys.
+    crate::util::epoch::check()?;
+    agent::precheck(plan, &plan.outputs())?;
+    let mut jobs: Vec<(Format, Box<dyn WriteJob>)> = Vec::new();
+    if let Some(pkg) = &plan.package {
+        for format in pkg.formats() {
+            let writer = writers::get(format).expect("the plan only holds known writers");
+            jobs.push((format, writer.prepare(pkg)?));
+        }
+    }
     if let Some(opts) = &plan.publish {
         publish::check(opts)?;
     }
@@ -34,54 +41,47 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),
         None => {
-            let outcome = build::run(plan, log)?;
+            let outcome = agent::run(plan, log)?;
             log.info(&format!(
                 "agent ready: {} ({} entries, {} bytes)",
                 outcome.output_tar.display(),
                 outcome.archive.entries,
                 outcome.archive.bytes_out
             ));
-            let agent = AgentInfo::from_outcome(&outcome);
+            let info = AgentInfo {
+                tar: outcome.output_tar.clone(),
+                python_version: Some(outcome.python_version.clone()),
+                installed: outcome.installed.clone(),
+            };
             report.outcome = Some(outcome);
-            agent
+            info
         }
     };
     let Some(pkg) = &plan.package else {
         return Ok(report);
     };
-    if plan.formats.contains(&Format::Deb) {
-        let path = pkg.output(Format::Deb);
-        let stats = log.step(&format!("wrote {}", path.display()), || {
-            deb::write(pkg, &agent, plan.force, log)
+    for (format, job) in jobs {
+        let dest = pkg.output(format).expect("planned output");
+        let written: Written = log.step(&format!("wrote {}", dest.display()), || {
+            job.write(pkg, &agent, dest, plan.force, log)
         })?;
         log.info(&format!(
-            "deb ready: {} ({} files, {} bytes, Installed-Size {} KiB)",
-            stats.path.display(),
-            stats.files,
-            stats.bytes,
-            stats.installed_size_kib
+            "{} ready: {} ({} files, {} bytes{})",
+            format.name(),
+            written.path.display(),
+            written.files,
+            written.bytes,
+            written.note
         ));
-        if let Some(opts) = &plan.publish {
+        if format == Format::Deb
+            && let Some(opts) = &plan.publish
+        {
             let summary = log.step(&format!("published into {}", opts.repo.display()), || {
-                publish::publish(opts, std::slice::from_ref(&stats.path), log)
+                publish::publish(opts, std::slice::from_ref(&written.path), log)
             })?;
             publish::report(&summary, log);
         }
-        report.deb = Some(stats.path);
-    }
-    if plan.formats.contains(&Format::Rpm) {
-        let path = pkg.output(Format::Rpm);
-        let stats = log.step(&format!("wrote {}", path.display()), || {
-            rpm::write(pkg, &agent, rpm_signer.as_ref(), plan.force, log)
-        })?;
-        log.info(&format!(
-            "rpm ready: {} ({} files, {} bytes{})",
-            stats.path.display(),
-            stats.files,
-            stats.bytes,
-            if stats.signed { ", signed" } else { "" }
-        ));
-        report.rpm = Some(stats.path);
+        report.packages.insert(format, written.path);
     }
     Ok(report)
 }

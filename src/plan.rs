@@ -1,29 +1,15 @@
 //! The resolved plan: every default applied, every path made absolute, every module
 //! in install order with its source. `--dry-run` prints it; `build` executes it.
 
+use crate::config::modules::{self, BASE_MODULES, MANAGEMENT_MODULES};
 use crate::config::{Config, ModuleSource, detect};
 use crate::error::{Error, Result};
-use crate::modules::{self, BASE_MODULES, MANAGEMENT_MODULES};
-use crate::redact::redact;
+use crate::package::{Format, PackagePlan, PackageWriter};
+use crate::publish::PublishOptions;
+use crate::util::paths::{normalize, parent_dir};
+use crate::util::redact::redact;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    Tar,
-    Deb,
-    Rpm,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Tar => "tar",
-            Format::Deb => "deb",
-            Format::Rpm => "rpm",
-        }
-    }
-}
 
 /// Where one module is installed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +54,9 @@ pub struct Plan {
     /// `--from-tar`: package this existing agent tar; no virtualenv is built.
     pub from_tar: Option<PathBuf>,
     /// The deb/rpm package, when one of those formats is requested.
-    pub package: Option<crate::package::PackagePlan>,
+    pub package: Option<PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
-    pub publish: Option<crate::publish::PublishOptions>,
+    pub publish: Option<PublishOptions>,
 }
 
 /// Command-line choices that shape the plan.
@@ -100,7 +86,9 @@ impl Default for Options {
 pub const DEFAULT_TAR_LEVEL: u32 = 6;
 
 impl Plan {
-    pub fn resolve(cfg: &Config, opts: &Options) -> Result<Plan> {
+    /// Resolve `cfg` with the command-line choices; `writers` are the package
+    /// writers available (`crate::writers::ALL`).
+    pub fn resolve(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Plan> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::build(format!("cannot read the current directory: {e}")))?;
         let (distribution, release, detected) = match (&cfg.distribution, &cfg.release) {
@@ -183,10 +171,11 @@ impl Plan {
         let config_dir = opts
             .config_path
             .as_ref()
-            .map(|c| crate::output::parent_dir(&normalize(&cwd.join(c))));
+            .map(|c| parent_dir(&normalize(&cwd.join(c))));
         let package = crate::package::resolve(&crate::package::Context {
             package: cfg.package.as_ref(),
             formats: &opts.formats,
+            writers,
             distribution: &distribution,
             release: &release,
             output_tar: &output_tar,
@@ -198,7 +187,7 @@ impl Plan {
         // `--format deb` there is nothing to publish and the section is unused.
         let publish = match &cfg.publish {
             Some(p) if opts.formats.contains(&Format::Deb) => {
-                Some(crate::publish::PublishOptions::from_config(p, opts.force)?)
+                Some(PublishOptions::from_config(p, opts.force)?)
             }
             _ => None,
         };
@@ -234,7 +223,7 @@ impl Plan {
             out.push(self.output_tar.clone());
         }
         if let Some(p) = &self.package {
-            out.extend(p.outputs());
+            out.extend(p.output_paths());
         }
         out
     }
@@ -335,21 +324,6 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Lexically normalise an absolute path (`.` and `..` resolved, no symlinks followed).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 /// The venv as written, normalised, without a leading `/`: the tar member prefix.
 /// A relative path that climbs out of the current directory falls back to the
 /// absolute path.
@@ -380,7 +354,7 @@ pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-fn publish_line(p: &crate::publish::PublishOptions) -> String {
+fn publish_line(p: &PublishOptions) -> String {
     format!(
         "publish: the deb into {} ({} {}, {})",
         p.repo.display(),

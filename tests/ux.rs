@@ -2,8 +2,10 @@
 //! progress on a terminal (run under `script`, which gives the binary a pty).
 
 mod common;
+#[path = "common/schema.rs"]
+mod schema_check;
 
-use agent_packager::schema;
+use agent_packager::config::json_schema::config_schema;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
@@ -67,7 +69,7 @@ fn init_writes_a_config_that_parses_and_dry_runs() {
     // The schema accepts what init writes.
     let v: Value = serde_saphyr::from_str(&written).unwrap();
     assert_eq!(
-        schema::validate(&schema::config_schema(), &v),
+        schema_check::validate(&config_schema(), &v),
         Vec::<String>::new()
     );
 }
@@ -162,7 +164,7 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
     let out = cfy_ap(dir.path(), &["schema"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, schema::config_schema());
+    assert_eq!(printed, config_schema());
     assert_eq!(
         printed["$schema"],
         "http://json-schema.org/draft-07/schema#"
@@ -187,7 +189,7 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
         agent_packager::config::parse_str(yaml, name).unwrap();
         // ...and so does the schema.
         let v: Value = serde_saphyr::from_str(yaml).unwrap();
-        let errors = schema::validate(&printed, &v);
+        let errors = schema_check::validate(&printed, &v);
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
     // Bad configs: the tool and the schema both refuse them.
@@ -202,7 +204,7 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
         ),
     ] {
         let v: Value = serde_saphyr::from_str(yaml).unwrap();
-        let errors = schema::validate(&printed, &v);
+        let errors = schema_check::validate(&printed, &v);
         assert!(
             errors.iter().any(|e| e.contains(expected)),
             "{yaml:?} accepted by the schema: {errors:?}"

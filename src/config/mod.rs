@@ -1,11 +1,14 @@
 //! Configuration: the YAML schema, loading with located errors, and host detection.
 
 pub mod detect;
-mod schema;
+pub mod init;
+pub mod json_schema;
+pub mod modules;
 mod source;
+mod types;
 
-pub use schema::{BaseModules, Config, ManagementModules, Package, Publish};
 pub use source::{ModuleSource, Required};
+pub use types::{BaseModules, Config, ManagementModules, Package, Publish};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! Package naming rules shared by deb and rpm: names, versions (PEP 440 mapped
-//! to dpkg/rpm order) and architecture names.
+//! Package naming rules shared by deb and rpm: names and versions (PEP 440
+//! mapped to dpkg/rpm order). Architecture names are in `crate::debian::arch`.
 
 use crate::error::{Error, Result};
 
@@ -20,12 +20,7 @@ pub fn default_name(distribution: &str, release: &str) -> String {
 
 /// A package name as dpkg wants it: `[a-z0-9][a-z0-9+.-]+`.
 pub fn check_name(name: &str) -> Result<String> {
-    let ok = name.len() >= 2
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
-    if ok {
+    if crate::debian::is_package_name(name) {
         return Ok(name.to_string());
     }
     Err(Error::config(format!(
@@ -161,45 +156,6 @@ fn pep440(v: &str) -> Option<String> {
     Some(out)
 }
 
-/// Debian architecture name for an rpm/uname name (`x86_64` → `amd64`).
-pub fn deb_arch_name(arch: &str) -> String {
-    match arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" | "i486" | "i586" | "i686" => "i386",
-        "arm" | "armv7l" | "armv7hl" => "armhf",
-        "ppc64le" | "powerpc64le" => "ppc64el",
-        "powerpc64" => "ppc64",
-        "loongarch64" => "loong64",
-        "noarch" => "all",
-        other => other,
-    }
-    .to_string()
-}
-
-/// rpm architecture name for a Debian one (`amd64` → `x86_64`).
-pub fn rpm_arch_name(arch: &str) -> String {
-    match arch {
-        "amd64" => "x86_64",
-        "arm64" => "aarch64",
-        "i386" => "i686",
-        "armhf" => "armv7hl",
-        "ppc64el" => "ppc64le",
-        "loong64" => "loongarch64",
-        "all" => "noarch",
-        other => other,
-    }
-    .to_string()
-}
-
-/// The build host's architecture, uname style.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,9 +225,5 @@ mod tests {
         for bad in ["My-agent", "-x", "a", "a_b", "a b"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
-        assert_eq!(deb_arch_name("x86_64"), "amd64");
-        assert_eq!(deb_arch_name("aarch64"), "arm64");
-        assert_eq!(rpm_arch_name("amd64"), "x86_64");
-        assert_eq!(rpm_arch_name("all"), "noarch");
     }
 }

@@ -5,6 +5,9 @@
 //! Memory use does not depend on the size of the package.
 
 use super::digest::{Digests, Hasher};
+use crate::debian::ar;
+use crate::debian::deb822::Paragraph;
+use crate::debian::version;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -14,11 +17,10 @@ use std::path::Path;
 const MAX_CONTROL: u64 = 4 << 20;
 const CHUNK: usize = 256 << 10;
 
-/// The fields of a binary package's `control` file, in file order. Multi-line
-/// values keep their continuation lines (each starting with a space) after `\n`.
+/// A binary package's `control` file, checked for what a repository needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Control {
-    fields: Vec<(String, String)>,
+    para: Paragraph,
 }
 
 /// What publishing needs to know about one `.deb`.
@@ -31,53 +33,18 @@ pub struct Deb {
 impl Control {
     /// Parse one deb822 paragraph, checking the fields a repository needs.
     pub fn parse(text: &str) -> std::result::Result<Control, String> {
-        let mut fields: Vec<(String, String)> = Vec::new();
-        let mut ended = false;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end();
-            if line.is_empty() {
-                ended = !fields.is_empty();
-                continue;
-            }
-            if ended {
-                return Err(format!("line {}: more than one paragraph", n + 1));
-            }
-            if line.starts_with([' ', '\t']) {
-                let Some((_, value)) = fields.last_mut() else {
-                    return Err(format!(
-                        "line {}: continuation line before any field",
-                        n + 1
-                    ));
-                };
-                value.push('\n');
-                value.push_str(line);
-                continue;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(format!(
-                    "line {}: expected `Field: value`, got {line:?}",
-                    n + 1
-                ));
-            };
-            if name.is_empty()
-                || name.starts_with(['-', '#'])
-                || !name.bytes().all(|c| c.is_ascii_graphic())
-            {
-                return Err(format!("line {}: bad field name {name:?}", n + 1));
-            }
-            if fields.iter().any(|(f, _)| f.eq_ignore_ascii_case(name)) {
-                return Err(format!("line {}: duplicate field {name}", n + 1));
-            }
-            fields.push((name.to_string(), value.trim().to_string()));
-        }
-        let control = Control { fields };
+        let control = Control {
+            para: Paragraph::parse(text)?,
+        };
         for field in ["Package", "Version", "Architecture"] {
             if control.get(field).is_none_or(str::is_empty) {
                 return Err(format!("missing {field} field"));
             }
         }
         check_name("Package", control.package())?;
-        check_version(control.version())?;
+        if !version::is_valid(control.version()) {
+            return Err(format!("bad Version {:?}", control.version()));
+        }
         let arch = control.architecture();
         if !arch
             .bytes()
@@ -93,14 +60,11 @@ impl Control {
     }
 
     pub fn fields(&self) -> &[(String, String)] {
-        &self.fields
+        self.para.fields()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(f, _)| f.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.para.get(name)
     }
 
     pub fn package(&self) -> &str {
@@ -121,38 +85,14 @@ impl Control {
     }
 }
 
-/// Package names per Debian Policy 5.6.1 (also keeps them safe as path components).
 fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
-    let ok = name.len() >= 2
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(&c));
-    if ok {
+    if crate::debian::is_package_name(name) {
         Ok(())
     } else {
         Err(format!(
             "bad {what} name {name:?} (lowercase letters, digits, `+-.`, at least 2 characters)"
         ))
     }
-}
-
-fn check_version(v: &str) -> std::result::Result<(), String> {
-    let bad = || Err(format!("bad Version {v:?}"));
-    let rest = match v.split_once(':') {
-        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|c| c.is_ascii_digit()) => {
-            rest
-        }
-        Some(_) => return bad(),
-        None => v,
-    };
-    let ok = !rest.is_empty()
-        && rest.as_bytes()[0].is_ascii_digit()
-        && !rest.ends_with('-')
-        && rest
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".+~-:".contains(&c));
-    if ok { Ok(()) } else { bad() }
 }
 
 /// Reads the source while hashing every byte and copying it to `copy`.
@@ -229,11 +169,8 @@ pub fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<Deb> {
 }
 
 fn parse(r: &mut Tee) -> std::result::Result<Control, String> {
-    let mut magic = [0u8; 8];
-    if read_full(r, &mut magic)? != 8 || &magic != b"!<arch>\n" {
-        return Err("no ar archive signature".into());
-    }
-    let (name, size) = member(r)?.ok_or("empty ar archive")?;
+    ar::read_magic(r)?;
+    let (name, size) = ar::next_member(r)?.ok_or("empty ar archive")?;
     if name != "debian-binary" {
         return Err(format!("first member is {name:?}, expected debian-binary"));
     }
@@ -241,19 +178,19 @@ fn parse(r: &mut Tee) -> std::result::Result<Control, String> {
     (&mut *r)
         .take(size.min(64))
         .read_to_end(&mut version)
-        .map_err(read_err)?;
+        .map_err(ar::read_err)?;
     if !version.starts_with(b"2.") {
         return Err(format!(
             "unsupported format version {:?}",
             String::from_utf8_lossy(&version).trim()
         ));
     }
-    skip(r, size - version.len() as u64, size)?;
+    ar::skip(r, size - version.len() as u64, size)?;
 
     // dpkg ignores members starting with `_` before control.tar.
     let (name, size) = loop {
-        match member(r)? {
-            Some((n, s)) if n.starts_with('_') => skip(r, s, s)?,
+        match ar::next_member(r)? {
+            Some((n, s)) if n.starts_with('_') => ar::skip(r, s, s)?,
             Some(m) => break m,
             None => return Err("no control.tar member".into()),
         }
@@ -261,79 +198,16 @@ fn parse(r: &mut Tee) -> std::result::Result<Control, String> {
     let mut body = (&mut *r).take(size);
     let control = read_control_member(&name, &mut body)?;
     let left = body.limit();
-    skip(r, left, size)?;
+    ar::skip(r, left, size)?;
 
-    match member(r)? {
-        Some((n, s)) if n.starts_with("data.tar") => skip(r, s, s)?,
+    match ar::next_member(r)? {
+        Some((n, s)) if n.starts_with("data.tar") => ar::skip(r, s, s)?,
         Some((n, _)) => return Err(format!("member {n:?} where data.tar was expected")),
         None => return Err("no data.tar member (truncated?)".into()),
     }
     // Whatever follows is ignored by dpkg, but still hashed and copied.
-    drain(r).map_err(read_err)?;
+    ar::drain(r).map_err(ar::read_err)?;
     Ok(control)
-}
-
-fn read_err(e: io::Error) -> String {
-    format!("read failed: {e}")
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::result::Result<usize, String> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_err(e)),
-        }
-    }
-    Ok(got)
-}
-
-/// The next ar member header: (name, size), or `None` at the end of the archive.
-fn member(r: &mut impl Read) -> std::result::Result<Option<(String, u64)>, String> {
-    let mut h = [0u8; 60];
-    match read_full(r, &mut h)? {
-        0 => return Ok(None),
-        60 => {}
-        _ => return Err("truncated ar member header".into()),
-    }
-    if &h[58..60] != b"`\n" {
-        return Err("corrupt ar member header".into());
-    }
-    let name = String::from_utf8_lossy(&h[..16])
-        .trim_end()
-        .trim_end_matches('/')
-        .to_string();
-    let size = std::str::from_utf8(&h[48..58])
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .ok_or_else(|| format!("bad size in ar header of {name:?}"))?;
-    Ok(Some((name, size)))
-}
-
-/// Consume the `left` bytes remaining of a member of `size` bytes plus its padding.
-fn skip(r: &mut impl Read, left: u64, size: u64) -> std::result::Result<(), String> {
-    let want = left + size % 2;
-    let got = drain(&mut r.take(want)).map_err(read_err)?;
-    // The padding byte of the very last member may be missing.
-    if got < left {
-        return Err("truncated ar member".into());
-    }
-    Ok(())
-}
-
-fn drain(r: &mut impl Read) -> io::Result<u64> {
-    let mut buf = vec![0u8; 64 << 10];
-    let mut total = 0;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => total += n as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 fn read_control_member(name: &str, body: &mut impl Read) -> std::result::Result<Control, String> {

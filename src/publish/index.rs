@@ -3,7 +3,8 @@
 //! written uncompressed, gzip and xz.
 
 use super::debfile::Deb;
-use super::version;
+use crate::codec::Chunk;
+use crate::debian::{deb822, version};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
 use std::path::Path;
@@ -88,29 +89,13 @@ impl Stanza {
 
 /// Parse a `Packages` file written by an earlier publish (or any apt tool).
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Stanza>> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let blank = line.trim().is_empty();
-        match (start, blank) {
-            (None, false) => start = Some(pos),
-            (Some(s), true) => {
-                out.push(stanza(&text[s..pos], path)?);
-                start = None;
-            }
-            _ => {}
-        }
-        pos += line.len();
-    }
-    if let Some(s) = start {
-        out.push(stanza(&text[s..], path)?);
-    }
-    Ok(out)
+    deb822::paragraphs(text)
+        .into_iter()
+        .map(|p| stanza(p, path))
+        .collect()
 }
 
 fn stanza(para: &str, path: &Path) -> Result<Stanza> {
-    let para = para.trim_end();
     let mut s = Stanza {
         package: String::new(),
         version: String::new(),
@@ -121,14 +106,7 @@ fn stanza(para: &str, path: &Path) -> Result<Stanza> {
         text: para.to_string(),
     };
     let mut size = None;
-    for line in para.lines() {
-        if line.starts_with([' ', '\t']) {
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
+    for deb822::Field { name, value, .. } in deb822::fields(para) {
         match name {
             "Package" => s.package = value.to_string(),
             "Version" => s.version = value.to_string(),
@@ -173,23 +151,6 @@ pub struct Rendered {
     pub text: String,
     /// Byte ranges of `text`, in order, covering it.
     pub chunks: Vec<std::ops::Range<usize>>,
-}
-
-/// One chunk of an index and the SHA-256 of its bytes (how compressed chunks of
-/// the previous files are recognised for reuse).
-pub struct Chunk<'a> {
-    pub data: &'a [u8],
-    pub sha256: [u8; 32],
-}
-
-impl<'a> Chunk<'a> {
-    pub fn new(data: &'a [u8]) -> Chunk<'a> {
-        use sha2::Digest;
-        Chunk {
-            data,
-            sha256: sha2::Sha256::digest(data).into(),
-        }
-    }
 }
 
 impl Rendered {

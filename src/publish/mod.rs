@@ -30,20 +30,15 @@
 
 mod debfile;
 mod digest;
-mod gz;
 mod index;
 mod release;
 mod repo;
-mod sign;
 mod stage;
-mod version;
 mod write;
-mod xz;
 
-pub use debfile::Control;
 pub use digest::Digests;
-pub use sign::PASSPHRASE_ENV;
-pub use version::compare as compare_versions;
+
+use crate::openpgp::{self, Signer};
 
 use crate::error::{Error, Result};
 use crate::log::Log;
@@ -71,7 +66,8 @@ pub struct PublishOptions {
     /// An armored (or binary) OpenPGP secret key; without one the repository is
     /// published unsigned (clients need `[trusted=yes]`).
     pub sign_key: Option<PathBuf>,
-    /// The key's passphrase; `None` reads [`PASSPHRASE_ENV`].
+    /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`
+    /// ([`openpgp::passphrase`]).
     pub passphrase: Option<String>,
     /// Replace a published package whose bytes differ; publish unsigned into a
     /// signed repository (dropping its signatures).
@@ -120,9 +116,7 @@ impl PublishOptions {
     }
 
     fn passphrase(&self) -> Option<String> {
-        self.passphrase
-            .clone()
-            .or_else(|| std::env::var(PASSPHRASE_ENV).ok())
+        openpgp::passphrase(self.passphrase.as_deref())
     }
 
     fn validate(&self) -> Result<()> {
@@ -218,7 +212,7 @@ pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Sum
         return Err(Error::config("publish: no .deb files given"));
     }
     let signer = match &opts.sign_key {
-        Some(key) => Some(sign::Signer::load(key, opts.passphrase().as_deref())?),
+        Some(key) => Some(Signer::load(key, opts.passphrase().as_deref())?),
         None => None,
     };
     repo::run(opts, debs, signer.as_ref(), log)
@@ -229,7 +223,7 @@ pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Sum
 pub fn check(opts: &PublishOptions) -> Result<()> {
     opts.validate()?;
     if let Some(key) = &opts.sign_key {
-        sign::Signer::load(key, opts.passphrase().as_deref())?;
+        Signer::load(key, opts.passphrase().as_deref())?;
     }
     Ok(())
 }
@@ -262,41 +256,18 @@ pub fn report(summary: &Summary, log: &Log) {
 /// `signed-by=`: binary when `dest` ends in `.gpg`, else ASCII-armored. Returns
 /// the primary key's fingerprint. An existing `dest` is replaced only with `force`.
 pub fn export_key(sign_key: &Path, dest: &Path, force: bool) -> Result<String> {
-    let signer = sign::Signer::open(sign_key)?;
+    let signer = Signer::open(sign_key)?;
     let binary = dest.extension().is_some_and(|e| e == "gpg");
     let bytes = signer.public_key(!binary)?;
     if dest.exists() && !force {
         return Err(Error::exists(format!("{} already exists", dest.display()))
             .with("use -f/--force to replace it"));
     }
-    let mut out = crate::output::AtomicFile::create(dest)?;
+    let mut out = crate::util::atomic::AtomicFile::create(dest)?;
     std::io::Write::write_all(out.file(), &bytes)
         .map_err(|e| Error::io("writing", out.path(), e))?;
     out.commit(force)?;
     Ok(signer.primary_fingerprint())
-}
-
-/// `f` over `items` on up to one thread per core, results in order. Small jobs
-/// (one item) run on the calling thread: thread start-up would cost more.
-fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<T>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker thread"))
-            .collect()
-    })
 }
 
 #[cfg(test)]

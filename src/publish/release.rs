@@ -2,6 +2,7 @@
 //! `by-hash/` copies of the index files it names.
 
 use super::digest::{Digests, HASH_NAMES};
+use crate::debian::deb822;
 use crate::error::{Error, IoContext, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -74,25 +75,25 @@ pub struct Listed {
 /// are skipped (the Release being replaced may come from another tool).
 pub fn listed_files(release: &str) -> BTreeMap<String, Listed> {
     let mut files: BTreeMap<String, Listed> = BTreeMap::new();
-    let mut section: Option<usize> = None;
-    for line in release.lines() {
-        if !line.starts_with(' ') {
-            section = line
-                .strip_suffix(':')
-                .and_then(|name| HASH_NAMES.iter().position(|h| h.eq_ignore_ascii_case(name)));
-            continue;
-        }
-        let Some(i) = section else { continue };
-        let mut parts = line.split_whitespace();
-        let (Some(hex), Some(size), Some(path), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+    for field in deb822::fields(release) {
+        let Some(i) = HASH_NAMES
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(field.name))
         else {
             continue;
         };
-        let Ok(size) = size.parse() else { continue };
-        let entry = files.entry(path.to_string()).or_default();
-        entry.size = size;
-        entry.digests[i] = Some(hex.to_ascii_lowercase());
+        for line in field.continuation {
+            let mut parts = line.split_whitespace();
+            let (Some(hex), Some(size), Some(path), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(size) = size.parse() else { continue };
+            let entry = files.entry(path.to_string()).or_default();
+            entry.size = size;
+            entry.digests[i] = Some(hex.to_ascii_lowercase());
+        }
     }
     files
 }
@@ -166,24 +167,9 @@ pub fn prune_by_hash(dir: &Path, keep: &HashSet<String>) -> Result<()> {
     Ok(())
 }
 
-/// The Release Date: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
-pub fn release_time() -> Result<i64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse::<i64>().map_err(|_| {
-            Error::config(format!(
-                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970"
-            ))
-        }),
-        _ => Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)),
-    }
-}
-
 /// RFC 2822 date in UTC, as apt wants it: `Wed, 25 Nov 2026 09:40:10 +0000`.
 pub fn rfc2822(secs: i64) -> String {
-    crate::date::rfc2822(secs)
+    crate::util::date::rfc2822(secs)
 }
 
 #[cfg(test)]

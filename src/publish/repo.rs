@@ -6,12 +6,12 @@ use super::debfile::Control;
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Key, Stanza};
 use super::release::{self, Release};
-use super::sign::Signer;
 use super::stage::{self, Staged, hash_file};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
+use crate::openpgp::Signer;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
@@ -153,19 +153,6 @@ fn referenced(root: &Path, filename: &str) -> Result<bool> {
         }
     }
     Ok(false)
-}
-
-/// The dpkg architecture of this machine, for a repository holding only
-/// `Architecture: all` packages.
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "i386",
-        "arm" => "armhf",
-        "powerpc64" => "ppc64el",
-        other => other,
-    }
 }
 
 /// What to do with one staged package.
@@ -318,7 +305,7 @@ fn commit(
         );
     }
     if arches.is_empty() {
-        arches.insert(host_arch().to_string());
+        arches.insert(crate::debian::arch::host_deb());
     }
     let mut files: BTreeMap<String, Digests> = BTreeMap::new();
     let mut to_write: Vec<(PathBuf, String, index::Rendered)> = Vec::new();
@@ -356,7 +343,7 @@ fn commit(
         .description
         .clone()
         .unwrap_or_else(|| format!("{} {} repository", opts.label, opts.codename));
-    let date = release::release_time()?;
+    let date = crate::util::epoch::build_time()? as i64;
     let text = Release {
         origin: &opts.origin,
         label: &opts.label,

@@ -108,23 +108,20 @@ pub(super) fn lock(root: &Path, log: &Log) -> Result<File> {
         .mode(0o644)
         .open(&path)
         .ctx("opening lock file", &path)?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(file);
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(fs::TryLockError::WouldBlock) => {}
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
     }
     log.info(&format!(
         "waiting for another publisher to finish ({})",
         path.display()
     ));
     loop {
-        // SAFETY: as above.
-        if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
-            return Ok(file);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(Error::io("locking", &path, err));
+        match file.lock() {
+            Ok(()) => return Ok(file),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("locking", &path, e)),
         }
     }
 }
@@ -142,13 +139,14 @@ pub(super) fn remove_stale_staging(root: &Path) {
             continue;
         };
         let pid = rest.split('.').next().and_then(|p| p.parse::<i32>().ok());
-        // SAFETY: kill with signal 0 only checks whether the process exists.
         let ours = pid == i32::try_from(std::process::id()).ok();
+        // Signal 0 only checks whether the process exists.
         let dead = !ours
-            && pid.is_some_and(|pid| {
-                (unsafe { libc::kill(pid, 0) }) != 0
-                    && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            });
+            && pid
+                .and_then(rustix::process::Pid::from_raw)
+                .is_some_and(|pid| {
+                    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+                });
         if dead {
             let _ = fs::remove_file(entry.path());
         }
@@ -159,11 +157,7 @@ pub(super) fn remove_stale_staging(root: &Path) {
 /// `syncfs` instead of an fsync per file.
 pub(super) fn sync_filesystem(root: &Path) -> Result<()> {
     let dir = File::open(root).ctx("opening", root)?;
-    // SAFETY: syncfs on a file descriptor we own.
-    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
-        return Err(Error::io("syncing", root, io::Error::last_os_error()));
-    }
-    Ok(())
+    rustix::fs::syncfs(&dir).map_err(|e| Error::io("syncing", root, e.into()))
 }
 
 pub(super) fn hash_file(path: &Path) -> Result<Digests> {

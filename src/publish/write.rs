@@ -2,7 +2,8 @@
 
 use super::digest::Digests;
 use super::stage::{hash_file, set_mode, sync_filesystem};
-use super::{PublishOptions, gz, index, release, xz};
+use super::{PublishOptions, index, release};
+use crate::codec::{gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::collections::BTreeMap;
@@ -66,15 +67,15 @@ pub(super) fn write_indices(
         ));
     }
     // Unchanged chunks are reused from the previous files; the changed ones are
-    // compressed on all cores (inside gz::encode and xz::encode).
+    // compressed on all cores (inside gz_reuse::encode and xz_reuse::encode).
     // The uncompressed index is checksummed on another thread meanwhile.
     let mut outputs = Vec::with_capacity(to_write.len());
     for ((_, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
         let out = std::thread::scope(|s| {
             let plain = s.spawn(|| Digests::of(r.text.as_bytes()));
             let chunks = r.chunks();
-            let xz = xz::encode(&chunks, prev_xz.as_deref());
-            let gz = gz::encode(&chunks, prev_gz.as_deref());
+            let xz = xz_reuse::encode(&chunks, prev_xz.as_deref());
+            let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
             let (xz_d, gz_d) = (Digests::of(&xz), Digests::of(&gz));
             let plain_d = plain.join().expect("checksum thread");
             ((xz, xz_d), (gz, gz_d), plain_d)

@@ -1,0 +1,120 @@
+//! Running external programs (python, pip): commands are echoed at `-v` with
+//! credentials redacted; output streams to stderr at `-v`, otherwise it is captured
+//! and its tail is shown when the command fails.
+
+use crate::error::Error;
+use crate::log::Log;
+use crate::util::redact::redact;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+
+pub struct Run {
+    program: OsString,
+    args: Vec<OsString>,
+    /// Return stdout (kept out of the log) instead of streaming it.
+    capture_stdout: bool,
+}
+
+impl Run {
+    pub fn new(program: impl AsRef<OsStr>) -> Run {
+        Run {
+            program: program.as_ref().to_os_string(),
+            args: Vec::new(),
+            capture_stdout: true,
+        }
+    }
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
+        self.args.push(a.as_ref().to_os_string());
+        self
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, it: I) -> Run {
+        self.args
+            .extend(it.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+    /// Treat stdout as progress output (pip), not as a result.
+    pub fn stream(mut self) -> Run {
+        self.capture_stdout = false;
+        self
+    }
+    pub fn display(&self) -> String {
+        let mut s = self.program.to_string_lossy().into_owned();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.to_string_lossy());
+        }
+        redact(&s)
+    }
+}
+
+/// How many lines of a failed command's output to show.
+const TAIL_LINES: usize = 25;
+
+/// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
+pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
+    log.detail(&format!("$ {}", cmd.display()));
+    let mut command = Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .stdin(Stdio::null())
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_INPUT", "1");
+    // The log file collects what is not captured as a result (stderr, pip output).
+    let mut logfile = tempfile::tempfile().map_err(|e| {
+        Error::build(format!(
+            "cannot create a temporary file for the output of {}: {e}",
+            cmd.program.to_string_lossy()
+        ))
+        .with("make the temporary directory ($TMPDIR, else /tmp) writable and not full")
+    })?;
+    let streaming = log.verbose && !log.quiet;
+    let err_target = if streaming {
+        Stdio::inherit()
+    } else {
+        Stdio::from(
+            logfile
+                .try_clone()
+                .map_err(|e| Error::build(format!("duplicating a temporary file handle: {e}")))?,
+        )
+    };
+    command.stderr(err_target);
+    if cmd.capture_stdout {
+        command.stdout(Stdio::piped());
+    } else if streaming {
+        // Progress output goes to our stderr, keeping stdout for results only.
+        let fd = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::build(format!("duplicating stderr: {e}")))?;
+        command.stdout(Stdio::from(fd));
+    } else {
+        command.stdout(Stdio::from(logfile.try_clone().map_err(|e| {
+            Error::build(format!("duplicating a temporary file handle: {e}"))
+        })?));
+    }
+    let output = command.output().map_err(|e| {
+        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
+            .with("check that the program exists and is executable")
+    })?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        return Ok(stdout);
+    }
+    let mut text = String::new();
+    let _ = logfile.seek(SeekFrom::Start(0));
+    let _ = logfile.read_to_string(&mut text);
+    text.push_str(&stdout);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    let status = match output.status.code() {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".to_string(),
+    };
+    let mut err = Error::build(format!("`{}` failed ({status})", cmd.display()));
+    for l in tail {
+        err = err.with(redact(l));
+    }
+    Err(err)
+}

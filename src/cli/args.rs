@@ -1,0 +1,162 @@
+//! The command line's shape (clap types) and the options it gives the plan.
+
+use agent_packager::{Error, Format, Options};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `--format` values: every format the library knows, no second list here.
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::ALL.map(Format::name))
+        .map(|s| Format::parse(&s).expect("a possible value"))
+}
+
+/// Build a Cloudify agent (a Python virtualenv with celery, the Cloudify modules
+/// and your plugins) for this distribution, as a deterministic tar.gz.
+#[derive(Parser, Debug)]
+#[command(name = "cfy-ap", version, about, long_about = None)]
+pub struct Cli {
+    /// Path to the config YAML
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        default_value = "config.yaml",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// Recreate the venv and replace existing outputs
+    #[arg(short, long, global = true)]
+    pub force: bool,
+    /// Show the commands run and pip's output
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Output formats (repeat or comma-separate): tar, deb, rpm
+    #[arg(
+        long = "format",
+        value_parser = format_parser(),
+        value_delimiter = ',',
+        default_value = "tar"
+    )]
+    pub formats: Vec<Format>,
+    /// Print the resolved plan and touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip checking that every requested module got installed
+    #[arg(long)]
+    pub no_validation: bool,
+    /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
+    #[arg(long, value_name = "PATH")]
+    pub from_tar: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a deterministic tar.gz of an existing directory
+    Archive(ArchiveArgs),
+    /// Add .deb packages to an apt repository (created when missing) and
+    /// regenerate its indices; -f replaces a package published with other bytes
+    Publish(PublishArgs),
+    /// Write a commented example config for this host (PATH `-`: standard output)
+    Init(InitArgs),
+    /// Print a shell completion script: source <(cfy-ap completions bash)
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): cfy-ap man | man -l -
+    Man,
+    /// Print the JSON Schema of the config file, for editors
+    Schema,
+}
+
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// The directory to archive
+    pub dir: PathBuf,
+    /// The .tar.gz to write
+    pub output: PathBuf,
+    /// Member path prefix (default: DIR's own path without a leading /)
+    #[arg(long, value_name = "PATH")]
+    pub prefix: Option<String>,
+    /// gzip level 1-9
+    #[arg(long, default_value_t = agent_packager::plan::DEFAULT_TAR_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub level: u32,
+}
+
+impl Cli {
+    pub fn options(&self) -> Result<Options, Error> {
+        let mut formats = Vec::new();
+        for f in &self.formats {
+            if !formats.contains(f) {
+                formats.push(*f);
+            }
+        }
+        Ok(Options {
+            formats,
+            validate: !self.no_validation,
+            force: self.force,
+            config_path: Some(self.config.clone()),
+            from_tar: self.from_tar.clone(),
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// The repository directory
+    #[arg(long, value_name = "DIR", required_unless_present = "export_key")]
+    pub repo: Option<PathBuf>,
+    /// Distribution (dists/<CODENAME>)
+    #[arg(long, default_value = "stable")]
+    pub codename: String,
+    /// Suite name in the Release file [default: the codename]
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Component (pool/<COMPONENT>, dists/<CODENAME>/<COMPONENT>)
+    #[arg(long, default_value = "main")]
+    pub component: String,
+    /// Origin field of the Release file
+    #[arg(long, default_value = "cfy-ap")]
+    pub origin: String,
+    /// Label field of the Release file
+    #[arg(long, default_value = "cfy-ap")]
+    pub label: String,
+    /// Armored OpenPGP secret key to sign with (passphrase: $CFY_AP_SIGN_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sign_key",
+        conflicts_with = "debs"
+    )]
+    pub export_key: Option<PathBuf>,
+    /// The .deb files to add
+    #[arg(value_name = "DEB", required_unless_present = "export_key")]
+    pub debs: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write it (`-`: standard output); refuses to replace a file without -f
+    #[arg(value_name = "PATH", default_value = "config.yaml")]
+    pub path: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}

@@ -1,0 +1,28 @@
+//! The `cfy-ap` command line: [`args`] (clap types) and [`commands`] (one
+//! handler per command); [`run`] is the one dispatch.
+
+pub mod args;
+pub mod commands;
+
+use agent_packager::{Error, log::Log};
+use args::{Cli, Command};
+
+pub fn run(cli: &Cli, log: &Log) -> Result<(), Error> {
+    let force = cli.force;
+    if matches!(
+        cli.command,
+        None | Some(Command::Archive(_)) | Some(Command::Publish(_))
+    ) {
+        // A bad SOURCE_DATE_EPOCH is refused before any output is touched.
+        agent_packager::util::epoch::check()?;
+    }
+    match &cli.command {
+        None => commands::build(cli, log),
+        Some(Command::Archive(a)) => commands::archive(a, force, log),
+        Some(Command::Publish(p)) => commands::publish(p, force, log),
+        Some(Command::Init(a)) => commands::init(a, force, log),
+        Some(Command::Completions(a)) => commands::completions(a),
+        Some(Command::Man) => commands::man(),
+        Some(Command::Schema) => commands::schema(),
+    }
+}

@@ -1,0 +1,135 @@
+//! `Packages.gz` as a series of gzip members, one per chunk of stanzas (RFC 1952
+//! allows any number of members; gzip, zlib's `gzread` as used by apt, Python
+//! and Go read them as one stream). Each member's header carries an extra
+//! subfield `CA` with the SHA-256 of its uncompressed data and the length of its
+//! compressed data, so the members of the previous file can be found without
+//! inflating and reused when a chunk is unchanged, like the xz blocks in
+//! [`super::xz`]. No name and no timestamp: equal chunks give equal bytes.
+
+use super::Chunk;
+use std::collections::HashMap;
+use std::io::Write;
+
+const LEVEL: u32 = 9;
+/// Subfield id (RFC 1952 2.3.1.1) and its length: SHA-256 + u32 length.
+const SUBFIELD: [u8; 2] = [b'C', b'A'];
+const SUB_LEN: usize = 32 + 4;
+const XLEN: usize = 4 + SUB_LEN;
+const HEADER_LEN: usize = 10 + 2 + XLEN;
+
+/// Compress `chunks` into gzip members, reusing members of `previous` (an
+/// earlier output of this function) whose data is equal.
+pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
+    let empty = [Chunk::new(b"")];
+    let chunks = if chunks.is_empty() {
+        &empty[..]
+    } else {
+        chunks
+    };
+    let reusable = previous.map(old_members).unwrap_or_default();
+    let key = |c: &Chunk| (c.sha256, c.data.len() as u32);
+    let todo: Vec<&Chunk> = chunks
+        .iter()
+        .filter(|c| !reusable.contains_key(&key(c)))
+        .collect();
+    let fresh = crate::util::parallel::parallel_map(&todo, |c| member(c.data, &c.sha256));
+    let mut fresh = fresh.iter();
+    let mut out = Vec::new();
+    for c in chunks {
+        match reusable.get(&key(c)) {
+            Some(m) => out.extend_from_slice(m),
+            None => out.extend_from_slice(fresh.next().expect("one fresh member per todo")),
+        }
+    }
+    out
+}
+
+fn member(data: &[u8], digest: &[u8; 32]) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 3),
+        flate2::Compression::new(LEVEL),
+    );
+    enc.write_all(data).expect("writing to memory");
+    let deflated = enc.finish().expect("writing to memory");
+    let mut out = Vec::with_capacity(HEADER_LEN + deflated.len() + 8);
+    // ID1 ID2 CM=deflate FLG=FEXTRA MTIME=0 XFL=2 (best) OS=255 (unknown)
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 2, 255]);
+    out.extend_from_slice(&(XLEN as u16).to_le_bytes());
+    out.extend_from_slice(&SUBFIELD);
+    out.extend_from_slice(&(SUB_LEN as u16).to_le_bytes());
+    out.extend_from_slice(digest);
+    out.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+    out.extend_from_slice(&deflated);
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// The members of an earlier file, by (SHA-256, size) of their data. A file not
+/// made of such members (another tool's) gives no reuse.
+fn old_members(gz: &[u8]) -> HashMap<([u8; 32], u32), &[u8]> {
+    let mut map = HashMap::new();
+    let mut at = 0;
+    while at < gz.len() {
+        let Some(h) = gz.get(at..at + HEADER_LEN) else {
+            return HashMap::new();
+        };
+        let ok = h[..4] == [0x1f, 0x8b, 8, 0x04]
+            && usize::from(u16::from_le_bytes([h[10], h[11]])) == XLEN
+            && h[12..14] == SUBFIELD
+            && usize::from(u16::from_le_bytes([h[14], h[15]])) == SUB_LEN;
+        if !ok {
+            return HashMap::new();
+        }
+        let digest: [u8; 32] = h[16..48].try_into().expect("32 bytes");
+        let deflated = u32::from_le_bytes(h[48..52].try_into().expect("4 bytes")) as usize;
+        let end = at + HEADER_LEN + deflated + 8;
+        let Some(m) = gz.get(at..end) else {
+            return HashMap::new();
+        };
+        let size = u32::from_le_bytes(m[m.len() - 4..].try_into().expect("4 bytes"));
+        map.insert((digest, size), m);
+        at = end;
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Chunk;
+    use std::io::Read;
+
+    fn encode(chunks: &[&[u8]], previous: Option<&[u8]>) -> Vec<u8> {
+        let chunks: Vec<Chunk> = chunks.iter().map(|c| Chunk::new(c)).collect();
+        super::encode(&chunks, previous)
+    }
+
+    fn decode(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn members_round_trip_and_are_reused() {
+        let a = "Package: a\n\n".repeat(300);
+        let b = "Package: b\n\n".repeat(200);
+        let c = "Package: c\n\n".repeat(100);
+        let first = encode(&[a.as_bytes(), b.as_bytes()], None);
+        assert_eq!(decode(&first), format!("{a}{b}").into_bytes());
+        let second = encode(&[a.as_bytes(), c.as_bytes(), b.as_bytes()], Some(&first));
+        assert_eq!(decode(&second), format!("{a}{c}{b}").into_bytes());
+        assert_eq!(
+            second,
+            encode(&[a.as_bytes(), c.as_bytes(), b.as_bytes()], None)
+        );
+        assert_eq!(
+            encode(&[a.as_bytes()], Some(b"junk")),
+            encode(&[a.as_bytes()], None)
+        );
+        let empty = encode(&[], None);
+        assert!(!empty.is_empty() && decode(&empty).is_empty());
+    }
+}

@@ -1,0 +1,124 @@
+//! Compression, in one place: the compressor names and levels users configure
+//! (one parser, [`Setting`]), the [`Compressor`] every package writer streams
+//! through, the parallel deterministic [`gzip`] writer of the agent archive, and
+//! the member/block reuse that lets the apt publisher recompress only what
+//! changed in `Packages.gz` ([`gz_reuse`]) and `Packages.xz` ([`xz_reuse`]).
+
+mod compressor;
+pub mod gz_reuse;
+pub mod gzip;
+pub mod xz_reuse;
+
+pub use compressor::{Compressor, copy_hashed};
+
+use crate::error::{Error, Result};
+use std::ops::RangeInclusive;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Xz,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
+        }
+    }
+
+    /// The levels each compressor accepts.
+    pub fn levels(self) -> RangeInclusive<u32> {
+        match self {
+            Compression::Gzip => 0..=9,
+            Compression::Xz => 0..=9,
+            Compression::Zstd => 1..=22,
+            Compression::None => 0..=0,
+        }
+    }
+}
+
+/// A configured compressor and level; `level: None` lets each writer use its
+/// own default ([`Setting::level_or`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub compression: Compression,
+    pub level: Option<u32>,
+}
+
+impl Setting {
+    /// Parse a name (`gzip`/`gz`, `xz`, `zstd`/`zst`, `none`; default gzip) and an
+    /// optional level, checked against the compressor's range. `key` names the
+    /// config key in errors (e.g. `package.compression`).
+    pub fn from_config(key: &str, name: Option<&str>, level: Option<u32>) -> Result<Setting> {
+        let compression = match name.unwrap_or("gzip") {
+            "gzip" | "gz" => Compression::Gzip,
+            "xz" => Compression::Xz,
+            "zstd" | "zst" => Compression::Zstd,
+            "none" => Compression::None,
+            other => {
+                return Err(Error::config(format!(
+                    "{key} {other:?} is not known: use gzip, xz, zstd or none"
+                )));
+            }
+        };
+        let range = compression.levels();
+        if let Some(l) = level
+            && !range.contains(&l)
+        {
+            return Err(Error::config(format!(
+                "{key}_level {l} is out of range for {}: {}-{}",
+                compression.name(),
+                range.start(),
+                range.end()
+            )));
+        }
+        Ok(Setting { compression, level })
+    }
+
+    /// The configured level, else `default` for this compressor.
+    pub fn level_or(&self, default: impl Fn(Compression) -> u32) -> u32 {
+        self.level.unwrap_or_else(|| default(self.compression))
+    }
+}
+
+/// One chunk of a text being compressed (e.g. an index) and the SHA-256 of its bytes (how compressed chunks of
+/// the previous files are recognised for reuse).
+pub struct Chunk<'a> {
+    pub data: &'a [u8],
+    pub sha256: [u8; 32],
+}
+
+impl<'a> Chunk<'a> {
+    pub fn new(data: &'a [u8]) -> Chunk<'a> {
+        use sha2::Digest;
+        Chunk {
+            data,
+            sha256: sha2::Sha256::digest(data).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_levels_and_errors() {
+        let s = Setting::from_config("k", None, None).unwrap();
+        assert_eq!((s.compression, s.level), (Compression::Gzip, None));
+        let s = Setting::from_config("k", Some("zst"), Some(19)).unwrap();
+        assert_eq!((s.compression, s.level), (Compression::Zstd, Some(19)));
+        assert_eq!(s.level_or(|_| 3), 19);
+        let e = Setting::from_config("k", Some("brotli"), None).unwrap_err();
+        assert!(e.message.contains("not known"), "{e}");
+        let e = Setting::from_config("k", Some("zstd"), Some(30)).unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+        assert!(Setting::from_config("k", Some("none"), Some(1)).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! The YAML config file, exactly as written by the user. Every key is optional;
+//! defaults are applied when the plan is resolved (`crate::plan`). Unknown keys are
+//! errors (with line, column and the closest valid key). The doc comments here
+//! are the descriptions of the JSON Schema (`cfy-ap schema`, [`super::json_schema`]).
+
+use super::json_schema::{compression, hyphen_aliases, text};
+use super::source::{ModuleSource, Required};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Build configuration of a Cloudify agent (cfy-ap). Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "cfy-ap config")]
+pub struct Config {
+    /// Distribution name as platform.dist() gave it (Ubuntu, centos, debian...). Default: detected.
+    #[serde(default)]
+    #[schemars(schema_with = "text")]
+    pub distribution: Option<String>,
+    /// Release code name (trusty, Core, bookworm...). Default: detected.
+    #[serde(default)]
+    #[schemars(schema_with = "text")]
+    pub release: Option<String>,
+    /// Where the virtualenv is built; also the member path in the tar. Default: /cloudify/<distribution>-<release>-agent/env.
+    pub venv: Option<String>,
+    /// The interpreter the virtualenv is made with. Default: /usr/bin/python, else python3 from PATH.
+    pub python_path: Option<String>,
+    /// Base modules, installed in this order.
+    pub base_modules: Option<BaseModules>,
+    /// Branch or tag of the cloudify-manager source. Default: master.
+    #[serde(default)]
+    #[schemars(schema_with = "text")]
+    pub management_modules_version: Option<String>,
+    /// Management modules; by default from the cloudify-manager source.
+    pub management_modules: Option<ManagementModules>,
+    /// URL template with {version}, a local .tar.gz or a directory. Default: the GitHub archive of cloudify-manager.
+    pub management_modules_source: Option<String>,
+    /// More pip requirements (your plugins), installed last, in order.
+    pub additional_modules: Option<Vec<String>>,
+    /// Extra arguments for every pip install, e.g. [--no-index, --find-links, ./wheels].
+    pub pip_options: Option<Vec<String>>,
+    /// The agent archive. Default: <distribution>-<release>-agent.tar.gz.
+    pub output_tar: Option<String>,
+    /// Keep the virtualenv after the tar is written. Default: false.
+    pub keep_venv: Option<bool>,
+    /// gzip level of the agent tar.gz (1-9). Default: 6.
+    #[schemars(range(min = 1, max = 9))]
+    pub tar_compression_level: Option<u32>,
+    /// Make the agent work from any directory (scripts and activate find their own location). Default: true.
+    pub relocatable: Option<bool>,
+    /// The manager package (--format deb / --format rpm).
+    pub package: Option<Package>,
+    /// An apt repository to publish the .deb into.
+    pub publish: Option<Publish>,
+}
+
+/// Base modules, installed in this order.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaseModules {
+    #[serde(default)]
+    pub celery: Required,
+    /// Default: the cloudify-rest-client master tarball.
+    #[serde(default)]
+    pub rest_client: ModuleSource,
+    /// Default: the cloudify-plugins-common master tarball.
+    #[serde(default)]
+    pub plugins_common: ModuleSource,
+    /// Default: the cloudify-script-plugin master tarball.
+    #[serde(default)]
+    pub script_plugin: ModuleSource,
+    /// Default: the cloudify-diamond-plugin master tarball.
+    #[serde(default)]
+    pub diamond_plugin: ModuleSource,
+}
+
+/// Management modules; by default from the cloudify-manager source.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = hyphen_aliases)]
+pub struct ManagementModules {
+    /// Default: plugins/agent-installer of the manager source.
+    #[serde(default, alias = "agent-installer")]
+    pub agent_installer: ModuleSource,
+    /// Default: plugins/plugin-installer of the manager source.
+    #[serde(default, alias = "plugin-installer")]
+    pub plugin_installer: ModuleSource,
+    /// Default: plugins/windows-agent-installer of the manager source.
+    #[serde(default, alias = "windows-agent-installer")]
+    pub windows_agent_installer: ModuleSource,
+    /// Default: plugins/windows-plugin-installer of the manager source.
+    #[serde(default, alias = "windows-plugin-installer")]
+    pub windows_plugin_installer: ModuleSource,
+}
+
+/// The manager package (--format deb / --format rpm).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Package name. Default: cloudify-<distribution>-<release>-agent, lowercased.
+    pub name: Option<String>,
+    /// Package version (required for deb/rpm, or $VERSION), e.g. 3.2rc1.
+    #[serde(default)]
+    #[schemars(schema_with = "text")]
+    pub version: Option<String>,
+    /// Package revision. Default: 1.
+    #[serde(default)]
+    #[schemars(schema_with = "text")]
+    pub revision: Option<String>,
+    /// Default: this host's architecture.
+    pub architecture: Option<String>,
+    /// `Full Name <email>`.
+    pub maintainer: Option<String>,
+    /// Default: generated.
+    pub description: Option<String>,
+    /// An http:// or https:// URL.
+    pub homepage: Option<String>,
+    /// Default: Apache-2.0.
+    pub license: Option<String>,
+    /// Copyright line of the deb's copyright file. Default: the authors of the bundled modules.
+    pub copyright: Option<String>,
+    /// deb dependencies.
+    pub depends: Option<Vec<String>>,
+    /// rpm requirements.
+    pub rpm_depends: Option<Vec<String>>,
+    /// Absolute path of the manager's resources. Default: /opt/manager/resources.
+    pub resources_dir: Option<String>,
+    /// Directory with the per-distribution config files. Default: packaging/ beside the config, else the system's.
+    pub config_files: Option<String>,
+    /// Payload compression. Default: gzip.
+    #[serde(default)]
+    #[schemars(schema_with = "compression")]
+    pub compression: Option<String>,
+    /// Level for the compression (its range). Default: the compression's default.
+    #[schemars(range(min = 0))]
+    pub compression_level: Option<u32>,
+    /// Where the package is written. Default: the directory of output_tar.
+    pub output_dir: Option<String>,
+    /// Armored OpenPGP secret key to sign the rpm.
+    pub sign_key: Option<String>,
+}
+
+/// An apt repository to publish the .deb into.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    /// The repository directory.
+    pub repo: Option<String>,
+    /// Distribution (dists/<codename>). Default: stable.
+    pub codename: Option<String>,
+    /// Suite in the Release file. Default: the codename.
+    pub suite: Option<String>,
+    /// Default: main.
+    pub component: Option<String>,
+    /// Default: cfy-ap.
+    pub origin: Option<String>,
+    /// Default: cfy-ap.
+    pub label: Option<String>,
+    /// Armored OpenPGP secret key to sign the indices.
+    pub sign_key: Option<String>,
+}

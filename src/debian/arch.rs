@@ -1,0 +1,64 @@
+//! Architecture names, one table: Debian's (`amd64`, `ppc64el`), rpm's
+//! (`x86_64`, `ppc64le`) and this machine's (uname style), used by the package
+//! writers and by the apt publisher.
+
+/// Debian architecture name for an rpm/uname name (`x86_64` → `amd64`).
+pub fn deb_name(arch: &str) -> String {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" | "i486" | "i586" | "i686" => "i386",
+        "arm" | "armv7l" | "armv7hl" => "armhf",
+        "ppc64le" | "powerpc64le" => "ppc64el",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        "noarch" => "all",
+        other => other,
+    }
+    .to_string()
+}
+
+/// rpm architecture name for a Debian one (`amd64` → `x86_64`).
+pub fn rpm_name(arch: &str) -> String {
+    match arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "i386" => "i686",
+        "armhf" => "armv7hl",
+        "ppc64el" => "ppc64le",
+        "loong64" => "loongarch64",
+        "all" => "noarch",
+        other => other,
+    }
+    .to_string()
+}
+
+/// The build host's architecture, uname style.
+pub fn host() -> &'static str {
+    match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    }
+}
+
+/// This machine's Debian architecture (for a repository holding only
+/// `Architecture: all` packages).
+pub fn host_deb() -> String {
+    deb_name(host())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ways() {
+        assert_eq!(deb_name("x86_64"), "amd64");
+        assert_eq!(deb_name("aarch64"), "arm64");
+        assert_eq!(deb_name("ppc64le"), "ppc64el");
+        assert_eq!(deb_name("powerpc64"), "ppc64");
+        assert_eq!(rpm_name("amd64"), "x86_64");
+        assert_eq!(rpm_name("all"), "noarch");
+        assert_eq!(rpm_name(&deb_name("ppc64le")), "ppc64le");
+    }
+}

@@ -1,0 +1,271 @@
+//! OpenPGP signing keys, in one place for apt and rpm signing: one loader (file
+//! read, armored or binary, the signing key or subkey picked, the passphrase
+//! checked), one passphrase policy ([`passphrase`]: an explicit value, else
+//! `$CFY_AP_SIGN_PASSPHRASE`), and repository signatures with the pure-Rust
+//! `pgp` crate: an `InRelease` (cleartext) and a `Release.gpg` (armored
+//! detached) over the same Release bytes, SHA-512; the public key for clients.
+//! The rpm writer wraps a loaded key for the `rpm` crate
+//! (`crate::writers::rpm::sign`).
+
+use crate::error::{Error, Result};
+use pgp::composed::{
+    ArmorOptions, CleartextSignedMessage, Deserializable, DetachedSignature, SignedSecretKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
+use pgp::ser::Serialize;
+use pgp::types::{KeyDetails, KeyVersion, Password, SigningKey, Timestamp};
+use std::path::{Path, PathBuf};
+
+/// The environment variable holding the signing key's passphrase.
+pub const PASSPHRASE_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
+
+/// The passphrase policy: the one given explicitly (library callers), else
+/// [`PASSPHRASE_ENV`]; never a prompt, never the command line.
+pub fn passphrase(explicit: Option<&str>) -> Option<String> {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var(PASSPHRASE_ENV).ok())
+}
+
+/// A signing key, its secret material decrypted in memory.
+pub struct Signer {
+    pub path: PathBuf,
+    key: SignedSecretKey,
+    /// `None`: the primary key signs; else the index of a signing subkey.
+    subkey: Option<usize>,
+    /// The file's text when it is an armored secret key (the `rpm` crate loads
+    /// keys from that form).
+    armored: Option<String>,
+    /// The passphrase that unlocked it (None: the key has none, or not unlocked).
+    passphrase: Option<String>,
+}
+
+/// The two signature files for one Release.
+pub struct Signatures {
+    pub in_release: String,
+    pub release_gpg: String,
+}
+
+impl Signer {
+    /// Load an OpenPGP secret key (armored or binary) and check that `passphrase`
+    /// unlocks it, so a bad key fails before the repository is touched.
+    pub fn load(path: &Path, passphrase: Option<&str>) -> Result<Signer> {
+        Signer::load_as("signing key", path, passphrase)
+    }
+
+    /// [`Signer::load`], with errors naming the key as `label` (e.g. `package.sign_key`).
+    pub fn load_as(label: &str, path: &Path, passphrase: Option<&str>) -> Result<Signer> {
+        let mut signer = Signer::open_as(label, path)?;
+        let pw = Password::from(passphrase.unwrap_or_default());
+        // Decrypt the secret material once, here: a wrong passphrase fails before
+        // the repository is touched, and signing does not redo the (deliberately
+        // slow) passphrase derivation.
+        let (encrypted, unlocked) = match signer.subkey {
+            None => {
+                let k = &mut signer.key.primary_key;
+                let enc = k.secret_params().is_encrypted();
+                (enc, if enc { k.remove_password(&pw) } else { Ok(()) })
+            }
+            Some(i) => {
+                let k = &mut signer.key.secret_subkeys[i].key;
+                let enc = k.secret_params().is_encrypted();
+                (enc, if enc { k.remove_password(&pw) } else { Ok(()) })
+            }
+        };
+        if unlocked.is_err() {
+            let msg = if passphrase.is_none() && encrypted {
+                format!("the key is passphrase-protected; set {PASSPHRASE_ENV}")
+            } else {
+                format!("wrong passphrase (from {PASSPHRASE_ENV})")
+            };
+            return Err(Error::config(format!("{label} {}: {msg}", path.display())));
+        }
+        signer.passphrase = passphrase.map(str::to_string);
+        Ok(signer)
+    }
+
+    /// Load a secret key without unlocking it (enough to export its public half).
+    pub fn open(path: &Path) -> Result<Signer> {
+        Signer::open_as("signing key", path)
+    }
+
+    fn open_as(label: &str, path: &Path) -> Result<Signer> {
+        let bad = |msg: String| {
+            Error::config(format!("{label} {}: {msg}", path.display())).with(
+                "expected an OpenPGP secret key, e.g. from \
+                 `gpg --armor --export-secret-keys FINGERPRINT`",
+            )
+        };
+        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let text = std::str::from_utf8(&bytes).ok();
+        let armored = text
+            .filter(|t| t.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----"))
+            .map(str::to_string);
+        let (key, _) = SignedSecretKey::from_reader_single(&bytes[..]).map_err(|e| {
+            bad(match (text, &armored) {
+                (Some(_), None) => "not an armored secret key".to_string(),
+                _ => format!("not a usable secret key: {e}"),
+            })
+        })?;
+        let primary_sigs = key
+            .details
+            .direct_signatures
+            .iter()
+            .chain(key.details.users.iter().flat_map(|u| &u.signatures));
+        let subkey = if can_sign(primary_sigs, true) {
+            None
+        } else {
+            let found = key
+                .secret_subkeys
+                .iter()
+                .position(|sk| can_sign(sk.signatures.iter(), false));
+            match found {
+                Some(i) => Some(i),
+                None => return Err(bad("neither the key nor a subkey can sign".into())),
+            }
+        };
+        Ok(Signer {
+            path: path.to_path_buf(),
+            key,
+            subkey,
+            armored,
+            passphrase: None,
+        })
+    }
+
+    /// The key file's text when it is an armored secret key.
+    pub fn armored(&self) -> Option<&str> {
+        self.armored.as_deref()
+    }
+
+    /// The passphrase that unlocked the key, if it needed one.
+    pub fn passphrase(&self) -> Option<&str> {
+        self.passphrase.as_deref()
+    }
+
+    /// The newest creation time of the key and its subkeys: signatures are never
+    /// dated before it (rpm with the Sequoia backend rejects those).
+    pub fn not_before(&self) -> u32 {
+        std::iter::once(self.key.primary_key.created_at())
+            .chain(self.key.secret_subkeys.iter().map(|k| k.key.created_at()))
+            .map(|t| t.as_secs())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The fingerprint of the key that signs (the primary key or a subkey).
+    pub fn fingerprint(&self) -> String {
+        let fpr = match self.subkey {
+            None => self.key.primary_key.fingerprint(),
+            Some(i) => self.key.secret_subkeys[i].key.fingerprint(),
+        };
+        format!("{fpr:X}")
+    }
+
+    /// The fingerprint of the primary key (what users see in `gpg --show-keys`).
+    pub fn primary_fingerprint(&self) -> String {
+        format!("{:X}", self.key.primary_key.fingerprint())
+    }
+
+    /// Sign `release`; `time` is the signature creation time (seconds since 1970),
+    /// raised to the key's creation time if earlier.
+    pub fn sign(&self, release: &str, time: i64) -> Result<Signatures> {
+        let fail = |e: pgp::errors::Error| Error::build(format!("signing Release: {e}"));
+        match self.subkey {
+            None => sign_with(&self.key.primary_key, &Password::empty(), release, time),
+            Some(i) => sign_with(
+                &self.key.secret_subkeys[i].key,
+                &Password::empty(),
+                release,
+                time,
+            ),
+        }
+        .map_err(fail)
+    }
+
+    /// Is `in_release` this key's clearsigned copy of exactly `release`?
+    /// (Checks the text and the issuer; a stale or foreign InRelease is re-signed.)
+    pub fn signed(&self, in_release: &str, release: &str) -> bool {
+        let Ok((msg, _)) = CleartextSignedMessage::from_string(in_release) else {
+            return false;
+        };
+        let ours = self.fingerprint();
+        let by_us = msg.signatures().iter().any(|sig| {
+            sig.issuer_fingerprint()
+                .iter()
+                .any(|f| format!("{f:X}") == ours)
+        });
+        by_us && msg.signed_text() == release.replace('\n', "\r\n")
+    }
+
+    /// The public key, ASCII-armored (`.asc`) or binary (`.gpg`).
+    pub fn public_key(&self, armored: bool) -> Result<Vec<u8>> {
+        let public = self.key.to_public_key();
+        let out = if armored {
+            public.to_armored_bytes(ArmorOptions::default())
+        } else {
+            public.to_bytes()
+        };
+        out.map_err(|e| Error::build(format!("exporting the public key: {e}")))
+    }
+}
+
+/// Whether self-signatures grant the signing capability. A key without any key
+/// flags (old-style) is taken as able to sign when it is the primary key.
+fn can_sign<'a>(sigs: impl Iterator<Item = &'a pgp::packet::Signature>, primary: bool) -> bool {
+    let mut any_flags = false;
+    for sig in sigs {
+        let flags = sig.key_flags();
+        if flags.sign() {
+            return true;
+        }
+        any_flags |= flags.certify() || flags.encrypt_comms() || flags.encrypt_storage();
+    }
+    primary && !any_flags
+}
+
+fn sign_with<K: SigningKey + KeyDetails>(
+    key: &K,
+    pw: &Password,
+    release: &str,
+    time: i64,
+) -> pgp::errors::Result<Signatures> {
+    let created = Timestamp::from_secs(
+        u32::try_from(time.max(0))
+            .unwrap_or(u32::MAX)
+            .max(key.created_at().as_secs()),
+    );
+    let detached =
+        config(key, SignatureType::Binary, created)?.sign(key, pw, release.as_bytes())?;
+    let release_gpg = DetachedSignature::new(detached).to_armored_string(ArmorOptions::default())?;
+    let clear =
+        CleartextSignedMessage::new(release, config(key, SignatureType::Text, created)?, key, pw)?;
+    let in_release = clear.to_armored_string(ArmorOptions::default())?;
+    Ok(Signatures {
+        in_release,
+        release_gpg,
+    })
+}
+
+fn config<K: SigningKey + KeyDetails>(
+    key: &K,
+    typ: SignatureType,
+    created: Timestamp,
+) -> pgp::errors::Result<SignatureConfig> {
+    let hash = HashAlgorithm::Sha512;
+    let mut config = match key.version() {
+        KeyVersion::V6 => SignatureConfig::v6(rand::thread_rng(), typ, key.algorithm(), hash)?,
+        _ => SignatureConfig::v4(typ, key.algorithm(), hash),
+    };
+    config.hashed_subpackets = vec![
+        Subpacket::regular(SubpacketData::SignatureCreationTime(created))?,
+        Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))?,
+    ];
+    if key.version() <= KeyVersion::V4 {
+        config.unhashed_subpackets = vec![Subpacket::regular(SubpacketData::IssuerKeyId(
+            key.legacy_key_id(),
+        ))?];
+    }
+    Ok(config)
+}
