@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::log::Log;
 use crate::package::{AgentInfo, Format, WriteJob, Written};
 use crate::plan::Plan;
+use crate::util::atomic;
 use crate::{publish, writers};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +27,12 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     // SOURCE_DATE_EPOCH, existing outputs (exit 3), unwritable directories,
     // unusable signing keys.
     crate::util::epoch::check()?;
-    agent::precheck(plan, &plan.outputs())?;
+    let outputs = plan.outputs();
+    atomic::check_not_inputs(&outputs, &plan.inputs())?;
+    if plan.from_tar.is_none() {
+        atomic::check_outside(&outputs, &plan.venv, "the venv")?;
+    }
+    agent::precheck(plan, &outputs)?;
     let mut jobs: Vec<(Format, Box<dyn WriteJob>)> = Vec::new();
     if let Some(pkg) = &plan.package {
         for format in pkg.formats() {

@@ -57,6 +57,8 @@ pub struct Plan {
     pub package: Option<PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
     pub publish: Option<PublishOptions>,
+    /// The config file read, if any (an input no output may overwrite).
+    pub config_file: Option<PathBuf>,
 }
 
 /// Command-line choices that shape the plan.
@@ -213,7 +215,31 @@ impl Plan {
             from_tar,
             package,
             publish,
+            config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
         })
+    }
+
+    /// Every file this run reads that an output could overwrite: `(what, path)`.
+    pub fn inputs(&self) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.config_file {
+            out.push(("the config file".into(), c.clone()));
+        }
+        if let Some(t) = &self.from_tar {
+            out.push(("--from-tar".into(), t.clone()));
+        }
+        if let Some(src) = &self.manager_source
+            && !src.contains("://")
+        {
+            out.push(("management_modules_source".into(), PathBuf::from(src)));
+        }
+        if let Some(p) = &self.package {
+            out.extend(p.inputs());
+        }
+        if let Some(k) = self.publish.as_ref().and_then(|p| p.sign_key.clone()) {
+            out.push(("publish.sign_key".into(), k));
+        }
+        out
     }
 
     /// Every file this plan writes, checked before any work.

@@ -44,6 +44,7 @@ pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
         }
     }
     for out in outputs {
+        crate::util::atomic::check_replaceable(out)?;
         if out.exists() && !plan.force {
             return Err(Error::exists(format!("{} already exists", out.display()))
                 .with("use -f/--force to replace it, or choose another output path"));

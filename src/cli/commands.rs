@@ -2,6 +2,7 @@
 //! `init`, `completions`, `man`, `schema`.
 
 use super::args::{ArchiveArgs, Cli, CompletionsArgs, InitArgs, PublishArgs, ShellArg};
+use agent_packager::util::atomic;
 use agent_packager::util::paths::normalize;
 use agent_packager::{Error, archive, config, log::Log, plan::Plan, writers};
 use clap::CommandFactory;
@@ -65,23 +66,35 @@ pub fn schema() -> Result<(), Error> {
 
 pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
     let prefix = match &a.prefix {
-        Some(p) => p.clone(),
+        Some(p) => archive::check_prefix(p)?,
         None => {
             let abs = normalize(&std::env::current_dir().unwrap_or_default().join(&a.dir));
             agent_packager::plan::tar_prefix(&a.dir.to_string_lossy(), &abs)?
         }
     };
+    atomic::check_replaceable(&a.output)?;
     if a.output.exists() && !force {
         return Err(
             Error::exists(format!("{} already exists", a.output.display()))
                 .with("use -f/--force to replace it"),
         );
     }
+    let opts = archive::TarOptions {
+        level: a.level,
+        force,
+        keep_setid: a.keep_setid,
+    };
     let stats = log.step_bytes(
         &format!("wrote {}", a.output.display()),
         || agent_packager::log::tree_bytes(&a.dir),
-        || archive::write_tar_gz(&a.dir, &prefix, &a.output, a.level, force),
+        || archive::write_tar_gz_with(&a.dir, &prefix, &a.output, &opts),
     )?;
+    for s in &stats.cleared_setid {
+        log.warn(&format!(
+            "setuid/setgid cleared (owner stored as root; --keep-setid keeps it): {}",
+            s.display()
+        ));
+    }
     for s in &stats.skipped {
         log.warn(&format!(
             "not archived (not a file, directory or link): {}",
@@ -98,6 +111,10 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
 pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     use agent_packager::publish;
     if let (Some(dest), Some(key)) = (&a.export_key, &a.sign_key) {
+        atomic::check_not_inputs(
+            std::slice::from_ref(dest),
+            &[("--sign-key".to_string(), key.clone())],
+        )?;
         let fpr = publish::export_key(key, dest, force)?;
         log.info(&format!("wrote {} (key {fpr})", dest.display()));
         return Ok(());

@@ -170,6 +170,7 @@ pub fn write(path: &Path, force: bool) -> Result<String> {
             .map_err(|e| Error::build(format!("writing to standard output: {e}")))?;
         return Ok(text);
     }
+    crate::util::atomic::check_replaceable(path)?;
     if path.exists() && !force {
         return Err(Error::exists(format!("{} already exists", path.display()))
             .with("use -f/--force to replace it, or give another path: cfy-ap init other.yaml"));

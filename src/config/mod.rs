@@ -11,26 +11,22 @@ pub use source::{ModuleSource, Required};
 pub use types::{BaseModules, Config, ManagementModules, Package, Publish};
 
 use crate::error::{Error, Result};
+use crate::util::input::{MAX_CONFIG, read_bounded};
+use crate::util::redact::redact;
 use std::path::Path;
 
 /// Read and parse a config file. Errors name `file:line:col` and show the line.
 pub fn load_file(path: &Path) -> Result<Config> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(
-                Error::config(format!("config file {} not found", path.display())).with(
-                    "give the right path with -c PATH, or write a commented example with `cfy-ap init`",
-                ),
-            );
-        }
-        Err(e) => {
-            return Err(Error::config(format!(
-                "cannot read config file {}: {e}",
-                path.display()
-            )));
-        }
-    };
+    if !path.exists() {
+        return Err(
+            Error::config(format!("config file {} not found", path.display())).with(
+                "give the right path with -c PATH, or write a commented example with `cfy-ap init`",
+            ),
+        );
+    }
+    let bytes = read_bounded(path, "config file", MAX_CONFIG)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::config(format!("config file {} is not UTF-8 text", path.display())))?;
     parse_str(&text, &path.display().to_string())
 }
 
@@ -51,6 +47,8 @@ fn located_error(e: &serde_saphyr::Error, origin: &str) -> Error {
         None => plain.clone(),
     };
     let hint = suggestion(&message);
+    // Values in messages and snippets may hold credentials (index URLs).
+    let message = redact(&message);
     let mut err = match e.location() {
         Some(loc) => Error::config(format!(
             "{origin}:{}:{}: {message}",
@@ -62,7 +60,7 @@ fn located_error(e: &serde_saphyr::Error, origin: &str) -> Error {
     // The rendered snippet: drop serde-saphyr's own first line and name the file.
     let rendered = e.to_string();
     for line in rendered.lines().skip(1) {
-        err = err.with(line.replace("<input>", origin));
+        err = err.with(redact(&line.replace("<input>", origin)));
     }
     if let Some(h) = hint {
         err = err.with(h);

@@ -290,6 +290,22 @@ impl PackagePlan {
     pub fn output_paths(&self) -> Vec<PathBuf> {
         self.outputs.iter().map(|o| o.path.clone()).collect()
     }
+    /// The files the package is made from, and the signing key: `(what, path)`.
+    pub fn inputs(&self) -> Vec<(String, PathBuf)> {
+        let mut out: Vec<(String, PathBuf)> = self
+            .files
+            .iter()
+            .filter_map(|f| match &f.source {
+                Source::File(p) => Some(("a packaged config file".to_string(), p.clone())),
+                Source::AgentTar => None,
+            })
+            .collect();
+        if let Some(k) = &self.sign_key {
+            out.push(("package.sign_key".into(), k.clone()));
+        }
+        out
+    }
+
     pub fn formats(&self) -> Vec<Format> {
         self.outputs.iter().map(|o| o.format).collect()
     }

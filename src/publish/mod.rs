@@ -211,6 +211,11 @@ pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Sum
     if debs.is_empty() {
         return Err(Error::config("publish: no .deb files given"));
     }
+    // Before anything is created: a directory, FIFO or device is no package (a
+    // FIFO would block the staging copy forever).
+    for deb in debs {
+        crate::util::input::check_regular(deb, "package", u64::MAX)?;
+    }
     let signer = match &opts.sign_key {
         Some(key) => Some(Signer::load(key, opts.passphrase().as_deref())?),
         None => None,

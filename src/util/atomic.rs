@@ -1,6 +1,9 @@
 //! Outputs are written to a temporary file beside their destination and renamed
 //! into place only when complete, so a failed run never leaves a partial file at
-//! an output path and never touches a file that was there before.
+//! an output path and never touches a file that was there before. An output path
+//! that holds anything but a regular file (a device, FIFO, socket, directory or
+//! symbolic link) is never replaced, even with `-f`; and no output may be one of
+//! the run's inputs ([`check_not_inputs`]).
 
 use crate::error::{Error, IoContext, Result};
 use std::fs::{File, Permissions};
@@ -15,6 +18,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(dest: &Path) -> Result<AtomicFile> {
+        check_replaceable(dest)?;
         let dir = super::paths::parent_dir(dest);
         let name = dest
             .file_name()
@@ -43,6 +47,8 @@ impl AtomicFile {
     /// existing destination (even one created meanwhile) is never replaced.
     pub fn commit(self, overwrite: bool) -> Result<()> {
         let AtomicFile { tmp, dest } = self;
+        // Again at the last moment: something may have appeared meanwhile.
+        check_replaceable(&dest)?;
         tmp.as_file()
             .set_permissions(Permissions::from_mode(0o644))
             .ctx("setting permissions of", tmp.path())?;
@@ -79,4 +85,114 @@ pub fn check_writable(dest: &Path) -> Result<()> {
         .tempfile_in(&dir)
         .map(drop)
         .map_err(|e| unwritable(&dir, e))
+}
+
+/// Refuse (exit 2) an output path holding anything but a regular file: `-f`
+/// replaces files, never devices, FIFOs, sockets, directories or symlinks.
+pub fn check_replaceable(dest: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(dest) {
+        Ok(meta) if !meta.is_file() => Err(Error::config(format!(
+            "output {} is {}: refusing to replace it (only regular files are replaced)",
+            dest.display(),
+            super::input::kind(&meta)
+        ))
+        .with("give the path of a new or regular file instead")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `a` and `b` name the same file: the same device and inode when both
+/// exist, else the same canonical path.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => canonical(a).is_some_and(|ca| canonical(b).is_some_and(|cb| ca == cb)),
+    }
+}
+
+/// The canonical form of a path whose file may not exist yet: its parent
+/// canonicalized, plus its name.
+pub fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(c) = path.canonicalize() {
+        return Some(c);
+    }
+    let name = path.file_name()?;
+    let parent = super::paths::parent_dir(path).canonicalize().ok()?;
+    Some(parent.join(name))
+}
+
+/// Refuse (exit 2) any output that is also an input (`(label, path)`): writing
+/// it would destroy what the run reads.
+pub fn check_not_inputs(outputs: &[PathBuf], inputs: &[(String, PathBuf)]) -> Result<()> {
+    for out in outputs {
+        if let Some((label, _)) = inputs.iter().find(|(_, input)| same_file(out, input)) {
+            return Err(Error::config(format!(
+                "output {} is also an input ({label}): refusing to overwrite it",
+                out.display()
+            ))
+            .with("choose another output path"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse (exit 2) an output inside `dir` (after following symlinks), which the
+/// run deletes or archives (`what` says which directory it is).
+pub fn check_outside(outputs: &[PathBuf], dir: &Path, what: &str) -> Result<()> {
+    let Some(dir) = canonical(dir) else {
+        return Ok(());
+    };
+    for out in outputs {
+        if canonical(out).is_some_and(|c| c.starts_with(&dir)) {
+            return Err(Error::config(format!(
+                "output {} is inside {what} {}: choose a path outside it",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_files_are_never_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(check_replaceable(&link).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            check_replaceable(Path::new("/dev/null"))
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(check_replaceable(d.path()).unwrap_err().exit_code(), 2);
+        assert!(check_replaceable(&d.path().join("new")).is_ok());
+        std::fs::write(d.path().join("f"), "x").unwrap();
+        assert!(check_replaceable(&d.path().join("f")).is_ok());
+        assert!(AtomicFile::create(&link).is_err());
+    }
+
+    #[test]
+    fn outputs_that_are_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        let input = d.path().join("c.yaml");
+        std::fs::write(&input, "x").unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let via = d.path().join("sub/../c.yaml");
+        let inputs = vec![("the config file".to_string(), input.clone())];
+        let e = check_not_inputs(&[via], &inputs).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.contains("the config file"), "{e}");
+        assert!(check_not_inputs(&[d.path().join("new.tar.gz")], &inputs).is_ok());
+        let alias = d.path().join("alias");
+        std::os::unix::fs::symlink(d.path().join("sub"), &alias).unwrap();
+        let e = check_outside(&[alias.join("x.tar.gz")], &d.path().join("sub"), "the venv");
+        assert_eq!(e.unwrap_err().exit_code(), 2);
+    }
 }

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod date;
 pub mod epoch;
+pub mod input;
 pub mod parallel;
 pub mod paths;
 pub mod redact;

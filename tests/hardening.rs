@@ -1,0 +1,376 @@
+//! Hostile inputs to outputs, `archive`, config reads and messages (issue 10,
+//! items 14–22 and 25): each case asserts the exit code, the message, and that
+//! nothing was changed or left behind.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn mkfifo(p: &Path) {
+    tool("mkfifo", &[s(p)]);
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// A small tree to archive.
+fn small_tree(root: &Path) {
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::write(root.join("bin/tool"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::write(root.join("data.txt"), "x".repeat(5000)).unwrap();
+}
+
+#[test]
+fn special_files_at_output_paths_are_never_replaced() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    small_tree(&d.join("src"));
+    let fifo = d.join("fifo");
+    mkfifo(&fifo);
+    let target = d.join("target.txt");
+    fs::write(&target, "keep me").unwrap();
+    let link = d.join("link.tar.gz");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    for (args, what) in [
+        (vec!["archive", "src", "fifo", "-f"], "a FIFO"),
+        (
+            vec!["archive", "src", "link.tar.gz", "-f"],
+            "a symbolic link",
+        ),
+        (vec!["init", "fifo", "-f"], "a FIFO"),
+        (vec!["init", "link.tar.gz", "-f"], "a symbolic link"),
+        (
+            vec!["archive", "src", "/dev/null", "-f"],
+            "a character device",
+        ),
+    ] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(2), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains("refusing to replace"), "{}", text(&o));
+    }
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(&target).unwrap(), "keep me");
+    assert!(
+        fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    // No temporary file left next to them.
+    let left: Vec<String> = tree(d)
+        .into_iter()
+        .filter(|n| n.contains(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    // output_tar is the config file itself.
+    let cfg = offline_config("cloudify/x/env", "c.yaml", "");
+    fs::write(d.join("c.yaml"), &cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "c.yaml", "-f"], &[]);
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("also an input (the config file)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(fs::read_to_string(d.join("c.yaml")).unwrap(), cfg);
+    assert!(!d.join("cloudify").exists(), "no venv may be made");
+
+    // The same through another spelling of the path.
+    fs::create_dir(d.join("sub")).unwrap();
+    let cfg2 = offline_config("cloudify/x/env", "sub/../c2.yaml", "");
+    fs::write(d.join("c2.yaml"), &cfg2).unwrap();
+    let o = cfy_ap(d, &["-c", "c2.yaml", "-f"], &[]);
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert_eq!(fs::read_to_string(d.join("c2.yaml")).unwrap(), cfg2);
+
+    // An output inside the venv, reached through a symlinked directory: the
+    // venv (replaced with -f) would take the output with it.
+    let venv = d.join("venv");
+    fs::create_dir_all(venv.join("out")).unwrap();
+    fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::os::unix::fs::symlink(venv.join("out"), d.join("alias")).unwrap();
+    let cfg3 = offline_config(s(&venv), "alias/agent.tar.gz", "");
+    fs::write(d.join("c3.yaml"), cfg3).unwrap();
+    let o = cfy_ap(d, &["-c", "c3.yaml", "-f"], &[]);
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("inside the venv"), "{}", text(&o));
+    assert!(venv.join("pyvenv.cfg").exists());
+
+    // --export-key onto the secret key it reads.
+    let key = d.join("k.asc");
+    fs::write(&key, "-----BEGIN PGP PRIVATE KEY BLOCK-----\nnot really\n").unwrap();
+    let before = fs::read(&key).unwrap();
+    let o = cfy_ap(
+        d,
+        &[
+            "publish",
+            "--sign-key",
+            "k.asc",
+            "--export-key",
+            "./k.asc",
+            "-f",
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("also an input (--sign-key)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(fs::read(&key).unwrap(), before);
+}
+
+/// `tar -tzvf` listing lines of an archive.
+fn listing(archive: &Path) -> Vec<u8> {
+    let o = Command::new("tar")
+        .args(["--quoting-style=literal", "-tvzf", s(archive)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    o.stdout
+}
+
+#[test]
+fn archive_leaves_out_its_own_output_and_stays_reproducible() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    small_tree(&d.join("src"));
+    let env = [("SOURCE_DATE_EPOCH", "1600000000")];
+    let o = cfy_ap(d, &["archive", "src", "src/self.tar.gz"], &env);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    let first = fs::read(d.join("src/self.tar.gz")).unwrap();
+    let names = String::from_utf8_lossy(&listing(&d.join("src/self.tar.gz"))).into_owned();
+    assert!(!names.contains("self.tar.gz"), "{names}");
+    assert!(!names.contains(".partial"), "{names}");
+    assert!(names.contains("src/data.txt"), "{names}");
+    // Again, now that the output exists inside the tree: the same bytes.
+    let o = cfy_ap(d, &["archive", "src", "src/self.tar.gz", "-f"], &env);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert_eq!(fs::read(d.join("src/self.tar.gz")).unwrap(), first);
+}
+
+#[test]
+fn archive_stores_names_as_raw_bytes() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let src = d.join("src");
+    fs::create_dir(&src).unwrap();
+    let a = src.join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    let b = src.join(std::ffi::OsStr::from_bytes(b"bad\xfename"));
+    fs::write(&a, "a").unwrap();
+    fs::write(&b, "b").unwrap();
+    let o = cfy_ap(d, &["archive", "src", "out.tar.gz"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    let list = listing(&d.join("out.tar.gz"));
+    assert!(list.windows(8).any(|w| w == b"bad\xffname"), "{list:?}");
+    assert!(list.windows(8).any(|w| w == b"bad\xfename"), "{list:?}");
+    let x = d.join("x");
+    fs::create_dir(&x).unwrap();
+    tool("tar", &["-xzf", s(&d.join("out.tar.gz")), "-C", s(&x)]);
+    let back = x.join("src");
+    assert_eq!(
+        fs::read(back.join(std::ffi::OsStr::from_bytes(b"bad\xffname"))).unwrap(),
+        b"a"
+    );
+    assert_eq!(
+        fs::read(back.join(std::ffi::OsStr::from_bytes(b"bad\xfename"))).unwrap(),
+        b"b"
+    );
+}
+
+#[test]
+fn archive_fails_on_files_whose_size_is_not_what_they_say() {
+    // /sys files report 4096 bytes and hold fewer: the old archive wrote a
+    // corrupt tar and exited 0.
+    let sys = Path::new("/sys/kernel/mm/transparent_hugepage");
+    assert!(
+        sys.join("enabled").is_file(),
+        "this test needs {} (a sysfs file whose size is wrong)",
+        sys.display()
+    );
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let o = cfy_ap(d, &["archive", s(sys), "out.tar.gz"], &[]);
+    assert_eq!(code(&o), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains("changed size"), "{}", text(&o));
+    assert!(tree(d).is_empty(), "left behind: {:?}", tree(d));
+}
+
+#[test]
+fn archive_clears_setid_bits_of_files_it_gives_to_root() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    small_tree(&d.join("src"));
+    let tool_path = d.join("src/bin/tool");
+    std::os::unix::fs::chown(&tool_path, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(&tool_path, fs::Permissions::from_mode(0o6755)).unwrap();
+    assert_eq!(fs::metadata(&tool_path).unwrap().mode() & 0o7777, 0o6755);
+
+    let o = cfy_ap(d, &["archive", "src", "a.tar.gz"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(stderr(&o).contains("setuid/setgid cleared"), "{}", text(&o));
+    let list = String::from_utf8_lossy(&listing(&d.join("a.tar.gz"))).into_owned();
+    let line = list.lines().find(|l| l.ends_with("bin/tool")).unwrap();
+    assert!(line.starts_with("-rwxr-xr-x root/root"), "{line}");
+
+    let o = cfy_ap(d, &["archive", "src", "b.tar.gz", "--keep-setid"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    let list = String::from_utf8_lossy(&listing(&d.join("b.tar.gz"))).into_owned();
+    let line = list.lines().find(|l| l.ends_with("bin/tool")).unwrap();
+    assert!(line.starts_with("-rwsr-sr-x root/root"), "{line}");
+}
+
+/// Runs cfy-ap, killing it after `limit`: a hang is a failure, not a stuck suite.
+fn bounded(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("cfy-ap {args:?} hung for {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn config_and_packages_must_be_bounded_regular_files() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    mkfifo(&d.join("fifo.yaml"));
+    fs::write(d.join("big.yaml"), "# x\n".repeat(2 << 20)).unwrap();
+    let limit = Duration::from_secs(20);
+    for (cfg, what) in [
+        ("/dev/zero", "not a regular file"),
+        ("fifo.yaml", "not a regular file (a FIFO)"),
+        (".", "not a regular file (a directory)"),
+        ("big.yaml", "more than the limit"),
+    ] {
+        let o = bounded(d, &["-c", cfg, "--dry-run"], limit);
+        assert_eq!(code(&o), Some(2), "{cfg}: {}", text(&o));
+        assert!(stderr(&o).contains(what), "{cfg}: {}", text(&o));
+    }
+    // A FIFO or a directory given as a package: refused before the repository
+    // (here: not there yet) is created.
+    mkfifo(&d.join("fifo.deb"));
+    fs::create_dir(d.join("dir.deb")).unwrap();
+    for deb in ["fifo.deb", "dir.deb"] {
+        let o = bounded(d, &["publish", "--repo", "repo", deb], limit);
+        assert_eq!(code(&o), Some(2), "{deb}: {}", text(&o));
+        assert!(stderr(&o).contains("not a regular file"), "{}", text(&o));
+        assert!(!d.join("repo").exists(), "{deb}: a repository was created");
+    }
+}
+
+#[test]
+fn credentials_never_reach_the_terminal() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    // A YAML error on a line holding a password.
+    fs::write(
+        d.join("c.yaml"),
+        "venv: x/env\npip_optoins: [--index-url, \"https://alice:PW@host/simple\"]\n",
+    )
+    .unwrap();
+    let o = cfy_ap(d, &["-c", "c.yaml", "--dry-run"], &[]);
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("c.yaml:2:"), "{}", text(&o));
+    assert!(!text(&o).contains("PW"), "{}", text(&o));
+
+    // Secret query values in a download URL: the dry run, the -v command
+    // lines and the error all hide them.
+    let cfg = offline_config(
+        "cloudify/x/env",
+        "x.tar.gz",
+        "",
+    )
+    .replace(
+        &format!("management_modules_source: {}/cloudify-manager-master.tar.gz", fixtures().display()),
+        "management_modules_source: http://127.0.0.1:9/m.tar.gz?token=SECRET1&X-Amz-Signature=SECRET2",
+    )
+    .replace(
+        "pip_options: [",
+        "pip_options: [--extra-index-url, 'https://h.invalid/simple?access_token=SECRET3', ",
+    );
+    fs::write(d.join("q.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "q.yaml", "--dry-run"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("token=****"), "{}", text(&o));
+    let o = cfy_ap(d, &["-c", "q.yaml", "-v"], &[]);
+    assert_ne!(code(&o), Some(0), "{}", text(&o));
+    for secret in ["SECRET1", "SECRET2", "SECRET3"] {
+        assert!(!text(&o).contains(secret), "{secret}: {}", text(&o));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_whole_sentence() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    small_tree(&d.join("src"));
+    for (args, msg) in [
+        (
+            vec!["archive", "missing", "o.tar.gz"],
+            "missing: no such directory",
+        ),
+        (
+            vec!["archive", "src", "o.tar.gz", "--prefix", "../x"],
+            "cannot be used: give a relative path without `..`",
+        ),
+        (
+            vec!["archive", "src", "o.tar.gz", "--prefix", "/"],
+            "cannot be used",
+        ),
+    ] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(2), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", text(&o));
+        assert!(!d.join("o.tar.gz").exists());
+    }
+    // A bad SOURCE_DATE_EPOCH: refused before anything is written.
+    let o = cfy_ap(
+        d,
+        &["archive", "src", "o.tar.gz"],
+        &[("SOURCE_DATE_EPOCH", "abc")],
+    );
+    assert_eq!(code(&o), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("SOURCE_DATE_EPOCH"), "{}", text(&o));
+    let left: Vec<String> = tree(d)
+        .into_iter()
+        .filter(|n| !n.starts_with("src"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
