@@ -1,6 +1,6 @@
 //! Command-line definition (clap) and the small commands.
 
-use agent_packager::{Error, Format, Options, archive, log::Log, plan};
+use agent_packager::{Error, Format, Options, archive, config::InstallerChoice, log::Log, plan};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -44,6 +44,9 @@ pub struct Cli {
     /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
     #[arg(long, value_name = "PATH")]
     pub from_tar: Option<PathBuf>,
+    /// What installs the modules [default: config `installer`, else auto]
+    #[arg(long, value_enum)]
+    pub installer: Option<InstallerArg>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,6 +83,16 @@ pub struct ArchiveArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallerArg {
+    /// pip from the virtualenv
+    Pip,
+    /// uv (on PATH or at uv_path)
+    Uv,
+    /// uv when it is found and supports the target Python, else pip
+    Auto,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormatArg {
     Tar,
     Deb,
@@ -105,6 +118,11 @@ impl Cli {
             force: self.force,
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),
+            installer: self.installer.map(|i| match i {
+                InstallerArg::Pip => InstallerChoice::Pip,
+                InstallerArg::Uv => InstallerChoice::Uv,
+                InstallerArg::Auto => InstallerChoice::Auto,
+            }),
         })
     }
 }

@@ -53,7 +53,7 @@ pub fn config_schema() -> Value {
         }
         Value::Object(m)
     };
-    json!({
+    let mut schema = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "cfy-ap config",
         "description": "Build configuration of a Cloudify agent (cfy-ap). Every key is optional.",
@@ -130,7 +130,18 @@ pub fn config_schema() -> Value {
                 "not": {"enum": ["none", "None", "NONE"]}
             }
         }
-    })
+    });
+    // The installer keys (added here: one json! literal this size is the macro's limit).
+    let props = &mut schema["properties"];
+    props["installer"] = json!({
+        "type": ["string", "null"], "enum": ["pip", "uv", "auto", null],
+        "description": "What installs the modules: pip, uv, or auto (uv when found and the Python is 3.7 or later, else pip). Default: auto."
+    });
+    props["uv_path"] = string("The uv executable. Default: uv on PATH.");
+    props["cache_dir"] = string(
+        "The installer's download and wheel cache (outside the venv). Default: the installer's own.",
+    );
+    schema
 }
 
 /// Every key of the config, as serde reads it: `key` at the top level,

@@ -63,16 +63,7 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
 }
 
 pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
-    if let Some(parent) = venv.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"
-            } else {
-                "set `venv` to a path whose parent directory can be created"
-            };
-            Error::io("creating the virtualenv's parent directory", parent, e).with(hint)
-        })?;
-    }
+    create_parent(venv)?;
     let module = match tool {
         VenvTool::Venv => "venv",
         VenvTool::Virtualenv => "virtualenv",
@@ -85,5 +76,40 @@ pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Res
         ))
         .with(e.message)
     })?;
+    Ok(())
+}
+
+/// `python -m venv --without-pip`: the seed packages come with the modules (see `seed`).
+pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<()> {
+    create_parent(venv)?;
+    run(
+        Run::new(python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(venv),
+        log,
+    )
+    .map_err(|e| {
+        Error::build(format!(
+            "creating the virtualenv {} with {} -m venv --without-pip failed",
+            venv.display(),
+            python.display()
+        ))
+        .with(e.message)
+    })?;
+    Ok(())
+}
+
+/// Create the directory the virtualenv goes into.
+pub fn create_parent(venv: &Path) -> Result<()> {
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"
+            } else {
+                "set `venv` to a path whose parent directory can be created"
+            };
+            Error::io("creating the virtualenv's parent directory", parent, e).with(hint)
+        })?;
+    }
     Ok(())
 }

@@ -4,7 +4,7 @@ pub mod detect;
 mod schema;
 mod source;
 
-pub use schema::{BaseModules, Config, ManagementModules, Package, Publish};
+pub use schema::{BaseModules, Config, InstallerChoice, ManagementModules, Package, Publish};
 pub use source::{ModuleSource, Required};
 
 use crate::error::{Error, Result};

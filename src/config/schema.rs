@@ -24,6 +24,12 @@ pub struct Config {
     pub additional_modules: Option<Vec<String>>,
     /// Extra arguments for every `pip install`.
     pub pip_options: Option<Vec<String>>,
+    /// What installs the modules: `pip`, `uv` or `auto` (default: uv when usable).
+    pub installer: Option<InstallerChoice>,
+    /// The uv executable (default: `uv` on PATH).
+    pub uv_path: Option<String>,
+    /// The installer's download/wheel cache (default: the installer's own).
+    pub cache_dir: Option<String>,
     pub output_tar: Option<String>,
     pub keep_venv: Option<bool>,
     /// gzip level of the agent tar.gz (1-9).
@@ -35,6 +41,27 @@ pub struct Config {
     pub package: Option<Package>,
     /// Apt repository to publish the deb into after building it.
     pub publish: Option<Publish>,
+}
+
+/// Config key `installer` (and `--installer`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallerChoice {
+    Pip,
+    Uv,
+    /// uv when it is found and supports the target Python, else pip.
+    #[default]
+    Auto,
+}
+
+impl InstallerChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            InstallerChoice::Pip => "pip",
+            InstallerChoice::Uv => "uv",
+            InstallerChoice::Auto => "auto",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

@@ -1,0 +1,203 @@
+//! The uv installer: `uv venv` makes the virtualenv, one `uv pip install
+//! --python <venv>/bin/python` installs the seed packages and every module, and
+//! the bytecode is compiled afterwards (reproducibly, see `bytecode`).
+//!
+//! Files are copied out of uv's cache (`--link-mode copy`), never hard-linked: the
+//! agent is rewritten (relocation) and shipped, the cache must not change with it.
+
+use super::command::{Run, run};
+use super::install::{Installer, wrap};
+use super::python::Interpreter;
+use super::seed::Seeds;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use std::path::{Path, PathBuf};
+
+/// The pip options uv understands, with whether each takes a value.
+const KNOWN: [(&str, bool); 6] = [
+    ("--index-url", true),
+    ("-i", true),
+    ("--extra-index-url", true),
+    ("--find-links", true),
+    ("-f", true),
+    ("--no-index", false),
+];
+
+/// `pip_options` as uv arguments; Err names the first option uv does not take.
+pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut it = options.iter();
+    while let Some(opt) = it.next() {
+        let (name, inline) = match opt.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (opt.as_str(), None),
+        };
+        let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == name) else {
+            return Err(opt.split('=').next().unwrap_or(opt).to_string());
+        };
+        let long = match name {
+            "-i" => "--index-url",
+            "-f" => "--find-links",
+            other => other,
+        };
+        out.push(long.to_string());
+        if takes_value {
+            match inline {
+                Some(v) => out.push(v.to_string()),
+                None => out.push(it.next().ok_or_else(|| name.to_string())?.clone()),
+            }
+        } else if inline.is_some() {
+            return Err(opt.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `uv_path` when given, else `uv` on PATH.
+pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
+    match uv_path {
+        Some(p) => p.is_file().then(|| p.to_path_buf()),
+        None => crate::plan::find_on_path("uv"),
+    }
+}
+
+/// `uv --version` → `0.13.9`.
+pub fn version(uv: &Path, log: &Log) -> Result<String> {
+    let out = run(Run::new(uv).arg("--version"), log).map_err(|e| {
+        Error::config(format!("uv at {} does not run", uv.display()))
+            .with(e.message)
+            .with("install it with `pip install uv`, or set uv_path to a working uv")
+    })?;
+    Ok(out.split_whitespace().nth(1).unwrap_or("?").to_string())
+}
+
+pub struct Uv {
+    pub exe: PathBuf,
+    pub version: String,
+    /// pip_options already translated.
+    pub options: Vec<String>,
+    pub cache_dir: Option<PathBuf>,
+    venv: PathBuf,
+    seeds: Option<Seeds>,
+}
+
+impl Uv {
+    pub fn new(exe: PathBuf, version: String, options: Vec<String>, cache: Option<PathBuf>) -> Uv {
+        Uv {
+            exe,
+            version,
+            options,
+            cache_dir: cache,
+            venv: PathBuf::new(),
+            seeds: None,
+        }
+    }
+
+    fn command(&self, sub: &[&str]) -> Run {
+        let mut cmd = Run::new(&self.exe).args(sub);
+        if let Some(c) = &self.cache_dir {
+            cmd = cmd.arg("--cache-dir").arg(c);
+        }
+        cmd
+    }
+}
+
+impl Installer for Uv {
+    fn name(&self) -> String {
+        format!("uv {}", self.version)
+    }
+
+    fn create_venv(
+        &mut self,
+        python: &Path,
+        _interpreter: &Interpreter,
+        venv: &Path,
+        log: &Log,
+    ) -> Result<Vec<String>> {
+        super::python::create_parent(venv)?;
+        self.venv = venv.to_path_buf();
+        // The interpreter's own pip/setuptools wheels, installed with the modules;
+        // without them, uv seeds pip/setuptools/wheel from the index.
+        self.seeds = super::seed::find(python, log);
+        let mut cmd = self
+            .command(&["venv", "--quiet", "--no-project", "--python"])
+            .arg(python);
+        if self.seeds.is_none() {
+            cmd = cmd.arg("--seed").args(&self.options);
+        }
+        run(cmd.arg(venv), log).map_err(|e| {
+            wrap(
+                format!("creating the virtualenv {} with uv failed", venv.display()),
+                e,
+            )
+        })?;
+        Ok(self
+            .seeds
+            .as_ref()
+            .map(|s| s.requirements.clone())
+            .unwrap_or_default())
+    }
+
+    fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
+        let mut cmd = self
+            .command(&["pip", "install", "--link-mode", "copy", "--python"])
+            .arg(self.venv.join("bin/python"))
+            .args(&self.options)
+            .stream();
+        if let Some(s) = &self.seeds {
+            cmd = cmd.arg("--find-links").arg(&s.dir);
+        }
+        run(cmd.args(requirements), log)?;
+        Ok(())
+    }
+
+    fn finish(&self, log: &Log) -> Result<()> {
+        let (n, failed) = log.step("compiled the modules to bytecode", || {
+            super::bytecode::compile(&self.venv, log)
+        })?;
+        log.detail(&format!(
+            "{n} files compiled, {failed} not compilable (skipped)"
+        ));
+        Ok(())
+    }
+
+    fn venv(&self) -> &Path {
+        &self.venv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate_options;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn known_options_pass_unknown_are_named() {
+        assert_eq!(
+            translate_options(&s(&["--no-index", "-f", "/w", "--index-url=https://h/s"])).unwrap(),
+            s(&[
+                "--no-index",
+                "--find-links",
+                "/w",
+                "--index-url",
+                "https://h/s"
+            ])
+        );
+        assert_eq!(
+            translate_options(&s(&["--extra-index-url", "u", "-i", "v"])).unwrap(),
+            s(&["--extra-index-url", "u", "--index-url", "v"])
+        );
+        assert_eq!(
+            translate_options(&s(&["--no-index", "--trusted-host", "h"])).unwrap_err(),
+            "--trusted-host"
+        );
+        assert_eq!(translate_options(&s(&["--pre=1"])).unwrap_err(), "--pre");
+        assert_eq!(
+            translate_options(&s(&["--find-links"])).unwrap_err(),
+            "--find-links"
+        );
+    }
+}
