@@ -9,7 +9,7 @@ use super::command::{Run, run};
 use super::install::{Installer, wrap};
 use super::python::Interpreter;
 use super::seed::Seeds;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
 
@@ -120,7 +120,8 @@ impl Installer for Uv {
         // without them, uv seeds pip/setuptools/wheel from the index.
         self.seeds = super::seed::find(python, log);
         let mut cmd = self
-            .command(&["venv", "--quiet", "--no-project", "--python"])
+            .command(&["venv", "--quiet", "--no-project"])
+            .arg("--python")
             .arg(python);
         if self.seeds.is_none() {
             cmd = cmd.arg("--seed").args(&self.options);
@@ -140,7 +141,8 @@ impl Installer for Uv {
 
     fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
         let mut cmd = self
-            .command(&["pip", "install", "--link-mode", "copy", "--python"])
+            .command(&["pip", "install", "--link-mode", "copy"])
+            .arg("--python")
             .arg(self.venv.join("bin/python"))
             .args(&self.options)
             .stream();
@@ -152,6 +154,7 @@ impl Installer for Uv {
     }
 
     fn finish(&self, log: &Log) -> Result<()> {
+        tidy(&self.venv)?;
         let (n, failed) = log.step("compiled the modules to bytecode", || {
             super::bytecode::compile(&self.venv, log)
         })?;
@@ -163,6 +166,56 @@ impl Installer for Uv {
 
     fn venv(&self) -> &Path {
         &self.venv
+    }
+}
+
+/// What uv leaves that a pip-built agent does not have and must not ship: its
+/// cache records in each `.dist-info` (`uv_cache.json` holds a timestamp, so the
+/// bytes would differ per build; also dropped from `RECORD`), the `.lock`,
+/// `.gitignore` and `CACHEDIR.TAG` at the top of the virtualenv (the tag makes
+/// backup tools skip the agent), and the Windows-only `bin/*.bat`.
+fn tidy(venv: &Path) -> Result<()> {
+    for name in [".lock", ".gitignore", "CACHEDIR.TAG"] {
+        remove(&venv.join(name))?;
+    }
+    let bin = venv.join("bin");
+    for e in std::fs::read_dir(&bin).ctx("reading", &bin)?.flatten() {
+        if e.file_name().to_string_lossy().ends_with(".bat") {
+            remove(&e.path())?;
+        }
+    }
+    const DROP: [&str; 2] = ["uv_cache.json", "uv_build.json"];
+    for sp in super::dists::site_packages(venv)? {
+        for e in std::fs::read_dir(&sp).ctx("reading", &sp)?.flatten() {
+            let info = e.file_name().to_string_lossy().into_owned();
+            if !info.ends_with(".dist-info") {
+                continue;
+            }
+            let mut dropped = false;
+            for name in DROP {
+                let p = e.path().join(name);
+                if p.exists() {
+                    remove(&p)?;
+                    dropped = true;
+                }
+            }
+            let record = e.path().join("RECORD");
+            if dropped && let Ok(text) = std::fs::read_to_string(&record) {
+                let kept: String = text
+                    .split_inclusive('\n')
+                    .filter(|l| !DROP.iter().any(|d| l.starts_with(&format!("{info}/{d},"))))
+                    .collect();
+                std::fs::write(&record, kept).ctx("rewriting", &record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
+        _ => Ok(()),
     }
 }
 
