@@ -171,54 +171,60 @@ fn uv_and_pip_agents_hold_the_same_distributions_and_run_relocated() {
 }
 
 #[test]
-fn two_uv_builds_are_byte_identical_with_hash_based_pyc() {
+fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
     let uv = uv();
     let py37 = pyenv("3.7.16");
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let sde = [("SOURCE_DATE_EPOCH", "1700000000")];
-    for name in ["a", "b"] {
-        let extra = format!("installer: uv\nuv_path: {}\n", uv.display());
-        let cfg = offline_config("cloudify/env", &format!("{name}.tar.gz"), &extra).replace(
-            &format!("python_path: {PYTHON}"),
-            &format!("python_path: {py37}"),
-        );
-        let out = build(dir, &cfg, &[], &sde);
-        assert!(out.status.success(), "{}", text(&out));
-        assert!(
-            stderr(&out).contains("(3.7.16), installer uv"),
-            "{}",
-            text(&out)
-        );
+    for installer in ["uv", "pip"] {
+        for name in ["a", "b"] {
+            let extra = format!("installer: {installer}\nuv_path: {}\n", uv.display());
+            let cfg = offline_config("cloudify/env", &format!("{name}.tar.gz"), &extra).replace(
+                &format!("python_path: {PYTHON}"),
+                &format!("python_path: {py37}"),
+            );
+            let out = build(dir, &cfg, &["-f"], &sde);
+            assert!(out.status.success(), "{}", text(&out));
+            let first = format!("(3.7.16), installer {installer}");
+            assert!(stderr(&out).contains(&first), "{}", text(&out));
+        }
+        let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
+        if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
+            let (xa, xb) = (extract(&a, 0), extract(&b, 0));
+            let diff = std::process::Command::new("diff")
+                .args([
+                    "-rq",
+                    xa.path().to_str().unwrap(),
+                    xb.path().to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            panic!(
+                "two {installer} builds differ:\n{}",
+                String::from_utf8_lossy(&diff.stdout)
+            );
+        }
+        // The modules and the seed packages are compiled, hash-based (flags 3: checked).
+        let x = extract(&a, 1);
+        let sp = x.path().join("env/lib/python3.7/site-packages");
+        for pkg in ["my_plugin", "pip"] {
+            let cache = sp.join(pkg).join("__pycache__");
+            let pyc = std::fs::read_dir(&cache)
+                .unwrap_or_else(|e| panic!("{installer}: no {}: {e}", cache.display()))
+                .flatten()
+                .next()
+                .expect("a .pyc")
+                .path();
+            let bytes = std::fs::read(&pyc).unwrap();
+            assert_eq!(
+                &bytes[4..8],
+                &[3, 0, 0, 0],
+                "{} is not hash-based",
+                pyc.display()
+            );
+        }
     }
-    let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
-    assert!(
-        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
-        "two uv builds differ"
-    );
-    // Every module and the seed packages are compiled, hash-based (flags 3: checked).
-    let x = extract(&a, 1);
-    let cache = x
-        .path()
-        .join("env/lib/python3.7/site-packages/my_plugin/__pycache__");
-    let pyc = std::fs::read_dir(&cache)
-        .unwrap_or_else(|e| panic!("no {}: {e}", cache.display()))
-        .flatten()
-        .next()
-        .expect("a .pyc")
-        .path();
-    let bytes = std::fs::read(&pyc).unwrap();
-    assert_eq!(
-        &bytes[4..8],
-        &[3, 0, 0, 0],
-        "{} is not hash-based",
-        pyc.display()
-    );
-    assert!(
-        x.path()
-            .join("env/lib/python3.7/site-packages/pip/__pycache__")
-            .is_dir()
-    );
 }
 
 #[test]
