@@ -156,14 +156,16 @@ print(f"  original cloudify-agent-packager 5.0.11: {med['orig']:.2f} s")
 for n, bar in (("pip", 0.40), ("uv", 0.15)):
     r = med[n] / med["orig"]
     print(f"  cfy-ap --installer {n:<3}: {med[n]:.2f} s  = {r:.2f}x the original (bar {bar:.2f}x: {'ok' if r <= bar else 'MISSED'})")
+LABELS = {"checked": "python probe + installer", "created": "virtualenv",
+          "installed": "install pass (all modules)", "compiled": "bytecode (uv)",
+          "made": "relocation", "wrote": "agent tar.gz"}
 for n in ("pip", "uv"):
     steps = {}
     for line in open(f"{w}/{n}.steps"):
         m = re.match(r"==> (.*) \((\d+\.\d+)s\)$", line.strip())
         if not m:
             continue
-        words = m.group(1).split()
-        key = " ".join(words[:3] if words[0] == "installed" else words[:2])
+        key = LABELS.get(m.group(1).split()[0], m.group(1))
         steps.setdefault(key, []).append(float(m.group(2)))
     print(f"  steps with {n} (medians):")
     for k, v in steps.items():

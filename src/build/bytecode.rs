@@ -1,13 +1,14 @@
-//! Compiling `site-packages` to `.pyc` after an installer that does not (uv),
-//! reproducibly.
+//! Compiling `site-packages` to `.pyc` after the install pass, for both
+//! installers (pip runs with `--no-compile`), on all cores and reproducibly.
 //!
-//! uv's own `--compile-bytecode` hands files to worker processes as they become
-//! free, and a `.pyc` depends on what its process compiled before (marshal marks
-//! objects it has seen as shared), so two builds differ in a few files. Here the
-//! sorted file list is cut into a fixed number of contiguous chunks, each compiled
-//! in order by a fresh interpreter with `PYTHONHASHSEED=0`: the output depends only
-//! on the files. With `SOURCE_DATE_EPOCH` set the `.pyc` are hash-based (checked),
-//! as pip makes them; otherwise timestamp-based.
+//! pip compiles file by file in its one process; uv's `--compile-bytecode` hands
+//! files to worker processes as they become free, and a `.pyc` depends on what its
+//! process compiled before (marshal marks objects it has seen as shared), so two
+//! uv builds differed in a few files. Here the sorted file list is cut into a fixed
+//! number of contiguous chunks, each compiled in order by a fresh interpreter with
+//! `PYTHONHASHSEED=0`: the output depends only on the files, whatever the machine.
+//! With `SOURCE_DATE_EPOCH` set the `.pyc` are hash-based (checked), as pip makes
+//! them; otherwise timestamp-based. Python 2 writes `x.pyc` beside `x.py`.
 
 use crate::error::{Error, Result};
 use crate::log::Log;

@@ -34,7 +34,7 @@ pub trait Installer {
     ) -> Result<Vec<String>>;
     /// One installer run for all of `requirements`.
     fn install(&self, requirements: &[String], log: &Log) -> Result<()>;
-    /// Work after the last install (uv: bytecode).
+    /// Work after the last install, before the bytecode (uv: tidy up).
     fn finish(&self, _log: &Log) -> Result<()> {
         Ok(())
     }
@@ -220,6 +220,12 @@ pub fn install_modules(
     }
     drop(manager);
     installer.finish(log)?;
+    let (n, failed) = log.step("compiled the modules to bytecode", || {
+        super::bytecode::compile(installer.venv(), log)
+    })?;
+    log.detail(&format!(
+        "{n} files compiled, {failed} not compilable (skipped, as pip does)"
+    ));
     let installed = installer.installed()?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut missing = Vec::new();

@@ -5,7 +5,8 @@
 //! install …`, which pip supports), installing pip and setuptools into the agent
 //! in the same pass as the modules, instead of ensurepip starting pip once more
 //! for them. Otherwise (`virtualenv`, e.g. Python 2.7) the virtualenv comes with
-//! pip and that pip installs the modules.
+//! pip and that pip installs the modules. Bytecode is compiled afterwards by
+//! `bytecode` (`--no-compile` here), on all cores.
 
 use super::command::{Run, run};
 use super::install::Installer;
@@ -55,7 +56,7 @@ impl Installer for Pip {
     ) -> Result<Vec<String>> {
         self.venv = venv.to_path_buf();
         let seeds = match interpreter.tool {
-            VenvTool::Venv => super::seed::find(py, log),
+            VenvTool::Venv => super::seed::find(interpreter, log),
             VenvTool::Virtualenv => None,
         };
         let Some(seeds) = seeds else {
@@ -77,7 +78,8 @@ impl Installer for Pip {
             Some(w) => Run::new(&python).arg(w.join("pip")),
             None => Run::new(&python).args(["-m", "pip"]),
         };
-        cmd = cmd.args(["install", "--progress-bar", "off"]);
+        // Bytecode is compiled afterwards, on all cores (see `bytecode`).
+        cmd = cmd.args(["install", "--progress-bar", "off", "--no-compile"]);
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }

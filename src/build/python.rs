@@ -17,6 +17,8 @@ pub enum VenvTool {
 pub struct Interpreter {
     pub version: String,
     pub tool: VenvTool,
+    /// Where ensurepip keeps its wheels, if anywhere (see `seed`).
+    pub wheel_dir: Option<std::path::PathBuf>,
 }
 
 /// Works on Python 2.6+ and 3.x.
@@ -35,6 +37,16 @@ elif has("virtualenv"):
     print("virtualenv")
 else:
     print("none")
+try:
+    import os, sysconfig, ensurepip
+    for d in (sysconfig.get_config_var("WHEEL_PKG_DIR"),
+              getattr(ensurepip, "_WHEEL_PKG_DIR", None),
+              os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")):
+        if d and os.path.isdir(d):
+            print(d)
+            break
+except Exception:
+    pass
 "#;
 
 pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
@@ -59,7 +71,16 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
             .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv) or virtualenv (`<python> -m pip install virtualenv`), or set python_path to another interpreter"));
         }
     };
-    Ok(Interpreter { version, tool })
+    let wheel_dir = lines
+        .next()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from);
+    Ok(Interpreter {
+        version,
+        tool,
+        wheel_dir,
+    })
 }
 
 pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {

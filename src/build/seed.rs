@@ -8,24 +8,9 @@
 //! offline) go into the one install pass with the modules: the agent gets exactly
 //! what `python -m venv` would have given it, with either installer.
 
-use super::command::{Run, run};
+use super::python::Interpreter;
 use crate::log::Log;
 use std::path::{Path, PathBuf};
-
-/// Prints the directory holding ensurepip's wheels (nothing when there is none).
-const FIND: &str = r#"
-import os, sys, sysconfig
-try:
-    import ensurepip
-except Exception:
-    sys.exit(0)
-for d in (sysconfig.get_config_var("WHEEL_PKG_DIR"),
-          getattr(ensurepip, "_WHEEL_PKG_DIR", None),
-          os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")):
-    if d and os.path.isdir(d):
-        print(d)
-        break
-"#;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seeds {
@@ -37,14 +22,11 @@ pub struct Seeds {
     pub requirements: Vec<String>,
 }
 
-/// The interpreter's seed wheels, or None when it has no usable pip wheel.
-pub fn find(python: &Path, log: &Log) -> Option<Seeds> {
-    let out = run(Run::new(python).arg("-c").arg(FIND), log).ok()?;
-    let dir = PathBuf::from(out.trim());
-    if out.trim().is_empty() {
-        return None;
-    }
-    let seeds = from_dir(&dir);
+/// The interpreter's seed wheels (found by the probe), or None when it has no
+/// usable pip wheel.
+pub fn find(interpreter: &Interpreter, log: &Log) -> Option<Seeds> {
+    let dir = interpreter.wheel_dir.as_deref()?;
+    let seeds = from_dir(dir);
     if seeds.is_none() {
         log.detail(&format!("no pip wheel in {}", dir.display()));
     }

@@ -1,6 +1,6 @@
 //! The uv installer: `uv venv` makes the virtualenv, one `uv pip install
-//! --python <venv>/bin/python` installs the seed packages and every module, and
-//! the bytecode is compiled afterwards (reproducibly, see `bytecode`).
+//! --python <venv>/bin/python` installs the seed packages and every module; the
+//! bytecode is compiled afterwards (reproducibly, see `bytecode`).
 //!
 //! Files are copied out of uv's cache (`--link-mode copy`), never hard-linked: the
 //! agent is rewritten (relocation) and shipped, the cache must not change with it.
@@ -110,7 +110,7 @@ impl Installer for Uv {
     fn create_venv(
         &mut self,
         python: &Path,
-        _interpreter: &Interpreter,
+        interpreter: &Interpreter,
         venv: &Path,
         log: &Log,
     ) -> Result<Vec<String>> {
@@ -118,7 +118,7 @@ impl Installer for Uv {
         self.venv = venv.to_path_buf();
         // The interpreter's own pip/setuptools wheels, installed with the modules;
         // without them, uv seeds pip/setuptools/wheel from the index.
-        self.seeds = super::seed::find(python, log);
+        self.seeds = super::seed::find(interpreter, log);
         let mut cmd = self
             .command(&["venv", "--quiet", "--no-project"])
             .arg("--python")
@@ -153,15 +153,8 @@ impl Installer for Uv {
         Ok(())
     }
 
-    fn finish(&self, log: &Log) -> Result<()> {
-        tidy(&self.venv)?;
-        let (n, failed) = log.step("compiled the modules to bytecode", || {
-            super::bytecode::compile(&self.venv, log)
-        })?;
-        log.detail(&format!(
-            "{n} files compiled, {failed} not compilable (skipped)"
-        ));
-        Ok(())
+    fn finish(&self, _log: &Log) -> Result<()> {
+        tidy(&self.venv)
     }
 
     fn venv(&self) -> &Path {
