@@ -232,16 +232,22 @@ impl Log {
             }
         }
         if out.is_ok() {
-            let secs = start.elapsed().as_secs_f64();
-            if self.colored() {
-                self.info(&format!(
-                    "\x1b[1;32m==>\x1b[0m {what} \x1b[2m({secs:.2}s)\x1b[0m"
-                ));
-            } else {
-                self.info(&format!("==> {what} ({secs:.2}s)"));
-            }
+            self.done(what, start);
         }
         out
+    }
+
+    /// The line of a step that ran since `start` without a spinner, for steps whose
+    /// description is only known at their end: `==> what (1.23s)`.
+    pub fn done(&self, what: &str, start: Instant) {
+        let secs = start.elapsed().as_secs_f64();
+        if self.colored() {
+            self.info(&format!(
+                "\x1b[1;32m==>\x1b[0m {what} \x1b[2m({secs:.2}s)\x1b[0m"
+            ));
+        } else {
+            self.info(&format!("==> {what} ({secs:.2}s)"));
+        }
     }
 
     fn bar(&self, what: &str, count: Option<(usize, usize)>, kind: &Kind) -> ProgressBar {

@@ -43,6 +43,8 @@ pub struct Plan {
     /// Resolved cloudify-manager source, present only when a module needs it.
     pub manager_source: Option<String>,
     pub pip_options: Vec<String>,
+    /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
+    pub installer: crate::agent::install::InstallerPlan,
     pub output_tar: PathBuf,
     pub keep_venv: bool,
     /// Rewrite bin/ scripts and activate to work from any path (`relocatable`).
@@ -71,6 +73,8 @@ pub struct Options {
     pub config_path: Option<PathBuf>,
     /// Package an existing agent tar instead of building one.
     pub from_tar: Option<PathBuf>,
+    /// `--installer`, over the config's `installer`.
+    pub installer: Option<crate::config::InstallerChoice>,
 }
 
 impl Default for Options {
@@ -81,6 +85,7 @@ impl Default for Options {
             force: false,
             config_path: None,
             from_tar: None,
+            installer: None,
         }
     }
 }
@@ -159,6 +164,23 @@ impl Plan {
             }
         });
 
+        let pip_options = cfg.pip_options.clone().unwrap_or_default();
+        // With --from-tar nothing is installed: no installer is needed.
+        let choice = match opts.from_tar {
+            Some(_) => crate::config::InstallerChoice::Pip,
+            None => opts.installer.or(cfg.installer).unwrap_or_default(),
+        };
+        let installer = crate::agent::install::InstallerPlan::resolve(
+            choice,
+            cfg.uv_path
+                .as_ref()
+                .map(|p| normalize(&cwd.join(p)))
+                .as_deref(),
+            cfg.cache_dir.as_ref().map(|p| normalize(&cwd.join(p))),
+            &pip_options,
+            &venv,
+        )?;
+
         let tar_level = cfg.tar_compression_level.unwrap_or(DEFAULT_TAR_LEVEL);
         if !(1..=9).contains(&tar_level) {
             return Err(Error::config(format!(
@@ -204,7 +226,8 @@ impl Plan {
             tar_prefix,
             modules,
             manager_source,
-            pip_options: cfg.pip_options.clone().unwrap_or_default(),
+            pip_options,
+            installer,
             output_tar,
             keep_venv: cfg.keep_venv.unwrap_or(false),
             relocatable: cfg.relocatable.unwrap_or(true),
@@ -421,6 +444,10 @@ impl fmt::Display for Plan {
         writeln!(f, "tar members:  {}/...", self.tar_prefix)?;
         if !self.pip_options.is_empty() {
             writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
+        }
+        writeln!(f, "installer:    {}", self.installer.describe())?;
+        if let Some(c) = &self.installer.cache_dir {
+            writeln!(f, "cache dir:    {}", c.display())?;
         }
         if let Some(src) = &self.manager_source {
             writeln!(f, "manager source: {}", redact(src))?;

@@ -12,7 +12,11 @@ const PREFIX: &str = "cloudify/Ubuntu-trusty-agent/env";
 fn builds_an_agent_that_extracts_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let cfg = offline_config(PREFIX, "Ubuntu-trusty-agent.tar.gz", "keep_venv: true\n");
+    let cfg = offline_config(
+        PREFIX,
+        "Ubuntu-trusty-agent.tar.gz",
+        "keep_venv: true\ninstaller: pip\n",
+    );
     std::fs::write(dir.join("config.yaml"), cfg).unwrap();
     let out = cfy_ap(dir, &["-c", "config.yaml", "-v"], &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -20,10 +24,11 @@ fn builds_an_agent_that_extracts_and_runs() {
     // One line per step with its duration; -v shows commands and the installed set.
     assert!(log.contains("==> created virtualenv"), "{log}");
     assert!(
-        log.contains("==> installed celery (celery==3.1.17) ("),
+        log.contains("==> installed 10 modules with pip ")
+            && log.contains(": celery, rest_client, plugins_common, "),
         "{log}"
     );
-    assert!(log.contains("-m pip install"), "{log}");
+    assert!(log.contains("/pip install --progress-bar off"), "{log}");
     assert!(log.contains("my-plugin==1.0"), "{log}");
 
     // The tar: members under the venv path, root-owned, bin/python a symlink.

@@ -32,4 +32,19 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# Python tools for the installer tests, outside the checkout: uv (pip-installed
+# into a cached venv; its path goes to the tests) and virtualenv<20.22 for pyenv's
+# Python 2.7 (virtualenv 20.22 dropped creating Python 2 environments).
+tools=${CFY_AP_TEST_TOOLS:-/var/cache/cfy-ap-test/pytools}
+if [ ! -x "$tools/bin/uv" ]; then
+  echo "installing uv into $tools"
+  /usr/bin/python3 -m venv "$tools"
+  "$tools/bin/pip" install -q uv
+fi
+export CFY_AP_TEST_UV="$tools/bin/uv"
+py27=${PYENV_ROOT:-/root/.pyenv}/versions/2.7.18/bin/python2.7
+if [ -x "$py27" ] && ! "$py27" -m virtualenv --version >/dev/null 2>&1; then
+  echo "installing virtualenv<20.22 into $py27"
+  "$py27" -m pip install -q 'virtualenv<20.22'
+fi
 cargo test --locked

@@ -289,7 +289,7 @@ fn progress_on_a_terminal() {
     // Spinners were drawn (redrawn in place) with the ongoing form of each step.
     assert!(raw.contains("\r\x1b[2K"), "no spinner:\n{raw:?}");
     assert!(raw.contains("creating virtualenv"), "{raw:?}");
-    assert!(raw.contains("[1/10] installing celery"), "{raw:?}");
+    assert!(raw.contains("installing 10 modules with "), "{raw:?}");
     assert!(raw.contains("writing "), "{raw:?}");
     assert!(raw.contains("\x1b[1;32m==>\x1b[0m"), "no colour:\n{raw:?}");
     // What stays on the screen is exactly the step lines, each whole.
@@ -297,7 +297,7 @@ fn progress_on_a_terminal() {
         .into_iter()
         .filter(|l| !l.trim().is_empty())
         .collect();
-    assert!(shown.len() >= 14, "{shown:#?}");
+    assert!(shown.len() >= 6, "{shown:#?}");
     for l in &shown {
         let whole = (l.starts_with("==> ")
             && (l.ends_with("s)") || l.starts_with("==> validated ")))
@@ -308,8 +308,8 @@ fn progress_on_a_terminal() {
     assert!(
         shown
             .iter()
-            .any(|l| l.starts_with("==> installed my-plugin")
-                || l.starts_with("==> installed additional_modules[0]"))
+            .any(|l| l.starts_with("==> installed 10 modules with ")
+                && l.contains("additional_modules[0]"))
     );
 
     // NO_COLOR: the spinner stays, the colours go.

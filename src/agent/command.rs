@@ -61,6 +61,10 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         .stdin(Stdio::null())
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1");
+    if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
+        // Reproducible .pyc: marshal writes sets in hash order (Python < 3.11).
+        command.env("PYTHONHASHSEED", "0");
+    }
     // The log file collects what is not captured as a result (stderr, pip output).
     let mut logfile = tempfile::tempfile().map_err(|e| {
         Error::build(format!(

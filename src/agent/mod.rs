@@ -1,17 +1,21 @@
 //! Executing a plan: checks → virtualenv → modules → validation → tar.gz → cleanup.
 
+mod bytecode;
 mod command;
+pub mod dists;
+pub mod install;
 mod manager;
 mod pip;
 mod python;
 pub mod relocate;
+mod seed;
+mod uv;
 
 use crate::archive;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::plan::{Plan, Spec};
+use crate::plan::Plan;
 use crate::util::atomic::check_writable;
-use manager::ManagerTree;
 use std::path::{Path, PathBuf};
 
 /// What a successful build produced.
@@ -66,9 +70,20 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     if let Some(note) = &plan.python_note {
         log.warn(note);
     }
-    let interpreter = log.step(&format!("checked python {}", plan.python.display()), || {
-        python::probe(&plan.python, log)
-    })?;
+    // The installer depends on the interpreter, so this step's line is printed
+    // when both are known.
+    let started = std::time::Instant::now();
+    let interpreter = python::probe(&plan.python, log)?;
+    let (mut installer, why) = install::select(plan, &interpreter, log)?;
+    log.done(
+        &format!(
+            "checked python {} ({}), installer {} ({why})",
+            plan.python.display(),
+            interpreter.version,
+            installer.name()
+        ),
+        started,
+    );
     if plan.venv.exists() {
         std::fs::remove_dir_all(&plan.venv)
             .map_err(|e| Error::io("removing the old virtualenv", &plan.venv, e))?;
@@ -79,15 +94,15 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         log,
         armed: true,
     };
-    log.step(
+    let seeds = log.step(
         &format!(
             "created virtualenv {} (python {})",
             plan.venv.display(),
             interpreter.version
         ),
-        || python::create_venv(&plan.python, interpreter.tool, &plan.venv, log),
+        || installer.create_venv(&plan.python, &interpreter, &plan.venv, log),
     )?;
-    let installed = install_all(plan, log)?;
+    let installed = install::install_modules(plan, installer.as_ref(), &seeds, log)?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
             relocate::make_relocatable(&plan.venv, log)
@@ -132,75 +147,8 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     })
 }
 
-fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
-    let pip = pip::Pip::new(&plan.venv, &plan.pip_options, log)?;
-    let manager = match &plan.manager_source {
-        Some(src) => Some(log.step(
-            &format!(
-                "fetched the cloudify-manager source {}",
-                crate::util::redact::redact(src)
-            ),
-            || ManagerTree::fetch(src, &manager_work_dir(&plan.venv), log),
-        )?),
-        None => None,
-    };
-    let mut expected: Vec<(String, String)> = Vec::new();
-    for (i, m) in plan.modules.iter().enumerate() {
-        let spec = match &m.spec {
-            Spec::Pip(s) => s.clone(),
-            Spec::Manager(sub) => {
-                let tree = manager.as_ref().expect("manager source planned");
-                tree.module_dir(&m.key, sub)?.display().to_string()
-            }
-        };
-        let names = log.step_of(
-            i + 1,
-            plan.modules.len(),
-            &format!(
-                "installed {} ({})",
-                m.key,
-                crate::util::redact::redact(&spec)
-            ),
-            || pip.install(&m.key, &spec, log),
-        )?;
-        if names.is_empty() && plan.validate {
-            log.detail(&format!(
-                "cannot tell which distribution {} installs; not validated",
-                m.key
-            ));
-        }
-        expected.extend(names.into_iter().map(|n| (m.key.clone(), n)));
-    }
-    drop(manager);
-    let installed = pip.installed(log)?;
-    if plan.validate {
-        let missing: Vec<String> = expected
-            .iter()
-            .filter(|(_, name)| !installed.contains_key(name))
-            .map(|(key, name)| format!("{name} (module {key})"))
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::build(format!(
-                "validation failed: not installed in the virtualenv: {}",
-                missing.join(", ")
-            ))
-            .with("run with -v to see pip's output, or --no-validation to skip this check"));
-        }
-        log.info(&format!(
-            "==> validated {} requested modules",
-            expected.len()
-        ));
-    }
-    let all: Vec<(String, String)> = installed.into_values().collect();
-    log.detail("installed in the agent:");
-    for (name, version) in &all {
-        log.detail(&format!("  {name}=={version}"));
-    }
-    Ok(all)
-}
-
 /// Where the manager source is unpacked: beside the venv, with a fixed name.
-fn manager_work_dir(venv: &Path) -> PathBuf {
+pub(super) fn manager_work_dir(venv: &Path) -> PathBuf {
     let name = venv
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -17,6 +17,8 @@ pub enum VenvTool {
 pub struct Interpreter {
     pub version: String,
     pub tool: VenvTool,
+    /// Where ensurepip keeps its wheels, if anywhere (see `seed`).
+    pub wheel_dir: Option<std::path::PathBuf>,
 }
 
 /// Works on Python 2.6+ and 3.x.
@@ -35,6 +37,16 @@ elif has("virtualenv"):
     print("virtualenv")
 else:
     print("none")
+try:
+    import os, sysconfig, ensurepip
+    for d in (sysconfig.get_config_var("WHEEL_PKG_DIR"),
+              getattr(ensurepip, "_WHEEL_PKG_DIR", None),
+              os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")):
+        if d and os.path.isdir(d):
+            print(d)
+            break
+except Exception:
+    pass
 "#;
 
 pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
@@ -59,20 +71,20 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
             .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv) or virtualenv (`<python> -m pip install virtualenv`), or set python_path to another interpreter"));
         }
     };
-    Ok(Interpreter { version, tool })
+    let wheel_dir = lines
+        .next()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from);
+    Ok(Interpreter {
+        version,
+        tool,
+        wheel_dir,
+    })
 }
 
 pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
-    if let Some(parent) = venv.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"
-            } else {
-                "set `venv` to a path whose parent directory can be created"
-            };
-            Error::io("creating the virtualenv's parent directory", parent, e).with(hint)
-        })?;
-    }
+    create_parent(venv)?;
     let module = match tool {
         VenvTool::Venv => "venv",
         VenvTool::Virtualenv => "virtualenv",
@@ -85,5 +97,40 @@ pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Res
         ))
         .with(e.message)
     })?;
+    Ok(())
+}
+
+/// `python -m venv --without-pip`: the seed packages come with the modules (see `seed`).
+pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<()> {
+    create_parent(venv)?;
+    run(
+        Run::new(python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(venv),
+        log,
+    )
+    .map_err(|e| {
+        Error::build(format!(
+            "creating the virtualenv {} with {} -m venv --without-pip failed",
+            venv.display(),
+            python.display()
+        ))
+        .with(e.message)
+    })?;
+    Ok(())
+}
+
+/// Create the directory the virtualenv goes into.
+pub fn create_parent(venv: &Path) -> Result<()> {
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"
+            } else {
+                "set `venv` to a path whose parent directory can be created"
+            };
+            Error::io("creating the virtualenv's parent directory", parent, e).with(hint)
+        })?;
+    }
     Ok(())
 }

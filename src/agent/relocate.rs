@@ -156,8 +156,9 @@ fn is_coding_line(line: &str) -> bool {
     line.starts_with('#') && line.contains("coding") && (line.contains(':') || line.contains('='))
 }
 
-/// A console script: `#!<venv>/bin/python…` or pip's own long-path form
-/// `#!/bin/sh` + `'''exec' "<venv>/bin/python…" "$0" "$@"` + `' '''`.
+/// A console script: `#!<venv>/bin/python…` or the long-path form pip and uv
+/// write, `#!/bin/sh` + `'''exec' "<venv>/bin/python…" "$0" "$@"` + `' '''`
+/// (uv: the interpreter in single quotes).
 fn script(text: &str, roots: &[String]) -> Rewrite {
     let Some(first_end) = text.find('\n') else {
         return Rewrite::Unchanged;
@@ -175,9 +176,14 @@ fn script(text: &str, roots: &[String]) -> Rewrite {
             return Rewrite::Unchanged;
         };
         let body = lines.next().unwrap_or("");
+        // pip quotes the interpreter with double quotes, uv with single quotes.
         let Some(quoted) = exec
             .strip_prefix("'''exec' \"")
             .and_then(|s| s.strip_suffix("\" \"$0\" \"$@\""))
+            .or_else(|| {
+                exec.strip_prefix("'''exec' '")
+                    .and_then(|s| s.strip_suffix("' \"$0\" \"$@\""))
+            })
         else {
             return Rewrite::Unchanged;
         };
@@ -370,6 +376,15 @@ mod tests {
         assert!(
             out.ends_with("/python3.11\" \"$0\" \"$@\"\n' '''\nimport x\n"),
             "{out}"
+        );
+        // uv's launcher for long paths quotes with single quotes.
+        let uv = "#!/bin/sh\n'''exec' '/b/env/bin/python' \"$0\" \"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport x\n";
+        let Rewrite::Changed(out) = script(uv, &roots()) else {
+            panic!()
+        };
+        assert_eq!(
+            out,
+            header("python", None, None) + "# -*- coding: utf-8 -*-\nimport x\n"
         );
         let Rewrite::Changed(out) = script("#!/b/env/bin/python -E\nx\n", &roots()) else {
             panic!()

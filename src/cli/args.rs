@@ -1,9 +1,20 @@
 //! The command line's shape (clap types) and the options it gives the plan.
 
+use agent_packager::config::InstallerChoice;
 use agent_packager::{Error, Format, Options};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// `--installer` values: the config's own names, no second list here.
+fn installer_parser() -> impl TypedValueParser<Value = InstallerChoice> {
+    PossibleValuesParser::new(InstallerChoice::ALL.map(InstallerChoice::name)).map(|s| {
+        InstallerChoice::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .expect("a possible value")
+    })
+}
 
 /// `--format` values: every format the library knows, no second list here.
 fn format_parser() -> impl TypedValueParser<Value = Format> {
@@ -51,6 +62,9 @@ pub struct Cli {
     /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
     #[arg(long, value_name = "PATH")]
     pub from_tar: Option<PathBuf>,
+    /// What installs the modules [default: config `installer`, else auto]
+    #[arg(long, value_parser = installer_parser())]
+    pub installer: Option<InstallerChoice>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -104,6 +118,7 @@ impl Cli {
             force: self.force,
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),
+            installer: self.installer,
         })
     }
 }

@@ -116,6 +116,13 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# Extra arguments for every `pip install` (offline builds: a wheel directory).");
     out("# pip_options: [--no-index, --find-links, ./wheels]");
     out("");
+    out("# What installs the modules: pip, uv, or auto (uv when it is found and the");
+    out("# Python is 3.7 or later, else pip). uv takes only --index-url,");
+    out("# --extra-index-url, --find-links and --no-index from pip_options.");
+    out("# installer: auto");
+    out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
+    out("# cache_dir: ~/.cache/cfy-ap    # default: the installer's own cache");
+    out("");
     out("# The agent archive, and its gzip level (1-9).");
     out(&format!("# output_tar: {agent}.tar.gz"));
     out(&format!(

@@ -8,7 +8,7 @@ mod source;
 mod types;
 
 pub use source::{ModuleSource, Required};
-pub use types::{BaseModules, Config, ManagementModules, Package, Publish};
+pub use types::{BaseModules, Config, InstallerChoice, ManagementModules, Package, Publish};
 
 use crate::error::{Error, Result};
 use crate::util::input::{MAX_CONFIG, read_bounded};

@@ -39,6 +39,12 @@ pub struct Config {
     pub additional_modules: Option<Vec<String>>,
     /// Extra arguments for every pip install, e.g. [--no-index, --find-links, ./wheels].
     pub pip_options: Option<Vec<String>>,
+    /// What installs the modules: pip, uv, or auto (uv when found and the Python is 3.7 or later, else pip). Default: auto.
+    pub installer: Option<InstallerChoice>,
+    /// The uv executable. Default: uv on PATH.
+    pub uv_path: Option<String>,
+    /// The installer's download and wheel cache (outside the venv). Default: the installer's own.
+    pub cache_dir: Option<String>,
     /// The agent archive. Default: <distribution>-<release>-agent.tar.gz.
     pub output_tar: Option<String>,
     /// Keep the virtualenv after the tar is written. Default: false.
@@ -52,6 +58,29 @@ pub struct Config {
     pub package: Option<Package>,
     /// An apt repository to publish the .deb into.
     pub publish: Option<Publish>,
+}
+
+/// Config key `installer` (and `--installer`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallerChoice {
+    Pip,
+    Uv,
+    /// uv when it is found and supports the target Python, else pip.
+    #[default]
+    Auto,
+}
+
+impl InstallerChoice {
+    pub const ALL: [InstallerChoice; 3] = [InstallerChoice::Pip, InstallerChoice::Uv, InstallerChoice::Auto];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InstallerChoice::Pip => "pip",
+            InstallerChoice::Uv => "uv",
+            InstallerChoice::Auto => "auto",
+        }
+    }
 }
 
 /// Base modules, installed in this order.

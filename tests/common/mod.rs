@@ -57,7 +57,8 @@ pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.current_dir(dir)
         .args(args)
         .env_remove("SOURCE_DATE_EPOCH")
-        .env("PIP_CACHE_DIR", cache.path());
+        .env("PIP_CACHE_DIR", cache.path())
+        .env("UV_CACHE_DIR", cache.path().join("uv"));
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -1,0 +1,256 @@
+//! What is installed in a virtualenv, read from its `site-packages` without running
+//! Python: every `*.dist-info` (`METADATA`, `direct_url.json`) and `*.egg-info`
+//! (`PKG-INFO`), and which installed distribution each requested module became.
+//!
+//! The same reader serves both installers (pip and uv write the same PEP 376/610
+//! files), so validation is the same for both: a module given by name must be
+//! installed under that name; one given as a path or URL must have left a
+//! distribution whose `direct_url.json` names that path or URL.
+
+use crate::error::{IoContext, Result};
+use crate::config::modules::{canonical_name, requirement_name};
+use std::path::{Path, PathBuf};
+
+/// One installed distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dist {
+    /// The name as published (`METADATA` `Name:`).
+    pub name: String,
+    pub version: String,
+    /// PEP 610 `url` when it was installed from a path or URL.
+    pub direct_url: Option<String>,
+}
+
+impl Dist {
+    pub fn key(&self) -> String {
+        canonical_name(&self.name)
+    }
+}
+
+/// The `site-packages` directories of a POSIX virtualenv (`lib/python*/site-packages`).
+pub fn site_packages(venv: &Path) -> Result<Vec<PathBuf>> {
+    let lib = venv.join("lib");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .ctx("reading", &lib)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Every distribution in the virtualenv, sorted by canonical name.
+pub fn scan(venv: &Path) -> Result<Vec<Dist>> {
+    let mut out = Vec::new();
+    for sp in site_packages(venv)? {
+        for entry in std::fs::read_dir(&sp).ctx("reading", &sp)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let meta = if name.ends_with(".dist-info") {
+                path.join("METADATA")
+            } else if name.ends_with(".egg-info") {
+                if path.is_dir() {
+                    path.join("PKG-INFO")
+                } else {
+                    path.clone()
+                }
+            } else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(&meta) else {
+                continue;
+            };
+            let (Some(n), Some(v)) = (header(&text, "Name"), header(&text, "Version")) else {
+                continue;
+            };
+            let direct_url = std::fs::read_to_string(path.join("direct_url.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("url")?.as_str().map(str::to_string));
+            out.push(Dist {
+                name: n,
+                version: v,
+                direct_url,
+            });
+        }
+    }
+    out.sort_by_key(Dist::key);
+    out.dedup_by(|a, b| a.key() == b.key());
+    Ok(out)
+}
+
+/// A `Key: value` header of an RFC 822-style metadata file (before the body).
+fn header(text: &str, key: &str) -> Option<String> {
+    text.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// What a module spec must have left in the virtualenv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// A distribution of this canonical name.
+    Name(String),
+    /// A distribution installed from this location (normalised URL or absolute path).
+    From(String),
+}
+
+/// The expectation for one spec; relative paths are taken from `cwd` (as pip does).
+pub fn expect(spec: &str, cwd: &Path) -> Expect {
+    let s = spec.trim();
+    if let Some((name, _)) = s.split_once(" @ ") {
+        return Expect::Name(canonical_name(name.split('[').next().unwrap_or(name)));
+    }
+    if s.contains("://") {
+        return Expect::From(normal_url(s));
+    }
+    if !s.contains('/')
+        && let Some(name) = requirement_name(s)
+    {
+        return Expect::Name(name);
+    }
+    let path = s.split('[').next().unwrap_or(s);
+    Expect::From(local_path(&crate::util::paths::normalize(&cwd.join(path))))
+}
+
+/// The installed distribution that satisfies `e`, if any.
+pub fn find<'a>(e: &Expect, dists: &'a [Dist]) -> Option<&'a Dist> {
+    match e {
+        Expect::Name(n) => dists.iter().find(|d| &d.key() == n),
+        Expect::From(loc) => dists.iter().find(|d| {
+            d.direct_url
+                .as_deref()
+                .is_some_and(|u| match u.strip_prefix("file://") {
+                    Some(p) => &local_path(Path::new(&percent_decode(p))) == loc,
+                    None => &normal_url(u) == loc,
+                })
+        }),
+    }
+}
+
+/// Whether any distribution records where it came from (pip ≥ 20.1 and uv do).
+pub fn records_origins(dists: &[Dist]) -> bool {
+    dists.iter().any(|d| d.direct_url.is_some())
+}
+
+fn local_path(p: &Path) -> String {
+    let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    p.display().to_string().trim_end_matches('/').to_string()
+}
+
+/// A URL without `vcs+`, credentials, `@rev` (VCS), fragment or trailing slash.
+fn normal_url(url: &str) -> String {
+    let mut u = url.trim();
+    let vcs = ["git+", "hg+", "svn+", "bzr+"]
+        .iter()
+        .find_map(|p| u.strip_prefix(p));
+    if let Some(rest) = vcs {
+        u = rest;
+    }
+    let u = u.split('#').next().unwrap_or(u);
+    let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let mut path = path.to_string();
+    if vcs.is_some()
+        && let Some(at) = path.rfind('@')
+        && !path[at..].contains('/')
+    {
+        path.truncate(at);
+    }
+    if path.starts_with('/') && authority.is_empty() && scheme == "file" {
+        return local_path(Path::new(&percent_decode(&path)));
+    }
+    format!(
+        "{}://{}{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase(),
+        path.trim_end_matches('/')
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(name: &str, url: Option<&str>) -> Dist {
+        Dist {
+            name: name.into(),
+            version: "1".into(),
+            direct_url: url.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn expectations_from_specs() {
+        let cwd = Path::new("/nonexistent/w");
+        assert_eq!(expect("celery==3.1.17", cwd), Expect::Name("celery".into()));
+        assert_eq!(
+            expect("My_Pkg @ https://h/x.tar.gz", cwd),
+            Expect::Name("my-pkg".into())
+        );
+        assert_eq!(
+            expect("./mods/a", cwd),
+            Expect::From("/nonexistent/w/mods/a".into())
+        );
+        assert_eq!(
+            expect("git+https://tok@GitHub.com/o/r.git@v1#egg=r", cwd),
+            Expect::From("https://github.com/o/r.git".into())
+        );
+    }
+
+    #[test]
+    fn finds_by_name_path_and_url() {
+        let dists = [
+            dist("Celery", None),
+            dist("a", Some("file:///nonexistent/w/mods/a%20b")),
+            dist("r", Some("https://github.com/o/r.git")),
+            dist("t", Some("https://h/archive/master.tar.gz")),
+        ];
+        let cwd = Path::new("/nonexistent/w");
+        for (spec, want) in [
+            ("celery", "Celery"),
+            ("/nonexistent/w/mods/a b", "a"),
+            ("git+https://github.com/o/r.git@main", "r"),
+            ("https://bob:pw@h/archive/master.tar.gz", "t"),
+        ] {
+            let got = find(&expect(spec, cwd), &dists).map(|d| d.name.as_str());
+            assert_eq!(got, Some(want), "{spec}");
+        }
+        assert!(find(&expect("other==1", cwd), &dists).is_none());
+        assert!(find(&expect("/nonexistent/w/mods/c", cwd), &dists).is_none());
+    }
+
+    #[test]
+    fn reads_metadata_headers_only() {
+        let t = "Metadata-Version: 2.1\nName: my_plugin\nVersion: 1.0\n\nName: body\n";
+        assert_eq!(header(t, "name").as_deref(), Some("my_plugin"));
+        assert_eq!(header(t, "Version").as_deref(), Some("1.0"));
+        assert_eq!(header(t, "Summary"), None);
+    }
+}

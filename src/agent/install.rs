@@ -1,0 +1,298 @@
+//! The installer seam: which tool makes the virtualenv and installs the modules
+//! (`installer: pip | uv | auto`), and the one install pass they share.
+//!
+//! Every module goes into one installer run, in the documented order, so the
+//! resolver sees them together (like a requirements file). When that run fails,
+//! each module is tried alone to name the one(s) at fault. Afterwards every
+//! requested module is validated against what is really in `site-packages`
+//! (see `dists`), the same way for both installers.
+
+use super::dists::{self, Dist};
+use super::manager::ManagerTree;
+use super::pip::Pip;
+use super::python::Interpreter;
+use super::uv::{self, Uv};
+use crate::config::InstallerChoice;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::plan::{Plan, Spec};
+use crate::util::redact::redact;
+use std::path::{Path, PathBuf};
+
+/// One tool that makes the virtualenv and installs into it.
+pub trait Installer {
+    /// `pip 23.0.1`, `uv 0.13.9`.
+    fn name(&self) -> String;
+    /// Make the virtualenv; returns the seed requirements (pip, setuptools) that
+    /// the install pass must add, if the virtualenv was made without them.
+    fn create_venv(
+        &mut self,
+        python: &Path,
+        interpreter: &Interpreter,
+        venv: &Path,
+        log: &Log,
+    ) -> Result<Vec<String>>;
+    /// One installer run for all of `requirements`.
+    fn install(&self, requirements: &[String], log: &Log) -> Result<()>;
+    /// Work after the last install, before the bytecode (uv: tidy up).
+    fn finish(&self, _log: &Log) -> Result<()> {
+        Ok(())
+    }
+    fn venv(&self) -> &Path;
+    /// Every distribution in the virtualenv.
+    fn installed(&self) -> Result<Vec<Dist>> {
+        dists::scan(self.venv())
+    }
+}
+
+/// The installer part of the plan (config `installer`, `uv_path`, `cache_dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallerPlan {
+    pub choice: InstallerChoice,
+    /// uv, when found (`uv_path`, else PATH).
+    pub uv: Option<PathBuf>,
+    /// Why `auto` cannot use uv whatever the Python (not found, pip_options).
+    pub no_uv: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl InstallerPlan {
+    /// Refuses (exit 2) an explicit `uv` that is missing or cannot take the
+    /// pip_options, and a cache inside the virtualenv, before any work.
+    pub fn resolve(
+        choice: InstallerChoice,
+        uv_path: Option<&Path>,
+        cache_dir: Option<PathBuf>,
+        pip_options: &[String],
+        venv: &Path,
+    ) -> Result<InstallerPlan> {
+        if let Some(c) = &cache_dir
+            && (c.starts_with(venv) || venv.starts_with(c))
+        {
+            return Err(Error::config(format!(
+                "cache_dir {} and the venv {} must not contain each other: the cache would leak into the agent",
+                c.display(),
+                venv.display()
+            )));
+        }
+        let uv = if choice == InstallerChoice::Pip {
+            None
+        } else {
+            uv::locate(uv_path)
+        };
+        let options = uv::translate_options(pip_options);
+        let no_uv = match (&uv, &options) {
+            (None, _) => Some(match uv_path {
+                Some(p) => format!("uv not found at {} (uv_path)", p.display()),
+                None => "uv not found on PATH".to_string(),
+            }),
+            (_, Err(opt)) => Some(format!("pip_options has {opt}, which uv does not take")),
+            _ => None,
+        };
+        if choice == InstallerChoice::Uv {
+            if uv.is_none() {
+                return Err(Error::config(format!(
+                    "installer: uv, but {}",
+                    no_uv.unwrap_or_default()
+                ))
+                .with("install it with `pip install uv` (or see https://docs.astral.sh/uv/), set uv_path, or use installer: pip"));
+            }
+            if let Err(opt) = options {
+                return Err(Error::config(format!(
+                    "installer: uv does not take the pip option {opt} (pip_options)"
+                ))
+                .with("uv takes --index-url, --extra-index-url, --find-links and --no-index; use installer: pip for other options"));
+            }
+        }
+        Ok(InstallerPlan {
+            choice,
+            uv,
+            no_uv,
+            cache_dir,
+        })
+    }
+
+    /// For `--dry-run`.
+    pub fn describe(&self) -> String {
+        match (self.choice, &self.uv, &self.no_uv) {
+            (InstallerChoice::Pip, ..) => "pip".into(),
+            (InstallerChoice::Uv, Some(uv), _) => format!("uv ({})", uv.display()),
+            (InstallerChoice::Auto, _, Some(why)) => format!("auto: pip ({why})"),
+            (_, Some(uv), _) => format!(
+                "auto: uv ({}) for Python 3.7 and later, else pip",
+                uv.display()
+            ),
+            _ => self.choice.name().into(),
+        }
+    }
+}
+
+/// The installer for this interpreter, and why it was chosen.
+pub fn select(
+    plan: &Plan,
+    interpreter: &Interpreter,
+    log: &Log,
+) -> Result<(Box<dyn Installer>, String)> {
+    let ip = &plan.installer;
+    let version: Vec<u32> = interpreter
+        .version
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    let uv_supports = version.as_slice() >= [3, 7].as_slice();
+    let pip = |why: String| -> (Box<dyn Installer>, String) {
+        (
+            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone())),
+            why,
+        )
+    };
+    let use_uv = match ip.choice {
+        InstallerChoice::Pip => return Ok(pip("as configured".into())),
+        InstallerChoice::Uv if !uv_supports => {
+            return Err(Error::config(format!(
+                "installer: uv cannot build an agent for Python {} (uv needs 3.7 or later)",
+                interpreter.version
+            ))
+            .with("use installer: pip (or auto) for this python_path"));
+        }
+        InstallerChoice::Uv => "as configured".to_string(),
+        InstallerChoice::Auto if !uv_supports => {
+            return Ok(pip(format!(
+                "auto: Python {} is not supported by uv",
+                interpreter.version
+            )));
+        }
+        InstallerChoice::Auto => match &ip.no_uv {
+            Some(why) => return Ok(pip(format!("auto: {why}"))),
+            None => format!("auto: uv found, Python {} supported", interpreter.version),
+        },
+    };
+    let exe = ip.uv.clone().expect("uv located when usable");
+    let version = match uv::version(&exe, log) {
+        Ok(v) => v,
+        Err(e) if ip.choice == InstallerChoice::Auto => {
+            return Ok(pip(format!("auto: {}", e.message)));
+        }
+        Err(e) => return Err(e),
+    };
+    let options = uv::translate_options(&plan.pip_options).unwrap_or_default();
+    let uv = Uv::new(exe, version, options, ip.cache_dir.clone());
+    Ok((Box::new(uv), use_uv))
+}
+
+/// Install every module in one pass, then validate; returns every distribution
+/// in the virtualenv as (name, version), sorted by name.
+pub fn install_modules(
+    plan: &Plan,
+    installer: &dyn Installer,
+    seeds: &[String],
+    log: &Log,
+) -> Result<Vec<(String, String)>> {
+    let manager = match &plan.manager_source {
+        Some(src) => Some(log.step(
+            &format!("fetched the cloudify-manager source {}", redact(src)),
+            || ManagerTree::fetch(src, &super::manager_work_dir(&plan.venv), log),
+        )?),
+        None => None,
+    };
+    let mut specs: Vec<(String, String)> = Vec::new();
+    for m in &plan.modules {
+        let spec = match &m.spec {
+            Spec::Pip(s) => s.clone(),
+            Spec::Manager(sub) => {
+                let tree = manager.as_ref().expect("manager source planned");
+                tree.module_dir(&m.key, sub)?.display().to_string()
+            }
+        };
+        specs.push((m.key.clone(), spec));
+    }
+    let keys: Vec<&str> = specs.iter().map(|(k, _)| k.as_str()).collect();
+    let mut all: Vec<String> = seeds.to_vec();
+    all.extend(specs.iter().map(|(_, s)| s.clone()));
+    let what = format!(
+        "installed {} modules with {}: {}",
+        specs.len(),
+        installer.name(),
+        keys.join(", ")
+    );
+    if let Err(e) = log.step(&what, || installer.install(&all, log)) {
+        return Err(blame(installer, &specs, e, log));
+    }
+    drop(manager);
+    installer.finish(log)?;
+    let (n, failed) = log.step("compiled the modules to bytecode", || {
+        super::bytecode::compile(installer.venv(), log)
+    })?;
+    log.detail(&format!(
+        "{n} files compiled, {failed} not compilable (skipped, as pip does)"
+    ));
+    let installed = installer.installed()?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut missing = Vec::new();
+    let origins = dists::records_origins(&installed);
+    for (key, spec) in &specs {
+        let expect = dists::expect(spec, &cwd);
+        match dists::find(&expect, &installed) {
+            Some(d) => log.detail(&format!("{key}: {}=={}", d.name, d.version)),
+            None if matches!(expect, dists::Expect::From(_)) && !origins => log.detail(&format!(
+                "{key}: this installer does not record where distributions came from; not validated"
+            )),
+            None => missing.push(format!("{key} ({})", redact(spec))),
+        }
+    }
+    if plan.validate {
+        if !missing.is_empty() {
+            return Err(Error::build(format!(
+                "validation failed: not installed in the virtualenv: {}",
+                missing.join(", ")
+            ))
+            .with(
+                "run with -v to see the installer's output, or --no-validation to skip this check",
+            ));
+        }
+        log.info(&format!("==> validated {} requested modules", specs.len()));
+    }
+    log.detail("installed in the agent:");
+    for d in &installed {
+        log.detail(&format!("  {}=={}", d.name, d.version));
+    }
+    Ok(installed.into_iter().map(|d| (d.name, d.version)).collect())
+}
+
+/// The one-pass install failed: try each module alone to name the culprit(s).
+fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log: &Log) -> Error {
+    log.detail("the install pass failed; trying each module alone to find which");
+    let mut failed: Vec<(&str, &str, Error)> = Vec::new();
+    for (key, spec) in specs {
+        if let Err(e) = installer.install(std::slice::from_ref(spec), log) {
+            failed.push((key, spec, e));
+        }
+    }
+    let hint = "check the module's source and pip_options (offline builds need e.g. --no-index --find-links DIR)";
+    match failed.len() {
+        0 => {
+            let mut err = Error::build(format!(
+                "the modules could not be installed together ({} failed; each installs alone)",
+                installer.name()
+            ));
+            err.details = pass.details;
+            err.with("two modules probably require conflicting versions: read the installer's output above, or install them with -v")
+        }
+        _ => {
+            let names: Vec<String> = failed
+                .iter()
+                .map(|(k, s, _)| format!("module {k} from {}", redact(s)))
+                .collect();
+            let mut err = Error::build(format!("could not install {}", names.join(", ")));
+            err.details = failed.swap_remove(0).2.details;
+            err.with(hint)
+        }
+    }
+}
+
+/// `msg`, with the failed command and its output as details.
+pub fn wrap(msg: String, e: Error) -> Error {
+    let mut err = Error::build(msg).with(e.message);
+    err.details.extend(e.details);
+    err
+}

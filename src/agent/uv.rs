@@ -1,0 +1,249 @@
+//! The uv installer: `uv venv` makes the virtualenv, one `uv pip install
+//! --python <venv>/bin/python` installs the seed packages and every module; the
+//! bytecode is compiled afterwards (reproducibly, see `bytecode`).
+//!
+//! Files are copied out of uv's cache (`--link-mode copy`), never hard-linked: the
+//! agent is rewritten (relocation) and shipped, the cache must not change with it.
+
+use super::command::{Run, run};
+use super::install::{Installer, wrap};
+use super::python::Interpreter;
+use super::seed::Seeds;
+use crate::error::{Error, IoContext, Result};
+use crate::log::Log;
+use std::path::{Path, PathBuf};
+
+/// The pip options uv understands, with whether each takes a value.
+const KNOWN: [(&str, bool); 6] = [
+    ("--index-url", true),
+    ("-i", true),
+    ("--extra-index-url", true),
+    ("--find-links", true),
+    ("-f", true),
+    ("--no-index", false),
+];
+
+/// `pip_options` as uv arguments; Err names the first option uv does not take.
+pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut it = options.iter();
+    while let Some(opt) = it.next() {
+        let (name, inline) = match opt.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (opt.as_str(), None),
+        };
+        let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == name) else {
+            return Err(opt.split('=').next().unwrap_or(opt).to_string());
+        };
+        let long = match name {
+            "-i" => "--index-url",
+            "-f" => "--find-links",
+            other => other,
+        };
+        out.push(long.to_string());
+        if takes_value {
+            match inline {
+                Some(v) => out.push(v.to_string()),
+                None => out.push(it.next().ok_or_else(|| name.to_string())?.clone()),
+            }
+        } else if inline.is_some() {
+            return Err(opt.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `uv_path` when given, else `uv` on PATH.
+pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
+    match uv_path {
+        Some(p) => p.is_file().then(|| p.to_path_buf()),
+        None => crate::plan::find_on_path("uv"),
+    }
+}
+
+/// `uv --version` → `0.13.9`.
+pub fn version(uv: &Path, log: &Log) -> Result<String> {
+    let out = run(Run::new(uv).arg("--version"), log).map_err(|e| {
+        Error::config(format!("uv at {} does not run", uv.display()))
+            .with(e.message)
+            .with("install it with `pip install uv`, or set uv_path to a working uv")
+    })?;
+    Ok(out.split_whitespace().nth(1).unwrap_or("?").to_string())
+}
+
+pub struct Uv {
+    pub exe: PathBuf,
+    pub version: String,
+    /// pip_options already translated.
+    pub options: Vec<String>,
+    pub cache_dir: Option<PathBuf>,
+    venv: PathBuf,
+    seeds: Option<Seeds>,
+}
+
+impl Uv {
+    pub fn new(exe: PathBuf, version: String, options: Vec<String>, cache: Option<PathBuf>) -> Uv {
+        Uv {
+            exe,
+            version,
+            options,
+            cache_dir: cache,
+            venv: PathBuf::new(),
+            seeds: None,
+        }
+    }
+
+    fn command(&self, sub: &[&str]) -> Run {
+        let mut cmd = Run::new(&self.exe).args(sub);
+        if let Some(c) = &self.cache_dir {
+            cmd = cmd.arg("--cache-dir").arg(c);
+        }
+        cmd
+    }
+}
+
+impl Installer for Uv {
+    fn name(&self) -> String {
+        format!("uv {}", self.version)
+    }
+
+    fn create_venv(
+        &mut self,
+        python: &Path,
+        interpreter: &Interpreter,
+        venv: &Path,
+        log: &Log,
+    ) -> Result<Vec<String>> {
+        super::python::create_parent(venv)?;
+        self.venv = venv.to_path_buf();
+        // The interpreter's own pip/setuptools wheels, installed with the modules;
+        // without them, uv seeds pip/setuptools/wheel from the index.
+        self.seeds = super::seed::find(interpreter, log);
+        let mut cmd = self
+            .command(&["venv", "--quiet", "--no-project"])
+            .arg("--python")
+            .arg(python);
+        if self.seeds.is_none() {
+            cmd = cmd.arg("--seed").args(&self.options);
+        }
+        run(cmd.arg(venv), log).map_err(|e| {
+            wrap(
+                format!("creating the virtualenv {} with uv failed", venv.display()),
+                e,
+            )
+        })?;
+        Ok(self
+            .seeds
+            .as_ref()
+            .map(|s| s.requirements.clone())
+            .unwrap_or_default())
+    }
+
+    fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
+        let mut cmd = self
+            .command(&["pip", "install", "--link-mode", "copy"])
+            .arg("--python")
+            .arg(self.venv.join("bin/python"))
+            .args(&self.options)
+            .stream();
+        if let Some(s) = &self.seeds {
+            cmd = cmd.arg("--find-links").arg(&s.dir);
+        }
+        run(cmd.args(requirements), log)?;
+        Ok(())
+    }
+
+    fn finish(&self, _log: &Log) -> Result<()> {
+        tidy(&self.venv)
+    }
+
+    fn venv(&self) -> &Path {
+        &self.venv
+    }
+}
+
+/// What uv leaves that a pip-built agent does not have and must not ship: its
+/// cache records in each `.dist-info` (`uv_cache.json` holds a timestamp, so the
+/// bytes would differ per build; also dropped from `RECORD`), the `.lock`,
+/// `.gitignore` and `CACHEDIR.TAG` at the top of the virtualenv (the tag makes
+/// backup tools skip the agent), and the Windows-only `bin/*.bat`.
+fn tidy(venv: &Path) -> Result<()> {
+    for name in [".lock", ".gitignore", "CACHEDIR.TAG"] {
+        remove(&venv.join(name))?;
+    }
+    let bin = venv.join("bin");
+    for e in std::fs::read_dir(&bin).ctx("reading", &bin)?.flatten() {
+        if e.file_name().to_string_lossy().ends_with(".bat") {
+            remove(&e.path())?;
+        }
+    }
+    const DROP: [&str; 2] = ["uv_cache.json", "uv_build.json"];
+    for sp in super::dists::site_packages(venv)? {
+        for e in std::fs::read_dir(&sp).ctx("reading", &sp)?.flatten() {
+            let info = e.file_name().to_string_lossy().into_owned();
+            if !info.ends_with(".dist-info") {
+                continue;
+            }
+            let mut dropped = false;
+            for name in DROP {
+                let p = e.path().join(name);
+                if p.exists() {
+                    remove(&p)?;
+                    dropped = true;
+                }
+            }
+            let record = e.path().join("RECORD");
+            if dropped && let Ok(text) = std::fs::read_to_string(&record) {
+                let kept: String = text
+                    .split_inclusive('\n')
+                    .filter(|l| !DROP.iter().any(|d| l.starts_with(&format!("{info}/{d},"))))
+                    .collect();
+                std::fs::write(&record, kept).ctx("rewriting", &record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate_options;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn known_options_pass_unknown_are_named() {
+        assert_eq!(
+            translate_options(&s(&["--no-index", "-f", "/w", "--index-url=https://h/s"])).unwrap(),
+            s(&[
+                "--no-index",
+                "--find-links",
+                "/w",
+                "--index-url",
+                "https://h/s"
+            ])
+        );
+        assert_eq!(
+            translate_options(&s(&["--extra-index-url", "u", "-i", "v"])).unwrap(),
+            s(&["--extra-index-url", "u", "--index-url", "v"])
+        );
+        assert_eq!(
+            translate_options(&s(&["--no-index", "--trusted-host", "h"])).unwrap_err(),
+            "--trusted-host"
+        );
+        assert_eq!(translate_options(&s(&["--pre=1"])).unwrap_err(), "--pre");
+        assert_eq!(
+            translate_options(&s(&["--find-links"])).unwrap_err(),
+            "--find-links"
+        );
+    }
+}

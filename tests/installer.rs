@@ -1,0 +1,393 @@
+//! The installers (`installer: pip | uv | auto`): real builds with the real
+//! `cfy-ap`, real uv and real Pythons, offline from `fixtures/`.
+//!
+//! uv comes from `$CFY_AP_TEST_UV` (tests/run.sh installs it with pip into a
+//! cached venv outside the checkout); Python 2.7 and 3.7 from pyenv, 2.7 with
+//! `virtualenv<20.22` (also installed by tests/run.sh). A missing tool fails the
+//! test with a message saying how to get it.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const PYENV: &str = "/root/.pyenv/versions";
+
+fn uv() -> PathBuf {
+    let uv = std::env::var_os("CFY_AP_TEST_UV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/cfy-ap-test/pytools/bin/uv"));
+    assert!(
+        uv.is_file(),
+        "uv is needed at {} ($CFY_AP_TEST_UV): run tests/run.sh, which installs it with pip into /var/cache/cfy-ap-test/pytools",
+        uv.display()
+    );
+    uv
+}
+
+/// A pyenv interpreter, e.g. `2.7.18` → `.../2.7.18/bin/python2.7`.
+fn pyenv(version: &str) -> String {
+    let short: Vec<&str> = version.split('.').take(2).collect();
+    let p = format!("{PYENV}/{version}/bin/python{}", short.join("."));
+    assert!(
+        Path::new(&p).is_file(),
+        "Python {version} is needed at {p} (pyenv install {version})"
+    );
+    p
+}
+
+fn build(dir: &Path, cfg: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    std::fs::write(dir.join("config.yaml"), cfg).unwrap();
+    let mut all = vec!["-c", "config.yaml"];
+    all.extend_from_slice(args);
+    cfy_ap(dir, &all, envs)
+}
+
+fn extract(tar: &Path, strip: usize) -> tempfile::TempDir {
+    let x = tempfile::Builder::new()
+        .prefix("cfy ap moved ")
+        .tempdir()
+        .unwrap();
+    tool(
+        "tar",
+        &[
+            "xzf",
+            tar.to_str().unwrap(),
+            &format!("--strip-components={strip}"),
+            "-C",
+            x.path().to_str().unwrap(),
+        ],
+    );
+    x
+}
+
+/// `name==version` of every distribution, with the agent's own pip.
+fn freeze(env: &Path) -> Vec<String> {
+    let py = env.join("bin/python");
+    let out = tool(
+        py.to_str().unwrap(),
+        &["-m", "pip", "list", "--format=freeze"],
+    );
+    let mut v: Vec<String> = out.lines().map(|l| l.to_lowercase()).collect();
+    v.sort();
+    v
+}
+
+/// The moved agent imports every module and runs its console scripts.
+fn runs_relocated(env: &Path, build_venv: &Path) {
+    let py = env.join("bin/python");
+    let imports = "import celery, cloudify_rest_client, cloudify, script_runner, diamond_agent, \
+                   worker_installer, plugin_installer, my_plugin; print('ok')";
+    assert_eq!(tool(py.to_str().unwrap(), &["-c", imports]).trim(), "ok");
+    for (script, args, expect) in [
+        ("my-plugin-hello", &[][..], "hello from my-plugin"),
+        ("celery", &["--version"][..], ""),
+        (
+            "pip",
+            &["--version"][..],
+            &env.join("lib").display().to_string()[..],
+        ),
+    ] {
+        let path = env.join("bin").join(script);
+        let body = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            body.starts_with("#!/bin/sh\n") && !body.contains(&build_venv.display().to_string()),
+            "{script} is not relocatable:\n{body}"
+        );
+        let out = tool(path.to_str().unwrap(), args);
+        assert!(out.contains(expect), "{script}: {out}");
+    }
+}
+
+#[test]
+fn uv_and_pip_agents_hold_the_same_distributions_and_run_relocated() {
+    let uv = uv();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // A build path over 127 bytes: uv then writes its `#!/bin/sh` launchers.
+    let long = format!("cloudify/{}/env", "a-long-directory-name".repeat(6));
+    let mut agents = Vec::new();
+    for (name, installer, venv) in [("pip", "pip", "cloudify/pip/env"), ("uv", "uv", &long[..])] {
+        let cache = dir.join(format!("{name}-cache"));
+        let extra = format!(
+            "installer: {installer}\nuv_path: {}\ncache_dir: {}\n",
+            uv.display(),
+            cache.display()
+        );
+        let cfg = offline_config(venv, &format!("{name}.tar.gz"), &extra);
+        let out = build(dir, &cfg, &["-v"], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let log = stderr(&out);
+        // One installer run for every module, named on its step line.
+        let runs = log.matches(if name == "uv" {
+            " pip install "
+        } else {
+            "/pip install "
+        });
+        assert_eq!(runs.count(), 1, "{log}");
+        assert!(
+            log.contains(&format!("==> installed 10 modules with {name} ")),
+            "{log}"
+        );
+        assert!(log.contains(&format!("installer {name}")), "{log}");
+        assert!(
+            log.contains("additional_modules[0]: my-plugin==1.0"),
+            "{log}"
+        );
+        // The cache was used, and stayed out of the agent.
+        assert!(tree(&cache).len() > 1, "{name}: cache_dir unused");
+        let tar = dir.join(format!("{name}.tar.gz"));
+        let listing = tool("tar", &["tzf", tar.to_str().unwrap()]);
+        for bad in [
+            "uv_cache.json",
+            "uv_build.json",
+            "CACHEDIR.TAG",
+            "/.lock",
+            ".bat",
+        ] {
+            assert!(!listing.contains(bad), "{name}: {bad} in the agent");
+        }
+        let depth = venv.matches('/').count();
+        agents.push((extract(&tar, depth), dir.join(venv)));
+    }
+    let (pip_env, uv_env) = (
+        agents[0].0.path().join("env"),
+        agents[1].0.path().join("env"),
+    );
+    let (pip_list, uv_list) = (freeze(&pip_env), freeze(&uv_env));
+    assert_eq!(pip_list, uv_list, "pip and uv agents differ");
+    assert!(
+        pip_list.iter().any(|d| d.starts_with("pip==")),
+        "{pip_list:?}"
+    );
+    assert!(
+        pip_list.contains(&"my-plugin==1.0".to_string()),
+        "{pip_list:?}"
+    );
+    for (x, build_venv) in &agents {
+        runs_relocated(&x.path().join("env"), build_venv);
+    }
+}
+
+#[test]
+fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
+    let uv = uv();
+    let py37 = pyenv("3.7.16");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let sde = [("SOURCE_DATE_EPOCH", "1700000000")];
+    for installer in ["uv", "pip"] {
+        for name in ["a", "b"] {
+            let extra = format!("installer: {installer}\nuv_path: {}\n", uv.display());
+            let cfg = offline_config("cloudify/env", &format!("{name}.tar.gz"), &extra).replace(
+                &format!("python_path: {PYTHON}"),
+                &format!("python_path: {py37}"),
+            );
+            let out = build(dir, &cfg, &["-f"], &sde);
+            assert!(out.status.success(), "{}", text(&out));
+            let first = format!("(3.7.16), installer {installer}");
+            assert!(stderr(&out).contains(&first), "{}", text(&out));
+        }
+        let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
+        if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
+            let (xa, xb) = (extract(&a, 0), extract(&b, 0));
+            let diff = std::process::Command::new("diff")
+                .args([
+                    "-rq",
+                    xa.path().to_str().unwrap(),
+                    xb.path().to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            panic!(
+                "two {installer} builds differ:\n{}",
+                String::from_utf8_lossy(&diff.stdout)
+            );
+        }
+        // The modules and the seed packages are compiled, hash-based (flags 3: checked).
+        let x = extract(&a, 1);
+        let sp = x.path().join("env/lib/python3.7/site-packages");
+        for pkg in ["my_plugin", "pip"] {
+            let cache = sp.join(pkg).join("__pycache__");
+            let pyc = std::fs::read_dir(&cache)
+                .unwrap_or_else(|e| panic!("{installer}: no {}: {e}", cache.display()))
+                .flatten()
+                .next()
+                .expect("a .pyc")
+                .path();
+            let bytes = std::fs::read(&pyc).unwrap();
+            assert_eq!(
+                &bytes[4..8],
+                &[3, 0, 0, 0],
+                "{} is not hash-based",
+                pyc.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failing_module_is_named_with_both_installers() {
+    let uv = uv();
+    for installer in ["pip", "uv"] {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let extra = format!("installer: {installer}\nuv_path: {}\n", uv.display());
+        let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
+            "additional_modules:\n",
+            "additional_modules:\n  - no-such-module==9.9\n",
+        );
+        let out = build(dir, &cfg, &[], &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("could not install module additional_modules[0] from no-such-module==9.9"),
+            "{installer}: {err}"
+        );
+        // Only that module: the others install alone.
+        assert!(!err.contains("module celery"), "{installer}: {err}");
+        assert!(err.contains("no-such-module"), "{installer}: {err}");
+        assert!(!dir.join("cloudify/env").exists());
+        assert!(!dir.join("out.tar.gz").exists());
+    }
+}
+
+#[test]
+fn uv_missing_or_given_options_it_does_not_take_is_refused_before_any_work() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // Not at uv_path; and not on PATH (only /usr/bin and /bin are searched).
+    let cfg = offline_config(
+        "cloudify/env",
+        "out.tar.gz",
+        "installer: uv\nuv_path: /nonexistent/uv\n",
+    );
+    let out = build(dir, &cfg, &[], &[("PATH", "/usr/bin:/bin")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("uv not found at /nonexistent/uv"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("pip install uv"), "{}", text(&out));
+    let cfg = offline_config("cloudify/env", "out.tar.gz", "installer: uv\n");
+    let out = build(dir, &cfg, &[], &[("PATH", "/usr/bin:/bin")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("uv not found on PATH"),
+        "{}",
+        text(&out)
+    );
+    // --installer overrides the config.
+    let cfg = offline_config("cloudify/env", "out.tar.gz", "installer: pip\n");
+    let out = build(
+        dir,
+        &cfg,
+        &["--installer", "uv"],
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(tree(dir), ["config.yaml"], "something was created");
+
+    // An option uv does not understand: named, exit 2; auto falls back to pip.
+    let uv = uv();
+    let extra = format!("installer: uv\nuv_path: {}\n", uv.display());
+    let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
+        "pip_options: [",
+        "pip_options: [--trusted-host, example.org, ",
+    );
+    let out = build(dir, &cfg, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("pip option --trusted-host"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tree(dir), ["config.yaml"], "something was created");
+    let out = build(dir, &cfg, &["--installer", "auto", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains(
+            "installer:    auto: pip (pip_options has --trusted-host, which uv does not take)"
+        ),
+        "{plan}"
+    );
+    // A cache inside the venv would end up in the agent.
+    let cfg = offline_config(
+        "cloudify/env",
+        "out.tar.gz",
+        "cache_dir: cloudify/env/cache\n",
+    );
+    let out = build(dir, &cfg, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("cache_dir"), "{}", text(&out));
+    assert_eq!(tree(dir), ["config.yaml"], "something was created");
+}
+
+/// A Python 2 project standing in for celery (the fixtures are Python 3 only).
+fn py2_celery(dir: &Path) -> PathBuf {
+    let src = dir.join("celery-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("setup.py"),
+        "from setuptools import setup\n\
+         setup(name='celery', version='3.1.17', py_modules=['celery'],\n\
+               entry_points={'console_scripts': ['celery=celery:main']})\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("celery.py"),
+        "import sys\ndef main():\n    print('celery 3.1.17 (py%d)' % sys.version_info[0])\n",
+    )
+    .unwrap();
+    src
+}
+
+#[test]
+fn auto_picks_pip_for_python_2_7_and_uv_refuses_it() {
+    let uv = uv();
+    let py27 = pyenv("2.7.18");
+    let probe = std::process::Command::new(&py27)
+        .args(["-m", "virtualenv", "--version"])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "Python 2.7 needs virtualenv<20.22: {py27} -m pip install 'virtualenv<20.22' (tests/run.sh does this)"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let celery = py2_celery(dir);
+    let cfg = |installer: &str| {
+        format!(
+            "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {py27}\n\
+             installer: {installer}\nuv_path: {}\n\
+             base_modules:\n  celery: {}\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\n\
+             management_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+             pip_options: [--no-index]\noutput_tar: py2.tar.gz\n",
+            uv.display(),
+            celery.display()
+        )
+    };
+    let out = build(dir, &cfg("uv"), &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("uv cannot build an agent for Python 2.7.18"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("cloudify").exists());
+
+    let out = build(dir, &cfg("auto"), &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let first = stderr(&out).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains("(2.7.18), installer pip (auto: Python 2.7.18 is not supported by uv)"),
+        "{first}"
+    );
+    let x = extract(&dir.join("py2.tar.gz"), 1);
+    let hello = tool(x.path().join("env/bin/celery").to_str().unwrap(), &[]);
+    assert_eq!(hello.trim(), "celery 3.1.17 (py2)");
+}
