@@ -173,6 +173,7 @@ impl Walk<'_> {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_default();
                 Error::build(format!("reading {}: {e}", path.display()))
             })?;
+            crate::util::signals::check()?;
             let path = entry.path();
             if self.exclude.iter().any(|x| x == path) {
                 continue;

@@ -15,6 +15,8 @@ pub enum Kind {
     Config,
     /// Refused: the venv or an output already exists and `--force` was not given. Exit 3.
     Exists,
+    /// Stopped by this signal (SIGINT, SIGTERM) after cleaning up. Exit 128 + signal.
+    Interrupted(u8),
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
             Kind::Build => 1,
             Kind::Config => 2,
             Kind::Exists => 3,
+            Kind::Interrupted(sig) => 128 + i32::from(sig),
         }
     }
 }

@@ -27,6 +27,8 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     // SOURCE_DATE_EPOCH, existing outputs (exit 3), unwritable directories,
     // unusable signing keys.
     crate::util::epoch::check()?;
+    // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
+    crate::util::signals::install()?;
     let outputs = plan.outputs();
     atomic::check_not_inputs(&outputs, &plan.inputs())?;
     if plan.from_tar.is_none() {
@@ -67,6 +69,7 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
         return Ok(report);
     };
     for (format, job) in jobs {
+        crate::util::signals::check()?;
         let dest = pkg.output(format).expect("planned output");
         let written: Written = log.step(&format!("wrote {}", dest.display()), || {
             job.write(pkg, &agent, dest, plan.force, log)

@@ -374,3 +374,93 @@ fn usage_errors_exit_2_with_a_whole_sentence() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn venv_errors_show_pythons_words_and_never_delete_what_was_there() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    // A dangling symlink at the venv path: refused, kept, with and without -f.
+    std::os::unix::fs::symlink("/nonexistent/target", d.join("env")).unwrap();
+    let cfg = offline_config(s(&d.join("env")), "x.tar.gz", "installer: pip\n");
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    for args in [vec!["-c", "c.yaml"], vec!["-c", "c.yaml", "-f"]] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(3), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains("a symbolic link"), "{}", text(&o));
+        assert!(fs::symlink_metadata(d.join("env")).unwrap().is_symlink());
+    }
+    // `python -m venv` fails: its own last words are shown.
+    let py = d.join("python3");
+    fs::write(
+        &py,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -m ] && [ \"$2\" = venv ]; then\n  echo \"Error: [Errno 17] File exists: '$3'\" >&2\n  exit 1\nfi\nexec {PYTHON} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&py, fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = offline_config(s(&d.join("env2")), "y.tar.gz", "installer: pip\n").replace(
+        &format!("python_path: {PYTHON}"),
+        &format!("python_path: {}", s(&py)),
+    );
+    fs::write(d.join("p.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "p.yaml"], &[]);
+    assert_eq!(code(&o), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("[Errno 17] File exists"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("env2").exists());
+    assert!(!d.join("y.tar.gz").exists());
+}
+
+/// Starts a full offline build, sends `sig` once the venv exists (pip is then
+/// installing), and returns the exit code and what is left in the workspace.
+fn interrupted_build(sig: &str) -> (Option<i32>, Vec<String>, String) {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let cfg = offline_config("cloudify/x/env", "x.tar.gz", "installer: pip\n");
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .current_dir(d)
+        .args(["-c", "c.yaml"])
+        .env("PIP_CACHE_DIR", cache.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !d.join("cloudify/x/env/pyvenv.cfg").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before it could be interrupted"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no venv appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tool("kill", &[&format!("-{sig}"), &child.id().to_string()]);
+    let o = child.wait_with_output().unwrap();
+    let left = tree(d).into_iter().filter(|n| n != "c.yaml").collect();
+    (o.status.code(), left, text(&o))
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_build_and_remove_what_it_made() {
+    for (sig, want) in [("TERM", 143), ("INT", 130)] {
+        let (code, left, out) = interrupted_build(sig);
+        assert_eq!(code, Some(want), "SIG{sig}: {out}");
+        assert!(out.contains("interrupted by SIG"), "{out}");
+        // The venv, the manager work directory and any partial output are gone;
+        // only the (empty) parent directories of the venv may stay.
+        let files: Vec<&String> = left
+            .iter()
+            .filter(|n| !["cloudify", "cloudify/x"].contains(&n.as_str()))
+            .collect();
+        assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
+    }
+}

@@ -5,10 +5,12 @@
 use crate::error::Error;
 use crate::log::Log;
 use crate::util::redact::redact;
+use crate::util::signals;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 
 pub struct Run {
     program: OsString,
@@ -98,10 +100,40 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
             Error::build(format!("duplicating a temporary file handle: {e}"))
         })?));
     }
-    let output = command.output().map_err(|e| {
+    // Its own process group: on SIGINT/SIGTERM the whole tree (pip and its build
+    // backends) is stopped by us, then the run cleans up (`util::signals`).
+    command.process_group(0);
+    let mut child = command.spawn().map_err(|e| {
         Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
             .with("check that the program exists and is executable")
     })?;
+    let reader = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            bytes
+        })
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(Error::build(format!("waiting for {}: {e}", cmd.display()))),
+        }
+        if signals::pending().is_some() {
+            stop(&mut child);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stdout_bytes = reader
+        .map(|r| r.join().unwrap_or_default())
+        .unwrap_or_default();
+    signals::check()?;
+    let output = std::process::Output {
+        status,
+        stdout: stdout_bytes,
+        stderr: Vec::new(),
+    };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);
@@ -121,4 +153,21 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         err = err.with(redact(l));
     }
     Err(err)
+}
+
+/// Stop a child's whole process group: SIGTERM, then SIGKILL if it lingers.
+fn stop(child: &mut Child) {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let Some(pid) = Pid::from_raw(child.id() as i32) else {
+        return;
+    };
+    let _ = kill_process_group(pid, Signal::TERM);
+    for _ in 0..100 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = kill_process_group(pid, Signal::KILL);
+    let _ = child.wait();
 }

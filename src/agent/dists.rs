@@ -7,8 +7,8 @@
 //! installed under that name; one given as a path or URL must have left a
 //! distribution whose `direct_url.json` names that path or URL.
 
-use crate::error::{IoContext, Result};
 use crate::config::modules::{canonical_name, requirement_name};
+use crate::error::{IoContext, Result};
 use std::path::{Path, PathBuf};
 
 /// One installed distribution.

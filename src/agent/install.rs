@@ -292,6 +292,9 @@ fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log
 
 /// `msg`, with the failed command and its output as details.
 pub fn wrap(msg: String, e: Error) -> Error {
+    if matches!(e.kind, crate::error::Kind::Interrupted(_)) {
+        return e;
+    }
     let mut err = Error::build(msg).with(e.message);
     err.details.extend(e.details);
     err

@@ -31,6 +31,18 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
+    if plan.from_tar.is_none()
+        && let Ok(meta) = std::fs::symlink_metadata(&plan.venv)
+        && !meta.is_dir()
+    {
+        // A symlink (even a dangling one) or a file: never used, never deleted.
+        return Err(Error::exists(format!(
+            "{} exists and is {}, not a virtualenv directory; refusing to use or delete it",
+            plan.venv.display(),
+            crate::util::input::kind(&meta)
+        ))
+        .with("choose another `venv` path, or remove it yourself"));
+    }
     if plan.from_tar.is_none() && plan.venv.exists() {
         if !plan.force {
             return Err(Error::exists(format!(
@@ -102,7 +114,9 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ),
         || installer.create_venv(&plan.python, &interpreter, &plan.venv, log),
     )?;
+    crate::util::signals::check()?;
     let installed = install::install_modules(plan, installer.as_ref(), &seeds, log)?;
+    crate::util::signals::check()?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
             relocate::make_relocatable(&plan.venv, log)

@@ -90,12 +90,14 @@ pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Res
         VenvTool::Virtualenv => "virtualenv",
     };
     run(Run::new(python).arg("-m").arg(module).arg(venv), log).map_err(|e| {
-        Error::build(format!(
-            "creating the virtualenv {} with {} -m {module} failed",
-            venv.display(),
-            python.display()
-        ))
-        .with(e.message)
+        super::install::wrap(
+            format!(
+                "creating the virtualenv {} with {} -m {module} failed",
+                venv.display(),
+                python.display()
+            ),
+            e,
+        )
     })?;
     Ok(())
 }
@@ -110,12 +112,14 @@ pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<
         log,
     )
     .map_err(|e| {
-        Error::build(format!(
-            "creating the virtualenv {} with {} -m venv --without-pip failed",
-            venv.display(),
-            python.display()
-        ))
-        .with(e.message)
+        super::install::wrap(
+            format!(
+                "creating the virtualenv {} with {} -m venv --without-pip failed",
+                venv.display(),
+                python.display()
+            ),
+            e,
+        )
     })?;
     Ok(())
 }

@@ -8,6 +8,15 @@ use agent_packager::{Error, log::Log};
 use args::{Cli, Command};
 
 pub fn run(cli: &Cli, log: &Log) -> Result<(), Error> {
+    let result = dispatch(cli, log);
+    // Whatever a run stopped by SIGINT/SIGTERM failed with, it reports the signal.
+    match (result, agent_packager::util::signals::pending()) {
+        (Err(_), Some(sig)) => Err(agent_packager::util::signals::interrupted(sig)),
+        (result, _) => result,
+    }
+}
+
+fn dispatch(cli: &Cli, log: &Log) -> Result<(), Error> {
     let force = cli.force;
     if matches!(
         cli.command,
@@ -18,7 +27,10 @@ pub fn run(cli: &Cli, log: &Log) -> Result<(), Error> {
     }
     match &cli.command {
         None => commands::build(cli, log),
-        Some(Command::Archive(a)) => commands::archive(a, force, log),
+        Some(Command::Archive(a)) => {
+            agent_packager::util::signals::install()?;
+            commands::archive(a, force, log)
+        }
         Some(Command::Publish(p)) => commands::publish(p, force, log),
         Some(Command::Init(a)) => commands::init(a, force, log),
         Some(Command::Completions(a)) => commands::completions(a),

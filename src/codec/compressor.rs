@@ -88,6 +88,7 @@ pub fn copy_hashed<W: Write, D: Digest>(
     let mut f = File::open(path).ctx("reading", path)?;
     let mut left = size;
     while left > 0 {
+        crate::util::signals::check()?;
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = f.read(&mut buf[..want]).ctx("reading", path)?;
         if n == 0 {

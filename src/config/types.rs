@@ -72,7 +72,11 @@ pub enum InstallerChoice {
 }
 
 impl InstallerChoice {
-    pub const ALL: [InstallerChoice; 3] = [InstallerChoice::Pip, InstallerChoice::Uv, InstallerChoice::Auto];
+    pub const ALL: [InstallerChoice; 3] = [
+        InstallerChoice::Pip,
+        InstallerChoice::Uv,
+        InstallerChoice::Auto,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

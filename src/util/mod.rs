@@ -9,3 +9,4 @@ pub mod input;
 pub mod parallel;
 pub mod paths;
 pub mod redact;
+pub mod signals;
