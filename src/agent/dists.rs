@@ -138,6 +138,87 @@ pub fn records_origins(dists: &[Dist]) -> bool {
     dists.iter().any(|d| d.direct_url.is_some())
 }
 
+/// The distribution name a local or remote source will install, read from the
+/// source itself: a wheel's or sdist's file name, or a source tree's
+/// `pyproject.toml` (`[project] name`), `setup.cfg` (`[metadata] name`),
+/// `PKG-INFO` or a literal `name=` in `setup.py`. For installers that do not
+/// record where a distribution came from (pip before 20.1), this is how a module
+/// given as a path or URL is still validated. None when it cannot be told.
+pub fn source_name(spec: &str, cwd: &Path) -> Option<String> {
+    let s = spec.trim().split('[').next().unwrap_or(spec).trim();
+    let file = if s.contains("://") {
+        let path = s.split(['?', '#']).next().unwrap_or(s);
+        path.rsplit('/').next().unwrap_or(path).to_string()
+    } else {
+        let path = cwd.join(s);
+        if path.is_dir() {
+            return tree_name(&path).map(|n| canonical_name(&n));
+        }
+        path.file_name()?.to_string_lossy().into_owned()
+    };
+    archive_name(&file).map(|n| canonical_name(&n))
+}
+
+/// `name-1.0-py3-none-any.whl` → `name`; `name-1.0.tar.gz` → `name`.
+fn archive_name(file: &str) -> Option<String> {
+    if let Some(stem) = file.strip_suffix(".whl") {
+        return stem.split('-').next().map(str::to_string);
+    }
+    let stem = [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip"]
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext))?;
+    let (name, version) = stem.rsplit_once('-')?;
+    (!name.is_empty() && version.starts_with(|c: char| c.is_ascii_digit()))
+        .then(|| name.to_string())
+}
+
+/// The project name declared by a source tree.
+fn tree_name(dir: &Path) -> Option<String> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    if let Some(t) = read("pyproject.toml")
+        && let Some(n) = ini_value(&t, "project", "name")
+    {
+        return Some(n);
+    }
+    if let Some(t) = read("setup.cfg")
+        && let Some(n) = ini_value(&t, "metadata", "name")
+    {
+        return Some(n);
+    }
+    if let Some(t) = read("PKG-INFO")
+        && let Some(n) = header(&t, "Name")
+    {
+        return Some(n);
+    }
+    let setup = read("setup.py")?;
+    let at = setup.find("name=").or_else(|| setup.find("name ="))?;
+    let rest = setup[at..].split_once('=')?.1.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = rest[1..].split(quote).next()?;
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// `key = value` in `[section]` of a TOML/INI text (quotes removed).
+fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line.trim_matches(['[', ']']).trim() == section;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
+        {
+            let v = v.trim().trim_matches(['"', '\'']).trim();
+            return (!v.is_empty()).then(|| v.to_string());
+        }
+    }
+    None
+}
+
 fn local_path(p: &Path) -> String {
     let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     p.display().to_string().trim_end_matches('/').to_string()
@@ -244,6 +325,41 @@ mod tests {
         }
         assert!(find(&expect("other==1", cwd), &dists).is_none());
         assert!(find(&expect("/nonexistent/w/mods/c", cwd), &dists).is_none());
+    }
+
+    #[test]
+    fn names_from_sources() {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path();
+        std::fs::create_dir_all(w.join("a")).unwrap();
+        std::fs::write(
+            w.join("a/pyproject.toml"),
+            "[build-system]\nrequires = []\n[project]\nname = \"My_Plugin\"\nversion = \"1\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(w.join("b")).unwrap();
+        std::fs::write(w.join("b/setup.cfg"), "[metadata]\nname = other.pkg\n").unwrap();
+        std::fs::create_dir_all(w.join("c")).unwrap();
+        std::fs::write(
+            w.join("c/setup.py"),
+            "from setuptools import setup\nsetup(name='old-style', version='1')\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(w.join("e")).unwrap();
+        for (spec, want) in [
+            ("./a", Some("my-plugin")),
+            ("b", Some("other-pkg")),
+            ("c[extra]", Some("old-style")),
+            ("e", None),
+            (
+                "./wheels/cloudify_rest_client-3.2-py3-none-any.whl",
+                Some("cloudify-rest-client"),
+            ),
+            ("https://h/p/celery-3.1.17.tar.gz?token=x", Some("celery")),
+            ("https://github.com/o/r/archive/master.tar.gz", None),
+        ] {
+            assert_eq!(source_name(spec, w).as_deref(), want, "{spec}");
+        }
     }
 
     #[test]

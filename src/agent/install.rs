@@ -232,11 +232,28 @@ pub fn install_modules(
     let origins = dists::records_origins(&installed);
     for (key, spec) in &specs {
         let expect = dists::expect(spec, &cwd);
-        match dists::find(&expect, &installed) {
+        // Installers that do not record origins (pip < 20.1): the name the
+        // source itself declares.
+        let by_name = || {
+            dists::source_name(spec, &cwd)
+                .and_then(|n| dists::find(&dists::Expect::Name(n), &installed))
+        };
+        let found = match dists::find(&expect, &installed) {
+            None if matches!(expect, dists::Expect::From(_)) && !origins => by_name(),
+            found => found,
+        };
+        match found {
             Some(d) => log.detail(&format!("{key}: {}=={}", d.name, d.version)),
-            None if matches!(expect, dists::Expect::From(_)) && !origins => log.detail(&format!(
-                "{key}: this installer does not record where distributions came from; not validated"
-            )),
+            None if matches!(expect, dists::Expect::From(_))
+                && !origins
+                && dists::source_name(spec, &cwd).is_none() =>
+            {
+                log.warn(&format!(
+                    "{key}: not validated: this pip does not record where distributions came from, and {} declares no readable name (give it as `name @ {}` to validate it)",
+                    redact(spec),
+                    redact(spec)
+                ))
+            }
             None => missing.push(format!("{key} ({})", redact(spec))),
         }
     }
