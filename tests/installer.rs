@@ -98,6 +98,17 @@ fn runs_relocated(env: &Path, build_venv: &Path) {
         let out = tool(path.to_str().unwrap(), args);
         assert!(out.contains(expect), "{script}: {out}");
     }
+    // bash's activate finds the moved agent.
+    let activate = env.join("bin/activate");
+    let shown = tool(
+        "bash",
+        &[
+            "-c",
+            &format!(". '{}' && echo \"$VIRTUAL_ENV\"", activate.display()),
+        ],
+    );
+    let real = env.canonicalize().unwrap();
+    assert_eq!(shown.trim(), real.display().to_string(), "activate");
 }
 
 #[test]
@@ -135,6 +146,7 @@ fn uv_and_pip_agents_hold_the_same_distributions_and_run_relocated() {
             log.contains("additional_modules[0]: my-plugin==1.0"),
             "{log}"
         );
+        assert!(!log.contains("cannot be made relocatable"), "{log}");
         // The cache was used, and stayed out of the agent.
         assert!(tree(&cache).len() > 1, "{name}: cache_dir unused");
         let tar = dir.join(format!("{name}.tar.gz"));
