@@ -52,8 +52,9 @@ pub struct Cli {
 pub enum Command {
     /// Write a deterministic tar.gz of an existing directory
     Archive(ArchiveArgs),
-    /// Add .deb packages to an apt repository (created when missing) and
-    /// regenerate its indices; -f replaces a package published with other bytes
+    /// Add .deb packages to an apt repository, or .rpm packages to a yum
+    /// repository (created when missing), and regenerate its indices; -f
+    /// replaces a package published with other bytes
     Publish(PublishArgs),
     /// Write a commented example config for this host (PATH `-`: standard output)
     Init(crate::cli_ux::InitArgs),
@@ -172,8 +173,11 @@ pub struct PublishArgs {
         conflicts_with = "debs"
     )]
     pub export_key: Option<PathBuf>,
-    /// The .deb files to add
-    #[arg(value_name = "DEB", required_unless_present = "export_key")]
+    /// Metadata compression of a yum repository: gzip or zstd
+    #[arg(long, value_name = "gzip|zstd")]
+    pub compression: Option<String>,
+    /// The .deb files (apt repository) or .rpm files (yum repository) to add
+    #[arg(value_name = "PACKAGE", required_unless_present = "export_key")]
     pub debs: Vec<PathBuf>,
 }
 
@@ -183,6 +187,9 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         let fpr = publish::export_key(key, dest, force)?;
         log.info(&format!("wrote {} (key {fpr})", dest.display()));
         return Ok(());
+    }
+    if crate::cli_yum::is_rpm(a)? {
+        return crate::cli_yum::publish(a, force, log);
     }
     let opts = publish::PublishOptions {
         repo: a.repo.clone().unwrap_or_default(),

@@ -28,6 +28,7 @@ pub mod publish;
 pub mod redact;
 pub mod rpm;
 pub mod schema;
+pub mod yum;
 
 pub use build::Outcome;
 pub use config::Config;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cli_ux;
+mod cli_yum;
 
 use agent_packager::{Error, config, log::Log, plan::Plan};
 use clap::Parser;

@@ -100,4 +100,6 @@ pub struct Publish {
     pub origin: Option<String>,
     pub label: Option<String>,
     pub sign_key: Option<String>,
+    /// A yum repository to publish the rpm into (`--format rpm`).
+    pub rpm_repo: Option<String>,
 }

@@ -32,12 +32,12 @@ mod debfile;
 mod digest;
 mod gz;
 mod index;
-mod release;
+pub(crate) mod release;
 mod repo;
-mod sign;
-mod stage;
+pub(crate) mod sign;
+pub(crate) mod stage;
 mod version;
-mod write;
+pub(crate) mod write;
 mod xz;
 
 pub use debfile::Control;
@@ -131,6 +131,7 @@ impl PublishOptions {
                 "publish: no repository directory given (--repo DIR, or publish.repo in the config)",
             ));
         }
+        crate::yum::check_repo_kind(&self.repo, crate::yum::PackageKind::Deb)?;
         let names = [
             ("codename", self.codename.as_str()),
             ("suite", self.suite()),
