@@ -1,6 +1,7 @@
 //! One run of the tool, in order: refusals and key checks before any work → the
 //! agent (built, or an existing tar with `--from-tar`) → one writer per output
-//! format (deb, rpm) → publishing the deb into an apt repository (`publish:`).
+//! format (deb, rpm) → publishing the deb into an apt repository (`publish:`)
+//! and the rpm into a yum repository (`publish.rpm_repo`).
 
 use crate::build::{self, Outcome};
 use crate::error::Result;
@@ -29,6 +30,9 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     };
     if let Some(opts) = &plan.publish {
         publish::check(opts)?;
+    }
+    if let Some(opts) = &plan.yum_publish {
+        crate::yum::check(opts)?;
     }
     let mut report = Report::default();
     let agent = match &plan.from_tar {
@@ -81,6 +85,12 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
             stats.bytes,
             if stats.signed { ", signed" } else { "" }
         ));
+        if let Some(opts) = &plan.yum_publish {
+            let summary = log.step(&format!("published into {}", opts.repo.display()), || {
+                crate::yum::publish(opts, std::slice::from_ref(&stats.path), log)
+            })?;
+            publish::report(&summary, log);
+        }
         report.rpm = Some(stats.path);
     }
     Ok(report)

@@ -71,6 +71,8 @@ pub struct Plan {
     pub package: Option<crate::package::PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
     pub publish: Option<crate::publish::PublishOptions>,
+    /// The yum repository the rpm goes into (config `publish.rpm_repo`, with `--format rpm`).
+    pub yum_publish: Option<crate::yum::YumOptions>,
 }
 
 /// Command-line choices that shape the plan.
@@ -197,8 +199,17 @@ impl Plan {
         // A `publish:` section publishes the deb this run builds; without
         // `--format deb` there is nothing to publish and the section is unused.
         let publish = match &cfg.publish {
-            Some(p) if opts.formats.contains(&Format::Deb) => {
+            Some(p)
+                if opts.formats.contains(&Format::Deb)
+                    && (p.repo.is_some() || p.rpm_repo.is_none()) =>
+            {
                 Some(crate::publish::PublishOptions::from_config(p, opts.force)?)
+            }
+            _ => None,
+        };
+        let yum_publish = match &cfg.publish {
+            Some(p) if opts.formats.contains(&Format::Rpm) => {
+                crate::yum::YumOptions::from_config(p, opts.force)
             }
             _ => None,
         };
@@ -224,6 +235,7 @@ impl Plan {
             from_tar,
             package,
             publish,
+            yum_publish,
         })
     }
 
@@ -394,6 +406,15 @@ fn publish_line(p: &crate::publish::PublishOptions) -> String {
     )
 }
 
+fn yum_line(y: &crate::yum::YumOptions) -> String {
+    let signed = if y.sign_key.is_some() {
+        "signed"
+    } else {
+        "unsigned"
+    };
+    format!("publish: the rpm into {} (yum, {signed})", y.repo.display())
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = if self.detected { " (detected)" } else { "" };
@@ -410,6 +431,9 @@ impl fmt::Display for Plan {
             }
             if let Some(p) = &self.publish {
                 write!(f, "\n{}", publish_line(p))?;
+            }
+            if let Some(y) = &self.yum_publish {
+                write!(f, "\n{}", yum_line(y))?;
             }
             return Ok(());
         }
@@ -440,6 +464,9 @@ impl fmt::Display for Plan {
         }
         if let Some(p) = &self.publish {
             writeln!(f, "{}", publish_line(p))?;
+        }
+        if let Some(y) = &self.yum_publish {
+            writeln!(f, "{}", yum_line(y))?;
         }
         writeln!(
             f,

@@ -108,7 +108,7 @@ pub fn config_schema() -> Value {
                 "output_dir": string("Where the package is written. Default: the directory of output_tar."),
                 "sign_key": string("Armored OpenPGP secret key to sign the rpm."),
             })),
-            "publish": object("An apt repository to publish the .deb into.", json!({
+            "publish": object("An apt repository to publish the .deb into (and with rpm_repo a yum repository for the .rpm).", json!({
                 "repo": string("The repository directory."),
                 "codename": string("Distribution (dists/<codename>). Default: stable."),
                 "suite": string("Suite in the Release file. Default: the codename."),
@@ -116,6 +116,7 @@ pub fn config_schema() -> Value {
                 "origin": string("Default: cfy-ap."),
                 "label": string("Default: cfy-ap."),
                 "sign_key": string("Armored OpenPGP secret key to sign the indices."),
+                "rpm_repo": string("A yum repository directory to publish the .rpm into (with --format rpm)."),
             })),
         },
         "definitions": {
