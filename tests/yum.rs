@@ -508,6 +508,9 @@ fn make_deb(dir: &Path) -> PathBuf {
     deb
 }
 
+/// What, arguments, files, exit code, part of the message.
+type Case<'a> = (&'a str, Vec<&'a str>, Vec<&'a Path>, i32, &'a str);
+
 #[test]
 fn bad_inputs_leave_the_repo_unchanged() {
     let w = tempfile::tempdir().unwrap();
@@ -541,7 +544,7 @@ fn bad_inputs_leave_the_repo_unchanged() {
     let missing = w.path().join("missing.rpm");
 
     let signed = ["--repo", repo_s, "--sign-key", key_s];
-    let cases: Vec<(&str, Vec<&str>, Vec<&Path>, i32, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "not an rpm",
             signed.to_vec(),
