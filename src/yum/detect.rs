@@ -48,39 +48,42 @@ pub fn package_kind(path: &Path) -> Option<PackageKind> {
     }
 }
 
-/// The one kind of all `files`; files of no known kind go with the others
-/// (and are refused by that publisher, with its reasons). When no file has a
-/// known kind, a `.rpm` name picks rpm, else deb. Mixed kinds are a usage
-/// error.
+/// The kind of the first file of a known kind (a file of neither kind goes
+/// with it and is refused by that publisher, with its reasons); when none is
+/// known, a `.rpm` name picks rpm, else deb. Only the first files are opened:
+/// the publishers check every file anyway, and the rpm reader names a deb
+/// among rpms as a mixture.
 pub fn kind_of(files: &[PathBuf]) -> Result<PackageKind> {
-    let mut found: Option<(PackageKind, &PathBuf)> = None;
-    for f in files {
-        let Some(k) = package_kind(f) else { continue };
-        match found {
-            Some((other, first)) if other != k => {
-                return Err(Error::config(format!(
-                    "publish: {} is a {} and {} is a {}: one kind per call",
-                    first.display(),
-                    other.name(),
-                    f.display(),
-                    k.name()
-                ))
-                .with("publish the debs into an apt repository and the rpms into a yum repository, in two calls"));
-            }
-            Some(_) => {}
-            None => found = Some((k, f)),
-        }
+    if let Some(k) = files.iter().find_map(|f| package_kind(f)) {
+        return Ok(k);
     }
-    Ok(match found {
-        Some((k, _)) => k,
-        None if files
+    Ok(
+        if files
             .iter()
-            .any(|f| f.extension().is_some_and(|e| e == "rpm")) =>
+            .any(|f| f.extension().is_some_and(|e| e == "rpm"))
         {
             PackageKind::Rpm
-        }
-        None => PackageKind::Deb,
-    })
+        } else {
+            PackageKind::Deb
+        },
+    )
+}
+
+/// The error for a package of the other kind among `kind` packages.
+pub(crate) fn mixed(path: &Path, kind: PackageKind) -> Error {
+    let (is, want) = match kind {
+        PackageKind::Rpm => (PackageKind::Deb, PackageKind::Rpm),
+        PackageKind::Deb => (PackageKind::Rpm, PackageKind::Deb),
+    };
+    Error::config(format!(
+        "publish: {} is a {} among {} packages: one kind per call",
+        path.display(),
+        is.name(),
+        want.name()
+    ))
+    .with(
+        "publish the debs into an apt repository and the rpms into a yum repository, in two calls",
+    )
 }
 
 /// Refuse to put `kind` packages into `repo` when it already holds the other

@@ -7,11 +7,10 @@ use super::existing::Entry;
 use super::primary::FileRow;
 use super::rpmfile::{self, Rpm};
 use super::{filelists, other, primary, xml};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::publish::stage;
 use rpm::IndexTag;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
 use tempfile::TempPath;
 
 /// A staged package and its entries.
@@ -40,18 +39,39 @@ pub(crate) fn stage_all(
         })?;
         // The published file keeps the time its entry records (createrepo_c
         // reads `time file` from the file itself).
-        let when = UNIX_EPOCH + Duration::from_secs(u64::try_from(mtime).unwrap_or(0));
-        std::fs::File::options()
-            .write(true)
-            .open(&tmp)
-            .and_then(|f| f.set_modified(when))
-            .ctx("setting the time of", &tmp)?;
+        set_mtime(&tmp, mtime)?;
         Ok(Incoming {
             src: src.to_path_buf(),
             entry,
             tmp: Some(tmp),
         })
     })
+}
+
+/// Set a file's modification time by path (no need to open it again).
+fn set_mtime(path: &Path, secs: i64) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::build(format!("{}: NUL in path", path.display())))?;
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: secs,
+            tv_nsec: 0,
+        },
+    ];
+    // SAFETY: a NUL-terminated path and two timespecs, as utimensat wants.
+    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) } != 0 {
+        return Err(Error::io(
+            "setting the time of",
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 /// `Packages/<first letter, lowercase>/<name>-<version>-<release>.<arch>.rpm`

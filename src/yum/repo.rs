@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tempfile::TempPath;
 
 type Key = (String, String, String, String, String);
 
@@ -196,28 +197,22 @@ fn commit(
         signed_by: signer.map(Signer::primary_fingerprint),
     };
 
-    // 1. Packages.
-    let mut wrote = false;
-    for plan in &mut plans {
-        if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.incoming.tmp.take()) {
-            let dest = root.join(rel);
-            let dir = dest.parent().unwrap_or(root);
-            fs::create_dir_all(dir).ctx("creating", dir)?;
-            tmp.persist(&dest)
-                .map_err(|e| Error::io("writing", &dest, e.error))?;
-            wrote = true;
-        }
-    }
+    // 1. Packages, renamed into place while, on another thread, the metadata
+    // documents are rendered and compressed.
+    let moves: Vec<(String, TempPath)> = plans
+        .iter_mut()
+        .filter_map(|p| Some((p.copy_to.clone()?, p.incoming.tmp.take()?)))
+        .collect();
+    let wrote = !moves.is_empty();
     let metadata_current = old.repomd.is_some() && !plans.iter().any(|p| p.new);
     if metadata_current {
+        persist_packages(root, moves)?;
         // Only the signature may need work (a publish killed between the
         // renames of repomd.xml and repomd.xml.asc, or signing added).
         let text = old.repomd.as_deref().unwrap_or_default();
         let changed = fix_signature(&repodata, text, signer, signed_before)?;
         return Ok(summary(plans, wrote || changed));
     }
-
-    // 2. Metadata files.
     let replaced: HashSet<Key> = plans
         .iter()
         .filter(|p| p.published.action == Action::Replaced)
@@ -239,7 +234,16 @@ fn commit(
             &b.location,
         ))
     });
-    let docs = render_documents(&entries, opts.compression)?;
+    let (docs, persisted) = std::thread::scope(|s| {
+        let render = s.spawn(|| render_documents(&entries, opts.compression));
+        let persisted = persist_packages(root, moves);
+        (render.join().expect("metadata renderer"), persisted)
+    });
+    persisted?;
+    let docs = docs?;
+
+    // 2. Metadata files: written, made durable with the packages by one
+    // filesystem sync, then renamed into place.
     fs::create_dir_all(&repodata).ctx("creating", &repodata)?;
     let mut pending = Vec::new();
     let mut records = Vec::new();
@@ -310,6 +314,22 @@ fn commit(
         .collect();
     prune(&repodata, &keep);
     Ok(summary(plans, true))
+}
+
+/// Rename staged packages to their places in `Packages/`.
+fn persist_packages(root: &Path, moves: Vec<(String, TempPath)>) -> Result<()> {
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    for (rel, tmp) in moves {
+        let dest = root.join(rel);
+        let dir = dest.parent().unwrap_or(root);
+        if !dirs.contains(dir) {
+            fs::create_dir_all(dir).ctx("creating", dir)?;
+            dirs.insert(dir.to_path_buf());
+        }
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("writing", &dest, e.error))?;
+    }
+    Ok(())
 }
 
 /// Make `repomd.xml.asc` match `repomd` (written with a signer, removed

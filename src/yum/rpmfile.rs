@@ -154,6 +154,13 @@ pub(crate) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<
         copy,
         write_error: None,
     };
+    let head = tee
+        .fill_buf()
+        .map(|b| b[..b.len().min(21)].to_vec())
+        .unwrap_or_default();
+    if head.starts_with(b"!<arch>\ndebian-binary") {
+        return Err(super::detect::mixed(src, super::PackageKind::Rpm));
+    }
     let parsed = parse(&mut tee);
     if let Some(e) = tee.write_error.take() {
         return Err(Error::io("writing", copy_path.unwrap_or(src), e));
