@@ -130,11 +130,10 @@ mod tests {
             PackageKind::Rpm
         );
         assert_eq!(
-            kind_of(&[deb.clone(), rpm.clone()])
-                .unwrap_err()
-                .exit_code(),
-            2
+            kind_of(&[text.clone(), deb.clone(), rpm.clone()]).unwrap(),
+            PackageKind::Deb
         );
+        assert_eq!(mixed(&deb, PackageKind::Rpm).exit_code(), 2);
         assert_eq!(kind_of(&[text]).unwrap(), PackageKind::Rpm);
         assert_eq!(
             kind_of(&[d.path().join("x.deb")]).unwrap(),

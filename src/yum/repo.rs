@@ -242,8 +242,8 @@ fn commit(
     persisted?;
     let docs = docs?;
 
-    // 2. Metadata files: written, made durable with the packages by one
-    // filesystem sync, then renamed into place.
+    // 2. Metadata files: written, made durable with the packages (and
+    // repomd.xml) by one filesystem sync, then renamed into place.
     fs::create_dir_all(&repodata).ctx("creating", &repodata)?;
     let mut pending = Vec::new();
     let mut records = Vec::new();
@@ -264,17 +264,8 @@ fn commit(
             open_size: d.open_size,
         });
     }
-    if wrote || !pending.is_empty() {
-        stage::sync_filesystem(root)?;
-    }
-    for (tmp, name) in pending {
-        let dest = repodata.join(name);
-        tmp.persist(&dest)
-            .map_err(|e| Error::io("writing", &dest, e.error))?;
-    }
-
-    // 3. repomd.xml, then repomd.xml.asc: both complete and durable before
-    // either is renamed, so the window between the two renames is tiny.
+    // repomd.xml and its signature are written now too, so that one
+    // filesystem sync makes everything durable before the first rename.
     let revision = release::release_time()?;
     let carried: Vec<&repomd::Record> = old
         .records
@@ -282,7 +273,7 @@ fn commit(
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes(), true)?;
+    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes(), false)?;
     let asc_tmp = match signer {
         Some(s) => {
             let asc = s.detached(text.as_bytes(), revision)?;
@@ -290,11 +281,20 @@ fn commit(
                 &repodata,
                 "repomd.xml.asc",
                 asc.as_bytes(),
-                true,
+                false,
             )?)
         }
         None => None,
     };
+    stage::sync_filesystem(root)?;
+    for (tmp, name) in pending {
+        let dest = repodata.join(name);
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("writing", &dest, e.error))?;
+    }
+
+    // 3. repomd.xml, then repomd.xml.asc: both complete, so the window between
+    // the two renames is tiny.
     repomd_tmp
         .persist(&repomd_path)
         .map_err(|e| Error::io("writing", &repomd_path, e.error))?;
