@@ -11,23 +11,15 @@ mod common;
 
 use common::http::Http;
 use common::package::{EPOCH, Setup};
+use common::{text, tree_hash};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfy-ap");
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// `cfy-ap publish ARGS FILES` with SOURCE_DATE_EPOCH and no inherited passphrase.
 fn publish(args: &[&str], files: &[&Path]) -> Output {
@@ -45,28 +37,6 @@ fn publish(args: &[&str], files: &[&Path]) -> Output {
 fn ok(o: Output) -> String {
     assert!(o.status.success(), "cfy-ap failed: {}", text(&o));
     text(&o)
-}
-
-/// A hash of a whole tree: paths, types, contents.
-fn tree_hash(root: &Path) -> String {
-    let mut h = Sha256::new();
-    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let e = e.unwrap();
-        h.update(
-            e.path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .as_bytes(),
-        );
-        if e.file_type().is_file() {
-            h.update(b"F");
-            h.update(fs::read(e.path()).unwrap());
-        } else {
-            h.update(b"D");
-        }
-    }
-    hex::encode(h.finalize())
 }
 
 /// Signing keys in a throwaway GnuPG home: RSA, no passphrase.
@@ -155,6 +125,18 @@ impl Dnf {
             format!(
                 "[{id}]\nname={id}\nbaseurl={baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
                 gpgkey.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// A local repository read without any signature check.
+    fn unsigned_repo(&self, id: &str, dir: &Path) {
+        fs::write(
+            self.dir.join(format!("repos.d/{id}.repo")),
+            format!(
+                "[{id}]\nname={id}\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
+                dir.display()
             ),
         )
         .unwrap();
@@ -410,14 +392,7 @@ fn metadata_matches_createrepo_c_and_dnf_reads_it_the_same() {
         // What dnf makes of both.
         let dnf = Dnf::new(&w.path().join(format!("dnf-{round}")));
         for (id, dir) in [("ours", &ours), ("theirs", &theirs)] {
-            fs::write(
-                dnf.dir.join(format!("repos.d/{id}.repo")),
-                format!(
-                    "[{id}]\nname={id}\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
-                    dir.display()
-                ),
-            )
-            .unwrap();
+            dnf.unsigned_repo(id, dir);
         }
         let qf = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{summary}|%{description}|%{url}|\
                   %{license}|%{packager}|%{vendor}|%{group}|%{buildtime}|%{downloadsize}|%{installsize}|\
@@ -656,21 +631,16 @@ fn concurrent_publishers_lose_nothing() {
         })
         .collect();
     let repo = w.path().join("repo");
-    let children: Vec<Child> = rpms
-        .iter()
-        .map(|r| {
-            Command::new(BIN)
-                .args(["publish", "--repo", repo.to_str().unwrap()])
-                .arg(r)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", text(&o));
+    // One thread per publisher, all started at once.
+    let outputs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = rpms
+            .iter()
+            .map(|r| s.spawn(|| publish(&["--repo", repo.to_str().unwrap()], &[r.as_path()])))
+            .collect();
+        runs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for o in &outputs {
+        assert!(o.status.success(), "{}", text(o));
     }
     let primary = entries(&document(&repo, "primary"));
     assert_eq!(primary.len(), 12, "{primary:?}");
@@ -693,14 +663,7 @@ fn concurrent_publishers_lose_nothing() {
         .count();
     assert!(primaries <= 2, "{primaries} primary files kept");
     let dnf = Dnf::new(w.path());
-    fs::write(
-        dnf.dir.join("repos.d/par.repo"),
-        format!(
-            "[par]\nname=par\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
-            repo.display()
-        ),
-    )
-    .unwrap();
+    dnf.unsigned_repo("par", &repo);
     let names = dnf.ok("par", &["repoquery", "--queryformat", "%{name}"]);
     assert_eq!(names.lines().count(), 12, "{names}");
 }
@@ -816,14 +779,7 @@ fn deterministic_and_zstd_and_config_publishing() {
         "{names:?}"
     );
     let dnf = Dnf::new(w.path());
-    fs::write(
-        dnf.dir.join("repos.d/z.repo"),
-        format!(
-            "[z]\nname=z\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
-            z.display()
-        ),
-    )
-    .unwrap();
+    dnf.unsigned_repo("z", &z);
     assert_eq!(
         dnf.ok("z", &["repoquery", "--queryformat", "%{name}"])
             .lines()

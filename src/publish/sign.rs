@@ -196,11 +196,7 @@ fn sign_with<K: SigningKey + KeyDetails>(
     release: &str,
     time: i64,
 ) -> pgp::errors::Result<Signatures> {
-    let created = Timestamp::from_secs(
-        u32::try_from(time.max(0))
-            .unwrap_or(u32::MAX)
-            .max(key.created_at().as_secs()),
-    );
+    let created = created(key, time);
     let detached =
         config(key, SignatureType::Binary, created)?.sign(key, pw, release.as_bytes())?;
     let release_gpg = DetachedSignature::new(detached).to_armored_string(ArmorOptions::default())?;
@@ -213,16 +209,21 @@ fn sign_with<K: SigningKey + KeyDetails>(
     })
 }
 
+/// The signature time: `time`, or the key's creation if later.
+fn created<K: KeyDetails>(key: &K, time: i64) -> Timestamp {
+    Timestamp::from_secs(
+        u32::try_from(time.max(0))
+            .unwrap_or(u32::MAX)
+            .max(key.created_at().as_secs()),
+    )
+}
+
 fn detached_with<K: SigningKey + KeyDetails>(
     key: &K,
     data: &[u8],
     time: i64,
 ) -> pgp::errors::Result<String> {
-    let created = Timestamp::from_secs(
-        u32::try_from(time.max(0))
-            .unwrap_or(u32::MAX)
-            .max(key.created_at().as_secs()),
-    );
+    let created = created(key, time);
     let sig = config(key, SignatureType::Binary, created)?.sign(key, &Password::empty(), data)?;
     DetachedSignature::new(sig).to_armored_string(ArmorOptions::default())
 }

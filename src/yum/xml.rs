@@ -6,24 +6,21 @@ use std::fmt::Write;
 
 /// Append `s` escaped as element text.
 pub(crate) fn text(out: &mut String, s: &str) {
-    if !s.contains(['&', '<', '>', '\r']) {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    escape(out, s, false);
 }
 
 /// Append `s` escaped as a double-quoted attribute value.
 pub(crate) fn attr(out: &mut String, s: &str) {
-    if !s.contains(['&', '<', '>', '"', '\n', '\r', '\t']) {
+    escape(out, s, true);
+}
+
+fn escape(out: &mut String, s: &str, in_attr: bool) {
+    let special = |c: char| match c {
+        '&' | '<' | '>' | '\r' => true,
+        '"' | '\n' | '\t' => in_attr,
+        _ => false,
+    };
+    if !s.contains(special) {
         out.push_str(s);
         return;
     }
@@ -32,10 +29,10 @@ pub(crate) fn attr(out: &mut String, s: &str) {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
+            '"' if in_attr => out.push_str("&quot;"),
+            '\n' if in_attr => out.push_str("&#10;"),
+            '\t' if in_attr => out.push_str("&#9;"),
             c => out.push(c),
         }
     }
