@@ -16,7 +16,11 @@
 #   add1     cfy-ap publish of 1 more rpm into the N-rpm repository
 #   cr_add1  createrepo_c --update --no-database after copying that rpm in
 # Bars (issue 13): full / cr_full <= 1.0, add1 / cr_add1 <= 0.5. Exits 1 when a
-# bar is missed. Needs: createrepo_c (apt-get install createrepo-c).
+# bar is missed. Run it on a settled filesystem: right after mass deletions (other
+# builds, or this script's own clean-up when run twice in a row) creating files is
+# slow on a journal-less ext4, which the full publish does once per package and
+# createrepo_c not at all; the printed `cp -a` time shows that state.
+# Needs: createrepo_c (apt-get install createrepo-c).
 set -euo pipefail
 
 N=${N:-200}

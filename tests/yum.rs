@@ -185,7 +185,7 @@ impl Dnf {
 fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
     let w = tempfile::tempdir().unwrap();
     let keys = Keys::new();
-    let (secret, public) = keys.make("repo", w.path());
+    let (secret, _) = keys.make("repo", w.path());
     let (_, other_public) = keys.make("other", w.path());
     let st = Setup::new("rpm", "");
     let sign = format!("sign_key: {}", secret.display());
@@ -208,7 +208,23 @@ fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
 
     let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
     let dnf = Dnf::new(w.path());
-    dnf.repo("cfy", &http.url("yum/"), &public);
+    // The client recipe: the key from `cfy-ap publish --export-key`.
+    let exported = w.path().join("RPM-GPG-KEY-cfy-ap");
+    ok(publish(
+        &[
+            "--sign-key",
+            key_s,
+            "--export-key",
+            exported.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(
+        fs::read_to_string(&exported)
+            .unwrap()
+            .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    );
+    dnf.repo("cfy", &http.url("yum/"), &exported);
     dnf.ok("cfy", &["install", "demo-agent"]);
     assert_eq!(dnf.installed("demo-agent"), "1.1-1");
     assert!(
