@@ -837,3 +837,26 @@ fn deterministic_and_zstd_and_config_publishing() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(st.out_files().is_empty(), "{:?}", st.out_files());
 }
+
+#[test]
+fn published_packages_are_not_read_again() {
+    let w = tempfile::tempdir().unwrap();
+    let st = Setup::new("rpm", "");
+    let a = cfy_rpm(&st, &w.path().join("rpms"), "first-agent", "1.0", "");
+    let b = cfy_rpm(&st, &w.path().join("rpms"), "second-agent", "1.0", "");
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&a]));
+    let before = entries(&document(&repo, "primary"));
+    // Its published file is now garbage: a publish that read it would fail.
+    let published = repo.join("Packages/f/first-agent-1.0-1.x86_64.rpm");
+    assert!(published.exists() || !cfg!(target_arch = "x86_64"));
+    fs::write(&published, b"not an rpm any more").unwrap();
+    ok(publish(&["--repo", repo_s], &[&b]));
+    let after = entries(&document(&repo, "primary"));
+    assert_eq!(after.len(), 2);
+    assert!(after.contains(&before[0]), "the first entry changed");
+    for kind in ["filelists", "other"] {
+        assert_eq!(entries(&document(&repo, kind)).len(), 2, "{kind}");
+    }
+}
