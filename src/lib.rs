@@ -26,6 +26,7 @@ pub mod plan;
 pub mod publish;
 pub mod util;
 pub mod writers;
+pub mod yum;
 
 pub use agent::Outcome;
 pub use config::Config;

@@ -199,6 +199,30 @@ impl Signer {
         by_us && msg.signed_text() == release.replace('\n', "\r\n")
     }
 
+    /// An armored detached signature of `data` (a yum `repomd.xml.asc`), made
+    /// as [`Signer::sign`] makes `Release.gpg`.
+    pub(crate) fn detached(&self, data: &[u8], time: i64) -> Result<String> {
+        let fail = |e: pgp::errors::Error| Error::build(format!("signing: {e}"));
+        match self.subkey {
+            None => detached_with(&self.key.primary_key, data, time),
+            Some(i) => detached_with(&self.key.secret_subkeys[i].key, data, time),
+        }
+        .map_err(fail)
+    }
+
+    /// Is `armored` a valid detached signature of `data` by this key?
+    pub(crate) fn verifies_detached(&self, data: &[u8], armored: &str) -> bool {
+        let Ok((sig, _)) = DetachedSignature::from_string(armored) else {
+            return false;
+        };
+        match self.subkey {
+            None => sig.verify(&self.key.primary_key.public_key(), data).is_ok(),
+            Some(i) => sig
+                .verify(&self.key.secret_subkeys[i].key.public_key(), data)
+                .is_ok(),
+        }
+    }
+
     /// The public key, ASCII-armored (`.asc`) or binary (`.gpg`).
     pub fn public_key(&self, armored: bool) -> Result<Vec<u8>> {
         let public = self.key.to_public_key();
@@ -231,11 +255,7 @@ fn sign_with<K: SigningKey + KeyDetails>(
     release: &str,
     time: i64,
 ) -> pgp::errors::Result<Signatures> {
-    let created = Timestamp::from_secs(
-        u32::try_from(time.max(0))
-            .unwrap_or(u32::MAX)
-            .max(key.created_at().as_secs()),
-    );
+    let created = created(key, time);
     let detached =
         config(key, SignatureType::Binary, created)?.sign(key, pw, release.as_bytes())?;
     let release_gpg = DetachedSignature::new(detached).to_armored_string(ArmorOptions::default())?;
@@ -246,6 +266,25 @@ fn sign_with<K: SigningKey + KeyDetails>(
         in_release,
         release_gpg,
     })
+}
+
+/// The signature time: `time`, or the key's creation if later.
+fn created<K: KeyDetails>(key: &K, time: i64) -> Timestamp {
+    Timestamp::from_secs(
+        u32::try_from(time.max(0))
+            .unwrap_or(u32::MAX)
+            .max(key.created_at().as_secs()),
+    )
+}
+
+fn detached_with<K: SigningKey + KeyDetails>(
+    key: &K,
+    data: &[u8],
+    time: i64,
+) -> pgp::errors::Result<String> {
+    let created = created(key, time);
+    let sig = config(key, SignatureType::Binary, created)?.sign(key, &Password::empty(), data)?;
+    DetachedSignature::new(sig).to_armored_string(ArmorOptions::default())
 }
 
 fn config<K: SigningKey + KeyDetails>(

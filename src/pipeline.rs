@@ -1,7 +1,7 @@
 //! One run of the tool, in order: refusals and key checks before any work → the
 //! agent (built, or an existing tar with `--from-tar`) → each requested package
 //! writer (`crate::writers`) → publishing the deb into an apt repository
-//! (`publish:`).
+//! (`publish:`) and the rpm into a yum repository (`publish.rpm_repo`).
 
 use crate::agent::{self, Outcome};
 use crate::error::Result;
@@ -45,6 +45,9 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     if let Some(opts) = &plan.publish {
         publish::check(opts)?;
     }
+    if let Some(opts) = &plan.yum_publish {
+        crate::yum::check(opts)?;
+    }
     let mut report = Report::default();
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),
@@ -87,6 +90,14 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
         {
             let summary = log.step(&format!("published into {}", opts.repo.display()), || {
                 publish::publish(opts, std::slice::from_ref(&written.path), log)
+            })?;
+            publish::report(&summary, log);
+        }
+        if format == Format::Rpm
+            && let Some(opts) = &plan.yum_publish
+        {
+            let summary = log.step(&format!("published into {}", opts.repo.display()), || {
+                crate::yum::publish(opts, std::slice::from_ref(&written.path), log)
             })?;
             publish::report(&summary, log);
         }

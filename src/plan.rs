@@ -59,6 +59,8 @@ pub struct Plan {
     pub package: Option<PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
     pub publish: Option<PublishOptions>,
+    /// The yum repository the rpm goes into (config `publish.rpm_repo`, with `--format rpm`).
+    pub yum_publish: Option<crate::yum::YumOptions>,
     /// The config file read, if any (an input no output may overwrite).
     pub config_file: Option<PathBuf>,
 }
@@ -210,8 +212,17 @@ impl Plan {
         // A `publish:` section publishes the deb this run builds; without
         // `--format deb` there is nothing to publish and the section is unused.
         let publish = match &cfg.publish {
-            Some(p) if opts.formats.contains(&Format::Deb) => {
+            Some(p)
+                if opts.formats.contains(&Format::Deb)
+                    && (p.repo.is_some() || p.rpm_repo.is_none()) =>
+            {
                 Some(PublishOptions::from_config(p, opts.force)?)
+            }
+            _ => None,
+        };
+        let yum_publish = match &cfg.publish {
+            Some(p) if opts.formats.contains(&Format::Rpm) => {
+                crate::yum::YumOptions::from_config(p, opts.force)
             }
             _ => None,
         };
@@ -238,6 +249,7 @@ impl Plan {
             from_tar,
             package,
             publish,
+            yum_publish,
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
         })
     }
@@ -417,6 +429,15 @@ fn publish_line(p: &PublishOptions) -> String {
     )
 }
 
+fn yum_line(y: &crate::yum::YumOptions) -> String {
+    let signed = if y.sign_key.is_some() {
+        "signed"
+    } else {
+        "unsigned"
+    };
+    format!("publish: the rpm into {} (yum, {signed})", y.repo.display())
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = if self.detected { " (detected)" } else { "" };
@@ -433,6 +454,9 @@ impl fmt::Display for Plan {
             }
             if let Some(p) = &self.publish {
                 write!(f, "\n{}", publish_line(p))?;
+            }
+            if let Some(y) = &self.yum_publish {
+                write!(f, "\n{}", yum_line(y))?;
             }
             return Ok(());
         }
@@ -467,6 +491,9 @@ impl fmt::Display for Plan {
         }
         if let Some(p) = &self.publish {
             writeln!(f, "{}", publish_line(p))?;
+        }
+        if let Some(y) = &self.yum_publish {
+            writeln!(f, "{}", yum_line(y))?;
         }
         writeln!(
             f,

@@ -11,6 +11,7 @@
 mod common;
 
 use common::http::Http;
+use common::tree_hash;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
@@ -128,32 +129,6 @@ fn publish_env(args: &[&str], debs: &[&Path], env: &[(&str, &str)]) -> Output {
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "cfy-ap failed: {}", text(&o));
     o
-}
-
-/// A hash of a whole directory tree: paths, types, contents, link targets.
-fn tree_hash(root: &Path) -> String {
-    let mut h = Sha256::new();
-    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap();
-        h.update(rel.to_string_lossy().as_bytes());
-        let ft = e.file_type();
-        if ft.is_symlink() {
-            h.update(b"L");
-            h.update(
-                fs::read_link(e.path())
-                    .unwrap()
-                    .to_string_lossy()
-                    .as_bytes(),
-            );
-        } else if ft.is_file() {
-            h.update(b"F");
-            h.update(fs::read(e.path()).unwrap());
-        } else {
-            h.update(b"D");
-        }
-    }
-    hex::encode(h.finalize())
 }
 
 /// A private apt: its own configuration, sources, state and cache.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs the system tools the tests drive (real dpkg-deb,
-# lintian, rpm, rpmlint, gpg/gpgv, apt, python3 venv) when they are missing, then
-# runs every unit and integration test.
+# lintian, rpm, rpmbuild, rpmlint, gpg/gpgv, apt, dnf, createrepo_c, python3
+# venv) when they are missing, then runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -12,6 +12,9 @@ have dpkg-deb || need+=(dpkg)
 have lintian || need+=(lintian)
 have rpm || need+=(rpm)
 have rpmlint || need+=(rpmlint)
+have rpmbuild || need+=(rpm)
+have dnf || need+=(dnf)
+have createrepo_c || need+=(createrepo-c)
 have gpg || need+=(gnupg)
 have gpgv || need+=(gpgv)
 have cpio || need+=(cpio)

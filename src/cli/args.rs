@@ -73,8 +73,9 @@ pub struct Cli {
 pub enum Command {
     /// Write a deterministic tar.gz of an existing directory
     Archive(ArchiveArgs),
-    /// Add .deb packages to an apt repository (created when missing) and
-    /// regenerate its indices; -f replaces a package published with other bytes
+    /// Add .deb packages to an apt repository, or .rpm packages to a yum
+    /// repository (created when missing), and regenerate its indices; -f
+    /// replaces a package published with other bytes
     Publish(PublishArgs),
     /// Write a commented example config for this host (PATH `-`: standard output)
     Init(InitArgs),
@@ -154,8 +155,11 @@ pub struct PublishArgs {
         conflicts_with = "debs"
     )]
     pub export_key: Option<PathBuf>,
-    /// The .deb files to add
-    #[arg(value_name = "DEB", required_unless_present = "export_key")]
+    /// Metadata compression of a yum repository: gzip or zstd
+    #[arg(long, value_name = "gzip|zstd")]
+    pub compression: Option<String>,
+    /// The .deb files (apt repository) or .rpm files (yum repository) to add
+    #[arg(value_name = "PACKAGE", required_unless_present = "export_key")]
     pub debs: Vec<PathBuf>,
 }
 

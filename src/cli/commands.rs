@@ -119,6 +119,9 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         log.info(&format!("wrote {} (key {fpr})", dest.display()));
         return Ok(());
     }
+    if super::yum::is_rpm(a)? {
+        return super::yum::publish(a, force, log);
+    }
     let opts = publish::PublishOptions {
         repo: a.repo.clone().unwrap_or_default(),
         codename: a.codename.clone(),

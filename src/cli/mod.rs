@@ -1,8 +1,10 @@
 //! The `cfy-ap` command line: [`args`] (clap types) and [`commands`] (one
-//! handler per command); [`run`] is the one dispatch.
+//! handler per command; [`yum`] is `publish` for rpms); [`run`] is the one
+//! dispatch.
 
 pub mod args;
 pub mod commands;
+pub mod yum;
 
 use agent_packager::{Error, log::Log};
 use args::{Cli, Command};

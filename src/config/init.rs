@@ -162,6 +162,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("#   origin: cfy-ap");
     out("#   label: cfy-ap");
     out("#   sign_key: <none>");
+    out("#   rpm_repo: ./yum-repo       # a yum repository for the .rpm (--format rpm)");
     s
 }
 

@@ -191,4 +191,6 @@ pub struct Publish {
     pub label: Option<String>,
     /// Armored OpenPGP secret key to sign the indices.
     pub sign_key: Option<String>,
+    /// A yum repository to publish the rpm into (--format rpm).
+    pub rpm_repo: Option<String>,
 }

@@ -33,8 +33,8 @@ mod digest;
 mod index;
 mod release;
 mod repo;
-mod stage;
-mod write;
+pub(crate) mod stage;
+pub(crate) mod write;
 
 pub use digest::Digests;
 
@@ -125,6 +125,7 @@ impl PublishOptions {
                 "publish: no repository directory given (--repo DIR, or publish.repo in the config)",
             ));
         }
+        crate::yum::check_repo_kind(&self.repo, crate::yum::PackageKind::Deb)?;
         let names = [
             ("codename", self.codename.as_str()),
             ("suite", self.suite()),

@@ -27,28 +27,46 @@ pub(super) struct Staged {
 /// Stage every package, a few at a time: the work is mostly waiting for the
 /// filesystem (create, write, fsync), which overlaps well.
 pub(super) fn stage_all(root: &Path, debs: &[PathBuf]) -> Result<Vec<Staged>> {
+    stage_all_with(debs, |src| {
+        let (deb, tmp) = stage_copy(root, src, |w, tmp_path| {
+            debfile::read(src, Some((w, tmp_path)))
+        })?;
+        Ok(Staged {
+            src: src.to_path_buf(),
+            deb,
+            tmp: Some(tmp),
+        })
+    })
+}
+
+/// `stage` over `srcs` on a few threads, results in order; the first failure
+/// stops the others and is returned. (Shared with the yum publisher.)
+pub(crate) fn stage_all_with<T: Send>(
+    srcs: &[PathBuf],
+    stage: impl Fn(&Path) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(1, 8)
-        .min(debs.len());
+        .min(srcs.len());
     if workers <= 1 {
-        return debs.iter().map(|d| stage(root, d)).collect();
+        return srcs.iter().map(|d| stage(d)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Result<Staged>)> = std::thread::scope(|s| {
+    let mut results: Vec<(usize, Result<T>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(src) = debs.get(i) else { break };
-                        let r = stage(root, src);
+                        let Some(src) = srcs.get(i) else { break };
+                        let r = stage(src);
                         let failed = r.is_err();
                         done.push((i, r));
                         if failed {
                             // Stop everyone: one bad input fails the publish.
-                            next.store(debs.len(), std::sync::atomic::Ordering::Relaxed);
+                            next.store(srcs.len(), std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                     done
@@ -64,8 +82,14 @@ pub(super) fn stage_all(root: &Path, debs: &[PathBuf]) -> Result<Vec<Staged>> {
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Copy `src` into a staging file in `root` while reading and hashing it.
-fn stage(root: &Path, src: &Path) -> Result<Staged> {
+/// Copy `src` into a staging file in `root` (mode 0644 once complete):
+/// `read` gets a writer for the copy and the staging file's path, and reads
+/// and checks `src` while writing every byte it reads to the copy.
+pub(crate) fn stage_copy<T>(
+    root: &Path,
+    src: &Path,
+    read: impl FnOnce(&mut dyn Write, &Path) -> Result<T>,
+) -> Result<(T, TempPath)> {
     let prefix = format!("{STAGING_PREFIX}{}.", std::process::id());
     // Created 0600; mode 0644 once complete.
     let mut tmp = tempfile::Builder::new()
@@ -74,32 +98,28 @@ fn stage(root: &Path, src: &Path) -> Result<Staged> {
         .tempfile_in(root)
         .map_err(|e| Error::build(format!("cannot write into {}: {e}", root.display())))?;
     let tmp_path = tmp.path().to_path_buf();
-    let deb = {
+    let item = {
         let len = fs::metadata(src).map_or(0, |m| m.len());
         let capacity = usize::try_from(len)
             .unwrap_or(usize::MAX)
             .clamp(4096, 256 << 10);
         let mut w = BufWriter::with_capacity(capacity, tmp.as_file_mut());
-        let deb = debfile::read(src, Some((&mut w, &tmp_path)))?;
+        let item = read(&mut w, &tmp_path)?;
         w.flush().ctx("writing", &tmp_path)?;
-        deb
+        item
     };
     set_mode(tmp.as_file(), &tmp_path)?;
-    Ok(Staged {
-        src: src.to_path_buf(),
-        deb,
-        tmp: Some(tmp.into_temp_path()),
-    })
+    Ok((item, tmp.into_temp_path()))
 }
 
 /// Give a file the mode readers (web servers, apt's `_apt` user) need.
-pub(super) fn set_mode(file: &File, path: &Path) -> Result<()> {
+pub(crate) fn set_mode(file: &File, path: &Path) -> Result<()> {
     file.set_permissions(fs::Permissions::from_mode(0o644))
         .ctx("setting permissions of", path)
 }
 
 /// Exclusive lock on the repository, held until the returned file is dropped.
-pub(super) fn lock(root: &Path, log: &Log) -> Result<File> {
+pub(crate) fn lock(root: &Path, log: &Log) -> Result<File> {
     let path = root.join(LOCK_FILE);
     let file = fs::OpenOptions::new()
         .create(true)
@@ -128,7 +148,7 @@ pub(super) fn lock(root: &Path, log: &Log) -> Result<File> {
 
 /// Staging files of publishers that died (killed mid-copy). Live ones are kept:
 /// they stage before taking the lock.
-pub(super) fn remove_stale_staging(root: &Path) {
+pub(crate) fn remove_stale_staging(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
@@ -155,7 +175,7 @@ pub(super) fn remove_stale_staging(root: &Path) {
 
 /// Make the files written so far durable before anything names them: one
 /// `syncfs` instead of an fsync per file.
-pub(super) fn sync_filesystem(root: &Path) -> Result<()> {
+pub(crate) fn sync_filesystem(root: &Path) -> Result<()> {
     let dir = File::open(root).ctx("opening", root)?;
     rustix::fs::syncfs(&dir).map_err(|e| Error::io("syncing", root, e.into()))
 }

@@ -109,7 +109,7 @@ pub(super) fn write_indices(
 }
 
 /// A complete temporary file beside `dir/name`, mode 0644; `durable`: fsynced.
-fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<TempPath> {
+pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<TempPath> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
@@ -123,7 +123,7 @@ fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<Temp
     Ok(tmp.into_temp_path())
 }
 
-pub(super) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx("creating", dir)?;
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
@@ -165,7 +165,7 @@ pub(super) fn link_suite(root: &Path, opts: &PublishOptions, log: &Log) -> Resul
 
 /// Remove temporary files left in `dir` by a publish that was killed. Only lock
 /// holders write them, so any found under the lock are debris.
-pub(super) fn remove_partials(dir: &Path) {
+pub(crate) fn remove_partials(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };

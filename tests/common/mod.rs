@@ -123,3 +123,30 @@ pub fn sha256(path: &Path) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A hash of a whole directory tree: paths, types, contents, link targets.
+pub fn tree_hash(root: &Path) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap();
+        h.update(rel.to_string_lossy().as_bytes());
+        let ft = e.file_type();
+        if ft.is_symlink() {
+            h.update(b"L");
+            h.update(
+                std::fs::read_link(e.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+        } else if ft.is_file() {
+            h.update(b"F");
+            h.update(std::fs::read(e.path()).unwrap());
+        } else {
+            h.update(b"D");
+        }
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,47 @@
+//! `cfy-ap publish` with rpms: which publisher the packages go to, and the
+//! yum publish with the command line's options.
+
+use super::args::PublishArgs;
+use agent_packager::yum::{self, Compression, PackageKind, YumOptions};
+use agent_packager::{Error, log::Log, publish};
+
+/// Are the packages rpms (checked by content)? Mixed kinds, and options of the
+/// other kind of repository, are usage errors.
+pub fn is_rpm(a: &PublishArgs) -> Result<bool, Error> {
+    let kind = yum::kind_of(&a.debs)?;
+    if kind == PackageKind::Deb {
+        if a.compression.is_some() {
+            return Err(Error::config(
+                "publish: --compression applies to yum repositories (rpms); apt indices are always gzip and xz",
+            ));
+        }
+        return Ok(false);
+    }
+    let apt_only = [
+        ("--codename", a.codename != "stable"),
+        ("--suite", a.suite.is_some()),
+        ("--component", a.component != "main"),
+        ("--origin", a.origin != "cfy-ap"),
+        ("--label", a.label != "cfy-ap"),
+    ];
+    if let Some((flag, _)) = apt_only.iter().find(|(_, given)| *given) {
+        return Err(Error::config(format!(
+            "publish: {flag} applies to apt repositories; a yum repository has no distributions or components"
+        ))
+        .with("leave it out when publishing rpms"));
+    }
+    Ok(true)
+}
+
+pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+    let opts = YumOptions {
+        repo: a.repo.clone().unwrap_or_default(),
+        sign_key: a.sign_key.clone(),
+        compression: Compression::parse(a.compression.as_deref().unwrap_or("gzip"))?,
+        force,
+        ..YumOptions::default()
+    };
+    let summary = yum::publish(&opts, &a.debs, log)?;
+    publish::report(&summary, log);
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `cfy-ap publish` for rpms: add `.rpm` packages to a yum/dnf repository
+//! (`Packages/<first letter>/` + `repodata/`) and regenerate its metadata,
+//! optionally signed (`repodata/repomd.xml.asc`).
+//!
+//! Library entry points: [`publish()`] (what `cfy-ap publish X.rpm…` and a
+//! `publish.rpm_repo` config key run) and [`check()`].
+//!
+//! How a publish goes, with the guarantees of the apt side (`crate::publish`,
+//! whose staging, lock, write and signing helpers it uses):
+//! 1. The key is loaded and unlocked, and every `.rpm` is read once — its
+//!    header parsed, header and payload digests checked, the file checksummed
+//!    — while it is copied to a staging file in the repository root, and its
+//!    primary, filelists and other entries are rendered. Bad input stops here,
+//!    before the repository is touched. This runs outside the lock.
+//! 2. An exclusive `flock` on `<repo>/.cfy-ap.lock` serialises publishers.
+//! 3. The published metadata is read back (`existing.rs`: packages already
+//!    there are never re-read) and duplicates are decided: same name, epoch,
+//!    version, release and arch with the same bytes → nothing to do; other
+//!    bytes → refused (exit 3) unless `force`.
+//! 4. Writes, each to a temporary file renamed into place: packages; then the
+//!    metadata files (named by their checksum, so they never replace a file a
+//!    client may be reading), made durable by one filesystem sync; then
+//!    `repomd.xml`, then `repomd.xml.asc`. The metadata files of the previous
+//!    `repomd.xml` are kept (a client holding it still finds them) and older
+//!    ones pruned.
+
+pub mod detect;
+mod existing;
+mod filelists;
+mod incoming;
+mod other;
+mod primary;
+mod repo;
+mod repomd;
+mod rpmfile;
+mod xml;
+
+pub use detect::{PackageKind, check_repo_kind, kind_of, package_kind};
+
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::openpgp::{self, Signer};
+use crate::publish::Summary;
+use std::path::PathBuf;
+
+/// How the metadata documents are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// `.xml.gz`: every yum and dnf reads it (EL7's yum needs it).
+    #[default]
+    Gzip,
+    /// `.xml.zst`: smaller and faster to read; dnf with libsolv built with zstd.
+    Zstd,
+}
+
+impl Compression {
+    pub fn parse(s: &str) -> Result<Compression> {
+        match s {
+            "gzip" | "gz" => Ok(Compression::Gzip),
+            "zstd" | "zst" => Ok(Compression::Zstd),
+            other => Err(Error::config(format!(
+                "publish: unknown metadata compression {other:?} (gzip or zstd)"
+            ))),
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".xml.gz",
+            Compression::Zstd => ".xml.zst",
+        }
+    }
+}
+
+/// Where and how to publish rpms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct YumOptions {
+    /// The repository root (created when missing).
+    pub repo: PathBuf,
+    /// An OpenPGP secret key (armored or binary); without one `repomd.xml` is
+    /// not signed (clients need `repo_gpgcheck=0`).
+    pub sign_key: Option<PathBuf>,
+    /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`.
+    pub passphrase: Option<String>,
+    pub compression: Compression,
+    /// Replace a published package whose bytes differ; publish unsigned into a
+    /// signed repository (removing its signature).
+    pub force: bool,
+}
+
+impl YumOptions {
+    /// Options from a config file's `publish:` section, when it has `rpm_repo`.
+    pub fn from_config(p: &crate::config::Publish, force: bool) -> Option<YumOptions> {
+        let repo = p.rpm_repo.as_deref().filter(|r| !r.is_empty())?;
+        Some(YumOptions {
+            repo: PathBuf::from(repo),
+            sign_key: p.sign_key.as_ref().map(PathBuf::from),
+            force,
+            ..YumOptions::default()
+        })
+    }
+
+    fn signer(&self) -> Result<Option<Signer>> {
+        let pass = openpgp::passphrase(self.passphrase.as_deref());
+        self.sign_key
+            .as_ref()
+            .map(|k| Signer::load(k, pass.as_deref()))
+            .transpose()
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.repo.as_os_str().is_empty() {
+            return Err(Error::config(
+                "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
+            ));
+        }
+        check_repo_kind(&self.repo, PackageKind::Rpm)
+    }
+}
+
+/// Publish `rpms` into the yum repository described by `opts`.
+///
+/// Errors (the repository is left unchanged unless noted): a file that is not a
+/// valid binary rpm, an apt repository at `opts.repo`, an unusable key or a
+/// wrong passphrase → [`Kind::Config`](crate::Kind); a package already
+/// published with other bytes, or an unsigned publish into a signed repository,
+/// without `force` → [`Kind::Exists`](crate::Kind); I/O failures →
+/// [`Kind::Build`](crate::Kind) (an interrupted publish leaves a repository
+/// that clients read consistently; publishing again completes it).
+pub fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary> {
+    opts.validate()?;
+    if rpms.is_empty() {
+        return Err(Error::config("publish: no .rpm files given"));
+    }
+    let signer = opts.signer()?;
+    repo::run(opts, rpms, signer.as_ref(), log)
+}
+
+/// Check the options and unlock the key without touching anything, so a build
+/// with `publish.rpm_repo` fails before any work.
+pub fn check(opts: &YumOptions) -> Result<()> {
+    opts.validate()?;
+    opts.signer().map(|_| ())
+}

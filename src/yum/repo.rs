@@ -1,0 +1,469 @@
+//! The yum publish transaction on a repository directory: duplicate decisions
+//! and the ordered writes (see the module docs of [`super`]).
+
+use super::existing::{self, Entry, Existing};
+use super::incoming::{self, Incoming};
+use super::repomd::{self, NewRecord};
+use super::{Compression, YumOptions};
+use crate::error::{Error, IoContext, Result};
+use crate::log::Log;
+use crate::openpgp::Signer;
+use crate::publish::write::{remove_partials, temp_file};
+use crate::publish::{Action, Published, Summary, stage};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tempfile::TempPath;
+
+type Key = (String, String, String, String, String);
+
+fn key(e: &Entry) -> Key {
+    (
+        e.name.clone(),
+        e.epoch.clone(),
+        e.ver.clone(),
+        e.rel.clone(),
+        e.arch.clone(),
+    )
+}
+
+pub(super) fn run(
+    opts: &YumOptions,
+    rpms: &[PathBuf],
+    signer: Option<&Signer>,
+    log: &Log,
+) -> Result<Summary> {
+    let root = std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?;
+    let created = !root.exists();
+    fs::create_dir_all(&root)
+        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
+    let clamp = crate::util::epoch::source_date_epoch()?.map(|t| t as i64);
+    let staged = log.step(&format!("read {} package(s)", rpms.len()), || {
+        incoming::stage_all(&root, rpms, clamp)
+    });
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            if created {
+                let _ = fs::remove_dir(&root);
+            }
+            return Err(e);
+        }
+    };
+    let _lock = stage::lock(&root, log)?;
+    stage::remove_stale_staging(&root);
+    remove_partials(&root.join("repodata"));
+    commit(&root, opts, staged, signer)
+}
+
+/// What to do with one staged package.
+struct Plan {
+    incoming: Incoming,
+    /// Where it goes (relative to the root); `None`: already there.
+    copy_to: Option<String>,
+    /// Its entries join the metadata (added or replaced).
+    new: bool,
+    published: Published,
+}
+
+fn decide(
+    root: &Path,
+    opts: &YumOptions,
+    old: &Existing,
+    staged: Vec<Incoming>,
+) -> Result<Vec<Plan>> {
+    let index: HashMap<Key, &Entry> = old.packages.iter().map(|e| (key(e), e)).collect();
+    let locations: HashSet<&str> = old.packages.iter().map(|e| e.location.as_str()).collect();
+    let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
+    let mut plans = Vec::new();
+    for inc in staged {
+        let e = &inc.entry;
+        let k = key(e);
+        let evr = if e.epoch == "0" {
+            format!("{}-{}", e.ver, e.rel)
+        } else {
+            format!("{}:{}-{}", e.epoch, e.ver, e.rel)
+        };
+        let what = format!("{} {evr} ({})", e.name, e.arch);
+        if let Some((sha, src)) = seen.get(&k) {
+            if *sha == e.pkgid {
+                continue;
+            }
+            return Err(Error::config(format!(
+                "{what} given twice with different contents: {} and {}",
+                src.display(),
+                inc.src.display()
+            )));
+        }
+        seen.insert(k.clone(), (e.pkgid.clone(), inc.src.clone()));
+        let (action, copy_to, at) = match index.get(&k) {
+            Some(o) if o.pkgid == e.pkgid => {
+                let missing = !root.join(&o.location).exists();
+                (
+                    Action::Unchanged,
+                    missing.then(|| o.location.clone()),
+                    o.location.clone(),
+                )
+            }
+            Some(o) if !opts.force => {
+                return Err(Error::exists(format!(
+                    "{what} is already published with different contents ({})",
+                    o.location
+                ))
+                .with(format!(
+                    "published SHA256 {}, {} has {}",
+                    o.pkgid,
+                    inc.src.display(),
+                    e.pkgid
+                ))
+                .with("bump the version or release, or use -f/--force to replace it"));
+            }
+            Some(_) => (
+                Action::Replaced,
+                Some(e.location.clone()),
+                e.location.clone(),
+            ),
+            None => {
+                let dest = root.join(&e.location);
+                let copy = if !dest.exists() {
+                    true
+                } else if sha256_file(&dest)? == e.pkgid {
+                    false
+                } else if !opts.force && locations.contains(e.location.as_str()) {
+                    return Err(Error::exists(format!(
+                        "{} already exists with different contents, published under another epoch",
+                        e.location
+                    ))
+                    .with("bump the version or release, or use -f/--force to replace it"));
+                } else {
+                    true
+                };
+                (
+                    Action::Added,
+                    copy.then(|| e.location.clone()),
+                    e.location.clone(),
+                )
+            }
+        };
+        plans.push(Plan {
+            published: Published {
+                package: e.name.clone(),
+                version: evr,
+                architecture: e.arch.clone(),
+                filename: at,
+                sha256: e.pkgid.clone(),
+                action,
+            },
+            new: action != Action::Unchanged,
+            copy_to,
+            incoming: inc,
+        });
+    }
+    Ok(plans)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).ctx("reading", path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).ctx("reading", path)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+fn commit(
+    root: &Path,
+    opts: &YumOptions,
+    staged: Vec<Incoming>,
+    signer: Option<&Signer>,
+) -> Result<Summary> {
+    let repodata = root.join("repodata");
+    let repomd_path = repodata.join("repomd.xml");
+    let asc_path = repodata.join("repomd.xml.asc");
+    let old = existing::load(root)?;
+    let signed_before = asc_path.exists();
+    if signer.is_none() && signed_before && !opts.force {
+        return Err(Error::exists(format!(
+            "{} is signed; publishing without --sign-key would drop its signature",
+            repodata.display()
+        ))
+        .with("give --sign-key, or -f/--force to publish it unsigned"));
+    }
+    let mut plans = decide(root, opts, &old, staged)?;
+    let summary = |plans: Vec<Plan>, changed: bool| Summary {
+        packages: plans.into_iter().map(|p| p.published).collect(),
+        changed,
+        release: repomd_path.clone(),
+        signed_by: signer.map(Signer::primary_fingerprint),
+    };
+
+    // 1. Packages, renamed into place while, on another thread, the metadata
+    // documents are rendered and compressed.
+    let moves: Vec<(String, TempPath)> = plans
+        .iter_mut()
+        .filter_map(|p| Some((p.copy_to.clone()?, p.incoming.tmp.take()?)))
+        .collect();
+    let wrote = !moves.is_empty();
+    let metadata_current = old.repomd.is_some() && !plans.iter().any(|p| p.new);
+    if metadata_current {
+        persist_packages(root, moves)?;
+        // Only the signature may need work (a publish killed between the
+        // renames of repomd.xml and repomd.xml.asc, or signing added).
+        let text = old.repomd.as_deref().unwrap_or_default();
+        let changed = fix_signature(&repodata, text, signer, signed_before)?;
+        return Ok(summary(plans, wrote || changed));
+    }
+    let replaced: HashSet<Key> = plans
+        .iter()
+        .filter(|p| p.published.action == Action::Replaced)
+        .map(|p| key(&p.incoming.entry))
+        .collect();
+    let mut entries: Vec<&Entry> = old
+        .packages
+        .iter()
+        .filter(|e| !replaced.contains(&key(e)))
+        .chain(plans.iter().filter(|p| p.new).map(|p| &p.incoming.entry))
+        .collect();
+    entries.sort_by(|a, b| {
+        (&a.name, &a.arch, &a.epoch, &a.ver, &a.rel, &a.location).cmp(&(
+            &b.name,
+            &b.arch,
+            &b.epoch,
+            &b.ver,
+            &b.rel,
+            &b.location,
+        ))
+    });
+    let (docs, persisted) = std::thread::scope(|s| {
+        let render = s.spawn(|| render_documents(&entries, opts.compression));
+        let persisted = persist_packages(root, moves);
+        (render.join().expect("metadata renderer"), persisted)
+    });
+    persisted?;
+    let docs = docs?;
+
+    // 2. Metadata files: written, made durable with the packages (and
+    // repomd.xml) by one filesystem sync, then renamed into place.
+    fs::create_dir_all(&repodata).ctx("creating", &repodata)?;
+    let mut pending = Vec::new();
+    let mut records = Vec::new();
+    for d in &docs {
+        let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
+        if !repodata.join(&name).exists() {
+            pending.push((
+                temp_file(&repodata, &name, &d.compressed, false)?,
+                name.clone(),
+            ));
+        }
+        records.push(NewRecord {
+            kind: d.kind,
+            href: format!("repodata/{name}"),
+            checksum: d.checksum.clone(),
+            open_checksum: d.open_checksum.clone(),
+            size: d.compressed.len() as u64,
+            open_size: d.open_size,
+        });
+    }
+    // repomd.xml and its signature are written now too, so that one
+    // filesystem sync makes everything durable before the first rename.
+    let revision = crate::util::epoch::build_time()? as i64;
+    let carried: Vec<&repomd::Record> = old
+        .records
+        .iter()
+        .filter(|r| !repomd::managed(&r.kind))
+        .collect();
+    let text = repomd::render(revision, &records, &carried);
+    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes(), false)?;
+    let asc_tmp = match signer {
+        Some(s) => {
+            let asc = s.detached(text.as_bytes(), revision)?;
+            Some(temp_file(
+                &repodata,
+                "repomd.xml.asc",
+                asc.as_bytes(),
+                false,
+            )?)
+        }
+        None => None,
+    };
+    stage::sync_filesystem(root)?;
+    for (tmp, name) in pending {
+        let dest = repodata.join(name);
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("writing", &dest, e.error))?;
+    }
+
+    // 3. repomd.xml, then repomd.xml.asc: both complete, so the window between
+    // the two renames is tiny.
+    repomd_tmp
+        .persist(&repomd_path)
+        .map_err(|e| Error::io("writing", &repomd_path, e.error))?;
+    match asc_tmp {
+        Some(tmp) => tmp
+            .persist(&asc_path)
+            .map_err(|e| Error::io("writing", &asc_path, e.error))?,
+        None if signed_before => fs::remove_file(&asc_path).ctx("removing", &asc_path)?,
+        None => {}
+    }
+
+    // 4. Prune what neither this repomd.xml nor the previous one names.
+    let keep: HashSet<String> = records
+        .iter()
+        .map(|r| r.href.clone())
+        .chain(old.records.iter().map(|r| r.href.clone()))
+        .collect();
+    prune(&repodata, &keep);
+    Ok(summary(plans, true))
+}
+
+/// Rename staged packages to their places in `Packages/`.
+fn persist_packages(root: &Path, moves: Vec<(String, TempPath)>) -> Result<()> {
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    for (rel, tmp) in moves {
+        let dest = root.join(rel);
+        let dir = dest.parent().unwrap_or(root);
+        if !dirs.contains(dir) {
+            fs::create_dir_all(dir).ctx("creating", dir)?;
+            dirs.insert(dir.to_path_buf());
+        }
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("writing", &dest, e.error))?;
+    }
+    Ok(())
+}
+
+/// Make `repomd.xml.asc` match `repomd` (written with a signer, removed
+/// without one). Returns whether anything changed.
+fn fix_signature(
+    repodata: &Path,
+    repomd: &str,
+    signer: Option<&Signer>,
+    signed_before: bool,
+) -> Result<bool> {
+    let asc_path = repodata.join("repomd.xml.asc");
+    match signer {
+        Some(s) => {
+            let current = fs::read_to_string(&asc_path)
+                .is_ok_and(|asc| s.verifies_detached(repomd.as_bytes(), &asc));
+            if current {
+                return Ok(false);
+            }
+            let asc = s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?;
+            let tmp = temp_file(repodata, "repomd.xml.asc", asc.as_bytes(), true)?;
+            tmp.persist(&asc_path)
+                .map_err(|e| Error::io("writing", &asc_path, e.error))?;
+            Ok(true)
+        }
+        None if signed_before => {
+            fs::remove_file(&asc_path).ctx("removing", &asc_path)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Remove metadata files (`<sha256>-<type>.<ext>`) not in `keep`.
+fn prune(repodata: &Path, keep: &HashSet<String>) {
+    let Ok(entries) = fs::read_dir(repodata) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name.len() > 65
+            && name.as_bytes()[64] == b'-'
+            && name[..64].bytes().all(|c| c.is_ascii_hexdigit());
+        if ours && !keep.contains(&format!("repodata/{name}")) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// One metadata document, rendered and compressed.
+struct Document {
+    kind: &'static str,
+    compressed: Vec<u8>,
+    checksum: String,
+    open_checksum: String,
+    open_size: u64,
+}
+
+/// A document's type, root element, entry of a package and closing tag.
+type DocShape = (&'static str, String, fn(&Entry) -> &str, &'static str);
+
+/// primary, filelists and other for `entries`, compressed on their own threads.
+fn render_documents(entries: &[&Entry], compression: Compression) -> Result<Vec<Document>> {
+    let n = entries.len();
+    let kinds: [DocShape; 3] = [
+        (
+            "primary",
+            format!(
+                "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" \
+                 xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"{n}\">"
+            ),
+            |e| &e.primary,
+            "</metadata>",
+        ),
+        (
+            "filelists",
+            format!(
+                "<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"{n}\">"
+            ),
+            |e| &e.filelists,
+            "</filelists>",
+        ),
+        (
+            "other",
+            format!("<otherdata xmlns=\"http://linux.duke.edu/metadata/other\" packages=\"{n}\">"),
+            |e| &e.other,
+            "</otherdata>",
+        ),
+    ];
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = kinds
+            .iter()
+            .map(|(kind, open, part, close)| {
+                s.spawn(move || {
+                    let mut doc = String::with_capacity(
+                        entries.iter().map(|e| part(e).len() + 1).sum::<usize>() + 256,
+                    );
+                    doc.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                    doc.push_str(open);
+                    doc.push('\n');
+                    for e in entries {
+                        doc.push_str(part(e));
+                        doc.push('\n');
+                    }
+                    // As createrepo_c: no newline after the root element.
+                    doc.push_str(close);
+                    let compressed = compress(doc.as_bytes(), compression)?;
+                    Ok(Document {
+                        kind,
+                        checksum: hex::encode(Sha256::digest(&compressed)),
+                        open_checksum: hex::encode(Sha256::digest(doc.as_bytes())),
+                        open_size: doc.len() as u64,
+                        compressed,
+                    })
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().expect("metadata writer"))
+            .collect()
+    })
+}
+
+fn compress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>> {
+    let fail = |e: std::io::Error| Error::build(format!("compressing metadata: {e}"));
+    match compression {
+        Compression::Gzip => {
+            // No file name and no time in the header: reproducible.
+            let mut enc = flate2::GzBuilder::new().write(
+                Vec::with_capacity(bytes.len() / 4),
+                flate2::Compression::new(6),
+            );
+            enc.write_all(bytes).map_err(fail)?;
+            enc.finish().map_err(fail)
+        }
+        Compression::Zstd => zstd::bulk::compress(bytes, 9).map_err(fail),
+    }
+}

@@ -1,0 +1,862 @@
+//! `cfy-ap publish` of rpms into yum/dnf repositories, against the real tools:
+//! rpms built (and signed) by cfy-ap or by `rpmbuild`, repositories read by the
+//! real `dnf` (private config, repos and install root; `gpgcheck=1`,
+//! `repo_gpgcheck=1`), served over loopback HTTP or `file://`, cross-checked
+//! with `createrepo_c`, keys made by `gpg --batch` in a throwaway home.
+//!
+//! Needs (tests/run.sh installs them): dnf, createrepo_c, rpm, rpmbuild, gpg,
+//! dpkg-deb, python3.
+
+mod common;
+
+use common::http::Http;
+use common::package::{EPOCH, Setup};
+use common::{text, tree_hash};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cfy-ap");
+
+/// `cfy-ap publish ARGS FILES` with SOURCE_DATE_EPOCH and no inherited passphrase.
+fn publish(args: &[&str], files: &[&Path]) -> Output {
+    Command::new(BIN)
+        .arg("publish")
+        .args(args)
+        .args(files)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env_remove("CFY_AP_SIGN_PASSPHRASE")
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "cfy-ap failed: {}", text(&o));
+    text(&o)
+}
+
+/// Signing keys in a throwaway GnuPG home: RSA, no passphrase.
+struct Keys {
+    home: tempfile::TempDir,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        Keys {
+            home: tempfile::Builder::new().prefix("cfyy.").tempdir().unwrap(),
+        }
+    }
+
+    fn gpg(&self, args: &[&str]) -> Vec<u8> {
+        let o = Command::new("gpg")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg (apt-get install gnupg)");
+        assert!(o.status.success(), "gpg {args:?}: {}", text(&o));
+        o.stdout
+    }
+
+    /// Make key `name`; writes `<dir>/<name>.sec.asc` and `<dir>/<name>.pub.asc`.
+    fn make(&self, name: &str, dir: &Path) -> (PathBuf, PathBuf) {
+        let uid = format!("{name} <{name}@example.invalid>");
+        self.gpg(&["--quick-gen-key", &uid, "rsa3072", "sign", "1y"]);
+        let secret = dir.join(format!("{name}.sec.asc"));
+        let public = dir.join(format!("{name}.pub.asc"));
+        fs::write(
+            &secret,
+            self.gpg(&["--armor", "--export-secret-keys", &uid]),
+        )
+        .unwrap();
+        fs::write(&public, self.gpg(&["--armor", "--export", &uid])).unwrap();
+        (secret, public)
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+/// Build an rpm with cfy-ap (`--from-tar`, SOURCE_DATE_EPOCH) and move it to `dest`.
+fn cfy_rpm(st: &Setup, dest: &Path, name: &str, version: &str, extra: &str) -> PathBuf {
+    st.config(&format!("name: {name}\nversion: '{version}'\n{extra}"));
+    let o = st.build(&["-f"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let files = st.out_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    fs::create_dir_all(dest).unwrap();
+    let to = dest.join(&files[0]);
+    fs::rename(st.path().join("out").join(&files[0]), &to).unwrap();
+    to
+}
+
+/// A private dnf: its own config, repos and install root.
+struct Dnf {
+    dir: PathBuf,
+}
+
+impl Dnf {
+    fn new(work: &Path) -> Dnf {
+        let dir = work.join("dnf");
+        fs::create_dir_all(dir.join("repos.d")).unwrap();
+        fs::create_dir_all(dir.join("root")).unwrap();
+        fs::write(
+            dir.join("dnf.conf"),
+            "[main]\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=False\nmetadata_expire=0\n",
+        )
+        .unwrap();
+        Dnf { dir }
+    }
+
+    /// A `.repo` file as the README tells clients to write it.
+    fn repo(&self, id: &str, baseurl: &str, gpgkey: &Path) {
+        fs::write(
+            self.dir.join(format!("repos.d/{id}.repo")),
+            format!(
+                "[{id}]\nname={id}\nbaseurl={baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+                gpgkey.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// A local repository read without any signature check.
+    fn unsigned_repo(&self, id: &str, dir: &Path) {
+        fs::write(
+            self.dir.join(format!("repos.d/{id}.repo")),
+            format!(
+                "[{id}]\nname={id}\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, repo: &str, args: &[&str]) -> Output {
+        let d = self.dir.display();
+        Command::new("dnf")
+            .args([
+                "-y",
+                &format!("--installroot={d}/root"),
+                &format!("--config={d}/dnf.conf"),
+                &format!("--setopt=reposdir={d}/repos.d"),
+                "--releasever=9",
+                "--disablerepo=*",
+                &format!("--enablerepo={repo}"),
+            ])
+            .args(args)
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .expect("dnf (apt-get install dnf)")
+    }
+
+    #[track_caller]
+    fn ok(&self, repo: &str, args: &[&str]) -> String {
+        let o = self.run(repo, args);
+        assert!(o.status.success(), "dnf {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The version-release of `name` installed in the root.
+    fn installed(&self, name: &str) -> String {
+        let o = Command::new("rpm")
+            .arg(format!("--root={}/root", self.dir.display()))
+            .args(["-q", "--qf", "%{VERSION}-%{RELEASE}", name])
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            return String::new();
+        }
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+#[test]
+fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, _) = keys.make("repo", w.path());
+    let (_, other_public) = keys.make("other", w.path());
+    let st = Setup::new("rpm", "");
+    let sign = format!("sign_key: {}", secret.display());
+    let debs = w.path().join("rpms");
+    let v1 = cfy_rpm(&st, &debs, "demo-agent", "1.0", &sign);
+    let v2 = cfy_rpm(&st, &debs, "demo-agent", "1.1", &sign);
+    let repo = w.path().join("srv/yum");
+    let (repo_s, key_s) = (repo.to_str().unwrap(), secret.to_str().unwrap());
+    let out = ok(publish(
+        &["--repo", repo_s, "--sign-key", key_s],
+        &[&v1, &v2],
+    ));
+    assert!(out.contains("added: demo-agent 1.1-1"), "{out}");
+    assert!(
+        repo.join("Packages/d/demo-agent-1.1-1.x86_64.rpm")
+            .is_file()
+            || !cfg!(target_arch = "x86_64")
+    );
+    assert!(repo.join("repodata/repomd.xml.asc").is_file());
+
+    let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
+    let dnf = Dnf::new(w.path());
+    // The client recipe: the key from `cfy-ap publish --export-key`.
+    let exported = w.path().join("RPM-GPG-KEY-cfy-ap");
+    ok(publish(
+        &[
+            "--sign-key",
+            key_s,
+            "--export-key",
+            exported.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(
+        fs::read_to_string(&exported)
+            .unwrap()
+            .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    );
+    dnf.repo("cfy", &http.url("yum/"), &exported);
+    dnf.ok("cfy", &["install", "demo-agent"]);
+    assert_eq!(dnf.installed("demo-agent"), "1.1-1");
+    assert!(
+        http.requests().contains("repomd.xml.asc"),
+        "{}",
+        http.requests()
+    );
+
+    // A newer version: dnf upgrade gets it.
+    let v3 = cfy_rpm(&st, &debs, "demo-agent", "1.2", &sign);
+    let with_date = Command::new(BIN)
+        .args(["publish", "--repo", repo_s, "--sign-key", key_s])
+        .arg(&v3)
+        .env("SOURCE_DATE_EPOCH", "1700000100")
+        .output()
+        .unwrap();
+    ok(with_date);
+    dnf.ok("cfy", &["upgrade", "demo-agent"]);
+    assert_eq!(dnf.installed("demo-agent"), "1.2-1");
+    let listed = dnf.ok(
+        "cfy",
+        &["repoquery", "--queryformat", "%{version}", "demo-agent"],
+    );
+    assert_eq!(
+        listed.split_whitespace().collect::<Vec<_>>(),
+        ["1.0", "1.1", "1.2"]
+    );
+
+    // The wrong key: dnf refuses the repository's signature.
+    let wrong = Dnf::new(&w.path().join("wrong"));
+    wrong.repo("cfy", &http.url("yum/"), &other_public);
+    let o = wrong.run("cfy", &["makecache"]);
+    assert!(
+        !o.status.success(),
+        "dnf accepted a repository signed by another key"
+    );
+    assert!(text(&o).to_lowercase().contains("gpg"), "{}", text(&o));
+    assert_eq!(wrong.installed("demo-agent"), "");
+}
+
+/// An rpm with every kind of metadata createrepo_c selects from, by rpmbuild.
+fn rich_rpm(dir: &Path, version: &str) -> PathBuf {
+    let top = dir.join(format!("rpmbuild-{version}"));
+    fs::create_dir_all(top.join("SPECS")).unwrap();
+    let spec = top.join("SPECS/rich.spec");
+    fs::write(
+        &spec,
+        format!(
+            "Name: Rich-agent\nVersion: {version}\nRelease: 2.el9\nEpoch: 3\nSummary: Rich <test> & package\n\
+             License: MIT\nURL: https://example.invalid/rich\nGroup: System/Test\nVendor: Tests & Co\n\
+             BuildArch: noarch\nAutoReqProv: no\nProvides: rich-api = 2.0\nProvides: /usr/bin/rich-alias\n\
+             Requires: bash >= 4.0\nRequires(pre): /bin/sh\nRequires: /usr/bin/rich\nRequires: /opt/other/file\n\
+             Conflicts: poor-agent < 1.0\nObsoletes: old-agent <= 0.9-1\nRecommends: helper\nSuggests: extra\n\
+             Supplements: base-agent\nEnhances: base-agent\n\
+             %description\nLine one with <angle> & ampersand.\n\nSecond paragraph.\n\
+             %pre\nexit 0\n\
+             %install\nmkdir -p %{{buildroot}}/usr/bin %{{buildroot}}/etc/rich %{{buildroot}}/opt/rich/data\n\
+             printf '#!/bin/sh\\necho rich\\n' > %{{buildroot}}/usr/bin/rich\n\
+             echo conf > %{{buildroot}}/etc/rich/rich.conf\necho data > %{{buildroot}}/opt/rich/data/file\n\
+             %files\n%attr(0755,root,root) /usr/bin/rich\n%config(noreplace) /etc/rich/rich.conf\n\
+             %dir /etc/rich\n/opt/rich\n%ghost /var/log/rich.log\n\
+             %changelog\n* Tue Nov 14 2023 Ann Example <ann@example.invalid> - 3:{version}-2\n- second\n\
+             * Mon Nov 13 2023 Bob Example <bob@example.invalid> - 3:1.0-1\n- first\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new("rpmbuild")
+        .args(["-bb", "--quiet"])
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .args([
+            "--define",
+            "__os_install_post %{nil}",
+            "--define",
+            "debug_package %{nil}",
+        ])
+        .arg(&spec)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .expect("rpmbuild (apt-get install rpm)");
+    assert!(o.status.success(), "rpmbuild: {}", text(&o));
+    let built = top.join(format!("RPMS/noarch/Rich-agent-{version}-2.el9.noarch.rpm"));
+    assert!(built.is_file());
+    built
+}
+
+/// The `<package>` entries of a metadata document, sorted.
+fn entries(path: &Path) -> Vec<String> {
+    let raw = fs::read(path).unwrap();
+    let mut xml = String::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut xml)
+            .unwrap();
+    } else {
+        xml = String::from_utf8(raw).unwrap();
+    }
+    let mut v: Vec<String> = xml
+        .split("<package ")
+        .skip(1)
+        .map(|p| p.split("</package>").next().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn document(repo: &Path, kind: &str) -> PathBuf {
+    // The one repomd.xml names (the previous generation is kept beside it).
+    let repomd = fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap();
+    let at = repomd
+        .find(&format!("<data type=\"{kind}\">"))
+        .unwrap_or_else(|| panic!("no {kind} in {repomd}"));
+    let href = repomd[at..]
+        .split("<location href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    repo.join(href)
+}
+
+#[test]
+fn metadata_matches_createrepo_c_and_dnf_reads_it_the_same() {
+    let w = tempfile::tempdir().unwrap();
+    let st = Setup::new("rpm", "");
+    let rpms = w.path().join("rpms");
+    let mut files = vec![
+        cfy_rpm(
+            &st,
+            &rpms,
+            "alpha-agent",
+            "1.0",
+            "rpm_depends: ['python3 >= 3.6', bash]",
+        ),
+        cfy_rpm(
+            &st,
+            &rpms,
+            "beta-agent",
+            "2.0rc1",
+            "homepage: https://example.invalid/b",
+        ),
+        rich_rpm(w.path(), "1.5"),
+    ];
+    let ours = w.path().join("ours");
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    ok(publish(&["--repo", ours.to_str().unwrap()], &refs));
+    assert!(
+        ours.join("Packages/b/beta-agent-2.0~rc1-1.x86_64.rpm")
+            .exists()
+            || !cfg!(target_arch = "x86_64")
+    );
+    assert!(
+        ours.join("Packages/r/Rich-agent-1.5-2.el9.noarch.rpm")
+            .exists()
+    );
+
+    // createrepo_c over the same files (our Packages/ tree, same mtimes).
+    let compare = |round: &str| {
+        let theirs = w.path().join(format!("theirs-{round}"));
+        let _ = fs::remove_dir_all(&theirs);
+        fs::create_dir_all(&theirs).unwrap();
+        let o = Command::new("cp")
+            .arg("-a")
+            .arg(ours.join("Packages"))
+            .arg(&theirs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "cp: {}", text(&o));
+        let o = Command::new("createrepo_c")
+            .args(["--no-database", "--quiet"])
+            .arg(&theirs)
+            .output()
+            .expect("createrepo_c (apt-get install createrepo-c)");
+        assert!(o.status.success(), "createrepo_c: {}", text(&o));
+        for kind in ["primary", "filelists", "other"] {
+            assert_eq!(
+                entries(&document(&ours, kind)),
+                entries(&document(&theirs, kind)),
+                "{kind} entries differ from createrepo_c's ({round})"
+            );
+        }
+        // What dnf makes of both.
+        let dnf = Dnf::new(&w.path().join(format!("dnf-{round}")));
+        for (id, dir) in [("ours", &ours), ("theirs", &theirs)] {
+            dnf.unsigned_repo(id, dir);
+        }
+        let qf = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{summary}|%{description}|%{url}|\
+                  %{license}|%{packager}|%{vendor}|%{group}|%{buildtime}|%{downloadsize}|%{installsize}|\
+                  %{sourcerpm}|%{location}|%{hdr_end}|%{provides}|%{requires}|%{conflicts}|%{obsoletes}|\
+                  %{recommends}|%{suggests}|%{supplements}|%{enhances}|%{files}";
+        let q = |id: &str| dnf.ok(id, &["repoquery", "--queryformat", qf]);
+        let (a, b) = (q("ours"), q("theirs"));
+        assert!(a.contains("Rich-agent|3|1.5|2.el9|noarch"), "{a}");
+        assert!(
+            a.contains("/var/log/rich.log") && a.contains("rich-api = 2.0"),
+            "{a}"
+        );
+        assert_eq!(a, b, "dnf repoquery differs ({round})");
+    };
+    compare("full");
+
+    // Incremental: one more package, the rest taken from the metadata.
+    files.push(rich_rpm(w.path(), "1.6"));
+    ok(publish(
+        &["--repo", ours.to_str().unwrap()],
+        &[files.last().unwrap()],
+    ));
+    compare("plus-one");
+}
+
+#[test]
+fn duplicates_are_no_ops_refused_or_forced() {
+    let w = tempfile::tempdir().unwrap();
+    let st = Setup::new("rpm", "");
+    let first = cfy_rpm(&st, &w.path().join("a"), "dup-agent", "1.0", "");
+    // Same name, version and release, other bytes (another build time).
+    st.config("name: dup-agent\nversion: '1.0'\n");
+    let o = st.build(&["-f"], &[("SOURCE_DATE_EPOCH", "1700000500")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rebuilt = w.path().join("rebuilt.rpm");
+    fs::rename(st.path().join("out").join(&st.out_files()[0]), &rebuilt).unwrap();
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&first]));
+    let before = tree_hash(&repo);
+
+    let out = ok(publish(&["--repo", repo_s], &[&first]));
+    assert!(
+        out.contains("already published") && out.contains("unchanged"),
+        "{out}"
+    );
+    assert_eq!(before, tree_hash(&repo));
+
+    let o = publish(&["--repo", repo_s], &[&rebuilt]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("already published with different contents"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(before, tree_hash(&repo));
+
+    let out = ok(publish(&["--repo", repo_s, "-f"], &[&rebuilt]));
+    assert!(out.contains("replaced: dup-agent 1.0-1"), "{out}");
+    let primary = entries(&document(&repo, "primary"));
+    assert_eq!(primary.len(), 1);
+    let sha = hex::encode(Sha256::digest(fs::read(&rebuilt).unwrap()));
+    assert!(primary[0].contains(&sha), "{primary:?}");
+    let published = fs::read(repo.join(format!(
+        "Packages/d/{}",
+        first.file_name().unwrap().to_str().unwrap()
+    )))
+    .unwrap();
+    assert_eq!(hex::encode(Sha256::digest(published)), sha);
+}
+
+fn make_deb(dir: &Path) -> PathBuf {
+    let t = dir.join("debtree");
+    fs::create_dir_all(t.join("DEBIAN")).unwrap();
+    fs::write(
+        t.join("DEBIAN/control"),
+        "Package: some-deb\nVersion: 1.0-1\nArchitecture: all\nMaintainer: T <t@example.invalid>\nDescription: x\n y\n",
+    )
+    .unwrap();
+    let deb = dir.join("some-deb_1.0-1_all.deb");
+    let o = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-b"])
+        .arg(&t)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    deb
+}
+
+/// What, arguments, files, exit code, part of the message.
+type Case<'a> = (&'a str, Vec<&'a str>, Vec<&'a Path>, i32, &'a str);
+
+#[test]
+fn bad_inputs_leave_the_repo_unchanged() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, public) = keys.make("bad", w.path());
+    let st = Setup::new("rpm", "");
+    let good = cfy_rpm(&st, &w.path().join("rpms"), "good-agent", "1.0", "");
+    let next = cfy_rpm(&st, &w.path().join("rpms"), "good-agent", "1.1", "");
+    let repo = w.path().join("repo");
+    let (repo_s, key_s) = (repo.to_str().unwrap(), secret.to_str().unwrap());
+    ok(publish(&["--repo", repo_s, "--sign-key", key_s], &[&good]));
+    let before = tree_hash(&repo);
+
+    let bytes = fs::read(&next).unwrap();
+    let write = |name: &str, b: &[u8]| {
+        let p = w.path().join(name);
+        fs::write(&p, b).unwrap();
+        p
+    };
+    let not_rpm = write("notes.rpm", b"just some text\n");
+    let truncated_header = write("cut-header.rpm", &bytes[..2000]);
+    let truncated_payload = write("cut-payload.rpm", &bytes[..bytes.len() - 100]);
+    let mut flipped = bytes.clone();
+    // A byte inside the header's data (a file name), past the signature header.
+    let at = flipped.windows(8).rposition(|w| w == b"template").unwrap();
+    flipped[at] ^= 0x20;
+    let corrupt_header = write("corrupt.rpm", &flipped);
+    let deb = make_deb(w.path());
+    let apt = w.path().join("apt");
+    fs::create_dir_all(apt.join("dists")).unwrap();
+    let missing = w.path().join("missing.rpm");
+
+    let signed = ["--repo", repo_s, "--sign-key", key_s];
+    let cases: Vec<Case> = vec![
+        (
+            "not an rpm",
+            signed.to_vec(),
+            vec![&next, &not_rpm],
+            2,
+            "not a valid binary rpm",
+        ),
+        (
+            "truncated header",
+            signed.to_vec(),
+            vec![&truncated_header],
+            2,
+            "broken header",
+        ),
+        (
+            "truncated payload",
+            signed.to_vec(),
+            vec![&truncated_payload],
+            2,
+            "payload",
+        ),
+        (
+            "corrupt header",
+            signed.to_vec(),
+            vec![&corrupt_header],
+            2,
+            "digest mismatch",
+        ),
+        (
+            "deb into a yum repo",
+            signed.to_vec(),
+            vec![&deb],
+            2,
+            "is a yum repository",
+        ),
+        (
+            "mixed kinds",
+            signed.to_vec(),
+            vec![&next, &deb],
+            2,
+            "one kind per call",
+        ),
+        (
+            "missing file",
+            signed.to_vec(),
+            vec![&missing],
+            2,
+            "no such file",
+        ),
+        (
+            "public key",
+            vec!["--repo", repo_s, "--sign-key", public.to_str().unwrap()],
+            vec![&next],
+            2,
+            "secret key",
+        ),
+        (
+            "apt option",
+            vec![
+                "--repo",
+                repo_s,
+                "--sign-key",
+                key_s,
+                "--codename",
+                "bookworm",
+            ],
+            vec![&next],
+            2,
+            "--codename applies to apt",
+        ),
+        (
+            "unsigned into signed",
+            vec!["--repo", repo_s],
+            vec![&next],
+            3,
+            "is signed",
+        ),
+    ];
+    for (what, args, files, code, msg) in cases {
+        let o = publish(&args, &files);
+        assert_eq!(o.status.code(), Some(code), "{what}: {}", text(&o));
+        assert!(text(&o).contains(msg), "{what}: {}", text(&o));
+        assert_eq!(before, tree_hash(&repo), "{what} changed the repository");
+    }
+    // An rpm into an apt repository.
+    let apt_before = tree_hash(&apt);
+    let o = publish(&["--repo", apt.to_str().unwrap()], &[&next]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is an apt repository"), "{}", text(&o));
+    assert_eq!(apt_before, tree_hash(&apt));
+    // Nothing was left behind, and the good package still goes in.
+    ok(publish(&signed, &[&next]));
+    assert_eq!(entries(&document(&repo, "primary")).len(), 2);
+}
+
+#[test]
+fn concurrent_publishers_lose_nothing() {
+    let w = tempfile::tempdir().unwrap();
+    let st = Setup::new("rpm", "");
+    let rpms: Vec<PathBuf> = (0..12)
+        .map(|i| {
+            cfy_rpm(
+                &st,
+                &w.path().join("rpms"),
+                &format!("par-{i:02}"),
+                "1.0",
+                "",
+            )
+        })
+        .collect();
+    let repo = w.path().join("repo");
+    // One thread per publisher, all started at once.
+    let outputs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = rpms
+            .iter()
+            .map(|r| s.spawn(|| publish(&["--repo", repo.to_str().unwrap()], &[r.as_path()])))
+            .collect();
+        runs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for o in &outputs {
+        assert!(o.status.success(), "{}", text(o));
+    }
+    let primary = entries(&document(&repo, "primary"));
+    assert_eq!(primary.len(), 12, "{primary:?}");
+    let debris: Vec<_> = walkdir::WalkDir::new(&repo)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(debris.is_empty(), "{debris:?}");
+    // Pruned to two generations at most.
+    let primaries = fs::read_dir(repo.join("repodata"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("-primary.")
+        })
+        .count();
+    assert!(primaries <= 2, "{primaries} primary files kept");
+    let dnf = Dnf::new(w.path());
+    dnf.unsigned_repo("par", &repo);
+    let names = dnf.ok("par", &["repoquery", "--queryformat", "%{name}"]);
+    assert_eq!(names.lines().count(), 12, "{names}");
+}
+
+#[test]
+fn killed_publishes_always_leave_a_repository_dnf_reads() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, public) = keys.make("kill", w.path());
+    let st = Setup::new("rpm", "");
+    let dir = w.path().join("rpms");
+    let base = cfy_rpm(&st, &dir, "base-agent", "1.0", "");
+    let rpms: Vec<PathBuf> = (0..30)
+        .map(|i| cfy_rpm(&st, &dir, "kill-agent", &format!("1.{i}"), ""))
+        .collect();
+    let repo = w.path().join("repo");
+    let (repo_s, key_s) = (repo.to_str().unwrap(), secret.to_str().unwrap());
+    ok(publish(&["--repo", repo_s, "--sign-key", key_s], &[&base]));
+    let dnf = Dnf::new(w.path());
+    dnf.repo("k", &format!("file://{}", repo.display()), &public);
+    dnf.ok("k", &["makecache"]);
+
+    let mut killed_mid_way = 0;
+    for (i, rpm) in rpms.iter().enumerate() {
+        let mut child = Command::new(BIN)
+            .args(["publish", "-q", "--repo", repo_s, "--sign-key", key_s])
+            .arg(rpm)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the whole publish: 0 to ~29 ms.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(1000 * i as u64) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_way += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let o = dnf.run("k", &["makecache", "--refresh"]);
+        assert!(o.status.success(), "kill {i}: dnf makecache: {}", text(&o));
+        let names = dnf.ok("k", &["repoquery", "--queryformat", "%{name}"]);
+        assert!(names.contains("base-agent"), "kill {i}: {names}");
+    }
+    assert!(
+        killed_mid_way > 5,
+        "only {killed_mid_way} publishes were killed before finishing"
+    );
+    // A complete publish afterwards finishes the job and clears the debris.
+    let refs: Vec<&Path> = rpms.iter().map(PathBuf::as_path).collect();
+    ok(publish(&["--repo", repo_s, "--sign-key", key_s], &refs));
+    let names: Vec<String> = walkdir::WalkDir::new(&repo)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("incoming") || n.contains("partial")),
+        "{names:?}"
+    );
+    let listed = dnf.ok(
+        "k",
+        &[
+            "repoquery",
+            "--refresh",
+            "--queryformat",
+            "%{version}",
+            "kill-agent",
+        ],
+    );
+    assert_eq!(listed.lines().count(), 30, "{listed}");
+}
+
+#[test]
+fn deterministic_and_zstd_and_config_publishing() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, public) = keys.make("cfg", w.path());
+    let st = Setup::new("rpm", "");
+    let a = cfy_rpm(&st, &w.path().join("rpms"), "one-agent", "1.0", "");
+    let b = cfy_rpm(&st, &w.path().join("rpms"), "two-agent", "1.0", "");
+    // Same inputs, same SOURCE_DATE_EPOCH: byte-identical repositories, in
+    // whatever order the packages were published.
+    let (r1, r2) = (w.path().join("r1"), w.path().join("r2"));
+    ok(publish(&["--repo", r1.to_str().unwrap()], &[&a, &b]));
+    ok(publish(&["--repo", r2.to_str().unwrap()], &[&b]));
+    ok(publish(&["--repo", r2.to_str().unwrap()], &[&a]));
+    let current = |r: &Path| {
+        let repomd = fs::read_to_string(r.join("repodata/repomd.xml")).unwrap();
+        (repomd.clone(), entries(&document(r, "primary")))
+    };
+    assert_eq!(current(&r1), current(&r2));
+
+    // zstd metadata, read by dnf.
+    let z = w.path().join("z");
+    ok(publish(
+        &["--repo", z.to_str().unwrap(), "--compression", "zstd"],
+        &[&a, &b],
+    ));
+    let names: Vec<String> = fs::read_dir(z.join("repodata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".xml.zst")).count(),
+        3,
+        "{names:?}"
+    );
+    let dnf = Dnf::new(w.path());
+    dnf.unsigned_repo("z", &z);
+    assert_eq!(
+        dnf.ok("z", &["repoquery", "--queryformat", "%{name}"])
+            .lines()
+            .count(),
+        2
+    );
+
+    // publish.rpm_repo in the config: the rpm built by this run goes in, signed.
+    let yum = st.path().join("yum");
+    st.config(&format!(
+        "name: cfg-agent\nversion: '2.0'\nsign_key: {}",
+        secret.display()
+    ));
+    let yaml = fs::read_to_string(st.path().join("c.yaml")).unwrap()
+        + &format!(
+            "publish:\n  rpm_repo: yum\n  sign_key: {}\n",
+            secret.display()
+        );
+    fs::write(st.path().join("c.yaml"), &yaml).unwrap();
+    let o = st.build(&["-f"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        yum.join("Packages/c/cfg-agent-2.0-1.x86_64.rpm").exists() || !cfg!(target_arch = "x86_64")
+    );
+    assert!(yum.join("repodata/repomd.xml.asc").is_file());
+    dnf.repo("cfg", &format!("file://{}", yum.display()), &public);
+    dnf.ok("cfg", &["install", "cfg-agent"]);
+    assert_eq!(dnf.installed("cfg-agent"), "2.0-1");
+    // A public key in the config: refused before any build work.
+    let bad = yaml.replace(
+        &format!("  sign_key: {}\n", secret.display()),
+        &format!("  sign_key: {}\n", public.display()),
+    );
+    fs::write(st.path().join("c.yaml"), bad).unwrap();
+    for f in st.out_files() {
+        fs::remove_file(st.path().join("out").join(f)).unwrap();
+    }
+    let o = st.build(&["-f"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(st.out_files().is_empty(), "{:?}", st.out_files());
+}
+
+#[test]
+fn published_packages_are_not_read_again() {
+    let w = tempfile::tempdir().unwrap();
+    let st = Setup::new("rpm", "");
+    let a = cfy_rpm(&st, &w.path().join("rpms"), "first-agent", "1.0", "");
+    let b = cfy_rpm(&st, &w.path().join("rpms"), "second-agent", "1.0", "");
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&a]));
+    let before = entries(&document(&repo, "primary"));
+    // Its published file is now garbage: a publish that read it would fail.
+    let published = repo.join("Packages/f/first-agent-1.0-1.x86_64.rpm");
+    assert!(published.exists() || !cfg!(target_arch = "x86_64"));
+    fs::write(&published, b"not an rpm any more").unwrap();
+    ok(publish(&["--repo", repo_s], &[&b]));
+    let after = entries(&document(&repo, "primary"));
+    assert_eq!(after.len(), 2);
+    assert!(after.contains(&before[0]), "the first entry changed");
+    for kind in ["filelists", "other"] {
+        assert_eq!(entries(&document(&repo, kind)).len(), 2, "{kind}");
+    }
+}
