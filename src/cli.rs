@@ -44,6 +44,9 @@ pub struct Cli {
     /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
     #[arg(long, value_name = "PATH")]
     pub from_tar: Option<PathBuf>,
+    /// Build for the distribution whose root filesystem is DIR (repeatable)
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -63,6 +66,8 @@ pub enum Command {
     Man,
     /// Print the JSON Schema of the config file, for editors
     Schema,
+    /// Write the built-in packaging files of DISTRO into DIR, for editing
+    PackagingFiles(crate::cli_roots::PackagingFilesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +110,8 @@ impl Cli {
             force: self.force,
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),
+            roots: self.roots.clone(),
+            ..Options::default()
         })
     }
 }

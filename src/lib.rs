@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod publish;
 pub mod redact;
+pub mod root;
 pub mod rpm;
 pub mod schema;
 

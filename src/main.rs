@@ -1,6 +1,7 @@
 //! The `cfy-ap` command line.
 
 mod cli;
+mod cli_roots;
 mod cli_ux;
 
 use agent_packager::{Error, config, log::Log, plan::Plan};
@@ -32,15 +33,18 @@ fn run(cli: Cli, log: &Log) -> Result<(), Error> {
         Some(Command::Completions(a)) => return cli_ux::completions(a),
         Some(Command::Man) => return cli_ux::man(),
         Some(Command::Schema) => return cli_ux::schema(),
+        Some(Command::PackagingFiles(a)) => return cli_roots::packaging_files(a, cli.force, log),
         _ => {}
     }
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
-    let plan = Plan::resolve(&config, &options)?;
+    // One plan, or one per build root (`--root`, `build_roots:`).
+    let plans = agent_packager::root::plans(&config, &options)?;
     if cli.dry_run {
-        println!("{plan}");
+        let texts: Vec<String> = plans.iter().map(Plan::to_string).collect();
+        println!("{}", texts.join("\n\n"));
         return Ok(());
     }
-    agent_packager::pipeline::execute(&plan, log)?;
+    agent_packager::root::execute_all(&plans, log)?;
     Ok(())
 }

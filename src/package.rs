@@ -3,6 +3,7 @@
 //! revision, architecture, the per-distribution config files, and the files the
 //! package installs.
 
+pub mod builtin;
 mod naming;
 
 pub use naming::{
@@ -267,7 +268,9 @@ pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
         mode: 0o644,
     }];
     for (file, dir, mode) in CONFIG_FILES {
-        let src = config_file(&config_dir, file, ctx.distribution).expect("checked");
+        // A built-in set has no files on disk: `builtin::stage` provides them.
+        let src = config_file(&config_dir, file, ctx.distribution)
+            .unwrap_or_else(|| config_dir.join(file));
         files.push(InstallFile {
             path: format!("{resources_dir}/packages/{dir}/{}-{file}", ctx.distribution),
             source: Source::File(src),
@@ -326,7 +329,7 @@ pub fn check_from_tar(path: &Path, formats: &[Format]) -> Result<PathBuf> {
 }
 
 /// `package.config_files`, else `packaging/<distribution>/` next to the config file,
-/// in the current directory, then under [`SYSTEM_PACKAGING`].
+/// in the current directory, then under [`SYSTEM_PACKAGING`], then the built-in set.
 fn find_config_dir(given: Option<&str>, ctx: &Context) -> Result<PathBuf> {
     let dist = ctx.distribution.to_lowercase();
     let candidates: Vec<PathBuf> = match given {
@@ -349,7 +352,12 @@ fn find_config_dir(given: Option<&str>, ctx: &Context) -> Result<PathBuf> {
             dirs
         }
     };
-    let Some(dir) = candidates.iter().find(|d| d.is_dir()) else {
+    let found = candidates.iter().find(|d| d.is_dir());
+    // Nothing on disk: the set compiled into the binary (not for an explicit path).
+    if let (None, None, Some(set)) = (found, given, builtin::for_distribution(&dist)) {
+        return Ok(builtin::dir_of(set));
+    }
+    let Some(dir) = found else {
         let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
         return Err(Error::config(format!(
             "no agent config files for distribution {}: looked in {}",
@@ -438,7 +446,14 @@ impl fmt::Display for PackagePlan {
         if self.formats.contains(&Format::Rpm) {
             writeln!(f, "  rpm payload: {}", self.rpm)?;
         }
-        writeln!(f, "  config files: {}", self.config_dir.display())?;
+        match builtin::set_of(&self.config_dir) {
+            Some(set) => writeln!(
+                f,
+                "  config files: built-in set {} (write it out with `cfy-ap packaging-files {} DIR`)",
+                set.name, set.name
+            )?,
+            None => writeln!(f, "  config files: {}", self.config_dir.display())?,
+        }
         writeln!(f, "  contents:")?;
         for file in &self.files {
             let from = match &file.source {

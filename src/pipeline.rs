@@ -49,6 +49,8 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     let Some(pkg) = &plan.package else {
         return Ok(report);
     };
+    let staged = crate::package::builtin::stage(pkg)?;
+    let pkg = staged.plan();
     if plan.formats.contains(&Format::Deb) {
         let path = pkg.output(Format::Deb);
         let stats = log.step(&format!("wrote {}", path.display()), || {

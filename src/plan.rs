@@ -71,6 +71,8 @@ pub struct Plan {
     pub package: Option<crate::package::PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
     pub publish: Option<crate::publish::PublishOptions>,
+    /// `--root DIR`: build inside that root filesystem (`python`, `venv` are paths in it).
+    pub root: Option<crate::root::Root>,
 }
 
 /// Command-line choices that shape the plan.
@@ -83,6 +85,10 @@ pub struct Options {
     pub config_path: Option<PathBuf>,
     /// Package an existing agent tar instead of building one.
     pub from_tar: Option<PathBuf>,
+    /// `--root` (repeatable): the roots to build in; empty: `build_roots:` or the host.
+    pub roots: Vec<PathBuf>,
+    /// The one root this plan builds in (set per root by `root::plans`).
+    pub root: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -93,6 +99,8 @@ impl Default for Options {
             force: false,
             config_path: None,
             from_tar: None,
+            roots: Vec::new(),
+            root: None,
         }
     }
 }
@@ -103,10 +111,17 @@ impl Plan {
     pub fn resolve(cfg: &Config, opts: &Options) -> Result<Plan> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::build(format!("cannot read the current directory: {e}")))?;
+        let root = match &opts.root {
+            Some(dir) => Some(crate::root::Root::open(&cwd.join(dir))?),
+            None => None,
+        };
         let (distribution, release, detected) = match (&cfg.distribution, &cfg.release) {
             (Some(d), Some(r)) => (d.clone(), r.clone(), false),
             (d, r) => {
-                let host = detect::detect()?;
+                let host = match &root {
+                    Some(root) => root.detect()?,
+                    None => detect::detect()?,
+                };
                 (
                     d.clone().unwrap_or(host.distribution),
                     r.clone().unwrap_or(host.release),
@@ -127,12 +142,17 @@ impl Plan {
             .venv
             .clone()
             .unwrap_or_else(|| format!("/cloudify/{agent}/env"));
-        let venv = normalize(&cwd.join(&venv_text));
+        // In a root, the venv is a path inside it (relative: to its `/`).
+        let venv_base = if root.is_some() { Path::new("/") } else { &cwd };
+        let venv = normalize(&venv_base.join(&venv_text));
         let tar_prefix = tar_prefix(&venv_text, &venv)?;
 
         let (python, python_note) = match opts.from_tar {
             Some(_) => (PathBuf::new(), None),
-            None => resolve_python(cfg.python_path.as_deref())?,
+            None => match &root {
+                Some(root) => root.python(cfg.python_path.as_deref())?,
+                None => resolve_python(cfg.python_path.as_deref())?,
+            },
         };
 
         let output_tar = normalize(
@@ -203,6 +223,13 @@ impl Plan {
             _ => None,
         };
 
+        let pip_options = cfg.pip_options.clone().unwrap_or_default();
+        let root = match root {
+            Some(r) => {
+                Some(r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?)
+            }
+            None => None,
+        };
         Ok(Plan {
             distribution,
             release,
@@ -213,7 +240,7 @@ impl Plan {
             tar_prefix,
             modules,
             manager_source,
-            pip_options: cfg.pip_options.clone().unwrap_or_default(),
+            pip_options,
             output_tar,
             keep_venv: cfg.keep_venv.unwrap_or(false),
             relocatable: cfg.relocatable.unwrap_or(true),
@@ -224,6 +251,7 @@ impl Plan {
             from_tar,
             package,
             publish,
+            root,
         })
     }
 
@@ -399,6 +427,9 @@ impl fmt::Display for Plan {
         let how = if self.detected { " (detected)" } else { "" };
         writeln!(f, "distribution: {}{how}", self.distribution)?;
         writeln!(f, "release:      {}{how}", self.release)?;
+        if let Some(root) = &self.root {
+            writeln!(f, "{root}")?;
+        }
         if let Some(tar) = &self.from_tar {
             write!(
                 f,

@@ -53,7 +53,7 @@ pub fn config_schema() -> Value {
         }
         Value::Object(m)
     };
-    json!({
+    let mut schema = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "cfy-ap config",
         "description": "Build configuration of a Cloudify agent (cfy-ap). Every key is optional.",
@@ -130,7 +130,10 @@ pub fn config_schema() -> Value {
                 "not": {"enum": ["none", "None", "NONE"]}
             }
         }
-    })
+    });
+    schema["properties"]["build_roots"] =
+        strings("Root filesystems (directories) to build one agent each in, like --root DIR.");
+    schema
 }
 
 /// Every key of the config, as serde reads it: `key` at the top level,

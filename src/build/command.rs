@@ -55,9 +55,11 @@ const TAIL_LINES: usize = 25;
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
 pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     log.detail(&format!("$ {}", cmd.display()));
-    let mut command = Command::new(&cmd.program);
+    // In a `--root` build the command runs inside the root (root.rs).
+    let (program, args) = super::root::wrap(&cmd.program, &cmd.args);
+    let mut command = Command::new(&program);
     command
-        .args(&cmd.args)
+        .args(&args)
         .stdin(Stdio::null())
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1");

@@ -5,6 +5,7 @@ mod manager;
 mod pip;
 mod python;
 pub mod relocate;
+mod root;
 
 use crate::archive;
 use crate::error::{Error, Result};
@@ -27,7 +28,8 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
-    if plan.from_tar.is_none() && plan.venv.exists() {
+    let venv = crate::root::venv_on_host(plan);
+    if plan.from_tar.is_none() && venv.exists() {
         if !plan.force {
             return Err(Error::exists(format!(
                 "virtualenv {} already exists",
@@ -35,7 +37,7 @@ pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
             ))
             .with("use -f/--force to delete and recreate it, or choose another `venv`"));
         }
-        if !is_replaceable_venv(&plan.venv) {
+        if !is_replaceable_venv(&venv) {
             return Err(Error::exists(format!(
                 "{} exists but does not look like a virtualenv (no pyvenv.cfg or bin/activate); refusing to delete it even with --force",
                 plan.venv.display()
@@ -65,15 +67,18 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     if let Some(note) = &plan.python_note {
         log.warn(note);
     }
+    // With a root: commands run inside it, files land in its overlay (root.rs);
+    // `venv` is where the venv's files are on the host.
+    let _session = root::Session::start(plan, log)?;
+    let venv = root::host_path(&plan.venv);
     let interpreter = log.step(&format!("checked python {}", plan.python.display()), || {
         python::probe(&plan.python, log)
     })?;
-    if plan.venv.exists() {
-        std::fs::remove_dir_all(&plan.venv)
-            .map_err(|e| Error::io("removing the old virtualenv", &plan.venv, e))?;
+    if crate::root::venv_on_host(plan).exists() {
+        root::remove_venv(plan, log)?;
     }
     let mut guard = VenvGuard {
-        path: &plan.venv,
+        path: &venv,
         keep: plan.keep_venv,
         log,
         armed: true,
@@ -84,12 +89,12 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
             plan.venv.display(),
             interpreter.version
         ),
-        || python::create_venv(&plan.python, interpreter.tool, &plan.venv, log),
+        || python::create_venv(&plan.python, interpreter.tool, &plan.venv, &venv, log),
     )?;
     let installed = install_all(plan, log)?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
-            relocate::make_relocatable(&plan.venv, log)
+            relocate::make_relocatable_at(&venv, &plan.venv, log)
         })?;
         log.detail(&format!(
             "{} console scripts and {} activate scripts rewritten",
@@ -99,10 +104,10 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     }
     let archive = log.step_bytes(
         &format!("wrote {}", plan.output_tar.display()),
-        || crate::log::tree_bytes(&plan.venv),
+        || crate::log::tree_bytes(&venv),
         || {
             archive::write_tar_gz(
-                &plan.venv,
+                &venv,
                 &plan.tar_prefix,
                 &plan.output_tar,
                 plan.tar_level,
@@ -117,11 +122,14 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ));
     }
     guard.armed = false;
-    if plan.keep_venv {
+    if plan.keep_venv && plan.root.is_some() {
+        let kept = root::keep_in_root(plan, &venv)?;
+        log.info(&format!("kept virtualenv {} in the root", kept.display()));
+    } else if plan.keep_venv {
         log.info(&format!("kept virtualenv {}", plan.venv.display()));
     } else {
-        std::fs::remove_dir_all(&plan.venv)
-            .map_err(|e| Error::io("removing the virtualenv", &plan.venv, e))?;
+        std::fs::remove_dir_all(&venv)
+            .map_err(|e| Error::io("removing the virtualenv", &venv, e))?;
     }
     Ok(Outcome {
         output_tar: plan.output_tar.clone(),
@@ -139,7 +147,7 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
                 "fetched the cloudify-manager source {}",
                 crate::redact::redact(src)
             ),
-            || ManagerTree::fetch(src, &manager_work_dir(&plan.venv), log),
+            || ManagerTree::fetch(src, &manager_work_dir(&root::host_path(&plan.venv)), log),
         )?),
         None => None,
     };
@@ -149,7 +157,9 @@ fn install_all(plan: &Plan, log: &Log) -> Result<Vec<(String, String)>> {
             Spec::Pip(s) => s.clone(),
             Spec::Manager(sub) => {
                 let tree = manager.as_ref().expect("manager source planned");
-                tree.module_dir(&m.key, sub)?.display().to_string()
+                root::inside_path(tree.module_dir(&m.key, sub)?)
+                    .display()
+                    .to_string()
             }
         };
         let names = log.step_of(

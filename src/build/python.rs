@@ -62,8 +62,15 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
     Ok(Interpreter { version, tool })
 }
 
-pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
-    if let Some(parent) = venv.parent() {
+/// `host_venv`: where the venv's files are on the host (differs from `venv` in a root).
+pub fn create_venv(
+    python: &Path,
+    tool: VenvTool,
+    venv: &Path,
+    host_venv: &Path,
+    log: &Log,
+) -> Result<()> {
+    if let Some(parent) = host_venv.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"

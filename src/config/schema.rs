@@ -35,6 +35,8 @@ pub struct Config {
     pub package: Option<Package>,
     /// Apt repository to publish the deb into after building it.
     pub publish: Option<Publish>,
+    /// Root filesystems to build the agent in, one agent each (like `--root`).
+    pub build_roots: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
