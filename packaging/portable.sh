@@ -23,9 +23,11 @@ if [ ! -x "$venv/bin/cargo-zigbuild" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'cargo-zigbuild==0.24.1' 'ziglang==0.17.1'
 fi
+# Its own target directory: no rebuild of, and no lock on, the normal one.
+tdir=${CFY_AP_PORTABLE_TARGET:-$here/target/portable}
 cd "$here"
-PATH="$venv/bin:$PATH" cargo-zigbuild zigbuild --locked --release --target "$target.$glibc"
-bin="${CARGO_TARGET_DIR:-$here/target}/$target/release/cfy-ap"
+PATH="$venv/bin:$PATH" cargo-zigbuild zigbuild --locked --release --target "$target.$glibc" --target-dir "$tdir"
+bin="$tdir/$target/release/cfy-ap"
 # The highest GLIBC_ symbol version the binary needs must not pass 2.17.
 max=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
 if [ -z "$max" ] || [ "$(printf '%s\n%s\n' "$max" "$glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$glibc" ]; then

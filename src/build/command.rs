@@ -62,7 +62,10 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         .args(&args)
         .stdin(Stdio::null())
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_NO_INPUT", "1");
+        .env("PIP_NO_INPUT", "1")
+        // Fixed str hashing: set constants in .pyc files (Python < 3.11 at least)
+        // are written in hash order, so a random seed makes rebuilds differ.
+        .env("PYTHONHASHSEED", "0");
     // The log file collects what is not captured as a result (stderr, pip output).
     let mut logfile = tempfile::tempfile().map_err(|e| {
         Error::build(format!(

@@ -80,8 +80,9 @@ impl Session {
                 )));
             }
         }
+        sweep_stale();
         let scratch = tempfile::Builder::new()
-            .prefix("cfy-ap-root.")
+            .prefix(&format!("{SCRATCH}{}.", std::process::id()))
             .tempdir()
             .map_err(|e| Error::build(format!("cannot create a scratch directory: {e}")))?;
         let dir = |name: &str| -> Result<PathBuf> {
@@ -179,6 +180,30 @@ pub fn inside_path(host: PathBuf) -> PathBuf {
         },
         None => host,
     })
+}
+
+/// Scratch directories are `<temp>/cfy-ap-root.<pid>.<random>`.
+const SCRATCH: &str = "cfy-ap-root.";
+
+/// Remove the scratch directories of earlier runs that were killed (Ctrl-C, kill)
+/// before they could clean up: those whose process is gone.
+fn sweep_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH)
+            .and_then(|r| r.split('.').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The program and arguments that run `program args` inside the root.

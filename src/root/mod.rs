@@ -131,7 +131,8 @@ impl Root {
                 words.push(s);
             }
         }
-        words.extend(manager_source);
+        // A local manager directory is installed from; a .tar.gz is read on the host.
+        words.extend(manager_source.filter(|m| Path::new(m).is_dir()));
         let mut binds: Vec<PathBuf> = Vec::new();
         for w in words {
             if w.contains("://") && !w.starts_with("file://") {
