@@ -199,7 +199,10 @@ fn a_failed_build_leaves_the_root_unchanged() {
     let (_keep, root) = roots::copy("trixie");
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    write_config(dir, "additional_modules: [no-such-module==1.0]\n");
+    // The plugin is not among the fixture wheels: pip fails inside the root.
+    let my_plugin = format!("{}/modules/my-plugin", fixtures().display());
+    let cfg = roots::config("").replace(&my_plugin, "no-such-module==1.0");
+    fs::write(dir.join("c.yaml"), cfg).unwrap();
     let r = root.to_str().unwrap();
     let before = roots::listing(&root);
     let o = cfy_ap(dir, &["-c", "c.yaml", "--root", r], &[]);
