@@ -213,3 +213,81 @@ impl fmt::Display for Root {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_paths_from_specs_and_pip_options() {
+        let host = tempfile::tempdir().unwrap();
+        let h = host.path();
+        for d in ["wheels", "more", "mods/a", "mods/b"] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        std::fs::write(h.join("reqs.txt"), "").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let modules: Vec<Module> = [
+            "celery==3.1.17",
+            "mods/a[extra]",
+            "https://x.invalid/p.tar.gz",
+        ]
+        .iter()
+        .map(|s| Module {
+            key: "m".into(),
+            spec: Spec::Pip(s.to_string()),
+        })
+        .chain(std::iter::once(Module {
+            key: "n".into(),
+            spec: Spec::Pip(format!("file://{}/mods/b", h.display())),
+        }))
+        .collect();
+        let options: Vec<String> = [
+            "--no-index",
+            "--find-links",
+            "wheels",
+            &format!("--find-links={}/more", h.display()),
+            "-r",
+            "reqs.txt",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = Root::open(root.path())
+            .unwrap()
+            .with_host_paths(&modules, &options, Some(&h.display().to_string()), h)
+            .unwrap();
+        // The manager source directory contains everything else.
+        assert_eq!(r.binds, [h.to_path_buf()]);
+        let r = Root::open(root.path())
+            .unwrap()
+            .with_host_paths(&modules, &options, None, h)
+            .unwrap();
+        let want: Vec<PathBuf> = ["mods/a", "mods/b", "more", "reqs.txt", "wheels"]
+            .iter()
+            .map(|p| h.join(p))
+            .collect();
+        assert_eq!(r.binds, want);
+    }
+
+    #[test]
+    fn a_symlink_in_the_way_is_refused() {
+        // The host's temp directory is shown inside the root at its own path: a
+        // link there would send the mount outside the root.
+        let root = tempfile::tempdir().unwrap();
+        let tmp = std::env::temp_dir();
+        let first = tmp.components().nth(1).unwrap().as_os_str().to_owned();
+        std::os::unix::fs::symlink("/elsewhere", root.path().join(&first)).unwrap();
+        let err = Root::open(root.path())
+            .unwrap()
+            .with_host_paths(&[], &[], None, Path::new("/"))
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(err.kind, crate::Kind::Config);
+        let want = format!(
+            "{} is a symbolic link there",
+            Path::new("/").join(&first).display()
+        );
+        assert!(err.message.contains(&want), "{err}");
+    }
+}
