@@ -28,13 +28,14 @@ shift 6
 mount -t overlay cfy-ap-root -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$m"
 mkdir -p "$m/dev" "$m/proc" "$m/etc" "$m$tmp" "$m$cwd"
 mount -t proc proc "$m/proc"
+# Devices and resolv.conf: best effort (an unprivileged user may not create them
+# in the root's directories; the root's own then serve).
 for d in null zero full random urandom tty; do
   [ -e "/dev/$d" ] || continue
-  [ -e "$m/dev/$d" ] || : > "$m/dev/$d"
+  { [ -e "$m/dev/$d" ] || : > "$m/dev/$d"; } 2>/dev/null || continue
   mount --bind "/dev/$d" "$m/dev/$d"
 done
-if [ -e /etc/resolv.conf ]; then
-  rm -f "$m/etc/resolv.conf"; : > "$m/etc/resolv.conf"
+if [ -e /etc/resolv.conf ] && { rm -f "$m/etc/resolv.conf" && : > "$m/etc/resolv.conf"; } 2>/dev/null; then
   mount --bind /etc/resolv.conf "$m/etc/resolv.conf"
 fi
 mount --bind "$tmp" "$m$tmp"
