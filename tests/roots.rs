@@ -359,8 +359,23 @@ fn bad_roots_are_refused_before_any_work() {
     expect(&["--root", n], 2, "no Python in the root");
     assert_eq!(roots::listing(&nopy), before);
 
-    // A root with Python but no venv module: the build fails inside (exit 1), root untouched.
-    // (Covered by the real roots; here the cheap refusals.)
+    // os-release and a python3, but no /bin/sh to run anything with.
+    let nosh = dir.join("nosh");
+    fs::create_dir_all(nosh.join("etc")).unwrap();
+    fs::create_dir_all(nosh.join("usr/bin")).unwrap();
+    fs::write(
+        nosh.join("etc/os-release"),
+        "ID=debian\nVERSION_CODENAME=bookworm\n",
+    )
+    .unwrap();
+    fs::write(nosh.join("usr/bin/python3"), "").unwrap();
+    let before = roots::listing(&nosh);
+    expect(
+        &["--root", nosh.to_str().unwrap()],
+        2,
+        "cannot set up the root",
+    );
+    assert_eq!(roots::listing(&nosh), before);
 
     // Two roots with the same name: refused before building either.
     let (_k, deb11) = roots::copy("bullseye");
@@ -540,4 +555,36 @@ fn ci_matrix_shell_jobs_then_one_publish() {
 
 fn repo_path(rel: &str) -> String {
     repo().join(rel).display().to_string()
+}
+
+#[test]
+fn an_unprivileged_user_builds_in_a_root_owned_by_root() {
+    // As nobody, in a root owned by real root: `--user --map-root-user` is added,
+    // the build is the same, the root left unchanged.
+    let (keep, root) = roots::copy("trixie");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    write_config(dir, "");
+    for p in [keep.path(), dir] {
+        fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    tool("chown", &["-R", "65534:65534", dir.to_str().unwrap()]);
+    let before = roots::listing(&root);
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .args(["-c", "c.yaml", "--root", root.to_str().unwrap()])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(roots::listing(&root), before, "the root changed");
+    let tar = dir.join("debian-trixie-agent.tar.gz");
+    let listing = tool("tar", &["tzvf", tar.to_str().unwrap()]);
+    assert!(
+        listing.contains("env/lib/python3.13/site-packages/my_plugin/"),
+        "{listing}"
+    );
+    assert!(listing.lines().all(|l| l.contains(" root/root ")));
 }

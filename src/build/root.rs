@@ -26,8 +26,10 @@ const SCRIPT: &str = r#"set -e
 lower=$1 upper=$2 work=$3 m=$4 cwd=$5 tmp=$6
 shift 6
 mount -t overlay cfy-ap-root -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$m"
-mkdir -p "$m/dev" "$m/proc" "$m/etc" "$m$tmp" "$m$cwd"
+mkdir -p "$m/dev" "$m/proc" "$m/etc" "$m$tmp"
 mount -t proc proc "$m/proc"
+mount --bind "$tmp" "$m$tmp"
+mkdir -p "$m$cwd"
 # Devices and resolv.conf: best effort (an unprivileged user may not create them
 # in the root's directories; the root's own then serve).
 for d in null zero full random urandom tty; do
@@ -38,7 +40,6 @@ done
 if [ -e /etc/resolv.conf ] && { rm -f "$m/etc/resolv.conf" && : > "$m/etc/resolv.conf"; } 2>/dev/null; then
   mount --bind /etc/resolv.conf "$m/etc/resolv.conf"
 fi
-mount --bind "$tmp" "$m$tmp"
 while [ "$1" != -- ]; do
   if [ -d "$1" ]; then mkdir -p "$m$1"
   else mkdir -p "$m$(dirname "$1")"; [ -e "$m$1" ] || : > "$m$1"; fi
@@ -110,7 +111,9 @@ impl Session {
             active.upper.display()
         ));
         ACTIVE.with(|a| *a.borrow_mut() = Some(active));
-        Ok(Some(Session { _scratch: scratch }))
+        let session = Session { _scratch: scratch };
+        check_setup(root, log)?;
+        Ok(Some(session))
     }
 }
 
@@ -160,6 +163,31 @@ fn probe(unprivileged: bool, log: &Log) -> Result<()> {
             }))
         }
     }
+}
+
+/// Run `/bin/sh -c :` inside the root: the mounts work, or exit 2 with why.
+fn check_setup(root: &Root, log: &Log) -> Result<()> {
+    let (program, args) = wrap(&"/bin/sh".into(), &["-c".into(), ":".into()]);
+    let out = std::process::Command::new(&program)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::build(format!("cannot run unshare: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    log.detail(&text);
+    let mut err = Error::config(format!(
+        "cannot set up the root {} for the build",
+        root.dir.display()
+    ));
+    for line in text.lines().filter(|l| !l.trim().is_empty()).take(5) {
+        err = err.with(line.to_string());
+    }
+    Err(err.with(
+        "the root needs /bin/sh; as a user other than root, the root's files must be yours (e.g. unpacked by you)",
+    ))
 }
 
 /// The host path of a path inside the root being built in (its overlay's upper
