@@ -24,6 +24,7 @@ pub mod package;
 pub mod pipeline;
 pub mod plan;
 pub mod publish;
+pub mod root;
 pub mod util;
 pub mod writers;
 pub mod yum;

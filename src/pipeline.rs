@@ -22,13 +22,12 @@ pub struct Report {
     pub packages: BTreeMap<Format, PathBuf>,
 }
 
-pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
-    // Everything that can be refused is refused before any work: a bad
-    // SOURCE_DATE_EPOCH, existing outputs (exit 3), unwritable directories,
-    // unusable signing keys.
+/// Everything that can be refused, refused before any work: a bad
+/// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
+/// unwritable directories, unusable signing keys. Returns each package writer,
+/// prepared.
+pub fn preflight(plan: &Plan) -> Result<Vec<(Format, Box<dyn WriteJob>)>> {
     crate::util::epoch::check()?;
-    // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
-    crate::util::signals::install()?;
     let outputs = plan.outputs();
     atomic::check_not_inputs(&outputs, &plan.inputs())?;
     if plan.from_tar.is_none() {
@@ -48,6 +47,13 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     if let Some(opts) = &plan.yum_publish {
         crate::yum::check(opts)?;
     }
+    Ok(jobs)
+}
+
+pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
+    // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
+    crate::util::signals::install()?;
+    let jobs = preflight(plan)?;
     let mut report = Report::default();
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),
@@ -71,6 +77,9 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
     let Some(pkg) = &plan.package else {
         return Ok(report);
     };
+    // A built-in packaging set is written to a temporary directory for the writers.
+    let staged = crate::package::builtin::stage(pkg)?;
+    let pkg = staged.plan();
     for (format, job) in jobs {
         crate::util::signals::check()?;
         let dest = pkg.output(format).expect("planned output");

@@ -63,6 +63,8 @@ pub struct Plan {
     pub yum_publish: Option<crate::yum::YumOptions>,
     /// The config file read, if any (an input no output may overwrite).
     pub config_file: Option<PathBuf>,
+    /// `--root DIR`: build inside that root filesystem (`python`, `venv` are paths in it).
+    pub root: Option<crate::root::Root>,
 }
 
 /// Command-line choices that shape the plan.
@@ -77,6 +79,10 @@ pub struct Options {
     pub from_tar: Option<PathBuf>,
     /// `--installer`, over the config's `installer`.
     pub installer: Option<crate::config::InstallerChoice>,
+    /// `--root` (repeatable): the roots to build in; empty: `build_roots:` or the host.
+    pub roots: Vec<PathBuf>,
+    /// The one root this plan builds in (set per root by `root::plans`).
+    pub root: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -88,6 +94,8 @@ impl Default for Options {
             config_path: None,
             from_tar: None,
             installer: None,
+            roots: Vec::new(),
+            root: None,
         }
     }
 }
@@ -100,10 +108,17 @@ impl Plan {
     pub fn resolve(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Plan> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::build(format!("cannot read the current directory: {e}")))?;
+        let root = match &opts.root {
+            Some(dir) => Some(crate::root::Root::open(&cwd.join(dir))?),
+            None => None,
+        };
         let (distribution, release, detected) = match (&cfg.distribution, &cfg.release) {
             (Some(d), Some(r)) => (d.clone(), r.clone(), false),
             (d, r) => {
-                let host = detect::detect()?;
+                let host = match &root {
+                    Some(root) => root.detect()?,
+                    None => detect::detect()?,
+                };
                 (
                     d.clone().unwrap_or(host.distribution),
                     r.clone().unwrap_or(host.release),
@@ -124,12 +139,17 @@ impl Plan {
             .venv
             .clone()
             .unwrap_or_else(|| format!("/cloudify/{agent}/env"));
-        let venv = normalize(&cwd.join(&venv_text));
+        // In a root, the venv is a path inside it (relative: to its `/`).
+        let venv_base = if root.is_some() { Path::new("/") } else { &cwd };
+        let venv = normalize(&venv_base.join(&venv_text));
         let tar_prefix = tar_prefix(&venv_text, &venv)?;
 
         let (python, python_note) = match opts.from_tar {
             Some(_) => (PathBuf::new(), None),
-            None => resolve_python(cfg.python_path.as_deref())?,
+            None => match &root {
+                Some(root) => root.python(cfg.python_path.as_deref())?,
+                None => resolve_python(cfg.python_path.as_deref())?,
+            },
         };
 
         let output_tar = normalize(
@@ -227,6 +247,13 @@ impl Plan {
             _ => None,
         };
 
+        let pip_options = cfg.pip_options.clone().unwrap_or_default();
+        let root = match root {
+            Some(r) => {
+                Some(r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?)
+            }
+            None => None,
+        };
         Ok(Plan {
             distribution,
             release,
@@ -251,6 +278,7 @@ impl Plan {
             publish,
             yum_publish,
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
+            root,
         })
     }
 
@@ -443,6 +471,9 @@ impl fmt::Display for Plan {
         let how = if self.detected { " (detected)" } else { "" };
         writeln!(f, "distribution: {}{how}", self.distribution)?;
         writeln!(f, "release:      {}{how}", self.release)?;
+        if let Some(root) = &self.root {
+            writeln!(f, "{root}")?;
+        }
         if let Some(tar) = &self.from_tar {
             write!(
                 f,

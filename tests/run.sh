@@ -29,6 +29,11 @@ have man || need+=(man-db)
 have script || need+=(bsdutils)
 have sha256sum || need+=(coreutils)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+# --root and portable-binary tests (tests/roots.rs, tests/portable.rs).
+have mmdebstrap || need+=(mmdebstrap)
+have objdump || need+=(binutils)
+have unshare || need+=(util-linux)
+have chroot || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -50,4 +55,8 @@ if [ -x "$py27" ] && ! "$py27" -m virtualenv --version >/dev/null 2>&1; then
   echo "installing virtualenv<20.22 into $py27"
   "$py27" -m pip install -q 'virtualenv<20.22'
 fi
+# Debian 11 and 13 roots for the --root tests (cached in /var/cache/cfy-ap-test/roots),
+# and the portable binary (its own target dir; tests/portable.rs reuses it).
+bash tests/tools/roots.sh bullseye trixie
+bash packaging/portable.sh target/portable/dist
 cargo test --locked

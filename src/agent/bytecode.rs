@@ -40,11 +40,13 @@ print(failed)
 /// templates), which pip skips the same way.
 pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for sp in super::dists::site_packages(venv)? {
+    // Listed where the files are (the host, or a root's overlay); named for the
+    // venv's Python as it sees them.
+    for sp in super::dists::site_packages(&super::root::host_path(venv))? {
         for e in walkdir::WalkDir::new(&sp).sort_by_file_name() {
             let e = e.map_err(|e| Error::build(format!("reading {}: {e}", sp.display())))?;
             if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "py") {
-                files.push(e.into_path());
+                files.push(super::root::inside_path(e.into_path()));
             }
         }
     }
@@ -58,9 +60,13 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
     ));
     let mut children = Vec::new();
     for chunk in files.chunks(size) {
-        let mut child = Command::new(&python)
-            .arg("-c")
-            .arg(COMPILE)
+        // In a `--root` build the interpreter runs inside the root (root.rs).
+        let (program, args) = super::root::wrap(
+            &python.clone().into_os_string(),
+            &["-c".into(), COMPILE.into()],
+        );
+        let mut child = Command::new(program)
+            .args(args)
             .env("PYTHONHASHSEED", "0")
             .env_remove("PYTHONDONTWRITEBYTECODE")
             .stdin(Stdio::piped())

@@ -57,16 +57,17 @@ const TAIL_LINES: usize = 25;
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
 pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     log.detail(&format!("$ {}", cmd.display()));
-    let mut command = Command::new(&cmd.program);
+    // In a `--root` build the command runs inside the root (root.rs).
+    let (program, args) = super::root::wrap(&cmd.program, &cmd.args);
+    let mut command = Command::new(&program);
     command
-        .args(&cmd.args)
+        .args(&args)
         .stdin(Stdio::null())
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_NO_INPUT", "1");
-    if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
-        // Reproducible .pyc: marshal writes sets in hash order (Python < 3.11).
-        command.env("PYTHONHASHSEED", "0");
-    }
+        .env("PIP_NO_INPUT", "1")
+        // Fixed str hashing: set constants in .pyc files (Python < 3.11 at least)
+        // are written in hash order, so a random seed makes rebuilds differ.
+        .env("PYTHONHASHSEED", "0");
     // The log file collects what is not captured as a result (stderr, pip output).
     let mut logfile = tempfile::tempfile().map_err(|e| {
         Error::build(format!(

@@ -41,7 +41,7 @@ pub trait Installer {
     fn venv(&self) -> &Path;
     /// Every distribution in the virtualenv.
     fn installed(&self) -> Result<Vec<Dist>> {
-        dists::scan(self.venv())
+        dists::scan(&super::root::host_path(self.venv()))
     }
 }
 
@@ -148,6 +148,16 @@ pub fn select(
     };
     let use_uv = match ip.choice {
         InstallerChoice::Pip => return Ok(pip("as configured".into())),
+        // Commands of a `--root` build run inside the root, which has no uv.
+        InstallerChoice::Uv if plan.root.is_some() => {
+            return Err(Error::config(
+                "installer: uv does not run inside a --root build (the build runs the root's own tools)",
+            )
+            .with("use installer: pip (or auto) with --root / build_roots"));
+        }
+        InstallerChoice::Auto if plan.root.is_some() => {
+            return Ok(pip("auto: a --root build uses the root's own pip".into()));
+        }
         InstallerChoice::Uv if !uv_supports => {
             return Err(Error::config(format!(
                 "installer: uv cannot build an agent for Python {} (uv needs 3.7 or later)",
@@ -191,7 +201,10 @@ pub fn install_modules(
     let manager = match &plan.manager_source {
         Some(src) => Some(log.step(
             &format!("fetched the cloudify-manager source {}", redact(src)),
-            || ManagerTree::fetch(src, &super::manager_work_dir(&plan.venv), log),
+            || {
+                let work = super::manager_work_dir(&super::root::host_path(&plan.venv));
+                ManagerTree::fetch(src, &work, log)
+            },
         )?),
         None => None,
     };
@@ -201,7 +214,9 @@ pub fn install_modules(
             Spec::Pip(s) => s.clone(),
             Spec::Manager(sub) => {
                 let tree = manager.as_ref().expect("manager source planned");
-                tree.module_dir(&m.key, sub)?.display().to_string()
+                super::root::inside_path(tree.module_dir(&m.key, sub)?)
+                    .display()
+                    .to_string()
             }
         };
         specs.push((m.key.clone(), spec));

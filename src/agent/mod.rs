@@ -8,6 +8,7 @@ mod manager;
 mod pip;
 mod python;
 pub mod relocate;
+mod root;
 mod seed;
 mod uv;
 
@@ -31,8 +32,9 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
+    let venv = crate::root::venv_on_host(plan);
     if plan.from_tar.is_none()
-        && let Ok(meta) = std::fs::symlink_metadata(&plan.venv)
+        && let Ok(meta) = std::fs::symlink_metadata(&venv)
         && !meta.is_dir()
     {
         // A symlink (even a dangling one) or a file: never used, never deleted.
@@ -43,7 +45,7 @@ pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
         ))
         .with("choose another `venv` path, or remove it yourself"));
     }
-    if plan.from_tar.is_none() && plan.venv.exists() {
+    if plan.from_tar.is_none() && venv.exists() {
         if !plan.force {
             return Err(Error::exists(format!(
                 "virtualenv {} already exists",
@@ -51,7 +53,7 @@ pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
             ))
             .with("use -f/--force to delete and recreate it, or choose another `venv`"));
         }
-        if !is_replaceable_venv(&plan.venv) {
+        if !is_replaceable_venv(&venv) {
             return Err(Error::exists(format!(
                 "{} exists but does not look like a virtualenv (no pyvenv.cfg or bin/activate); refusing to delete it even with --force",
                 plan.venv.display()
@@ -82,6 +84,10 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     if let Some(note) = &plan.python_note {
         log.warn(note);
     }
+    // With a root: commands run inside it, files land in its overlay (root.rs);
+    // `venv` is where the venv's files are on the host.
+    let _session = root::Session::start(plan, log)?;
+    let venv = root::host_path(&plan.venv);
     // The installer depends on the interpreter, so this step's line is printed
     // when both are known.
     let started = std::time::Instant::now();
@@ -96,12 +102,11 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ),
         started,
     );
-    if plan.venv.exists() {
-        std::fs::remove_dir_all(&plan.venv)
-            .map_err(|e| Error::io("removing the old virtualenv", &plan.venv, e))?;
+    if crate::root::venv_on_host(plan).exists() {
+        root::remove_venv(plan, log)?;
     }
     let mut guard = VenvGuard {
-        path: &plan.venv,
+        path: &venv,
         keep: plan.keep_venv,
         log,
         armed: true,
@@ -119,7 +124,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     crate::util::signals::check()?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
-            relocate::make_relocatable(&plan.venv, log)
+            relocate::make_relocatable_at(&venv, &plan.venv, log)
         })?;
         log.detail(&format!(
             "{} console scripts and {} activate scripts rewritten",
@@ -129,10 +134,10 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     }
     let archive = log.step_bytes(
         &format!("wrote {}", plan.output_tar.display()),
-        || crate::log::tree_bytes(&plan.venv),
+        || crate::log::tree_bytes(&venv),
         || {
             archive::write_tar_gz(
-                &plan.venv,
+                &venv,
                 &plan.tar_prefix,
                 &plan.output_tar,
                 plan.tar_level,
@@ -147,11 +152,14 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ));
     }
     guard.armed = false;
-    if plan.keep_venv {
+    if plan.keep_venv && plan.root.is_some() {
+        let kept = root::keep_in_root(plan, &venv)?;
+        log.info(&format!("kept virtualenv {} in the root", kept.display()));
+    } else if plan.keep_venv {
         log.info(&format!("kept virtualenv {}", plan.venv.display()));
     } else {
-        std::fs::remove_dir_all(&plan.venv)
-            .map_err(|e| Error::io("removing the virtualenv", &plan.venv, e))?;
+        std::fs::remove_dir_all(&venv)
+            .map_err(|e| Error::io("removing the virtualenv", &venv, e))?;
     }
     Ok(Outcome {
         output_tar: plan.output_tar.clone(),

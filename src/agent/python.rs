@@ -124,9 +124,10 @@ pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<
     Ok(())
 }
 
-/// Create the directory the virtualenv goes into.
+/// Create the directory the virtualenv goes into (in a `--root` build: in the
+/// root's overlay on the host).
 pub fn create_parent(venv: &Path) -> Result<()> {
-    if let Some(parent) = venv.parent() {
+    if let Some(parent) = super::root::host_path(venv).parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"

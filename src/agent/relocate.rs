@@ -46,7 +46,13 @@ pub struct Report {
 
 /// Rewrite the scripts in `<venv>/bin` to find the venv from their own location.
 pub fn make_relocatable(venv: &Path, log: &Log) -> Result<Report> {
-    let bin = venv.join("bin");
+    make_relocatable_at(venv, venv, log)
+}
+
+/// The same for a venv whose files are at `dir` while its scripts name it `venv`
+/// (a `--root` build: files on the host, paths as inside the root).
+pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Report> {
+    let bin = dir.join("bin");
     // The venv as pip may have spelled it: as given, and with symlinks resolved.
     let mut roots = vec![venv.display().to_string()];
     if let Ok(real) = venv.canonicalize() {

@@ -65,6 +65,9 @@ pub struct Cli {
     /// What installs the modules [default: config `installer`, else auto]
     #[arg(long, value_parser = installer_parser())]
     pub installer: Option<InstallerChoice>,
+    /// Build for the distribution whose root filesystem is DIR (repeatable)
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -85,6 +88,8 @@ pub enum Command {
     Man,
     /// Print the JSON Schema of the config file, for editors
     Schema,
+    /// Write the built-in packaging files of DISTRO into DIR, for editing
+    PackagingFiles(PackagingFilesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -120,6 +125,8 @@ impl Cli {
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),
             installer: self.installer,
+            roots: self.roots.clone(),
+            ..Options::default()
         })
     }
 }
@@ -182,4 +189,15 @@ pub enum ShellArg {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct PackagingFilesArgs {
+    /// Distribution whose set to write (ubuntu, debian, centos; Red Hat- and
+    /// Debian-like names map to their family's set)
+    #[arg(value_name = "DISTRO")]
+    pub distribution: String,
+    /// Directory to write the files into (created when missing)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }

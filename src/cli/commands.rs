@@ -1,7 +1,10 @@
 //! One handler per command: the build (no subcommand), `archive`, `publish`,
 //! `init`, `completions`, `man`, `schema`.
 
-use super::args::{ArchiveArgs, Cli, CompletionsArgs, InitArgs, PublishArgs, ShellArg};
+use super::args::{
+    ArchiveArgs, Cli, CompletionsArgs, InitArgs, PackagingFilesArgs, PublishArgs, ShellArg,
+};
+use agent_packager::package::builtin;
 use agent_packager::util::atomic;
 use agent_packager::util::paths::normalize;
 use agent_packager::{Error, archive, config, log::Log, plan::Plan, writers};
@@ -12,12 +15,14 @@ use std::io::Write;
 pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
-    let plan = Plan::resolve(&config, &options, writers::ALL)?;
+    // One plan, or one per build root (`--root`, `build_roots:`).
+    let plans = agent_packager::root::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
-        println!("{plan}");
+        let texts: Vec<String> = plans.iter().map(Plan::to_string).collect();
+        println!("{}", texts.join("\n\n"));
         return Ok(());
     }
-    agent_packager::pipeline::execute(&plan, log)?;
+    agent_packager::root::execute_all(&plans, log)?;
     Ok(())
 }
 
@@ -135,5 +140,27 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     };
     let summary = publish::publish(&opts, &a.debs, log)?;
     publish::report(&summary, log);
+    Ok(())
+}
+
+/// `cfy-ap packaging-files DISTRO DIR`: write a built-in packaging set out for
+/// editing (then point `package.config_files` at DIR).
+pub fn packaging_files(a: &PackagingFilesArgs, force: bool, log: &Log) -> Result<(), Error> {
+    let set = builtin::for_distribution(&a.distribution).ok_or_else(|| {
+        Error::config(format!(
+            "no built-in packaging files for distribution {:?}",
+            a.distribution
+        ))
+        .with(format!("built-in sets: {}", builtin::names().join(", ")))
+    })?;
+    let written = builtin::write_set(set, &a.dir, force)?;
+    for p in &written {
+        log.info(&format!("wrote {}", p.display()));
+    }
+    log.info(&format!(
+        "built-in set {}: edit the files, then set package.config_files: {}",
+        set.name,
+        a.dir.display()
+    ));
     Ok(())
 }

@@ -38,5 +38,6 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<(), Error> {
         Some(Command::Completions(a)) => commands::completions(a),
         Some(Command::Man) => commands::man(),
         Some(Command::Schema) => commands::schema(),
+        Some(Command::PackagingFiles(a)) => commands::packaging_files(a, force, log),
     }
 }

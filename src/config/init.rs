@@ -133,6 +133,10 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# Keep the virtualenv after the tar is written (it is deleted by default).");
     out("# keep_venv: false");
     out("");
+    out("# Build one agent per root filesystem (like --root DIR): python_path and venv");
+    out("# are paths inside each root; each agent is named by its root's distribution.");
+    out("# build_roots: [/srv/roots/debian-bullseye, /srv/roots/centos-7]");
+    out("");
     out("# The manager package, for `--format deb` and `--format rpm`.");
     out("# package:");
     out("#   version: 3.2rc1            # required for deb/rpm (or $VERSION)");

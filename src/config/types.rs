@@ -58,6 +58,8 @@ pub struct Config {
     pub package: Option<Package>,
     /// An apt repository to publish the .deb into.
     pub publish: Option<Publish>,
+    /// Root filesystems to build the agent in, one agent each (like --root).
+    pub build_roots: Option<Vec<String>>,
 }
 
 /// Config key `installer` (and `--installer`).

@@ -80,7 +80,7 @@ pub fn check_from_tar(path: &Path, formats: &[Format]) -> Result<PathBuf> {
 }
 
 /// `package.config_files`, else `packaging/<distribution>/` next to the config file,
-/// in the current directory, then under [`SYSTEM_PACKAGING`].
+/// in the current directory, then under [`SYSTEM_PACKAGING`], then the built-in set.
 pub(super) fn find_config_dir(given: Option<&str>, ctx: &super::Context) -> Result<PathBuf> {
     let dist = ctx.distribution.to_lowercase();
     let candidates: Vec<PathBuf> = match given {
@@ -103,7 +103,12 @@ pub(super) fn find_config_dir(given: Option<&str>, ctx: &super::Context) -> Resu
             dirs
         }
     };
-    let Some(dir) = candidates.iter().find(|d| d.is_dir()) else {
+    let found = candidates.iter().find(|d| d.is_dir());
+    // Nothing on disk: the set compiled into the binary (not for an explicit path).
+    if let (None, None, Some(set)) = (found, given, super::builtin::for_distribution(&dist)) {
+        return Ok(super::builtin::dir_of(set));
+    }
+    let Some(dir) = found else {
         let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
         return Err(Error::config(format!(
             "no agent config files for distribution {}: looked in {}",

@@ -4,6 +4,7 @@
 //! the package installs — plus the [`PackageWriter`] seam that every format's
 //! writer (`crate::writers`) implements. Nothing here knows a particular format.
 
+pub mod builtin;
 mod files;
 mod naming;
 pub mod texts;
@@ -217,7 +218,9 @@ pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
         mode: 0o644,
     }];
     for (file, dir, mode) in CONFIG_FILES {
-        let src = files::config_file(&config_dir, file, ctx.distribution).expect("checked");
+        // A built-in set has no files on disk: `builtin::stage` provides them.
+        let src = files::config_file(&config_dir, file, ctx.distribution)
+            .unwrap_or_else(|| config_dir.join(file));
         files.push(InstallFile {
             path: format!("{resources_dir}/packages/{dir}/{}-{file}", ctx.distribution),
             source: Source::File(src),
@@ -320,7 +323,14 @@ impl fmt::Display for PackagePlan {
                 writeln!(f, "    {note}")?;
             }
         }
-        writeln!(f, "  config files: {}", self.config_dir.display())?;
+        match builtin::set_of(&self.config_dir) {
+            Some(set) => writeln!(
+                f,
+                "  config files: built-in set {} (write it out with `cfy-ap packaging-files {} DIR`)",
+                set.name, set.name
+            )?,
+            None => writeln!(f, "  config files: {}", self.config_dir.display())?,
+        }
         writeln!(f, "  contents:")?;
         for file in &self.files {
             let from = match &file.source {

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod package;
+pub mod roots;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

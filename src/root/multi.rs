@@ -1,0 +1,135 @@
+//! Several build roots in one run: one plan per root, named by each root's own
+//! distribution and release; clashes are refused before any work. The agents are
+//! built one after another; with `publish:` every deb goes into the repository in
+//! one publish at the end (one writer, one index update).
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::package::{Format, PackageWriter};
+use crate::pipeline::{self, Report};
+use crate::plan::{Options, Plan};
+use crate::publish;
+use std::path::PathBuf;
+
+/// The plans of a run: one per root (`--root`, else `build_roots:`), or the host's.
+/// `writers`: the package writers available (`crate::writers::ALL`).
+pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Vec<Plan>> {
+    let roots: Vec<PathBuf> = if !opts.roots.is_empty() {
+        opts.roots.clone()
+    } else {
+        cfg.build_roots
+            .iter()
+            .flatten()
+            .map(PathBuf::from)
+            .collect()
+    };
+    if roots.is_empty() {
+        return Ok(vec![Plan::resolve(cfg, opts, writers)?]);
+    }
+    if opts.from_tar.is_some() {
+        return Err(Error::config(
+            "--from-tar packages an existing agent: it cannot be combined with --root/build_roots",
+        ));
+    }
+    let mut plans: Vec<Plan> = Vec::new();
+    for dir in roots {
+        let one = Options {
+            root: Some(dir),
+            ..opts.clone()
+        };
+        let plan = Plan::resolve(cfg, &one, writers)?;
+        check_clashes(&plans, &plan)?;
+        if plan.keep_venv
+            && let Some(r) = plan.root.as_ref().filter(|r| r.read_only)
+        {
+            return Err(Error::config(format!(
+                "keep_venv writes the virtualenv into the root, but {} is on a read-only mount",
+                r.dir.display()
+            ))
+            .with("remount it read-write, or drop keep_venv (without it the root is only read)"));
+        }
+        plans.push(plan);
+    }
+    Ok(plans)
+}
+
+fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
+    let dir = |p: &Plan| {
+        p.root
+            .as_ref()
+            .map(|r| r.dir.display().to_string())
+            .unwrap_or_default()
+    };
+    for other in earlier {
+        if other.distribution == plan.distribution && other.release == plan.release {
+            return Err(Error::config(format!(
+                "the roots {} and {} are both {} {}: each agent is named by its root's distribution and release",
+                dir(other),
+                dir(plan),
+                plan.distribution,
+                plan.release
+            ))
+            .with("give each distribution release one root (and do not set distribution/release in the config when building in several roots)"));
+        }
+        let theirs = other.outputs();
+        if let Some(clash) = plan.outputs().into_iter().find(|o| theirs.contains(o)) {
+            return Err(Error::config(format!(
+                "the roots {} and {} would both write {}",
+                dir(other),
+                dir(plan),
+                clash.display()
+            ))
+            .with(
+                "remove output_tar / package.name from the config so each agent gets its own name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Run every plan; with several, refuse before any work what any of them would
+/// refuse, then build each and publish all debs at once.
+pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
+    if let [plan] = plans {
+        return Ok(vec![pipeline::execute(plan, log)?]);
+    }
+    for plan in plans {
+        pipeline::preflight(plan)?;
+    }
+    let publish = plans.first().and_then(|p| p.publish.clone());
+    if let Some(opts) = &publish {
+        publish::check(opts)?;
+    }
+    let mut reports = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        log.info(&format!(
+            "==> agent {}/{}: {} {}{}",
+            i + 1,
+            plans.len(),
+            plan.distribution,
+            plan.release,
+            plan.root
+                .as_ref()
+                .map(|r| format!(" (root {})", r.dir.display()))
+                .unwrap_or_default()
+        ));
+        let one = Plan {
+            publish: None,
+            ..plan.clone()
+        };
+        reports.push(pipeline::execute(&one, log)?);
+    }
+    if let Some(opts) = &publish {
+        let debs: Vec<PathBuf> = reports
+            .iter()
+            .filter_map(|r| r.packages.get(&Format::Deb).cloned())
+            .collect();
+        let summary = log.step(
+            &format!("published {} debs into {}", debs.len(), opts.repo.display()),
+            || publish::publish(opts, &debs, log),
+        )?;
+        publish::report(&summary, log);
+    }
+    Ok(reports)
+}
