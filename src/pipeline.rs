@@ -35,7 +35,14 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
         }
     }
     if let Some(opts) = &plan.publish {
-        publish::check(opts)?;
+        // The deb this run publishes, when it builds one: refused now if taken.
+        let planned: Vec<publish::Planned> = plan
+            .package
+            .iter()
+            .filter(|p| p.formats().contains(&Format::Deb))
+            .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
+            .collect();
+        publish::check(opts, &planned)?;
     }
     let mut report = Report::default();
     let agent = match &plan.from_tar {

@@ -127,6 +127,15 @@ pub struct PublishArgs {
     /// Armored OpenPGP secret key to sign with (passphrase: $CFY_AP_SIGN_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
+    /// Which key of a --sign-key file holding several (fingerprint or 16-digit key ID)
+    #[arg(long, value_name = "ID", requires = "sign_key")]
+    pub sign_key_id: Option<String>,
+    /// Publish without a key into a signed repository, dropping its signatures
+    #[arg(long, conflicts_with = "sign_key")]
+    pub unsigned: bool,
+    /// Take over a repository made by another tool or with another Origin/Label
+    #[arg(long)]
+    pub adopt: bool,
     /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
     #[arg(
         long,

@@ -110,6 +110,9 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         origin: a.origin.clone(),
         label: a.label.clone(),
         sign_key: a.sign_key.clone(),
+        sign_key_id: a.sign_key_id.clone(),
+        unsigned: a.unsigned,
+        adopt: a.adopt,
         force,
         ..Default::default()
     };

@@ -30,7 +30,12 @@
 
 mod debfile;
 mod digest;
+mod foreign;
+mod generation;
 mod index;
+mod limits;
+mod pool;
+mod precheck;
 mod release;
 mod repo;
 mod stage;
@@ -69,9 +74,16 @@ pub struct PublishOptions {
     /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`
     /// ([`openpgp::passphrase`]).
     pub passphrase: Option<String>,
-    /// Replace a published package whose bytes differ; publish unsigned into a
-    /// signed repository (dropping its signatures).
+    /// Replace a published package whose bytes differ.
     pub force: bool,
+    /// Publish without a key into a signed repository, dropping its signatures
+    /// (never implied by `force`).
+    pub unsigned: bool,
+    /// Take over a repository whose Origin/Label differ or that lists index
+    /// variants cfy-ap does not write (see `foreign.rs`).
+    pub adopt: bool,
+    /// Which key of a key file holding several (fingerprint or key ID, hex).
+    pub sign_key_id: Option<String>,
 }
 
 impl Default for PublishOptions {
@@ -87,6 +99,9 @@ impl Default for PublishOptions {
             sign_key: None,
             passphrase: None,
             force: false,
+            unsigned: false,
+            adopt: false,
+            sign_key_id: None,
         }
     }
 }
@@ -131,6 +146,13 @@ impl PublishOptions {
             ("component", self.component.as_str()),
         ];
         for (what, v) in names {
+            if v.len() > limits::MAX_DIST_NAME {
+                return Err(Error::config(format!(
+                    "publish: {what} is {} bytes long, over the limit of {}",
+                    v.len(),
+                    limits::MAX_DIST_NAME
+                )));
+            }
             let ok = !v.is_empty()
                 && !v.starts_with('.')
                 && v.bytes()
@@ -141,12 +163,22 @@ impl PublishOptions {
                 )));
             }
         }
+        if let Some(why) = limits::reserved_component(&self.component) {
+            return Err(Error::config(format!("publish: bad component: {why}")));
+        }
         let texts = [
             ("origin", self.origin.as_str()),
             ("label", self.label.as_str()),
             ("description", self.description.as_deref().unwrap_or("-")),
         ];
         for (what, v) in texts {
+            if v.len() > limits::MAX_TEXT {
+                return Err(Error::config(format!(
+                    "publish: {what} is {} bytes long, over the limit of {}",
+                    v.len(),
+                    limits::MAX_TEXT
+                )));
+            }
             if v.trim().is_empty() || v.contains(['\n', '\r']) {
                 return Err(Error::config(format!(
                     "publish: bad {what} {v:?} (one non-empty line)"
@@ -207,25 +239,44 @@ pub struct Summary {
 /// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
 /// repository that clients still read consistently; publishing again completes it).
 pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
-    opts.validate()?;
     if debs.is_empty() {
         return Err(Error::config("publish: no .deb files given"));
     }
-    let signer = match &opts.sign_key {
-        Some(key) => Some(Signer::load(key, opts.passphrase().as_deref())?),
-        None => None,
-    };
+    let signer = checked(opts)?;
+    precheck::repository(opts, signer.is_some(), &[])?;
     repo::run(opts, debs, signer.as_ref(), log)
 }
 
-/// Check the options and unlock the signing key without touching anything: lets a
-/// build with a `publish:` section fail before any work.
-pub fn check(opts: &PublishOptions) -> Result<()> {
+/// Every setting (options, SOURCE_DATE_EPOCH, the key) checked, the key unlocked.
+fn checked(opts: &PublishOptions) -> Result<Option<Signer>> {
     opts.validate()?;
-    if let Some(key) = &opts.sign_key {
-        Signer::load(key, opts.passphrase().as_deref())?;
+    if opts.unsigned && opts.sign_key.is_some() {
+        return Err(Error::config(
+            "publish: --unsigned and a signing key exclude each other",
+        ));
     }
-    Ok(())
+    crate::util::epoch::build_time()?;
+    match &opts.sign_key {
+        Some(key) => Ok(Some(Signer::load_selected(
+            "signing key",
+            key,
+            opts.passphrase().as_deref(),
+            opts.sign_key_id.as_deref(),
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// A package a run is about to build and publish: (name, version, architecture).
+pub type Planned = (String, String, String);
+
+/// Check the options, SOURCE_DATE_EPOCH and the signing key, and the target
+/// repository (read-only: signatures that would be dropped, a foreign
+/// repository, `planned` already published without `force`), touching
+/// nothing: lets a build with a `publish:` section fail before any work.
+pub fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
+    let signer = checked(opts)?;
+    precheck::repository(opts, signer.is_some(), planned)
 }
 
 /// Print what [`publish()`] did: one line per package and a last line.

@@ -2,13 +2,14 @@
 //! duplicate decisions and the ordered writes (see the module docs of
 //! [`super`]).
 
-use super::debfile::Control;
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Key, Stanza};
+use super::pool::{self, pool_path};
 use super::release::{self, Release};
 use super::stage::{self, Staged, hash_file};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
+use super::{foreign, generation, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
@@ -53,6 +54,8 @@ pub(super) fn run(
 #[derive(Default)]
 struct Component {
     stanzas: HashMap<Key, Stanza>,
+    /// The index each stanza was read from (for errors).
+    sources: HashMap<Key, PathBuf>,
     /// Architectures that have a `binary-<arch>` directory.
     arches: BTreeSet<String>,
     /// The current `Packages` text, by architecture.
@@ -76,6 +79,7 @@ fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
                 Err(e) => return Err(Error::io("reading", &path, e)),
             };
             for s in index::parse(&text, &path)? {
+                comp.sources.entry(s.key()).or_insert_with(|| path.clone());
                 comp.stanzas.entry(s.key()).or_insert(s);
             }
             comp.current.insert(arch.to_string(), text);
@@ -120,39 +124,36 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// `pool/<component>/<prefix>/<source>/<package>_<version sans epoch>_<arch>.deb`,
-/// prefix being the source's first letter, or four for `lib*`.
-fn pool_path(component: &str, c: &Control) -> String {
-    let source = c.source();
-    let prefix = if source.starts_with("lib") && source.len() > 3 {
-        &source[..4]
-    } else {
-        &source[..1]
-    };
-    let version = c.version();
-    let version = version.split_once(':').map_or(version, |(_, v)| v);
-    format!(
-        "pool/{component}/{prefix}/{source}/{}_{version}_{}.deb",
-        c.package(),
-        c.architecture()
-    )
-}
-
-/// Does any index of any distribution name `filename`?
-fn referenced(root: &Path, filename: &str) -> Result<bool> {
-    let needle = format!("\nFilename: {filename}\n");
+/// Which index (other than this codename and component's own stanza for `key`)
+/// names `filename`: a pool file shared with it must never be replaced.
+fn referenced_elsewhere(
+    root: &Path,
+    opts: &PublishOptions,
+    key: &Key,
+    filename: &str,
+) -> Result<Option<PathBuf>> {
+    let needle = format!("Filename: {filename}\n");
     for dist in subdirs(&root.join("dists"))? {
         for comp in subdirs(&dist)? {
+            let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
             for bin in subdirs(&comp)? {
-                if let Some(text) = read_optional(&bin.join("Packages"))?
-                    && text.contains(&needle)
-                {
-                    return Ok(true);
+                let path = bin.join("Packages");
+                let Some(text) = read_optional(&path)? else {
+                    continue;
+                };
+                if !text.contains(&needle) {
+                    continue;
+                }
+                let hit = index::parse(&text, &path)?
+                    .iter()
+                    .any(|s| s.filename == filename && !(ours && s.key() == *key));
+                if hit {
+                    return Ok(Some(path));
                 }
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// What to do with one staged package.
@@ -189,10 +190,18 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
         }
         seen.insert(key.clone(), (sha256.clone(), s.src.clone()));
         let filename = pool_path(&opts.component, c);
+        let index = comp.sources.get(&key).cloned().unwrap_or_default();
+        let shared = |idx: PathBuf| {
+            Error::exists(format!(
+                "{filename} already exists with other contents and is also indexed by {}",
+                idx.display()
+            ))
+            .with("replacing it would break that index (pool files are shared): bump the version")
+        };
         let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
             Some(old) if old.sha256 == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !root.join(&old.filename).exists();
+                let missing = !pool::resolve(root, &old.filename, &index)?.exists();
                 let copy = missing.then(|| old.filename.clone());
                 (Action::Unchanged, copy, old.filename.clone())
             }
@@ -208,19 +217,21 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 ))
                 .with("bump the version, or use -f/--force to replace it"));
             }
-            Some(_) => (Action::Replaced, Some(filename.clone()), filename.clone()),
+            Some(_) => {
+                pool::resolve(root, &filename, &index)?;
+                if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                    return Err(shared(idx));
+                }
+                (Action::Replaced, Some(filename.clone()), filename.clone())
+            }
             None => {
-                let dest = root.join(&filename);
+                let dest = pool::resolve(root, &filename, &index)?;
                 let copy = if !dest.exists() {
                     Some(filename.clone())
                 } else if hash_file(&dest)?.sha256 == sha256 {
                     None
-                } else if !opts.force && referenced(root, &filename)? {
-                    return Err(Error::exists(format!(
-                        "{filename} already exists with different contents, \
-                         published by another distribution"
-                    ))
-                    .with("bump the version, or use -f/--force to replace it"));
+                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                    return Err(shared(idx));
                 } else {
                     Some(filename.clone())
                 };
@@ -252,22 +263,16 @@ fn commit(
     log: &Log,
 ) -> Result<Summary> {
     let root = &opts.repo;
-    let dist = root.join("dists").join(&opts.codename);
-    write::remove_partials(&dist);
-    let mut comps = load_components(&dist)?;
-    let previous = read_optional(&dist.join("Release"))?;
+    // Readers use `live`; this publish writes the next generation beside it.
+    let live = root.join("dists").join(&opts.codename);
+    generation::remove_debris(&live)?;
+    let mut comps = load_components(&live)?;
+    let signed_before = precheck::signatures(&live, signer.is_some(), opts)?;
+    let (previous, foreign) = precheck::release(&live, opts)?;
     let listed = previous
         .as_deref()
         .map(release::listed_files)
         .unwrap_or_default();
-    let signed_before = dist.join("InRelease").exists() || dist.join("Release.gpg").exists();
-    if signer.is_none() && signed_before && !opts.force {
-        return Err(Error::exists(format!(
-            "{} is signed; publishing without --sign-key would drop its signatures",
-            dist.display()
-        ))
-        .with("give --sign-key, or -f/--force to publish it unsigned"));
-    }
     let mut plans = decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
@@ -293,7 +298,9 @@ fn commit(
         }
     }
 
-    // 2. Indices and their by-hash copies.
+    // 2. Indices and their by-hash copies, in the next generation.
+    let dist = generation::prepare(&live)?;
+    let dist = &dist;
     let mut arches: BTreeSet<String> = BTreeSet::new();
     for c in comps.values() {
         arches.extend(c.arches.iter().cloned());
@@ -339,9 +346,18 @@ fn commit(
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();
     let arches: Vec<String> = arches.into_iter().collect();
+    // Files of other tools listed in the Release stay listed (see foreign.rs).
+    for path in &foreign.files {
+        if let Some(d) = foreign::digests(dist, path, listed.get(path))? {
+            let file = dist.join(path);
+            release::link_by_hash(file.parent().unwrap_or(dist), &file, &d)?;
+            files.insert(path.clone(), d);
+        }
+    }
     let description = opts
         .description
         .clone()
+        .or_else(|| foreign.description.clone())
         .unwrap_or_else(|| format!("{} {} repository", opts.label, opts.codename));
     let date = crate::util::epoch::build_time()? as i64;
     let text = Release {
@@ -353,6 +369,7 @@ fn commit(
         architectures: &arches,
         components: &components,
         description: &description,
+        extra: &foreign.fields,
         files: &files,
     }
     .render();
@@ -396,18 +413,23 @@ fn commit(
             for arch in &arches {
                 let rel = format!("{name}/binary-{arch}");
                 let mut keep = HashSet::new();
-                for suffix in ["", ".gz", ".xz"] {
-                    let path = format!("{rel}/Packages{suffix}");
-                    if let Some(d) = files.get(&path) {
-                        keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
-                    }
-                    if let Some(l) = listed.get(&path) {
-                        keep.extend(l.digests.iter().flatten().cloned());
-                    }
+                // Current and previous generation of every file in that directory.
+                let here = |path: &String| Path::new(path).parent() == Some(Path::new(&rel));
+                for d in files.iter().filter(|(p, _)| here(p)).map(|(_, d)| d) {
+                    keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
+                }
+                for l in listed.iter().filter(|(p, _)| here(p)).map(|(_, l)| l) {
+                    keep.extend(l.digests.iter().flatten().cloned());
                 }
                 release::prune_by_hash(&dist.join(&rel), &keep)?;
             }
         }
+    }
+    // 5. The switch: readers see the whole new generation at once.
+    if changed {
+        generation::switch(dist, &live)?;
+    } else {
+        generation::remove_debris(&live)?;
     }
     write::link_suite(root, opts, log)?;
 
@@ -415,7 +437,7 @@ fn commit(
     Ok(Summary {
         packages,
         changed,
-        release: dist.join("Release"),
+        release: live.join("Release"),
         signed_by: signer.map(Signer::primary_fingerprint),
     })
 }
