@@ -15,14 +15,16 @@
 //! 3. Existing `Packages` indices are parsed (old packages are never re-read) and
 //!    every duplicate (same name, version, architecture) is decided: identical
 //!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`.
-//! 4. Writes, each to a temporary file renamed into place, in the order readers
-//!    need: pool files; then indices (`Packages`, `.gz`, `.xz`) with their
-//!    `by-hash/` copies; then `Release`, `Release.gpg`, and `InRelease` last.
-//!    A filesystem sync before the indices are renamed, and an fsync of each
-//!    Release file, keep that order across a crash. By-hash copies of the
-//!    previous generation are kept, so a client holding the previous `InRelease`
-//!    still finds the indices it names. A publish killed at any point leaves a
-//!    repository apt reads consistently (debris is cleared by the next publish).
+//! 4. Writes: pool files first; then the next `dists/<codename>` is prepared
+//!    beside the live one (hard links of its files, `generation.rs`), its
+//!    indices (`Packages`, `.gz`, `.xz`) with their `by-hash/` copies,
+//!    `Release`, `Release.gpg` and `InRelease` written there, made durable, and
+//!    swapped with the live directory in one atomic rename. Plain and by-hash
+//!    readers see the old or the new generation whole; by-hash copies of the
+//!    previous generation are kept, so a client holding the previous
+//!    `InRelease` still finds the indices it names. A publish killed at any
+//!    point leaves the live repository as it was (debris is cleared by the next
+//!    publish).
 //! 5. Indices are rewritten only when their content changes, and then only the
 //!    changed chunks of `Packages.gz`/`.xz` are recompressed (`gz.rs`, `xz.rs`):
 //!    the compression work of adding one package does not grow with the
