@@ -72,6 +72,19 @@ fn relation_fields_are_parsed_before_the_repo_is_touched() {
 }
 
 #[test]
+fn a_build_with_a_bad_depends_fails_before_any_work() {
+    let s = common::package::Setup::new("deb", "version: '1.0'\ndepends: ['python3 (>= ']");
+    let o = s.build(&[], &[]);
+    let msg = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{msg}");
+    assert!(
+        msg.contains("package.depends: \"python3 (>=\": unclosed `(`"),
+        "{msg}"
+    );
+    assert!(s.out_files().is_empty(), "{:?}", s.out_files());
+}
+
+#[test]
 fn overlong_names_are_refused_before_any_write() {
     let (w, repo, arch) = repo_with_one();
     let r = repo.to_str().unwrap();
