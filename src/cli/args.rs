@@ -61,7 +61,7 @@ pub enum Command {
     Archive(ArchiveArgs),
     /// Add .deb packages to an apt repository (created when missing) and
     /// regenerate its indices; -f replaces a package published with other bytes
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
     /// Write a commented example config for this host (PATH `-`: standard output)
     Init(InitArgs),
     /// Print a shell completion script: source <(cfy-ap completions bash)
@@ -136,6 +136,27 @@ pub struct PublishArgs {
     /// Take over a repository made by another tool or with another Origin/Label
     #[arg(long)]
     pub adopt: bool,
+    /// Drop packages from the codename's indices (their pool files go when no index names them)
+    #[arg(long, value_name = "NAME[=VERSION][/ARCH]", num_args = 1.., conflicts_with = "list")]
+    pub remove: Vec<String>,
+    /// Keep only the newest N versions of each package and architecture
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "list")]
+    pub keep: Option<u32>,
+    /// Copy packages (DEB arguments are then NAME[=VERSION][/ARCH]) from this codename into --codename
+    #[arg(long, value_name = "FROM", conflicts_with = "list")]
+    pub copy: Option<String>,
+    /// With --copy: every package of FROM
+    #[arg(long, requires = "copy")]
+    pub all: bool,
+    /// Print the codename's packages: name, version, arch, size, pool path
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: JSON
+    #[arg(long, requires = "list")]
+    pub json: bool,
+    /// Say what --remove/--keep/--copy (or adding) would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
     #[arg(
         long,
@@ -144,8 +165,11 @@ pub struct PublishArgs {
         conflicts_with = "debs"
     )]
     pub export_key: Option<PathBuf>,
-    /// The .deb files to add
-    #[arg(value_name = "DEB", required_unless_present = "export_key")]
+    /// The .deb files to add (with --copy: the packages to copy)
+    #[arg(
+        value_name = "DEB",
+        required_unless_present_any = ["export_key", "remove", "keep", "copy", "list"]
+    )]
     pub debs: Vec<PathBuf>,
 }
 

@@ -116,7 +116,49 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         force,
         ..Default::default()
     };
-    let summary = publish::publish(&opts, &a.debs, log)?;
+    if a.list {
+        return publish_list(&opts, a.json);
+    }
+    let selectors = |specs: Vec<String>| -> Result<Vec<publish::Selector>, Error> {
+        specs.iter().map(|s| publish::Selector::parse(s)).collect()
+    };
+    let positional: Vec<String> = a.debs.iter().map(|d| d.display().to_string()).collect();
+    let req = publish::Request {
+        debs: if a.copy.is_some() {
+            Vec::new()
+        } else {
+            a.debs.clone()
+        },
+        remove: selectors(a.remove.clone())?,
+        keep: a.keep.map(|n| n as usize),
+        copy_from: a.copy.clone(),
+        copy: if a.copy.is_some() {
+            selectors(positional)?
+        } else {
+            Vec::new()
+        },
+        copy_all: a.all,
+        dry_run: a.dry_run,
+    };
+    let summary = publish::apply(&opts, &req, log)?;
     publish::report(&summary, log);
+    Ok(())
+}
+
+/// `publish --list`: one line per package (or JSON) on standard output.
+fn publish_list(opts: &agent_packager::publish::PublishOptions, json: bool) -> Result<(), Error> {
+    let entries = agent_packager::publish::list(opts)?;
+    if json {
+        let text = serde_json::to_string_pretty(&entries)
+            .map_err(|e| Error::build(format!("writing JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    for e in entries {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            e.package, e.version, e.architecture, e.size, e.filename
+        );
+    }
     Ok(())
 }

@@ -35,6 +35,7 @@ mod digest;
 mod foreign;
 mod generation;
 mod index;
+mod lifecycle;
 mod limits;
 mod pool;
 mod precheck;
@@ -44,6 +45,7 @@ mod stage;
 mod write;
 
 pub use digest::Digests;
+pub use lifecycle::{Request, Selector};
 
 use crate::openpgp::{self, Signer};
 
@@ -200,6 +202,10 @@ pub enum Action {
     Unchanged,
     /// Already published with different bytes, replaced (`force`).
     Replaced,
+    /// Copied from another codename (`--copy`).
+    Copied,
+    /// Dropped from the indices (`--remove`, `--keep`).
+    Removed,
 }
 
 /// One package given to [`publish()`].
@@ -224,6 +230,10 @@ pub struct Summary {
     pub release: PathBuf,
     /// Fingerprint of the signing key, when signed.
     pub signed_by: Option<String>,
+    /// Pool files deleted because no index names them any more.
+    pub deleted: Vec<String>,
+    /// A dry run: `packages` says what would happen; nothing was written.
+    pub dry_run: bool,
 }
 
 /// Publish `debs` into the repository described by `opts`.
@@ -241,12 +251,25 @@ pub struct Summary {
 /// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
 /// repository that clients still read consistently; publishing again completes it).
 pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
-    if debs.is_empty() {
-        return Err(Error::config("publish: no .deb files given"));
+    apply(opts, &Request::add(debs), log)
+}
+
+/// [`publish()`] with removals, retention and copies (see [`Request`]), in one
+/// transaction.
+pub fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary> {
+    if req.is_empty() {
+        return Err(Error::config(
+            "publish: no .deb files given (nor --remove, --keep or --copy)",
+        ));
+    }
+    if req.copy_from.is_some() && !req.copy_all && req.copy.is_empty() {
+        return Err(Error::config(
+            "--copy FROM needs the packages to copy (NAME[=VERSION][/ARCH]...) or --all",
+        ));
     }
     let signer = checked(opts)?;
     precheck::repository(opts, signer.is_some(), &[])?;
-    repo::run(opts, debs, signer.as_ref(), log)
+    repo::run(opts, req, signer.as_ref(), log)
 }
 
 /// Every setting (options, SOURCE_DATE_EPOCH, the key) checked, the key unlocked.
@@ -281,20 +304,66 @@ pub fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
     precheck::repository(opts, signer.is_some(), planned)
 }
 
+/// One package of a codename, as [`list()`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    pub size: u64,
+    /// Pool path, relative to the repository root.
+    pub filename: String,
+    pub component: String,
+}
+
+/// The packages of `opts.codename` (every component), sorted by name, dpkg
+/// version and architecture. Read-only: takes no lock and writes nothing.
+pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
+    opts.validate()?;
+    let dist = opts.repo.join("dists").join(&opts.codename);
+    if !dist.is_dir() {
+        return Err(Error::config(format!(
+            "{}: no such codename",
+            dist.display()
+        )));
+    }
+    Ok(repo::list(&opts.repo, &opts.codename)?
+        .into_iter()
+        .map(|(component, s)| Entry {
+            package: s.package,
+            version: s.version,
+            architecture: s.arch,
+            size: s.size,
+            filename: s.filename,
+            component,
+        })
+        .collect())
+}
+
 /// Print what [`publish()`] did: one line per package and a last line.
 pub fn report(summary: &Summary, log: &Log) {
     for p in &summary.packages {
-        let what = match p.action {
-            Action::Added => "added",
-            Action::Unchanged => "already published",
-            Action::Replaced => "replaced",
+        let what = match (p.action, summary.dry_run) {
+            (Action::Added, false) => "added",
+            (Action::Added, true) => "would add",
+            (Action::Unchanged, _) => "already published",
+            (Action::Replaced, false) => "replaced",
+            (Action::Replaced, true) => "would replace",
+            (Action::Copied, false) => "copied",
+            (Action::Copied, true) => "would copy",
+            (Action::Removed, false) => "removed",
+            (Action::Removed, true) => "would remove",
         };
         log.info(&format!(
             "{what}: {} {} ({}) {}",
             p.package, p.version, p.architecture, p.filename
         ));
     }
+    for f in &summary.deleted {
+        log.info(&format!("deleted from the pool: {f}"));
+    }
     let state = match (summary.changed, &summary.signed_by) {
+        _ if summary.dry_run => "dry run, nothing changed".to_string(),
         (false, _) => "unchanged".to_string(),
         (true, Some(fpr)) => format!("updated, signed by {fpr}"),
         (true, None) => "updated, unsigned".to_string(),

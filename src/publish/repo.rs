@@ -4,6 +4,7 @@
 
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Key, Stanza};
+use super::lifecycle::{self, Request};
 use super::pool::{self, pool_path};
 use super::release::{self, Release};
 use super::stage::{self, Staged, hash_file};
@@ -20,10 +21,11 @@ use std::path::{Path, PathBuf};
 
 pub(super) fn run(
     opts: &PublishOptions,
-    debs: &[PathBuf],
+    req: &Request,
     signer: Option<&Signer>,
     log: &Log,
 ) -> Result<Summary> {
+    let debs = &req.debs;
     // Absolute once, rather than resolved against the cwd for every file.
     let opts = &PublishOptions {
         repo: std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?,
@@ -33,9 +35,13 @@ pub(super) fn run(
     let created = !root.exists();
     fs::create_dir_all(root)
         .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
-    let staged = log.step(&format!("read {} package(s)", debs.len()), || {
-        stage::stage_all(root, debs)
-    });
+    let staged = if debs.is_empty() {
+        Ok(Vec::new())
+    } else {
+        log.step(&format!("read {} package(s)", debs.len()), || {
+            stage::stage_all(root, debs)
+        })
+    };
     let staged = match staged {
         Ok(s) => s,
         Err(e) => {
@@ -47,7 +53,18 @@ pub(super) fn run(
     };
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
-    commit(opts, staged, signer, log)
+    commit(opts, req, staged, signer, log)
+}
+
+/// Every stanza of a codename, by component, sorted (read-only, no lock).
+pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
+    let mut out = Vec::new();
+    for (name, comp) in load_components(&root.join("dists").join(codename))? {
+        let mut stanzas: Vec<Stanza> = comp.stanzas.into_values().collect();
+        stanzas.sort_by(index::order);
+        out.extend(stanzas.into_iter().map(|s| (name.clone(), s)));
+    }
+    Ok(out)
 }
 
 /// One component of the distribution as found on disk.
@@ -258,6 +275,7 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
 
 fn commit(
     opts: &PublishOptions,
+    req: &Request,
     staged: Vec<Staged>,
     signer: Option<&Signer>,
     log: &Log,
@@ -278,6 +296,73 @@ fn commit(
         comps.entry(opts.component.clone()).or_default(),
         staged,
     )?;
+    // Copies, removals and retention: decided before anything is written.
+    let place = format!("{}/{}", opts.codename, opts.component);
+    let source = match &req.copy_from {
+        Some(from) if *from == opts.codename => {
+            return Err(Error::config(format!(
+                "--copy {from}: that is the target codename"
+            )));
+        }
+        Some(from) => {
+            let dir = root.join("dists").join(from);
+            let mut src = load_components(&dir)?;
+            let stanzas = src
+                .remove(&opts.component)
+                .map(|c| c.stanzas)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "--copy {from}: no {from}/{} in {}",
+                        opts.component,
+                        root.display()
+                    ))
+                })?;
+            Some((format!("{from}/{}", opts.component), stanzas))
+        }
+        None => None,
+    };
+    let added: Vec<&Stanza> = plans.iter().filter_map(|p| p.stanza.as_ref()).collect();
+    let changes = lifecycle::plan(
+        req,
+        opts.force,
+        &place,
+        &comps[&opts.component].stanzas,
+        &added,
+        source.as_ref().map(|(n, s)| (n.as_str(), s)),
+    )?;
+    let mut removed: Vec<Published> = Vec::new();
+    for key in &changes.removals {
+        let st = comps[&opts.component].stanzas.get(key);
+        let st = st.or_else(|| changes.copies.iter().find(|c| c.key() == *key));
+        let st = st.or_else(|| added.iter().copied().find(|c| c.key() == *key));
+        if let Some(st) = st {
+            removed.push(published(st, Action::Removed));
+        }
+    }
+    let mut copied: Vec<Published> = changes
+        .copies
+        .iter()
+        .map(|s| published(s, Action::Copied))
+        .collect();
+    copied.extend(
+        changes
+            .already
+            .iter()
+            .map(|s| published(s, Action::Unchanged)),
+    );
+    if req.dry_run {
+        let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+        packages.extend(copied);
+        packages.extend(removed);
+        return Ok(Summary {
+            packages,
+            changed: false,
+            release: live.join("Release"),
+            signed_by: signer.map(Signer::primary_fingerprint),
+            deleted: Vec::new(),
+            dry_run: true,
+        });
+    }
 
     // 1. Pool files.
     let mut wrote_pool = false;
@@ -295,6 +380,15 @@ fn commit(
     for plan in &plans {
         if let Some(st) = &plan.stanza {
             comp.stanzas.insert(st.key(), st.clone());
+        }
+    }
+    for st in changes.copies {
+        comp.stanzas.insert(st.key(), st);
+    }
+    let mut garbage = Vec::new();
+    for key in &changes.removals {
+        if let Some(st) = comp.stanzas.remove(key) {
+            garbage.push(st.filename);
         }
     }
 
@@ -432,12 +526,29 @@ fn commit(
         generation::remove_debris(&live)?;
     }
     write::link_suite(root, opts, log)?;
+    // 6. Pool files no index names any more, now that the new Release is live.
+    let deleted = lifecycle::collect_garbage(root, &garbage)?;
 
-    let packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    packages.extend(copied);
+    packages.extend(removed);
     Ok(Summary {
         packages,
         changed,
         release: live.join("Release"),
         signed_by: signer.map(Signer::primary_fingerprint),
+        deleted,
+        dry_run: false,
     })
+}
+
+fn published(st: &Stanza, action: Action) -> Published {
+    Published {
+        package: st.package.clone(),
+        version: st.version.clone(),
+        architecture: st.arch.clone(),
+        filename: st.filename.clone(),
+        sha256: st.sha256.clone(),
+        action,
+    }
 }
