@@ -74,8 +74,18 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Make `next` the live directory in one step, then remove the old generation.
+/// Every directory of `next` is synced first (its files were synced as written),
+/// so the new generation is whole on disk before it becomes visible.
 pub(super) fn switch(next: &Path, live: &Path) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
+    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
+        .contents_first(true)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_dir())
+        .map(|e| e.into_path())
+        .collect();
+    super::stage::sync_dirs(dirs.iter().map(PathBuf::as_path))?;
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {

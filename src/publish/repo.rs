@@ -364,8 +364,10 @@ fn commit(
         });
     }
 
-    // 1. Pool files.
+    // 1. Pool files (their data synced when staged), then the directories that
+    // got new names, up to the root: durable before any index names them.
     let mut wrote_pool = false;
+    let mut pool_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for plan in &mut plans {
         if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.staged.tmp.take()) {
             let dest = root.join(rel);
@@ -374,8 +376,14 @@ fn commit(
             tmp.persist(&dest)
                 .map_err(|e| Error::io("writing", &dest, e.error))?;
             wrote_pool = true;
+            pool_dirs.extend(
+                dir.ancestors()
+                    .take_while(|d| d.starts_with(root))
+                    .map(Path::to_path_buf),
+            );
         }
     }
+    stage::sync_dirs(pool_dirs.iter().rev().map(PathBuf::as_path))?;
     let comp = comps.get_mut(&opts.component).expect("inserted above");
     for plan in &plans {
         if let Some(st) = &plan.stanza {
@@ -433,9 +441,7 @@ fn commit(
         }
     }
     let changed_indices = !to_write.is_empty();
-    // One sync makes the new pool files and the new index files durable
-    // before any index or Release names them.
-    write_indices(root, &to_write, &mut files, wrote_pool)?;
+    write_indices(&to_write, &mut files)?;
 
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();

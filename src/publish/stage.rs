@@ -85,6 +85,9 @@ fn stage(root: &Path, src: &Path) -> Result<Staged> {
         deb
     };
     set_mode(tmp.as_file(), &tmp_path)?;
+    // Durable before any index can name it (fsync of exactly this file, on the
+    // staging worker, outside the lock).
+    tmp.as_file().sync_data().ctx("flushing", &tmp_path)?;
     Ok(Staged {
         src: src.to_path_buf(),
         deb,
@@ -153,11 +156,15 @@ pub(super) fn remove_stale_staging(root: &Path) {
     }
 }
 
-/// Make the files written so far durable before anything names them: one
-/// `syncfs` instead of an fsync per file.
-pub(super) fn sync_filesystem(root: &Path) -> Result<()> {
-    let dir = File::open(root).ctx("opening", root)?;
-    rustix::fs::syncfs(&dir).map_err(|e| Error::io("syncing", root, e.into()))
+/// Make directory entries durable (new names, renames, hard links): an fsync of
+/// each directory given, not of the whole filesystem.
+pub(super) fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    for dir in dirs {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .ctx("flushing", dir)?;
+    }
+    Ok(())
 }
 
 pub(super) fn hash_file(path: &Path) -> Result<Digests> {

@@ -1,7 +1,7 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
 use super::digest::Digests;
-use super::stage::{hash_file, set_mode, sync_filesystem};
+use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
 use crate::codec::{gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
@@ -44,15 +44,13 @@ pub(super) fn current_index(
 }
 
 /// Write `Packages`, `.gz` and `.xz` of each index: compressed and checksummed
-/// in parallel, written to temporary files, made durable (with the pool files
-/// just written) by one filesystem sync, linked into `by-hash/`, then renamed
-/// into place with the uncompressed `Packages` (the one publishing reads back)
-/// last.
+/// in parallel, written to temporary files (each fsynced), linked into
+/// `by-hash/`, then renamed into place with the uncompressed `Packages` (the
+/// one publishing reads back) last. (All of this is in the next generation;
+/// its directories are synced before the switch.)
 pub(super) fn write_indices(
-    root: &Path,
     to_write: &[(PathBuf, String, index::Rendered)],
     files: &mut BTreeMap<String, Digests>,
-    wrote_pool: bool,
 ) -> Result<()> {
     let read_previous = |path: PathBuf| match fs::read(&path) {
         Ok(b) => Ok(Some(b)),
@@ -91,12 +89,9 @@ pub(super) fn write_indices(
             ("Packages", r.text.as_bytes(), plain_d),
         ];
         for (name, bytes, d) in parts {
-            let tmp = temp_file(dir, name, bytes, false)?;
+            let tmp = temp_file(dir, name, bytes, true)?;
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
-    }
-    if wrote_pool || !pending.is_empty() {
-        sync_filesystem(root)?;
     }
     for (tmp, dir, key, name, d) in pending {
         release::link_by_hash(dir, &tmp, &d)?;
