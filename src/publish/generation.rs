@@ -74,18 +74,24 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Make `next` the live directory in one step, then remove the old generation.
-/// Every directory of `next` is synced first (its files were synced as written),
-/// so the new generation is whole on disk before it becomes visible.
-pub(super) fn switch(next: &Path, live: &Path) -> Result<()> {
+/// First, in one parallel batch, the `written` files, every directory of `next`
+/// and the pool directories that got new entries (`pool_dirs`) are synced: the
+/// new generation and all it names are on disk before it becomes visible.
+pub(super) fn switch(
+    next: &Path,
+    live: &Path,
+    written: &[PathBuf],
+    pool_dirs: &[PathBuf],
+) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
-        .contents_first(true)
+    let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir())
         .map(|e| e.into_path())
         .collect();
-    super::stage::sync_dirs(dirs.iter().map(PathBuf::as_path))?;
+    dirs.extend_from_slice(pool_dirs);
+    super::stage::sync_all(written, &dirs)?;
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {

@@ -366,24 +366,29 @@ fn commit(
 
     // 1. Pool files (their data synced when staged), then the directories that
     // got new names, up to the root: durable before any index names them.
+    // Everything this publish writes, synced in one batch before the switch.
+    let mut written: Vec<PathBuf> = Vec::new();
     let mut wrote_pool = false;
     let mut pool_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for plan in &mut plans {
         if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.staged.tmp.take()) {
             let dest = root.join(rel);
             let dir = dest.parent().unwrap_or(root);
+            // The directories that get a new entry: the ones created, and the
+            // existing one they were created in (or the file's own).
+            let mut existing = dir;
+            while !existing.exists() && existing != root {
+                pool_dirs.insert(existing.to_path_buf());
+                existing = existing.parent().unwrap_or(root);
+            }
+            pool_dirs.insert(existing.to_path_buf());
             fs::create_dir_all(dir).ctx("creating", dir)?;
             tmp.persist(&dest)
                 .map_err(|e| Error::io("writing", &dest, e.error))?;
+            written.push(dest);
             wrote_pool = true;
-            pool_dirs.extend(
-                dir.ancestors()
-                    .take_while(|d| d.starts_with(root))
-                    .map(Path::to_path_buf),
-            );
         }
     }
-    stage::sync_dirs(pool_dirs.iter().rev().map(PathBuf::as_path))?;
     let comp = comps.get_mut(&opts.component).expect("inserted above");
     for plan in &plans {
         if let Some(st) = &plan.stanza {
@@ -441,7 +446,7 @@ fn commit(
         }
     }
     let changed_indices = !to_write.is_empty();
-    write_indices(&to_write, &mut files)?;
+    write_indices(&to_write, &mut files, &mut written)?;
 
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();
@@ -491,7 +496,7 @@ fn commit(
         changed = true;
     }
     if write_release {
-        write_atomic(&dist.join("Release"), release_text.as_bytes())?;
+        write_atomic(&dist.join("Release"), release_text.as_bytes(), &mut written)?;
         changed = true;
     }
     if let Some(signer) = signer {
@@ -501,8 +506,13 @@ fn commit(
             && in_release.is_some_and(|t| signer.signed(&t, &release_text));
         if !current {
             let sigs = signer.sign(&release_text, date)?;
-            write_atomic(&dist.join("Release.gpg"), sigs.release_gpg.as_bytes())?;
-            write_atomic(&dist.join("InRelease"), sigs.in_release.as_bytes())?;
+            let gpg = dist.join("Release.gpg");
+            write_atomic(&gpg, sigs.release_gpg.as_bytes(), &mut written)?;
+            write_atomic(
+                &dist.join("InRelease"),
+                sigs.in_release.as_bytes(),
+                &mut written,
+            )?;
             changed = true;
         }
     }
@@ -527,7 +537,8 @@ fn commit(
     }
     // 5. The switch: readers see the whole new generation at once.
     if changed {
-        generation::switch(dist, &live)?;
+        let pool_dirs: Vec<PathBuf> = pool_dirs.into_iter().collect();
+        generation::switch(dist, &live, &written, &pool_dirs)?;
     } else {
         generation::remove_debris(&live)?;
     }

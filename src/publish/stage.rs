@@ -85,9 +85,6 @@ fn stage(root: &Path, src: &Path) -> Result<Staged> {
         deb
     };
     set_mode(tmp.as_file(), &tmp_path)?;
-    // Durable before any index can name it (fsync of exactly this file, on the
-    // staging worker, outside the lock).
-    tmp.as_file().sync_data().ctx("flushing", &tmp_path)?;
     Ok(Staged {
         src: src.to_path_buf(),
         deb,
@@ -156,15 +153,35 @@ pub(super) fn remove_stale_staging(root: &Path) {
     }
 }
 
-/// Make directory entries durable (new names, renames, hard links): an fsync of
-/// each directory given, not of the whole filesystem.
-pub(super) fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
-    for dir in dirs {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .ctx("flushing", dir)?;
-    }
-    Ok(())
+/// Make `files` (their data) and `dirs` (their entries: new names, renames,
+/// hard links) durable: an fsync of each, exactly these, never the whole
+/// filesystem. Run on several threads at once, so the filesystem can commit
+/// them together instead of one journal commit each.
+pub(super) fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
+    let jobs: Vec<(&Path, bool)> = files
+        .iter()
+        .map(|f| (f.as_path(), true))
+        .chain(dirs.iter().map(|d| (d.as_path(), false)))
+        .collect();
+    let threads = jobs.len().clamp(1, 64);
+    let per = jobs.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || -> Result<()> {
+                    for (path, data) in chunk {
+                        let f = File::open(path).ctx("flushing", path)?;
+                        if *data { f.sync_data() } else { f.sync_all() }.ctx("flushing", path)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("sync thread"))
+    })
 }
 
 pub(super) fn hash_file(path: &Path) -> Result<Digests> {

@@ -51,6 +51,7 @@ pub(super) fn current_index(
 pub(super) fn write_indices(
     to_write: &[(PathBuf, String, index::Rendered)],
     files: &mut BTreeMap<String, Digests>,
+    written: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let read_previous = |path: PathBuf| match fs::read(&path) {
         Ok(b) => Ok(Some(b)),
@@ -89,7 +90,7 @@ pub(super) fn write_indices(
             ("Packages", r.text.as_bytes(), plain_d),
         ];
         for (name, bytes, d) in parts {
-            let tmp = temp_file(dir, name, bytes, true)?;
+            let tmp = temp_file(dir, name, bytes)?;
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
     }
@@ -98,13 +99,15 @@ pub(super) fn write_indices(
         let dest = dir.join(name);
         tmp.persist(&dest)
             .map_err(|e| Error::io("writing", &dest, e.error))?;
+        written.push(dest);
         files.insert(key, d);
     }
     Ok(())
 }
 
-/// A complete temporary file beside `dir/name`, mode 0644; `durable`: fsynced.
-fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<TempPath> {
+/// A complete temporary file beside `dir/name`, mode 0644 (synced later, with
+/// everything else this publish wrote, before the switch).
+fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
@@ -112,19 +115,20 @@ fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<Temp
         .ctx("writing to", dir)?;
     tmp.write_all(bytes).ctx("writing", tmp.path())?;
     set_mode(tmp.as_file(), tmp.path())?;
-    if durable {
-        tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
-    }
     Ok(tmp.into_temp_path())
 }
 
-pub(super) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `dest` through a temporary file; its path goes to `written` (synced
+/// before the switch).
+pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx("creating", dir)?;
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = temp_file(dir, &name, bytes, true)?;
+    let tmp = temp_file(dir, &name, bytes)?;
     tmp.persist(dest)
-        .map_err(|e| Error::io("writing", dest, e.error))
+        .map_err(|e| Error::io("writing", dest, e.error))?;
+    written.push(dest.to_path_buf());
+    Ok(())
 }
 
 /// `dists/<suite>` → `<codename>` when the suite has its own name.
