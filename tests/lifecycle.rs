@@ -80,6 +80,13 @@ fn remove_drops_a_version_and_its_pool_file_only() {
         let o = publish(&[&["--repo", r][..], &args].concat(), &[]);
         refused(&o, code, needle, &repo, &before);
     }
+    let nowhere = w.path().join("nowhere");
+    let o = publish(
+        &["--repo", nowhere.to_str().unwrap(), "--remove", "rm-agent"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!nowhere.exists());
     let o = ok(publish(
         &["--repo", r, "--remove", "rm-agent=2.0", "--dry-run"],
         &[],

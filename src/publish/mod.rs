@@ -267,6 +267,12 @@ pub fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary>
             "--copy FROM needs the packages to copy (NAME[=VERSION][/ARCH]...) or --all",
         ));
     }
+    if req.debs.is_empty() && !opts.repo.join("dists").is_dir() {
+        return Err(Error::config(format!(
+            "{}: no apt repository there (nothing to remove, keep or copy)",
+            opts.repo.display()
+        )));
+    }
     let signer = checked(opts)?;
     precheck::repository(opts, signer.is_some(), &[])?;
     repo::run(opts, req, signer.as_ref(), log)
