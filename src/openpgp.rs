@@ -56,7 +56,19 @@ impl Signer {
 
     /// [`Signer::load`], with errors naming the key as `label` (e.g. `package.sign_key`).
     pub fn load_as(label: &str, path: &Path, passphrase: Option<&str>) -> Result<Signer> {
-        let mut signer = Signer::open_as(label, path)?;
+        Signer::load_selected(label, path, passphrase, None)
+    }
+
+    /// [`Signer::load_as`] for a file that may hold several secret keys: `key_id`
+    /// (a fingerprint or key ID in hex, of the primary key or a subkey) picks one;
+    /// without it a file with several keys is refused.
+    pub fn load_selected(
+        label: &str,
+        path: &Path,
+        passphrase: Option<&str>,
+        key_id: Option<&str>,
+    ) -> Result<Signer> {
+        let mut signer = Signer::open_selected(label, path, key_id)?;
         let pw = Password::from(passphrase.unwrap_or_default());
         // Decrypt the secret material once, here: a wrong passphrase fails before
         // the repository is touched, and signing does not redo the (deliberately
@@ -87,10 +99,10 @@ impl Signer {
 
     /// Load a secret key without unlocking it (enough to export its public half).
     pub fn open(path: &Path) -> Result<Signer> {
-        Signer::open_as("signing key", path)
+        Signer::open_selected("signing key", path, None)
     }
 
-    fn open_as(label: &str, path: &Path) -> Result<Signer> {
+    fn open_selected(label: &str, path: &Path, key_id: Option<&str>) -> Result<Signer> {
         let bad = |msg: String| {
             Error::config(format!("{label} {}: {msg}", path.display())).with(
                 "expected an OpenPGP secret key, e.g. from \
@@ -102,27 +114,67 @@ impl Signer {
         let armored = text
             .filter(|t| t.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----"))
             .map(str::to_string);
-        let (key, _) = SignedSecretKey::from_reader_single(&bytes[..]).map_err(|e| {
+        let not_key = |e: String| {
             bad(match (text, &armored) {
                 (Some(_), None) => "not an armored secret key".to_string(),
                 _ => format!("not a usable secret key: {e}"),
             })
-        })?;
-        let primary_sigs = key
-            .details
-            .direct_signatures
-            .iter()
-            .chain(key.details.users.iter().flat_map(|u| &u.signatures));
-        let subkey = if can_sign(primary_sigs, true) {
+        };
+        let (keys, _) =
+            SignedSecretKey::from_reader_many(&bytes[..]).map_err(|e| not_key(e.to_string()))?;
+        let keys = keys
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| not_key(e.to_string()))?;
+        let key = validity::select(keys, key_id)
+            .map_err(|m| Error::config(format!("{label} {}: {m}", path.display())))?;
+        let now = Timestamp::now().as_secs();
+        if let Some(why) = validity::unusable(
+            key.primary_key.created_at().as_secs(),
+            key.details.revocation_signatures.iter(),
+            primary_sigs(&key),
+            now,
+        ) {
+            return Err(bad(format!(
+                "the key {:X} is {why}",
+                key.primary_key.fingerprint()
+            )));
+        }
+        let subkey = if can_sign(primary_sigs(&key), true) {
             None
         } else {
-            let found = key
-                .secret_subkeys
-                .iter()
-                .position(|sk| can_sign(sk.signatures.iter(), false));
+            let mut why_not = Vec::new();
+            let found = key.secret_subkeys.iter().position(|sk| {
+                if !can_sign(sk.signatures.iter(), false) {
+                    return false;
+                }
+                let revocations = sk
+                    .signatures
+                    .iter()
+                    .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation));
+                let bindings = sk
+                    .signatures
+                    .iter()
+                    .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding));
+                let created = sk.key.created_at().as_secs();
+                match validity::unusable(created, revocations, bindings, now) {
+                    None => true,
+                    Some(why) => {
+                        why_not.push(format!("subkey {:X} is {why}", sk.key.fingerprint()));
+                        false
+                    }
+                }
+            });
             match found {
                 Some(i) => Some(i),
-                None => return Err(bad("neither the key nor a subkey can sign".into())),
+                None if why_not.is_empty() => {
+                    return Err(bad("neither the key nor a subkey can sign".into()));
+                }
+                None => {
+                    return Err(bad(format!(
+                        "no usable signing subkey: {}",
+                        why_not.join("; ")
+                    )));
+                }
             }
         };
         Ok(Signer {
@@ -235,6 +287,14 @@ impl Signer {
     }
 }
 
+/// The primary key's self-signatures (direct and on its user IDs).
+fn primary_sigs(key: &SignedSecretKey) -> impl Iterator<Item = &pgp::packet::Signature> {
+    key.details
+        .direct_signatures
+        .iter()
+        .chain(key.details.users.iter().flat_map(|u| &u.signatures))
+}
+
 /// Whether self-signatures grant the signing capability. A key without any key
 /// flags (old-style) is taken as able to sign when it is the primary key.
 fn can_sign<'a>(sigs: impl Iterator<Item = &'a pgp::packet::Signature>, primary: bool) -> bool {
@@ -247,6 +307,82 @@ fn can_sign<'a>(sigs: impl Iterator<Item = &'a pgp::packet::Signature>, primary:
         any_flags |= flags.certify() || flags.encrypt_comms() || flags.encrypt_storage();
     }
     primary && !any_flags
+}
+
+/// Whether a key can still be used: not revoked, not expired; and which key of
+/// a file holding several.
+mod validity {
+    use pgp::composed::SignedSecretKey;
+    use pgp::packet::Signature;
+    use pgp::types::KeyDetails;
+
+    /// Why a (sub)key created at `created` is unusable at `now`: a revocation, or
+    /// the key expiration time of its newest self-signature (or binding) past.
+    pub fn unusable<'a>(
+        created: u32,
+        mut revocations: impl Iterator<Item = &'a Signature>,
+        self_sigs: impl Iterator<Item = &'a Signature>,
+        now: u32,
+    ) -> Option<String> {
+        if revocations.next().is_some() {
+            return Some("revoked".into());
+        }
+        let newest = self_sigs
+            .filter(|s| s.created().is_some())
+            .max_by_key(|s| s.created().map(|t| t.as_secs()))?;
+        let lifetime = u64::from(newest.key_expiration_time()?.as_secs());
+        let expires = u64::from(created) + lifetime;
+        (lifetime > 0 && expires <= u64::from(now)).then(|| {
+            format!(
+                "expired on {}",
+                crate::util::date::rfc2822(i64::try_from(expires).unwrap_or(i64::MAX))
+            )
+        })
+    }
+
+    /// The one key of `keys`, or the one `key_id` names (primary or subkey
+    /// fingerprint, or key ID, hex, any case, `0x` and spaces ignored).
+    pub fn select(
+        keys: Vec<SignedSecretKey>,
+        key_id: Option<&str>,
+    ) -> Result<SignedSecretKey, String> {
+        let fprs = |k: &SignedSecretKey| -> Vec<String> {
+            std::iter::once(format!("{:X}", k.primary_key.fingerprint()))
+                .chain(
+                    k.secret_subkeys
+                        .iter()
+                        .map(|s| format!("{:X}", s.key.fingerprint())),
+                )
+                .collect()
+        };
+        let Some(id) = key_id else {
+            return match keys.len() {
+                0 => Err("no secret key in the file".into()),
+                1 => Ok(keys.into_iter().next().expect("one key")),
+                n => Err(format!(
+                    "holds {n} secret keys ({}); pick one with --sign-key-id",
+                    keys.iter()
+                        .map(|k| fprs(k)[0].clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+        };
+        let want: String = id
+            .trim_start_matches("0x")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if want.len() < 16 || !want.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "--sign-key-id {id:?}: give a fingerprint or a 16-digit key ID"
+            ));
+        }
+        keys.into_iter()
+            .find(|k| fprs(k).iter().any(|f| f.ends_with(&want)))
+            .ok_or_else(|| format!("no secret key with ID {id} in the file"))
+    }
 }
 
 fn sign_with<K: SigningKey + KeyDetails>(

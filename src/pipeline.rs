@@ -42,7 +42,14 @@ pub fn preflight(plan: &Plan) -> Result<Vec<(Format, Box<dyn WriteJob>)>> {
         }
     }
     if let Some(opts) = &plan.publish {
-        publish::check(opts)?;
+        // The deb this run publishes, when it builds one: refused now if taken.
+        let planned: Vec<publish::Planned> = plan
+            .package
+            .iter()
+            .filter(|p| p.formats().contains(&Format::Deb))
+            .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
+            .collect();
+        publish::check(opts, &planned)?;
     }
     if let Some(opts) = &plan.yum_publish {
         crate::yum::check(opts)?;

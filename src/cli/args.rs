@@ -79,7 +79,7 @@ pub enum Command {
     /// Add .deb packages to an apt repository, or .rpm packages to a yum
     /// repository (created when missing), and regenerate its indices; -f
     /// replaces a package published with other bytes
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
     /// Write a commented example config for this host (PATH `-`: standard output)
     Init(InitArgs),
     /// Print a shell completion script: source <(cfy-ap completions bash)
@@ -154,6 +154,36 @@ pub struct PublishArgs {
     /// Armored OpenPGP secret key to sign with (passphrase: $CFY_AP_SIGN_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
+    /// Which key of a --sign-key file holding several (fingerprint or 16-digit key ID)
+    #[arg(long, value_name = "ID", requires = "sign_key")]
+    pub sign_key_id: Option<String>,
+    /// Publish without a key into a signed repository, dropping its signatures
+    #[arg(long, conflicts_with = "sign_key")]
+    pub unsigned: bool,
+    /// Take over a repository made by another tool or with another Origin/Label
+    #[arg(long)]
+    pub adopt: bool,
+    /// Drop packages from the codename's indices (their pool files go when no index names them)
+    #[arg(long, value_name = "NAME[=VERSION][/ARCH]", num_args = 1.., conflicts_with = "list")]
+    pub remove: Vec<String>,
+    /// Keep only the newest N versions of each package and architecture
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "list")]
+    pub keep: Option<u32>,
+    /// Copy packages (DEB arguments are then NAME[=VERSION][/ARCH]) from this codename into --codename
+    #[arg(long, value_name = "FROM", conflicts_with = "list")]
+    pub copy: Option<String>,
+    /// With --copy: every package of FROM
+    #[arg(long, requires = "copy")]
+    pub all: bool,
+    /// Print the codename's packages: name, version, arch, size, pool path
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: JSON
+    #[arg(long, requires = "list")]
+    pub json: bool,
+    /// Say what --remove/--keep/--copy (or adding) would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
     #[arg(
         long,
@@ -166,7 +196,11 @@ pub struct PublishArgs {
     #[arg(long, value_name = "gzip|zstd")]
     pub compression: Option<String>,
     /// The .deb files (apt repository) or .rpm files (yum repository) to add
-    #[arg(value_name = "PACKAGE", required_unless_present = "export_key")]
+    /// (with --copy: the packages to copy)
+    #[arg(
+        value_name = "PACKAGE",
+        required_unless_present_any = ["export_key", "remove", "keep", "copy", "list"]
+    )]
     pub debs: Vec<PathBuf>,
 }
 

@@ -124,7 +124,7 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         log.info(&format!("wrote {} (key {fpr})", dest.display()));
         return Ok(());
     }
-    if super::yum::is_rpm(a)? {
+    if !a.debs.is_empty() && a.copy.is_none() && super::yum::is_rpm(a)? {
         return super::yum::publish(a, force, log);
     }
     let opts = publish::PublishOptions {
@@ -135,10 +135,37 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         origin: a.origin.clone(),
         label: a.label.clone(),
         sign_key: a.sign_key.clone(),
+        sign_key_id: a.sign_key_id.clone(),
+        unsigned: a.unsigned,
+        adopt: a.adopt,
         force,
         ..Default::default()
     };
-    let summary = publish::publish(&opts, &a.debs, log)?;
+    if a.list {
+        return publish_list(&opts, a.json);
+    }
+    let selectors = |specs: Vec<String>| -> Result<Vec<publish::Selector>, Error> {
+        specs.iter().map(|s| publish::Selector::parse(s)).collect()
+    };
+    let positional: Vec<String> = a.debs.iter().map(|d| d.display().to_string()).collect();
+    let req = publish::Request {
+        debs: if a.copy.is_some() {
+            Vec::new()
+        } else {
+            a.debs.clone()
+        },
+        remove: selectors(a.remove.clone())?,
+        keep: a.keep.map(|n| n as usize),
+        copy_from: a.copy.clone(),
+        copy: if a.copy.is_some() {
+            selectors(positional)?
+        } else {
+            Vec::new()
+        },
+        copy_all: a.all,
+        dry_run: a.dry_run,
+    };
+    let summary = publish::apply(&opts, &req, log)?;
     publish::report(&summary, log);
     Ok(())
 }
@@ -162,5 +189,23 @@ pub fn packaging_files(a: &PackagingFilesArgs, force: bool, log: &Log) -> Result
         set.name,
         a.dir.display()
     ));
+    Ok(())
+}
+
+/// `publish --list`: one line per package (or JSON) on standard output.
+fn publish_list(opts: &agent_packager::publish::PublishOptions, json: bool) -> Result<(), Error> {
+    let entries = agent_packager::publish::list(opts)?;
+    if json {
+        let text = serde_json::to_string_pretty(&entries)
+            .map_err(|e| Error::build(format!("writing JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    for e in entries {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            e.package, e.version, e.architecture, e.size, e.filename
+        );
+    }
     Ok(())
 }

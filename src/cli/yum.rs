@@ -39,6 +39,7 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         sign_key: a.sign_key.clone(),
         compression: Compression::parse(a.compression.as_deref().unwrap_or("gzip"))?,
         force,
+        unsigned: a.unsigned,
         ..YumOptions::default()
     };
     let summary = yum::publish(&opts, &a.debs, log)?;

@@ -5,6 +5,7 @@
 pub mod ar;
 pub mod arch;
 pub mod deb822;
+pub mod relation;
 pub mod version;
 
 /// A package (or source package) name per Debian Policy 5.6.1: lowercase

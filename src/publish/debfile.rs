@@ -13,8 +13,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-/// Largest `control` file accepted (dpkg's own limits are far below this).
-const MAX_CONTROL: u64 = 4 << 20;
+use super::limits::MAX_CONTROL;
 const CHUNK: usize = 256 << 10;
 
 /// A binary package's `control` file, checked for what a repository needs.
@@ -56,6 +55,7 @@ impl Control {
             ));
         }
         check_name("Source", control.source())?;
+        super::limits::check_control(control.fields())?;
         Ok(control)
     }
 
@@ -231,11 +231,23 @@ fn read_control_member(name: &str, body: &mut impl Read) -> std::result::Result<
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(format!("{name}: control is not a regular file"));
         }
+        let too_big = |size: u64| {
+            format!(
+                "control file of {size} bytes, over the limit of {MAX_CONTROL} (refused, not truncated)"
+            )
+        };
+        let declared = entry.header().size().map_err(|e| format!("{name}: {e}"))?;
+        if declared > MAX_CONTROL {
+            return Err(too_big(declared));
+        }
         let mut text = String::new();
         entry
-            .take(MAX_CONTROL)
+            .take(MAX_CONTROL + 1)
             .read_to_string(&mut text)
             .map_err(|e| format!("{name}: control: {e}"))?;
+        if text.len() as u64 > MAX_CONTROL {
+            return Err(too_big(text.len() as u64));
+        }
         return Control::parse(&text).map_err(|e| format!("control file: {e}"));
     }
     Err(format!("{name} has no control file"))

@@ -134,6 +134,11 @@ fn stanza(para: &str, path: &Path) -> Result<Stanza> {
         .with("repair or remove that index (and republish its packages) first"));
     }
     s.size = size.unwrap_or_default();
+    // A path from a file on disk is not trusted: it must stay in the repository.
+    super::pool::check_relative(&s.filename).map_err(|why| {
+        Error::config(format!("{}: {why}", path.display()))
+            .with("repair that index (or remove the stanza) before publishing")
+    })?;
     Ok(s)
 }
 

@@ -15,14 +15,16 @@
 //! 3. Existing `Packages` indices are parsed (old packages are never re-read) and
 //!    every duplicate (same name, version, architecture) is decided: identical
 //!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`.
-//! 4. Writes, each to a temporary file renamed into place, in the order readers
-//!    need: pool files; then indices (`Packages`, `.gz`, `.xz`) with their
-//!    `by-hash/` copies; then `Release`, `Release.gpg`, and `InRelease` last.
-//!    A filesystem sync before the indices are renamed, and an fsync of each
-//!    Release file, keep that order across a crash. By-hash copies of the
-//!    previous generation are kept, so a client holding the previous `InRelease`
-//!    still finds the indices it names. A publish killed at any point leaves a
-//!    repository apt reads consistently (debris is cleared by the next publish).
+//! 4. Writes: pool files first; then the next `dists/<codename>` is prepared
+//!    beside the live one (hard links of its files, `generation.rs`), its
+//!    indices (`Packages`, `.gz`, `.xz`) with their `by-hash/` copies,
+//!    `Release`, `Release.gpg` and `InRelease` written there, made durable, and
+//!    swapped with the live directory in one atomic rename. Plain and by-hash
+//!    readers see the old or the new generation whole; by-hash copies of the
+//!    previous generation are kept, so a client holding the previous
+//!    `InRelease` still finds the indices it names. A publish killed at any
+//!    point leaves the live repository as it was (debris is cleared by the next
+//!    publish).
 //! 5. Indices are rewritten only when their content changes, and then only the
 //!    changed chunks of `Packages.gz`/`.xz` are recompressed (`gz.rs`, `xz.rs`):
 //!    the compression work of adding one package does not grow with the
@@ -30,13 +32,20 @@
 
 mod debfile;
 mod digest;
+mod foreign;
+mod generation;
 mod index;
+mod lifecycle;
+mod limits;
+mod pool;
+mod precheck;
 mod release;
 mod repo;
 pub(crate) mod stage;
 pub(crate) mod write;
 
 pub use digest::Digests;
+pub use lifecycle::{Request, Selector};
 
 use crate::openpgp::{self, Signer};
 
@@ -69,9 +78,16 @@ pub struct PublishOptions {
     /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`
     /// ([`openpgp::passphrase`]).
     pub passphrase: Option<String>,
-    /// Replace a published package whose bytes differ; publish unsigned into a
-    /// signed repository (dropping its signatures).
+    /// Replace a published package whose bytes differ.
     pub force: bool,
+    /// Publish without a key into a signed repository, dropping its signatures
+    /// (never implied by `force`).
+    pub unsigned: bool,
+    /// Take over a repository whose Origin/Label differ or that lists index
+    /// variants cfy-ap does not write (see `foreign.rs`).
+    pub adopt: bool,
+    /// Which key of a key file holding several (fingerprint or key ID, hex).
+    pub sign_key_id: Option<String>,
 }
 
 impl Default for PublishOptions {
@@ -87,6 +103,9 @@ impl Default for PublishOptions {
             sign_key: None,
             passphrase: None,
             force: false,
+            unsigned: false,
+            adopt: false,
+            sign_key_id: None,
         }
     }
 }
@@ -132,6 +151,13 @@ impl PublishOptions {
             ("component", self.component.as_str()),
         ];
         for (what, v) in names {
+            if v.len() > limits::MAX_DIST_NAME {
+                return Err(Error::config(format!(
+                    "publish: {what} is {} bytes long, over the limit of {}",
+                    v.len(),
+                    limits::MAX_DIST_NAME
+                )));
+            }
             let ok = !v.is_empty()
                 && !v.starts_with('.')
                 && v.bytes()
@@ -142,12 +168,22 @@ impl PublishOptions {
                 )));
             }
         }
+        if let Some(why) = limits::reserved_component(&self.component) {
+            return Err(Error::config(format!("publish: bad component: {why}")));
+        }
         let texts = [
             ("origin", self.origin.as_str()),
             ("label", self.label.as_str()),
             ("description", self.description.as_deref().unwrap_or("-")),
         ];
         for (what, v) in texts {
+            if v.len() > limits::MAX_TEXT {
+                return Err(Error::config(format!(
+                    "publish: {what} is {} bytes long, over the limit of {}",
+                    v.len(),
+                    limits::MAX_TEXT
+                )));
+            }
             if v.trim().is_empty() || v.contains(['\n', '\r']) {
                 return Err(Error::config(format!(
                     "publish: bad {what} {v:?} (one non-empty line)"
@@ -167,6 +203,10 @@ pub enum Action {
     Unchanged,
     /// Already published with different bytes, replaced (`force`).
     Replaced,
+    /// Copied from another codename (`--copy`).
+    Copied,
+    /// Dropped from the indices (`--remove`, `--keep`).
+    Removed,
 }
 
 /// One package given to [`publish()`].
@@ -191,6 +231,10 @@ pub struct Summary {
     pub release: PathBuf,
     /// Fingerprint of the signing key, when signed.
     pub signed_by: Option<String>,
+    /// Pool files deleted because no index names them any more.
+    pub deleted: Vec<String>,
+    /// A dry run: `packages` says what would happen; nothing was written.
+    pub dry_run: bool,
 }
 
 /// Publish `debs` into the repository described by `opts`.
@@ -208,46 +252,130 @@ pub struct Summary {
 /// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
 /// repository that clients still read consistently; publishing again completes it).
 pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
-    opts.validate()?;
-    if debs.is_empty() {
-        return Err(Error::config("publish: no .deb files given"));
+    apply(opts, &Request::add(debs), log)
+}
+
+/// [`publish()`] with removals, retention and copies (see [`Request`]), in one
+/// transaction.
+pub fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary> {
+    if req.is_empty() {
+        return Err(Error::config(
+            "publish: no .deb files given (nor --remove, --keep or --copy)",
+        ));
+    }
+    if req.copy_from.is_some() && !req.copy_all && req.copy.is_empty() {
+        return Err(Error::config(
+            "--copy FROM needs the packages to copy (NAME[=VERSION][/ARCH]...) or --all",
+        ));
     }
     // Before anything is created: a directory, FIFO or device is no package (a
     // FIFO would block the staging copy forever).
-    for deb in debs {
+    for deb in &req.debs {
         crate::util::input::check_regular(deb, "package", u64::MAX)?;
     }
-    let signer = match &opts.sign_key {
-        Some(key) => Some(Signer::load(key, opts.passphrase().as_deref())?),
-        None => None,
-    };
-    repo::run(opts, debs, signer.as_ref(), log)
+    if req.debs.is_empty() && !opts.repo.join("dists").is_dir() {
+        return Err(Error::config(format!(
+            "{}: no apt repository there (nothing to remove, keep or copy)",
+            opts.repo.display()
+        )));
+    }
+    let signer = checked(opts)?;
+    precheck::repository(opts, signer.is_some(), &[])?;
+    repo::run(opts, req, signer.as_ref(), log)
 }
 
-/// Check the options and unlock the signing key without touching anything: lets a
-/// build with a `publish:` section fail before any work.
-pub fn check(opts: &PublishOptions) -> Result<()> {
+/// Every setting (options, SOURCE_DATE_EPOCH, the key) checked, the key unlocked.
+fn checked(opts: &PublishOptions) -> Result<Option<Signer>> {
     opts.validate()?;
-    if let Some(key) = &opts.sign_key {
-        Signer::load(key, opts.passphrase().as_deref())?;
+    if opts.unsigned && opts.sign_key.is_some() {
+        return Err(Error::config(
+            "publish: --unsigned and a signing key exclude each other",
+        ));
     }
-    Ok(())
+    crate::util::epoch::build_time()?;
+    match &opts.sign_key {
+        Some(key) => Ok(Some(Signer::load_selected(
+            "signing key",
+            key,
+            opts.passphrase().as_deref(),
+            opts.sign_key_id.as_deref(),
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// A package a run is about to build and publish: (name, version, architecture).
+pub type Planned = (String, String, String);
+
+/// Check the options, SOURCE_DATE_EPOCH and the signing key, and the target
+/// repository (read-only: signatures that would be dropped, a foreign
+/// repository, `planned` already published without `force`), touching
+/// nothing: lets a build with a `publish:` section fail before any work.
+pub fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
+    let signer = checked(opts)?;
+    precheck::repository(opts, signer.is_some(), planned)
+}
+
+/// One package of a codename, as [`list()`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    pub size: u64,
+    /// Pool path, relative to the repository root.
+    pub filename: String,
+    pub component: String,
+}
+
+/// The packages of `opts.codename` (every component), sorted by name, dpkg
+/// version and architecture. Read-only: takes no lock and writes nothing.
+pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
+    opts.validate()?;
+    let dist = opts.repo.join("dists").join(&opts.codename);
+    if !dist.is_dir() {
+        return Err(Error::config(format!(
+            "{}: no such codename",
+            dist.display()
+        )));
+    }
+    Ok(repo::list(&opts.repo, &opts.codename)?
+        .into_iter()
+        .map(|(component, s)| Entry {
+            package: s.package,
+            version: s.version,
+            architecture: s.arch,
+            size: s.size,
+            filename: s.filename,
+            component,
+        })
+        .collect())
 }
 
 /// Print what [`publish()`] did: one line per package and a last line.
 pub fn report(summary: &Summary, log: &Log) {
     for p in &summary.packages {
-        let what = match p.action {
-            Action::Added => "added",
-            Action::Unchanged => "already published",
-            Action::Replaced => "replaced",
+        let what = match (p.action, summary.dry_run) {
+            (Action::Added, false) => "added",
+            (Action::Added, true) => "would add",
+            (Action::Unchanged, _) => "already published",
+            (Action::Replaced, false) => "replaced",
+            (Action::Replaced, true) => "would replace",
+            (Action::Copied, false) => "copied",
+            (Action::Copied, true) => "would copy",
+            (Action::Removed, false) => "removed",
+            (Action::Removed, true) => "would remove",
         };
         log.info(&format!(
             "{what}: {} {} ({}) {}",
             p.package, p.version, p.architecture, p.filename
         ));
     }
+    for f in &summary.deleted {
+        log.info(&format!("deleted from the pool: {f}"));
+    }
     let state = match (summary.changed, &summary.signed_by) {
+        _ if summary.dry_run => "dry run, nothing changed".to_string(),
         (false, _) => "unchanged".to_string(),
         (true, Some(fpr)) => format!("updated, signed by {fpr}"),
         (true, None) => "updated, unsigned".to_string(),

@@ -20,6 +20,8 @@ pub struct Release<'a> {
     pub architectures: &'a [String],
     pub components: &'a [String],
     pub description: &'a str,
+    /// Fields of another tool kept as written (`Valid-Until: ...`), after Description.
+    pub extra: &'a [String],
     /// Index files, by path relative to the Release file's directory.
     pub files: &'a BTreeMap<String, Digests>,
 }
@@ -41,7 +43,11 @@ impl Release<'_> {
         field("Architectures", &self.architectures.join(" "));
         field("Components", &self.components.join(" "));
         field("Description", self.description);
-        field("Acquire-By-Hash", "yes");
+        for f in self.extra {
+            out.push_str(f);
+            out.push('\n');
+        }
+        out.push_str("Acquire-By-Hash: yes\n");
         for name in HASH_NAMES {
             out.push_str(name);
             out.push_str(":\n");
@@ -133,6 +139,7 @@ pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
                     .ctx("writing to", &sub)?;
                 fs::copy(src, tmp.path()).ctx("writing", tmp.path())?;
                 super::stage::set_mode(tmp.as_file(), tmp.path())?;
+                tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
                 tmp.persist(&dest)
                     .map_err(|e| Error::io("writing", &dest, e.error))?;
             }
@@ -198,10 +205,11 @@ mod tests {
             architectures: &["amd64".to_string()],
             components: &["main".to_string()],
             description: "d",
+            extra: &["Valid-Until: x".to_string()],
             files: &files,
         }
         .render();
-        assert!(text.contains("\nAcquire-By-Hash: yes\n"));
+        assert!(text.contains("\nValid-Until: x\nAcquire-By-Hash: yes\n"));
         let listed = listed_files(&text);
         let d = Digests::of(b"x");
         assert!(matches(listed.get("main/binary-amd64/Packages"), &d));

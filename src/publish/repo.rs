@@ -2,13 +2,15 @@
 //! duplicate decisions and the ordered writes (see the module docs of
 //! [`super`]).
 
-use super::debfile::Control;
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Key, Stanza};
+use super::lifecycle::{self, Request};
+use super::pool::{self, pool_path};
 use super::release::{self, Release};
 use super::stage::{self, Staged, hash_file};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
+use super::{foreign, generation, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
@@ -19,10 +21,11 @@ use std::path::{Path, PathBuf};
 
 pub(super) fn run(
     opts: &PublishOptions,
-    debs: &[PathBuf],
+    req: &Request,
     signer: Option<&Signer>,
     log: &Log,
 ) -> Result<Summary> {
+    let debs = &req.debs;
     // Absolute once, rather than resolved against the cwd for every file.
     let opts = &PublishOptions {
         repo: std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?,
@@ -32,9 +35,13 @@ pub(super) fn run(
     let created = !root.exists();
     fs::create_dir_all(root)
         .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
-    let staged = log.step(&format!("read {} package(s)", debs.len()), || {
-        stage::stage_all(root, debs)
-    });
+    let staged = if debs.is_empty() {
+        Ok(Vec::new())
+    } else {
+        log.step(&format!("read {} package(s)", debs.len()), || {
+            stage::stage_all(root, debs)
+        })
+    };
     let staged = match staged {
         Ok(s) => s,
         Err(e) => {
@@ -46,13 +53,26 @@ pub(super) fn run(
     };
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
-    commit(opts, staged, signer, log)
+    commit(opts, req, staged, signer, log)
+}
+
+/// Every stanza of a codename, by component, sorted (read-only, no lock).
+pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
+    let mut out = Vec::new();
+    for (name, comp) in load_components(&root.join("dists").join(codename))? {
+        let mut stanzas: Vec<Stanza> = comp.stanzas.into_values().collect();
+        stanzas.sort_by(index::order);
+        out.extend(stanzas.into_iter().map(|s| (name.clone(), s)));
+    }
+    Ok(out)
 }
 
 /// One component of the distribution as found on disk.
 #[derive(Default)]
 struct Component {
     stanzas: HashMap<Key, Stanza>,
+    /// The index each stanza was read from (for errors).
+    sources: HashMap<Key, PathBuf>,
     /// Architectures that have a `binary-<arch>` directory.
     arches: BTreeSet<String>,
     /// The current `Packages` text, by architecture.
@@ -76,6 +96,7 @@ fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
                 Err(e) => return Err(Error::io("reading", &path, e)),
             };
             for s in index::parse(&text, &path)? {
+                comp.sources.entry(s.key()).or_insert_with(|| path.clone());
                 comp.stanzas.entry(s.key()).or_insert(s);
             }
             comp.current.insert(arch.to_string(), text);
@@ -120,39 +141,36 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// `pool/<component>/<prefix>/<source>/<package>_<version sans epoch>_<arch>.deb`,
-/// prefix being the source's first letter, or four for `lib*`.
-fn pool_path(component: &str, c: &Control) -> String {
-    let source = c.source();
-    let prefix = if source.starts_with("lib") && source.len() > 3 {
-        &source[..4]
-    } else {
-        &source[..1]
-    };
-    let version = c.version();
-    let version = version.split_once(':').map_or(version, |(_, v)| v);
-    format!(
-        "pool/{component}/{prefix}/{source}/{}_{version}_{}.deb",
-        c.package(),
-        c.architecture()
-    )
-}
-
-/// Does any index of any distribution name `filename`?
-fn referenced(root: &Path, filename: &str) -> Result<bool> {
-    let needle = format!("\nFilename: {filename}\n");
+/// Which index (other than this codename and component's own stanza for `key`)
+/// names `filename`: a pool file shared with it must never be replaced.
+fn referenced_elsewhere(
+    root: &Path,
+    opts: &PublishOptions,
+    key: &Key,
+    filename: &str,
+) -> Result<Option<PathBuf>> {
+    let needle = format!("Filename: {filename}\n");
     for dist in subdirs(&root.join("dists"))? {
         for comp in subdirs(&dist)? {
+            let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
             for bin in subdirs(&comp)? {
-                if let Some(text) = read_optional(&bin.join("Packages"))?
-                    && text.contains(&needle)
-                {
-                    return Ok(true);
+                let path = bin.join("Packages");
+                let Some(text) = read_optional(&path)? else {
+                    continue;
+                };
+                if !text.contains(&needle) {
+                    continue;
+                }
+                let hit = index::parse(&text, &path)?
+                    .iter()
+                    .any(|s| s.filename == filename && !(ours && s.key() == *key));
+                if hit {
+                    return Ok(Some(path));
                 }
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// What to do with one staged package.
@@ -189,10 +207,18 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
         }
         seen.insert(key.clone(), (sha256.clone(), s.src.clone()));
         let filename = pool_path(&opts.component, c);
+        let index = comp.sources.get(&key).cloned().unwrap_or_default();
+        let shared = |idx: PathBuf| {
+            Error::exists(format!(
+                "{filename} already exists with other contents and is also indexed by {}",
+                idx.display()
+            ))
+            .with("replacing it would break that index (pool files are shared): bump the version")
+        };
         let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
             Some(old) if old.sha256 == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !root.join(&old.filename).exists();
+                let missing = !pool::resolve(root, &old.filename, &index)?.exists();
                 let copy = missing.then(|| old.filename.clone());
                 (Action::Unchanged, copy, old.filename.clone())
             }
@@ -208,19 +234,21 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 ))
                 .with("bump the version, or use -f/--force to replace it"));
             }
-            Some(_) => (Action::Replaced, Some(filename.clone()), filename.clone()),
+            Some(_) => {
+                pool::resolve(root, &filename, &index)?;
+                if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                    return Err(shared(idx));
+                }
+                (Action::Replaced, Some(filename.clone()), filename.clone())
+            }
             None => {
-                let dest = root.join(&filename);
+                let dest = pool::resolve(root, &filename, &index)?;
                 let copy = if !dest.exists() {
                     Some(filename.clone())
                 } else if hash_file(&dest)?.sha256 == sha256 {
                     None
-                } else if !opts.force && referenced(root, &filename)? {
-                    return Err(Error::exists(format!(
-                        "{filename} already exists with different contents, \
-                         published by another distribution"
-                    ))
-                    .with("bump the version, or use -f/--force to replace it"));
+                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                    return Err(shared(idx));
                 } else {
                     Some(filename.clone())
                 };
@@ -247,42 +275,117 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
 
 fn commit(
     opts: &PublishOptions,
+    req: &Request,
     staged: Vec<Staged>,
     signer: Option<&Signer>,
     log: &Log,
 ) -> Result<Summary> {
     let root = &opts.repo;
-    let dist = root.join("dists").join(&opts.codename);
-    write::remove_partials(&dist);
-    let mut comps = load_components(&dist)?;
-    let previous = read_optional(&dist.join("Release"))?;
+    // Readers use `live`; this publish writes the next generation beside it.
+    let live = root.join("dists").join(&opts.codename);
+    generation::remove_debris(&live)?;
+    let mut comps = load_components(&live)?;
+    let signed_before = precheck::signatures(&live, signer.is_some(), opts)?;
+    let (previous, foreign) = precheck::release(&live, opts)?;
     let listed = previous
         .as_deref()
         .map(release::listed_files)
         .unwrap_or_default();
-    let signed_before = dist.join("InRelease").exists() || dist.join("Release.gpg").exists();
-    if signer.is_none() && signed_before && !opts.force {
-        return Err(Error::exists(format!(
-            "{} is signed; publishing without --sign-key would drop its signatures",
-            dist.display()
-        ))
-        .with("give --sign-key, or -f/--force to publish it unsigned"));
-    }
     let mut plans = decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
         staged,
     )?;
+    // Copies, removals and retention: decided before anything is written.
+    let place = format!("{}/{}", opts.codename, opts.component);
+    let source = match &req.copy_from {
+        Some(from) if *from == opts.codename => {
+            return Err(Error::config(format!(
+                "--copy {from}: that is the target codename"
+            )));
+        }
+        Some(from) => {
+            let dir = root.join("dists").join(from);
+            let mut src = load_components(&dir)?;
+            let stanzas = src
+                .remove(&opts.component)
+                .map(|c| c.stanzas)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "--copy {from}: no {from}/{} in {}",
+                        opts.component,
+                        root.display()
+                    ))
+                })?;
+            Some((format!("{from}/{}", opts.component), stanzas))
+        }
+        None => None,
+    };
+    let added: Vec<&Stanza> = plans.iter().filter_map(|p| p.stanza.as_ref()).collect();
+    let changes = lifecycle::plan(
+        req,
+        opts.force,
+        &place,
+        &comps[&opts.component].stanzas,
+        &added,
+        source.as_ref().map(|(n, s)| (n.as_str(), s)),
+    )?;
+    let mut removed: Vec<Published> = Vec::new();
+    for key in &changes.removals {
+        let st = comps[&opts.component].stanzas.get(key);
+        let st = st.or_else(|| changes.copies.iter().find(|c| c.key() == *key));
+        let st = st.or_else(|| added.iter().copied().find(|c| c.key() == *key));
+        if let Some(st) = st {
+            removed.push(published(st, Action::Removed));
+        }
+    }
+    let mut copied: Vec<Published> = changes
+        .copies
+        .iter()
+        .map(|s| published(s, Action::Copied))
+        .collect();
+    copied.extend(
+        changes
+            .already
+            .iter()
+            .map(|s| published(s, Action::Unchanged)),
+    );
+    if req.dry_run {
+        let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+        packages.extend(copied);
+        packages.extend(removed);
+        return Ok(Summary {
+            packages,
+            changed: false,
+            release: live.join("Release"),
+            signed_by: signer.map(Signer::primary_fingerprint),
+            deleted: Vec::new(),
+            dry_run: true,
+        });
+    }
 
-    // 1. Pool files.
+    // 1. Pool files (their data synced when staged), then the directories that
+    // got new names, up to the root: durable before any index names them.
+    // Everything this publish writes, synced in one batch before the switch.
+    let mut written: Vec<PathBuf> = Vec::new();
     let mut wrote_pool = false;
+    let mut pool_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for plan in &mut plans {
         if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.staged.tmp.take()) {
             let dest = root.join(rel);
             let dir = dest.parent().unwrap_or(root);
+            // The directories that get a new entry: the ones created, and the
+            // existing one they were created in (or the file's own).
+            let mut existing = dir;
+            while !existing.exists() && existing != root {
+                pool_dirs.insert(existing.to_path_buf());
+                existing = existing.parent().unwrap_or(root);
+            }
+            pool_dirs.insert(existing.to_path_buf());
             fs::create_dir_all(dir).ctx("creating", dir)?;
             tmp.persist(&dest)
                 .map_err(|e| Error::io("writing", &dest, e.error))?;
+            written.push(dest);
             wrote_pool = true;
         }
     }
@@ -292,8 +395,19 @@ fn commit(
             comp.stanzas.insert(st.key(), st.clone());
         }
     }
+    for st in changes.copies {
+        comp.stanzas.insert(st.key(), st);
+    }
+    let mut garbage = Vec::new();
+    for key in &changes.removals {
+        if let Some(st) = comp.stanzas.remove(key) {
+            garbage.push(st.filename);
+        }
+    }
 
-    // 2. Indices and their by-hash copies.
+    // 2. Indices and their by-hash copies, in the next generation.
+    let dist = generation::prepare(&live)?;
+    let dist = &dist;
     let mut arches: BTreeSet<String> = BTreeSet::new();
     for c in comps.values() {
         arches.extend(c.arches.iter().cloned());
@@ -332,16 +446,23 @@ fn commit(
         }
     }
     let changed_indices = !to_write.is_empty();
-    // One sync makes the new pool files and the new index files durable
-    // before any index or Release names them.
-    write_indices(root, &to_write, &mut files, wrote_pool)?;
+    write_indices(&to_write, &mut files, &mut written)?;
 
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();
     let arches: Vec<String> = arches.into_iter().collect();
+    // Files of other tools listed in the Release stay listed (see foreign.rs).
+    for path in &foreign.files {
+        if let Some(d) = foreign::digests(dist, path, listed.get(path))? {
+            let file = dist.join(path);
+            release::link_by_hash(file.parent().unwrap_or(dist), &file, &d)?;
+            files.insert(path.clone(), d);
+        }
+    }
     let description = opts
         .description
         .clone()
+        .or_else(|| foreign.description.clone())
         .unwrap_or_else(|| format!("{} {} repository", opts.label, opts.codename));
     let date = crate::util::epoch::build_time()? as i64;
     let text = Release {
@@ -353,6 +474,7 @@ fn commit(
         architectures: &arches,
         components: &components,
         description: &description,
+        extra: &foreign.fields,
         files: &files,
     }
     .render();
@@ -374,7 +496,7 @@ fn commit(
         changed = true;
     }
     if write_release {
-        write_atomic(&dist.join("Release"), release_text.as_bytes())?;
+        write_atomic(&dist.join("Release"), release_text.as_bytes(), &mut written)?;
         changed = true;
     }
     if let Some(signer) = signer {
@@ -384,8 +506,13 @@ fn commit(
             && in_release.is_some_and(|t| signer.signed(&t, &release_text));
         if !current {
             let sigs = signer.sign(&release_text, date)?;
-            write_atomic(&dist.join("Release.gpg"), sigs.release_gpg.as_bytes())?;
-            write_atomic(&dist.join("InRelease"), sigs.in_release.as_bytes())?;
+            let gpg = dist.join("Release.gpg");
+            write_atomic(&gpg, sigs.release_gpg.as_bytes(), &mut written)?;
+            write_atomic(
+                &dist.join("InRelease"),
+                sigs.in_release.as_bytes(),
+                &mut written,
+            )?;
             changed = true;
         }
     }
@@ -396,26 +523,49 @@ fn commit(
             for arch in &arches {
                 let rel = format!("{name}/binary-{arch}");
                 let mut keep = HashSet::new();
-                for suffix in ["", ".gz", ".xz"] {
-                    let path = format!("{rel}/Packages{suffix}");
-                    if let Some(d) = files.get(&path) {
-                        keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
-                    }
-                    if let Some(l) = listed.get(&path) {
-                        keep.extend(l.digests.iter().flatten().cloned());
-                    }
+                // Current and previous generation of every file in that directory.
+                let here = |path: &String| Path::new(path).parent() == Some(Path::new(&rel));
+                for d in files.iter().filter(|(p, _)| here(p)).map(|(_, d)| d) {
+                    keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
+                }
+                for l in listed.iter().filter(|(p, _)| here(p)).map(|(_, l)| l) {
+                    keep.extend(l.digests.iter().flatten().cloned());
                 }
                 release::prune_by_hash(&dist.join(&rel), &keep)?;
             }
         }
     }
+    // 5. The switch: readers see the whole new generation at once.
+    if changed {
+        let pool_dirs: Vec<PathBuf> = pool_dirs.into_iter().collect();
+        generation::switch(dist, &live, &written, &pool_dirs)?;
+    } else {
+        generation::remove_debris(&live)?;
+    }
     write::link_suite(root, opts, log)?;
+    // 6. Pool files no index names any more, now that the new Release is live.
+    let deleted = lifecycle::collect_garbage(root, &garbage)?;
 
-    let packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    packages.extend(copied);
+    packages.extend(removed);
     Ok(Summary {
         packages,
         changed,
-        release: dist.join("Release"),
+        release: live.join("Release"),
         signed_by: signer.map(Signer::primary_fingerprint),
+        deleted,
+        dry_run: false,
     })
+}
+
+fn published(st: &Stanza, action: Action) -> Published {
+    Published {
+        package: st.package.clone(),
+        version: st.version.clone(),
+        architecture: st.arch.clone(),
+        filename: st.filename.clone(),
+        sha256: st.sha256.clone(),
+        action,
+    }
 }

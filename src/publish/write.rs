@@ -1,7 +1,7 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
 use super::digest::Digests;
-use super::stage::{hash_file, set_mode, sync_filesystem};
+use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
 use crate::codec::{gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
@@ -44,15 +44,14 @@ pub(super) fn current_index(
 }
 
 /// Write `Packages`, `.gz` and `.xz` of each index: compressed and checksummed
-/// in parallel, written to temporary files, made durable (with the pool files
-/// just written) by one filesystem sync, linked into `by-hash/`, then renamed
-/// into place with the uncompressed `Packages` (the one publishing reads back)
-/// last.
+/// in parallel, written to temporary files (each fsynced), linked into
+/// `by-hash/`, then renamed into place with the uncompressed `Packages` (the
+/// one publishing reads back) last. (All of this is in the next generation;
+/// its directories are synced before the switch.)
 pub(super) fn write_indices(
-    root: &Path,
     to_write: &[(PathBuf, String, index::Rendered)],
     files: &mut BTreeMap<String, Digests>,
-    wrote_pool: bool,
+    written: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let read_previous = |path: PathBuf| match fs::read(&path) {
         Ok(b) => Ok(Some(b)),
@@ -91,25 +90,24 @@ pub(super) fn write_indices(
             ("Packages", r.text.as_bytes(), plain_d),
         ];
         for (name, bytes, d) in parts {
-            let tmp = temp_file(dir, name, bytes, false)?;
+            let tmp = temp_file(dir, name, bytes)?;
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
-    }
-    if wrote_pool || !pending.is_empty() {
-        sync_filesystem(root)?;
     }
     for (tmp, dir, key, name, d) in pending {
         release::link_by_hash(dir, &tmp, &d)?;
         let dest = dir.join(name);
         tmp.persist(&dest)
             .map_err(|e| Error::io("writing", &dest, e.error))?;
+        written.push(dest);
         files.insert(key, d);
     }
     Ok(())
 }
 
-/// A complete temporary file beside `dir/name`, mode 0644; `durable`: fsynced.
-pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<TempPath> {
+/// A complete temporary file beside `dir/name`, mode 0644 (synced later, with
+/// everything else this publish wrote, before the switch).
+pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
@@ -117,19 +115,20 @@ pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> 
         .ctx("writing to", dir)?;
     tmp.write_all(bytes).ctx("writing", tmp.path())?;
     set_mode(tmp.as_file(), tmp.path())?;
-    if durable {
-        tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
-    }
     Ok(tmp.into_temp_path())
 }
 
-pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `dest` through a temporary file; its path goes to `written` (synced
+/// before the switch).
+pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx("creating", dir)?;
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = temp_file(dir, &name, bytes, true)?;
+    let tmp = temp_file(dir, &name, bytes)?;
     tmp.persist(dest)
-        .map_err(|e| Error::io("writing", dest, e.error))
+        .map_err(|e| Error::io("writing", dest, e.error))?;
+    written.push(dest.to_path_buf());
+    Ok(())
 }
 
 /// `dists/<suite>` → `<codename>` when the suite has its own name.

@@ -99,7 +99,14 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
     }
     let publish = plans.first().and_then(|p| p.publish.clone());
     if let Some(opts) = &publish {
-        publish::check(opts)?;
+        // Every deb these runs will publish: refused now if already taken.
+        let planned: Vec<publish::Planned> = plans
+            .iter()
+            .filter_map(|p| p.package.as_ref())
+            .filter(|p| p.formats().contains(&Format::Deb))
+            .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
+            .collect();
+        publish::check(opts, &planned)?;
     }
     let mut reports = Vec::new();
     for (i, plan) in plans.iter().enumerate() {

@@ -83,9 +83,11 @@ pub struct YumOptions {
     /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`.
     pub passphrase: Option<String>,
     pub compression: Compression,
-    /// Replace a published package whose bytes differ; publish unsigned into a
-    /// signed repository (removing its signature).
+    /// Replace a published package whose bytes differ.
     pub force: bool,
+    /// Publish unsigned into a signed repository, removing its signature (`-f`
+    /// is no consent to that: `--unsigned` only).
+    pub unsigned: bool,
 }
 
 impl YumOptions {

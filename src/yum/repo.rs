@@ -182,12 +182,12 @@ fn commit(
     let asc_path = repodata.join("repomd.xml.asc");
     let old = existing::load(root)?;
     let signed_before = asc_path.exists();
-    if signer.is_none() && signed_before && !opts.force {
+    if signer.is_none() && signed_before && !opts.unsigned {
         return Err(Error::exists(format!(
             "{} is signed; publishing without --sign-key would drop its signature",
             repodata.display()
         ))
-        .with("give --sign-key, or -f/--force to publish it unsigned"));
+        .with("give --sign-key, or --unsigned to publish it unsigned"));
     }
     let mut plans = decide(root, opts, &old, staged)?;
     let summary = |plans: Vec<Plan>, changed: bool| Summary {
@@ -195,6 +195,8 @@ fn commit(
         changed,
         release: repomd_path.clone(),
         signed_by: signer.map(Signer::primary_fingerprint),
+        deleted: Vec::new(),
+        dry_run: false,
     };
 
     // 1. Packages, renamed into place while, on another thread, the metadata
@@ -250,10 +252,7 @@ fn commit(
     for d in &docs {
         let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
         if !repodata.join(&name).exists() {
-            pending.push((
-                temp_file(&repodata, &name, &d.compressed, false)?,
-                name.clone(),
-            ));
+            pending.push((temp_file(&repodata, &name, &d.compressed)?, name.clone()));
         }
         records.push(NewRecord {
             kind: d.kind,
@@ -273,16 +272,11 @@ fn commit(
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes(), false)?;
+    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes())?;
     let asc_tmp = match signer {
         Some(s) => {
             let asc = s.detached(text.as_bytes(), revision)?;
-            Some(temp_file(
-                &repodata,
-                "repomd.xml.asc",
-                asc.as_bytes(),
-                false,
-            )?)
+            Some(temp_file(&repodata, "repomd.xml.asc", asc.as_bytes())?)
         }
         None => None,
     };
@@ -349,7 +343,10 @@ fn fix_signature(
                 return Ok(false);
             }
             let asc = s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?;
-            let tmp = temp_file(repodata, "repomd.xml.asc", asc.as_bytes(), true)?;
+            let tmp = temp_file(repodata, "repomd.xml.asc", asc.as_bytes())?;
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| crate::error::Error::io("flushing", &tmp, e))?;
             tmp.persist(&asc_path)
                 .map_err(|e| Error::io("writing", &asc_path, e.error))?;
             Ok(true)

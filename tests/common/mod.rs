@@ -2,6 +2,7 @@
 //! real Python against the offline fixtures.
 #![allow(dead_code)]
 
+pub mod apt;
 pub mod http;
 pub mod package;
 pub mod roots;

@@ -54,7 +54,12 @@ impl PackageWriter for DebWriter {
             .collect()
     }
 
-    fn prepare(&self, _pkg: &PackagePlan) -> Result<Box<dyn WriteJob>> {
+    fn prepare(&self, pkg: &PackagePlan) -> Result<Box<dyn WriteJob>> {
+        // A Depends apt cannot parse would break every repository the deb enters.
+        if !pkg.depends.is_empty() {
+            crate::debian::relation::check_field("Depends", &pkg.depends.join(", "))
+                .map_err(|e| crate::error::Error::config(format!("package.depends: {e}")))?;
+        }
         Ok(Box::new(DebWriter))
     }
 }

@@ -29,8 +29,12 @@ impl RpmSigner {
             bad("not an armored secret key".into())
                 .with("export it with `gpg --armor --export-secret-keys FINGERPRINT`")
         })?;
-        let mut signer =
-            Signer::from_asc(text).map_err(|e| bad(format!("cannot sign with it: {e}")))?;
+        // Sign with the key the loader chose (checked: not expired, not revoked),
+        // not the crate's own pick.
+        let fpr = hex::decode(key.fingerprint()).expect("hex fingerprint");
+        let mut signer = Signer::from_asc(text)
+            .and_then(|s| s.with_signing_key(&fpr))
+            .map_err(|e| bad(format!("cannot sign with it: {e}")))?;
         if let Some(p) = key.passphrase() {
             signer = signer.with_key_passphrase(p.to_string());
         }

@@ -1,0 +1,118 @@
+//! One atomic switch per publish: the new `dists/<codename>` is prepared beside
+//! the live one (`dists/.<codename>.next`, a hard-linked copy of it: by-hash
+//! files, indices, Release files, files of other tools), completed there, made
+//! durable, and then exchanged with the live directory in one
+//! `renameat2(RENAME_EXCHANGE)`. A reader (plain or by-hash) therefore sees either
+//! the whole old generation or the whole new one, never a mix; the old one keeps
+//! its by-hash files in the new one, for clients that fetched the old
+//! `InRelease` just before the switch. A publish killed before the switch left
+//! the live directory untouched; debris (`.<codename>.next`) is removed by the
+//! next publish, under the lock.
+//!
+//! On a filesystem without `RENAME_EXCHANGE` the live directory is renamed away
+//! and the new one renamed in: readers may then get "not found" for an instant,
+//! but still never a mix.
+
+use crate::error::{Error, IoContext, Result};
+use rustix::fs::{CWD, RenameFlags};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The directory the next generation of `live` is built in.
+pub(super) fn next_dir(live: &Path) -> PathBuf {
+    let name = live.file_name().unwrap_or_default().to_string_lossy();
+    live.with_file_name(format!(".{name}.next"))
+}
+
+/// Remove a previous run's unfinished generation, then make `next` a copy of
+/// `live` (hard links; empty when `live` does not exist). Returns `next`.
+pub(super) fn prepare(live: &Path) -> Result<PathBuf> {
+    let next = next_dir(live);
+    remove_debris(live)?;
+    fs::create_dir_all(&next).ctx("creating", &next)?;
+    if live.is_dir() {
+        clone_tree(live, &next)?;
+    }
+    Ok(next)
+}
+
+/// Remove what killed runs left: `.<codename>.next` and `.<codename>.old`.
+pub(super) fn remove_debris(live: &Path) -> Result<()> {
+    let next = next_dir(live);
+    for dir in [next.clone(), next.with_extension("old")] {
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing", &dir, e)),
+        }
+    }
+    Ok(())
+}
+
+fn clone_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from).ctx("reading", from)? {
+        let entry = entry.ctx("reading", from)?;
+        let name = entry.file_name();
+        let lossy = name.to_string_lossy();
+        if lossy.starts_with('.') && lossy.ends_with(".partial") {
+            continue;
+        }
+        let (src, dest) = (entry.path(), to.join(&name));
+        let ft = entry.file_type().ctx("reading", &src)?;
+        if ft.is_dir() {
+            fs::create_dir(&dest).ctx("creating", &dest)?;
+            clone_tree(&src, &dest)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&src).ctx("reading", &src)?;
+            std::os::unix::fs::symlink(target, &dest).ctx("creating", &dest)?;
+        } else if ft.is_file() && fs::hard_link(&src, &dest).is_err() {
+            fs::copy(&src, &dest).ctx("copying", &src)?;
+        }
+    }
+    Ok(())
+}
+
+/// Make `next` the live directory in one step, then remove the old generation.
+/// First, in one parallel batch, the `written` files, every directory of `next`
+/// and the pool directories that got new entries (`pool_dirs`) are synced: the
+/// new generation and all it names are on disk before it becomes visible.
+pub(super) fn switch(
+    next: &Path,
+    live: &Path,
+    written: &[PathBuf],
+    pool_dirs: &[PathBuf],
+) -> Result<()> {
+    let parent = live.parent().unwrap_or(Path::new("."));
+    let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_dir())
+        .map(|e| e.into_path())
+        .collect();
+    dirs.extend_from_slice(pool_dirs);
+    super::stage::sync_all(written, &dirs)?;
+    if !live.exists() {
+        fs::rename(next, live).ctx("creating", live)?;
+    } else {
+        match rustix::fs::renameat_with(CWD, next, CWD, live, RenameFlags::EXCHANGE) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                let old = next.with_extension("old");
+                fs::rename(live, &old).ctx("moving aside", live)?;
+                fs::rename(next, live).ctx("creating", live)?;
+                fs::rename(&old, next).ctx("moving", &old)?;
+            }
+            Err(e) => return Err(Error::io("switching to", live, e.into())),
+        }
+    }
+    // The switch itself made durable; then the old generation (now at `next`) goes.
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .ctx("flushing", parent)?;
+    match fs::remove_dir_all(next) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", next, e)),
+    }
+}

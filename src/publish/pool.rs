@@ -1,0 +1,113 @@
+//! The pool: where a package's file lives, and which paths may be used at all.
+//!
+//! Pool identity is the whole version, epoch included:
+//! `pool/<component>/<prefix>/<source>/<package>_<version>_<arch>.deb` where a
+//! version's epoch colon is written `%3a` (as `apt-get download` names files),
+//! so `1:1.0` → `pkg_1%3a1.0_all.deb` and `1.0` → `pkg_1.0_all.deb`. `%` is not
+//! allowed in Debian versions, so two different version strings never map to one
+//! file name.
+//!
+//! Paths read from a repository's own indices (`Filename:`) are not trusted: they
+//! must be relative, without `.`/`..`/empty components, and must not leave the
+//! repository through a symlink.
+
+use super::debfile::Control;
+use crate::error::{Error, Result};
+use std::path::{Component, Path, PathBuf};
+
+/// The pool path of a package (see the module docs).
+pub(super) fn pool_path(component: &str, c: &Control) -> String {
+    let source = c.source();
+    let prefix = if source.starts_with("lib") && source.len() > 3 {
+        &source[..4]
+    } else {
+        &source[..1]
+    };
+    format!(
+        "pool/{component}/{prefix}/{source}/{}_{}_{}.deb",
+        c.package(),
+        c.version().replace(':', "%3a"),
+        c.architecture()
+    )
+}
+
+/// Check the form of a path read from an index: relative, plain components.
+pub(super) fn check_relative(rel: &str) -> std::result::Result<(), String> {
+    let path = Path::new(rel);
+    let plain = !rel.is_empty()
+        && !rel.contains("//")
+        && !rel.ends_with('/')
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "Filename {rel:?} is not a plain relative path inside the repository"
+        ))
+    }
+}
+
+/// `root/rel`, checked to stay inside `root` even through symlinks (the deepest
+/// existing ancestor is resolved). `index` names where `rel` came from.
+pub(super) fn resolve(root: &Path, rel: &str, index: &Path) -> Result<PathBuf> {
+    let outside = |why: String| {
+        Error::config(format!("{}: {why}", index.display()))
+            .with("repair that index (or remove the stanza) before publishing")
+    };
+    check_relative(rel).map_err(outside)?;
+    let path = root.join(rel);
+    let real_root = root
+        .canonicalize()
+        .map_err(|e| Error::io("resolving", root, e))?;
+    // A symlink as the last component is followed by every later open: resolve it too.
+    let mut probe = path.as_path();
+    let resolved = loop {
+        match probe.canonicalize() {
+            Ok(p) => break p,
+            Err(_) => match probe.parent() {
+                Some(parent) => probe = parent,
+                None => break PathBuf::new(),
+            },
+        }
+    };
+    let dangling = path.symlink_metadata().is_ok() && path.canonicalize().is_err();
+    if !resolved.starts_with(&real_root) || dangling {
+        return Err(outside(format!(
+            "Filename {rel:?} leads outside the repository (through a symlink)"
+        )));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_never_collide() {
+        let c = |v: &str| {
+            Control::parse(&format!("Package: pkg\nVersion: {v}\nArchitecture: all\n")).unwrap()
+        };
+        let a = pool_path("main", &c("1:1.0"));
+        let b = pool_path("main", &c("1.0"));
+        let z = pool_path("main", &c("0:1.0"));
+        assert_eq!(b, "pool/main/p/pkg/pkg_1.0_all.deb");
+        assert_eq!(a, "pool/main/p/pkg/pkg_1%3a1.0_all.deb");
+        assert!(a != b && z != b && z != a);
+    }
+
+    #[test]
+    fn index_paths_must_be_plain() {
+        for bad in [
+            "../x.deb",
+            "/etc/x.deb",
+            "pool/../../x",
+            "pool//x",
+            "./pool/x",
+            "",
+        ] {
+            assert!(check_relative(bad).is_err(), "{bad}");
+        }
+        assert!(check_relative("pool/main/a/a/a_1_all.deb").is_ok());
+    }
+}
