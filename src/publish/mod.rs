@@ -42,6 +42,7 @@ mod precheck;
 mod release;
 mod repo;
 pub(crate) mod stage;
+mod state;
 pub(crate) mod write;
 
 pub use digest::Digests;
@@ -339,7 +340,7 @@ pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
             dist.display()
         )));
     }
-    Ok(repo::list(&opts.repo, &opts.codename)?
+    Ok(state::list(&opts.repo, &opts.codename)?
         .into_iter()
         .map(|(component, s)| Entry {
             package: s.package,

@@ -8,6 +8,7 @@ use super::lifecycle::{self, Request};
 use super::pool::{self, pool_path};
 use super::release::{self, Release};
 use super::stage::{self, Staged, hash_file};
+use super::state::{Component, load_components, read_optional, referenced_elsewhere};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
 use super::{foreign, generation, precheck};
@@ -16,7 +17,6 @@ use crate::log::Log;
 use crate::openpgp::Signer;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 pub(super) fn run(
@@ -54,123 +54,6 @@ pub(super) fn run(
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
     commit(opts, req, staged, signer, log)
-}
-
-/// Every stanza of a codename, by component, sorted (read-only, no lock).
-pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
-    let mut out = Vec::new();
-    for (name, comp) in load_components(&root.join("dists").join(codename))? {
-        let mut stanzas: Vec<Stanza> = comp.stanzas.into_values().collect();
-        stanzas.sort_by(index::order);
-        out.extend(stanzas.into_iter().map(|s| (name.clone(), s)));
-    }
-    Ok(out)
-}
-
-/// One component of the distribution as found on disk.
-#[derive(Default)]
-struct Component {
-    stanzas: HashMap<Key, Stanza>,
-    /// The index each stanza was read from (for errors).
-    sources: HashMap<Key, PathBuf>,
-    /// Architectures that have a `binary-<arch>` directory.
-    arches: BTreeSet<String>,
-    /// The current `Packages` text, by architecture.
-    current: HashMap<String, String>,
-}
-
-fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
-    let mut comps = BTreeMap::new();
-    for comp_dir in subdirs(dist)? {
-        let mut comp = Component::default();
-        for bin_dir in subdirs(&comp_dir)? {
-            let name = file_name(&bin_dir);
-            let Some(arch) = name.strip_prefix("binary-") else {
-                continue;
-            };
-            comp.arches.insert(arch.to_string());
-            let path = bin_dir.join("Packages");
-            let text = match fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("reading", &path, e)),
-            };
-            for s in index::parse(&text, &path)? {
-                comp.sources.entry(s.key()).or_insert_with(|| path.clone());
-                comp.stanzas.entry(s.key()).or_insert(s);
-            }
-            comp.current.insert(arch.to_string(), text);
-        }
-        if !comp.arches.is_empty() {
-            comps.insert(file_name(&comp_dir), comp);
-        }
-    }
-    Ok(comps)
-}
-
-fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("reading", dir, e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.ctx("reading", dir)?;
-        let name = entry.file_name();
-        if entry.file_type().ctx("reading", dir)?.is_dir()
-            && !name.to_string_lossy().starts_with('.')
-        {
-            out.push(entry.path());
-        }
-    }
-    Ok(out)
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("reading", path, e)),
-    }
-}
-
-/// Which index (other than this codename and component's own stanza for `key`)
-/// names `filename`: a pool file shared with it must never be replaced.
-fn referenced_elsewhere(
-    root: &Path,
-    opts: &PublishOptions,
-    key: &Key,
-    filename: &str,
-) -> Result<Option<PathBuf>> {
-    let needle = format!("Filename: {filename}\n");
-    for dist in subdirs(&root.join("dists"))? {
-        for comp in subdirs(&dist)? {
-            let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
-            for bin in subdirs(&comp)? {
-                let path = bin.join("Packages");
-                let Some(text) = read_optional(&path)? else {
-                    continue;
-                };
-                if !text.contains(&needle) {
-                    continue;
-                }
-                let hit = index::parse(&text, &path)?
-                    .iter()
-                    .any(|s| s.filename == filename && !(ours && s.key() == *key));
-                if hit {
-                    return Ok(Some(path));
-                }
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// What to do with one staged package.

@@ -54,6 +54,10 @@ pub fn package_kind(path: &Path) -> Option<PackageKind> {
 /// the publishers check every file anyway, and the rpm reader names a deb
 /// among rpms as a mixture.
 pub fn kind_of(files: &[PathBuf]) -> Result<PackageKind> {
+    // Only regular files are opened: a FIFO would block the read of its magic.
+    for f in files {
+        crate::util::input::check_regular(f, "package", u64::MAX)?;
+    }
     if let Some(k) = files.iter().find_map(|f| package_kind(f)) {
         return Ok(k);
     }

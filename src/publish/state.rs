@@ -1,0 +1,128 @@
+//! The repository as found on disk: the components of a codename with their
+//! stanzas (parsed from the existing `Packages` indices, never from the debs),
+//! and which index names a pool file.
+
+use super::PublishOptions;
+use super::index::{self, Key, Stanza};
+use crate::error::{Error, IoContext, Result};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Every stanza of a codename, by component, sorted (read-only, no lock).
+pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
+    let mut out = Vec::new();
+    for (name, comp) in load_components(&root.join("dists").join(codename))? {
+        let mut stanzas: Vec<Stanza> = comp.stanzas.into_values().collect();
+        stanzas.sort_by(index::order);
+        out.extend(stanzas.into_iter().map(|s| (name.clone(), s)));
+    }
+    Ok(out)
+}
+
+/// One component of the distribution as found on disk.
+#[derive(Default)]
+pub(super) struct Component {
+    pub stanzas: HashMap<Key, Stanza>,
+    /// The index each stanza was read from (for errors).
+    pub sources: HashMap<Key, PathBuf>,
+    /// Architectures that have a `binary-<arch>` directory.
+    pub arches: BTreeSet<String>,
+    /// The current `Packages` text, by architecture.
+    pub current: HashMap<String, String>,
+}
+
+pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
+    let mut comps = BTreeMap::new();
+    for comp_dir in subdirs(dist)? {
+        let mut comp = Component::default();
+        for bin_dir in subdirs(&comp_dir)? {
+            let name = file_name(&bin_dir);
+            let Some(arch) = name.strip_prefix("binary-") else {
+                continue;
+            };
+            comp.arches.insert(arch.to_string());
+            let path = bin_dir.join("Packages");
+            let text = match fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("reading", &path, e)),
+            };
+            for s in index::parse(&text, &path)? {
+                comp.sources.entry(s.key()).or_insert_with(|| path.clone());
+                comp.stanzas.entry(s.key()).or_insert(s);
+            }
+            comp.current.insert(arch.to_string(), text);
+        }
+        if !comp.arches.is_empty() {
+            comps.insert(file_name(&comp_dir), comp);
+        }
+    }
+    Ok(comps)
+}
+
+pub(super) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("reading", dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.ctx("reading", dir)?;
+        let name = entry.file_name();
+        if entry.file_type().ctx("reading", dir)?.is_dir()
+            && !name.to_string_lossy().starts_with('.')
+        {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(super) fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", path, e)),
+    }
+}
+
+/// Which index (other than this codename and component's own stanza for `key`)
+/// names `filename`: a pool file shared with it must never be replaced.
+pub(super) fn referenced_elsewhere(
+    root: &Path,
+    opts: &PublishOptions,
+    key: &Key,
+    filename: &str,
+) -> Result<Option<PathBuf>> {
+    let needle = format!("Filename: {filename}\n");
+    for dist in subdirs(&root.join("dists"))? {
+        for comp in subdirs(&dist)? {
+            let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
+            for bin in subdirs(&comp)? {
+                let path = bin.join("Packages");
+                let Some(text) = read_optional(&path)? else {
+                    continue;
+                };
+                if !text.contains(&needle) {
+                    continue;
+                }
+                let hit = index::parse(&text, &path)?
+                    .iter()
+                    .any(|s| s.filename == filename && !(ours && s.key() == *key));
+                if hit {
+                    return Ok(Some(path));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
