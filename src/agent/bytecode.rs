@@ -59,6 +59,9 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
         files.chunks(size).len()
     ));
     let mut children = Vec::new();
+    // Inside a `--root` every process mounts the root's one overlay: one at a time.
+    let sequential = super::root::active();
+    let mut failed_early = 0;
     for chunk in files.chunks(size) {
         // In a `--root` build the interpreter runs inside the root (root.rs).
         let (program, args) = super::root::wrap(
@@ -83,23 +86,32 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
         std::thread::spawn(move || {
             let _ = stdin.write_all(&list);
         });
-        children.push(child);
-    }
-    let mut failed = 0;
-    for child in children {
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::build(format!("compiling bytecode: {e}")))?;
-        if !out.status.success() {
-            return Err(
-                Error::build("compiling the installed modules to bytecode failed")
-                    .with(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-            );
+        if sequential {
+            failed_early += finish(child)?;
+        } else {
+            children.push(child);
         }
-        failed += String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<usize>()
-            .unwrap_or(0);
+    }
+    let mut failed = failed_early;
+    for child in children {
+        failed += finish(child)?;
     }
     Ok((files.len() - failed, failed))
+}
+
+/// Wait for one compiling process; how many files it could not compile.
+fn finish(child: std::process::Child) -> Result<usize> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::build(format!("compiling bytecode: {e}")))?;
+    if !out.status.success() {
+        return Err(
+            Error::build("compiling the installed modules to bytecode failed")
+                .with(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<usize>()
+        .unwrap_or(0))
 }

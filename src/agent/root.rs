@@ -235,6 +235,11 @@ fn sweep_stale() {
     }
 }
 
+/// Whether a `--root` build is running (commands go into the root).
+pub fn active() -> bool {
+    ACTIVE.with(|a| a.borrow().is_some())
+}
+
 /// The program and arguments that run `program args` inside the root.
 pub fn wrap(program: &OsString, args: &[OsString]) -> (OsString, Vec<OsString>) {
     ACTIVE.with(|a| match &*a.borrow() {

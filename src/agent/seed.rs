@@ -25,6 +25,11 @@ pub struct Seeds {
 /// The interpreter's seed wheels (found by the probe), or None when it has no
 /// usable pip wheel.
 pub fn find(interpreter: &Interpreter, log: &Log) -> Option<Seeds> {
+    // Inside a `--root` the wheel directory is the root's, not the host's: the
+    // venv is made with ensurepip there instead.
+    if super::root::active() {
+        return None;
+    }
     let dir = interpreter.wheel_dir.as_deref()?;
     let seeds = from_dir(dir);
     if seeds.is_none() {
