@@ -8,8 +8,9 @@
 //! nothing.
 
 use super::index::{Key, Stanza};
+use super::state::subdirs;
 use crate::debian::version;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
@@ -199,9 +200,9 @@ pub(super) fn plan(
 /// Every pool path any index of any codename names.
 fn referenced(root: &Path) -> Result<HashSet<String>> {
     let mut names = HashSet::new();
-    for dist in dirs(&root.join("dists"))? {
-        for comp in dirs(&dist)? {
-            for bin in dirs(&comp)? {
+    for dist in subdirs(&root.join("dists"))? {
+        for comp in subdirs(&dist)? {
+            for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
                 let text = match fs::read_to_string(&path) {
                     Ok(t) => t,
@@ -217,24 +218,6 @@ fn referenced(root: &Path) -> Result<HashSet<String>> {
         }
     }
     Ok(names)
-}
-
-/// Visible subdirectories (not symlinks, not `.hidden`).
-fn dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("reading", dir, e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.ctx("reading", dir)?;
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if entry.file_type().ctx("reading", dir)?.is_dir() && !hidden {
-            out.push(entry.path());
-        }
-    }
-    Ok(out)
 }
 
 /// Delete the `candidates` (pool paths) that no index names any more, and the

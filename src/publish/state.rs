@@ -62,6 +62,7 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
     Ok(comps)
 }
 
+/// Visible subdirectories (not symlinks, not `.hidden`).
 pub(super) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
