@@ -78,7 +78,8 @@ fn archive_is_reproducible_across_mtimes_with_source_date_epoch() {
         ],
     );
     assert_eq!(tree(&x.path().join("env")), tree(&w.path().join("env")));
+    // A missing directory is a usage error (exit 2, issue 10 item 25).
     let out = cfy_ap(w.path(), &["archive", "missing-dir", "x.tar.gz"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(!w.path().join("x.tar.gz").exists());
 }
