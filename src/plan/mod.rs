@@ -1,15 +1,22 @@
 //! The resolved plan: every default applied, every path made absolute, every module
-//! in install order with its source. `--dry-run` prints it; `build` executes it.
+//! in install order with its source. `--dry-run` prints it ([`display`]); the
+//! pipeline executes it.
 
-use crate::config::modules::{self, BASE_MODULES, MANAGEMENT_MODULES};
-use crate::config::{Config, ModuleSource, detect};
+mod display;
+mod modules;
+mod paths;
+
+pub use paths::{find_on_path, tar_prefix};
+
+use crate::config::modules::DEFAULT_MANAGER_SOURCE;
+use crate::config::{Config, detect};
 use crate::error::{Error, Result};
 use crate::package::{Format, PackagePlan, PackageWriter};
 use crate::publish::PublishOptions;
 use crate::util::paths::{normalize, parent_dir};
-use crate::util::redact::redact;
-use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use modules::module_list;
+use paths::resolve_python;
+use std::path::{Path, PathBuf};
 
 /// Where one module is installed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +184,7 @@ impl Plan {
             let template = cfg
                 .management_modules_source
                 .clone()
-                .unwrap_or_else(|| modules::DEFAULT_MANAGER_SOURCE.into());
+                .unwrap_or_else(|| DEFAULT_MANAGER_SOURCE.into());
             let source = template.replace("{version}", &version);
             if source.contains("://") {
                 source
@@ -315,297 +322,5 @@ impl Plan {
             out.extend(p.output_paths());
         }
         out
-    }
-}
-
-/// Every module in install order; skipped ones are left out.
-fn module_list(cfg: &Config) -> Vec<Module> {
-    let base = cfg.base_modules.clone().unwrap_or_default();
-    let mut out = vec![Module {
-        key: "celery".into(),
-        spec: Spec::Pip(
-            base.celery
-                .0
-                .unwrap_or_else(|| modules::DEFAULT_CELERY.into()),
-        ),
-    }];
-    let given = [
-        base.rest_client,
-        base.plugins_common,
-        base.script_plugin,
-        base.diamond_plugin,
-    ];
-    for ((key, repo), given) in BASE_MODULES.iter().zip(given) {
-        let spec = match given {
-            ModuleSource::Skip => continue,
-            ModuleSource::Pip(s) => Spec::Pip(s),
-            ModuleSource::Default => Spec::Pip(modules::base_default(repo)),
-        };
-        out.push(Module {
-            key: key.to_string(),
-            spec,
-        });
-    }
-    let mgmt = cfg.management_modules.clone().unwrap_or_default();
-    let given = [
-        mgmt.agent_installer,
-        mgmt.plugin_installer,
-        mgmt.windows_agent_installer,
-        mgmt.windows_plugin_installer,
-    ];
-    for (key, given) in MANAGEMENT_MODULES.iter().zip(given) {
-        let spec = match given {
-            ModuleSource::Skip => continue,
-            ModuleSource::Pip(s) => Spec::Pip(s),
-            ModuleSource::Default => Spec::Manager(modules::manager_subdir(key)),
-        };
-        out.push(Module {
-            key: key.to_string(),
-            spec,
-        });
-    }
-    for (i, spec) in cfg.additional_modules.iter().flatten().enumerate() {
-        out.push(Module {
-            key: format!("additional_modules[{i}]"),
-            spec: Spec::Pip(spec.clone()),
-        });
-    }
-    out
-}
-
-fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Option<String>)> {
-    const DEFAULT: &str = "/usr/bin/python";
-    match configured {
-        Some(p) => {
-            let path = PathBuf::from(p);
-            let found = if p.contains('/') {
-                path.is_file().then_some(path.clone())
-            } else {
-                find_on_path(p)
-            };
-            found.map(|f| (f, None)).ok_or_else(|| {
-                Error::build(format!("python interpreter {p} not found (python_path)")).with(
-                    "install that Python, or set python_path to an existing interpreter such as /usr/bin/python3",
-                )
-            })
-        }
-        None if Path::new(DEFAULT).is_file() => Ok((PathBuf::from(DEFAULT), None)),
-        None => match find_on_path("python3") {
-            Some(p) => {
-                let note = format!(
-                    "{DEFAULT} does not exist; using python3 from PATH: {} (set python_path to choose)",
-                    p.display()
-                );
-                Ok((p, Some(note)))
-            }
-            None => Err(Error::build(format!(
-                "python interpreter {DEFAULT} not found, and no python3 on PATH"
-            ))
-            .with("install Python, or set python_path in the config to an existing interpreter")),
-        },
-    }
-}
-
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The venv as written, normalised, without a leading `/`: the tar member prefix.
-/// A relative path that climbs out of the current directory falls back to the
-/// absolute path.
-pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
-    let mut parts: Vec<String> = Vec::new();
-    let mut climbed = false;
-    for c in Path::new(written).components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::ParentDir => climbed |= parts.pop().is_none(),
-            _ => {}
-        }
-    }
-    if climbed {
-        parts = absolute
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect();
-    }
-    if parts.is_empty() {
-        return Err(Error::config(format!(
-            "venv {written:?} names the current or root directory: give the virtualenv its own directory, e.g. cloudify/Ubuntu-trusty-agent/env"
-        )));
-    }
-    Ok(parts.join("/"))
-}
-
-fn publish_line(p: &PublishOptions) -> String {
-    format!(
-        "publish: the deb into {} ({} {}, {})",
-        p.repo.display(),
-        p.suite(),
-        p.component,
-        if p.sign_key.is_some() {
-            "signed"
-        } else {
-            "unsigned"
-        }
-    )
-}
-
-fn yum_line(y: &crate::yum::YumOptions) -> String {
-    let signed = if y.sign_key.is_some() {
-        "signed"
-    } else {
-        "unsigned"
-    };
-    format!("publish: the rpm into {} (yum, {signed})", y.repo.display())
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = if self.detected { " (detected)" } else { "" };
-        writeln!(f, "distribution: {}{how}", self.distribution)?;
-        writeln!(f, "release:      {}{how}", self.release)?;
-        if let Some(root) = &self.root {
-            writeln!(f, "{root}")?;
-        }
-        if let Some(tar) = &self.from_tar {
-            write!(
-                f,
-                "agent tar:    {} (--from-tar: no virtualenv is built)",
-                tar.display()
-            )?;
-            if let Some(p) = &self.package {
-                write!(f, "\n{}", p.to_string().trim_end())?;
-            }
-            if let Some(p) = &self.publish {
-                write!(f, "\n{}", publish_line(p))?;
-            }
-            if let Some(y) = &self.yum_publish {
-                write!(f, "\n{}", yum_line(y))?;
-            }
-            return Ok(());
-        }
-        writeln!(f, "python:       {}", self.python.display())?;
-        if let Some(note) = &self.python_note {
-            writeln!(f, "              ({note})")?;
-        }
-        writeln!(f, "venv:         {}", self.venv.display())?;
-        writeln!(f, "tar members:  {}/...", self.tar_prefix)?;
-        if !self.pip_options.is_empty() {
-            writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
-        }
-        writeln!(f, "installer:    {}", self.installer.describe())?;
-        if let Some(c) = &self.installer.cache_dir {
-            writeln!(f, "cache dir:    {}", c.display())?;
-        }
-        if let Some(src) = &self.manager_source {
-            writeln!(f, "manager source: {}", redact(src))?;
-        }
-        writeln!(f, "modules (in install order):")?;
-        for (i, m) in self.modules.iter().enumerate() {
-            let src = match &m.spec {
-                Spec::Pip(s) => redact(s),
-                Spec::Manager(sub) => format!("{sub} of the manager source"),
-            };
-            writeln!(f, "  {:>2}. {:<26} {src}", i + 1, m.key)?;
-        }
-        writeln!(f, "outputs:")?;
-        writeln!(f, "  tar:  {}", self.output_tar.display())?;
-        if let Some(p) = &self.package {
-            write!(f, "{p}")?;
-        }
-        if let Some(p) = &self.publish {
-            writeln!(f, "{}", publish_line(p))?;
-        }
-        if let Some(y) = &self.yum_publish {
-            writeln!(f, "{}", yum_line(y))?;
-        }
-        writeln!(
-            f,
-            "validation: {}",
-            if self.validate { "on" } else { "off" }
-        )?;
-        writeln!(
-            f,
-            "relocatable: {}",
-            if self.relocatable { "yes" } else { "no" }
-        )?;
-        write!(
-            f,
-            "keep venv: {}",
-            if self.keep_venv { "yes" } else { "no" }
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tar_prefix_rules() {
-        let abs = Path::new("/w/x/env");
-        assert_eq!(
-            tar_prefix("/cloudify/U-t-agent/env", abs).unwrap(),
-            "cloudify/U-t-agent/env"
-        );
-        assert_eq!(
-            tar_prefix("./cloudify//a/../b/env/", abs).unwrap(),
-            "cloudify/b/env"
-        );
-        assert_eq!(tar_prefix("../x/env", abs).unwrap(), "w/x/env");
-        assert!(tar_prefix(".", abs).is_err());
-        assert!(tar_prefix("/", abs).is_err());
-    }
-
-    #[test]
-    fn module_order_defaults_and_skips() {
-        let cfg = crate::config::parse_str(
-            "base_modules:\n  diamond_plugin: none\nmanagement_modules:\n  plugin_installer: my-pi==1\n  windows_agent_installer: false\nadditional_modules: [a, b]\n",
-            "c",
-        )
-        .unwrap();
-        let keys: Vec<_> = module_list(&cfg)
-            .into_iter()
-            .map(|m| (m.key, m.spec))
-            .collect();
-        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "celery",
-                "rest_client",
-                "plugins_common",
-                "script_plugin",
-                "agent_installer",
-                "plugin_installer",
-                "windows_plugin_installer",
-                "additional_modules[0]",
-                "additional_modules[1]"
-            ]
-        );
-        assert_eq!(keys[0].1, Spec::Pip("celery==3.1.17".into()));
-        assert_eq!(
-            keys[1].1,
-            Spec::Pip(
-                "https://github.com/cloudify-cosmo/cloudify-rest-client/archive/master.tar.gz"
-                    .into()
-            )
-        );
-        assert_eq!(
-            keys[2].1,
-            Spec::Pip(
-                "https://github.com/cloudify-cosmo/cloudify-plugins-common/archive/master.tar.gz"
-                    .into()
-            )
-        );
-        assert_eq!(keys[4].1, Spec::Manager("plugins/agent-installer".into()));
-        assert_eq!(keys[5].1, Spec::Pip("my-pi==1".into()));
     }
 }

@@ -1,0 +1,107 @@
+//! What `--dry-run` prints: the resolved plan, one line per decision.
+
+use super::{Plan, Spec};
+use crate::publish::PublishOptions;
+use crate::util::redact::redact;
+use std::fmt;
+
+fn publish_line(p: &PublishOptions) -> String {
+    format!(
+        "publish: the deb into {} ({} {}, {})",
+        p.repo.display(),
+        p.suite(),
+        p.component,
+        if p.sign_key.is_some() {
+            "signed"
+        } else {
+            "unsigned"
+        }
+    )
+}
+
+fn yum_line(y: &crate::yum::YumOptions) -> String {
+    let signed = if y.sign_key.is_some() {
+        "signed"
+    } else {
+        "unsigned"
+    };
+    format!("publish: the rpm into {} (yum, {signed})", y.repo.display())
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = if self.detected { " (detected)" } else { "" };
+        writeln!(f, "distribution: {}{how}", self.distribution)?;
+        writeln!(f, "release:      {}{how}", self.release)?;
+        if let Some(root) = &self.root {
+            writeln!(f, "{root}")?;
+        }
+        if let Some(tar) = &self.from_tar {
+            write!(
+                f,
+                "agent tar:    {} (--from-tar: no virtualenv is built)",
+                tar.display()
+            )?;
+            if let Some(p) = &self.package {
+                write!(f, "\n{}", p.to_string().trim_end())?;
+            }
+            if let Some(p) = &self.publish {
+                write!(f, "\n{}", publish_line(p))?;
+            }
+            if let Some(y) = &self.yum_publish {
+                write!(f, "\n{}", yum_line(y))?;
+            }
+            return Ok(());
+        }
+        writeln!(f, "python:       {}", self.python.display())?;
+        if let Some(note) = &self.python_note {
+            writeln!(f, "              ({note})")?;
+        }
+        writeln!(f, "venv:         {}", self.venv.display())?;
+        writeln!(f, "tar members:  {}/...", self.tar_prefix)?;
+        if !self.pip_options.is_empty() {
+            writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
+        }
+        writeln!(f, "installer:    {}", self.installer.describe())?;
+        if let Some(c) = &self.installer.cache_dir {
+            writeln!(f, "cache dir:    {}", c.display())?;
+        }
+        if let Some(src) = &self.manager_source {
+            writeln!(f, "manager source: {}", redact(src))?;
+        }
+        writeln!(f, "modules (in install order):")?;
+        for (i, m) in self.modules.iter().enumerate() {
+            let src = match &m.spec {
+                Spec::Pip(s) => redact(s),
+                Spec::Manager(sub) => format!("{sub} of the manager source"),
+            };
+            writeln!(f, "  {:>2}. {:<26} {src}", i + 1, m.key)?;
+        }
+        writeln!(f, "outputs:")?;
+        writeln!(f, "  tar:  {}", self.output_tar.display())?;
+        if let Some(p) = &self.package {
+            write!(f, "{p}")?;
+        }
+        if let Some(p) = &self.publish {
+            writeln!(f, "{}", publish_line(p))?;
+        }
+        if let Some(y) = &self.yum_publish {
+            writeln!(f, "{}", yum_line(y))?;
+        }
+        writeln!(
+            f,
+            "validation: {}",
+            if self.validate { "on" } else { "off" }
+        )?;
+        writeln!(
+            f,
+            "relocatable: {}",
+            if self.relocatable { "yes" } else { "no" }
+        )?;
+        write!(
+            f,
+            "keep venv: {}",
+            if self.keep_venv { "yes" } else { "no" }
+        )
+    }
+}

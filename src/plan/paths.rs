@@ -1,0 +1,96 @@
+//! Paths of a plan: the interpreter (configured, `/usr/bin/python`, or python3
+//! on PATH) and the tar member prefix derived from the venv as written.
+
+use crate::error::{Error, Result};
+use std::path::{Component, Path, PathBuf};
+
+pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Option<String>)> {
+    const DEFAULT: &str = "/usr/bin/python";
+    match configured {
+        Some(p) => {
+            let path = PathBuf::from(p);
+            let found = if p.contains('/') {
+                path.is_file().then_some(path.clone())
+            } else {
+                find_on_path(p)
+            };
+            found.map(|f| (f, None)).ok_or_else(|| {
+                Error::build(format!("python interpreter {p} not found (python_path)")).with(
+                    "install that Python, or set python_path to an existing interpreter such as /usr/bin/python3",
+                )
+            })
+        }
+        None if Path::new(DEFAULT).is_file() => Ok((PathBuf::from(DEFAULT), None)),
+        None => match find_on_path("python3") {
+            Some(p) => {
+                let note = format!(
+                    "{DEFAULT} does not exist; using python3 from PATH: {} (set python_path to choose)",
+                    p.display()
+                );
+                Ok((p, Some(note)))
+            }
+            None => Err(Error::build(format!(
+                "python interpreter {DEFAULT} not found, and no python3 on PATH"
+            ))
+            .with("install Python, or set python_path in the config to an existing interpreter")),
+        },
+    }
+}
+
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The venv as written, normalised, without a leading `/`: the tar member prefix.
+/// A relative path that climbs out of the current directory falls back to the
+/// absolute path.
+pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut climbed = false;
+    for c in Path::new(written).components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::ParentDir => climbed |= parts.pop().is_none(),
+            _ => {}
+        }
+    }
+    if climbed {
+        parts = absolute
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+    }
+    if parts.is_empty() {
+        return Err(Error::config(format!(
+            "venv {written:?} names the current or root directory: give the virtualenv its own directory, e.g. cloudify/Ubuntu-trusty-agent/env"
+        )));
+    }
+    Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_prefix_rules() {
+        let abs = Path::new("/w/x/env");
+        assert_eq!(
+            tar_prefix("/cloudify/U-t-agent/env", abs).unwrap(),
+            "cloudify/U-t-agent/env"
+        );
+        assert_eq!(
+            tar_prefix("./cloudify//a/../b/env/", abs).unwrap(),
+            "cloudify/b/env"
+        );
+        assert_eq!(tar_prefix("../x/env", abs).unwrap(), "w/x/env");
+        assert!(tar_prefix(".", abs).is_err());
+        assert!(tar_prefix("/", abs).is_err());
+    }
+}
