@@ -121,3 +121,58 @@ fn a_bad_publish_key_fails_before_any_work() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("publish.repo"), "{}", text(&out));
 }
+
+#[test]
+fn publish_keep_in_the_config_retains_the_newest_versions() {
+    let w = setup();
+    let cfg = |version: &str, keep: &str| {
+        config(&format!("publish:\n  repo: apt\n  keep: {keep}\n"))
+            .replace("version: '3.2'", &format!("version: '{version}'"))
+    };
+    std::fs::write(w.path().join("c.yaml"), cfg("1.0", "0")).unwrap();
+    let args = [
+        "-c",
+        "c.yaml",
+        "--format",
+        "deb",
+        "--from-tar",
+        "agent.tar.gz",
+    ];
+    // keep: 0 is refused before anything is built.
+    let out = cfy_ap(w.path(), &args, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("publish.keep must be at least 1"));
+    assert!(!w.path().join("apt").exists());
+    for version in ["1.0", "2.0", "3.0~rc1", "3.0"] {
+        std::fs::write(w.path().join("c.yaml"), cfg(version, "2")).unwrap();
+        let out = cfy_ap(w.path(), &args, &[]);
+        assert!(out.status.success(), "{version}: {}", text(&out));
+    }
+    let pool = w
+        .path()
+        .join("apt/pool/main/c/cloudify-ubuntu-trusty-agent");
+    let mut left: Vec<String> = std::fs::read_dir(&pool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let arch = tool("dpkg", &["--print-architecture"]);
+    let arch = arch.trim();
+    assert_eq!(
+        left,
+        [
+            format!("cloudify-ubuntu-trusty-agent_3.0-1_{arch}.deb"),
+            format!("cloudify-ubuntu-trusty-agent_3.0~rc1-1_{arch}.deb"),
+        ]
+    );
+    let packages = std::fs::read_to_string(
+        w.path()
+            .join(format!("apt/dists/stable/main/binary-{arch}/Packages")),
+    )
+    .unwrap();
+    let versions: Vec<&str> = packages
+        .lines()
+        .filter_map(|l| l.strip_prefix("Version: "))
+        .collect();
+    assert_eq!(versions, ["3.0~rc1-1", "3.0-1"], "{packages}");
+}

@@ -167,6 +167,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("#   label: cfy-ap");
     out("#   sign_key: <none>");
     out("#   rpm_repo: ./yum-repo       # a yum repository for the .rpm (--format rpm)");
+    out("#   keep: 3                    # keep the newest 3 versions of each package");
     s
 }
 

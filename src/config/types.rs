@@ -195,4 +195,7 @@ pub struct Publish {
     pub sign_key: Option<String>,
     /// A yum repository to publish the rpm into (--format rpm).
     pub rpm_repo: Option<String>,
+    /// Keep only the newest N versions of each package (per codename and architecture, dpkg order) whenever publishing; older ones are removed.
+    #[schemars(range(min = 1))]
+    pub keep: Option<u32>,
 }

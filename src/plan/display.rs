@@ -6,8 +6,12 @@ use crate::util::redact::redact;
 use std::fmt;
 
 fn publish_line(p: &PublishOptions) -> String {
+    let keep = p
+        .keep
+        .map(|n| format!(", keeping the newest {n}"))
+        .unwrap_or_default();
     format!(
-        "publish: the deb into {} ({} {}, {})",
+        "publish: the deb into {} ({} {}, {}{keep})",
         p.repo.display(),
         p.suite(),
         p.component,

@@ -89,6 +89,9 @@ pub struct PublishOptions {
     pub adopt: bool,
     /// Which key of a key file holding several (fingerprint or key ID, hex).
     pub sign_key_id: Option<String>,
+    /// Retention applied by [`publish()`]: keep the newest N versions of each
+    /// package and architecture (`publish.keep`; `--keep` on the command line).
+    pub keep: Option<usize>,
 }
 
 impl Default for PublishOptions {
@@ -107,6 +110,7 @@ impl Default for PublishOptions {
             unsigned: false,
             adopt: false,
             sign_key_id: None,
+            keep: None,
         }
     }
 }
@@ -126,6 +130,14 @@ impl PublishOptions {
             origin: p.origin.clone().unwrap_or(d.origin),
             label: p.label.clone().unwrap_or(d.label),
             sign_key: p.sign_key.as_ref().map(PathBuf::from),
+            keep: match p.keep {
+                Some(0) => {
+                    return Err(Error::config(
+                        "publish.keep must be at least 1 (the newest versions kept)",
+                    ));
+                }
+                k => k.map(|k| k as usize),
+            },
             force,
             ..d
         })
@@ -253,7 +265,11 @@ pub struct Summary {
 /// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
 /// repository that clients still read consistently; publishing again completes it).
 pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
-    apply(opts, &Request::add(debs), log)
+    let req = Request {
+        keep: opts.keep,
+        ..Request::add(debs)
+    };
+    apply(opts, &req, log)
 }
 
 /// [`publish()`] with removals, retention and copies (see [`Request`]), in one
