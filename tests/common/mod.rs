@@ -28,13 +28,19 @@ pub const PYTHON: &str = "/usr/bin/python3";
 /// local source (wheels, source trees, the mock manager tarball). `extra` is
 /// appended verbatim (more keys).
 pub fn offline_config(venv: &str, output_tar: &str, extra: &str) -> String {
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: {venv}\n{}output_tar: {output_tar}\n{extra}",
+        offline_modules(PYTHON)
+    )
+}
+
+/// The interpreter, every module from `fixtures/` and the offline pip options:
+/// the part of the fixture config every build shares (each line ends in `\n`).
+pub fn offline_modules(python: &str) -> String {
     let f = fixtures();
     let f = f.display();
     format!(
-        "distribution: Ubuntu
-release: trusty
-venv: {venv}
-python_path: {PYTHON}
+        "python_path: {python}
 base_modules:
   celery: celery==3.1.17
   rest_client: {f}/modules/cloudify-rest-client
@@ -45,8 +51,7 @@ management_modules_source: {f}/cloudify-manager-master.tar.gz
 additional_modules:
   - {f}/modules/my-plugin
 pip_options: [--no-index, --find-links, {f}/wheels]
-output_tar: {output_tar}
-{extra}"
+"
     )
 }
 

@@ -3,7 +3,7 @@
 //! $CFY_AP_TEST_ROOTS, default /var/cache/cfy-ap-test/roots) and copied fresh
 //! (`cp -a`) for each test. Also a root's listing, for "left unchanged" checks.
 
-use super::{fixtures, repo, tool};
+use super::{repo, tool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,22 +75,7 @@ pub fn mounts_with(needle: &str) -> Vec<String> {
 /// come from the root), the root's python3, every module from `fixtures/`.
 /// `extra` is appended verbatim.
 pub fn config(extra: &str) -> String {
-    let f = fixtures();
-    let f = f.display();
-    format!(
-        "python_path: /usr/bin/python3
-base_modules:
-  celery: celery==3.1.17
-  rest_client: {f}/modules/cloudify-rest-client
-  plugins_common: cloudify-plugins-common==3.2
-  script_plugin: {f}/modules/cloudify-script-plugin
-  diamond_plugin: {f}/modules/cloudify-diamond-plugin
-management_modules_source: {f}/cloudify-manager-master.tar.gz
-additional_modules:
-  - {f}/modules/my-plugin
-pip_options: [--no-index, --find-links, {f}/wheels]
-{extra}"
-    )
+    format!("{}{extra}", super::offline_modules("/usr/bin/python3"))
 }
 
 /// The modules every fixture agent imports.
