@@ -1,13 +1,15 @@
 //! cfy-ap: builds Cloudify agents (a Python virtualenv with celery, the Cloudify
 //! modules and your plugins) and ships them as a deterministic tar.gz, a manager
-//! .deb or .rpm, and through an apt repository.
+//! .deb or .rpm, and through apt and yum/dnf repositories.
 //!
 //! Data flows one way: [`config`] (schema, defaults, validation) → [`plan`] (what
 //! `--dry-run` prints; with the format-neutral [`package`] plan) → [`pipeline`],
 //! which runs [`agent`] (virtualenv, installer, validation, relocation) →
 //! [`archive`] (deterministic tar over the parallel gzip of [`codec`]) → one
 //! [`writers`] module per package format (deb, rpm, behind
-//! [`package::PackageWriter`]) → [`publish`] (apt repository). Shared below them:
+//! [`package::PackageWriter`]) → [`publish`] (apt repository) and [`yum`]
+//! (yum/dnf repository). [`root`] runs one plan per build root (`--root`).
+//! Shared below them:
 //! [`debian`] (deb822, versions, architectures, ar), [`openpgp`] (one key
 //! loader for apt and rpm signing) and [`util`] (atomic outputs, the one
 //! SOURCE_DATE_EPOCH policy, dates, redaction).
