@@ -4,7 +4,7 @@
 //! subfield `CA` with the SHA-256 of its uncompressed data and the length of its
 //! compressed data, so the members of the previous file can be found without
 //! inflating and reused when a chunk is unchanged, like the xz blocks in
-//! [`super::xz`]. No name and no timestamp: equal chunks give equal bytes.
+//! [`super::xz_reuse`]. No name and no timestamp: equal chunks give equal bytes.
 
 use super::Chunk;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! chunk of stanzas, each block carrying the SHA-256 of its uncompressed data
 //! (the xz "check"). When an index is rewritten, blocks of the previous file whose
 //! check equals the SHA-256 of a new chunk are reused as they are, so adding one
-//! package recompresses one chunk instead of the whole index ([`super::gz`] does
+//! package recompresses one chunk instead of the whole index ([`super::gz_reuse`] does
 //! the same for `Packages.gz`). Any xz decoder
 //! (apt's liblzma included) reads the result like any other `.xz` file.
 //!

@@ -1,5 +1,5 @@
 //! The resolved plan: every default applied, every path made absolute, every module
-//! in install order with its source. `--dry-run` prints it ([`display`]); the
+//! in install order with its source. `--dry-run` prints it (`display.rs`); the
 //! pipeline executes it.
 
 mod display;

@@ -13,7 +13,7 @@ use std::path::Path;
 const REPOSITORY_FIELDS: [&str; 6] = ["Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"];
 
 /// Average stanzas per chunk (a `Packages.gz` member, a `Packages.xz` block: see
-/// [`super::gz`], [`super::xz`]), and the most.
+/// [`crate::codec::gz_reuse`], [`crate::codec::xz_reuse`]), and the most.
 const CHUNK_EVERY: u64 = 32;
 const CHUNK_MAX: usize = 128;
 
