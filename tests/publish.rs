@@ -390,45 +390,34 @@ fn killed_publish_leaves_a_repo_apt_reads() {
     ));
     apt.update_clean();
 
-    // Kill points: while the big package is half copied, as soon as it is
-    // fully staged (commit running), and after a few fixed delays.
-    let incoming = |repo: &Path| -> Vec<(String, u64)> {
-        fs::read_dir(repo)
-            .unwrap()
+    // Kill points: while the big package is half copied into the pool, as soon
+    // as it is fully copied (commit running), and after a few fixed delays. The
+    // copy is an unnamed file in its pool directory: seen through the
+    // publisher's open files (/proc/PID/fd), it has no name in the repository.
+    let big_pool = repo.join(format!("pool/main/b/big-agent/big-agent_1.0-1_{arch}.deb"));
+    let copying = |pid: u32, repo: &Path| -> Option<u64> {
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()?
             .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(".cfy-ap-incoming.")
-            })
-            .map(|e| {
-                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                (e.file_name().to_string_lossy().into_owned(), size)
-            })
-            .collect()
+            .filter(|e| fs::read_link(e.path()).is_ok_and(|t| t.starts_with(repo)))
+            .filter_map(|e| fs::metadata(e.path()).ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .max()
     };
     #[derive(Debug)]
     enum When {
         HalfCopied,
-        Staged,
+        Copied,
         After(u64),
     }
     for when in [
         When::HalfCopied,
-        When::Staged,
+        When::Copied,
         When::After(5),
         When::After(40),
         When::After(150),
     ] {
-        // Debris of the previous killed run is not this run's staging.
-        let debris: Vec<String> = incoming(&repo).into_iter().map(|(n, _)| n).collect();
-        let staged_size = |repo: &Path| -> Option<u64> {
-            incoming(repo)
-                .into_iter()
-                .filter(|(n, _)| !debris.contains(n))
-                .map(|(_, size)| size)
-                .max()
-        };
         let mut child = Command::new(BIN)
             .args(["publish", "-q", "--repo", repo_s, "--sign-key", key_s])
             .arg(&big)
@@ -437,11 +426,18 @@ fn killed_publish_leaves_a_repo_apt_reads() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let pid = child.id();
         let start = Instant::now();
+        let mut seen = None;
         loop {
+            seen = copying(pid, &repo).or(seen);
             let ready = match when {
-                When::HalfCopied => staged_size(&repo).is_some_and(|s| s > big_len / 4),
-                When::Staged => staged_size(&repo).is_some_and(|s| s >= big_len),
+                When::HalfCopied => seen.is_some_and(|s| s > big_len / 4),
+                // Complete: still open, or already named in the pool.
+                When::Copied => {
+                    seen.is_some_and(|s| s >= big_len)
+                        || fs::metadata(&big_pool).is_ok_and(|m| m.len() == big_len)
+                }
                 When::After(ms) => start.elapsed() >= Duration::from_millis(ms),
             };
             if ready
@@ -455,10 +451,15 @@ fn killed_publish_leaves_a_repo_apt_reads() {
         // SIGKILL: no chance to clean up.
         let finished = child.try_wait().unwrap().is_some();
         eprintln!(
-            "kill {when:?} after {:?} (staged {:?}, finished already: {finished})",
-            start.elapsed(),
-            staged_size(&repo)
+            "kill {when:?} after {:?} (copied {seen:?} of {big_len}, finished already: {finished})",
+            start.elapsed()
         );
+        if matches!(when, When::HalfCopied) {
+            assert!(
+                !finished,
+                "{when:?}: the publish ended before the kill point"
+            );
+        }
         let _ = child.kill();
         let _ = child.wait();
         let out = apt.update_clean();
@@ -484,8 +485,7 @@ fn killed_publish_leaves_a_repo_apt_reads() {
     apt.update_clean();
     assert!(apt.policy("big-agent").contains("Candidate: 1.0-1"));
     assert!(apt.policy("small-agent").contains("Candidate: 1.0-1"));
-    let pool = repo.join(format!("pool/main/b/big-agent/big-agent_1.0-1_{arch}.deb"));
-    assert_eq!(sha256_file(&pool), sha256_file(&big));
+    assert_eq!(sha256_file(&big_pool), sha256_file(&big));
 }
 
 #[test]

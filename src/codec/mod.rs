@@ -2,9 +2,12 @@
 //! (one parser, [`Setting`]), the [`Compressor`] every package writer streams
 //! through, the parallel deterministic [`gzip`] writer of the agent archive, and
 //! the member/block reuse that lets the apt publisher recompress only what
-//! changed in `Packages.gz` ([`gz_reuse`]) and `Packages.xz` ([`xz_reuse`]).
+//! changed in `Packages.gz` ([`gz_reuse`]) and `Packages.xz` ([`xz_reuse`]),
+//! and the gzip reader with per-thread state the publishers read packages with
+//! ([`gunzip`]).
 
 mod compressor;
+pub mod gunzip;
 pub mod gz_reuse;
 pub mod gzip;
 pub mod xz_reuse;

@@ -5,6 +5,7 @@
 //! Memory use does not depend on the size of the package.
 
 use super::digest::{Digests, Hasher};
+use crate::codec::gunzip::GzMember;
 use crate::debian::ar;
 use crate::debian::deb822::Paragraph;
 use crate::debian::version;
@@ -213,7 +214,7 @@ fn parse(r: &mut Tee) -> std::result::Result<Control, String> {
 fn read_control_member(name: &str, body: &mut impl Read) -> std::result::Result<Control, String> {
     let decoder: Box<dyn Read + '_> = match name {
         "control.tar" => Box::new(body),
-        "control.tar.gz" => Box::new(flate2::read::GzDecoder::new(body)),
+        "control.tar.gz" => Box::new(GzMember::new(body).map_err(|e| format!("{name}: {e}"))?),
         "control.tar.xz" => Box::new(liblzma::read::XzDecoder::new(body)),
         "control.tar.zst" => {
             Box::new(zstd::stream::read::Decoder::new(body).map_err(|e| format!("{name}: {e}"))?)

@@ -13,6 +13,7 @@
 //! and the new one renamed in: readers may then get "not found" for an instant,
 //! but still never a mix.
 
+use super::stage::Syncing;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{CWD, RenameFlags};
 use std::fs::{self, File};
@@ -74,24 +75,19 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Make `next` the live directory in one step, then remove the old generation.
-/// First, in one parallel batch, the `written` files, every directory of `next`
-/// and the pool directories that got new entries (`pool_dirs`) are synced: the
-/// new generation and all it names are on disk before it becomes visible.
-pub(super) fn switch(
-    next: &Path,
-    live: &Path,
-    written: &[PathBuf],
-    pool_dirs: &[PathBuf],
-) -> Result<()> {
+/// First, in one parallel batch, the `written` files and every directory of
+/// `next` are synced, and the pool's sync (`pool`, started earlier) is waited
+/// for: the new generation and all it names are on disk before it becomes visible.
+pub(super) fn switch(next: &Path, live: &Path, written: &[PathBuf], pool: Syncing) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
-    let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
+    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir())
         .map(|e| e.into_path())
         .collect();
-    dirs.extend_from_slice(pool_dirs);
     super::stage::sync_all(written, &dirs)?;
+    pool.wait()?;
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {

@@ -197,8 +197,10 @@ pub(super) fn plan(
     Ok(changes)
 }
 
-/// Every pool path any index of any codename names.
-fn referenced(root: &Path) -> Result<HashSet<String>> {
+/// The `candidates` that some index of some codename still names (a scan of
+/// the `Filename:` lines: the indices are not parsed again).
+fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
+    let wanted: HashSet<&str> = candidates.iter().map(String::as_str).collect();
     let mut names = HashSet::new();
     for dist in subdirs(&root.join("dists"))? {
         for comp in subdirs(&dist)? {
@@ -210,8 +212,10 @@ fn referenced(root: &Path) -> Result<HashSet<String>> {
                     Err(e) => return Err(Error::io("reading", &path, e)),
                 };
                 for line in text.lines() {
-                    if let Some(f) = line.strip_prefix("Filename: ") {
-                        names.insert(f.trim().to_string());
+                    if let Some(f) = line.strip_prefix("Filename:")
+                        && let Some(rel) = wanted.get(f.trim())
+                    {
+                        names.insert(rel.to_string());
                     }
                 }
             }
@@ -227,7 +231,7 @@ pub(super) fn collect_garbage(root: &Path, candidates: &[String]) -> Result<Vec<
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let live = referenced(root)?;
+    let live = still_named(root, candidates)?;
     let mut deleted = Vec::new();
     for rel in candidates {
         if live.contains(rel) || deleted.contains(rel) {

@@ -30,6 +30,7 @@
 //!    the compression work of adding one package does not grow with the
 //!    repository.
 
+mod copy;
 mod debfile;
 mod digest;
 mod foreign;

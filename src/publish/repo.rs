@@ -11,7 +11,7 @@ use super::stage::{self, Staged, hash_file};
 use super::state::{Component, load_components, read_optional, referenced_elsewhere};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
-use super::{foreign, generation, precheck};
+use super::{copy, foreign, generation, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
@@ -39,7 +39,7 @@ pub(super) fn run(
         Ok(Vec::new())
     } else {
         log.step(&format!("read {} package(s)", debs.len()), || {
-            stage::stage_all(root, debs)
+            stage::stage_all(debs)
         })
     };
     let staged = match staged {
@@ -58,7 +58,9 @@ pub(super) fn run(
 
 /// What to do with one staged package.
 struct Plan {
-    staged: Staged,
+    /// The package read (its control no longer needed: the stanza has it).
+    src: PathBuf,
+    digests: Digests,
     /// Where it goes (relative to the root); `None`: the pool already has it.
     copy_to: Option<String>,
     stanza: Option<Stanza>,
@@ -67,6 +69,7 @@ struct Plan {
 
 fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Result<Vec<Plan>> {
     let root = &opts.repo;
+    let mut pool = pool::Resolver::new(root);
     let mut plans: Vec<Plan> = Vec::new();
     let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
     for s in staged {
@@ -101,7 +104,7 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
         let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
             Some(old) if old.sha256 == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !pool::resolve(root, &old.filename, &index)?.exists();
+                let missing = !pool.resolve(&old.filename, &index)?.exists();
                 let copy = missing.then(|| old.filename.clone());
                 (Action::Unchanged, copy, old.filename.clone())
             }
@@ -118,14 +121,14 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
-                pool::resolve(root, &filename, &index)?;
+                pool.resolve(&filename, &index)?;
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
                     return Err(shared(idx));
                 }
                 (Action::Replaced, Some(filename.clone()), filename.clone())
             }
             None => {
-                let dest = pool::resolve(root, &filename, &index)?;
+                let dest = pool.resolve(&filename, &index)?;
                 let copy = if !dest.exists() {
                     Some(filename.clone())
                 } else if hash_file(&dest)?.sha256 == sha256 {
@@ -148,7 +151,8 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 sha256,
                 action,
             },
-            staged: s,
+            src: s.src,
+            digests: s.deb.digests,
             copy_to,
             stanza,
         });
@@ -247,35 +251,27 @@ fn commit(
         });
     }
 
-    // 1. Pool files (their data synced when staged), then the directories that
-    // got new names, up to the root: durable before any index names them.
-    // Everything this publish writes, synced in one batch before the switch.
+    // 1. Pool files, straight into their directories (`copy.rs`); synced on
+    // another thread meanwhile, waited for before the switch.
+    let jobs: Vec<copy::Job> = plans
+        .iter()
+        .filter_map(|p| {
+            Some(copy::Job {
+                src: &p.src,
+                rel: p.copy_to.as_deref()?,
+                digests: &p.digests,
+                replace: p.published.action == Action::Replaced,
+            })
+        })
+        .collect();
+    let wrote_pool = !jobs.is_empty();
+    let pool_files = copy::copy_all(root, &jobs)?;
+    let pool_sync = stage::Syncing::start(pool_files.files, pool_files.dirs);
     let mut written: Vec<PathBuf> = Vec::new();
-    let mut wrote_pool = false;
-    let mut pool_dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for plan in &mut plans {
-        if let (Some(rel), Some(tmp)) = (&plan.copy_to, plan.staged.tmp.take()) {
-            let dest = root.join(rel);
-            let dir = dest.parent().unwrap_or(root);
-            // The directories that get a new entry: the ones created, and the
-            // existing one they were created in (or the file's own).
-            let mut existing = dir;
-            while !existing.exists() && existing != root {
-                pool_dirs.insert(existing.to_path_buf());
-                existing = existing.parent().unwrap_or(root);
-            }
-            pool_dirs.insert(existing.to_path_buf());
-            fs::create_dir_all(dir).ctx("creating", dir)?;
-            tmp.persist(&dest)
-                .map_err(|e| Error::io("writing", &dest, e.error))?;
-            written.push(dest);
-            wrote_pool = true;
-        }
-    }
     let comp = comps.get_mut(&opts.component).expect("inserted above");
-    for plan in &plans {
-        if let Some(st) = &plan.stanza {
-            comp.stanzas.insert(st.key(), st.clone());
+    for plan in &mut plans {
+        if let Some(st) = plan.stanza.take() {
+            comp.stanzas.insert(st.key(), st);
         }
     }
     for st in changes.copies {
@@ -420,9 +416,9 @@ fn commit(
     }
     // 5. The switch: readers see the whole new generation at once.
     if changed {
-        let pool_dirs: Vec<PathBuf> = pool_dirs.into_iter().collect();
-        generation::switch(dist, &live, &written, &pool_dirs)?;
+        generation::switch(dist, &live, &written, pool_sync)?;
     } else {
+        pool_sync.wait()?;
         generation::remove_debris(&live)?;
     }
     write::link_suite(root, opts, log)?;

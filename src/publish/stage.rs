@@ -1,7 +1,8 @@
-//! Getting packages into the repository directory, and the lock: each `.deb` is
-//! read once while being copied to a hidden staging file in the repository root
-//! (outside the lock, so concurrent publishers copy in parallel); the commit
-//! renames staged files into the pool.
+//! Reading the packages before the repository is touched, and the lock. Each
+//! `.deb` is read once (checked, control parsed, checksummed) outside the lock;
+//! the commit then copies the new ones straight into the pool (`copy.rs`),
+//! checking the bytes against these checksums. (The yum publisher still stages
+//! copies in the repository root: [`stage_copy`].)
 
 use super::debfile::{self, Deb};
 use super::digest::{Digests, Hasher};
@@ -14,27 +15,20 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
 const LOCK_FILE: &str = ".cfy-ap.lock";
-const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
+pub(super) const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
 
-/// A package copied into the repository root under a temporary name.
+/// A package read and checked, not yet in the repository.
 pub(super) struct Staged {
     pub src: PathBuf,
     pub deb: Deb,
-    /// Taken when the file is renamed into the pool; else removed on drop.
-    pub tmp: Option<TempPath>,
 }
 
-/// Stage every package, a few at a time: the work is mostly waiting for the
-/// filesystem (create, write, fsync), which overlaps well.
-pub(super) fn stage_all(root: &Path, debs: &[PathBuf]) -> Result<Vec<Staged>> {
+/// Read every package, a few at a time (results in order).
+pub(super) fn stage_all(debs: &[PathBuf]) -> Result<Vec<Staged>> {
     stage_all_with(debs, |src| {
-        let (deb, tmp) = stage_copy(root, src, |w, tmp_path| {
-            debfile::read(src, Some((w, tmp_path)))
-        })?;
         Ok(Staged {
             src: src.to_path_buf(),
-            deb,
-            tmp: Some(tmp),
+            deb: debfile::read(src, None)?,
         })
     })
 }
@@ -45,41 +39,8 @@ pub(crate) fn stage_all_with<T: Send>(
     srcs: &[PathBuf],
     stage: impl Fn(&Path) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 2)
-        .clamp(1, 8)
-        .min(srcs.len());
-    if workers <= 1 {
-        return srcs.iter().map(|d| stage(d)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Result<T>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(src) = srcs.get(i) else { break };
-                        let r = stage(src);
-                        let failed = r.is_err();
-                        done.push((i, r));
-                        if failed {
-                            // Stop everyone: one bad input fails the publish.
-                            next.store(srcs.len(), std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("staging worker"))
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    crate::util::parallel::try_map(srcs, workers.clamp(1, 8), |src| stage(src))
 }
 
 /// Copy `src` into a staging file in `root` (mode 0644 once complete):
@@ -190,25 +151,26 @@ pub(super) fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
         .map(|f| (f.as_path(), true))
         .chain(dirs.iter().map(|d| (d.as_path(), false)))
         .collect();
-    let threads = jobs.len().clamp(1, 64);
-    let per = jobs.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(per)
-            .map(|chunk| {
-                s.spawn(move || -> Result<()> {
-                    for (path, data) in chunk {
-                        let f = File::open(path).ctx("flushing", path)?;
-                        if *data { f.sync_data() } else { f.sync_all() }.ctx("flushing", path)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("sync thread"))
+    crate::util::parallel::try_map(&jobs, 64, |(path, data)| {
+        let f = File::open(path).ctx("flushing", path)?;
+        if *data { f.sync_data() } else { f.sync_all() }.ctx("flushing", path)
     })
+    .map(drop)
+}
+
+/// [`sync_all`] on its own thread while the caller goes on: the pool files are
+/// flushed while the indices are being compressed. [`Syncing::wait`] before
+/// anything names them.
+pub(super) struct Syncing(std::thread::JoinHandle<Result<()>>);
+
+impl Syncing {
+    pub fn start(files: Vec<PathBuf>, dirs: Vec<PathBuf>) -> Syncing {
+        Syncing(std::thread::spawn(move || sync_all(&files, &dirs)))
+    }
+
+    pub fn wait(self) -> Result<()> {
+        self.0.join().expect("sync thread")
+    }
 }
 
 pub(super) fn hash_file(path: &Path) -> Result<Digests> {

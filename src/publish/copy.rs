@@ -1,0 +1,210 @@
+//! Copying new packages into the pool, under the lock, straight into their
+//! final directories: each copy is an unnamed file (`O_TMPFILE`) in the pool
+//! directory, given its name (`linkat`) only once complete and checked. A
+//! publish killed mid-copy leaves nothing behind, and no file is renamed across
+//! directories (on ext4 a rename out of one crowded staging directory costs
+//! several times a plain create, see `benches/publish.sh`).
+//!
+//! The bytes copied are checked against the checksums taken when the package
+//! was read (before the lock): a package changed in between is refused.
+//! Where `O_TMPFILE` or `/proc` is missing, and for a replaced file (`-f`), the
+//! copy is staged under a temporary name in the repository root and renamed into
+//! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
+
+use super::digest::Digests;
+use super::stage;
+use crate::error::{Error, IoContext, Result};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// One file to put into the pool.
+pub(super) struct Job<'a> {
+    pub src: &'a Path,
+    /// Path relative to the repository root.
+    pub rel: &'a str,
+    /// What reading `src` found; the copy must match.
+    pub digests: &'a Digests,
+    /// The pool already has a file there (replaced with `-f`).
+    pub replace: bool,
+}
+
+/// What the copies changed: the files written, and the directories that got new
+/// entries (created ones and those they were created in) — all to be synced
+/// before any index names them.
+pub(super) struct Copied {
+    pub files: Vec<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+}
+
+pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Copied> {
+    let dirs = touched_dirs(root, jobs);
+    // Mostly waiting on the filesystem: more threads than cores pay.
+    let files = crate::util::parallel::try_map(jobs, 8, |job| copy_one(root, job))?;
+    Ok(Copied { files, dirs })
+}
+
+/// The directories that will get new entries, found before anything is created.
+fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
+    let mut existing: HashSet<PathBuf> = HashSet::new();
+    let mut created: HashSet<PathBuf> = HashSet::new();
+    let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
+    for job in jobs {
+        let dest = root.join(job.rel);
+        let mut dir = dest.parent().unwrap_or(root).to_path_buf();
+        loop {
+            touched.insert(dir.clone());
+            if dir == root || existing.contains(&dir) || created.contains(&dir) {
+                break;
+            }
+            if dir.is_dir() {
+                existing.insert(dir);
+                break;
+            }
+            created.insert(dir.clone());
+            dir = dir.parent().unwrap_or(root).to_path_buf();
+        }
+    }
+    touched.into_iter().collect()
+}
+
+fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
+    let dest = root.join(job.rel);
+    let dir = dest.parent().unwrap_or(root);
+    fs::create_dir_all(dir).ctx("creating", dir)?;
+    if !job.replace
+        && let Ok(fd) = rustix::fs::open(dir, OFlags::WRONLY | OFlags::TMPFILE, Mode::from(0o644))
+    {
+        let mut file = File::from(fd);
+        copy_checked(job, &mut file, &dest)?;
+        stage::set_mode(&file, &dest)?;
+        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        match rustix::fs::linkat(CWD, &proc_path, CWD, &dest, AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => return Ok(dest),
+            // No /proc, or a file appeared there: the staged way below.
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::io("writing", &dest, e.into())),
+        }
+    }
+    let ((), tmp) = stage::stage_copy(root, job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
+    tmp.persist(&dest)
+        .map_err(|e| Error::io("writing", &dest, e.error))?;
+    Ok(dest)
+}
+
+/// Copy `job.src` to `out` (named `out_path` in errors), checking size and SHA256
+/// against what was read before.
+fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
+    let mut src = File::open(job.src).ctx("reading", job.src)?;
+    let len = usize::try_from(job.digests.size).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; len.clamp(4096, 256 << 10)];
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading", job.src, e)),
+        };
+        sha.update(&buf[..n]);
+        size += n as u64;
+        out.write_all(&buf[..n]).ctx("writing", out_path)?;
+    }
+    out.flush().ctx("writing", out_path)?;
+    if size != job.digests.size || hex::encode(sha.finalize()) != job.digests.sha256 {
+        return Err(Error::config(format!(
+            "{}: changed while being published",
+            job.src.display()
+        ))
+        .with("publish it again once it is complete"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digests(bytes: &[u8]) -> Digests {
+        Digests::of(bytes)
+    }
+
+    #[test]
+    fn copies_into_new_directories_and_reports_them() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("repo");
+        fs::create_dir_all(root.join("pool/main")).unwrap();
+        let src = t.path().join("a.deb");
+        fs::write(&src, b"package bytes").unwrap();
+        let d = digests(b"package bytes");
+        let jobs = [
+            Job {
+                src: &src,
+                rel: "pool/main/a/a/a_1_all.deb",
+                digests: &d,
+                replace: false,
+            },
+            Job {
+                src: &src,
+                rel: "pool/main/a/a/a_2_all.deb",
+                digests: &d,
+                replace: false,
+            },
+        ];
+        let copied = copy_all(&root, &jobs).unwrap();
+        for f in &copied.files {
+            assert_eq!(fs::read(f).unwrap(), b"package bytes");
+        }
+        let rel: Vec<_> = copied
+            .dirs
+            .iter()
+            .map(|d| d.strip_prefix(&root).unwrap())
+            .collect();
+        let want: Vec<&Path> = ["pool/main", "pool/main/a", "pool/main/a/a"]
+            .map(Path::new)
+            .into();
+        assert_eq!(rel, want);
+        // Nothing else was left anywhere (no temporary names).
+        let all: Vec<_> = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .collect();
+        assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn a_changed_source_is_refused_and_leaves_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("repo");
+        fs::create_dir_all(&root).unwrap();
+        let src = t.path().join("a.deb");
+        fs::write(&src, b"new bytes!").unwrap();
+        let d = digests(b"old bytes!");
+        for replace in [false, true] {
+            let jobs = [Job {
+                src: &src,
+                rel: "pool/a.deb",
+                digests: &d,
+                replace,
+            }];
+            let err = copy_all(&root, &jobs).err().unwrap();
+            assert!(
+                err.to_string().contains("changed while being published"),
+                "{err}"
+            );
+            assert!(!root.join("pool/a.deb").exists());
+            let left: Vec<_> = fs::read_dir(&root)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+}
