@@ -11,8 +11,8 @@
 #   * cfy-ap with `--installer pip` and with `--installer uv`,
 # alternating (orig, pip, uv, uv-cold per round) after one warm-up round, medians
 # of RUNS. Bars: pip <= 0.40x the original, uv <= 0.15x. cfy-ap's bytecode cache is
-# a private one, warm after the warm-up round for pip and uv; uv-cold empties its
-# own before each run. Prints the per-step medians of cfy-ap's step lines too.
+# a private one, warm after the warm-up round for pip and uv; uv-cold gets an empty
+# one for each run. Prints the per-step medians of cfy-ap's step lines too.
 #
 # Set-up (cached in $BENCH_CACHE, default /var/cache/cfy-ap-bench; the only
 # network use): the original's venv from PyPI, setuptools==36.8.0 and uv from
@@ -131,9 +131,10 @@ one() { # name → prints seconds; cfy-ap's step lines go to $W/<name>.steps
             { cat "$W/orig.log" >&2; exit 1; }
         t1=$(now) ;;
     pip | uv | uvcold)
-        [ "$1" = uvcold ] && rm -rf "$W/xdg-cold"
+        # A new, empty cache for each cold run: deleting one in the loop would
+        # slow every file creation after it (see README, Performance).
         local xdg=$W/xdg
-        [ "$1" = uvcold ] && xdg=$W/xdg-cold
+        [ "$1" = uvcold ] && xdg=$W/xdg-cold-$(date +%s%N)
         t0=$(now)
         (cd "$W/$1" && XDG_CACHE_HOME=$xdg "$BIN" -f -c config.yaml --installer "${1%cold}" 2>"$W/$1.log") ||
             { cat "$W/$1.log" >&2; exit 1; }
