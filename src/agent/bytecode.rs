@@ -1,23 +1,41 @@
 //! Compiling `site-packages` to `.pyc` after the install pass, for both
 //! installers (pip runs with `--no-compile`), on all cores and reproducibly.
 //!
-//! pip compiles file by file in its one process; uv's `--compile-bytecode` hands
-//! files to worker processes as they become free, and a `.pyc` depends on what its
-//! process compiled before (marshal marks objects it has seen as shared), so two
-//! uv builds differed in a few files. Here the sorted file list is cut into a fixed
-//! number of contiguous chunks, each compiled in order by a fresh interpreter with
-//! `PYTHONHASHSEED=0`: the output depends only on the files, whatever the machine.
-//! With `SOURCE_DATE_EPOCH` set the `.pyc` are hash-based (checked), as pip makes
-//! them; otherwise timestamp-based. Python 2 writes `x.pyc` beside `x.py`.
+//! A `.pyc` can depend on what its process compiled before: marshal flags an
+//! object as shared when its reference count is above one, and strings interned
+//! or cached by earlier work (a codec module loaded for one file, a 1-character
+//! string) count. So uv's `--compile-bytecode`, which hands files to whichever
+//! worker is free, made builds that differed in a few files. Two ways out here:
+//!
+//! * CPython 3.7 to 3.10 (`PINNED`): each file's code tree is pinned (one more
+//!   reference to every object in it) before it is marshalled, every latin-1
+//!   one-character string is interned up front and warnings are ignored, so
+//!   every object is flagged and identity alone decides the references: a
+//!   file's bytes are the same whatever was compiled before (checked on the
+//!   agent's files and each stdlib, in every order, against one process per
+//!   file). That is what lets the bytecode cache (`pyc_cache`) skip compiling.
+//! * Older Pythons: the sorted file list is cut into a fixed number of
+//!   contiguous chunks, each compiled in order by a fresh interpreter, so the
+//!   output depends only on the files. No cache.
+//!
+//! Always `PYTHONHASHSEED=0`. With `SOURCE_DATE_EPOCH` set the `.pyc` are
+//! hash-based (checked), as pip makes them; otherwise timestamp-based. Python 2
+//! writes `x.pyc` beside `x.py`.
 
-use crate::error::{Error, Result};
+use super::pyc_cache::PycCache;
+use super::python::PycId;
+use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Fixed, so the chunks (and the bytes) do not depend on the machine.
 const CHUNKS: usize = 4;
+
+/// CPython 3.<minor> whose per-file bytes `COMPILE_PINNED` makes independent.
+const PINNED: std::ops::RangeInclusive<u32> = 7..=10;
 
 const COMPILE: &str = r#"
 import os, sys, py_compile
@@ -35,10 +53,73 @@ for line in sys.stdin.read().split("\0"):
 print(failed)
 "#;
 
-/// Compile every `.py` below the virtualenv's `site-packages`; returns how many
-/// files were compiled and how many could not be (syntax for another Python,
-/// templates), which pip skips the same way.
-pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
+/// py_compile's work (same header, path, file mode), with every object of the
+/// code tree pinned while it is marshalled (see the module doc).
+const COMPILE_PINNED: &str = r#"
+import importlib.util, marshal, os, sys, warnings
+from importlib._bootstrap_external import _calc_mode, _write_atomic
+from types import CodeType
+warnings.simplefilter("ignore")
+for i in range(256):
+    sys.intern(chr(i))
+sys.intern("")
+ATTRS = [a for a in ("co_code", "co_consts", "co_names", "co_varnames", "co_freevars",
+         "co_cellvars", "co_filename", "co_name", "co_linetable", "co_lnotab")
+         if hasattr(CodeType, a)]
+if "co_linetable" in ATTRS:
+    ATTRS.remove("co_lnotab")
+def pin(obj, keep):
+    keep.append(obj)
+    if type(obj) in (tuple, frozenset):
+        for x in obj:
+            pin(x, keep)
+    elif type(obj) is CodeType:
+        for a in ATTRS:
+            pin(getattr(obj, a), keep)
+checked = bool(os.environ.get("SOURCE_DATE_EPOCH"))
+failed = 0
+for path in sys.stdin.read().split("\0"):
+    if not path:
+        continue
+    try:
+        with open(path, "rb") as f:
+            src = f.read()
+        code = compile(src, path, "exec", dont_inherit=True)
+        keep = []
+        pin(code, keep)
+        if checked:
+            head = (3).to_bytes(4, "little") + importlib.util.source_hash(src)
+        else:
+            st = os.stat(path)
+            head = (0).to_bytes(4, "little") + (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+        data = importlib.util.MAGIC_NUMBER + head + marshal.dumps(code)
+        del keep
+        cfile = importlib.util.cache_from_source(path)
+        os.makedirs(os.path.dirname(cfile), exist_ok=True)
+        _write_atomic(cfile, data, _calc_mode(path))
+    except Exception:
+        failed += 1
+print(failed)
+"#;
+
+/// What `compile` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Compiled {
+    pub compiled: usize,
+    /// Not compilable (syntax for another Python, templates): skipped, as pip does.
+    pub failed: usize,
+    /// Of `compiled`, taken from the bytecode cache.
+    pub cached: usize,
+}
+
+/// Compile every `.py` below the virtualenv's `site-packages`. `pyc` is the
+/// interpreter's bytecode identity (CPython 3.7+), `cache` the bytecode cache.
+pub fn compile(
+    venv: &Path,
+    pyc: Option<&PycId>,
+    cache: Option<&Path>,
+    log: &Log,
+) -> Result<Compiled> {
     let mut files: Vec<PathBuf> = Vec::new();
     // Listed where the files are (the host, or a root's overlay); named for the
     // venv's Python as it sees them.
@@ -51,6 +132,100 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
         }
     }
     let python = venv.join("bin/python");
+    let Some(id) = pyc.filter(|p| PINNED.contains(&p.minor)) else {
+        let failed = chunks(&python, COMPILE, &files, log)?;
+        return Ok(Compiled {
+            compiled: files.len() - failed,
+            failed,
+            cached: 0,
+        });
+    };
+    let checked = std::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty());
+    // A `--root` build compiles inside the root: no cache there.
+    let cache = cache
+        .filter(|_| !super::root::active())
+        .map(|dir| PycCache::new(dir, id, checked, COMPILE_PINNED));
+    let Some(cache) = cache else {
+        let failed = chunks(&python, COMPILE_PINNED, &files, log)?;
+        return Ok(Compiled {
+            compiled: files.len() - failed,
+            failed,
+            cached: 0,
+        });
+    };
+    let looked = crate::util::parallel::parallel_map(&files, |f| from_cache(&cache, f, id));
+    let mut misses: Vec<(PathBuf, String)> = Vec::new();
+    for (f, r) in files.iter().zip(looked) {
+        if let Some(key) = r? {
+            misses.push((f.clone(), key));
+        }
+    }
+    let cached = files.len() - misses.len();
+    log.detail(&format!(
+        "{cached} of {} files from the bytecode cache {}",
+        files.len(),
+        cache.root().display()
+    ));
+    let todo: Vec<PathBuf> = misses.iter().map(|(f, _)| f.clone()).collect();
+    let failed = chunks(&python, COMPILE_PINNED, &todo, log)?;
+    let stored = crate::util::parallel::parallel_map(&misses, |(f, key)| {
+        std::fs::read(pyc_path(f, id)).is_ok_and(|pyc| cache.store(key, &pyc))
+    });
+    let stored = stored.into_iter().filter(|s| *s).count();
+    if stored < misses.len() - failed {
+        log.detail(&format!(
+            "{} compiled files could not be added to the bytecode cache",
+            misses.len() - failed - stored
+        ));
+    }
+    Ok(Compiled {
+        compiled: files.len() - failed,
+        failed,
+        cached,
+    })
+}
+
+/// Write `file`'s `.pyc` from the cache, as the compiling script would have
+/// (same path, same mode); None on a hit, else the key to store it under.
+fn from_cache(cache: &PycCache, file: &Path, id: &PycId) -> Result<Option<String>> {
+    let host = super::root::host_path(file);
+    let source = std::fs::read(&host).ctx("reading", &host)?;
+    let meta = std::fs::metadata(&host).ctx("reading", &host)?;
+    let key = cache.key(file, &source);
+    let Some(pyc) = cache.load(&key, (meta.mtime() as u32, meta.size() as u32)) else {
+        return Ok(Some(key));
+    };
+    let dest = super::root::host_path(&pyc_path(file, id));
+    let dir = crate::util::paths::parent_dir(&dest);
+    std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    let tmp = dest.with_extension("pyc.cfy-ap-tmp");
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode((meta.mode() | 0o200) & 0o666)
+        .open(&tmp)
+        .ctx("writing", &tmp)?;
+    out.write_all(&pyc).ctx("writing", &tmp)?;
+    drop(out);
+    std::fs::rename(&tmp, &dest).ctx("writing", &dest)?;
+    Ok(None)
+}
+
+/// `importlib.util.cache_from_source`: `d/x.py` → `d/__pycache__/x.<tag>.pyc`.
+fn pyc_path(file: &Path, id: &PycId) -> PathBuf {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".py").unwrap_or(&name);
+    crate::util::paths::parent_dir(file)
+        .join("__pycache__")
+        .join(format!("{stem}.{}.pyc", id.cache_tag))
+}
+
+/// Compile `files` with `script` in `CHUNKS` fixed chunks; how many failed.
+fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<usize> {
+    if files.is_empty() {
+        return Ok(0);
+    }
     let size = files.len().div_ceil(CHUNKS).max(1);
     log.detail(&format!(
         "$ {} -c <compile> ({} files in {} fixed chunks)",
@@ -61,17 +236,19 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
     let mut children = Vec::new();
     // Inside a `--root` every process mounts the root's one overlay: one at a time.
     let sequential = super::root::active();
-    let mut failed_early = 0;
+    let mut failed = 0;
     for chunk in files.chunks(size) {
         // In a `--root` build the interpreter runs inside the root (root.rs).
         let (program, args) = super::root::wrap(
-            &python.clone().into_os_string(),
-            &["-c".into(), COMPILE.into()],
+            &python.as_os_str().to_owned(),
+            &["-c".into(), script.into()],
         );
         let mut child = Command::new(program)
             .args(args)
             .env("PYTHONHASHSEED", "0")
             .env_remove("PYTHONDONTWRITEBYTECODE")
+            .env_remove("PYTHONOPTIMIZE")
+            .env_remove("PYTHONPYCACHEPREFIX")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -87,16 +264,15 @@ pub fn compile(venv: &Path, log: &Log) -> Result<(usize, usize)> {
             let _ = stdin.write_all(&list);
         });
         if sequential {
-            failed_early += finish(child)?;
+            failed += finish(child)?;
         } else {
             children.push(child);
         }
     }
-    let mut failed = failed_early;
     for child in children {
         failed += finish(child)?;
     }
-    Ok((files.len() - failed, failed))
+    Ok(failed)
 }
 
 /// Wait for one compiling process; how many files it could not compile.

@@ -196,6 +196,7 @@ pub fn install_modules(
     plan: &Plan,
     installer: &dyn Installer,
     seeds: &[String],
+    pyc: Option<&super::python::PycId>,
     log: &Log,
 ) -> Result<Vec<(String, String)>> {
     let manager = match &plan.manager_source {
@@ -235,11 +236,17 @@ pub fn install_modules(
     }
     drop(manager);
     installer.finish(log)?;
-    let (n, failed) = log.step("compiled the modules to bytecode", || {
-        super::bytecode::compile(installer.venv(), log)
+    let done = log.step("compiled the modules to bytecode", || {
+        super::bytecode::compile(
+            installer.venv(),
+            pyc,
+            plan.bytecode_cache.as_deref().ok(),
+            log,
+        )
     })?;
     log.detail(&format!(
-        "{n} files compiled, {failed} not compilable (skipped, as pip does)"
+        "{} files compiled ({} from the cache), {} not compilable (skipped, as pip does)",
+        done.compiled, done.cached, done.failed
     ));
     let installed = installer.installed()?;
     let cwd = std::env::current_dir().unwrap_or_default();

@@ -6,6 +6,7 @@ pub mod dists;
 pub mod install;
 mod manager;
 mod pip;
+mod pyc_cache;
 mod python;
 pub mod relocate;
 mod root;
@@ -120,7 +121,13 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         || installer.create_venv(&plan.python, &interpreter, &plan.venv, log),
     )?;
     crate::util::signals::check()?;
-    let installed = install::install_modules(plan, installer.as_ref(), &seeds, log)?;
+    let installed = install::install_modules(
+        plan,
+        installer.as_ref(),
+        &seeds,
+        interpreter.pyc.as_ref(),
+        log,
+    )?;
     crate::util::signals::check()?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
@@ -167,6 +174,23 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         installed,
         archive,
     })
+}
+
+/// Where the bytecode cache is for `plan`'s `cache_dir` (None: no cache), or
+/// why there is none.
+pub fn bytecode_cache_location(
+    enabled: bool,
+    cache_dir: Option<&Path>,
+    venv: &Path,
+) -> std::result::Result<PathBuf, &'static str> {
+    if !enabled {
+        return Err("off");
+    }
+    let dir = pyc_cache::location(cache_dir).ok_or("off: no HOME or XDG_CACHE_HOME")?;
+    if dir.starts_with(venv) || venv.starts_with(&dir) {
+        return Err("off: it and the venv would contain each other");
+    }
+    Ok(dir)
 }
 
 /// Where the manager source is unpacked: beside the venv, with a fixed name.

@@ -19,6 +19,37 @@ pub struct Interpreter {
     pub tool: VenvTool,
     /// Where ensurepip keeps its wheels, if anywhere (see `seed`).
     pub wheel_dir: Option<std::path::PathBuf>,
+    /// CPython 3.7 or later: what its `.pyc` depend on (see `bytecode`).
+    pub pyc: Option<PycId>,
+}
+
+/// A CPython 3.7+ interpreter's bytecode identity, from the probe's `pyc` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PycId {
+    /// `importlib.util.MAGIC_NUMBER`.
+    pub magic: Vec<u8>,
+    /// `sys.implementation.cache_tag`, e.g. `cpython-37`.
+    pub cache_tag: String,
+    /// The minor version (3.<minor>).
+    pub minor: u32,
+    /// The whole line (magic, tag, `sys.version` with its build): the cache key part.
+    pub line: String,
+}
+
+impl PycId {
+    /// `pyc <magic hex> <cache tag> <minor> <sys.version>`.
+    fn parse(line: &str) -> Option<PycId> {
+        let mut it = line.strip_prefix("pyc ")?.splitn(4, ' ');
+        let magic = hex::decode(it.next()?).ok()?;
+        let cache_tag = it.next()?.to_string();
+        let minor = it.next()?.parse().ok()?;
+        (magic.len() == 4 && !cache_tag.is_empty()).then(|| PycId {
+            magic,
+            cache_tag,
+            minor,
+            line: line.to_string(),
+        })
+    }
 }
 
 /// Works on Python 2.6+ and 3.x.
@@ -47,6 +78,13 @@ try:
             break
 except Exception:
     pass
+try:
+    import binascii, importlib.util
+    if sys.version_info >= (3, 7) and sys.implementation.name == "cpython":
+        print("pyc %s %s %d %s" % (binascii.hexlify(importlib.util.MAGIC_NUMBER).decode(),
+              sys.implementation.cache_tag, sys.version_info[1], " ".join(sys.version.split())))
+except Exception:
+    pass
 "#;
 
 pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
@@ -71,15 +109,19 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
             .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv) or virtualenv (`<python> -m pip install virtualenv`), or set python_path to another interpreter"));
         }
     };
-    let wheel_dir = lines
-        .next()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from);
+    let (mut wheel_dir, mut pyc) = (None, None);
+    for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("pyc ") {
+            pyc = PycId::parse(line);
+        } else if wheel_dir.is_none() {
+            wheel_dir = Some(std::path::PathBuf::from(line));
+        }
+    }
     Ok(Interpreter {
         version,
         tool,
         wheel_dir,
+        pyc,
     })
 }
 

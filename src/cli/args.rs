@@ -59,6 +59,9 @@ pub struct Cli {
     /// Skip checking that every requested module got installed
     #[arg(long)]
     pub no_validation: bool,
+    /// Compile every .pyc afresh: neither read nor fill the bytecode cache
+    #[arg(long)]
+    pub no_bytecode_cache: bool,
     /// Package this existing agent .tar.gz (with --format deb/rpm) instead of building one
     #[arg(long, value_name = "PATH")]
     pub from_tar: Option<PathBuf>,
@@ -121,6 +124,7 @@ impl Cli {
         Ok(Options {
             formats,
             validate: !self.no_validation,
+            bytecode_cache: !self.no_bytecode_cache,
             force: self.force,
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),

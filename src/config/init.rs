@@ -122,6 +122,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# installer: auto");
     out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
     out("# cache_dir: ~/.cache/cfy-ap    # default: the installer's own cache");
+    out("# bytecode_cache: true          # reuse .pyc of earlier builds (CPython 3.7-3.10)");
     out("");
     out("# The agent archive, and its gzip level (1-9).");
     out(&format!("# output_tar: {agent}.tar.gz"));

@@ -45,6 +45,8 @@ pub struct Config {
     pub uv_path: Option<String>,
     /// The installer's download and wheel cache (outside the venv). Default: the installer's own.
     pub cache_dir: Option<String>,
+    /// Reuse the .pyc of earlier builds (CPython 3.7-3.10), cached in <cache_dir>/cfy-ap-pyc, else ~/.cache/cfy-ap/pyc; never in the agent. Default: true.
+    pub bytecode_cache: Option<bool>,
     /// The agent archive. Default: <distribution>-<release>-agent.tar.gz.
     pub output_tar: Option<String>,
     /// Keep the virtualenv after the tar is written. Default: false.

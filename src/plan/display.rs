@@ -70,6 +70,10 @@ impl fmt::Display for Plan {
         if let Some(c) = &self.installer.cache_dir {
             writeln!(f, "cache dir:    {}", c.display())?;
         }
+        match &self.bytecode_cache {
+            Ok(dir) => writeln!(f, "bytecode cache: {} (CPython 3.7-3.10)", dir.display())?,
+            Err(why) => writeln!(f, "bytecode cache: {why}")?,
+        }
         if let Some(src) = &self.manager_source {
             writeln!(f, "manager source: {}", redact(src))?;
         }

@@ -52,6 +52,8 @@ pub struct Plan {
     pub pip_options: Vec<String>,
     /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
     pub installer: crate::agent::install::InstallerPlan,
+    /// The bytecode cache (`bytecode_cache`, `--no-bytecode-cache`), or why none.
+    pub bytecode_cache: std::result::Result<PathBuf, &'static str>,
     pub output_tar: PathBuf,
     pub keep_venv: bool,
     /// Rewrite bin/ scripts and activate to work from any path (`relocatable`).
@@ -79,6 +81,8 @@ pub struct Plan {
 pub struct Options {
     pub formats: Vec<Format>,
     pub validate: bool,
+    /// false: `--no-bytecode-cache`.
+    pub bytecode_cache: bool,
     pub force: bool,
     /// The config file read (its directory is searched for `packaging/`).
     pub config_path: Option<PathBuf>,
@@ -97,6 +101,7 @@ impl Default for Options {
         Options {
             formats: vec![Format::Tar],
             validate: true,
+            bytecode_cache: true,
             force: false,
             config_path: None,
             from_tar: None,
@@ -210,6 +215,12 @@ impl Plan {
             &venv,
         )?;
 
+        let bytecode_cache = crate::agent::bytecode_cache_location(
+            opts.bytecode_cache && cfg.bytecode_cache != Some(false),
+            installer.cache_dir.as_deref(),
+            &venv,
+        );
+
         let tar_level = cfg.tar_compression_level.unwrap_or(DEFAULT_TAR_LEVEL);
         if !(1..=9).contains(&tar_level) {
             return Err(Error::config(format!(
@@ -272,6 +283,7 @@ impl Plan {
             modules,
             manager_source,
             pip_options,
+            bytecode_cache,
             installer,
             output_tar,
             keep_venv: cfg.keep_venv.unwrap_or(false),

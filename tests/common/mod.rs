@@ -58,14 +58,16 @@ pip_options: [--no-index, --find-links, {f}/wheels]
 /// Run cfy-ap in `dir` with `args`; `envs` are added to the environment.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     // A private pip cache per run: pip's shared cache is not safe for the parallel
-    // builds the test harness runs (a half-written entry breaks another build).
+    // builds the test harness runs (a half-written entry breaks another build);
+    // a private bytecode cache too (tests/bytecode_cache.rs sets its own).
     let cache = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir)
         .args(args)
         .env_remove("SOURCE_DATE_EPOCH")
         .env("PIP_CACHE_DIR", cache.path())
-        .env("UV_CACHE_DIR", cache.path().join("uv"));
+        .env("UV_CACHE_DIR", cache.path().join("uv"))
+        .env("XDG_CACHE_HOME", cache.path().join("xdg"));
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -1,0 +1,112 @@
+//! The bytecode cache (`bytecode_cache`, on by default for CPython 3.7-3.10):
+//! real builds with the real `cfy-ap` and pyenv's Python 3.7, offline. A warm
+//! cache, a cold one and none make the same agent, byte for byte; the cache never
+//! goes into the agent; a damaged entry is compiled afresh and replaced.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+const PY37: &str = "/root/.pyenv/versions/3.7.16/bin/python3.7";
+
+/// Build `name`.tar.gz with pip from the fixtures; the "N of M files from the
+/// bytecode cache" line (-v), if any.
+fn build(dir: &Path, name: &str, args: &[&str]) -> Option<(usize, usize)> {
+    assert!(
+        Path::new(PY37).is_file(),
+        "Python 3.7.16 is needed at {PY37} (pyenv install 3.7.16)"
+    );
+    let cfg = offline_config(
+        "cloudify/env",
+        &format!("{name}.tar.gz"),
+        "installer: pip\n",
+    )
+    .replace(
+        &format!("python_path: {PYTHON}"),
+        &format!("python_path: {PY37}"),
+    );
+    std::fs::write(dir.join("config.yaml"), cfg).unwrap();
+    let mut all = vec!["-c", "config.yaml", "-f", "-v"];
+    all.extend_from_slice(args);
+    let xdg = dir.join("xdg");
+    let out = cfy_ap(
+        dir,
+        &all,
+        &[
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+            ("XDG_CACHE_HOME", xdg.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("files from the bytecode cache"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    Some((words[0].parse().unwrap(), words[2].parse().unwrap()))
+}
+
+fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(cache)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+#[test]
+fn warm_cold_and_no_cache_build_the_same_agent_and_a_damaged_entry_is_replaced() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let cache = dir.join("xdg/cfy-ap/pyc");
+
+    assert_eq!(build(dir, "none", &["--no-bytecode-cache"]), None);
+    assert!(!cache.exists(), "--no-bytecode-cache wrote a cache");
+    let none = std::fs::read(dir.join("none.tar.gz")).unwrap();
+
+    let (hits, total) = build(dir, "cold", &[]).expect("cache line");
+    assert_eq!(hits, 0);
+    assert!(total > 100, "{total} files");
+    assert_eq!(entries(&cache).len(), total, "every compiled file cached");
+    assert!(
+        std::fs::read(dir.join("cold.tar.gz")).unwrap() == none,
+        "cold cache build differs"
+    );
+
+    assert_eq!(build(dir, "warm", &[]), Some((total, total)));
+    assert!(
+        std::fs::read(dir.join("warm.tar.gz")).unwrap() == none,
+        "warm cache build differs"
+    );
+
+    // Nothing of the cache (or its temporary files) is in the agent.
+    let listing = tool("tar", &["tzf", dir.join("warm.tar.gz").to_str().unwrap()]);
+    assert!(
+        !listing.contains("xdg") && !listing.contains("cfy-ap/pyc"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains(".cfy-ap-tmp") && !listing.contains(".tmp."),
+        "{listing}"
+    );
+
+    // Damaged entries (a flipped byte, a truncated file, an empty file) are
+    // compiled afresh, not shipped, and replaced.
+    let mut damaged = entries(&cache);
+    damaged.sort();
+    let mut flipped = std::fs::read(&damaged[0]).unwrap();
+    *flipped.last_mut().unwrap() ^= 0x40;
+    std::fs::write(&damaged[0], flipped).unwrap();
+    let whole = std::fs::read(&damaged[1]).unwrap();
+    std::fs::write(&damaged[1], &whole[..whole.len() / 2]).unwrap();
+    std::fs::write(&damaged[2], b"").unwrap();
+    assert_eq!(build(dir, "damaged", &[]), Some((total - 3, total)));
+    assert!(
+        std::fs::read(dir.join("damaged.tar.gz")).unwrap() == none,
+        "damaged cache leaked"
+    );
+    assert_eq!(build(dir, "repaired", &[]), Some((total, total)));
+    assert!(std::fs::read(dir.join("repaired.tar.gz")).unwrap() == none);
+}
