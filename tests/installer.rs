@@ -403,3 +403,128 @@ fn auto_picks_pip_for_python_2_7_and_uv_refuses_it() {
     let hello = tool(x.path().join("env/bin/celery").to_str().unwrap(), &[]);
     assert_eq!(hello.trim(), "celery 3.1.17 (py2)");
 }
+
+/// Each (device, inode) of a regular file below `dir`.
+fn inodes(dir: &Path) -> std::collections::HashSet<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            (m.dev(), m.ino())
+        })
+        .collect()
+}
+
+#[test]
+fn uv_hard_links_from_its_cache_and_the_build_never_changes_the_cache() {
+    use std::os::unix::fs::MetadataExt;
+    let uv = uv();
+    let py37 = pyenv("3.7.16");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // A private cache on the venv's filesystem (uv and the bytecode cache).
+    let cache = dir.join("cache");
+    let extra = format!(
+        "installer: uv\nuv_path: {}\ncache_dir: {}\nkeep_venv: true\nrelocatable: true\n",
+        uv.display(),
+        cache.display()
+    );
+    let cfg = offline_config("cloudify/env", "agent.tar.gz", &extra).replace(
+        &format!("python_path: {PYTHON}"),
+        &format!("python_path: {py37}"),
+    );
+    // The first build fills the cache; the second links everything from it.
+    let out = build(dir, &cfg, &["-f"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let before = tree_state(&cache);
+    let out = build(dir, &cfg, &["-f", "-v"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(" pip install --link-mode hardlink "),
+        "{}",
+        text(&out)
+    );
+    // uv itself replaces some of its records (revisions of the local source
+    // trees, interpreter info) with new files; every file still at its path
+    // with its inode (the unpacked wheels the agent links to among them) has
+    // its bytes, mode and mtime, and the bytecode cache (warm) did not change.
+    let after = tree_state(&cache);
+    let mut kept = 0;
+    let mut changed = Vec::new();
+    for (rel, (ino, what)) in &before {
+        match after.get(rel) {
+            Some((i, now)) if i == ino => {
+                kept += 1;
+                if now != what {
+                    changed.push(format!("{rel}: {what} -> {now}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "the build changed the cache: {changed:#?}"
+    );
+    assert!(kept > 200, "only {kept} cache entries kept");
+    let pyc = |s: &std::collections::BTreeMap<String, (u64, String)>| {
+        s.iter()
+            .filter(|(k, _)| k.starts_with("cfy-ap-pyc/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(pyc(&before).len() > 100);
+    assert_eq!(pyc(&before), pyc(&after), "the bytecode cache changed");
+    // The kept venv's modules are hard links into the cache; what the build
+    // rewrote (relocated scripts, RECORD) is not.
+    let cached = inodes(&cache);
+    let venv = dir.join("cloudify/env");
+    let sp = venv.join("lib/python3.7/site-packages");
+    let linked = walkdir::WalkDir::new(&sp)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            let m = e.metadata().unwrap();
+            cached.contains(&(m.dev(), m.ino()))
+        })
+        .count();
+    assert!(
+        linked > 100,
+        "only {linked} files are linked from the cache"
+    );
+    let celery = sp.join("celery/__init__.py");
+    let m = std::fs::metadata(&celery).unwrap();
+    assert!(cached.contains(&(m.dev(), m.ino())), "{}", celery.display());
+    let rewritten: Vec<PathBuf> = std::fs::read_dir(venv.join("bin"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::symlink_metadata(p).unwrap().is_file()
+                && std::fs::read(p).unwrap().starts_with(b"#!/bin/sh\n")
+        })
+        .chain(
+            std::fs::read_dir(&sp)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path().join("RECORD"))
+                .filter(|p| p.is_file()),
+        )
+        .collect();
+    assert!(rewritten.len() > 10, "{rewritten:?}");
+    for p in &rewritten {
+        let m = std::fs::metadata(p).unwrap();
+        assert!(
+            !cached.contains(&(m.dev(), m.ino())),
+            "{} is shared with the cache",
+            p.display()
+        );
+    }
+    // The agent imports its modules and runs its console scripts, moved.
+    let x = extract(&dir.join("agent.tar.gz"), 1);
+    runs_relocated(&x.path().join("env"), &venv);
+}

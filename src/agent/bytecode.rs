@@ -198,14 +198,25 @@ fn from_cache(cache: &PycCache, file: &Path, id: &PycId) -> Result<Option<String
     let dest = super::root::host_path(&pyc_path(file, id));
     let dir = crate::util::paths::parent_dir(&dest);
     std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    // A new file renamed into place, as the compiling script does: an existing
+    // `.pyc` (or a stale temporary name) may be hard-linked from uv's cache, so
+    // nothing here is ever opened for writing in place.
     let tmp = dest.with_extension("pyc.cfy-ap-tmp");
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode((meta.mode() | 0o200) & 0o666)
-        .open(&tmp)
-        .ctx("writing", &tmp)?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode((meta.mode() | 0o200) & 0o666)
+            .open(&tmp)
+    };
+    let mut out = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp).ctx("removing", &tmp)?;
+            create()
+        }
+        other => other,
+    }
+    .ctx("writing", &tmp)?;
     out.write_all(&pyc).ctx("writing", &tmp)?;
     drop(out);
     std::fs::rename(&tmp, &dest).ctx("writing", &dest)?;

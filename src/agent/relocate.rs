@@ -28,11 +28,11 @@
 //!
 //! Binaries, symlinks and scripts for other interpreters are left alone. The result
 //! depends only on the files and the venv path (deterministic); modes and
-//! modification times are kept.
+//! modification times are kept. A rewritten file is a new file renamed over the
+//! old one, never written in place: it may be a hard link into uv's cache.
 
 use crate::error::{IoContext, Result};
 use crate::log::Log;
-use std::fs::{File, FileTimes};
 use std::path::{Path, PathBuf};
 
 /// What was rewritten (names relative to `bin/`, sorted).
@@ -98,13 +98,11 @@ pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Report>
             }
             Rewrite::Changed(new) => new,
         };
+        // Replaced, never written in place: the file may be hard-linked from
+        // the installer's cache.
         let mtime = meta.modified().ctx("reading", &path)?;
-        std::fs::write(&path, new.as_bytes()).ctx("rewriting", &path)?;
-        File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_times(FileTimes::new().set_modified(mtime)))
-            .ctx("setting the modification time of", &path)?;
+        crate::util::atomic::replace_contents(&path, new.as_bytes(), Some(mtime))
+            .ctx("rewriting", &path)?;
         log.detail(&format!("made relocatable: bin/{name}"));
         if name.starts_with("activate") {
             report.activate.push(name);

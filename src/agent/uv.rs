@@ -2,8 +2,13 @@
 //! --python <venv>/bin/python` installs the seed packages and every module; the
 //! bytecode is compiled afterwards (reproducibly, see `bytecode`).
 //!
-//! Files are copied out of uv's cache (`--link-mode copy`), never hard-linked: the
-//! agent is rewritten (relocation) and shipped, the cache must not change with it.
+//! Files are hard-linked from uv's cache (`--link-mode hardlink`, uv's own default
+//! on Linux; uv copies by itself where the cache is on another filesystem), which
+//! saves creating most of the agent's bytes. The cache must never change with the
+//! agent, so nothing after the install writes to a file of the venv in place:
+//! every rewrite (relocation, `RECORD` below, the `.pyc` from the bytecode cache
+//! and from the compiling script) is a new file renamed over the old name, and
+//! files are only ever removed (unlinked), never truncated or re-moded.
 
 use super::command::{Run, run};
 use super::install::{Installer, wrap};
@@ -140,8 +145,15 @@ impl Installer for Uv {
     }
 
     fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
+        // A `--root` build copies: its venv lives in an overlay (uv never runs
+        // inside a root today, see `install::select`; this keeps it safe if it does).
+        let link = if super::root::active() {
+            "copy"
+        } else {
+            "hardlink"
+        };
         let mut cmd = self
-            .command(&["pip", "install", "--link-mode", "copy"])
+            .command(&["pip", "install", "--link-mode", link])
             .arg("--python")
             .arg(self.venv.join("bin/python"))
             .args(&self.options)
@@ -198,7 +210,8 @@ fn tidy(venv: &Path) -> Result<()> {
                     .split_inclusive('\n')
                     .filter(|l| !DROP.iter().any(|d| l.starts_with(&format!("{info}/{d},"))))
                     .collect();
-                std::fs::write(&record, kept).ctx("rewriting", &record)?;
+                crate::util::atomic::replace_contents(&record, kept.as_bytes(), None)
+                    .ctx("rewriting", &record)?;
             }
         }
     }

@@ -137,6 +137,38 @@ pub fn check_not_inputs(outputs: &[PathBuf], inputs: &[(String, PathBuf)]) -> Re
     Ok(())
 }
 
+/// Give the regular file `path` the contents `data` without writing to it: a new
+/// file beside it, with its permissions (and `mtime`, when given), is renamed over
+/// it. The old inode is never modified, so where it is hard-linked (uv links the
+/// agent's files from its cache) the other names keep their bytes.
+pub fn replace_contents(
+    path: &Path,
+    data: &[u8],
+    mtime: Option<std::time::SystemTime>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".cfy-ap-tmp")
+        .tempfile_in(super::paths::parent_dir(path))?;
+    tmp.write_all(data)?;
+    let file = tmp.as_file();
+    file.set_permissions(meta.permissions())?;
+    if let Some(t) = mtime {
+        file.set_times(std::fs::FileTimes::new().set_modified(t))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Refuse (exit 2) an output inside `dir` (after following symlinks), which the
 /// run deletes or archives (`what` says which directory it is).
 pub fn check_outside(outputs: &[PathBuf], dir: &Path, what: &str) -> Result<()> {
@@ -176,6 +208,35 @@ mod tests {
         std::fs::write(d.path().join("f"), "x").unwrap();
         assert!(check_replaceable(&d.path().join("f")).is_ok());
         assert!(AtomicFile::create(&link).is_err());
+    }
+
+    #[test]
+    fn replacing_contents_leaves_hard_links_alone() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let (cache, file) = (d.path().join("cache"), d.path().join("file"));
+        std::fs::write(&cache, "original").unwrap();
+        std::fs::set_permissions(&cache, Permissions::from_mode(0o751)).unwrap();
+        std::fs::hard_link(&cache, &file).unwrap();
+        let then = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        replace_contents(&file, b"new", Some(then)).unwrap();
+        assert_eq!(std::fs::read(&cache).unwrap(), b"original");
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        let (c, f) = (
+            std::fs::metadata(&cache).unwrap(),
+            std::fs::metadata(&file).unwrap(),
+        );
+        assert_ne!(c.ino(), f.ino());
+        assert_eq!((c.nlink(), f.nlink()), (1, 1));
+        assert_eq!(f.mode() & 0o7777, 0o751);
+        assert_eq!(f.mtime(), 1_000_000);
+        // Nothing else is left in the directory.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
+        // A symlink is not followed (nor replaced).
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&cache, &link).unwrap();
+        assert!(replace_contents(&link, b"x", None).is_err());
+        assert_eq!(std::fs::read(&cache).unwrap(), b"original");
     }
 
     #[test]

@@ -159,3 +159,34 @@ pub fn tree_hash(root: &Path) -> String {
     }
     hex::encode(h.finalize())
 }
+
+/// Every file, directory and symlink below `root` by relative path: its inode,
+/// and a description that changes with it: for a file its mode, modification time
+/// (ns) and the sha256 of its bytes, for a symlink its target.
+pub fn tree_state(root: &Path) -> std::collections::BTreeMap<String, (u64, String)> {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(root) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        let m = e.metadata().unwrap();
+        let ft = e.file_type();
+        let what = if ft.is_symlink() {
+            format!("-> {}", std::fs::read_link(e.path()).unwrap().display())
+        } else if ft.is_file() {
+            let sum = sha2::Sha256::digest(std::fs::read(e.path()).unwrap());
+            format!(
+                "{:o} {}.{:09} {}",
+                m.mode(),
+                m.mtime(),
+                m.mtime_nsec(),
+                hex::encode(sum)
+            )
+        } else {
+            "dir".to_string()
+        };
+        out.insert(rel, (m.ino(), what));
+    }
+    out
+}
