@@ -47,13 +47,30 @@ fn build(dir: &Path, name: &str, args: &[&str]) -> Option<(usize, usize)> {
     Some((words[0].parse().unwrap(), words[2].parse().unwrap()))
 }
 
-fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
-    walkdir::WalkDir::new(cache)
+/// The cache's pack files, and (pack, start, end) of every entry in them:
+/// `cfy-ap pyc pack 1\n`, then per entry a 64-character key, the payload's
+/// length (u32 LE) and sha256, the payload.
+fn entries(cache: &Path) -> (Vec<std::path::PathBuf>, Vec<(usize, usize, usize)>) {
+    const PACK: &[u8] = b"cfy-ap pyc pack 1\n";
+    let mut packs: Vec<std::path::PathBuf> = walkdir::WalkDir::new(cache)
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
-        .collect()
+        .collect();
+    packs.sort();
+    let mut out = Vec::new();
+    for (n, p) in packs.iter().enumerate() {
+        let b = std::fs::read(p).unwrap();
+        assert!(b.starts_with(PACK), "{} is not a pack", p.display());
+        let mut at = PACK.len();
+        while at < b.len() {
+            let len = u32::from_le_bytes(b[at + 64..at + 68].try_into().unwrap()) as usize;
+            out.push((n, at, at + 100 + len));
+            at += 100 + len;
+        }
+    }
+    (packs, out)
 }
 
 #[test]
@@ -69,7 +86,9 @@ fn warm_cold_and_no_cache_build_the_same_agent_and_a_damaged_entry_is_replaced()
     let (hits, total) = build(dir, "cold", &[]).expect("cache line");
     assert_eq!(hits, 0);
     assert!(total > 100, "{total} files");
-    assert_eq!(entries(&cache).len(), total, "every compiled file cached");
+    let (packs, cached) = entries(&cache);
+    assert_eq!(packs.len(), 1, "one pack per build: {packs:?}");
+    assert_eq!(cached.len(), total, "every compiled file cached");
     assert!(
         std::fs::read(dir.join("cold.tar.gz")).unwrap() == none,
         "cold cache build differs"
@@ -92,16 +111,14 @@ fn warm_cold_and_no_cache_build_the_same_agent_and_a_damaged_entry_is_replaced()
         "{listing}"
     );
 
-    // Damaged entries (a flipped byte, a truncated file, an empty file) are
-    // compiled afresh, not shipped, and replaced.
-    let mut damaged = entries(&cache);
-    damaged.sort();
-    let mut flipped = std::fs::read(&damaged[0]).unwrap();
-    *flipped.last_mut().unwrap() ^= 0x40;
-    std::fs::write(&damaged[0], flipped).unwrap();
-    let whole = std::fs::read(&damaged[1]).unwrap();
-    std::fs::write(&damaged[1], &whole[..whole.len() / 2]).unwrap();
-    std::fs::write(&damaged[2], b"").unwrap();
+    // Damaged entries (a flipped payload byte, a flipped checksum, the last one
+    // cut short) are compiled afresh, not shipped, and replaced.
+    let (packs, cached) = entries(&cache);
+    let mut pack = std::fs::read(&packs[0]).unwrap();
+    pack[cached[0].2 - 1] ^= 0x40;
+    pack[cached[1].1 + 68] ^= 0x01;
+    pack.truncate(cached[cached.len() - 1].2 - 5);
+    std::fs::write(&packs[0], pack).unwrap();
     assert_eq!(build(dir, "damaged", &[]), Some((total - 3, total)));
     assert!(
         std::fs::read(dir.join("damaged.tar.gz")).unwrap() == none,

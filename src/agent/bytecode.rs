@@ -168,10 +168,16 @@ pub fn compile(
     ));
     let todo: Vec<PathBuf> = misses.iter().map(|(f, _)| f.clone()).collect();
     let failed = chunks(&python, COMPILE_PINNED, &todo, log)?;
-    let stored = crate::util::parallel::parallel_map(&misses, |(f, key)| {
-        std::fs::read(pyc_path(f, id)).is_ok_and(|pyc| cache.store(key, &pyc))
+    // One pack for every new entry (see `pyc_cache`).
+    let fresh = crate::util::parallel::parallel_map(&misses, |(f, key)| {
+        std::fs::read(pyc_path(f, id)).map(|pyc| (key.clone(), pyc))
     });
-    let stored = stored.into_iter().filter(|s| *s).count();
+    let fresh: Vec<(String, Vec<u8>)> = fresh.into_iter().flatten().collect();
+    let stored = if fresh.is_empty() {
+        0
+    } else {
+        cache.store(&fresh)
+    };
     if stored < misses.len() - failed {
         log.detail(&format!(
             "{} compiled files could not be added to the bytecode cache",

@@ -10,18 +10,34 @@
 //! before (`bytecode`), so a cached `.pyc` is the one a fresh compile writes.
 //! In timestamp mode the header's mtime and size are those of the file at hand.
 //!
-//! Entries are `MAGIC`, the sha256 of the payload, then the payload (the whole
-//! `.pyc`); one that does not verify (truncated, flipped, another interpreter's)
-//! is a miss and is overwritten. Written to a temporary file and renamed, so
-//! concurrent builds never see half an entry. The cache lives outside the venv
-//! (see `location`): nothing of it goes into the agent but the `.pyc` themselves.
+//! The entries a build adds go into one pack file (`<name>.pack`: `PACK`, then
+//! per entry its key, the payload's length and sha256, the payload: the whole
+//! `.pyc`), not one file per entry: on a slow disk creating a file per entry
+//! made a build with a cold cache slower than one without a cache. Every pack is
+//! read when the cache is opened; an entry that does not verify (truncated,
+//! flipped, another interpreter's) is a miss, and the next pack holding the key
+//! is tried; the fresh compile goes into this build's pack. A pack is written to
+//! a temporary file and renamed, so concurrent builds never see half of one.
+//! When a build finds `MERGE_AT` packs or more, its pack takes every intact
+//! entry of those too and they are removed (a concurrent build that misses them
+//! only compiles). The cache lives outside the venv (see `location`): nothing
+//! of it goes into the agent but the `.pyc` themselves.
 
 use super::python::PycId;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// Part of every key too: a new format is a new set of keys.
 const MAGIC: &[u8] = b"cfy-ap pyc 1\n";
+/// The start of a pack file.
+const PACK: &[u8] = b"cfy-ap pyc pack 1\n";
+/// Key (hex), payload length (u32 LE), payload sha256.
+const RECORD_HEAD: usize = 64 + 4 + 32;
+/// How many packs a build merges into its own.
+const MERGE_AT: usize = 16;
 
 /// Where the cache is: `<cache_dir>/cfy-ap-pyc` when `cache_dir` is set, else
 /// `$XDG_CACHE_HOME/cfy-ap/pyc`, else `~/.cache/cfy-ap/pyc`; None without a home.
@@ -42,9 +58,15 @@ pub struct PycCache {
     base: Sha256,
     magic: Vec<u8>,
     checked: bool,
+    /// The packs read when the cache was opened: (path, bytes).
+    packs: Vec<(PathBuf, Vec<u8>)>,
+    /// Key → where its records are: (pack, record head..end), in pack order.
+    index: HashMap<String, Vec<(usize, Range<usize>)>>,
 }
 
 impl PycCache {
+    /// Open the cache at `root`, reading every pack in it (an unreadable or
+    /// foreign file is left out: its entries are misses).
     pub fn new(root: &Path, id: &PycId, checked: bool, script: &str) -> PycCache {
         let mut base = Sha256::new();
         for part in [
@@ -56,12 +78,37 @@ impl PycCache {
             base.update((part.len() as u64).to_le_bytes());
             base.update(part);
         }
-        PycCache {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let mut cache = PycCache {
             root: root.to_path_buf(),
             base,
             magic: id.magic.clone(),
             checked,
+            packs: Vec::new(),
+            index: HashMap::new(),
+        };
+        for path in names {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if !bytes.starts_with(PACK) {
+                continue;
+            }
+            let n = cache.packs.len();
+            for (key, range) in records(&bytes) {
+                cache.index.entry(key).or_default().push((n, range));
+            }
+            cache.packs.push((path, bytes));
         }
+        cache
     }
 
     pub fn root(&self) -> &Path {
@@ -78,15 +125,19 @@ impl PycCache {
         hex::encode(h.finalize())
     }
 
-    fn entry(&self, key: &str) -> PathBuf {
-        self.root.join(&key[..2]).join(&key[2..])
+    /// The first intact `.pyc` stored under `key` (see `verify`).
+    fn intact(&self, key: &str) -> Option<&[u8]> {
+        self.index.get(key)?.iter().find_map(|(pack, range)| {
+            let record = &self.packs[*pack].1[range.clone()];
+            let (sum, pyc) = record[64 + 4..].split_at(32);
+            (Sha256::digest(pyc).as_slice() == sum && self.verify_len(pyc).is_some()).then_some(pyc)
+        })
     }
 
     /// The cached `.pyc`, if present and intact; `mtime_size` is the source's,
     /// for the header of a timestamp-based `.pyc`.
     pub fn load(&self, key: &str, mtime_size: (u32, u32)) -> Option<Vec<u8>> {
-        let raw = std::fs::read(self.entry(key)).ok()?;
-        let mut pyc = self.verify(&raw)?;
+        let mut pyc = self.intact(key)?.to_vec();
         if !self.checked {
             pyc[8..12].copy_from_slice(&mtime_size.0.to_le_bytes());
             pyc[12..16].copy_from_slice(&mtime_size.1.to_le_bytes());
@@ -94,37 +145,52 @@ impl PycCache {
         Some(pyc)
     }
 
-    /// The payload of an entry whose hash, magic number and mode match.
-    fn verify(&self, raw: &[u8]) -> Option<Vec<u8>> {
-        let rest = raw.strip_prefix(MAGIC)?;
-        if rest.len() < 32 + 16 {
-            return None;
+    /// Keep `entries` ((key, `.pyc`)) in one new pack; how many went in (a
+    /// cache is never a reason for a build to fail: 0 when it cannot be
+    /// written). With `MERGE_AT` packs or more, their intact entries go in too
+    /// and the old packs are removed.
+    pub fn store(&self, entries: &[(String, Vec<u8>)]) -> usize {
+        let mut pack = PACK.to_vec();
+        let mut stored = 0;
+        let mut seen = std::collections::HashSet::new();
+        for (key, pyc) in entries {
+            if key.len() != 64 || self.verify_len(pyc).is_none() || !seen.insert(key.as_str()) {
+                continue;
+            }
+            push_record(&mut pack, key, pyc);
+            stored += 1;
         }
-        let (sum, pyc) = rest.split_at(32);
-        let flags: u32 = if self.checked { 0b11 } else { 0 };
-        (Sha256::digest(pyc).as_slice() == sum
-            && pyc[..4] == self.magic[..]
-            && pyc[4..8] == flags.to_le_bytes())
-        .then(|| pyc.to_vec())
-    }
-
-    /// Keep `pyc` under `key`; false when it could not be written (a cache is
-    /// never a reason for a build to fail).
-    pub fn store(&self, key: &str, pyc: &[u8]) -> bool {
-        let dest = self.entry(key);
-        let Some(dir) = dest.parent() else {
-            return false;
-        };
-        if self.verify_len(pyc).is_none() || std::fs::create_dir_all(dir).is_err() {
-            return false;
+        let merge = self.packs.len() >= MERGE_AT;
+        if merge {
+            let mut keys: Vec<&String> = self.index.keys().collect();
+            keys.sort();
+            for key in keys {
+                if seen.insert(key.as_str())
+                    && let Some(pyc) = self.intact(key)
+                {
+                    push_record(&mut pack, key, pyc);
+                }
+            }
         }
-        let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp.").tempfile_in(dir) else {
-            return false;
+        if pack.len() == PACK.len() || std::fs::create_dir_all(&self.root).is_err() {
+            return 0;
+        }
+        let Ok(mut tmp) = tempfile::Builder::new()
+            .prefix(".tmp.")
+            .tempfile_in(&self.root)
+        else {
+            return 0;
         };
-        let ok = tmp.write_all(MAGIC).is_ok()
-            && tmp.write_all(&Sha256::digest(pyc)).is_ok()
-            && tmp.write_all(pyc).is_ok();
-        ok && tmp.persist(&dest).is_ok()
+        let name = hex::encode(&Sha256::digest(&pack)[..12]) + ".pack";
+        if tmp.write_all(&pack).is_err() || tmp.persist(self.root.join(name)).is_err() {
+            return 0;
+        }
+        if merge {
+            for (path, _) in &self.packs {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        stored
     }
 
     /// Only whole `.pyc` of this interpreter and mode go in.
@@ -133,6 +199,34 @@ impl PycCache {
         (pyc.len() >= 16 && pyc[..4] == self.magic[..] && pyc[4..8] == flags.to_le_bytes())
             .then_some(())
     }
+}
+
+fn push_record(pack: &mut Vec<u8>, key: &str, pyc: &[u8]) {
+    pack.extend_from_slice(key.as_bytes());
+    pack.extend_from_slice(&(pyc.len() as u32).to_le_bytes());
+    pack.extend_from_slice(&Sha256::digest(pyc));
+    pack.extend_from_slice(pyc);
+}
+
+/// The records of a pack, (key, head..end), up to the first that is cut short
+/// or whose key is not hex (the rest of a damaged pack are misses).
+fn records(pack: &[u8]) -> Vec<(String, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut at = PACK.len();
+    while pack.len() - at >= RECORD_HEAD {
+        let key = &pack[at..at + 64];
+        if !key.iter().all(|b| b.is_ascii_hexdigit()) {
+            break;
+        }
+        let len = u32::from_le_bytes(pack[at + 64..at + 68].try_into().expect("4 bytes")) as usize;
+        let end = at + RECORD_HEAD + len;
+        if end > pack.len() {
+            break;
+        }
+        out.push((String::from_utf8_lossy(key).into_owned(), at..end));
+        at = end;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -174,34 +268,92 @@ mod tests {
         assert_ne!(k, other(true, "script", "pyc 420d0d0a cpython-37 7 3.7.17"));
     }
 
+    fn packs(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+
     #[test]
     fn stored_entries_load_and_damaged_ones_do_not() {
         let d = tempfile::tempdir().unwrap();
-        let c = PycCache::new(d.path(), &id(), true, "s");
-        let k = c.key(Path::new("/a/x.py"), b"x");
-        assert_eq!(c.load(&k, (0, 0)), None);
-        assert!(c.store(&k, &pyc(3)));
-        assert_eq!(c.load(&k, (1, 2)), Some(pyc(3)));
-        // No temporary file is left beside the entry.
-        assert_eq!(
-            std::fs::read_dir(c.entry(&k).parent().unwrap())
-                .unwrap()
-                .count(),
-            1
+        let open = || PycCache::new(d.path(), &id(), true, "s");
+        let c = open();
+        let (k, k2) = (
+            c.key(Path::new("/a/x.py"), b"x"),
+            c.key(Path::new("/a/y.py"), b"y"),
         );
-        let path = c.entry(&k);
-        let good = std::fs::read(&path).unwrap();
+        assert_eq!(c.load(&k, (0, 0)), None);
+        let mut other = pyc(3);
+        other.extend(b" of y");
+        assert_eq!(
+            c.store(&[(k.clone(), pyc(3)), (k2.clone(), other.clone())]),
+            2
+        );
+        // One pack, no temporary file beside it; read when the cache is opened.
+        let files = packs(d.path());
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].extension().is_some_and(|x| x == "pack"));
+        assert_eq!(c.load(&k, (0, 0)), None);
+        let c = open();
+        assert_eq!(c.load(&k, (1, 2)), Some(pyc(3)));
+        assert_eq!(c.load(&k2, (1, 2)), Some(other.clone()));
+        let good = std::fs::read(&files[0]).unwrap();
+        // A flipped payload byte: that entry is a miss, the other one is not.
         let mut flipped = good.clone();
-        *flipped.last_mut().unwrap() ^= 1;
-        for bad in [flipped, good[..good.len() - 3].to_vec(), Vec::new()] {
-            std::fs::write(&path, bad).unwrap();
-            assert_eq!(c.load(&k, (0, 0)), None);
+        let at = PACK.len() + RECORD_HEAD + 20;
+        flipped[at] ^= 1;
+        std::fs::write(&files[0], &flipped).unwrap();
+        let c = open();
+        assert_eq!(c.load(&k, (0, 0)), None);
+        assert_eq!(c.load(&k2, (0, 0)), Some(other.clone()));
+        // Repaired by a later pack.
+        assert_eq!(c.store(&[(k.clone(), pyc(3))]), 1);
+        assert_eq!(open().load(&k, (0, 0)), Some(pyc(3)));
+        std::fs::remove_file(&files[0]).unwrap();
+        // Cut short, emptied, or not a pack at all: misses.
+        for bad in [
+            good[..good.len() - 3].to_vec(),
+            Vec::new(),
+            b"junk".to_vec(),
+        ] {
+            std::fs::write(&files[0], &bad).unwrap();
+            assert_eq!(open().load(&k2, (0, 0)), None);
         }
+        std::fs::write(&files[0], &good[..good.len() - 3]).unwrap();
+        assert_eq!(open().load(&k, (0, 0)), Some(pyc(3)));
         // A timestamp-mode or foreign .pyc is never stored in a checked cache.
-        assert!(!c.store(&k, &pyc(0)));
+        assert_eq!(c.store(&[(k.clone(), pyc(0))]), 0);
         let mut foreign = pyc(3);
         foreign[0] = 0x55;
-        assert!(!c.store(&k, &foreign));
+        assert_eq!(c.store(&[(k.clone(), foreign)]), 0);
+    }
+
+    #[test]
+    fn many_packs_are_merged_into_one() {
+        let d = tempfile::tempdir().unwrap();
+        let open = || PycCache::new(d.path(), &id(), true, "s");
+        let mut keys = Vec::new();
+        for i in 0..MERGE_AT {
+            let c = open();
+            let k = c.key(Path::new("/a/x.py"), i.to_string().as_bytes());
+            assert_eq!(c.store(&[(k.clone(), pyc(3))]), 1);
+            keys.push(k);
+        }
+        assert_eq!(packs(d.path()).len(), MERGE_AT);
+        let c = open();
+        let k = c.key(Path::new("/a/new.py"), b"new");
+        assert_eq!(c.store(&[(k.clone(), pyc(3))]), 1);
+        assert_eq!(packs(d.path()).len(), 1);
+        keys.push(k);
+        let c = open();
+        for k in &keys {
+            assert_eq!(c.load(k, (0, 0)), Some(pyc(3)));
+        }
     }
 
     #[test]
@@ -209,7 +361,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let c = PycCache::new(d.path(), &id(), false, "s");
         let k = c.key(Path::new("/a/x.py"), b"x");
-        assert!(c.store(&k, &pyc(0)));
+        assert_eq!(c.store(&[(k.clone(), pyc(0))]), 1);
+        let c = PycCache::new(d.path(), &id(), false, "s");
         let got = c.load(&k, (0x01020304, 9)).unwrap();
         assert_eq!(&got[8..16], &[4, 3, 2, 1, 9, 0, 0, 0]);
         assert_eq!(&got[16..], b"marshalled code");
