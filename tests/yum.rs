@@ -242,8 +242,14 @@ fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
         .output()
         .unwrap();
     ok(with_date);
-    dnf.ok("cfy", &["upgrade", "demo-agent"]);
-    assert_eq!(dnf.installed("demo-agent"), "1.2-1");
+    // --refresh: with metadata_expire=0, dnf still keeps a cache made within
+    // the same second (expired means older than 0 s), and publishing is faster.
+    let upgraded = dnf.ok("cfy", &["upgrade", "--refresh", "demo-agent"]);
+    assert_eq!(
+        dnf.installed("demo-agent"),
+        "1.2-1",
+        "dnf upgrade: {upgraded}"
+    );
     let listed = dnf.ok(
         "cfy",
         &["repoquery", "--queryformat", "%{version}", "demo-agent"],

@@ -23,14 +23,24 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// One file to put into the pool.
-pub(super) struct Job<'a> {
-    pub src: &'a Path,
+pub(super) struct Job {
+    pub src: PathBuf,
     /// Path relative to the repository root.
-    pub rel: &'a str,
+    pub rel: String,
     /// What reading `src` found; the copy must match.
-    pub digests: &'a Digests,
+    pub digests: Digests,
     /// The pool already has a file there (replaced with `-f`).
     pub replace: bool,
+}
+
+/// Copy `jobs` into the pool and sync what that wrote, on its own thread (it
+/// mostly waits on the filesystem while the caller builds the indices).
+pub(super) fn start(root: &Path, jobs: Vec<Job>) -> stage::Background {
+    let root = root.to_path_buf();
+    stage::Background::spawn(move || {
+        let copied = copy_all(&root, &jobs)?;
+        stage::sync_all(&copied.files, &copied.dirs)
+    })
 }
 
 /// What the copies changed: the files written, and the directories that got new
@@ -54,7 +64,7 @@ fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
     let mut created: HashSet<PathBuf> = HashSet::new();
     let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for job in jobs {
-        let dest = root.join(job.rel);
+        let dest = root.join(&job.rel);
         let mut dir = dest.parent().unwrap_or(root).to_path_buf();
         loop {
             touched.insert(dir.clone());
@@ -73,7 +83,7 @@ fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
 }
 
 fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
-    let dest = root.join(job.rel);
+    let dest = root.join(&job.rel);
     let dir = dest.parent().unwrap_or(root);
     fs::create_dir_all(dir).ctx("creating", dir)?;
     if !job.replace
@@ -90,7 +100,8 @@ fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
             Err(e) => return Err(Error::io("writing", &dest, e.into())),
         }
     }
-    let ((), tmp) = stage::stage_copy(root, job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
+    let ((), tmp) =
+        stage::stage_copy(root, &job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
     tmp.persist(&dest)
         .map_err(|e| Error::io("writing", &dest, e.error))?;
     Ok(dest)
@@ -99,7 +110,7 @@ fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
 /// Copy `job.src` to `out` (named `out_path` in errors), checking size and SHA256
 /// against what was read before.
 fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
-    let mut src = File::open(job.src).ctx("reading", job.src)?;
+    let mut src = File::open(&job.src).ctx("reading", &job.src)?;
     let len = usize::try_from(job.digests.size).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len.clamp(4096, 256 << 10)];
     let mut sha = Sha256::new();
@@ -109,7 +120,7 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("reading", job.src, e)),
+            Err(e) => return Err(Error::io("reading", &job.src, e)),
         };
         sha.update(&buf[..n]);
         size += n as u64;
@@ -144,15 +155,15 @@ mod tests {
         let d = digests(b"package bytes");
         let jobs = [
             Job {
-                src: &src,
-                rel: "pool/main/a/a/a_1_all.deb",
-                digests: &d,
+                src: src.clone(),
+                rel: "pool/main/a/a/a_1_all.deb".to_string(),
+                digests: d.clone(),
                 replace: false,
             },
             Job {
-                src: &src,
-                rel: "pool/main/a/a/a_2_all.deb",
-                digests: &d,
+                src: src.clone(),
+                rel: "pool/main/a/a/a_2_all.deb".to_string(),
+                digests: d.clone(),
                 replace: false,
             },
         ];
@@ -188,9 +199,9 @@ mod tests {
         let d = digests(b"old bytes!");
         for replace in [false, true] {
             let jobs = [Job {
-                src: &src,
-                rel: "pool/a.deb",
-                digests: &d,
+                src: src.clone(),
+                rel: "pool/a.deb".to_string(),
+                digests: d.clone(),
                 replace,
             }];
             let err = copy_all(&root, &jobs).err().unwrap();

@@ -13,7 +13,7 @@
 //! and the new one renamed in: readers may then get "not found" for an instant,
 //! but still never a mix.
 
-use super::stage::Syncing;
+use super::stage::Background;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{CWD, RenameFlags};
 use std::fs::{self, File};
@@ -76,9 +76,14 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 
 /// Make `next` the live directory in one step, then remove the old generation.
 /// First, in one parallel batch, the `written` files and every directory of
-/// `next` are synced, and the pool's sync (`pool`, started earlier) is waited
+/// `next` are synced, and the pool's copy and sync (`pool`, started earlier) is waited
 /// for: the new generation and all it names are on disk before it becomes visible.
-pub(super) fn switch(next: &Path, live: &Path, written: &[PathBuf], pool: Syncing) -> Result<()> {
+pub(super) fn switch(
+    next: &Path,
+    live: &Path,
+    written: &[PathBuf],
+    pool: Background,
+) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
         .into_iter()
@@ -87,7 +92,11 @@ pub(super) fn switch(next: &Path, live: &Path, written: &[PathBuf], pool: Syncin
         .map(|e| e.into_path())
         .collect();
     super::stage::sync_all(written, &dirs)?;
-    pool.wait()?;
+    if let Err(e) = pool.wait() {
+        // The new generation names pool files that are not all there: drop it.
+        let _ = fs::remove_dir_all(next);
+        return Err(e);
+    }
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {

@@ -93,7 +93,11 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
         }
         seen.insert(key.clone(), (sha256.clone(), s.src.clone()));
         let filename = pool_path(&opts.component, c);
-        let index = comp.sources.get(&key).cloned().unwrap_or_default();
+        let index = if comp.stanzas.contains_key(&key) {
+            comp.source(&key)
+        } else {
+            PathBuf::new()
+        };
         let shared = |idx: PathBuf| {
             Error::exists(format!(
                 "{filename} already exists with other contents and is also indexed by {}",
@@ -251,22 +255,22 @@ fn commit(
         });
     }
 
-    // 1. Pool files, straight into their directories (`copy.rs`); synced on
-    // another thread meanwhile, waited for before the switch.
+    // 1. Pool files, straight into their directories (`copy.rs`), copied and
+    // synced on another thread while the indices are built; waited for
+    // before the switch.
     let jobs: Vec<copy::Job> = plans
         .iter()
         .filter_map(|p| {
             Some(copy::Job {
-                src: &p.src,
-                rel: p.copy_to.as_deref()?,
-                digests: &p.digests,
+                src: p.src.clone(),
+                rel: p.copy_to.clone()?,
+                digests: p.digests.clone(),
                 replace: p.published.action == Action::Replaced,
             })
         })
         .collect();
     let wrote_pool = !jobs.is_empty();
-    let pool_files = copy::copy_all(root, &jobs)?;
-    let pool_sync = stage::Syncing::start(pool_files.files, pool_files.dirs);
+    let pool = copy::start(root, jobs);
     let mut written: Vec<PathBuf> = Vec::new();
     let comp = comps.get_mut(&opts.component).expect("inserted above");
     for plan in &mut plans {
@@ -416,9 +420,9 @@ fn commit(
     }
     // 5. The switch: readers see the whole new generation at once.
     if changed {
-        generation::switch(dist, &live, &written, pool_sync)?;
+        generation::switch(dist, &live, &written, pool)?;
     } else {
-        pool_sync.wait()?;
+        pool.wait()?;
         generation::remove_debris(&live)?;
     }
     write::link_suite(root, opts, log)?;

@@ -158,18 +158,31 @@ pub(super) fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
     .map(drop)
 }
 
-/// [`sync_all`] on its own thread while the caller goes on: the pool files are
-/// flushed while the indices are being compressed. [`Syncing::wait`] before
-/// anything names them.
-pub(super) struct Syncing(std::thread::JoinHandle<Result<()>>);
+/// Work on its own thread while the caller goes on (the pool is copied and
+/// synced while the indices are built). [`Background::wait`] for its result; a
+/// dropped one is waited for too, so nothing runs on after an error returns.
+pub(super) struct Background(Option<std::thread::JoinHandle<Result<()>>>);
 
-impl Syncing {
-    pub fn start(files: Vec<PathBuf>, dirs: Vec<PathBuf>) -> Syncing {
-        Syncing(std::thread::spawn(move || sync_all(&files, &dirs)))
+impl Background {
+    pub fn spawn(work: impl FnOnce() -> Result<()> + Send + 'static) -> Background {
+        Background(Some(std::thread::spawn(work)))
     }
 
-    pub fn wait(self) -> Result<()> {
-        self.0.join().expect("sync thread")
+    pub fn wait(mut self) -> Result<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        match self.0.take() {
+            Some(h) => h.join().expect("background thread"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 

@@ -25,18 +25,33 @@ pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>>
 #[derive(Default)]
 pub(super) struct Component {
     pub stanzas: HashMap<Key, Stanza>,
-    /// The index each stanza was read from (for errors).
-    pub sources: HashMap<Key, PathBuf>,
+    /// The component's directory (`dists/<codename>/<component>`).
+    pub dir: PathBuf,
     /// Architectures that have a `binary-<arch>` directory.
     pub arches: BTreeSet<String>,
     /// The current `Packages` text, by architecture.
     pub current: HashMap<String, String>,
 }
 
+impl Component {
+    /// The index a stanza was read from (for errors): its architecture's, or for
+    /// `all` the first architecture's.
+    pub fn source(&self, key: &Key) -> PathBuf {
+        let arch = match key.2.as_str() {
+            "all" => self.arches.iter().next().map_or("all", String::as_str),
+            arch => arch,
+        };
+        self.dir.join(format!("binary-{arch}")).join("Packages")
+    }
+}
+
 pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
     let mut comps = BTreeMap::new();
     for comp_dir in subdirs(dist)? {
-        let mut comp = Component::default();
+        let mut comp = Component {
+            dir: comp_dir.clone(),
+            ..Component::default()
+        };
         for bin_dir in subdirs(&comp_dir)? {
             let name = file_name(&bin_dir);
             let Some(arch) = name.strip_prefix("binary-") else {
@@ -50,7 +65,6 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
                 Err(e) => return Err(Error::io("reading", &path, e)),
             };
             for s in index::parse(&text, &path)? {
-                comp.sources.entry(s.key()).or_insert_with(|| path.clone());
                 comp.stanzas.entry(s.key()).or_insert(s);
             }
             comp.current.insert(arch.to_string(), text);

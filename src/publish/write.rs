@@ -66,20 +66,20 @@ pub(super) fn write_indices(
         ));
     }
     // Unchanged chunks are reused from the previous files; the changed ones are
-    // compressed on all cores (inside gz_reuse::encode and xz_reuse::encode).
-    // The uncompressed index is checksummed on another thread meanwhile.
+    // compressed on all cores (inside gz_reuse::encode and xz_reuse::encode),
+    // then all three files are checksummed on all cores.
     let mut outputs = Vec::with_capacity(to_write.len());
     for ((_, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
-        let out = std::thread::scope(|s| {
-            let plain = s.spawn(|| Digests::of(r.text.as_bytes()));
-            let chunks = r.chunks();
-            let xz = xz_reuse::encode(&chunks, prev_xz.as_deref());
+        let chunks = r.chunks();
+        let (xz, gz) = std::thread::scope(|s| {
+            let xz = s.spawn(|| xz_reuse::encode(&chunks, prev_xz.as_deref()));
             let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
-            let (xz_d, gz_d) = (Digests::of(&xz), Digests::of(&gz));
-            let plain_d = plain.join().expect("checksum thread");
-            ((xz, xz_d), (gz, gz_d), plain_d)
+            (xz.join().expect("xz thread"), gz)
         });
-        outputs.push(out);
+        let mut d = Digests::of_all(&[&xz, &gz, r.text.as_bytes()]).into_iter();
+        let mut next = || d.next().expect("three digests");
+        let (xz_d, gz_d, plain_d) = (next(), next(), next());
+        outputs.push(((xz, xz_d), (gz, gz_d), plain_d));
     }
     let mut pending = Vec::new();
     for ((dir, rel, r), ((xz, xz_d), (gz, gz_d), plain_d)) in to_write.iter().zip(outputs) {
