@@ -746,3 +746,117 @@ fn incremental_publish_does_not_reread_published_packages() {
     assert_eq!(before, stanza(&packages));
     assert!(packages.contains("Package: new-agent\n"));
 }
+
+/// The checksum lists of `release` (`SHA256:` …) and the by-hash directories
+/// of the index directory.
+fn hash_lists(repo: &Path, arch: &str) -> (Vec<String>, Vec<String>) {
+    let release = fs::read_to_string(repo.join("dists/stable/Release")).unwrap();
+    let lists = release
+        .lines()
+        .filter(|l| l.ends_with(':'))
+        .map(|l| l.trim_end_matches(':').to_string())
+        .collect();
+    let by_hash = repo.join(format!("dists/stable/main/binary-{arch}/by-hash"));
+    let mut dirs: Vec<String> = fs::read_dir(by_hash)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    (lists, dirs)
+}
+
+#[test]
+fn release_hashes_are_chosen_and_apt_reads_each_choice() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let deb = make_deb(w.path(), "hash-agent", "1.0", &arch);
+    let deb2 = make_deb(w.path(), "hash-agent", "1.1", &arch);
+    let repo = w.path().join("srv/repo");
+    let r = repo.to_str().unwrap();
+    let strong = ["SHA256".to_string(), "SHA512".to_string()];
+
+    // Default: the two apt uses; no MD5Sum/SHA1 lists or by-hash directories.
+    ok(publish(&["--repo", r], &[&deb]));
+    assert_eq!(hash_lists(&repo, &arch), (strong.to_vec(), strong.to_vec()));
+
+    // Bad lists change nothing.
+    let before = tree_hash(&repo);
+    for (list, says) in [
+        ("SHA512", "must include SHA256"),
+        ("SHA256,md5", "unknown checksum \"md5\""),
+    ] {
+        let o = publish(&["--repo", r, "--release-hashes", list], &[&deb2]);
+        refused(&o, 2, says, &repo, &before);
+    }
+
+    // All four: every list is right (checked with the coreutils tools) and has
+    // its by-hash entry; apt reads the repository, by-hash forced.
+    ok(publish(
+        &["--repo", r, "--release-hashes", "MD5Sum,SHA1,SHA256,SHA512"],
+        &[&deb2],
+    ));
+    let all: Vec<String> = ["MD5Sum", "SHA1", "SHA256", "SHA512"]
+        .map(String::from)
+        .into();
+    assert_eq!(hash_lists(&repo, &arch), (all.clone(), all.clone()));
+    let dir = repo.join(format!("dists/stable/main/binary-{arch}"));
+    let release = fs::read_to_string(repo.join("dists/stable/Release")).unwrap();
+    for (list, tool) in all
+        .iter()
+        .zip(["md5sum", "sha1sum", "sha256sum", "sha512sum"])
+    {
+        let sum = common::tool(tool, &[dir.join("Packages.xz").to_str().unwrap()]);
+        let hex = sum.split_whitespace().next().unwrap();
+        assert!(
+            release.contains(&format!(" {hex} ")),
+            "{list} of Packages.xz ({hex}) not listed:\n{release}"
+        );
+        assert!(dir.join("by-hash").join(list).join(hex).is_file());
+    }
+    let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!(
+        "deb [trusted=yes] {} stable main",
+        http.url("repo")
+    ));
+    fs::write(
+        apt.root.join("etc/apt.conf.d/by-hash"),
+        "Acquire::By-Hash \"force\";\n",
+    )
+    .unwrap();
+    apt.update_clean();
+    assert!(apt.policy("hash-agent").contains("Candidate: 1.1"));
+
+    // Back to SHA256 alone: apt fetches by SHA256 and the dropped lists' by-hash
+    // directories go once their generations are out of the Release.
+    std::thread::sleep(Duration::from_millis(1100));
+    let deb3 = make_deb(w.path(), "hash-agent", "1.2", &arch);
+    ok(publish(
+        &["--repo", r, "--release-hashes", "sha256"],
+        &[&deb3],
+    ));
+    let (lists, _) = hash_lists(&repo, &arch);
+    assert_eq!(lists, ["SHA256"]);
+    apt.update_clean();
+    assert!(apt.policy("hash-agent").contains("Candidate: 1.2"));
+    assert!(
+        http.requests().contains("/by-hash/SHA256/"),
+        "{}",
+        http.requests()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let deb4 = make_deb(w.path(), "hash-agent", "1.3", &arch);
+    ok(publish(
+        &["--repo", r, "--release-hashes", "SHA256"],
+        &[&deb4],
+    ));
+    let (_, dirs) = hash_lists(&repo, &arch);
+    for gone in ["MD5Sum", "SHA1", "SHA512"] {
+        let d = dir.join("by-hash").join(gone);
+        assert!(
+            !dirs.contains(&gone.to_string()) || fs::read_dir(&d).unwrap().next().is_none(),
+            "{gone} by-hash entries left: {dirs:?}"
+        );
+    }
+}

@@ -176,3 +176,37 @@ fn publish_keep_in_the_config_retains_the_newest_versions() {
         .collect();
     assert_eq!(versions, ["3.0~rc1-1", "3.0-1"], "{packages}");
 }
+
+#[test]
+fn publish_release_hashes_in_the_config() {
+    let w = setup();
+    let cfg = |hashes: &str| {
+        config(&format!(
+            "publish:\n  repo: apt\n  release_hashes: {hashes}\n"
+        ))
+    };
+    let args = [
+        "-c",
+        "c.yaml",
+        "--format",
+        "deb",
+        "--from-tar",
+        "agent.tar.gz",
+    ];
+    // A bad list is refused before anything is built.
+    std::fs::write(w.path().join("c.yaml"), cfg("[SHA512, MD4]")).unwrap();
+    let out = cfy_ap(w.path(), &args, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("publish.release_hashes: unknown checksum \"MD4\""),
+        "{}",
+        text(&out)
+    );
+    assert!(!w.path().join("apt").exists());
+    std::fs::write(w.path().join("c.yaml"), cfg("[sha256, md5sum]")).unwrap();
+    let out = cfy_ap(w.path(), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let release = std::fs::read_to_string(w.path().join("apt/dists/stable/Release")).unwrap();
+    let lists: Vec<&str> = release.lines().filter(|l| l.ends_with(':')).collect();
+    assert_eq!(lists, ["MD5Sum:", "SHA256:"], "{release}");
+}

@@ -138,6 +138,12 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         sign_key_id: a.sign_key_id.clone(),
         unsigned: a.unsigned,
         adopt: a.adopt,
+        release_hashes: if a.release_hashes.is_empty() {
+            publish::ReleaseHashes::default()
+        } else {
+            publish::ReleaseHashes::parse(&a.release_hashes)
+                .map_err(|e| Error::config(format!("--release-hashes: {e}")))?
+        },
         force,
         ..Default::default()
     };

@@ -1,5 +1,6 @@
 //! The four checksums apt repositories carry (MD5Sum, SHA1, SHA256, SHA512),
-//! computed together in one pass over the bytes.
+//! computed together in one pass over the bytes, and which of them a Release
+//! lists ([`ReleaseHashes`]).
 
 use md5::Md5;
 use sha1::Sha1;
@@ -14,11 +15,83 @@ mod tests {
         let big = vec![7u8; 1 << 20];
         let bufs: [&[u8]; 3] = [b"", b"abc", &big];
         let each: Vec<Digests> = bufs.iter().map(|b| Digests::of(b)).collect();
-        assert_eq!(Digests::of_all(&bufs), each);
+        assert_eq!(Digests::of_all(&bufs, ReleaseHashes::ALL), each);
+        let lean = Digests::of_all(&bufs, ReleaseHashes::default());
+        assert_eq!(lean[2].sha256, each[2].sha256);
+        assert_eq!(lean[2].sha512, each[2].sha512);
+        assert_eq!((lean[2].md5.as_str(), lean[2].sha1.as_str()), ("", ""));
+        assert_eq!(each[2].clone().only(ReleaseHashes::default()), lean[2]);
         assert_eq!(
             each[1].sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn release_hash_lists() {
+        let names = |h: ReleaseHashes| h.names().collect::<Vec<_>>().join(",");
+        assert_eq!(names(ReleaseHashes::default()), "SHA256,SHA512");
+        let all = ReleaseHashes::parse(&["sha512", "MD5Sum", "sha1", "SHA256"]).unwrap();
+        assert_eq!(all, ReleaseHashes::ALL);
+        assert_eq!(names(all), "MD5Sum,SHA1,SHA256,SHA512");
+        assert_eq!(names(ReleaseHashes::parse(&["SHA256"]).unwrap()), "SHA256");
+        let e = ReleaseHashes::parse(&["SHA512", "md5"]).unwrap_err();
+        assert!(
+            e.contains("md5") && e.contains("MD5Sum, SHA1, SHA256, SHA512"),
+            "{e}"
+        );
+        let e = ReleaseHashes::parse(&["SHA512"]).unwrap_err();
+        assert!(e.contains("SHA256"), "{e}");
+    }
+}
+
+/// Which checksums a Release lists for each index (and which `by-hash/`
+/// directories it has). SHA256 always: apt needs a strong hash, and packages'
+/// stanzas and earlier Releases are matched on it. Default SHA256 and SHA512:
+/// apt uses the strongest listed and refuses MD5Sum/SHA1 alone, and Debian's
+/// own archive dropped SHA1 — the two weak ones are for old mirroring tools, at
+/// nearly half the hashing cost of a publish (MD5 has no hardware help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseHashes([bool; 4]);
+
+impl Default for ReleaseHashes {
+    fn default() -> Self {
+        ReleaseHashes([false, false, true, true])
+    }
+}
+
+impl ReleaseHashes {
+    pub const ALL: ReleaseHashes = ReleaseHashes([true; 4]);
+
+    /// From names as a Release spells them (any case); SHA256 must be one.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<ReleaseHashes, String> {
+        let mut on = [false; 4];
+        for name in names {
+            let name = name.as_ref().trim();
+            let i = HASH_NAMES
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    format!(
+                        "unknown checksum {name:?} (known: {})",
+                        HASH_NAMES.join(", ")
+                    )
+                })?;
+            on[i] = true;
+        }
+        if !on[2] {
+            return Err("the list must include SHA256 (what apt and publishing rely on)".into());
+        }
+        Ok(ReleaseHashes(on))
+    }
+
+    /// The selected names, in `HASH_NAMES` order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        HASH_NAMES
+            .into_iter()
+            .zip(self.0)
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| n)
     }
 }
 
@@ -42,13 +115,17 @@ impl Digests {
         h.finish()
     }
 
-    /// The digests of each of `buffers`, the four algorithms of all of them
-    /// spread over every core (a `Packages` of 5,000 packages is 3 MB; hashing
-    /// it and its compressed forms four times is most of the CPU time of adding
-    /// one package).
-    pub fn of_all(buffers: &[&[u8]]) -> Vec<Digests> {
+    /// The digests of each of `buffers`, the `hashes` of all of them spread
+    /// over every core (a `Packages` of 5,000 packages is 3 MB; hashing it and
+    /// its compressed forms is most of the CPU time of adding one package).
+    /// The digests not selected are left empty.
+    pub fn of_all(buffers: &[&[u8]], hashes: ReleaseHashes) -> Vec<Digests> {
         let jobs: Vec<(usize, usize)> = (0..buffers.len())
-            .flat_map(|b| (0..4).map(move |algo| (b, algo)))
+            .flat_map(|b| {
+                (0..4)
+                    .filter(move |&a| hashes.0[a])
+                    .map(move |algo| (b, algo))
+            })
             .collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let hex = crate::util::parallel::try_map(&jobs, threads, |&(b, algo)| {
@@ -62,16 +139,35 @@ impl Digests {
         })
         .unwrap_or_else(|never| match never {});
         let mut hex = hex.into_iter();
+        let mut next = |algo: usize| match hashes.0[algo] {
+            true => hex.next().expect("one per buffer and algorithm"),
+            false => String::new(),
+        };
         buffers
             .iter()
             .map(|data| Digests {
                 size: data.len() as u64,
-                md5: hex.next().expect("four per buffer"),
-                sha1: hex.next().expect("four per buffer"),
-                sha256: hex.next().expect("four per buffer"),
-                sha512: hex.next().expect("four per buffer"),
+                md5: next(0),
+                sha1: next(1),
+                sha256: next(2),
+                sha512: next(3),
             })
             .collect()
+    }
+
+    /// These digests with the ones `hashes` does not select left empty.
+    pub fn only(mut self, hashes: ReleaseHashes) -> Digests {
+        for (on, d) in hashes.0.iter().zip([
+            &mut self.md5,
+            &mut self.sha1,
+            &mut self.sha256,
+            &mut self.sha512,
+        ]) {
+            if !on {
+                d.clear();
+            }
+        }
+        self
     }
 
     /// The hex digest for one of the `HASH_NAMES`.

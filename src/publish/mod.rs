@@ -46,7 +46,7 @@ pub(crate) mod stage;
 mod state;
 pub(crate) mod write;
 
-pub use digest::Digests;
+pub use digest::{Digests, ReleaseHashes};
 pub use lifecycle::{Request, Selector};
 
 use crate::openpgp::{self, Signer};
@@ -93,6 +93,9 @@ pub struct PublishOptions {
     /// Retention applied by [`publish()`]: keep the newest N versions of each
     /// package and architecture (`publish.keep`; `--keep` on the command line).
     pub keep: Option<usize>,
+    /// The checksums the Release lists (`publish.release_hashes`,
+    /// `--release-hashes`; default SHA256 and SHA512).
+    pub release_hashes: ReleaseHashes,
 }
 
 impl Default for PublishOptions {
@@ -112,6 +115,7 @@ impl Default for PublishOptions {
             adopt: false,
             sign_key_id: None,
             keep: None,
+            release_hashes: ReleaseHashes::default(),
         }
     }
 }
@@ -138,6 +142,11 @@ impl PublishOptions {
                     ));
                 }
                 k => k.map(|k| k as usize),
+            },
+            release_hashes: match &p.release_hashes {
+                Some(names) => ReleaseHashes::parse(names)
+                    .map_err(|e| Error::config(format!("publish.release_hashes: {e}")))?,
+                None => d.release_hashes,
             },
             force,
             ..d

@@ -1,7 +1,7 @@
 //! The `Release` file of a distribution (`dists/<codename>/Release`) and the
 //! `by-hash/` copies of the index files it names.
 
-use super::digest::{Digests, HASH_NAMES};
+use super::digest::{Digests, HASH_NAMES, ReleaseHashes};
 use crate::debian::deb822;
 use crate::error::{Error, IoContext, Result};
 use std::collections::{BTreeMap, HashSet};
@@ -24,6 +24,8 @@ pub struct Release<'a> {
     pub extra: &'a [String],
     /// Index files, by path relative to the Release file's directory.
     pub files: &'a BTreeMap<String, Digests>,
+    /// Which checksum lists it has.
+    pub hashes: ReleaseHashes,
 }
 
 impl Release<'_> {
@@ -48,7 +50,7 @@ impl Release<'_> {
             out.push('\n');
         }
         out.push_str("Acquire-By-Hash: yes\n");
-        for name in HASH_NAMES {
+        for name in self.hashes.names() {
             out.push_str(name);
             out.push_str(":\n");
             for (path, d) in self.files {
@@ -120,7 +122,7 @@ pub fn matches(listed: Option<&Listed>, d: &Digests) -> bool {
 /// link when possible, else a copy). Entries are content-addressed, so one that
 /// already exists is left alone.
 pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
-    for name in HASH_NAMES {
+    for name in HASH_NAMES.into_iter().filter(|n| !d.get(n).is_empty()) {
         let sub = dir.join("by-hash").join(name);
         let dest = sub.join(d.get(name));
         let mut linked = fs::hard_link(src, &dest);
@@ -193,9 +195,10 @@ mod tests {
             description: "d",
             extra: &["Valid-Until: x".to_string()],
             files: &files,
+            hashes: ReleaseHashes::ALL,
         }
         .render();
-        assert!(text.contains("\nValid-Until: x\nAcquire-By-Hash: yes\n"));
+        assert!(text.contains("\nValid-Until: x\nAcquire-By-Hash: yes\nMD5Sum:\n"));
         let listed = listed_files(&text);
         let d = Digests::of(b"x");
         assert!(matches(listed.get("main/binary-amd64/Packages"), &d));
@@ -204,5 +207,43 @@ mod tests {
             &Digests::of(b"y")
         ));
         assert!(without_date(&text).find("Date").is_none());
+    }
+
+    #[test]
+    fn only_the_selected_lists_and_by_hash_directories() {
+        let d = Digests::of(b"x").only(ReleaseHashes::default());
+        let files = BTreeMap::from([("main/binary-amd64/Packages".to_string(), d.clone())]);
+        let text = Release {
+            origin: "o",
+            label: "l",
+            suite: "s",
+            codename: "c",
+            date: 0,
+            architectures: &[],
+            components: &[],
+            description: "d",
+            extra: &[],
+            files: &files,
+            hashes: ReleaseHashes::default(),
+        }
+        .render();
+        let lists: Vec<&str> = text.lines().filter(|l| l.ends_with(':')).collect();
+        assert_eq!(lists, ["SHA256:", "SHA512:"]);
+        // A Release listing only these still matches the full digests.
+        let listed = listed_files(&text);
+        assert!(matches(
+            listed.get("main/binary-amd64/Packages"),
+            &Digests::of(b"x")
+        ));
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("Packages");
+        fs::write(&src, b"x").unwrap();
+        link_by_hash(t.path(), &src, &d).unwrap();
+        let mut dirs: Vec<String> = fs::read_dir(t.path().join("by-hash"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        assert_eq!(dirs, ["SHA256", "SHA512"]);
     }
 }

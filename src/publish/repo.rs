@@ -320,6 +320,7 @@ fn commit(
             match current_index(&dir, &rel, c.current.get(arch), &text.text, &listed)? {
                 Some(found) => {
                     for (suffix, d) in found {
+                        let d = d.only(opts.release_hashes);
                         release::link_by_hash(&dir, &dir.join(format!("Packages{suffix}")), &d)?;
                         files.insert(format!("{rel}/Packages{suffix}"), d);
                     }
@@ -329,7 +330,7 @@ fn commit(
         }
     }
     let changed_indices = !to_write.is_empty();
-    write_indices(&to_write, &mut files, &mut written)?;
+    write_indices(&to_write, opts.release_hashes, &mut files, &mut written)?;
 
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();
@@ -337,6 +338,7 @@ fn commit(
     // Files of other tools listed in the Release stay listed (see foreign.rs).
     for path in &foreign.files {
         if let Some(d) = foreign::digests(dist, path, listed.get(path))? {
+            let d = d.only(opts.release_hashes);
             let file = dist.join(path);
             release::link_by_hash(file.parent().unwrap_or(dist), &file, &d)?;
             files.insert(path.clone(), d);
@@ -359,6 +361,7 @@ fn commit(
         description: &description,
         extra: &foreign.fields,
         files: &files,
+        hashes: opts.release_hashes,
     }
     .render();
     let same_release = previous

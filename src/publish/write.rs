@@ -1,6 +1,6 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
-use super::digest::Digests;
+use super::digest::{Digests, ReleaseHashes};
 use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
 use crate::codec::{gz_reuse, xz_reuse};
@@ -50,6 +50,7 @@ pub(super) fn current_index(
 /// its directories are synced before the switch.)
 pub(super) fn write_indices(
     to_write: &[(PathBuf, String, index::Rendered)],
+    hashes: ReleaseHashes,
     files: &mut BTreeMap<String, Digests>,
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
@@ -65,20 +66,26 @@ pub(super) fn write_indices(
             read_previous(dir.join("Packages.xz"))?,
         ));
     }
-    // Unchanged chunks are reused from the previous files; the changed ones are
-    // compressed on all cores (inside gz_reuse::encode and xz_reuse::encode),
-    // then all three files are checksummed on all cores.
+    // The uncompressed text is checksummed while the chunks are compressed
+    // (unchanged ones reused from the previous files, the others on all cores
+    // inside gz_reuse::encode and xz_reuse::encode); then both compressed
+    // files are checksummed on all cores.
     let mut outputs = Vec::with_capacity(to_write.len());
     for ((_, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
-        let chunks = r.chunks();
-        let (xz, gz) = std::thread::scope(|s| {
-            let xz = s.spawn(|| xz_reuse::encode(&chunks, prev_xz.as_deref()));
-            let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
-            (xz.join().expect("xz thread"), gz)
+        let (plain_d, xz, gz) = std::thread::scope(|s| {
+            let plain = s.spawn(|| Digests::of_all(&[r.text.as_bytes()], hashes));
+            let chunks = r.chunks();
+            let (xz, gz) = std::thread::scope(|s| {
+                let xz = s.spawn(|| xz_reuse::encode(&chunks, prev_xz.as_deref()));
+                let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
+                (xz.join().expect("xz thread"), gz)
+            });
+            let plain = plain.join().expect("checksum thread");
+            (plain.into_iter().next().expect("one digest"), xz, gz)
         });
-        let mut d = Digests::of_all(&[&xz, &gz, r.text.as_bytes()]).into_iter();
-        let mut next = || d.next().expect("three digests");
-        let (xz_d, gz_d, plain_d) = (next(), next(), next());
+        let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
+        let mut next = || d.next().expect("two digests");
+        let (xz_d, gz_d) = (next(), next());
         outputs.push(((xz, xz_d), (gz, gz_d), plain_d));
     }
     let mut pending = Vec::new();
