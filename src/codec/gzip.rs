@@ -37,7 +37,7 @@ pub struct GzipOptions {
 
 impl Default for GzipOptions {
     fn default() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = crate::util::parallel::cores();
         GzipOptions {
             level: 6,
             threads: cpus.clamp(1, 4),

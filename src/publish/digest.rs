@@ -127,7 +127,7 @@ impl Digests {
                     .map(move |algo| (b, algo))
             })
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::util::parallel::cores();
         let hex = crate::util::parallel::try_map(&jobs, threads, |&(b, algo)| {
             let data = buffers[b];
             Ok::<_, std::convert::Infallible>(match algo {

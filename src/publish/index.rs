@@ -88,15 +88,38 @@ impl Stanza {
 }
 
 /// Parse a `Packages` file written by an earlier publish (or any apt tool).
-/// Large ones are parsed on every core (5,000 stanzas: 8.5 ms on one).
+/// Large ones are parsed on every core: the text is cut at blank lines into
+/// one part per core (5,000 stanzas: 8.5 ms on one).
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Stanza>> {
-    let paragraphs = deb822::paragraphs(text);
-    if paragraphs.len() < 512 {
-        return paragraphs.into_iter().map(|p| stanza(p, path)).collect();
+    let parse_part = |part: &&str| -> Result<Vec<Stanza>> {
+        deb822::paragraphs(part)
+            .into_iter()
+            .map(|p| stanza(p, path))
+            .collect()
+    };
+    let cores = crate::util::parallel::cores();
+    if text.len() < (256 << 10) || cores < 2 {
+        return parse_part(&text);
     }
-    crate::util::parallel::parallel_map(&paragraphs, |p| stanza(p, path))
-        .into_iter()
-        .collect()
+    let mut parts = Vec::with_capacity(cores);
+    let mut rest = text;
+    for i in (1..cores).rev() {
+        let at = rest.len() - rest.len() * i / (i + 1);
+        match rest.as_bytes()[at..].windows(2).position(|w| w == b"\n\n") {
+            Some(cut) => {
+                let (part, tail) = rest.split_at(at + cut + 1);
+                parts.push(part);
+                rest = tail;
+            }
+            None => break,
+        }
+    }
+    parts.push(rest);
+    let mut out = Vec::new();
+    for part in crate::util::parallel::parallel_map(&parts, parse_part) {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 fn stanza(para: &str, path: &Path) -> Result<Stanza> {
@@ -226,6 +249,27 @@ mod tests {
         let out = out.text;
         assert!(out.starts_with("Package: b\nVersion: 1.9\n"), "{out}");
         assert_eq!(parse(&out, Path::new("Packages")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_large_index_parses_in_parts_as_in_one() {
+        // Multi-byte text everywhere, so that a cut point lands inside a character.
+        let mut text = String::new();
+        for i in 0..4000 {
+            text.push_str(&format!(
+                "Package: p{i}\nVersion: 1\nArchitecture: all\nFilename: pool/p{i}.deb\n\
+                 Size: 1\nSHA256: ab\nDescription: ünïcödé {i}\n ─── more ───\n\n"
+            ));
+        }
+        assert!(text.len() > 256 << 10);
+        let whole: Vec<Stanza> = deb822::paragraphs(&text)
+            .into_iter()
+            .map(|p| stanza(p, Path::new("P")).unwrap())
+            .collect();
+        assert_eq!(parse(&text, Path::new("P")).unwrap(), whole);
+        // A corrupt stanza in a later part is still found.
+        let bad = text.replace("Package: p3999\nVersion: 1\n", "Package: p3999\n");
+        assert!(parse(&bad, Path::new("P")).is_err());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) fn stage_all_with<T: Send>(
     srcs: &[PathBuf],
     stage: impl Fn(&Path) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let workers = crate::util::parallel::cores() * 2;
     crate::util::parallel::try_map(srcs, workers.clamp(1, 8), |src| stage(src))
 }
 

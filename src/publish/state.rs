@@ -64,7 +64,9 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io("reading", &path, e)),
             };
-            for s in index::parse(&text, &path)? {
+            let parsed = index::parse(&text, &path)?;
+            comp.stanzas.reserve(parsed.len());
+            for s in parsed {
                 comp.stanzas.entry(s.key()).or_insert(s);
             }
             comp.current.insert(arch.to_string(), text);

@@ -66,13 +66,13 @@ pub(super) fn write_indices(
             read_previous(dir.join("Packages.xz"))?,
         ));
     }
-    // The uncompressed text is checksummed while the chunks are compressed
-    // (unchanged ones reused from the previous files, the others on all cores
-    // inside gz_reuse::encode and xz_reuse::encode); then both compressed
-    // files are checksummed on all cores.
+    // The uncompressed text is checksummed on its own threads while the chunks
+    // are compressed (unchanged ones reused from the previous files, the others
+    // on all cores inside gz_reuse::encode and xz_reuse::encode) and both
+    // compressed files checksummed.
     let mut outputs = Vec::with_capacity(to_write.len());
     for ((_, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
-        let (plain_d, xz, gz) = std::thread::scope(|s| {
+        outputs.push(std::thread::scope(|s| {
             let plain = s.spawn(|| Digests::of_all(&[r.text.as_bytes()], hashes));
             let chunks = r.chunks();
             let (xz, gz) = std::thread::scope(|s| {
@@ -80,13 +80,12 @@ pub(super) fn write_indices(
                 let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
                 (xz.join().expect("xz thread"), gz)
             });
-            let plain = plain.join().expect("checksum thread");
-            (plain.into_iter().next().expect("one digest"), xz, gz)
-        });
-        let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
-        let mut next = || d.next().expect("two digests");
-        let (xz_d, gz_d) = (next(), next());
-        outputs.push(((xz, xz_d), (gz, gz_d), plain_d));
+            let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
+            let mut next = || d.next().expect("one digest per buffer");
+            let (xz_d, gz_d) = (next(), next());
+            let mut plain = plain.join().expect("checksum thread").into_iter();
+            ((xz, xz_d), (gz, gz_d), plain.next().expect("one digest"))
+        }));
     }
     let mut pending = Vec::new();
     for ((dir, rel, r), ((xz, xz_d), (gz, gz_d), plain_d)) in to_write.iter().zip(outputs) {
