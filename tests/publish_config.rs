@@ -14,6 +14,16 @@ fn setup() -> tempfile::TempDir {
     w
 }
 
+/// Build the manager deb from the agent tar with c.yaml.
+const BUILD: [&str; 6] = [
+    "-c",
+    "c.yaml",
+    "--format",
+    "deb",
+    "--from-tar",
+    "agent.tar.gz",
+];
+
 fn config(extra: &str) -> String {
     format!(
         "distribution: Ubuntu\nrelease: trusty\noutput_tar: Ubuntu-trusty-agent.tar.gz\n\
@@ -30,14 +40,7 @@ fn deb_is_published_in_the_same_run() {
         config("publish:\n  repo: apt\n  codename: agents\n"),
     )
     .unwrap();
-    let args = [
-        "-c",
-        "c.yaml",
-        "--format",
-        "deb",
-        "--from-tar",
-        "agent.tar.gz",
-    ];
+    let args = BUILD;
     let dry = cfy_ap(w.path(), &[&args[..], &["--dry-run"]].concat(), &[]);
     assert!(dry.status.success(), "{}", text(&dry));
     assert!(
@@ -83,18 +86,7 @@ fn a_bad_publish_key_fails_before_any_work() {
         config("publish:\n  repo: apt\n  sign_key: key.asc\n"),
     )
     .unwrap();
-    let out = cfy_ap(
-        w.path(),
-        &[
-            "-c",
-            "c.yaml",
-            "--format",
-            "deb",
-            "--from-tar",
-            "agent.tar.gz",
-        ],
-        &[],
-    );
+    let out = cfy_ap(w.path(), &BUILD, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("key.asc"), "{}", text(&out));
     assert_eq!(
@@ -106,18 +98,7 @@ fn a_bad_publish_key_fails_before_any_work() {
     );
     // Without a repo the section is an error too.
     std::fs::write(w.path().join("c.yaml"), config("publish:\n  codename: x\n")).unwrap();
-    let out = cfy_ap(
-        w.path(),
-        &[
-            "-c",
-            "c.yaml",
-            "--format",
-            "deb",
-            "--from-tar",
-            "agent.tar.gz",
-        ],
-        &[],
-    );
+    let out = cfy_ap(w.path(), &BUILD, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("publish.repo"), "{}", text(&out));
 }
@@ -130,14 +111,7 @@ fn publish_keep_in_the_config_retains_the_newest_versions() {
             .replace("version: '3.2'", &format!("version: '{version}'"))
     };
     std::fs::write(w.path().join("c.yaml"), cfg("1.0", "0")).unwrap();
-    let args = [
-        "-c",
-        "c.yaml",
-        "--format",
-        "deb",
-        "--from-tar",
-        "agent.tar.gz",
-    ];
+    let args = BUILD;
     // keep: 0 is refused before anything is built.
     let out = cfy_ap(w.path(), &args, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -185,14 +159,7 @@ fn publish_release_hashes_in_the_config() {
             "publish:\n  repo: apt\n  release_hashes: {hashes}\n"
         ))
     };
-    let args = [
-        "-c",
-        "c.yaml",
-        "--format",
-        "deb",
-        "--from-tar",
-        "agent.tar.gz",
-    ];
+    let args = BUILD;
     // A bad list is refused before anything is built.
     std::fs::write(w.path().join("c.yaml"), cfg("[SHA512, MD4]")).unwrap();
     let out = cfy_ap(w.path(), &args, &[]);

@@ -180,11 +180,8 @@ pub fn prune_by_hash(dir: &Path, keep: &HashSet<String>) -> Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn render_then_list() {
-        let mut files = BTreeMap::new();
-        files.insert("main/binary-amd64/Packages".to_string(), Digests::of(b"x"));
-        let text = Release {
+    fn render(files: &BTreeMap<String, Digests>, hashes: ReleaseHashes) -> String {
+        Release {
             origin: "o",
             label: "l",
             suite: "s",
@@ -194,10 +191,17 @@ mod tests {
             components: &["main".to_string()],
             description: "d",
             extra: &["Valid-Until: x".to_string()],
-            files: &files,
-            hashes: ReleaseHashes::ALL,
+            files,
+            hashes,
         }
-        .render();
+        .render()
+    }
+
+    #[test]
+    fn render_then_list() {
+        let mut files = BTreeMap::new();
+        files.insert("main/binary-amd64/Packages".to_string(), Digests::of(b"x"));
+        let text = render(&files, ReleaseHashes::ALL);
         assert!(text.contains("\nValid-Until: x\nAcquire-By-Hash: yes\nMD5Sum:\n"));
         let listed = listed_files(&text);
         let d = Digests::of(b"x");
@@ -213,20 +217,7 @@ mod tests {
     fn only_the_selected_lists_and_by_hash_directories() {
         let d = Digests::of(b"x").only(ReleaseHashes::default());
         let files = BTreeMap::from([("main/binary-amd64/Packages".to_string(), d.clone())]);
-        let text = Release {
-            origin: "o",
-            label: "l",
-            suite: "s",
-            codename: "c",
-            date: 0,
-            architectures: &[],
-            components: &[],
-            description: "d",
-            extra: &[],
-            files: &files,
-            hashes: ReleaseHashes::default(),
-        }
-        .render();
+        let text = render(&files, ReleaseHashes::default());
         let lists: Vec<&str> = text.lines().filter(|l| l.ends_with(':')).collect();
         assert_eq!(lists, ["SHA256:", "SHA512:"]);
         // A Release listing only these still matches the full digests.
