@@ -66,14 +66,23 @@ pub(super) fn write_indices(
             read_previous(dir.join("Packages.xz"))?,
         ));
     }
-    // The uncompressed text is checksummed on its own threads while the chunks
-    // are compressed (unchanged ones reused from the previous files, the others
-    // on all cores inside gz_reuse::encode and xz_reuse::encode) and both
-    // compressed files checksummed.
+    // The uncompressed text is checksummed on its own threads, and written and
+    // flushed to disk on another, while the chunks are compressed (unchanged
+    // ones reused from the previous files, the others on all cores inside
+    // gz_reuse::encode and xz_reuse::encode) and both compressed files
+    // checksummed.
     let mut outputs = Vec::with_capacity(to_write.len());
-    for ((_, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
+    for ((dir, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
         outputs.push(std::thread::scope(|s| {
             let plain = s.spawn(|| Digests::of_all(&[r.text.as_bytes()], hashes));
+            let plain_file = s.spawn(|| {
+                fs::create_dir_all(dir).ctx("creating", dir)?;
+                let tmp = temp_file(dir, "Packages", r.text.as_bytes())?;
+                fs::File::open(&tmp)
+                    .and_then(|f| f.sync_data())
+                    .ctx("flushing", &tmp)?;
+                Ok::<_, Error>(tmp)
+            });
             let chunks = r.chunks();
             let (xz, gz) = std::thread::scope(|s| {
                 let xz = s.spawn(|| xz_reuse::encode(&chunks, prev_xz.as_deref()));
@@ -84,21 +93,24 @@ pub(super) fn write_indices(
             let mut next = || d.next().expect("one digest per buffer");
             let (xz_d, gz_d) = (next(), next());
             let mut plain = plain.join().expect("checksum thread").into_iter();
-            ((xz, xz_d), (gz, gz_d), plain.next().expect("one digest"))
+            let plain_file = plain_file.join().expect("writer thread");
+            let plain = (plain_file, plain.next().expect("one digest"));
+            ((xz, xz_d), (gz, gz_d), plain)
         }));
     }
     let mut pending = Vec::new();
-    for ((dir, rel, r), ((xz, xz_d), (gz, gz_d), plain_d)) in to_write.iter().zip(outputs) {
-        fs::create_dir_all(dir).ctx("creating", dir)?;
-        let parts = [
+    for ((dir, rel, _), ((xz, xz_d), (gz, gz_d), (plain, plain_d))) in to_write.iter().zip(outputs)
+    {
+        let plain = plain?;
+        for (name, bytes, d) in [
             ("Packages.xz", &xz[..], xz_d),
             ("Packages.gz", &gz[..], gz_d),
-            ("Packages", r.text.as_bytes(), plain_d),
-        ];
-        for (name, bytes, d) in parts {
+        ] {
             let tmp = temp_file(dir, name, bytes)?;
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
+        // Renamed last: the uncompressed index is the one publishing reads back.
+        pending.push((plain, dir, format!("{rel}/Packages"), "Packages", plain_d));
     }
     for (tmp, dir, key, name, d) in pending {
         release::link_by_hash(dir, &tmp, &d)?;
