@@ -172,6 +172,8 @@ pub fn prune_by_hash(dir: &Path, keep: &HashSet<String>) -> Result<()> {
                 }
             }
         }
+        // A checksum no longer listed leaves its directory empty: it goes too.
+        let _ = fs::remove_dir(&sub);
     }
     Ok(())
 }
