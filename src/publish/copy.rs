@@ -11,7 +11,6 @@
 //! copy is staged under a temporary name in the repository root and renamed into
 //! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
 
-use super::digest::Digests;
 use super::stage;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
@@ -27,8 +26,9 @@ pub(super) struct Job {
     pub src: PathBuf,
     /// Path relative to the repository root.
     pub rel: String,
-    /// What reading `src` found; the copy must match.
-    pub digests: Digests,
+    /// Size and SHA-256 (hex) found when `src` was read; the copy must match.
+    pub size: u64,
+    pub sha256: String,
     /// The pool already has a file there (replaced with `-f`).
     pub replace: bool,
 }
@@ -111,7 +111,7 @@ fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
 /// against what was read before.
 fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
     let mut src = File::open(&job.src).ctx("reading", &job.src)?;
-    let len = usize::try_from(job.digests.size).unwrap_or(usize::MAX);
+    let len = usize::try_from(job.size).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len.clamp(4096, 256 << 10)];
     let mut sha = Sha256::new();
     let mut size = 0u64;
@@ -127,7 +127,7 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
         out.write_all(&buf[..n]).ctx("writing", out_path)?;
     }
     out.flush().ctx("writing", out_path)?;
-    if size != job.digests.size || hex::encode(sha.finalize()) != job.digests.sha256 {
+    if size != job.size || hex::encode(sha.finalize()) != job.sha256 {
         return Err(Error::config(format!(
             "{}: changed while being published",
             job.src.display()
@@ -141,8 +141,15 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn digests(bytes: &[u8]) -> Digests {
-        Digests::of(bytes)
+    fn job(src: &Path, rel: &str, bytes: &[u8], replace: bool) -> Job {
+        let d = crate::publish::Digests::of(bytes);
+        Job {
+            src: src.to_path_buf(),
+            rel: rel.to_string(),
+            size: d.size,
+            sha256: d.sha256,
+            replace,
+        }
     }
 
     #[test]
@@ -152,21 +159,8 @@ mod tests {
         fs::create_dir_all(root.join("pool/main")).unwrap();
         let src = t.path().join("a.deb");
         fs::write(&src, b"package bytes").unwrap();
-        let d = digests(b"package bytes");
-        let jobs = [
-            Job {
-                src: src.clone(),
-                rel: "pool/main/a/a/a_1_all.deb".to_string(),
-                digests: d.clone(),
-                replace: false,
-            },
-            Job {
-                src: src.clone(),
-                rel: "pool/main/a/a/a_2_all.deb".to_string(),
-                digests: d.clone(),
-                replace: false,
-            },
-        ];
+        let jobs = ["pool/main/a/a/a_1_all.deb", "pool/main/a/a/a_2_all.deb"]
+            .map(|rel| job(&src, rel, b"package bytes", false));
         let copied = copy_all(&root, &jobs).unwrap();
         for f in &copied.files {
             assert_eq!(fs::read(f).unwrap(), b"package bytes");
@@ -196,14 +190,8 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         let src = t.path().join("a.deb");
         fs::write(&src, b"new bytes!").unwrap();
-        let d = digests(b"old bytes!");
         for replace in [false, true] {
-            let jobs = [Job {
-                src: src.clone(),
-                rel: "pool/a.deb".to_string(),
-                digests: d.clone(),
-                replace,
-            }];
+            let jobs = [job(&src, "pool/a.deb", b"old bytes!", replace)];
             let err = copy_all(&root, &jobs).err().unwrap();
             assert!(
                 err.to_string().contains("changed while being published"),

@@ -47,7 +47,7 @@ impl Stanza {
     pub fn from_deb(deb: &Deb, filename: &str) -> Stanza {
         let c = &deb.control;
         let d = &deb.digests;
-        let mut text = String::with_capacity(1024);
+        let mut text = String::with_capacity(2048);
         let mut field = |name: &str, value: &str| {
             text.push_str(name);
             text.push(':');
@@ -75,6 +75,9 @@ impl Stanza {
             field("Description", desc);
         }
         text.pop();
+        // Kept for the whole publish, one per package: copied out at its exact
+        // size (a shrunk buffer would leave a hole behind each stanza).
+        let text = text.as_str().to_owned();
         Stanza {
             package: c.package().to_string(),
             version: c.version().to_string(),

@@ -182,6 +182,9 @@ pub(super) fn plan(
             }
         }
     }
+    if req.remove.is_empty() && req.keep.is_none() {
+        return Ok(changes);
+    }
     let mut projected: Vec<Key> = target.keys().cloned().collect();
     projected.extend(added.iter().map(|s| s.key()));
     projected.extend(changes.copies.iter().map(Stanza::key));

@@ -5,7 +5,7 @@
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Key, Stanza};
 use super::lifecycle::{self, Request};
-use super::pool::{self, pool_path};
+use super::pool;
 use super::release::{self, Release};
 use super::stage::{self, Staged, hash_file};
 use super::state::{Component, load_components, read_optional, referenced_elsewhere};
@@ -39,7 +39,7 @@ pub(super) fn run(
         Ok(Vec::new())
     } else {
         log.step(&format!("read {} package(s)", debs.len()), || {
-            stage::stage_all(debs)
+            stage::stage_all(debs, &opts.component)
         })
     };
     let staged = match staged {
@@ -58,11 +58,13 @@ pub(super) fn run(
 
 /// What to do with one staged package.
 struct Plan {
-    /// The package read (its control no longer needed: the stanza has it).
+    /// The package read.
     src: PathBuf,
-    digests: Digests,
+    /// Its size when read (the copy is checked against it and `published.sha256`).
+    size: u64,
     /// Where it goes (relative to the root); `None`: the pool already has it.
     copy_to: Option<String>,
+    /// Its new index stanza; `None` when it is published already.
     stanza: Option<Stanza>,
     published: Published,
 }
@@ -70,29 +72,18 @@ struct Plan {
 fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Result<Vec<Plan>> {
     let root = &opts.repo;
     let mut pool = pool::Resolver::new(root);
-    let mut plans: Vec<Plan> = Vec::new();
-    let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
-    for s in staged {
-        let c = &s.deb.control;
-        let key: Key = (
-            c.package().to_string(),
-            c.version().to_string(),
-            c.architecture().to_string(),
-        );
-        let sha256 = s.deb.digests.sha256.clone();
-        let what = format!("{} {} ({})", key.0, key.1, key.2);
-        if let Some((other_sha, other_src)) = seen.get(&key) {
-            if *other_sha == sha256 {
-                continue;
-            }
-            return Err(Error::config(format!(
-                "{what} given twice with different contents: {} and {}",
-                other_src.display(),
-                s.src.display()
-            )));
+    let skip = given_twice(&staged)?;
+    let mut plans: Vec<Plan> = Vec::with_capacity(staged.len());
+    for (s, skip) in staged.into_iter().zip(skip) {
+        if skip {
+            continue;
         }
-        seen.insert(key.clone(), (sha256.clone(), s.src.clone()));
-        let filename = pool_path(&opts.component, c);
+        let st = &s.stanza;
+        let key: Key = st.key();
+        let sha256 = &st.sha256;
+        let what = format!("{} {} ({})", key.0, key.1, key.2);
+        // The pool path of a new package (the stanza names it).
+        let filename = &st.filename;
         let index = if comp.stanzas.contains_key(&key) {
             comp.source(&key)
         } else {
@@ -106,7 +97,7 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
         let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
-            Some(old) if old.sha256 == sha256 => {
+            Some(old) if old.sha256 == *sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(&old.filename, &index)?.exists();
                 let copy = missing.then(|| old.filename.clone());
@@ -125,19 +116,19 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
-                pool.resolve(&filename, &index)?;
-                if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                pool.resolve(filename, &index)?;
+                if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
                 (Action::Replaced, Some(filename.clone()), filename.clone())
             }
             None => {
-                let dest = pool.resolve(&filename, &index)?;
+                let dest = pool.resolve(filename, &index)?;
                 let copy = if !dest.exists() {
                     Some(filename.clone())
-                } else if hash_file(&dest)?.sha256 == sha256 {
+                } else if hash_file(&dest)?.sha256 == *sha256 {
                     None
-                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, &filename)? {
+                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 } else {
                     Some(filename.clone())
@@ -145,23 +136,55 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 (Action::Added, copy, filename.clone())
             }
         };
-        let stanza = (action != Action::Unchanged).then(|| Stanza::from_deb(&s.deb, &published_at));
         plans.push(Plan {
             published: Published {
                 package: key.0,
                 version: key.1,
                 architecture: key.2,
                 filename: published_at,
-                sha256,
+                sha256: sha256.clone(),
                 action,
             },
+            size: st.size,
             src: s.src,
-            digests: s.deb.digests,
             copy_to,
-            stanza,
+            stanza: (action != Action::Unchanged).then_some(s.stanza),
         });
     }
     Ok(plans)
+}
+
+/// Which of `staged` repeat an earlier one (same name, version and
+/// architecture, same bytes: published once). The same package given twice
+/// with different bytes is an error.
+fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
+    let mut first: HashMap<(&str, &str, &str), &Staged> = HashMap::with_capacity(staged.len());
+    let mut skip = vec![false; staged.len()];
+    for (s, skip) in staged.iter().zip(&mut skip) {
+        let st = &s.stanza;
+        let key = (st.package.as_str(), st.version.as_str(), st.arch.as_str());
+        match first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s);
+            }
+            std::collections::hash_map::Entry::Occupied(o)
+                if o.get().stanza.sha256 == st.sha256 =>
+            {
+                *skip = true;
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                return Err(Error::config(format!(
+                    "{} {} ({}) given twice with different contents: {} and {}",
+                    key.0,
+                    key.1,
+                    key.2,
+                    o.get().src.display(),
+                    s.src.display()
+                )));
+            }
+        }
+    }
+    Ok(skip)
 }
 
 fn commit(
@@ -259,12 +282,13 @@ fn commit(
     // synced on another thread while the indices are built; waited for
     // before the switch.
     let jobs: Vec<copy::Job> = plans
-        .iter()
+        .iter_mut()
         .filter_map(|p| {
             Some(copy::Job {
-                src: p.src.clone(),
-                rel: p.copy_to.clone()?,
-                digests: p.digests.clone(),
+                rel: p.copy_to.take()?,
+                src: std::mem::take(&mut p.src),
+                size: p.size,
+                sha256: p.published.sha256.clone(),
                 replace: p.published.action == Action::Replaced,
             })
         })
@@ -273,6 +297,9 @@ fn commit(
     let pool = copy::start(root, jobs);
     let mut written: Vec<PathBuf> = Vec::new();
     let comp = comps.get_mut(&opts.component).expect("inserted above");
+    // Grown once (doubling it step by step would leave each old table behind).
+    comp.stanzas
+        .reserve(plans.iter().filter(|p| p.stanza.is_some()).count() + changes.copies.len());
     for plan in &mut plans {
         if let Some(st) = plan.stanza.take() {
             comp.stanzas.insert(st.key(), st);

@@ -4,8 +4,9 @@
 //! checking the bytes against these checksums. (The yum publisher still stages
 //! copies in the repository root: [`stage_copy`].)
 
-use super::debfile::{self, Deb};
+use super::debfile;
 use super::digest::{Digests, Hasher};
+use super::index::Stanza;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::fs::{self, File};
@@ -17,18 +18,22 @@ use tempfile::TempPath;
 const LOCK_FILE: &str = ".cfy-ap.lock";
 pub(super) const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
 
-/// A package read and checked, not yet in the repository.
+/// A package read and checked, not yet in the repository: its index stanza
+/// (naming its pool path in `component`) is all that is kept of it, so memory
+/// per package is about its stanza's size.
 pub(super) struct Staged {
     pub src: PathBuf,
-    pub deb: Deb,
+    pub stanza: Stanza,
 }
 
 /// Read every package, a few at a time (results in order).
-pub(super) fn stage_all(debs: &[PathBuf]) -> Result<Vec<Staged>> {
+pub(super) fn stage_all(debs: &[PathBuf], component: &str) -> Result<Vec<Staged>> {
     stage_all_with(debs, |src| {
+        let deb = debfile::read(src, None)?;
+        let filename = super::pool::pool_path(component, &deb.control);
         Ok(Staged {
             src: src.to_path_buf(),
-            deb: debfile::read(src, None)?,
+            stanza: Stanza::from_deb(&deb, &filename),
         })
     })
 }
