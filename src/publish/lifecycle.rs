@@ -170,11 +170,14 @@ pub(super) fn plan(
         for key in picked {
             let st = &src[&key];
             match target.get(&key) {
-                Some(old) if old.sha256 == st.sha256 => changes.already.push(st.clone()),
+                Some(old) if old.sha256() == st.sha256() => changes.already.push(st.clone()),
                 Some(old) if !force => {
                     return Err(Error::exists(format!(
                         "{} {} ({}) is already in {place} with different contents ({})",
-                        key.0, key.1, key.2, old.filename
+                        key.0,
+                        key.1,
+                        key.2,
+                        old.filename()
                     ))
                     .with("use -f/--force to replace it with the copy"));
                 }
@@ -265,15 +268,13 @@ mod tests {
         keys.iter()
             .map(|(p, v, a)| {
                 let key: Key = (p.to_string(), v.to_string(), a.to_string());
-                let s = Stanza {
-                    package: p.to_string(),
-                    version: v.to_string(),
-                    arch: a.to_string(),
-                    filename: format!("pool/{p}_{v}_{a}.deb"),
-                    size: 1,
-                    sha256: String::new(),
-                    text: String::new(),
-                };
+                let text = format!(
+                    "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
+                     Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: 00\n\n"
+                );
+                let s = crate::publish::index::parse(&text.into(), Path::new("P"))
+                    .unwrap()
+                    .remove(0);
                 (key, s)
             })
             .collect()

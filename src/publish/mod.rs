@@ -369,11 +369,11 @@ pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
     Ok(state::list(&opts.repo, &opts.codename)?
         .into_iter()
         .map(|(component, s)| Entry {
-            package: s.package,
-            version: s.version,
-            architecture: s.arch,
-            size: s.size,
-            filename: s.filename,
+            package: s.package().to_string(),
+            version: s.version().to_string(),
+            architecture: s.arch().to_string(),
+            size: s.size(),
+            filename: s.filename().to_string(),
             component,
         })
         .collect())

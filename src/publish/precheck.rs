@@ -67,15 +67,15 @@ pub(super) fn repository(opts: &PublishOptions, signing: bool, planned: &[Key]) 
         let Ok(text) = fs::read_to_string(&packages) else {
             continue;
         };
-        for s in index::parse(&text, &packages)? {
+        for s in index::parse(&text.into(), &packages)? {
             if planned.contains(&s.key()) {
                 return Err(Error::exists(format!(
                     "{} {} ({}) is already published in {} ({})",
-                    s.package,
-                    s.version,
-                    s.arch,
+                    s.package(),
+                    s.version(),
+                    s.arch(),
                     opts.repo.display(),
-                    s.filename
+                    s.filename()
                 ))
                 .with("bump the version, or use -f/--force to replace it"));
             }

@@ -80,10 +80,10 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
         }
         let st = &s.stanza;
         let key: Key = st.key();
-        let sha256 = &st.sha256;
+        let sha256 = st.sha256();
         let what = format!("{} {} ({})", key.0, key.1, key.2);
         // The pool path of a new package (the stanza names it).
-        let filename = &st.filename;
+        let filename = st.filename();
         let index = if comp.stanzas.contains_key(&key) {
             comp.source(&key)
         } else {
@@ -97,20 +97,20 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
         let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
-            Some(old) if old.sha256 == *sha256 => {
+            Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !pool.resolve(&old.filename, &index)?.exists();
-                let copy = missing.then(|| old.filename.clone());
-                (Action::Unchanged, copy, old.filename.clone())
+                let missing = !pool.resolve(old.filename(), &index)?.exists();
+                let copy = missing.then(|| old.filename().to_string());
+                (Action::Unchanged, copy, old.filename().to_string())
             }
             Some(old) if !opts.force => {
                 return Err(Error::exists(format!(
                     "{what} is already published with different contents ({})",
-                    old.filename
+                    old.filename()
                 ))
                 .with(format!(
                     "published SHA256 {}, {} has {sha256}",
-                    old.sha256,
+                    old.sha256(),
                     s.src.display()
                 ))
                 .with("bump the version, or use -f/--force to replace it"));
@@ -120,20 +120,24 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
-                (Action::Replaced, Some(filename.clone()), filename.clone())
+                (
+                    Action::Replaced,
+                    Some(filename.to_string()),
+                    filename.to_string(),
+                )
             }
             None => {
                 let dest = pool.resolve(filename, &index)?;
                 let copy = if !dest.exists() {
-                    Some(filename.clone())
+                    Some(filename.to_string())
                 } else if hash_file(&dest)?.sha256 == *sha256 {
                     None
                 } else if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 } else {
-                    Some(filename.clone())
+                    Some(filename.to_string())
                 };
-                (Action::Added, copy, filename.clone())
+                (Action::Added, copy, filename.to_string())
             }
         };
         plans.push(Plan {
@@ -142,10 +146,10 @@ fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Resul
                 version: key.1,
                 architecture: key.2,
                 filename: published_at,
-                sha256: sha256.clone(),
+                sha256: sha256.to_string(),
                 action,
             },
-            size: st.size,
+            size: st.size(),
             src: s.src,
             copy_to,
             stanza: (action != Action::Unchanged).then_some(s.stanza),
@@ -162,13 +166,13 @@ fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
     let mut skip = vec![false; staged.len()];
     for (s, skip) in staged.iter().zip(&mut skip) {
         let st = &s.stanza;
-        let key = (st.package.as_str(), st.version.as_str(), st.arch.as_str());
+        let key = (st.package(), st.version(), st.arch());
         match first.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(s);
             }
             std::collections::hash_map::Entry::Occupied(o)
-                if o.get().stanza.sha256 == st.sha256 =>
+                if o.get().stanza.sha256() == st.sha256() =>
             {
                 *skip = true;
             }
@@ -311,7 +315,7 @@ fn commit(
     let mut garbage = Vec::new();
     for key in &changes.removals {
         if let Some(st) = comp.stanzas.remove(key) {
-            garbage.push(st.filename);
+            garbage.push(st.filename().to_string());
         }
     }
 
@@ -324,8 +328,8 @@ fn commit(
         arches.extend(
             c.stanzas
                 .values()
-                .filter(|s| s.arch != "all")
-                .map(|s| s.arch.clone()),
+                .filter(|s| s.arch() != "all")
+                .map(|s| s.arch().to_string()),
         );
     }
     if arches.is_empty() {
@@ -341,10 +345,16 @@ fn commit(
             let text = index::render(
                 c.stanzas
                     .values()
-                    .filter(|s| s.arch == *arch || s.arch == "all")
+                    .filter(|s| s.arch() == arch || s.arch() == "all")
                     .collect(),
             );
-            match current_index(&dir, &rel, c.current.get(arch), &text.text, &listed)? {
+            match current_index(
+                &dir,
+                &rel,
+                c.current.get(arch).map(|t| &t[..]),
+                &text.text,
+                &listed,
+            )? {
                 Some(found) => {
                     for (suffix, d) in found {
                         let d = d.only(opts.release_hashes);
@@ -474,11 +484,11 @@ fn commit(
 
 fn published(st: &Stanza, action: Action) -> Published {
     Published {
-        package: st.package.clone(),
-        version: st.version.clone(),
-        architecture: st.arch.clone(),
-        filename: st.filename.clone(),
-        sha256: st.sha256.clone(),
+        package: st.package().to_string(),
+        version: st.version().to_string(),
+        architecture: st.arch().to_string(),
+        filename: st.filename().to_string(),
+        sha256: st.sha256().to_string(),
         action,
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Every stanza of a codename, by component, sorted (read-only, no lock).
 pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
@@ -29,8 +30,8 @@ pub(super) struct Component {
     pub dir: PathBuf,
     /// Architectures that have a `binary-<arch>` directory.
     pub arches: BTreeSet<String>,
-    /// The current `Packages` text, by architecture.
-    pub current: HashMap<String, String>,
+    /// The current `Packages` text, by architecture (its stanzas point into it).
+    pub current: HashMap<String, Arc<str>>,
 }
 
 impl Component {
@@ -59,8 +60,8 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
             };
             comp.arches.insert(arch.to_string());
             let path = bin_dir.join("Packages");
-            let text = match fs::read_to_string(&path) {
-                Ok(t) => t,
+            let text: Arc<str> = match fs::read_to_string(&path) {
+                Ok(t) => Arc::from(t),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io("reading", &path, e)),
             };
@@ -132,9 +133,9 @@ pub(super) fn referenced_elsewhere(
                 if !text.contains(&needle) {
                     continue;
                 }
-                let hit = index::parse(&text, &path)?
+                let hit = index::parse(&Arc::from(text), &path)?
                     .iter()
-                    .any(|s| s.filename == filename && !(ours && s.key() == *key));
+                    .any(|s| s.filename() == filename && !(ours && s.key() == *key));
                 if hit {
                     return Ok(Some(path));
                 }

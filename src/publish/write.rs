@@ -18,11 +18,11 @@ use tempfile::TempPath;
 pub(super) fn current_index(
     dir: &Path,
     rel: &str,
-    current: Option<&String>,
+    current: Option<&str>,
     want: &str,
     listed: &BTreeMap<String, release::Listed>,
 ) -> Result<Option<Vec<(&'static str, Digests)>>> {
-    if current.map(String::as_str) != Some(want) {
+    if current != Some(want) {
         return Ok(None);
     }
     let mut found = Vec::new();
