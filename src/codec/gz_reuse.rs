@@ -20,28 +20,56 @@ const HEADER_LEN: usize = 10 + 2 + XLEN;
 /// Compress `chunks` into gzip members, reusing members of `previous` (an
 /// earlier output of this function) whose data is equal.
 pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
-    let empty = [Chunk::new(b"")];
-    let chunks = if chunks.is_empty() {
-        &empty[..]
-    } else {
-        chunks
-    };
-    let reusable = previous.map(old_members).unwrap_or_default();
-    let key = |c: &Chunk| (c.sha256, c.data.len() as u32);
-    let todo: Vec<&Chunk> = chunks
-        .iter()
-        .filter(|c| !reusable.contains_key(&key(c)))
-        .collect();
-    let fresh = crate::util::parallel::parallel_map(&todo, |c| member(c.data, &c.sha256));
-    let mut fresh = fresh.iter();
-    let mut out = Vec::new();
-    for c in chunks {
-        match reusable.get(&key(c)) {
-            Some(m) => out.extend_from_slice(m),
-            None => out.extend_from_slice(fresh.next().expect("one fresh member per todo")),
+    let mut enc = Encoder::new(previous);
+    enc.push(chunks);
+    enc.finish()
+}
+
+/// [`encode`] a few chunks at a time: only the compressed output is kept, so
+/// the text can be produced and dropped piece by piece.
+pub struct Encoder<'p> {
+    reusable: HashMap<([u8; 32], u32), &'p [u8]>,
+    out: Vec<u8>,
+    chunks: usize,
+}
+
+impl<'p> Encoder<'p> {
+    pub fn new(previous: Option<&'p [u8]>) -> Encoder<'p> {
+        Encoder {
+            reusable: previous.map(old_members).unwrap_or_default(),
+            out: Vec::new(),
+            chunks: 0,
         }
     }
-    out
+
+    /// The next chunks, in order: members reused where the data is equal, the
+    /// others compressed on every core.
+    pub fn push(&mut self, chunks: &[Chunk]) {
+        let key = |c: &Chunk| (c.sha256, c.data.len() as u32);
+        let todo: Vec<&Chunk> = chunks
+            .iter()
+            .filter(|c| !self.reusable.contains_key(&key(c)))
+            .collect();
+        let fresh = crate::util::parallel::parallel_map(&todo, |c| member(c.data, &c.sha256));
+        let mut fresh = fresh.iter();
+        for c in chunks {
+            match self.reusable.get(&key(c)) {
+                Some(m) => self.out.extend_from_slice(m),
+                None => self
+                    .out
+                    .extend_from_slice(fresh.next().expect("one fresh member per todo")),
+            }
+        }
+        self.chunks += chunks.len();
+    }
+
+    /// The whole file (an empty text is one empty member).
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.chunks == 0 {
+            self.push(&[Chunk::new(b"")]);
+        }
+        self.out
+    }
 }
 
 fn member(data: &[u8], digest: &[u8; 32]) -> Vec<u8> {

@@ -42,22 +42,49 @@ struct Block {
 /// Compress `chunks` into one xz stream, one block per chunk, reusing the blocks
 /// of `previous` (an earlier output of this function) where the data is equal.
 pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
-    let reusable = previous.map(old_blocks).unwrap_or_default();
-    let key = |c: &Chunk| (c.sha256, c.data.len() as u64);
-    let todo: Vec<&Chunk> = chunks
-        .iter()
-        .filter(|c| !reusable.contains_key(&key(c)))
-        .collect();
-    let fresh = crate::util::parallel::parallel_map(&todo, |c| compress(c.data));
-    let mut fresh = fresh.iter();
-    let blocks: Vec<&Block> = chunks
-        .iter()
-        .map(|c| match reusable.get(&key(c)) {
-            Some(b) => b,
-            None => fresh.next().expect("one fresh block per todo"),
-        })
-        .collect();
-    assemble(&blocks)
+    let mut enc = Encoder::new(previous);
+    enc.push(chunks);
+    enc.finish()
+}
+
+/// [`encode`] a few chunks at a time: only the compressed blocks are kept, so
+/// the text can be produced and dropped piece by piece.
+pub struct Encoder {
+    reusable: HashMap<([u8; 32], u64), Block>,
+    blocks: Vec<Block>,
+}
+
+impl Encoder {
+    pub fn new(previous: Option<&[u8]>) -> Encoder {
+        Encoder {
+            reusable: previous.map(old_blocks).unwrap_or_default(),
+            blocks: Vec::new(),
+        }
+    }
+
+    /// The next chunks, in order: blocks reused where the data is equal, the
+    /// others compressed on every core.
+    pub fn push(&mut self, chunks: &[Chunk]) {
+        let key = |c: &Chunk| (c.sha256, c.data.len() as u64);
+        let todo: Vec<&Chunk> = chunks
+            .iter()
+            .filter(|c| !self.reusable.contains_key(&key(c)))
+            .collect();
+        let mut fresh =
+            crate::util::parallel::parallel_map(&todo, |c| compress(c.data)).into_iter();
+        for c in chunks {
+            let block = match self.reusable.get(&key(c)) {
+                Some(b) => b.clone(),
+                None => fresh.next().expect("one fresh block per todo"),
+            };
+            self.blocks.push(block);
+        }
+    }
+
+    /// The whole stream.
+    pub fn finish(self) -> Vec<u8> {
+        assemble(&self.blocks.iter().collect::<Vec<&Block>>())
+    }
 }
 
 /// One chunk as a single-block stream, from which the block is cut out.

@@ -15,7 +15,7 @@ use super::stage;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -58,25 +58,17 @@ pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Copied> {
     Ok(Copied { files, dirs })
 }
 
-/// The directories that will get new entries, found before anything is created.
+/// The directories that will get new entries, found before anything is created:
+/// each job's directory and, for one that does not exist yet, its parents up to
+/// the first that does.
 fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
-    let mut existing: HashSet<PathBuf> = HashSet::new();
-    let mut created: HashSet<PathBuf> = HashSet::new();
     let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for job in jobs {
         let dest = root.join(&job.rel);
-        let mut dir = dest.parent().unwrap_or(root).to_path_buf();
-        loop {
-            touched.insert(dir.clone());
-            if dir == root || existing.contains(&dir) || created.contains(&dir) {
-                break;
-            }
-            if dir.is_dir() {
-                existing.insert(dir);
-                break;
-            }
-            created.insert(dir.clone());
-            dir = dir.parent().unwrap_or(root).to_path_buf();
+        let mut dir = dest.parent().unwrap_or(root);
+        // A directory seen before had its parents seen then.
+        while touched.insert(dir.to_path_buf()) && dir != root && !dir.is_dir() {
+            dir = dir.parent().unwrap_or(root);
         }
     }
     touched.into_iter().collect()

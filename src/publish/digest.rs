@@ -21,6 +21,13 @@ mod tests {
         assert_eq!(lean[2].sha512, each[2].sha512);
         assert_eq!((lean[2].md5.as_str(), lean[2].sha1.as_str()), ("", ""));
         assert_eq!(each[2].clone().only(ReleaseHashes::default()), lean[2]);
+        // Fed in parts, on threads: the same digests.
+        for hashes in [ReleaseHashes::ALL, ReleaseHashes::default()] {
+            let mut parts = PartsHasher::new(hashes);
+            parts.update(&[b"ab", b""]);
+            parts.update(&[b"c"]);
+            assert_eq!(parts.finish(), each[1].clone().only(hashes));
+        }
         assert_eq!(
             each[1].sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -178,6 +185,81 @@ impl Digests {
             "SHA256" => &self.sha256,
             _ => &self.sha512,
         }
+    }
+}
+
+/// The selected digests of a text fed in parts (an index written piece by
+/// piece): each algorithm runs on its own thread over every batch of parts.
+pub struct PartsHasher {
+    size: u64,
+    algos: Vec<Algo>,
+}
+
+enum Algo {
+    Md5(Md5),
+    Sha1(Sha1),
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Algo {
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Algo::Md5(h) => h.update(b),
+            Algo::Sha1(h) => h.update(b),
+            Algo::Sha256(h) => h.update(b),
+            Algo::Sha512(h) => h.update(b),
+        }
+    }
+}
+
+impl PartsHasher {
+    pub fn new(hashes: ReleaseHashes) -> PartsHasher {
+        let all = [
+            Algo::Md5(Md5::new()),
+            Algo::Sha1(Sha1::new()),
+            Algo::Sha256(Sha256::new()),
+            Algo::Sha512(Sha512::new()),
+        ];
+        PartsHasher {
+            size: 0,
+            algos: all
+                .into_iter()
+                .zip(hashes.0)
+                .filter(|(_, on)| *on)
+                .map(|(a, _)| a)
+                .collect(),
+        }
+    }
+
+    /// The next parts, in order.
+    pub fn update(&mut self, parts: &[&[u8]]) {
+        self.size += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+        std::thread::scope(|s| {
+            for a in &mut self.algos {
+                s.spawn(move || parts.iter().for_each(|p| a.update(p)));
+            }
+        });
+    }
+
+    /// The digests (the ones not selected empty).
+    pub fn finish(self) -> Digests {
+        let mut d = Digests {
+            size: self.size,
+            md5: String::new(),
+            sha1: String::new(),
+            sha256: String::new(),
+            sha512: String::new(),
+        };
+        for a in self.algos {
+            match a {
+                Algo::Md5(h) => d.md5 = hex::encode(h.finalize()),
+                Algo::Sha1(h) => d.sha1 = hex::encode(h.finalize()),
+                Algo::Sha256(h) => d.sha256 = hex::encode(h.finalize()),
+                Algo::Sha512(h) => d.sha512 = hex::encode(h.finalize()),
+            }
+        }
+        d
     }
 }
 

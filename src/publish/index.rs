@@ -3,7 +3,6 @@
 //! written uncompressed, gzip and xz.
 
 use super::debfile::Deb;
-use crate::codec::Chunk;
 use crate::debian::{deb822, version};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
@@ -264,45 +263,72 @@ pub fn order(a: &Stanza, b: &Stanza) -> Ordering {
         .then_with(|| a.arch().cmp(b.arch()))
 }
 
-/// A rendered `Packages` file and its split into chunks of whole stanzas.
-pub struct Rendered {
-    pub text: String,
-    /// Byte ranges of `text`, in order, covering it.
-    pub chunks: Vec<std::ops::Range<usize>>,
+/// A `Packages` file to write: its stanzas in order, split into chunks of
+/// whole stanzas. The text itself is produced a chunk at a time
+/// ([`Rendered::chunk`]), never held whole.
+pub struct Rendered<'a> {
+    stanzas: Vec<&'a Stanza>,
+    /// Ranges of `stanzas`, in order, covering them.
+    chunks: Vec<std::ops::Range<usize>>,
 }
 
-impl Rendered {
-    pub fn chunks(&self) -> Vec<Chunk<'_>> {
-        self.chunks
-            .iter()
-            .map(|r| Chunk::new(&self.text.as_bytes()[r.clone()]))
-            .collect()
+impl Rendered<'_> {
+    /// The number of chunks.
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The text of chunk `i`: its stanzas, each ended by a blank line.
+    pub fn chunk(&self, i: usize) -> Vec<u8> {
+        let stanzas = &self.stanzas[self.chunks[i].clone()];
+        let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text().len() + 2).sum());
+        for s in stanzas {
+            out.extend_from_slice(s.text().as_bytes());
+            out.extend_from_slice(b"\n\n");
+        }
+        out
+    }
+
+    /// Whether `text` is exactly this file (compared stanza by stanza).
+    pub fn is(&self, text: &str) -> bool {
+        let mut rest = text.as_bytes();
+        for s in &self.stanzas {
+            let t = s.text().as_bytes();
+            match rest.strip_prefix(t).and_then(|r| r.strip_prefix(b"\n\n")) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// The whole text (tests).
+    #[cfg(test)]
+    pub fn text(&self) -> String {
+        let bytes: Vec<u8> = (0..self.chunks()).flat_map(|i| self.chunk(i)).collect();
+        String::from_utf8(bytes).expect("stanzas are text")
     }
 }
 
-/// The `Packages` text for `stanzas` (sorted here). Chunk boundaries depend only
+/// The `Packages` file of `stanzas` (sorted here). Chunk boundaries depend only
 /// on the stanzas next to them (a hash of the package key), so adding a package
 /// changes one chunk and leaves the others byte-identical.
-pub fn render(mut stanzas: Vec<&Stanza>) -> Rendered {
+pub fn render(mut stanzas: Vec<&Stanza>) -> Rendered<'_> {
     stanzas.sort_by(|a, b| order(a, b));
-    let mut text = String::with_capacity(stanzas.iter().map(|s| s.text().len() + 2).sum());
     let mut chunks = Vec::new();
-    let (mut start, mut count) = (0, 0);
-    for s in stanzas {
-        text.push_str(s.text());
-        text.push_str("\n\n");
-        count += 1;
+    let mut start = 0;
+    for (i, s) in stanzas.iter().enumerate() {
         if fnv1a(&[s.package(), s.version(), s.arch()]).is_multiple_of(CHUNK_EVERY)
-            || count == CHUNK_MAX
+            || i + 1 - start == CHUNK_MAX
         {
-            chunks.push(start..text.len());
-            (start, count) = (text.len(), 0);
+            chunks.push(start..i + 1);
+            start = i + 1;
         }
     }
-    if start < text.len() {
-        chunks.push(start..text.len());
+    if start < stanzas.len() {
+        chunks.push(start..stanzas.len());
     }
-    Rendered { text, chunks }
+    Rendered { stanzas, chunks }
 }
 
 /// 64-bit FNV-1a: a stable hash (unlike std's, which is seeded per process).
@@ -343,9 +369,11 @@ mod tests {
             ("pool/b1.deb", "cd")
         );
         assert_eq!(stanzas[1].size(), 3);
-        let out = render(stanzas.iter().collect());
-        assert_eq!(out.chunks.last().map(|c| c.end), Some(out.text.len()));
-        let out = out.text;
+        let rendered = render(stanzas.iter().collect());
+        assert_eq!(rendered.chunks.last().map(|c| c.end), Some(2));
+        let out = rendered.text();
+        assert!(rendered.is(&out));
+        assert!(!rendered.is(&out[..out.len() - 1]) && !rendered.is(&format!("{out}\n")));
         assert!(out.starts_with("Package: b\nVersion: 1.9\n"), "{out}");
         assert_eq!(
             parse(&Arc::from(out), Path::new("Packages")).unwrap().len(),

@@ -342,19 +342,14 @@ fn commit(
             let rel = format!("{name}/binary-{arch}");
             let dir = dist.join(&rel);
             write::remove_partials(&dir);
-            let text = index::render(
+            let index = index::render(
                 c.stanzas
                     .values()
                     .filter(|s| s.arch() == arch || s.arch() == "all")
                     .collect(),
             );
-            match current_index(
-                &dir,
-                &rel,
-                c.current.get(arch).map(|t| &t[..]),
-                &text.text,
-                &listed,
-            )? {
+            let current = c.current.get(arch).map(|t| &t[..]);
+            match current_index(&dir, &rel, current, &index, &listed)? {
                 Some(found) => {
                     for (suffix, d) in found {
                         let d = d.only(opts.release_hashes);
@@ -362,7 +357,7 @@ fn commit(
                         files.insert(format!("{rel}/Packages{suffix}"), d);
                     }
                 }
-                None => to_write.push((dir, rel, text)),
+                None => to_write.push((dir, rel, index)),
             }
         }
     }

@@ -1,16 +1,16 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
-use super::digest::{Digests, ReleaseHashes};
+use super::digest::{Digests, PartsHasher, ReleaseHashes};
 use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
-use crate::codec::{gz_reuse, xz_reuse};
+use crate::codec::{Chunk, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use tempfile::TempPath;
+use tempfile::{NamedTempFile, TempPath};
 
 /// The digests of an index directory's `Packages{,.gz,.xz}` when they are up to
 /// date: `Packages` holds `want` and all three match the previous Release (so
@@ -19,17 +19,17 @@ pub(super) fn current_index(
     dir: &Path,
     rel: &str,
     current: Option<&str>,
-    want: &str,
+    want: &index::Rendered,
     listed: &BTreeMap<String, release::Listed>,
 ) -> Result<Option<Vec<(&'static str, Digests)>>> {
-    if current != Some(want) {
+    let Some(current) = current.filter(|c| want.is(c)) else {
         return Ok(None);
-    }
+    };
     let mut found = Vec::new();
     for suffix in ["", ".gz", ".xz"] {
         let path = dir.join(format!("Packages{suffix}"));
         let d = if suffix.is_empty() {
-            Digests::of(want.as_bytes())
+            Digests::of(current.as_bytes())
         } else if path.exists() {
             hash_file(&path)?
         } else {
@@ -43,11 +43,18 @@ pub(super) fn current_index(
     Ok(Some(found))
 }
 
-/// Write `Packages`, `.gz` and `.xz` of each index: compressed and checksummed
-/// in parallel, written to temporary files (each fsynced), linked into
-/// `by-hash/`, then renamed into place with the uncompressed `Packages` (the
-/// one publishing reads back) last. (All of this is in the next generation;
-/// its directories are synced before the switch.)
+/// Chunks produced, compressed and written per step: the text in memory at
+/// once is about this many chunks (~20 KB each), whatever the index's size.
+const BATCH: usize = 32;
+
+/// Write `Packages`, `.gz` and `.xz` of each index, a batch of chunks at a
+/// time: each batch's text is written to the temporary `Packages` and
+/// checksummed (each algorithm on its own thread) while its chunks are
+/// compressed (unchanged ones reused from the previous files, the others on
+/// all cores). The temporary files are fsynced, linked into `by-hash/`, then
+/// renamed into place with the uncompressed `Packages` (the one publishing
+/// reads back) last. (All of this is in the next generation; its directories
+/// are synced before the switch.)
 pub(super) fn write_indices(
     to_write: &[(PathBuf, String, index::Rendered)],
     hashes: ReleaseHashes,
@@ -59,58 +66,60 @@ pub(super) fn write_indices(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading", &path, e)),
     };
-    let mut previous = Vec::with_capacity(to_write.len());
-    for (dir, _, _) in to_write {
-        previous.push((
-            read_previous(dir.join("Packages.gz"))?,
-            read_previous(dir.join("Packages.xz"))?,
-        ));
-    }
-    // The uncompressed text is checksummed on its own threads, and written and
-    // flushed to disk on another, while the chunks are compressed (unchanged
-    // ones reused from the previous files, the others on all cores inside
-    // gz_reuse::encode and xz_reuse::encode) and both compressed files
-    // checksummed.
-    let mut outputs = Vec::with_capacity(to_write.len());
-    for ((dir, _, r), (prev_gz, prev_xz)) in to_write.iter().zip(&previous) {
-        outputs.push(std::thread::scope(|s| {
-            let plain = s.spawn(|| Digests::of_all(&[r.text.as_bytes()], hashes));
-            let plain_file = s.spawn(|| {
-                fs::create_dir_all(dir).ctx("creating", dir)?;
-                let tmp = temp_file(dir, "Packages", r.text.as_bytes())?;
-                fs::File::open(&tmp)
-                    .and_then(|f| f.sync_data())
-                    .ctx("flushing", &tmp)?;
-                Ok::<_, Error>(tmp)
-            });
-            let chunks = r.chunks();
-            let (xz, gz) = std::thread::scope(|s| {
-                let xz = s.spawn(|| xz_reuse::encode(&chunks, prev_xz.as_deref()));
-                let gz = gz_reuse::encode(&chunks, prev_gz.as_deref());
-                (xz.join().expect("xz thread"), gz)
-            });
-            let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
-            let mut next = || d.next().expect("one digest per buffer");
-            let (xz_d, gz_d) = (next(), next());
-            let mut plain = plain.join().expect("checksum thread").into_iter();
-            let plain_file = plain_file.join().expect("writer thread");
-            let plain = (plain_file, plain.next().expect("one digest"));
-            ((xz, xz_d), (gz, gz_d), plain)
-        }));
-    }
     let mut pending = Vec::new();
-    for ((dir, rel, _), ((xz, xz_d), (gz, gz_d), (plain, plain_d))) in to_write.iter().zip(outputs)
-    {
-        let plain = plain?;
+    for (dir, rel, r) in to_write {
+        let prev_gz = read_previous(dir.join("Packages.gz"))?;
+        let prev_xz = read_previous(dir.join("Packages.xz"))?;
+        fs::create_dir_all(dir).ctx("creating", dir)?;
+        let mut plain = open_temp(dir, "Packages", b"")?;
+        let mut plain_d = PartsHasher::new(hashes);
+        let mut gz = gz_reuse::Encoder::new(prev_gz.as_deref());
+        let mut xz = xz_reuse::Encoder::new(prev_xz.as_deref());
+        for first in (0..r.chunks()).step_by(BATCH) {
+            let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
+            let texts = crate::util::parallel::parallel_map(&ids, |&i| r.chunk(i));
+            let parts: Vec<&[u8]> = texts.iter().map(Vec::as_slice).collect();
+            let chunks = crate::util::parallel::parallel_map(&parts, |t| Chunk::new(t));
+            std::thread::scope(|s| {
+                let wrote = s.spawn(|| {
+                    let f = plain.as_file_mut();
+                    parts.iter().try_for_each(|t| f.write_all(t))
+                });
+                let hashed = s.spawn(|| plain_d.update(&parts));
+                let xz_done = s.spawn(|| xz.push(&chunks));
+                gz.push(&chunks);
+                xz_done.join().expect("xz thread");
+                hashed.join().expect("checksum thread");
+                wrote.join().expect("writer thread")
+            })
+            .ctx("writing", plain.path())?;
+        }
+        // The uncompressed file is flushed to disk while the compressed ones are
+        // finished, checksummed and written.
+        let (flushed, (xz, gz)) = std::thread::scope(|s| {
+            let flushed = s.spawn(|| plain.as_file().sync_data());
+            let outs = (xz.finish(), gz.finish());
+            (flushed.join().expect("flush thread"), outs)
+        });
+        flushed.ctx("flushing", plain.path())?;
+        let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
+        let mut next = || d.next().expect("one digest per buffer");
         for (name, bytes, d) in [
-            ("Packages.xz", &xz[..], xz_d),
-            ("Packages.gz", &gz[..], gz_d),
+            ("Packages.xz", &xz[..], next()),
+            ("Packages.gz", &gz[..], next()),
         ] {
             let tmp = temp_file(dir, name, bytes)?;
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
         // Renamed last: the uncompressed index is the one publishing reads back.
-        pending.push((plain, dir, format!("{rel}/Packages"), "Packages", plain_d));
+        let plain = plain.into_temp_path();
+        pending.push((
+            plain,
+            dir,
+            format!("{rel}/Packages"),
+            "Packages",
+            plain_d.finish(),
+        ));
     }
     for (tmp, dir, key, name, d) in pending {
         release::link_by_hash(dir, &tmp, &d)?;
@@ -126,6 +135,11 @@ pub(super) fn write_indices(
 /// A complete temporary file beside `dir/name`, mode 0644 (synced later, with
 /// everything else this publish wrote, before the switch).
 pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
+    Ok(open_temp(dir, name, bytes)?.into_temp_path())
+}
+
+/// [`temp_file`], still open for more.
+fn open_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<NamedTempFile> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
@@ -133,7 +147,7 @@ pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<TempPath
         .ctx("writing to", dir)?;
     tmp.write_all(bytes).ctx("writing", tmp.path())?;
     set_mode(tmp.as_file(), tmp.path())?;
-    Ok(tmp.into_temp_path())
+    Ok(tmp)
 }
 
 /// Write `dest` through a temporary file; its path goes to `written` (synced

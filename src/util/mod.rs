@@ -1,11 +1,12 @@
 //! Small shared services: atomic output files, the one SOURCE_DATE_EPOCH policy,
-//! UTC dates, lexical paths, small parallel jobs, and credential redaction for
-//! anything printed.
+//! UTC dates, lexical paths, small parallel jobs, credential redaction for
+//! anything printed, and the allocator's one setting.
 
 pub mod atomic;
 pub mod date;
 pub mod epoch;
 pub mod input;
+pub mod malloc;
 pub mod parallel;
 pub mod paths;
 pub mod redact;
