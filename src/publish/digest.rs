@@ -5,6 +5,9 @@
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::thread::JoinHandle;
 
 #[cfg(test)]
 mod tests {
@@ -24,8 +27,8 @@ mod tests {
         // Fed in parts, on threads: the same digests.
         for hashes in [ReleaseHashes::ALL, ReleaseHashes::default()] {
             let mut parts = PartsHasher::new(hashes);
-            parts.update(&[b"ab", b""]);
-            parts.update(&[b"c"]);
+            parts.update(&Arc::new(vec![b"ab".to_vec(), Vec::new()]));
+            parts.update(&Arc::new(vec![b"c".to_vec()]));
             assert_eq!(parts.finish(), each[1].clone().only(hashes));
         }
         assert_eq!(
@@ -188,12 +191,16 @@ impl Digests {
     }
 }
 
-/// The selected digests of a text fed in parts (an index written piece by
-/// piece): each algorithm runs on its own thread over every batch of parts.
+/// The selected digests of a text fed in batches of parts (an index written
+/// piece by piece): each algorithm runs on its own thread for the whole text,
+/// so hashing overlaps whatever the caller does meanwhile.
 pub struct PartsHasher {
     size: u64,
-    algos: Vec<Algo>,
+    workers: Vec<(SyncSender<Batch>, JoinHandle<Algo>)>,
 }
+
+/// Parts of a text, in order, shared with the hashing threads.
+pub type Batch = Arc<Vec<Vec<u8>>>;
 
 enum Algo {
     Md5(Md5),
@@ -221,25 +228,30 @@ impl PartsHasher {
             Algo::Sha256(Sha256::new()),
             Algo::Sha512(Sha512::new()),
         ];
-        PartsHasher {
-            size: 0,
-            algos: all
-                .into_iter()
-                .zip(hashes.0)
-                .filter(|(_, on)| *on)
-                .map(|(a, _)| a)
-                .collect(),
-        }
+        let workers = all
+            .into_iter()
+            .zip(hashes.0)
+            .filter(|(_, on)| *on)
+            .map(|(mut algo, _)| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+                let worker = std::thread::spawn(move || {
+                    for batch in rx {
+                        batch.iter().for_each(|p| algo.update(p));
+                    }
+                    algo
+                });
+                (tx, worker)
+            })
+            .collect();
+        PartsHasher { size: 0, workers }
     }
 
     /// The next parts, in order.
-    pub fn update(&mut self, parts: &[&[u8]]) {
-        self.size += parts.iter().map(|p| p.len() as u64).sum::<u64>();
-        std::thread::scope(|s| {
-            for a in &mut self.algos {
-                s.spawn(move || parts.iter().for_each(|p| a.update(p)));
-            }
-        });
+    pub fn update(&mut self, batch: &Batch) {
+        self.size += batch.iter().map(|p| p.len() as u64).sum::<u64>();
+        for (tx, _) in &self.workers {
+            tx.send(batch.clone()).expect("hashing thread");
+        }
     }
 
     /// The digests (the ones not selected empty).
@@ -251,8 +263,9 @@ impl PartsHasher {
             sha256: String::new(),
             sha512: String::new(),
         };
-        for a in self.algos {
-            match a {
+        for (tx, worker) in self.workers {
+            drop(tx);
+            match worker.join().expect("hashing thread") {
                 Algo::Md5(h) => d.md5 = hex::encode(h.finalize()),
                 Algo::Sha1(h) => d.sha1 = hex::encode(h.finalize()),
                 Algo::Sha256(h) => d.sha256 = hex::encode(h.finalize()),

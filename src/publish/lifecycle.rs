@@ -203,12 +203,24 @@ pub(super) fn plan(
     Ok(changes)
 }
 
-/// The `candidates` that some index of some codename still names (a scan of
-/// the `Filename:` lines: the indices are not parsed again).
-fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
+/// The codename just published and the pool paths its indices name (known
+/// without reading them back).
+pub(super) type Ours<'a> = (&'a str, &'a HashSet<&'a str>);
+
+/// The `candidates` that some index of some codename still names: `ours` from
+/// memory, the other codenames by a scan of their `Filename:` lines (the
+/// indices are not parsed again).
+fn still_named(root: &Path, ours: Ours, candidates: &[String]) -> Result<HashSet<String>> {
     let wanted: HashSet<&str> = candidates.iter().map(String::as_str).collect();
-    let mut names = HashSet::new();
+    let mut names: HashSet<String> = candidates
+        .iter()
+        .filter(|c| ours.1.contains(c.as_str()))
+        .cloned()
+        .collect();
     for dist in subdirs(&root.join("dists"))? {
+        if super::state::file_name(&dist) == ours.0 {
+            continue;
+        }
         for comp in subdirs(&dist)? {
             for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
@@ -233,11 +245,15 @@ fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
 /// Delete the `candidates` (pool paths) that no index names any more, and the
 /// directories that leaves empty. Run after the new Release is in place.
 /// Returns the paths deleted.
-pub(super) fn collect_garbage(root: &Path, candidates: &[String]) -> Result<Vec<String>> {
+pub(super) fn collect_garbage(
+    root: &Path,
+    ours: Ours,
+    candidates: &[String],
+) -> Result<Vec<String>> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let live = still_named(root, candidates)?;
+    let live = still_named(root, ours, candidates)?;
     let mut deleted = Vec::new();
     for rel in candidates {
         if live.contains(rel) || deleted.contains(rel) {

@@ -462,7 +462,14 @@ fn commit(
     }
     write::link_suite(root, opts, log)?;
     // 6. Pool files no index names any more, now that the new Release is live.
-    let deleted = lifecycle::collect_garbage(root, &garbage)?;
+    let named: HashSet<&str> = match garbage.is_empty() {
+        true => HashSet::new(),
+        false => comps
+            .values()
+            .flat_map(|c| c.stanzas.values().map(Stanza::filename))
+            .collect(),
+    };
+    let deleted = lifecycle::collect_garbage(root, (&opts.codename, &named), &garbage)?;
 
     let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
     packages.extend(copied);

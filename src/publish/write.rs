@@ -1,6 +1,6 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
-use super::digest::{Digests, PartsHasher, ReleaseHashes};
+use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
 use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
 use crate::codec::{Chunk, gz_reuse, xz_reuse};
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tempfile::{NamedTempFile, TempPath};
 
 /// The digests of an index directory's `Packages{,.gz,.xz}` when they are up to
@@ -48,10 +49,10 @@ pub(super) fn current_index(
 const BATCH: usize = 32;
 
 /// Write `Packages`, `.gz` and `.xz` of each index, a batch of chunks at a
-/// time: each batch's text is written to the temporary `Packages` and
-/// checksummed (each algorithm on its own thread) while its chunks are
-/// compressed (unchanged ones reused from the previous files, the others on
-/// all cores). The temporary files are fsynced, linked into `by-hash/`, then
+/// time: each batch's text is written to the temporary `Packages` (on a
+/// writer thread, which flushes the file at the end) and checksummed (each
+/// algorithm on its own thread) while its chunks are compressed (unchanged
+/// ones reused from the previous files, the others on all cores). The temporary files are fsynced, linked into `by-hash/`, then
 /// renamed into place with the uncompressed `Packages` (the one publishing
 /// reads back) last. (All of this is in the next generation; its directories
 /// are synced before the switch.)
@@ -71,37 +72,53 @@ pub(super) fn write_indices(
         let prev_gz = read_previous(dir.join("Packages.gz"))?;
         let prev_xz = read_previous(dir.join("Packages.xz"))?;
         fs::create_dir_all(dir).ctx("creating", dir)?;
-        let mut plain = open_temp(dir, "Packages", b"")?;
+        let plain = open_temp(dir, "Packages", b"")?;
         let mut plain_d = PartsHasher::new(hashes);
         let mut gz = gz_reuse::Encoder::new(prev_gz.as_deref());
         let mut xz = xz_reuse::Encoder::new(prev_xz.as_deref());
-        for first in (0..r.chunks()).step_by(BATCH) {
-            let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
-            let texts = crate::util::parallel::parallel_map(&ids, |&i| r.chunk(i));
-            let parts: Vec<&[u8]> = texts.iter().map(Vec::as_slice).collect();
-            let chunks = crate::util::parallel::parallel_map(&parts, |t| Chunk::new(t));
-            std::thread::scope(|s| {
-                let wrote = s.spawn(|| {
-                    let f = plain.as_file_mut();
-                    parts.iter().try_for_each(|t| f.write_all(t))
-                });
-                let hashed = s.spawn(|| plain_d.update(&parts));
-                let xz_done = s.spawn(|| xz.push(&chunks));
-                gz.push(&chunks);
-                xz_done.join().expect("xz thread");
-                hashed.join().expect("checksum thread");
-                wrote.join().expect("writer thread")
-            })
-            .ctx("writing", plain.path())?;
-        }
-        // The uncompressed file is flushed to disk while the compressed ones are
-        // finished, checksummed and written.
+        // One thread writes the batches to the temporary `Packages` as they come
+        // and flushes it to disk at the end, while the last batch is compressed
+        // and both compressed files are finished.
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
         let (flushed, (xz, gz)) = std::thread::scope(|s| {
-            let flushed = s.spawn(|| plain.as_file().sync_data());
+            let writer = s.spawn(|| {
+                let mut f = plain.as_file();
+                for batch in batches {
+                    batch.iter().try_for_each(|t| f.write_all(t))?;
+                }
+                f.sync_data()
+            });
+            for first in (0..r.chunks()).step_by(BATCH) {
+                let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
+                let (texts, sums): (Vec<Vec<u8>>, Vec<[u8; 32]>) =
+                    crate::util::parallel::parallel_map(&ids, |&i| {
+                        let text = r.chunk(i);
+                        let sum = Chunk::new(&text).sha256;
+                        (text, sum)
+                    })
+                    .into_iter()
+                    .unzip();
+                let texts = Arc::new(texts);
+                if to_writer.send(texts.clone()).is_err() {
+                    break; // the writer failed: its error is returned below
+                }
+                plain_d.update(&texts);
+                let chunks: Vec<Chunk> = texts
+                    .iter()
+                    .zip(sums)
+                    .map(|(data, sha256)| Chunk { data, sha256 })
+                    .collect();
+                std::thread::scope(|s| {
+                    let xz_done = s.spawn(|| xz.push(&chunks));
+                    gz.push(&chunks);
+                    xz_done.join().expect("xz thread");
+                });
+            }
+            drop(to_writer);
             let outs = (xz.finish(), gz.finish());
-            (flushed.join().expect("flush thread"), outs)
+            (writer.join().expect("writer thread"), outs)
         });
-        flushed.ctx("flushing", plain.path())?;
+        flushed.ctx("writing", plain.path())?;
         let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
         let mut next = || d.next().expect("one digest per buffer");
         for (name, bytes, d) in [
