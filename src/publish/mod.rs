@@ -32,6 +32,7 @@
 
 mod copy;
 mod debfile;
+mod decide;
 mod digest;
 mod foreign;
 mod generation;

@@ -1,21 +1,21 @@
 //! The publish transaction on a repository directory: the current state, the
-//! duplicate decisions and the ordered writes (see the module docs of
+//! decisions (`decide.rs`) and the ordered writes (see the module docs of
 //! [`super`]).
 
+use super::decide::decide;
 use super::digest::{Digests, HASH_NAMES};
-use super::index::{self, Key, Stanza};
+use super::index::{self, Stanza};
 use super::lifecycle::{self, Request};
-use super::pool;
 use super::release::{self, Release};
-use super::stage::{self, Staged, hash_file};
-use super::state::{Component, load_components, read_optional, referenced_elsewhere};
+use super::stage::{self, Staged};
+use super::state::{load_components, read_optional};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
 use super::{copy, foreign, generation, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -54,141 +54,6 @@ pub(super) fn run(
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
     commit(opts, req, staged, signer, log)
-}
-
-/// What to do with one staged package.
-struct Plan {
-    /// The package read.
-    src: PathBuf,
-    /// Its size when read (the copy is checked against it and `published.sha256`).
-    size: u64,
-    /// Where it goes (relative to the root); `None`: the pool already has it.
-    copy_to: Option<String>,
-    /// Its new index stanza; `None` when it is published already.
-    stanza: Option<Stanza>,
-    published: Published,
-}
-
-fn decide(opts: &PublishOptions, comp: &Component, staged: Vec<Staged>) -> Result<Vec<Plan>> {
-    let root = &opts.repo;
-    let mut pool = pool::Resolver::new(root);
-    let skip = given_twice(&staged)?;
-    let mut plans: Vec<Plan> = Vec::with_capacity(staged.len());
-    for (s, skip) in staged.into_iter().zip(skip) {
-        if skip {
-            continue;
-        }
-        let st = &s.stanza;
-        let key: Key = st.key();
-        let sha256 = st.sha256();
-        let what = format!("{} {} ({})", key.0, key.1, key.2);
-        // The pool path of a new package (the stanza names it).
-        let filename = st.filename();
-        let index = if comp.stanzas.contains_key(&key) {
-            comp.source(&key)
-        } else {
-            PathBuf::new()
-        };
-        let shared = |idx: PathBuf| {
-            Error::exists(format!(
-                "{filename} already exists with other contents and is also indexed by {}",
-                idx.display()
-            ))
-            .with("replacing it would break that index (pool files are shared): bump the version")
-        };
-        let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
-            Some(old) if old.sha256() == sha256 => {
-                // Identical: nothing to do, unless its pool file went missing.
-                let missing = !pool.resolve(old.filename(), &index)?.exists();
-                let copy = missing.then(|| old.filename().to_string());
-                (Action::Unchanged, copy, old.filename().to_string())
-            }
-            Some(old) if !opts.force => {
-                return Err(Error::exists(format!(
-                    "{what} is already published with different contents ({})",
-                    old.filename()
-                ))
-                .with(format!(
-                    "published SHA256 {}, {} has {sha256}",
-                    old.sha256(),
-                    s.src.display()
-                ))
-                .with("bump the version, or use -f/--force to replace it"));
-            }
-            Some(_) => {
-                pool.resolve(filename, &index)?;
-                if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
-                    return Err(shared(idx));
-                }
-                (
-                    Action::Replaced,
-                    Some(filename.to_string()),
-                    filename.to_string(),
-                )
-            }
-            None => {
-                let dest = pool.resolve(filename, &index)?;
-                let copy = if !dest.exists() {
-                    Some(filename.to_string())
-                } else if hash_file(&dest)?.sha256 == *sha256 {
-                    None
-                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
-                    return Err(shared(idx));
-                } else {
-                    Some(filename.to_string())
-                };
-                (Action::Added, copy, filename.to_string())
-            }
-        };
-        plans.push(Plan {
-            published: Published {
-                package: key.0,
-                version: key.1,
-                architecture: key.2,
-                filename: published_at,
-                sha256: sha256.to_string(),
-                action,
-            },
-            size: st.size(),
-            src: s.src,
-            copy_to,
-            stanza: (action != Action::Unchanged).then_some(s.stanza),
-        });
-    }
-    Ok(plans)
-}
-
-/// Which of `staged` repeat an earlier one (same name, version and
-/// architecture, same bytes: published once). The same package given twice
-/// with different bytes is an error.
-fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
-    let mut first: HashMap<(&str, &str, &str), &Staged> = HashMap::with_capacity(staged.len());
-    let mut skip = vec![false; staged.len()];
-    for (s, skip) in staged.iter().zip(&mut skip) {
-        let st = &s.stanza;
-        let key = (st.package(), st.version(), st.arch());
-        match first.entry(key) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(s);
-            }
-            std::collections::hash_map::Entry::Occupied(o)
-                if o.get().stanza.sha256() == st.sha256() =>
-            {
-                *skip = true;
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                return Err(Error::config(format!(
-                    "{} {} ({}) given twice with different contents: {} and {}",
-                    key.0,
-                    key.1,
-                    key.2,
-                    o.get().src.display(),
-                    s.src.display()
-                )));
-            }
-        }
-    }
-    Ok(skip)
 }
 
 fn commit(

@@ -52,9 +52,10 @@ const BATCH: usize = 32;
 /// time: each batch's text is written to the temporary `Packages` (on a
 /// writer thread, which flushes the file at the end) and checksummed (each
 /// algorithm on its own thread) while its chunks are compressed (unchanged
-/// ones reused from the previous files, the others on all cores). The temporary files are fsynced, linked into `by-hash/`, then
-/// renamed into place with the uncompressed `Packages` (the one publishing
-/// reads back) last. (All of this is in the next generation; its directories
+/// ones reused from the previous files, the others on all cores). The
+/// temporary files are linked into `by-hash/`, then renamed into place with
+/// the uncompressed `Packages` (the one publishing reads back) last. (All of
+/// this is in the next generation; the compressed files and its directories
 /// are synced before the switch.)
 pub(super) fn write_indices(
     to_write: &[(PathBuf, String, index::Rendered)],

@@ -1,0 +1,152 @@
+//! What to do with each package read, decided against the component as found
+//! on disk before anything is written: new, unchanged (same bytes), replaced
+//! (`force`), or refused (other bytes published, a pool file shared with
+//! another index, the same package given twice with other bytes).
+
+use super::index::{Key, Stanza};
+use super::pool;
+use super::stage::{Staged, hash_file};
+use super::state::{Component, referenced_elsewhere};
+use super::{Action, PublishOptions, Published};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What to do with one staged package.
+pub(super) struct Plan {
+    /// The package read.
+    pub src: PathBuf,
+    /// Its size when read (the copy is checked against it and `published.sha256`).
+    pub size: u64,
+    /// Where it goes (relative to the root); `None`: the pool already has it.
+    pub copy_to: Option<String>,
+    /// Its new index stanza; `None` when it is published already.
+    pub stanza: Option<Stanza>,
+    pub published: Published,
+}
+
+pub(super) fn decide(
+    opts: &PublishOptions,
+    comp: &Component,
+    staged: Vec<Staged>,
+) -> Result<Vec<Plan>> {
+    let root = &opts.repo;
+    let mut pool = pool::Resolver::new(root);
+    let skip = given_twice(&staged)?;
+    let mut plans: Vec<Plan> = Vec::with_capacity(staged.len());
+    for (s, skip) in staged.into_iter().zip(skip) {
+        if skip {
+            continue;
+        }
+        let st = &s.stanza;
+        let key: Key = st.key();
+        let sha256 = st.sha256();
+        let what = format!("{} {} ({})", key.0, key.1, key.2);
+        // The pool path of a new package (the stanza names it).
+        let filename = st.filename();
+        let index = if comp.stanzas.contains_key(&key) {
+            comp.source(&key)
+        } else {
+            PathBuf::new()
+        };
+        let shared = |idx: PathBuf| {
+            Error::exists(format!(
+                "{filename} already exists with other contents and is also indexed by {}",
+                idx.display()
+            ))
+            .with("replacing it would break that index (pool files are shared): bump the version")
+        };
+        let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
+            Some(old) if old.sha256() == sha256 => {
+                // Identical: nothing to do, unless its pool file went missing.
+                let missing = !pool.resolve(old.filename(), &index)?.exists();
+                let copy = missing.then(|| old.filename().to_string());
+                (Action::Unchanged, copy, old.filename().to_string())
+            }
+            Some(old) if !opts.force => {
+                return Err(Error::exists(format!(
+                    "{what} is already published with different contents ({})",
+                    old.filename()
+                ))
+                .with(format!(
+                    "published SHA256 {}, {} has {sha256}",
+                    old.sha256(),
+                    s.src.display()
+                ))
+                .with("bump the version, or use -f/--force to replace it"));
+            }
+            Some(_) => {
+                pool.resolve(filename, &index)?;
+                if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
+                    return Err(shared(idx));
+                }
+                (
+                    Action::Replaced,
+                    Some(filename.to_string()),
+                    filename.to_string(),
+                )
+            }
+            None => {
+                let dest = pool.resolve(filename, &index)?;
+                let copy = if !dest.exists() {
+                    Some(filename.to_string())
+                } else if hash_file(&dest)?.sha256 == *sha256 {
+                    None
+                } else if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
+                    return Err(shared(idx));
+                } else {
+                    Some(filename.to_string())
+                };
+                (Action::Added, copy, filename.to_string())
+            }
+        };
+        plans.push(Plan {
+            published: Published {
+                package: key.0,
+                version: key.1,
+                architecture: key.2,
+                filename: published_at,
+                sha256: sha256.to_string(),
+                action,
+            },
+            size: st.size(),
+            src: s.src,
+            copy_to,
+            stanza: (action != Action::Unchanged).then_some(s.stanza),
+        });
+    }
+    Ok(plans)
+}
+
+/// Which of `staged` repeat an earlier one (same name, version and
+/// architecture, same bytes: published once). The same package given twice
+/// with different bytes is an error.
+fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
+    let mut first: HashMap<(&str, &str, &str), &Staged> = HashMap::with_capacity(staged.len());
+    let mut skip = vec![false; staged.len()];
+    for (s, skip) in staged.iter().zip(&mut skip) {
+        let st = &s.stanza;
+        let key = (st.package(), st.version(), st.arch());
+        match first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s);
+            }
+            std::collections::hash_map::Entry::Occupied(o)
+                if o.get().stanza.sha256() == st.sha256() =>
+            {
+                *skip = true;
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                return Err(Error::config(format!(
+                    "{} {} ({}) given twice with different contents: {} and {}",
+                    key.0,
+                    key.1,
+                    key.2,
+                    o.get().src.display(),
+                    s.src.display()
+                )));
+            }
+        }
+    }
+    Ok(skip)
+}
