@@ -857,3 +857,49 @@ fn release_hashes_are_chosen_and_apt_reads_each_choice() {
         (vec!["SHA256".to_string()], vec!["SHA256".to_string()])
     );
 }
+
+/// Field names are case-insensitive (deb822): a package whose control file
+/// says `package:`, built by dpkg-deb, is published, its stanza read back by
+/// the next publish, and apt finds both packages.
+#[test]
+fn lower_case_control_fields_are_read_back() {
+    require_tools();
+    let w = workdir();
+    let tree = w.path().join("tree");
+    fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    fs::write(
+        tree.join("DEBIAN/control"),
+        "package: lower-agent\nversion: 1.0-1\narchitecture: all\n\
+         maintainer: Test <test@example.invalid>\ndescription: lower-case fields\n",
+    )
+    .unwrap();
+    let lower = w.path().join("lower-agent_1.0-1_all.deb");
+    let o = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-b"])
+        .arg(&tree)
+        .arg(&lower)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "dpkg-deb: {}", text(&o));
+    let other = make_deb(w.path(), "other-agent", "1.0-1", "all");
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    ok(publish(&["--repo", repo_s], &[&lower]));
+    // Reading the index back (it holds `package: lower-agent`) must not fail.
+    ok(publish(&["--repo", repo_s], &[&other]));
+    let list = text(&ok(Command::new(BIN)
+        .args(["publish", "--repo", repo_s, "--list"])
+        .output()
+        .unwrap()));
+    assert!(list.contains("lower-agent\t1.0-1\tall"), "{list}");
+    let http = Http::serve(w.path(), &w.path().join("http.log"));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!(
+        "deb [trusted=yes] {} stable main",
+        http.url("repo")
+    ));
+    apt.update_clean();
+    for name in ["lower-agent", "other-agent"] {
+        assert!(apt.policy(name).contains("Candidate: 1.0-1"), "{name}");
+    }
+}

@@ -150,3 +150,41 @@ fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
     }
     Ok(skip)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn staged(src: &str, version: &str, sha256: &str) -> Staged {
+        let text = format!(
+            "Package: demo\nVersion: {version}\nArchitecture: all\n\
+             Filename: pool/demo_{version}_all.deb\nSize: 1\nSHA256: {sha256}\n\n"
+        );
+        Staged {
+            src: PathBuf::from(src),
+            stanza: crate::publish::index::parse(&Arc::from(text), Path::new("P"))
+                .unwrap()
+                .remove(0),
+        }
+    }
+
+    #[test]
+    fn a_package_given_twice_is_published_once_unless_the_bytes_differ() {
+        let same = [
+            staged("a.deb", "1", "aa"),
+            staged("b.deb", "2", "bb"),
+            staged("c.deb", "1", "aa"),
+        ];
+        assert_eq!(given_twice(&same).unwrap(), [false, false, true]);
+        let differ = [staged("a.deb", "1", "aa"), staged("c.deb", "1", "cc")];
+        let err = given_twice(&differ).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.message.contains("demo 1 (all) given twice")
+                && err.message.contains("a.deb and c.deb"),
+            "{err}"
+        );
+    }
+}

@@ -214,17 +214,24 @@ fn stanza(buf: &Arc<str>, para: &str, path: &Path) -> Result<Stanza> {
     let mut size = None;
     let mut found = [false; 5];
     for deb822::Field { name, value, .. } in deb822::fields(para) {
-        let (slot, i) = match name {
-            "Package" => (&mut s.package, 0),
-            "Version" => (&mut s.version, 1),
-            "Architecture" => (&mut s.arch, 2),
-            "Filename" => (&mut s.filename, 3),
-            "SHA256" => (&mut s.sha256, 4),
-            "Size" => {
+        // Field names are case-insensitive (a package's control file may say
+        // `package:`, and its stanza keeps the spelling).
+        let is = |want: &str| name.eq_ignore_ascii_case(want);
+        let (slot, i) = if is("Package") {
+            (&mut s.package, 0)
+        } else if is("Version") {
+            (&mut s.version, 1)
+        } else if is("Architecture") {
+            (&mut s.arch, 2)
+        } else if is("Filename") {
+            (&mut s.filename, 3)
+        } else if is("SHA256") {
+            (&mut s.sha256, 4)
+        } else {
+            if is("Size") {
                 size = value.parse().ok();
-                continue;
             }
-            _ => continue,
+            continue;
         };
         // The last one counts, as it always has.
         *slot = Span::of(buf, value);
@@ -379,6 +386,35 @@ mod tests {
             parse(&Arc::from(out), Path::new("Packages")).unwrap().len(),
             2
         );
+    }
+
+    #[test]
+    fn a_new_packages_stanza_names_its_fields_and_reads_back_the_same() {
+        // Field names in any case; a repository field in the control is dropped;
+        // a multi-line Description goes last.
+        let control = "package: demo-agent\nVersion: 1:2.0~rc1\narchitecture: amd64\n\
+                       Filename: ../../etc/passwd\nDescription: short\n long\n \
+                       .\nMaintainer: A <a@b.c>\n";
+        let deb = super::super::debfile::Deb {
+            control: super::super::debfile::Control::parse(control).unwrap(),
+            digests: super::super::Digests::of(b"bytes"),
+        };
+        let at = "pool/main/d/demo-agent/demo-agent_1%3a2.0~rc1_amd64.deb";
+        let st = Stanza::from_deb(&deb, at);
+        assert_eq!(
+            (st.package(), st.version(), st.arch(), st.filename()),
+            ("demo-agent", "1:2.0~rc1", "amd64", at)
+        );
+        assert_eq!((st.sha256(), st.size()), (deb.digests.sha256.as_str(), 5));
+        assert!(!st.text().contains("passwd"), "{}", st.text());
+        assert!(
+            st.text().ends_with("Description: short\n long\n ."),
+            "{}",
+            st.text()
+        );
+        let back = parse(&Arc::from(format!("{}\n\n", st.text())), Path::new("P")).unwrap();
+        assert_eq!(back, std::slice::from_ref(&st));
+        assert_eq!(back[0].key(), st.key());
     }
 
     #[test]
