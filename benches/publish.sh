@@ -6,7 +6,8 @@
 #   SIZES="200 1000" RUNS=5 benches/publish.sh
 #   CFY_AP=/path/to/cfy-ap benches/publish.sh   # skip the cargo build
 #
-# For each N, in one run, each tool (median of RUNS, each run in a fresh repo):
+# For each N, in one run, each tool (median of RUNS, each run in a fresh repo;
+# the tools take turns run by run, the first one rotating):
 #   full    N generated debs into an empty repository (copied into its pool)
 #   +1      one more deb into that N-deb repository
 #   remove  one package removed from it (N = the largest size only)
@@ -15,6 +16,11 @@
 # with the warm cache; it has no remove. Peak RSS of cfy-ap (GNU time) is
 # reported per size. Bars (issue 14): full >= 1.5x faster than the fastest
 # peer, +1 and remove >= 2x faster. Exits 1 when a bar is missed.
+# Nothing is deleted until the end: on a journal-less ext4 (this machine's disk)
+# creating a file right after many were deleted makes the allocator read every
+# recently freed inode, so a clean-up (or building the debs in temporary trees on
+# the same disk) would slow down whichever tool runs next. The debs' trees are
+# built in /dev/shm when it is there.
 # Needs: dpkg-deb, apt-ftparchive (apt-utils), reprepro, aptly, xz, /usr/bin/time.
 set -euo pipefail
 
@@ -33,12 +39,14 @@ for tool in dpkg-deb apt-ftparchive reprepro aptly xz /usr/bin/time; do
 done
 
 W=$(mktemp -d -p "${TMPDIR:-/var/tmp}")
-trap 'rm -rf "$W"' EXIT
-export W
+SCRATCH=$W
+[[ -d /dev/shm && -w /dev/shm ]] && SCRATCH=$(mktemp -d -p /dev/shm)
+trap 'rm -rf "$W" "$SCRATCH"' EXIT
+export W SCRATCH
 
 make_deb() { # dir name version
     local dir=$1 name=$2 version=$3 tree
-    tree=$(mktemp -d -p "$W")
+    tree=$(mktemp -d -p "$SCRATCH")
     mkdir -p "$tree/DEBIAN" "$tree/opt/$name/bin"
     printf '#!/bin/sh\necho %s %s\n' "$name" "$version" >"$tree/opt/$name/bin/$name"
     chmod 755 "$tree/opt/$name/bin/$name"
@@ -129,30 +137,29 @@ for N in $SIZES; do
     [[ -f $EXTRA ]] || make_deb "$W/extra" bench-extra 1.0-1
     export DEBS EXTRA
 
-    declare -A res=()
-    for tool in cfy ftp rep apt; do
-        full=() add=() rem=()
-        for run in $(seq 1 "$RUNS"); do
+    declare -A res=() times=()
+    tools=(cfy ftp rep apt)
+    for run in $(seq 1 "$RUNS"); do
+        for i in 0 1 2 3; do
+            tool=${tools[$(((i + run - 1) % 4))]}
             repo="$W/$tool-$N-$run"
-            full+=("$(time_op "${tool}_full" "$repo")")
-            add+=("$(time_op "${tool}_add" "$repo")")
+            times[$tool.full]+="$(time_op "${tool}_full" "$repo") "
+            times[$tool.add]+="$(time_op "${tool}_add" "$repo") "
             if [[ $N == "$largest" ]] && declare -F "${tool}_remove" >/dev/null; then
-                rem+=("$(time_op "${tool}_remove" "$repo")")
+                times[$tool.remove]+="$(time_op "${tool}_remove" "$repo") "
             fi
         done
-        res[$tool.full]=$(printf '%s\n' "${full[@]}" | median)
-        res[$tool.add]=$(printf '%s\n' "${add[@]}" | median)
-        [[ ${#rem[@]} -gt 0 ]] && res[$tool.remove]=$(printf '%s\n' "${rem[@]}" | median)
+    done
+    for key in "${!times[@]}"; do
+        res[$key]=$(tr ' ' '\n' <<<"${times[$key]}" | grep . | median)
     done
     # Sanity: every repository indexes N+1 (aptly and reprepro N after remove).
     [[ $(count "$W/cfy-$N-1/dists/stable/main/binary-amd64/Packages") -ge $N ]]
     [[ $(count "$W/ftp-$N-1/dists/stable/main/binary-amd64/Packages") -eq $((N + 1)) ]]
     [[ $(count "$W/rep-$N-1/dists/stable/main/binary-amd64/Packages") -ge $N ]]
-    rm -rf "$W"/*-"$N"-[2-9]
 
     # Peak RSS of cfy-ap for a full publish of N.
     rss=$( { /usr/bin/time -f '%M' "$CFY_AP" publish -q --repo "$W/rss-$N" "$DEBS"/*.deb; } 2>&1 | tail -1)
-    rm -rf "$W/rss-$N"
 
     echo "N = $N debs, medians of $RUNS runs (ms); cfy-ap peak RSS (full): ${rss} KiB"
     printf '  %-10s %12s %14s %12s %10s\n' op cfy-ap apt-ftparchive reprepro aptly
@@ -175,6 +182,6 @@ for N in $SIZES; do
         [[ $verdict == ok ]] || fail=1
         echo "    fastest peer / cfy-ap = ${r}x (bar: >= ${bar}x) $verdict"
     done
-    unset res
+    unset res times
 done
 [[ $fail == 0 ]] && echo PASS || { echo "FAIL: a bar was missed" >&2; exit 1; }
