@@ -71,58 +71,118 @@ impl Paragraph {
 }
 
 /// The paragraphs of a multi-paragraph file, each without the blank line(s)
-/// after it (trailing whitespace trimmed).
-pub fn paragraphs(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let blank = line.trim().is_empty();
-        match (start, blank) {
-            (None, false) => start = Some(pos),
-            (Some(s), true) => {
-                out.push(text[s..pos].trim_end());
-                start = None;
+/// after it (trailing whitespace trimmed). A line of only spaces and tabs is
+/// blank too.
+pub fn paragraphs(text: &str) -> Paragraphs<'_> {
+    Paragraphs { rest: text }
+}
+
+/// Iterator of [`paragraphs`].
+pub struct Paragraphs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Paragraphs<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        // Skip blank lines, then take lines up to the next blank one (or the end).
+        loop {
+            let (line, rest) = split_line(self.rest);
+            if line.is_empty() && rest.is_empty() {
+                self.rest = rest;
+                return None;
             }
-            _ => {}
+            if !is_blank(line) {
+                break;
+            }
+            self.rest = rest;
         }
-        pos += line.len();
+        let text = self.rest;
+        let mut end = 0;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (line, after) = split_line(rest);
+            if is_blank(line) {
+                break;
+            }
+            end = text.len() - after.len();
+            rest = after;
+        }
+        self.rest = rest;
+        Some(text[..end].trim_end())
     }
-    if let Some(s) = start {
-        out.push(text[s..].trim_end());
+}
+
+/// The first line of `text` (without its newline) and what follows it.
+fn split_line(text: &str) -> (&str, &str) {
+    match memchr::memchr(b'\n', text.as_bytes()) {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
     }
-    out
+}
+
+/// Empty or only whitespace (a line starting with anything else is not: the
+/// common case costs one byte's look).
+fn is_blank(line: &str) -> bool {
+    match line.as_bytes().first() {
+        None => true,
+        Some(b' ' | b'\t' | b'\r') => line.trim().is_empty(),
+        Some(_) => false,
+    }
 }
 
 /// One field as read leniently: its name, the trimmed text after the colon,
-/// and its continuation lines (as written, leading whitespace included).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// and its continuation lines as written (leading whitespace included, joined
+/// by newlines; empty when there are none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field<'a> {
     pub name: &'a str,
     pub value: &'a str,
-    pub continuation: Vec<&'a str>,
+    pub continuation: &'a str,
 }
 
 /// The fields of one paragraph, leniently: lines that are neither a field nor a
-/// continuation are skipped (the text may come from another tool).
-pub fn fields(para: &str) -> Vec<Field<'_>> {
-    let mut out: Vec<Field> = Vec::new();
-    for line in para.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(f) = out.last_mut() {
-                f.continuation.push(line);
+/// continuation are skipped (the text may come from another tool). Nothing is
+/// allocated: the fields are slices of `para`.
+pub fn fields(para: &str) -> Fields<'_> {
+    Fields { rest: para }
+}
+
+/// Iterator of [`fields`].
+pub struct Fields<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        while !self.rest.is_empty() {
+            let (line, rest) = split_line(self.rest);
+            self.rest = rest;
+            if line.starts_with([' ', '\t']) {
+                continue; // a continuation of a skipped line
             }
-            continue;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            out.push(Field {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            // Its continuation lines: those after it that start with a space or tab.
+            let from = self.rest;
+            let mut len = 0;
+            while self.rest.starts_with([' ', '\t']) {
+                let (cont, after) = split_line(self.rest);
+                len = from.len() - self.rest.len() + cont.len();
+                self.rest = after;
+            }
+            return Some(Field {
                 name,
                 value: value.trim(),
-                continuation: Vec::new(),
+                continuation: &from[..len],
             });
         }
+        None
     }
-    out
 }
 
 #[cfg(test)]
@@ -151,12 +211,26 @@ mod tests {
     #[test]
     fn lenient_paragraphs_and_fields() {
         let text = "A: 1\nB: two\n x\n\n\nA: 3\nnoise\n";
-        let paras = paragraphs(text);
+        let paras: Vec<&str> = paragraphs(text).collect();
         assert_eq!(paras, ["A: 1\nB: two\n x", "A: 3\nnoise"]);
-        let f = fields(paras[0]);
+        let f: Vec<Field> = fields(paras[0]).collect();
         assert_eq!(f[1].name, "B");
         assert_eq!(f[1].value, "two");
-        assert_eq!(f[1].continuation, [" x"]);
-        assert_eq!(fields(paras[1]).len(), 1);
+        assert_eq!(f[1].continuation, " x");
+        assert_eq!(f[0].continuation, "");
+        assert_eq!(fields(paras[1]).count(), 1);
+        // Blank lines of spaces and tabs separate too, CRLF ends are trimmed,
+        // continuation lines keep their order and text, a leading one is skipped.
+        let text = " \t\n x\nA: 1\r\n\t.\n  y\nB:2\n \t \nC: 3\n\n \n";
+        let paras: Vec<&str> = paragraphs(text).collect();
+        assert_eq!(paras, [" x\nA: 1\r\n\t.\n  y\nB:2", "C: 3"]);
+        let f: Vec<Field> = fields(paras[0]).collect();
+        let got: Vec<(&str, &str, &str)> = f
+            .iter()
+            .map(|f| (f.name, f.value, f.continuation))
+            .collect();
+        assert_eq!(got, [("A", "1", "\t.\n  y"), ("B", "2", "")]);
+        assert_eq!(paragraphs("").count() + paragraphs("\n \n").count(), 0);
+        assert_eq!(paragraphs("A: 1").collect::<Vec<_>>(), ["A: 1"]);
     }
 }

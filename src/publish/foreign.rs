@@ -87,7 +87,7 @@ pub(super) fn inspect(
         }
         if !ours {
             let mut text = format!("{}: {value}", field.name);
-            for line in &field.continuation {
+            for line in field.continuation.lines() {
                 text.push('\n');
                 text.push_str(line);
             }

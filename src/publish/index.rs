@@ -134,7 +134,7 @@ impl Stanza {
             ..Stanza::empty(buf)
         };
         let text = st.buf.clone();
-        let fields = deb822::fields(&text);
+        let fields: Vec<deb822::Field> = deb822::fields(&text).collect();
         let find = |name: &str, want: &str| -> Span {
             fields
                 .iter()
@@ -176,7 +176,6 @@ pub fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
     }
     let parse_part = |part: &&str| -> Result<Vec<Stanza>> {
         deb822::paragraphs(part)
-            .into_iter()
             .map(|p| stanza(text, p, path))
             .collect()
     };
@@ -430,7 +429,6 @@ mod tests {
         assert!(text.len() > 256 << 10);
         let text: Arc<str> = Arc::from(text);
         let whole: Vec<Stanza> = deb822::paragraphs(&text)
-            .into_iter()
             .map(|p| stanza(&text, p, Path::new("P")).unwrap())
             .collect();
         let parts = parse(&text, Path::new("P")).unwrap();

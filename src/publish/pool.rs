@@ -15,7 +15,7 @@ use super::debfile::Control;
 use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// The pool path of a package (see the module docs).
 pub(super) fn pool_path(component: &str, c: &Control) -> String {
@@ -35,11 +35,11 @@ pub(super) fn pool_path(component: &str, c: &Control) -> String {
 
 /// Check the form of a path read from an index: relative, plain components.
 pub(super) fn check_relative(rel: &str) -> std::result::Result<(), String> {
-    let path = Path::new(rel);
-    let plain = !rel.is_empty()
-        && !rel.contains("//")
-        && !rel.ends_with('/')
-        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    // Segments between slashes: none empty (no leading, doubled or trailing
+    // slash), none `.` or `..`.
+    let plain = rel
+        .split('/')
+        .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if plain {
         Ok(())
     } else {
@@ -153,6 +153,9 @@ mod tests {
             "pool/../../x",
             "pool//x",
             "./pool/x",
+            "pool/./x",
+            "pool/x/",
+            "pool/..",
             "",
         ] {
             assert!(check_relative(bad).is_err(), "{bad}");

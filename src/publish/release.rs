@@ -90,7 +90,7 @@ pub fn listed_files(release: &str) -> BTreeMap<String, Listed> {
         else {
             continue;
         };
-        for line in field.continuation {
+        for line in field.continuation.lines() {
             let mut parts = line.split_whitespace();
             let (Some(hex), Some(size), Some(path), None) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
@@ -217,9 +217,10 @@ mod tests {
 
     #[test]
     fn only_the_selected_lists_and_by_hash_directories() {
-        let d = Digests::of(b"x").only(ReleaseHashes::default());
+        let two = ReleaseHashes::parse(&["SHA256", "SHA512"]).unwrap();
+        let d = Digests::of(b"x").only(two);
         let files = BTreeMap::from([("main/binary-amd64/Packages".to_string(), d.clone())]);
-        let text = render(&files, ReleaseHashes::default());
+        let text = render(&files, two);
         let lists: Vec<&str> = text.lines().filter(|l| l.ends_with(':')).collect();
         assert_eq!(lists, ["SHA256:", "SHA512:"]);
         // A Release listing only these still matches the full digests.
