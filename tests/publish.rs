@@ -71,9 +71,9 @@ fn unsigned_repo_serves_apt_update_download_install_upgrade() {
     assert!(policy.contains("Candidate: 1.1.0-1"), "{policy}");
     assert!(policy.contains(" 1.0.0-1 "), "{policy}");
     assert!(apt.policy("demo-docs").contains("Candidate: 2:0.1~rc1-1"));
-    // apt fetched the indices by hash (Acquire-By-Hash), strongest hash first.
+    // apt fetched the indices by hash (Acquire-By-Hash), by SHA256 (the default).
     assert!(
-        http.requests().contains("/by-hash/SHA512/"),
+        http.requests().contains("/by-hash/SHA256/"),
         "{}",
         http.requests()
     );
@@ -774,9 +774,9 @@ fn release_hashes_are_chosen_and_apt_reads_each_choice() {
     let deb2 = make_deb(w.path(), "hash-agent", "1.1", &arch);
     let repo = w.path().join("srv/repo");
     let r = repo.to_str().unwrap();
-    let strong = ["SHA256".to_string(), "SHA512".to_string()];
+    let strong = ["SHA256".to_string()];
 
-    // Default: the two apt uses; no MD5Sum/SHA1 lists or by-hash directories.
+    // Default: SHA256 alone; no other lists or by-hash directories.
     ok(publish(&["--repo", r], &[&deb]));
     assert_eq!(hash_lists(&repo, &arch), (strong.to_vec(), strong.to_vec()));
 
@@ -847,10 +847,7 @@ fn release_hashes_are_chosen_and_apt_reads_each_choice() {
     );
     std::thread::sleep(Duration::from_millis(1100));
     let deb4 = make_deb(w.path(), "hash-agent", "1.3", &arch);
-    ok(publish(
-        &["--repo", r, "--release-hashes", "SHA256"],
-        &[&deb4],
-    ));
+    ok(publish(&["--repo", r], &[&deb4]));
     // Only SHA256 is left: the other directories went with their last entries.
     assert_eq!(
         hash_lists(&repo, &arch),

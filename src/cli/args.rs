@@ -167,7 +167,7 @@ pub struct PublishArgs {
     /// Take over a repository made by another tool or with another Origin/Label
     #[arg(long)]
     pub adopt: bool,
-    /// Checksums the Release lists: SHA256 (required), SHA512, SHA1, MD5Sum [default: SHA256,SHA512]
+    /// Checksums the Release lists: SHA256 (required), SHA512, SHA1, MD5Sum [default: SHA256]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub release_hashes: Vec<String>,
     /// Drop packages from the codename's indices (their pool files go when no index names them)

@@ -169,7 +169,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("#   sign_key: <none>");
     out("#   rpm_repo: ./yum-repo       # a yum repository for the .rpm (--format rpm)");
     out("#   keep: 3                    # keep the newest 3 versions of each package");
-    out("#   release_hashes: [SHA256, SHA512]   # add MD5Sum, SHA1 for old mirroring tools");
+    out("#   release_hashes: [SHA256]   # add SHA512; MD5Sum, SHA1 for old mirroring tools");
     s
 }
 

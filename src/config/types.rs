@@ -200,6 +200,6 @@ pub struct Publish {
     /// Keep only the newest N versions of each package (per codename and architecture, dpkg order) whenever publishing; older ones are removed.
     #[schemars(range(min = 1))]
     pub keep: Option<u32>,
-    /// Checksums the Release lists for each index: SHA256 (required), SHA512, SHA1, MD5Sum. Default: [SHA256, SHA512].
+    /// Checksums the Release lists for each index: SHA256 (required), SHA512, SHA1, MD5Sum. Default: [SHA256].
     pub release_hashes: Option<Vec<String>>,
 }

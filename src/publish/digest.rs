@@ -21,8 +21,8 @@ mod tests {
         assert_eq!(Digests::of_all(&bufs, ReleaseHashes::ALL), each);
         let lean = Digests::of_all(&bufs, ReleaseHashes::default());
         assert_eq!(lean[2].sha256, each[2].sha256);
-        assert_eq!(lean[2].sha512, each[2].sha512);
-        assert_eq!((lean[2].md5.as_str(), lean[2].sha1.as_str()), ("", ""));
+        let weak = (lean[2].md5.as_str(), lean[2].sha1.as_str());
+        assert_eq!((weak, lean[2].sha512.as_str()), (("", ""), ""));
         assert_eq!(each[2].clone().only(ReleaseHashes::default()), lean[2]);
         // Fed in parts, on threads: the same digests.
         for hashes in [ReleaseHashes::ALL, ReleaseHashes::default()] {
@@ -40,7 +40,7 @@ mod tests {
     #[test]
     fn release_hash_lists() {
         let names = |h: ReleaseHashes| h.names().collect::<Vec<_>>().join(",");
-        assert_eq!(names(ReleaseHashes::default()), "SHA256,SHA512");
+        assert_eq!(names(ReleaseHashes::default()), "SHA256");
         let all = ReleaseHashes::parse(&["sha512", "MD5Sum", "sha1", "SHA256"]).unwrap();
         assert_eq!(all, ReleaseHashes::ALL);
         assert_eq!(names(all), "MD5Sum,SHA1,SHA256,SHA512");
@@ -57,16 +57,17 @@ mod tests {
 
 /// Which checksums a Release lists for each index (and which `by-hash/`
 /// directories it has). SHA256 always: apt needs a strong hash, and packages'
-/// stanzas and earlier Releases are matched on it. Default SHA256 and SHA512:
-/// apt uses the strongest listed and refuses MD5Sum/SHA1 alone, and Debian's
-/// own archive dropped SHA1 — the two weak ones are for old mirroring tools, at
-/// nearly half the hashing cost of a publish (MD5 has no hardware help).
+/// stanzas and earlier Releases are matched on it. Default SHA256 alone, the
+/// strong hash Debian's own archive lists: apt refuses MD5Sum/SHA1 alone and
+/// needs no more than SHA256; SHA512 (no hardware help here, 27% of the CPU
+/// time of adding one package to 5,000) and the two weak ones, for old
+/// mirroring tools, are there to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReleaseHashes([bool; 4]);
 
 impl Default for ReleaseHashes {
     fn default() -> Self {
-        ReleaseHashes([false, false, true, true])
+        ReleaseHashes([false, false, true, false])
     }
 }
 

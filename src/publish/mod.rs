@@ -95,7 +95,7 @@ pub struct PublishOptions {
     /// package and architecture (`publish.keep`; `--keep` on the command line).
     pub keep: Option<usize>,
     /// The checksums the Release lists (`publish.release_hashes`,
-    /// `--release-hashes`; default SHA256 and SHA512).
+    /// `--release-hashes`; default SHA256 alone).
     pub release_hashes: ReleaseHashes,
 }
 
