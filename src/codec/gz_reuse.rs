@@ -25,8 +25,10 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
     enc.finish()
 }
 
-/// [`encode`] a few chunks at a time: only the compressed output is kept, so
-/// the text can be produced and dropped piece by piece.
+/// [`encode`] a few chunks at a time. The output is produced as it goes: each
+/// [`Encoder::take`] hands over the bytes made since the last one (so neither
+/// the text nor the compressed file is ever held whole); [`Encoder::finish`]
+/// returns the rest.
 pub struct Encoder<'p> {
     reusable: HashMap<([u8; 32], u32), &'p [u8]>,
     out: Vec<u8>,
@@ -63,7 +65,12 @@ impl<'p> Encoder<'p> {
         self.chunks += chunks.len();
     }
 
-    /// The whole file (an empty text is one empty member).
+    /// The bytes produced since the last call.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The rest of the file (an empty text is one empty member).
     pub fn finish(mut self) -> Vec<u8> {
         if self.chunks == 0 {
             self.push(&[Chunk::new(b"")]);
@@ -159,5 +166,22 @@ mod tests {
         );
         let empty = encode(&[], None);
         assert!(!empty.is_empty() && decode(&empty).is_empty());
+    }
+
+    #[test]
+    fn taken_piece_by_piece_is_the_same_file() {
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Package: p{i}\n\n").repeat(50))
+            .collect();
+        let chunks: Vec<Chunk> = texts.iter().map(|t| Chunk::new(t.as_bytes())).collect();
+        let whole = super::encode(&chunks, None);
+        let mut enc = super::Encoder::new(Some(&whole));
+        let mut out = enc.take();
+        for c in chunks.chunks(2) {
+            enc.push(c);
+            out.extend(enc.take());
+        }
+        out.extend(enc.finish());
+        assert_eq!(out, whole);
     }
 }

@@ -31,10 +31,11 @@ fn dict_size(len: usize) -> u32 {
     len.next_power_of_two().clamp(4 << 10, 256 << 10)
 }
 
-/// One compressed block, as stored in a stream (padding and check included).
+/// One compressed block, as stored in a stream (padding and check included):
+/// fresh, or a slice of the previous file.
 #[derive(Clone)]
-struct Block {
-    bytes: Vec<u8>,
+struct Block<B> {
+    bytes: B,
     unpadded: u64,
     uncompressed: u64,
 }
@@ -47,18 +48,27 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
     enc.finish()
 }
 
-/// [`encode`] a few chunks at a time: only the compressed blocks are kept, so
-/// the text can be produced and dropped piece by piece.
-pub struct Encoder {
-    reusable: HashMap<([u8; 32], u64), Block>,
-    blocks: Vec<Block>,
+/// [`encode`] a few chunks at a time. The output is produced as it goes: each
+/// [`Encoder::take`] hands over the bytes made since the last one (so neither
+/// the text nor the compressed file is ever held whole); [`Encoder::finish`]
+/// returns the rest.
+pub struct Encoder<'p> {
+    reusable: HashMap<([u8; 32], u64), Block<&'p [u8]>>,
+    /// (unpadded, uncompressed) size of each block written, for the index.
+    sizes: Vec<(u64, u64)>,
+    out: Vec<u8>,
 }
 
-impl Encoder {
-    pub fn new(previous: Option<&[u8]>) -> Encoder {
+impl<'p> Encoder<'p> {
+    pub fn new(previous: Option<&'p [u8]>) -> Encoder<'p> {
+        let mut out = Vec::with_capacity(12);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FLAGS);
+        out.extend_from_slice(&crc32fast::hash(&FLAGS).to_le_bytes());
         Encoder {
             reusable: previous.map(old_blocks).unwrap_or_default(),
-            blocks: Vec::new(),
+            sizes: Vec::new(),
+            out,
         }
     }
 
@@ -70,25 +80,53 @@ impl Encoder {
             .iter()
             .filter(|c| !self.reusable.contains_key(&key(c)))
             .collect();
-        let mut fresh =
-            crate::util::parallel::parallel_map(&todo, |c| compress(c.data)).into_iter();
+        let fresh = crate::util::parallel::parallel_map(&todo, |c| compress(c.data));
+        let mut fresh = fresh.iter();
         for c in chunks {
-            let block = match self.reusable.get(&key(c)) {
-                Some(b) => b.clone(),
-                None => fresh.next().expect("one fresh block per todo"),
+            let (bytes, unpadded, uncompressed) = match self.reusable.get(&key(c)) {
+                Some(b) => (b.bytes, b.unpadded, b.uncompressed),
+                None => {
+                    let b = fresh.next().expect("one fresh block per todo");
+                    (&b.bytes[..], b.unpadded, b.uncompressed)
+                }
             };
-            self.blocks.push(block);
+            self.out.extend_from_slice(bytes);
+            self.sizes.push((unpadded, uncompressed));
         }
     }
 
-    /// The whole stream.
-    pub fn finish(self) -> Vec<u8> {
-        assemble(&self.blocks.iter().collect::<Vec<&Block>>())
+    /// The bytes produced since the last call.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The rest of the stream: what was not taken yet, the index, the footer.
+    pub fn finish(mut self) -> Vec<u8> {
+        let mut index = vec![0u8];
+        put_varint(&mut index, self.sizes.len() as u64);
+        for (unpadded, uncompressed) in &self.sizes {
+            put_varint(&mut index, *unpadded);
+            put_varint(&mut index, *uncompressed);
+        }
+        while index.len() % 4 != 0 {
+            index.push(0);
+        }
+        let crc = crc32fast::hash(&index);
+        index.extend_from_slice(&crc.to_le_bytes());
+        self.out.extend_from_slice(&index);
+        let mut tail = Vec::with_capacity(6);
+        tail.extend_from_slice(&((index.len() / 4 - 1) as u32).to_le_bytes());
+        tail.extend_from_slice(&FLAGS);
+        self.out
+            .extend_from_slice(&crc32fast::hash(&tail).to_le_bytes());
+        self.out.extend_from_slice(&tail);
+        self.out.extend_from_slice(&FOOTER_MAGIC);
+        self.out
     }
 }
 
 /// One chunk as a single-block stream, from which the block is cut out.
-fn compress(data: &[u8]) -> Block {
+fn compress(data: &[u8]) -> Block<Vec<u8>> {
     let mut opts = liblzma::stream::LzmaOptions::new_preset(PRESET).expect("xz preset");
     opts.dict_size(dict_size(data.len()));
     let mut filters = liblzma::stream::Filters::new();
@@ -101,12 +139,17 @@ fn compress(data: &[u8]) -> Block {
     let stream = enc.finish().expect("writing to memory");
     let mut blocks = split(&stream).expect("liblzma wrote a well-formed stream");
     assert_eq!(blocks.len(), 1, "one chunk, one block");
-    blocks.pop().expect("one block")
+    let b = blocks.pop().expect("one block");
+    Block {
+        bytes: b.bytes.to_vec(),
+        unpadded: b.unpadded,
+        uncompressed: b.uncompressed,
+    }
 }
 
 /// The blocks of an earlier stream, by (check = SHA-256 of the data, data size).
 /// Anything unexpected (another tool's file, other check type) means no reuse.
-fn old_blocks(stream: &[u8]) -> HashMap<([u8; 32], u64), Block> {
+fn old_blocks(stream: &[u8]) -> HashMap<([u8; 32], u64), Block<&[u8]>> {
     let mut map = HashMap::new();
     for b in split(stream).unwrap_or_default() {
         let check: [u8; 32] = b.bytes[b.bytes.len() - CHECK_LEN..]
@@ -118,7 +161,7 @@ fn old_blocks(stream: &[u8]) -> HashMap<([u8; 32], u64), Block> {
 }
 
 /// Cut a single xz stream with SHA-256 checks into its blocks.
-fn split(s: &[u8]) -> Option<Vec<Block>> {
+fn split(s: &[u8]) -> Option<Vec<Block<&[u8]>>> {
     if s.len() < 24 || s[..6] != MAGIC || s[6..8] != FLAGS || s[s.len() - 2..] != FOOTER_MAGIC {
         return None;
     }
@@ -144,7 +187,7 @@ fn split(s: &[u8]) -> Option<Vec<Block>> {
         let unpadded = varint(index, &mut pos)?;
         let uncompressed = varint(index, &mut pos)?;
         let total = usize::try_from(unpadded.div_ceil(4) * 4).ok()?;
-        let bytes = s.get(at..at.checked_add(total)?)?.to_vec();
+        let bytes = s.get(at..at.checked_add(total)?)?;
         if bytes.len() < CHECK_LEN + 8 {
             return None;
         }
@@ -177,37 +220,6 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
-}
-
-/// Stream header, the blocks, the index, stream footer.
-fn assemble(blocks: &[&Block]) -> Vec<u8> {
-    let size: usize = blocks.iter().map(|b| b.bytes.len()).sum();
-    let mut out = Vec::with_capacity(size + 64 + blocks.len() * 8);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FLAGS);
-    out.extend_from_slice(&crc32fast::hash(&FLAGS).to_le_bytes());
-    for b in blocks {
-        out.extend_from_slice(&b.bytes);
-    }
-    let mut index = vec![0u8];
-    put_varint(&mut index, blocks.len() as u64);
-    for b in blocks {
-        put_varint(&mut index, b.unpadded);
-        put_varint(&mut index, b.uncompressed);
-    }
-    while index.len() % 4 != 0 {
-        index.push(0);
-    }
-    let crc = crc32fast::hash(&index);
-    index.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&index);
-    let mut tail = Vec::with_capacity(6);
-    tail.extend_from_slice(&((index.len() / 4 - 1) as u32).to_le_bytes());
-    tail.extend_from_slice(&FLAGS);
-    out.extend_from_slice(&crc32fast::hash(&tail).to_le_bytes());
-    out.extend_from_slice(&tail);
-    out.extend_from_slice(&FOOTER_MAGIC);
-    out
 }
 
 #[cfg(test)]
@@ -246,5 +258,22 @@ mod tests {
             encode(&[a.as_bytes()], None)
         );
         assert!(decode(&encode(&[], None)).is_empty());
+    }
+
+    #[test]
+    fn taken_piece_by_piece_is_the_same_file() {
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Package: p{i}\n\n").repeat(50))
+            .collect();
+        let chunks: Vec<Chunk> = texts.iter().map(|t| Chunk::new(t.as_bytes())).collect();
+        let whole = super::encode(&chunks, None);
+        let mut enc = super::Encoder::new(Some(&whole));
+        let mut out = enc.take();
+        for c in chunks.chunks(2) {
+            enc.push(c);
+            out.extend(enc.take());
+        }
+        out.extend(enc.finish());
+        assert_eq!(out, whole);
     }
 }

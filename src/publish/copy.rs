@@ -11,6 +11,7 @@
 //! copy is staged under a temporary name in the repository root and renamed into
 //! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
 
+use super::index::Stanza;
 use super::stage;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
@@ -24,11 +25,10 @@ use std::path::{Path, PathBuf};
 /// One file to put into the pool.
 pub(super) struct Job {
     pub src: PathBuf,
-    /// Path relative to the repository root.
-    pub rel: String,
-    /// Size and SHA-256 (hex) found when `src` was read; the copy must match.
-    pub size: u64,
-    pub sha256: String,
+    /// Its stanza: where it goes (`Filename`, relative to the repository
+    /// root), and the size and SHA-256 found when `src` was read, which the
+    /// copy must match.
+    pub stanza: Stanza,
     /// The pool already has a file there (replaced with `-f`).
     pub replace: bool,
 }
@@ -38,24 +38,20 @@ pub(super) struct Job {
 pub(super) fn start(root: &Path, jobs: Vec<Job>) -> stage::Background {
     let root = root.to_path_buf();
     stage::Background::spawn(move || {
-        let copied = copy_all(&root, &jobs)?;
-        stage::sync_all(&copied.files, &copied.dirs)
+        let dirs = copy_all(&root, &jobs)?;
+        let files: Vec<&str> = jobs.iter().map(|j| j.stanza.filename()).collect();
+        stage::sync_all(&root, &files, &dirs)
     })
 }
 
-/// What the copies changed: the files written, and the directories that got new
-/// entries (created ones and those they were created in) — all to be synced
+/// Copy every job's file; returns the directories that got new entries
+/// (created ones and those they were created in), to be synced with the files
 /// before any index names them.
-pub(super) struct Copied {
-    pub files: Vec<PathBuf>,
-    pub dirs: Vec<PathBuf>,
-}
-
-pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Copied> {
+pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Vec<PathBuf>> {
     let dirs = touched_dirs(root, jobs);
     // Mostly waiting on the filesystem: more threads than cores pay.
-    let files = crate::util::parallel::try_map(jobs, 8, |job| copy_one(root, job))?;
-    Ok(Copied { files, dirs })
+    crate::util::parallel::try_map(jobs, 8, |job| copy_one(root, job))?;
+    Ok(dirs)
 }
 
 /// The directories that will get new entries, found before anything is created:
@@ -64,7 +60,7 @@ pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Copied> {
 fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
     let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for job in jobs {
-        let dest = root.join(&job.rel);
+        let dest = root.join(job.stanza.filename());
         let mut dir = dest.parent().unwrap_or(root);
         // A directory seen before had its parents seen then.
         while touched.insert(dir.to_path_buf()) && dir != root && !dir.is_dir() {
@@ -74,8 +70,8 @@ fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
     touched.into_iter().collect()
 }
 
-fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
-    let dest = root.join(&job.rel);
+fn copy_one(root: &Path, job: &Job) -> Result<()> {
+    let dest = root.join(job.stanza.filename());
     let dir = dest.parent().unwrap_or(root);
     fs::create_dir_all(dir).ctx("creating", dir)?;
     if !job.replace
@@ -86,7 +82,7 @@ fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
         stage::set_mode(&file, &dest)?;
         let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
         match rustix::fs::linkat(CWD, &proc_path, CWD, &dest, AtFlags::SYMLINK_FOLLOW) {
-            Ok(()) => return Ok(dest),
+            Ok(()) => return Ok(()),
             // No /proc, or a file appeared there: the staged way below.
             Err(rustix::io::Errno::NOENT | rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(Error::io("writing", &dest, e.into())),
@@ -96,14 +92,14 @@ fn copy_one(root: &Path, job: &Job) -> Result<PathBuf> {
         stage::stage_copy(root, &job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
     tmp.persist(&dest)
         .map_err(|e| Error::io("writing", &dest, e.error))?;
-    Ok(dest)
+    Ok(())
 }
 
 /// Copy `job.src` to `out` (named `out_path` in errors), checking size and SHA256
 /// against what was read before.
 fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
     let mut src = File::open(&job.src).ctx("reading", &job.src)?;
-    let len = usize::try_from(job.size).unwrap_or(usize::MAX);
+    let len = usize::try_from(job.stanza.size()).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len.clamp(4096, 256 << 10)];
     let mut sha = Sha256::new();
     let mut size = 0u64;
@@ -119,7 +115,7 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
         out.write_all(&buf[..n]).ctx("writing", out_path)?;
     }
     out.flush().ctx("writing", out_path)?;
-    if size != job.size || hex::encode(sha.finalize()) != job.sha256 {
+    if size != job.stanza.size() || hex::encode(sha.finalize()) != job.stanza.sha256() {
         return Err(Error::config(format!(
             "{}: changed while being published",
             job.src.display()
@@ -135,11 +131,16 @@ mod tests {
 
     fn job(src: &Path, rel: &str, bytes: &[u8], replace: bool) -> Job {
         let d = crate::publish::Digests::of(bytes);
+        let text = format!(
+            "Package: a\nVersion: 1\nArchitecture: all\nFilename: {rel}\nSize: {}\nSHA256: {}\n\n",
+            d.size, d.sha256
+        );
+        let stanza = crate::publish::index::parse(&text.into(), Path::new("P"))
+            .unwrap()
+            .remove(0);
         Job {
             src: src.to_path_buf(),
-            rel: rel.to_string(),
-            size: d.size,
-            sha256: d.sha256,
+            stanza,
             replace,
         }
     }
@@ -153,12 +154,12 @@ mod tests {
         fs::write(&src, b"package bytes").unwrap();
         let jobs = ["pool/main/a/a/a_1_all.deb", "pool/main/a/a/a_2_all.deb"]
             .map(|rel| job(&src, rel, b"package bytes", false));
-        let copied = copy_all(&root, &jobs).unwrap();
-        for f in &copied.files {
+        let dirs = copy_all(&root, &jobs).unwrap();
+        for j in &jobs {
+            let f = root.join(j.stanza.filename());
             assert_eq!(fs::read(f).unwrap(), b"package bytes");
         }
-        let rel: Vec<_> = copied
-            .dirs
+        let rel: Vec<_> = dirs
             .iter()
             .map(|d| d.strip_prefix(&root).unwrap())
             .collect();

@@ -16,13 +16,25 @@ use std::path::PathBuf;
 pub(super) struct Plan {
     /// The package read.
     pub src: PathBuf,
-    /// Its size when read (the copy is checked against it and `published.sha256`).
-    pub size: u64,
-    /// Where it goes (relative to the root); `None`: the pool already has it.
-    pub copy_to: Option<String>,
-    /// Its new index stanza; `None` when it is published already.
-    pub stanza: Option<Stanza>,
-    pub published: Published,
+    /// Its stanza: the new one, or when unchanged the published one (same
+    /// bytes). Its size and SHA256 are what the copy is checked against.
+    pub stanza: Stanza,
+    pub action: Action,
+    /// Whether `src` goes into the pool at `stanza.filename()` (not when the
+    /// pool already has those bytes).
+    pub copy: bool,
+}
+
+impl Plan {
+    /// Whether its stanza goes into the index (it is not there yet).
+    pub fn indexed(&self) -> bool {
+        self.action != Action::Unchanged
+    }
+
+    /// The report line.
+    pub fn published(&self) -> Published {
+        Published::of(&self.stanza, self.action)
+    }
 }
 
 pub(super) fn decide(
@@ -56,12 +68,11 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
-        let (action, copy_to, published_at) = match comp.stanzas.get(&key) {
+        let (action, copy, stanza) = match comp.stanzas.get(&key) {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &index)?.exists();
-                let copy = missing.then(|| old.filename().to_string());
-                (Action::Unchanged, copy, old.filename().to_string())
+                (Action::Unchanged, missing, old.clone())
             }
             Some(old) if !opts.force => {
                 return Err(Error::exists(format!(
@@ -80,39 +91,27 @@ pub(super) fn decide(
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
-                (
-                    Action::Replaced,
-                    Some(filename.to_string()),
-                    filename.to_string(),
-                )
+                (Action::Replaced, true, s.stanza)
             }
             None => {
                 let dest = pool.resolve(filename, &index)?;
                 let copy = if !dest.exists() {
-                    Some(filename.to_string())
+                    true
                 } else if hash_file(&dest)?.sha256 == *sha256 {
-                    None
+                    false
                 } else if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 } else {
-                    Some(filename.to_string())
+                    true
                 };
-                (Action::Added, copy, filename.to_string())
+                (Action::Added, copy, s.stanza)
             }
         };
         plans.push(Plan {
-            published: Published {
-                package: key.0,
-                version: key.1,
-                architecture: key.2,
-                filename: published_at,
-                sha256: sha256.to_string(),
-                action,
-            },
-            size: st.size(),
             src: s.src,
-            copy_to,
-            stanza: (action != Action::Unchanged).then_some(s.stanza),
+            stanza,
+            action,
+            copy,
         });
     }
     Ok(plans)

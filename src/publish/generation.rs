@@ -91,7 +91,7 @@ pub(super) fn switch(
         .filter(|e| e.file_type().is_dir())
         .map(|e| e.into_path())
         .collect();
-    super::stage::sync_all(written, &dirs)?;
+    super::stage::sync_all(next, written, &dirs)?;
     if let Err(e) = pool.wait() {
         // The new generation names pool files that are not all there: drop it.
         let _ = fs::remove_dir_all(next);

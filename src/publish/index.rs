@@ -3,6 +3,7 @@
 //! written uncompressed, gzip and xz.
 
 use super::debfile::Deb;
+use super::spill::Spill;
 use crate::debian::{deb822, version};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
@@ -19,12 +20,13 @@ const CHUNK_MAX: usize = 128;
 
 /// One paragraph of a `Packages` file, with the fields publishing looks at.
 /// Its text is shared: stanzas parsed from an index all point into that
-/// index's text (no copy each), a new package's stanza owns its own.
+/// index's text (no copy each), a new package's stanza owns its own, or has it
+/// spilled to disk ([`Stanza::spill`]) and keeps only those fields.
 #[derive(Debug, Clone)]
 pub struct Stanza {
     buf: Arc<str>,
-    /// The paragraph in `buf`, without the blank line that ends it.
-    at: Span,
+    /// The paragraph, without the blank line that ends it.
+    at: Text,
     package: Span,
     version: Span,
     arch: Span,
@@ -37,6 +39,13 @@ pub struct Stanza {
 #[derive(Debug, Clone, Copy, Default)]
 struct Span(u32, u32);
 
+/// Where a stanza's text is: in its buffer, or at an offset of a spill file.
+#[derive(Debug, Clone)]
+enum Text {
+    Here(Span),
+    Spilled(Arc<Spill>, u64, u32),
+}
+
 impl Span {
     /// The span of `part`, a slice of `buf`.
     fn of(buf: &str, part: &str) -> Span {
@@ -47,7 +56,11 @@ impl Span {
 
 impl PartialEq for Stanza {
     fn eq(&self, other: &Stanza) -> bool {
-        self.text() == other.text()
+        let text = |s: &Stanza| {
+            let mut out = Vec::new();
+            s.append_text(&mut out).map(|()| out).ok()
+        };
+        matches!((text(self), text(other)), (Some(a), Some(b)) if a == b)
     }
 }
 
@@ -60,9 +73,73 @@ impl Stanza {
     fn get(&self, s: Span) -> &str {
         &self.buf[s.0 as usize..s.1 as usize]
     }
-    /// The whole paragraph, without the blank line that ends it.
-    pub fn text(&self) -> &str {
-        self.get(self.at)
+    /// Append the whole paragraph (without the blank line that ends it) to
+    /// `out`; a spilled one is read back.
+    pub fn append_text(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        match &self.at {
+            Text::Here(span) => {
+                out.extend_from_slice(self.get(*span).as_bytes());
+                Ok(())
+            }
+            Text::Spilled(spill, at, len) => spill.get(*at, *len, out),
+        }
+    }
+
+    /// The paragraph's text when it is in memory (not spilled).
+    fn here(&self) -> Option<&str> {
+        match &self.at {
+            Text::Here(span) => Some(self.get(*span)),
+            Text::Spilled(..) => None,
+        }
+    }
+
+    /// The length of the paragraph's text.
+    pub fn text_len(&self) -> usize {
+        match &self.at {
+            Text::Here(span) => (span.1 - span.0) as usize,
+            Text::Spilled(_, _, len) => *len as usize,
+        }
+    }
+
+    /// The whole paragraph (tests).
+    #[cfg(test)]
+    pub fn text(&self) -> String {
+        let mut out = Vec::new();
+        self.append_text(&mut out).expect("readable");
+        String::from_utf8(out).expect("text")
+    }
+
+    /// This stanza with its text moved to `spill`: in memory only the fields
+    /// publishing looks at remain (about 150 bytes instead of the whole text).
+    pub fn spill(&self, spill: &Arc<Spill>) -> std::io::Result<Stanza> {
+        let mut text = Vec::with_capacity(self.text_len());
+        self.append_text(&mut text)?;
+        let at = spill.put(&text)?;
+        let parts = [
+            self.package(),
+            self.version(),
+            self.arch(),
+            self.filename(),
+            self.sha256(),
+        ];
+        let buf: Arc<str> = Arc::from(parts.concat());
+        let mut spans = [Span::default(); 5];
+        let mut start = 0;
+        for (span, part) in spans.iter_mut().zip(parts) {
+            *span = Span(start, start + part.len() as u32);
+            start = span.1;
+        }
+        let [package, version, arch, filename, sha256] = spans;
+        Ok(Stanza {
+            buf,
+            at: Text::Spilled(spill.clone(), at, text.len() as u32),
+            package,
+            version,
+            arch,
+            filename,
+            sha256,
+            size: self.size,
+        })
     }
     pub fn package(&self) -> &str {
         self.get(self.package)
@@ -129,7 +206,7 @@ impl Stanza {
         // size (a shrunk buffer would leave a hole behind each stanza).
         let buf: Arc<str> = Arc::from(text.as_str());
         let mut st = Stanza {
-            at: Span(0, buf.len() as u32),
+            at: Text::Here(Span(0, buf.len() as u32)),
             size: d.size,
             ..Stanza::empty(buf)
         };
@@ -153,7 +230,7 @@ impl Stanza {
     fn empty(buf: Arc<str>) -> Stanza {
         Stanza {
             buf,
-            at: Span::default(),
+            at: Text::Here(Span::default()),
             package: Span::default(),
             version: Span::default(),
             arch: Span::default(),
@@ -207,7 +284,7 @@ pub fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
 /// The stanza of `para`, a paragraph of `buf`.
 fn stanza(buf: &Arc<str>, para: &str, path: &Path) -> Result<Stanza> {
     let mut s = Stanza {
-        at: Span::of(buf, para),
+        at: Text::Here(Span::of(buf, para)),
         ..Stanza::empty(buf.clone())
     };
     let mut size = None;
@@ -285,33 +362,43 @@ impl Rendered<'_> {
     }
 
     /// The text of chunk `i`: its stanzas, each ended by a blank line.
-    pub fn chunk(&self, i: usize) -> Vec<u8> {
+    pub fn chunk(&self, i: usize) -> std::io::Result<Vec<u8>> {
         let stanzas = &self.stanzas[self.chunks[i].clone()];
-        let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text().len() + 2).sum());
+        let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text_len() + 2).sum());
         for s in stanzas {
-            out.extend_from_slice(s.text().as_bytes());
+            s.append_text(&mut out)?;
             out.extend_from_slice(b"\n\n");
         }
-        out
+        Ok(out)
     }
 
     /// Whether `text` is exactly this file (compared stanza by stanza).
-    pub fn is(&self, text: &str) -> bool {
+    pub fn is(&self, text: &str) -> std::io::Result<bool> {
         let mut rest = text.as_bytes();
+        let mut spilled = Vec::new();
         for s in &self.stanzas {
-            let t = s.text().as_bytes();
+            let t = match s.here() {
+                Some(t) => t.as_bytes(),
+                None => {
+                    spilled.clear();
+                    s.append_text(&mut spilled)?;
+                    &spilled[..]
+                }
+            };
             match rest.strip_prefix(t).and_then(|r| r.strip_prefix(b"\n\n")) {
                 Some(r) => rest = r,
-                None => return false,
+                None => return Ok(false),
             }
         }
-        rest.is_empty()
+        Ok(rest.is_empty())
     }
 
     /// The whole text (tests).
     #[cfg(test)]
     pub fn text(&self) -> String {
-        let bytes: Vec<u8> = (0..self.chunks()).flat_map(|i| self.chunk(i)).collect();
+        let bytes: Vec<u8> = (0..self.chunks())
+            .flat_map(|i| self.chunk(i).expect("readable"))
+            .collect();
         String::from_utf8(bytes).expect("stanzas are text")
     }
 }
@@ -378,13 +465,33 @@ mod tests {
         let rendered = render(stanzas.iter().collect());
         assert_eq!(rendered.chunks.last().map(|c| c.end), Some(2));
         let out = rendered.text();
-        assert!(rendered.is(&out));
-        assert!(!rendered.is(&out[..out.len() - 1]) && !rendered.is(&format!("{out}\n")));
+        let is = |text: &str| rendered.is(text).unwrap();
+        assert!(is(&out));
+        assert!(!is(&out[..out.len() - 1]) && !is(&format!("{out}\n")));
         assert!(out.starts_with("Package: b\nVersion: 1.9\n"), "{out}");
         assert_eq!(
-            parse(&Arc::from(out), Path::new("Packages")).unwrap().len(),
+            parse(&Arc::from(out.clone()), Path::new("Packages"))
+                .unwrap()
+                .len(),
             2
         );
+
+        // Spilled to disk: the same fields in memory, the same text read back.
+        let t = tempfile::tempdir().unwrap();
+        let spill = Arc::new(Spill::new(t.path()).unwrap());
+        let spilled: Vec<Stanza> = stanzas.iter().map(|s| s.spill(&spill).unwrap()).collect();
+        assert_eq!(spilled, stanzas);
+        let fields = |s: &Stanza| {
+            let f = [s.package(), s.version(), s.arch(), s.filename(), s.sha256()];
+            (f.map(str::to_string), s.size(), s.text_len())
+        };
+        for (a, b) in spilled.iter().zip(&stanzas) {
+            assert_eq!(fields(a), fields(b));
+            assert!(matches!(a.at, Text::Spilled(..)) && a.buf.len() < b.buf.len());
+        }
+        let back = render(spilled.iter().collect());
+        assert_eq!(back.text(), out);
+        assert!(back.is(&out).unwrap() && !back.is(&out[1..]).unwrap());
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod pool;
 mod precheck;
 mod release;
 mod repo;
+mod spill;
 pub(crate) mod stage;
 mod state;
 pub(crate) mod write;
@@ -243,6 +244,20 @@ pub struct Published {
     pub filename: String,
     pub sha256: String,
     pub action: Action,
+}
+
+impl Published {
+    /// The report line of the package `st` describes.
+    fn of(st: &index::Stanza, action: Action) -> Published {
+        Published {
+            package: st.package().to_string(),
+            version: st.version().to_string(),
+            architecture: st.arch().to_string(),
+            filename: st.filename().to_string(),
+            sha256: st.sha256().to_string(),
+            action,
+        }
+    }
 }
 
 /// The result of [`publish()`].

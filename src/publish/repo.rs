@@ -2,11 +2,12 @@
 //! decisions (`decide.rs`) and the ordered writes (see the module docs of
 //! [`super`]).
 
-use super::decide::decide;
+use super::decide::{Plan, decide};
 use super::digest::{Digests, HASH_NAMES};
 use super::index::{self, Stanza};
 use super::lifecycle::{self, Request};
 use super::release::{self, Release};
+use super::spill::{self, Spill};
 use super::stage::{self, Staged};
 use super::state::{load_components, read_optional};
 use super::write::{self, current_index, write_atomic, write_indices};
@@ -18,6 +19,7 @@ use crate::openpgp::Signer;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub(super) fn run(
     opts: &PublishOptions,
@@ -39,7 +41,12 @@ pub(super) fn run(
         Ok(Vec::new())
     } else {
         log.step(&format!("read {} package(s)", debs.len()), || {
-            stage::stage_all(debs, &opts.component)
+            // Many packages: their stanzas' text waits on disk (`spill.rs`).
+            let spill = match debs.len() > spill::SPILL_ABOVE {
+                true => Some(Arc::new(Spill::new(root)?)),
+                false => None,
+            };
+            stage::stage_all(debs, &opts.component, spill.as_ref())
         })
     };
     let staged = match staged {
@@ -104,7 +111,11 @@ fn commit(
         }
         None => None,
     };
-    let added: Vec<&Stanza> = plans.iter().filter_map(|p| p.stanza.as_ref()).collect();
+    let added: Vec<&Stanza> = plans
+        .iter()
+        .filter(|p| p.indexed())
+        .map(|p| &p.stanza)
+        .collect();
     let changes = lifecycle::plan(
         req,
         opts.force,
@@ -119,22 +130,22 @@ fn commit(
         let st = st.or_else(|| changes.copies.iter().find(|c| c.key() == *key));
         let st = st.or_else(|| added.iter().copied().find(|c| c.key() == *key));
         if let Some(st) = st {
-            removed.push(published(st, Action::Removed));
+            removed.push(Published::of(st, Action::Removed));
         }
     }
     let mut copied: Vec<Published> = changes
         .copies
         .iter()
-        .map(|s| published(s, Action::Copied))
+        .map(|s| Published::of(s, Action::Copied))
         .collect();
     copied.extend(
         changes
             .already
             .iter()
-            .map(|s| published(s, Action::Unchanged)),
+            .map(|s| Published::of(s, Action::Unchanged)),
     );
     if req.dry_run {
-        let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+        let mut packages: Vec<Published> = plans.iter().map(Plan::published).collect();
         packages.extend(copied);
         packages.extend(removed);
         return Ok(Summary {
@@ -152,14 +163,11 @@ fn commit(
     // before the switch.
     let jobs: Vec<copy::Job> = plans
         .iter_mut()
-        .filter_map(|p| {
-            Some(copy::Job {
-                rel: p.copy_to.take()?,
-                src: std::mem::take(&mut p.src),
-                size: p.size,
-                sha256: p.published.sha256.clone(),
-                replace: p.published.action == Action::Replaced,
-            })
+        .filter(|p| p.copy)
+        .map(|p| copy::Job {
+            src: std::mem::take(&mut p.src),
+            stanza: p.stanza.clone(),
+            replace: p.action == Action::Replaced,
         })
         .collect();
     let wrote_pool = !jobs.is_empty();
@@ -168,11 +176,9 @@ fn commit(
     let comp = comps.get_mut(&opts.component).expect("inserted above");
     // Grown once (doubling it step by step would leave each old table behind).
     comp.stanzas
-        .reserve(plans.iter().filter(|p| p.stanza.is_some()).count() + changes.copies.len());
-    for plan in &mut plans {
-        if let Some(st) = plan.stanza.take() {
-            comp.stanzas.insert(st.key(), st);
-        }
+        .reserve(plans.iter().filter(|p| p.indexed()).count() + changes.copies.len());
+    for plan in plans.iter().filter(|p| p.indexed()) {
+        comp.stanzas.insert(plan.stanza.key(), plan.stanza.clone());
     }
     for st in changes.copies {
         comp.stanzas.insert(st.key(), st);
@@ -336,7 +342,7 @@ fn commit(
     };
     let deleted = lifecycle::collect_garbage(root, (&opts.codename, &named), &garbage)?;
 
-    let mut packages: Vec<Published> = plans.into_iter().map(|p| p.published).collect();
+    let mut packages: Vec<Published> = plans.iter().map(Plan::published).collect();
     packages.extend(copied);
     packages.extend(removed);
     Ok(Summary {
@@ -347,15 +353,4 @@ fn commit(
         deleted,
         dry_run: false,
     })
-}
-
-fn published(st: &Stanza, action: Action) -> Published {
-    Published {
-        package: st.package().to_string(),
-        version: st.version().to_string(),
-        architecture: st.arch().to_string(),
-        filename: st.filename().to_string(),
-        sha256: st.sha256().to_string(),
-        action,
-    }
 }

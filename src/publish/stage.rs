@@ -7,12 +7,14 @@
 use super::debfile;
 use super::digest::{Digests, Hasher};
 use super::index::Stanza;
+use super::spill::Spill;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tempfile::TempPath;
 
 const LOCK_FILE: &str = ".cfy-ap.lock";
@@ -26,14 +28,23 @@ pub(super) struct Staged {
     pub stanza: Stanza,
 }
 
-/// Read every package, a few at a time (results in order).
-pub(super) fn stage_all(debs: &[PathBuf], component: &str) -> Result<Vec<Staged>> {
+/// Read every package, a few at a time (results in order); with `spill`, the
+/// stanzas' text goes there.
+pub(super) fn stage_all(
+    debs: &[PathBuf],
+    component: &str,
+    spill: Option<&Arc<Spill>>,
+) -> Result<Vec<Staged>> {
     stage_all_with(debs, |src| {
         let deb = debfile::read(src, None)?;
         let filename = super::pool::pool_path(component, &deb.control);
+        let mut stanza = Stanza::from_deb(&deb, &filename);
+        if let Some(spill) = spill {
+            stanza = stanza.spill(spill).ctx("spilling the index text of", src)?;
+        }
         Ok(Staged {
             src: src.to_path_buf(),
-            stanza: Stanza::from_deb(&deb, &filename),
+            stanza,
         })
     })
 }
@@ -146,19 +157,24 @@ pub(crate) fn sync_filesystem(root: &Path) -> Result<()> {
     rustix::fs::syncfs(&dir).map_err(|e| Error::io("syncing", root, e.into()))
 }
 
-/// Make `files` (their data) and `dirs` (their entries: new names, renames,
-/// hard links) durable: an fsync of each, exactly these, never the whole
-/// filesystem. Run on several threads at once, so the filesystem can commit
-/// them together instead of one journal commit each.
-pub(super) fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
-    let jobs: Vec<(&Path, bool)> = files
-        .iter()
-        .map(|f| (f.as_path(), true))
-        .chain(dirs.iter().map(|d| (d.as_path(), false)))
-        .collect();
-    crate::util::parallel::try_map(&jobs, 64, |(path, data)| {
-        let f = File::open(path).ctx("flushing", path)?;
-        if *data { f.sync_data() } else { f.sync_all() }.ctx("flushing", path)
+/// Make `files` (their data; paths relative to `root`, or absolute) and `dirs`
+/// (their entries: new names, renames, hard links) durable: an fsync of each,
+/// exactly these, never the whole filesystem. Run on several threads at once,
+/// so the filesystem can commit them together instead of one journal commit
+/// each. (Each path is made as its turn comes: no list of them all.)
+pub(super) fn sync_all<F: AsRef<Path> + Sync>(
+    root: &Path,
+    files: &[F],
+    dirs: &[PathBuf],
+) -> Result<()> {
+    let jobs: Vec<usize> = (0..files.len() + dirs.len()).collect();
+    crate::util::parallel::try_map(&jobs, 64, |&i| {
+        let (path, data) = match files.get(i) {
+            Some(f) => (root.join(f), true),
+            None => (dirs[i - files.len()].clone(), false),
+        };
+        let f = File::open(&path).ctx("flushing", &path)?;
+        if data { f.sync_data() } else { f.sync_all() }.ctx("flushing", &path)
     })
     .map(drop)
 }

@@ -23,9 +23,12 @@ pub(super) fn current_index(
     want: &index::Rendered,
     listed: &BTreeMap<String, release::Listed>,
 ) -> Result<Option<Vec<(&'static str, Digests)>>> {
-    let Some(current) = current.filter(|c| want.is(c)) else {
+    let Some(current) = current else {
         return Ok(None);
     };
+    if !want.is(current).map_err(spill_error)? {
+        return Ok(None);
+    }
     let mut found = Vec::new();
     for suffix in ["", ".gz", ".xz"] {
         let path = dir.join(format!("Packages{suffix}"));
@@ -44,6 +47,13 @@ pub(super) fn current_index(
     Ok(Some(found))
 }
 
+/// A new stanza's text could not be read back from its spill file.
+fn spill_error(e: io::Error) -> Error {
+    Error::build(format!(
+        "cannot read back the new stanzas (spilled to disk): {e}"
+    ))
+}
+
 /// Chunks produced, compressed and written per step: the text in memory at
 /// once is about this many chunks (~20 KB each), whatever the index's size.
 const BATCH: usize = 32;
@@ -52,7 +62,9 @@ const BATCH: usize = 32;
 /// time: each batch's text is written to the temporary `Packages` (on a
 /// writer thread, which flushes the file at the end) and checksummed (each
 /// algorithm on its own thread) while its chunks are compressed (unchanged
-/// ones reused from the previous files, the others on all cores). The
+/// ones reused from the previous files, the others on all cores); the
+/// compressed bytes of the batch are then written and checksummed the same
+/// way, so no file is ever held whole. The
 /// temporary files are linked into `by-hash/`, then renamed into place with
 /// the uncompressed `Packages` (the one publishing reads back) last. (All of
 /// this is in the next generation; the compressed files and its directories
@@ -77,11 +89,13 @@ pub(super) fn write_indices(
         let mut plain_d = PartsHasher::new(hashes);
         let mut gz = gz_reuse::Encoder::new(prev_gz.as_deref());
         let mut xz = xz_reuse::Encoder::new(prev_xz.as_deref());
+        let mut gz_out = Streamed::new(dir, "Packages.gz", hashes)?;
+        let mut xz_out = Streamed::new(dir, "Packages.xz", hashes)?;
         // One thread writes the batches to the temporary `Packages` as they come
         // and flushes it to disk at the end, while the last batch is compressed
         // and both compressed files are finished.
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
-        let (flushed, (xz, gz)) = std::thread::scope(|s| {
+        let (flushed, outs) = std::thread::scope(|s| {
             let writer = s.spawn(|| {
                 let mut f = plain.as_file();
                 for batch in batches {
@@ -89,44 +103,51 @@ pub(super) fn write_indices(
                 }
                 f.sync_data()
             });
-            for first in (0..r.chunks()).step_by(BATCH) {
-                let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
-                let (texts, sums): (Vec<Vec<u8>>, Vec<[u8; 32]>) =
-                    crate::util::parallel::parallel_map(&ids, |&i| {
-                        let text = r.chunk(i);
+            let fed = (|| -> Result<()> {
+                for first in (0..r.chunks()).step_by(BATCH) {
+                    let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
+                    let mut texts = Vec::with_capacity(ids.len());
+                    let mut sums = Vec::with_capacity(ids.len());
+                    for text in crate::util::parallel::parallel_map(&ids, |&i| {
+                        let text = r.chunk(i)?;
                         let sum = Chunk::new(&text).sha256;
-                        (text, sum)
-                    })
-                    .into_iter()
-                    .unzip();
-                let texts = Arc::new(texts);
-                if to_writer.send(texts.clone()).is_err() {
-                    break; // the writer failed: its error is returned below
+                        Ok::<_, io::Error>((text, sum))
+                    }) {
+                        let (text, sum) = text.map_err(spill_error)?;
+                        texts.push(text);
+                        sums.push(sum);
+                    }
+                    let texts = Arc::new(texts);
+                    if to_writer.send(texts.clone()).is_err() {
+                        break; // the writer failed: its error is returned below
+                    }
+                    plain_d.update(&texts);
+                    let chunks: Vec<Chunk> = texts
+                        .iter()
+                        .zip(sums)
+                        .map(|(data, sha256)| Chunk { data, sha256 })
+                        .collect();
+                    std::thread::scope(|s| {
+                        let xz_done = s.spawn(|| xz.push(&chunks));
+                        gz.push(&chunks);
+                        xz_done.join().expect("xz thread");
+                    });
+                    xz_out.put(xz.take())?;
+                    gz_out.put(gz.take())?;
                 }
-                plain_d.update(&texts);
-                let chunks: Vec<Chunk> = texts
-                    .iter()
-                    .zip(sums)
-                    .map(|(data, sha256)| Chunk { data, sha256 })
-                    .collect();
-                std::thread::scope(|s| {
-                    let xz_done = s.spawn(|| xz.push(&chunks));
-                    gz.push(&chunks);
-                    xz_done.join().expect("xz thread");
-                });
-            }
+                Ok(())
+            })();
             drop(to_writer);
-            let outs = (xz.finish(), gz.finish());
+            let outs = fed.and_then(|()| {
+                xz_out.put(xz.finish())?;
+                gz_out.put(gz.finish())
+            });
             (writer.join().expect("writer thread"), outs)
         });
         flushed.ctx("writing", plain.path())?;
-        let mut d = Digests::of_all(&[&xz, &gz], hashes).into_iter();
-        let mut next = || d.next().expect("one digest per buffer");
-        for (name, bytes, d) in [
-            ("Packages.xz", &xz[..], next()),
-            ("Packages.gz", &gz[..], next()),
-        ] {
-            let tmp = temp_file(dir, name, bytes)?;
+        outs?;
+        for (name, out) in [("Packages.xz", xz_out), ("Packages.gz", gz_out)] {
+            let (tmp, d) = out.finish();
             pending.push((tmp, dir, format!("{rel}/{name}"), name, d));
         }
         // Renamed last: the uncompressed index is the one publishing reads back.
@@ -148,6 +169,37 @@ pub(super) fn write_indices(
         files.insert(key, d);
     }
     Ok(())
+}
+
+/// A temporary file written a part at a time, each part checksummed as it is
+/// written (each algorithm on its own thread).
+struct Streamed {
+    file: NamedTempFile,
+    digests: PartsHasher,
+}
+
+impl Streamed {
+    fn new(dir: &Path, name: &str, hashes: ReleaseHashes) -> Result<Streamed> {
+        Ok(Streamed {
+            file: open_temp(dir, name, b"")?,
+            digests: PartsHasher::new(hashes),
+        })
+    }
+
+    fn put(&mut self, part: Vec<u8>) -> Result<()> {
+        if part.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(&part)
+            .ctx("writing", self.file.path())?;
+        self.digests.update(&Arc::new(vec![part]));
+        Ok(())
+    }
+
+    fn finish(self) -> (TempPath, Digests) {
+        (self.file.into_temp_path(), self.digests.finish())
+    }
 }
 
 /// A complete temporary file beside `dir/name`, mode 0644 (synced later, with
