@@ -7,7 +7,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    agent_packager::util::malloc::fix_mmap_threshold();
+    agent_packager::util::malloc::tune_allocator();
     let cli = cli::args::Cli::parse();
     let log = Log::new(cli.verbose, cli.quiet);
     match cli::run(&cli, &log) {
