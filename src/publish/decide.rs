@@ -53,7 +53,7 @@ pub(super) fn decide(
         let st = &s.stanza;
         let key: Key = st.key();
         let sha256 = st.sha256();
-        let what = format!("{} {} ({})", key.0, key.1, key.2);
+        let what = key.to_string();
         // The pool path of a new package (the stanza names it).
         let filename = st.filename();
         let index = if comp.stanzas.contains_key(&key) {

@@ -67,7 +67,65 @@ impl PartialEq for Stanza {
 impl Eq for Stanza {}
 
 /// (package, version, architecture): what identifies a package in a component.
-pub type Key = (String, String, String);
+/// Made from a stanza, whose buffer it shares (no copy of the three strings);
+/// equal, hashed and ordered as that triple.
+#[derive(Debug, Clone)]
+pub struct Key {
+    buf: Arc<str>,
+    parts: [Span; 3],
+}
+
+impl Key {
+    fn get(&self, i: usize) -> &str {
+        let Span(a, b) = self.parts[i];
+        &self.buf[a as usize..b as usize]
+    }
+    pub fn package(&self) -> &str {
+        self.get(0)
+    }
+    pub fn version(&self) -> &str {
+        self.get(1)
+    }
+    pub fn arch(&self) -> &str {
+        self.get(2)
+    }
+    fn parts(&self) -> (&str, &str, &str) {
+        (self.package(), self.version(), self.arch())
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.parts().hash(h)
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl std::fmt::Display for Key {
+    /// `name version (arch)`, as messages name a package.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.package(), self.version(), self.arch())
+    }
+}
 
 impl Stanza {
     fn get(&self, s: Span) -> &str {
@@ -162,11 +220,10 @@ impl Stanza {
     }
 
     pub fn key(&self) -> Key {
-        (
-            self.package().to_string(),
-            self.version().to_string(),
-            self.arch().to_string(),
-        )
+        Key {
+            buf: self.buf.clone(),
+            parts: [self.package, self.version, self.arch],
+        }
     }
 
     /// The stanza for `deb` stored at `filename` (relative to the repository root):

@@ -49,9 +49,9 @@ impl Selector {
     }
 
     pub fn matches(&self, key: &Key) -> bool {
-        self.name == key.0
-            && self.version.as_ref().is_none_or(|v| *v == key.1)
-            && self.arch.as_ref().is_none_or(|a| *a == key.2)
+        self.name == key.package()
+            && self.version.as_ref().is_none_or(|v| v == key.version())
+            && self.arch.as_ref().is_none_or(|a| a == key.arch())
     }
 }
 
@@ -125,11 +125,13 @@ pub(super) fn select(keys: &[Key], selectors: &[Selector], place: &str) -> Resul
 pub(super) fn beyond(keys: &[Key], keep: usize) -> Vec<Key> {
     let mut groups: BTreeMap<(&str, &str), Vec<&Key>> = BTreeMap::new();
     for k in keys {
-        groups.entry((&k.0, &k.2)).or_default().push(k);
+        groups.entry((k.package(), k.arch())).or_default().push(k);
     }
     let mut out = Vec::new();
     for mut keys in groups.into_values() {
-        keys.sort_by(|a, b| version::compare(&b.1, &a.1).then_with(|| b.1.cmp(&a.1)));
+        keys.sort_by(|a, b| {
+            version::compare(b.version(), a.version()).then_with(|| b.version().cmp(a.version()))
+        });
         out.extend(keys.into_iter().skip(keep).cloned());
     }
     out.sort();
@@ -173,10 +175,7 @@ pub(super) fn plan(
                 Some(old) if old.sha256() == st.sha256() => changes.already.push(st.clone()),
                 Some(old) if !force => {
                     return Err(Error::exists(format!(
-                        "{} {} ({}) is already in {place} with different contents ({})",
-                        key.0,
-                        key.1,
-                        key.2,
+                        "{key} is already in {place} with different contents ({})",
                         old.filename()
                     ))
                     .with("use -f/--force to replace it with the copy"));
@@ -283,7 +282,6 @@ mod tests {
     fn stanzas(keys: &[(&str, &str, &str)]) -> HashMap<Key, Stanza> {
         keys.iter()
             .map(|(p, v, a)| {
-                let key: Key = (p.to_string(), v.to_string(), a.to_string());
                 let text = format!(
                     "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
                      Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: 00\n\n"
@@ -291,7 +289,7 @@ mod tests {
                 let s = crate::publish::index::parse(&text.into(), Path::new("P"))
                     .unwrap()
                     .remove(0);
-                (key, s)
+                (s.key(), s)
             })
             .collect()
     }
@@ -322,9 +320,9 @@ mod tests {
         ]);
         let keys: Vec<Key> = all.keys().cloned().collect();
         let gone = beyond(&keys, 2);
-        let versions: Vec<&str> = gone.iter().map(|k| k.1.as_str()).collect();
+        let versions: Vec<&str> = gone.iter().map(Key::version).collect();
         assert_eq!(versions, ["1.0", "1.10", "1.9"]);
-        assert!(gone.iter().all(|k| k.2 == "amd64"));
+        assert!(gone.iter().all(|k| k.arch() == "amd64"));
         let e = select(&keys, &[Selector::parse("zzz").unwrap()], "stable/main").unwrap_err();
         assert_eq!(e.exit_code(), 2);
         let req = Request {

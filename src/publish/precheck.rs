@@ -6,7 +6,7 @@
 
 use super::PublishOptions;
 use super::foreign::{self, Foreign};
-use super::index::{self, Key};
+use super::index;
 use super::release;
 use crate::error::{Error, Result};
 use std::fs;
@@ -45,7 +45,11 @@ pub(super) fn release(dist: &Path, opts: &PublishOptions) -> Result<(Option<Stri
 /// architecture; their bytes are not known yet) into `opts.repo`: signatures
 /// that would be dropped, a foreign repository, and, without `force`, a package
 /// already published under the same name, version and architecture.
-pub(super) fn repository(opts: &PublishOptions, signing: bool, planned: &[Key]) -> Result<()> {
+pub(super) fn repository(
+    opts: &PublishOptions,
+    signing: bool,
+    planned: &[super::Planned],
+) -> Result<()> {
     let dist = opts.repo.join("dists").join(&opts.codename);
     if !dist.exists() {
         return Ok(());
@@ -68,7 +72,9 @@ pub(super) fn repository(opts: &PublishOptions, signing: bool, planned: &[Key]) 
             continue;
         };
         for s in index::parse(&text.into(), &packages)? {
-            if planned.contains(&s.key()) {
+            if planned.iter().any(|(p, v, a)| {
+                (p.as_str(), v.as_str(), a.as_str()) == (s.package(), s.version(), s.arch())
+            }) {
                 return Err(Error::exists(format!(
                     "{} {} ({}) is already published in {} ({})",
                     s.package(),

@@ -38,7 +38,7 @@ impl Component {
     /// The index a stanza was read from (for errors): its architecture's, or for
     /// `all` the first architecture's.
     pub fn source(&self, key: &Key) -> PathBuf {
-        let arch = match key.2.as_str() {
+        let arch = match key.arch() {
             "all" => self.arches.iter().next().map_or("all", String::as_str),
             arch => arch,
         };
