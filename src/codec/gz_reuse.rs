@@ -167,21 +167,4 @@ mod tests {
         let empty = encode(&[], None);
         assert!(!empty.is_empty() && decode(&empty).is_empty());
     }
-
-    #[test]
-    fn taken_piece_by_piece_is_the_same_file() {
-        let texts: Vec<String> = (0..5)
-            .map(|i| format!("Package: p{i}\n\n").repeat(50))
-            .collect();
-        let chunks: Vec<Chunk> = texts.iter().map(|t| Chunk::new(t.as_bytes())).collect();
-        let whole = super::encode(&chunks, None);
-        let mut enc = super::Encoder::new(Some(&whole));
-        let mut out = enc.take();
-        for c in chunks.chunks(2) {
-            enc.push(c);
-            out.extend(enc.take());
-        }
-        out.extend(enc.finish());
-        assert_eq!(out, whole);
-    }
 }

@@ -124,4 +124,29 @@ mod tests {
         assert!(e.message.contains("out of range"), "{e}");
         assert!(Setting::from_config("k", Some("none"), Some(1)).is_err());
     }
+
+    /// Both reusing encoders: the bytes taken piece by piece, then the rest,
+    /// are the file `encode` makes whole (reusing everything of it).
+    #[test]
+    fn reuse_encoders_taken_piece_by_piece_give_the_same_file() {
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Package: p{i}\n\n").repeat(50))
+            .collect();
+        let chunks: Vec<Chunk> = texts.iter().map(|t| Chunk::new(t.as_bytes())).collect();
+        macro_rules! check {
+            ($codec:ident) => {{
+                let whole = $codec::encode(&chunks, None);
+                let mut enc = $codec::Encoder::new(Some(&whole));
+                let mut out = enc.take();
+                for c in chunks.chunks(2) {
+                    enc.push(c);
+                    out.extend(enc.take());
+                }
+                out.extend(enc.finish());
+                assert_eq!(out, whole, stringify!($codec));
+            }};
+        }
+        check!(gz_reuse);
+        check!(xz_reuse);
+    }
 }
