@@ -63,10 +63,7 @@ fn relation_fields_are_parsed_before_the_repo_is_touched() {
     ok(publish(&["--repo", r], &[&deb]));
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     apt.update_clean();
     assert!(apt.policy("rel-agent").contains("Candidate: 1.0"));
 }
@@ -240,10 +237,7 @@ fn epochs_are_part_of_pool_identity() {
     );
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     apt.update_clean();
     let dl = w.path().join("dl");
     fs::create_dir_all(&dl).unwrap();

@@ -53,10 +53,7 @@ fn unsigned_repo_serves_apt_update_download_install_upgrade() {
 
     let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     apt.update_clean();
     assert!(apt.policy("demo-agent").contains("1.0.0-1"));
 
@@ -113,10 +110,7 @@ fn unsigned_repo_serves_apt_update_download_install_upgrade() {
 
     // The gzip index (chunked members) reads as well as the xz one.
     let apt_gz = Apt::new(w.path(), "apt-gz");
-    apt_gz.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt_gz.trust(&http.url("repo"));
     fs::write(
         apt_gz.root.join("etc/apt.conf.d/gz"),
         "Acquire::CompressionTypes::Order { \"gz\"; };\n",
@@ -336,10 +330,7 @@ fn concurrent_publishers_lose_nothing() {
 
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     apt.update_clean();
     for i in 0..16 {
         assert!(
@@ -816,10 +807,7 @@ fn release_hashes_are_chosen_and_apt_reads_each_choice() {
     }
     let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     fs::write(
         apt.root.join("etc/apt.conf.d/by-hash"),
         "Acquire::By-Hash \"force\";\n",
@@ -862,22 +850,12 @@ fn release_hashes_are_chosen_and_apt_reads_each_choice() {
 fn lower_case_control_fields_are_read_back() {
     require_tools();
     let w = workdir();
-    let tree = w.path().join("tree");
-    fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-    fs::write(
-        tree.join("DEBIAN/control"),
+    let lower = crafted_deb(
+        w.path(),
+        "lower-agent_1.0-1_all.deb",
         "package: lower-agent\nversion: 1.0-1\narchitecture: all\n\
          maintainer: Test <test@example.invalid>\ndescription: lower-case fields\n",
-    )
-    .unwrap();
-    let lower = w.path().join("lower-agent_1.0-1_all.deb");
-    let o = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-b"])
-        .arg(&tree)
-        .arg(&lower)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "dpkg-deb: {}", text(&o));
+    );
     let other = make_deb(w.path(), "other-agent", "1.0-1", "all");
     let repo = w.path().join("repo");
     let repo_s = repo.to_str().unwrap();
@@ -891,10 +869,7 @@ fn lower_case_control_fields_are_read_back() {
     assert!(list.contains("lower-agent\t1.0-1\tall"), "{list}");
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
-    apt.sources(&format!(
-        "deb [trusted=yes] {} stable main",
-        http.url("repo")
-    ));
+    apt.trust(&http.url("repo"));
     apt.update_clean();
     for name in ["lower-agent", "other-agent"] {
         assert!(apt.policy(name).contains("Candidate: 1.0-1"), "{name}");

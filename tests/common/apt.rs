@@ -171,6 +171,12 @@ impl Apt {
         fs::write(self.root.join("etc/sources.list"), format!("{line}\n")).unwrap();
     }
 
+    /// Use the repository at `url` (codename stable, component main), trusted
+    /// without a key.
+    pub fn trust(&self, url: &str) {
+        self.sources(&format!("deb [trusted=yes] {url} stable main"));
+    }
+
     pub fn run(&self, tool: &str, args: &[&str]) -> Output {
         Command::new(tool)
             .env("APT_CONFIG", &self.conf)
