@@ -6,9 +6,9 @@
 //! inflating and reused when a chunk is unchanged, like the xz blocks in
 //! [`super::xz_reuse`]. No name and no timestamp: equal chunks give equal bytes.
 
-use super::Chunk;
+use super::{Chunk, Previous};
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 
 const LEVEL: u32 = 9;
 /// Subfield id (RFC 1952 2.3.1.1) and its length: SHA-256 + u32 length.
@@ -20,33 +20,40 @@ const HEADER_LEN: usize = 10 + 2 + XLEN;
 /// Compress `chunks` into gzip members, reusing members of `previous` (an
 /// earlier output of this function) whose data is equal.
 pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
-    let mut enc = Encoder::new(previous);
-    enc.push(chunks);
-    enc.finish()
+    let in_memory = "reading memory";
+    let mut enc = Encoder::new(previous.map(Previous::Bytes)).expect(in_memory);
+    enc.push(chunks).expect(in_memory);
+    enc.finish().expect(in_memory)
 }
 
 /// [`encode`] a few chunks at a time. The output is produced as it goes: each
 /// [`Encoder::take`] hands over the bytes made since the last one (so neither
 /// the text nor the compressed file is ever held whole); [`Encoder::finish`]
-/// returns the rest.
+/// returns the rest. Only the reused members of the previous file are read.
 pub struct Encoder<'p> {
-    reusable: HashMap<([u8; 32], u32), &'p [u8]>,
+    previous: Option<Previous<'p>>,
+    /// Where each member of the previous file is: (offset, length).
+    reusable: HashMap<([u8; 32], u32), (u64, usize)>,
     out: Vec<u8>,
     chunks: usize,
 }
 
 impl<'p> Encoder<'p> {
-    pub fn new(previous: Option<&'p [u8]>) -> Encoder<'p> {
-        Encoder {
-            reusable: previous.map(old_members).unwrap_or_default(),
+    pub fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
+        Ok(Encoder {
+            reusable: match previous {
+                Some(p) => old_members(p)?,
+                None => HashMap::new(),
+            },
+            previous,
             out: Vec::new(),
             chunks: 0,
-        }
+        })
     }
 
     /// The next chunks, in order: members reused where the data is equal, the
     /// others compressed on every core.
-    pub fn push(&mut self, chunks: &[Chunk]) {
+    pub fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
         let key = |c: &Chunk| (c.sha256, c.data.len() as u32);
         let todo: Vec<&Chunk> = chunks
             .iter()
@@ -55,14 +62,19 @@ impl<'p> Encoder<'p> {
         let fresh = crate::util::parallel::parallel_map(&todo, |c| member(c.data, &c.sha256));
         let mut fresh = fresh.iter();
         for c in chunks {
-            match self.reusable.get(&key(c)) {
-                Some(m) => self.out.extend_from_slice(m),
-                None => self
+            match (self.reusable.get(&key(c)), self.previous) {
+                (Some(&(at, len)), Some(previous)) => {
+                    let start = self.out.len();
+                    self.out.resize(start + len, 0);
+                    previous.read_into(at, &mut self.out[start..])?;
+                }
+                _ => self
                     .out
                     .extend_from_slice(fresh.next().expect("one fresh member per todo")),
             }
         }
         self.chunks += chunks.len();
+        Ok(())
     }
 
     /// The bytes produced since the last call.
@@ -71,11 +83,11 @@ impl<'p> Encoder<'p> {
     }
 
     /// The rest of the file (an empty text is one empty member).
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(mut self) -> io::Result<Vec<u8>> {
         if self.chunks == 0 {
-            self.push(&[Chunk::new(b"")]);
+            self.push(&[Chunk::new(b"")])?;
         }
-        self.out
+        Ok(self.out)
     }
 }
 
@@ -100,33 +112,39 @@ fn member(data: &[u8], digest: &[u8; 32]) -> Vec<u8> {
     out
 }
 
-/// The members of an earlier file, by (SHA-256, size) of their data. A file not
-/// made of such members (another tool's) gives no reuse.
-fn old_members(gz: &[u8]) -> HashMap<([u8; 32], u32), &[u8]> {
+/// Where the members of an earlier file are, by (SHA-256, size) of their
+/// data: read header by header. A file not made of such members (another
+/// tool's) gives no reuse.
+fn old_members(gz: Previous) -> io::Result<HashMap<([u8; 32], u32), (u64, usize)>> {
     let mut map = HashMap::new();
-    let mut at = 0;
-    while at < gz.len() {
-        let Some(h) = gz.get(at..at + HEADER_LEN) else {
-            return HashMap::new();
-        };
+    let len = gz.len()?;
+    let mut at = 0u64;
+    let mut h = [0u8; HEADER_LEN];
+    let mut size = [0u8; 4];
+    while at < len {
+        if len - at < HEADER_LEN as u64 {
+            return Ok(HashMap::new());
+        }
+        gz.read_into(at, &mut h)?;
         let ok = h[..4] == [0x1f, 0x8b, 8, 0x04]
             && usize::from(u16::from_le_bytes([h[10], h[11]])) == XLEN
             && h[12..14] == SUBFIELD
             && usize::from(u16::from_le_bytes([h[14], h[15]])) == SUB_LEN;
         if !ok {
-            return HashMap::new();
+            return Ok(HashMap::new());
         }
         let digest: [u8; 32] = h[16..48].try_into().expect("32 bytes");
         let deflated = u32::from_le_bytes(h[48..52].try_into().expect("4 bytes")) as usize;
-        let end = at + HEADER_LEN + deflated + 8;
-        let Some(m) = gz.get(at..end) else {
-            return HashMap::new();
-        };
-        let size = u32::from_le_bytes(m[m.len() - 4..].try_into().expect("4 bytes"));
-        map.insert((digest, size), m);
+        let member = HEADER_LEN + deflated + 8;
+        let end = at + member as u64;
+        if end > len {
+            return Ok(HashMap::new());
+        }
+        gz.read_into(end - 4, &mut size)?;
+        map.insert((digest, u32::from_le_bytes(size)), (at, member));
         at = end;
     }
-    map
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -90,6 +90,47 @@ impl Setting {
     }
 }
 
+/// An earlier output of a reusing encoder ([`gz_reuse`], [`xz_reuse`]), read
+/// a piece at a time: its layout from a few headers, and only the members or
+/// blocks that are reused, so a previous file is never held whole.
+#[derive(Clone, Copy)]
+pub enum Previous<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::fs::File),
+}
+
+impl Previous<'_> {
+    pub fn len(&self) -> std::io::Result<u64> {
+        match self {
+            Previous::Bytes(b) => Ok(b.len() as u64),
+            Previous::File(f) => Ok(f.metadata()?.len()),
+        }
+    }
+
+    /// The `len` bytes at `at` (an error when they are not all there).
+    pub fn read(&self, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        self.read_into(at, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Fill `buf` with the bytes at `at`.
+    pub fn read_into(&self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Previous::Bytes(b) => {
+                let start = usize::try_from(at).unwrap_or(usize::MAX);
+                let part = start
+                    .checked_add(buf.len())
+                    .and_then(|end| b.get(start..end))
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                buf.copy_from_slice(part);
+                Ok(())
+            }
+            Previous::File(f) => std::os::unix::fs::FileExt::read_exact_at(*f, buf, at),
+        }
+    }
+}
+
 /// One chunk of a text being compressed (e.g. an index) and the SHA-256 of its bytes (how compressed chunks of
 /// the previous files are recognised for reuse).
 pub struct Chunk<'a> {
@@ -136,13 +177,28 @@ mod tests {
         macro_rules! check {
             ($codec:ident) => {{
                 let whole = $codec::encode(&chunks, None);
-                let mut enc = $codec::Encoder::new(Some(&whole));
+                let mut enc = $codec::Encoder::new(Some(Previous::Bytes(&whole))).unwrap();
                 let mut out = enc.take();
                 for c in chunks.chunks(2) {
-                    enc.push(c);
+                    enc.push(c).unwrap();
                     out.extend(enc.take());
                 }
-                out.extend(enc.finish());
+                out.extend(enc.finish().unwrap());
+                assert_eq!(out, whole, stringify!($codec));
+                // The previous file read from disk, a member or block at a time.
+                let mut file = tempfile::tempfile().unwrap();
+                std::io::Write::write_all(&mut file, &whole).unwrap();
+                let mut enc = $codec::Encoder::new(Some(Previous::File(&file))).unwrap();
+                enc.push(&chunks).unwrap();
+                let mut out = enc.take();
+                out.extend(enc.finish().unwrap());
+                assert_eq!(out, whole, stringify!($codec));
+                // Truncated, it gives no reuse, and still the same file.
+                file.set_len(whole.len() as u64 - 1).unwrap();
+                let mut enc = $codec::Encoder::new(Some(Previous::File(&file))).unwrap();
+                enc.push(&chunks).unwrap();
+                let mut out = enc.take();
+                out.extend(enc.finish().unwrap());
                 assert_eq!(out, whole, stringify!($codec));
             }};
         }

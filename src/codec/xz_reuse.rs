@@ -9,9 +9,9 @@
 //! Format reference: "The .xz File Format" 1.1.0 (stream header/footer, blocks,
 //! index, variable-length integers).
 
-use super::Chunk;
+use super::{Chunk, Previous};
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 
 const MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
 const FOOTER_MAGIC: [u8; 2] = [b'Y', b'Z'];
@@ -43,38 +43,45 @@ struct Block<B> {
 /// Compress `chunks` into one xz stream, one block per chunk, reusing the blocks
 /// of `previous` (an earlier output of this function) where the data is equal.
 pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
-    let mut enc = Encoder::new(previous);
-    enc.push(chunks);
-    enc.finish()
+    let in_memory = "reading memory";
+    let mut enc = Encoder::new(previous.map(Previous::Bytes)).expect(in_memory);
+    enc.push(chunks).expect(in_memory);
+    enc.finish().expect(in_memory)
 }
 
 /// [`encode`] a few chunks at a time. The output is produced as it goes: each
 /// [`Encoder::take`] hands over the bytes made since the last one (so neither
 /// the text nor the compressed file is ever held whole); [`Encoder::finish`]
-/// returns the rest.
+/// returns the rest. Only the reused blocks of the previous file are read.
 pub struct Encoder<'p> {
-    reusable: HashMap<([u8; 32], u64), Block<&'p [u8]>>,
+    previous: Option<Previous<'p>>,
+    /// Where each block of the previous file is (its offset as `bytes`).
+    reusable: HashMap<([u8; 32], u64), Block<u64>>,
     /// (unpadded, uncompressed) size of each block written, for the index.
     sizes: Vec<(u64, u64)>,
     out: Vec<u8>,
 }
 
 impl<'p> Encoder<'p> {
-    pub fn new(previous: Option<&'p [u8]>) -> Encoder<'p> {
+    pub fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
         let mut out = Vec::with_capacity(12);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&FLAGS);
         out.extend_from_slice(&crc32fast::hash(&FLAGS).to_le_bytes());
-        Encoder {
-            reusable: previous.map(old_blocks).unwrap_or_default(),
+        Ok(Encoder {
+            reusable: match previous {
+                Some(p) => old_blocks(p)?,
+                None => HashMap::new(),
+            },
+            previous,
             sizes: Vec::new(),
             out,
-        }
+        })
     }
 
     /// The next chunks, in order: blocks reused where the data is equal, the
     /// others compressed on every core.
-    pub fn push(&mut self, chunks: &[Chunk]) {
+    pub fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
         let key = |c: &Chunk| (c.sha256, c.data.len() as u64);
         let todo: Vec<&Chunk> = chunks
             .iter()
@@ -83,16 +90,22 @@ impl<'p> Encoder<'p> {
         let fresh = crate::util::parallel::parallel_map(&todo, |c| compress(c.data));
         let mut fresh = fresh.iter();
         for c in chunks {
-            let (bytes, unpadded, uncompressed) = match self.reusable.get(&key(c)) {
-                Some(b) => (b.bytes, b.unpadded, b.uncompressed),
-                None => {
+            let (unpadded, uncompressed) = match (self.reusable.get(&key(c)), self.previous) {
+                (Some(b), Some(previous)) => {
+                    let start = self.out.len();
+                    self.out.resize(start + padded(b.unpadded), 0);
+                    previous.read_into(b.bytes, &mut self.out[start..])?;
+                    (b.unpadded, b.uncompressed)
+                }
+                _ => {
                     let b = fresh.next().expect("one fresh block per todo");
-                    (&b.bytes[..], b.unpadded, b.uncompressed)
+                    self.out.extend_from_slice(&b.bytes);
+                    (b.unpadded, b.uncompressed)
                 }
             };
-            self.out.extend_from_slice(bytes);
             self.sizes.push((unpadded, uncompressed));
         }
+        Ok(())
     }
 
     /// The bytes produced since the last call.
@@ -101,7 +114,7 @@ impl<'p> Encoder<'p> {
     }
 
     /// The rest of the stream: what was not taken yet, the index, the footer.
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(mut self) -> io::Result<Vec<u8>> {
         let mut index = vec![0u8];
         put_varint(&mut index, self.sizes.len() as u64);
         for (unpadded, uncompressed) in &self.sizes {
@@ -121,7 +134,7 @@ impl<'p> Encoder<'p> {
             .extend_from_slice(&crc32fast::hash(&tail).to_le_bytes());
         self.out.extend_from_slice(&tail);
         self.out.extend_from_slice(&FOOTER_MAGIC);
-        self.out
+        Ok(self.out)
     }
 }
 
@@ -147,56 +160,89 @@ fn compress(data: &[u8]) -> Block<Vec<u8>> {
     }
 }
 
-/// The blocks of an earlier stream, by (check = SHA-256 of the data, data size).
-/// Anything unexpected (another tool's file, other check type) means no reuse.
-fn old_blocks(stream: &[u8]) -> HashMap<([u8; 32], u64), Block<&[u8]>> {
+/// Where the blocks of an earlier stream are, by (check = SHA-256 of the
+/// data, data size): from its index, and each block's check. Anything
+/// unexpected (another tool's file, other check type) means no reuse.
+fn old_blocks(stream: Previous) -> io::Result<HashMap<([u8; 32], u64), Block<u64>>> {
     let mut map = HashMap::new();
-    for b in split(stream).unwrap_or_default() {
-        let check: [u8; 32] = b.bytes[b.bytes.len() - CHECK_LEN..]
-            .try_into()
-            .expect("32 bytes");
+    let mut check = [0u8; CHECK_LEN];
+    for b in layout(stream)?.unwrap_or_default() {
+        stream.read_into(
+            b.bytes + padded(b.unpadded) as u64 - CHECK_LEN as u64,
+            &mut check,
+        )?;
         map.insert((check, b.uncompressed), b);
     }
-    map
+    Ok(map)
+}
+
+/// The size of a block in the stream: its unpadded size rounded up to 4.
+fn padded(unpadded: u64) -> usize {
+    usize::try_from(unpadded.div_ceil(4) * 4).unwrap_or(usize::MAX)
 }
 
 /// Cut a single xz stream with SHA-256 checks into its blocks.
 fn split(s: &[u8]) -> Option<Vec<Block<&[u8]>>> {
-    if s.len() < 24 || s[..6] != MAGIC || s[6..8] != FLAGS || s[s.len() - 2..] != FOOTER_MAGIC {
-        return None;
+    let blocks = layout(Previous::Bytes(s)).ok()??;
+    blocks
+        .into_iter()
+        .map(|b| {
+            let at = usize::try_from(b.bytes).ok()?;
+            Some(Block {
+                bytes: s.get(at..at + padded(b.unpadded))?,
+                unpadded: b.unpadded,
+                uncompressed: b.uncompressed,
+            })
+        })
+        .collect()
+}
+
+/// The blocks of a single xz stream with SHA-256 checks, each with its offset
+/// (as `bytes`), read from the stream's footer and index.
+fn layout(s: Previous) -> io::Result<Option<Vec<Block<u64>>>> {
+    let len = s.len()?;
+    if len < 24 {
+        return Ok(None);
     }
-    let footer = &s[s.len() - 12..];
+    let head = s.read(0, 8)?;
+    let footer = s.read(len - 12, 12)?;
+    if head[..6] != MAGIC || head[6..8] != FLAGS || footer[10..] != FOOTER_MAGIC {
+        return Ok(None);
+    }
     if footer[8..10] != FLAGS {
-        return None;
+        return Ok(None);
     }
-    let backward = u32::from_le_bytes(footer[4..8].try_into().ok()?) as usize;
-    let index_len = (backward + 1) * 4;
-    let index_start = s.len().checked_sub(12 + index_len)?;
-    if index_start < 12 {
-        return None;
-    }
-    let index = &s[index_start..s.len() - 12];
+    let backward = u32::from_le_bytes(footer[4..8].try_into().expect("4 bytes"));
+    let index_len = (u64::from(backward) + 1) * 4;
+    let Some(index_start) = len.checked_sub(12 + index_len).filter(|&i| i >= 12) else {
+        return Ok(None);
+    };
+    let index = s.read(index_start, index_len as usize)?;
+    Ok(parse_index(&index, index_start))
+}
+
+/// The blocks an index lists, laid out from offset 12 up to `index_start`.
+fn parse_index(index: &[u8], index_start: u64) -> Option<Vec<Block<u64>>> {
     if index[0] != 0 {
         return None;
     }
     let mut pos = 1;
     let count = varint(index, &mut pos)?;
     let mut blocks = Vec::new();
-    let mut at = 12usize;
+    let mut at = 12u64;
     for _ in 0..count {
         let unpadded = varint(index, &mut pos)?;
         let uncompressed = varint(index, &mut pos)?;
-        let total = usize::try_from(unpadded.div_ceil(4) * 4).ok()?;
-        let bytes = s.get(at..at.checked_add(total)?)?;
-        if bytes.len() < CHECK_LEN + 8 {
+        let total = unpadded.checked_add(3)? / 4 * 4;
+        if total < (CHECK_LEN + 8) as u64 {
             return None;
         }
-        at += total;
         blocks.push(Block {
-            bytes,
+            bytes: at,
             unpadded,
             uncompressed,
         });
+        at = at.checked_add(total)?;
     }
     (at == index_start).then_some(blocks)
 }

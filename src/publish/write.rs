@@ -3,7 +3,7 @@
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
 use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
-use crate::codec::{Chunk, gz_reuse, xz_reuse};
+use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::collections::BTreeMap;
@@ -75,20 +75,24 @@ pub(super) fn write_indices(
     files: &mut BTreeMap<String, Digests>,
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    let read_previous = |path: PathBuf| match fs::read(&path) {
-        Ok(b) => Ok(Some(b)),
+    // Read only where members or blocks are reused (`codec::Previous`).
+    let open_previous = |path: PathBuf| match fs::File::open(&path) {
+        Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading", &path, e)),
     };
     let mut pending = Vec::new();
     for (dir, rel, r) in to_write {
-        let prev_gz = read_previous(dir.join("Packages.gz"))?;
-        let prev_xz = read_previous(dir.join("Packages.xz"))?;
+        let (gz_path, xz_path) = (dir.join("Packages.gz"), dir.join("Packages.xz"));
+        let prev_gz = open_previous(gz_path.clone())?;
+        let prev_xz = open_previous(xz_path.clone())?;
         fs::create_dir_all(dir).ctx("creating", dir)?;
         let plain = open_temp(dir, "Packages", b"")?;
         let mut plain_d = PartsHasher::new(hashes);
-        let mut gz = gz_reuse::Encoder::new(prev_gz.as_deref());
-        let mut xz = xz_reuse::Encoder::new(prev_xz.as_deref());
+        let mut gz = gz_reuse::Encoder::new(prev_gz.as_ref().map(Previous::File))
+            .ctx("reading", &gz_path)?;
+        let mut xz = xz_reuse::Encoder::new(prev_xz.as_ref().map(Previous::File))
+            .ctx("reading", &xz_path)?;
         let mut gz_out = Streamed::new(dir, "Packages.gz", hashes)?;
         let mut xz_out = Streamed::new(dir, "Packages.xz", hashes)?;
         // One thread writes the batches to the temporary `Packages` as they come
@@ -127,11 +131,12 @@ pub(super) fn write_indices(
                         .zip(sums)
                         .map(|(data, sha256)| Chunk { data, sha256 })
                         .collect();
-                    std::thread::scope(|s| {
+                    let (gz_done, xz_done) = std::thread::scope(|s| {
                         let xz_done = s.spawn(|| xz.push(&chunks));
-                        gz.push(&chunks);
-                        xz_done.join().expect("xz thread");
+                        (gz.push(&chunks), xz_done.join().expect("xz thread"))
                     });
+                    gz_done.ctx("reading", &gz_path)?;
+                    xz_done.ctx("reading", &xz_path)?;
                     xz_out.put(xz.take())?;
                     gz_out.put(gz.take())?;
                 }
@@ -139,8 +144,8 @@ pub(super) fn write_indices(
             })();
             drop(to_writer);
             let outs = fed.and_then(|()| {
-                xz_out.put(xz.finish())?;
-                gz_out.put(gz.finish())
+                xz_out.put(xz.finish().ctx("reading", &xz_path)?)?;
+                gz_out.put(gz.finish().ctx("reading", &gz_path)?)
             });
             (writer.join().expect("writer thread"), outs)
         });
