@@ -19,9 +19,10 @@ const CHUNK_EVERY: u64 = 32;
 const CHUNK_MAX: usize = 128;
 
 /// One paragraph of a `Packages` file, with the fields publishing looks at.
-/// Its text is shared: stanzas parsed from an index all point into that
-/// index's text (no copy each), a new package's stanza owns its own, or has it
-/// spilled to disk ([`Stanza::spill`]) and keeps only those fields.
+/// Its text is in memory (a new package's stanza, or one parsed from a text)
+/// or in a file: a stanza read from an existing index ([`read`]) points at its
+/// text in that index, and a new one may be spilled to disk
+/// ([`Stanza::spill`]); those keep only the fields in memory.
 #[derive(Debug, Clone)]
 pub struct Stanza {
     buf: Arc<str>,
@@ -39,11 +40,12 @@ pub struct Stanza {
 #[derive(Debug, Clone, Copy, Default)]
 struct Span(u32, u32);
 
-/// Where a stanza's text is: in its buffer, or at an offset of a spill file.
+/// Where a stanza's text is: in its buffer, or at an offset of a file (a
+/// spill file, or the index it was read from).
 #[derive(Debug, Clone)]
 enum Text {
     Here(Span),
-    Spilled(Arc<Spill>, u64, u32),
+    InFile(Arc<Spill>, u64, u32),
 }
 
 impl Span {
@@ -139,15 +141,7 @@ impl Stanza {
                 out.extend_from_slice(self.get(*span).as_bytes());
                 Ok(())
             }
-            Text::Spilled(spill, at, len) => spill.get(*at, *len, out),
-        }
-    }
-
-    /// The paragraph's text when it is in memory (not spilled).
-    fn here(&self) -> Option<&str> {
-        match &self.at {
-            Text::Here(span) => Some(self.get(*span)),
-            Text::Spilled(..) => None,
+            Text::InFile(spill, at, len) => spill.get(*at, *len as usize, out),
         }
     }
 
@@ -155,7 +149,7 @@ impl Stanza {
     pub fn text_len(&self) -> usize {
         match &self.at {
             Text::Here(span) => (span.1 - span.0) as usize,
-            Text::Spilled(_, _, len) => *len as usize,
+            Text::InFile(_, _, len) => *len as usize,
         }
     }
 
@@ -173,13 +167,24 @@ impl Stanza {
         let mut text = Vec::with_capacity(self.text_len());
         self.append_text(&mut text)?;
         let at = spill.put(&text)?;
-        let parts = [
-            self.package(),
-            self.version(),
-            self.arch(),
-            self.filename(),
-            self.sha256(),
-        ];
+        let fields = Found {
+            package: self.package(),
+            version: self.version(),
+            arch: self.arch(),
+            filename: self.filename(),
+            sha256: self.sha256(),
+            size: self.size,
+        };
+        Ok(Stanza::compact(
+            &fields,
+            Text::InFile(spill.clone(), at, text.len() as u32),
+        ))
+    }
+
+    /// A stanza whose text is elsewhere (`at`): its fields copied into a
+    /// buffer of their own.
+    fn compact(f: &Found, at: Text) -> Stanza {
+        let parts = [f.package, f.version, f.arch, f.filename, f.sha256];
         let buf: Arc<str> = Arc::from(parts.concat());
         let mut spans = [Span::default(); 5];
         let mut start = 0;
@@ -188,17 +193,18 @@ impl Stanza {
             start = span.1;
         }
         let [package, version, arch, filename, sha256] = spans;
-        Ok(Stanza {
+        Stanza {
             buf,
-            at: Text::Spilled(spill.clone(), at, text.len() as u32),
+            at,
             package,
             version,
             arch,
             filename,
             sha256,
-            size: self.size,
-        })
+            size: f.size,
+        }
     }
+
     pub fn package(&self) -> &str {
         self.get(self.package)
     }
@@ -298,68 +304,114 @@ impl Stanza {
     }
 }
 
-/// Parse a `Packages` file written by an earlier publish (or any apt tool):
-/// the stanzas share `text`. Large ones are parsed on every core: the text is
-/// cut at blank lines into one part per core (5,000 stanzas: 8.5 ms on one).
-pub fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
-    if u32::try_from(text.len()).is_err() {
-        return Err(Error::build(format!(
-            "existing index {} is over 4 GiB",
-            path.display()
-        )));
-    }
-    let parse_part = |part: &&str| -> Result<Vec<Stanza>> {
-        deb822::paragraphs(part)
-            .map(|p| stanza(text, p, path))
-            .collect()
+/// Read a `Packages` file written by an earlier publish (or any apt tool), a
+/// block at a time: each stanza keeps its fields in memory and points at its
+/// text in the file, which stays open (the file is never changed in place: a
+/// publish writes a new one and renames it). `None` when there is no file.
+pub fn read(path: &Path) -> Result<Option<(Arc<Spill>, Vec<Stanza>)>> {
+    let file = match Spill::open(path) {
+        Ok(f) => Arc::new(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading", path, e)),
     };
-    let cores = crate::util::parallel::cores();
-    if text.len() < (256 << 10) || cores < 2 {
-        return parse_part(&&text[..]);
-    }
-    let mut parts = Vec::with_capacity(cores);
-    let mut rest: &str = text;
-    for i in (1..cores).rev() {
-        let at = rest.len() - rest.len() * i / (i + 1);
-        match rest.as_bytes()[at..].windows(2).position(|w| w == b"\n\n") {
-            Some(cut) => {
-                let (part, tail) = rest.split_at(at + cut + 1);
-                parts.push(part);
-                rest = tail;
-            }
-            None => break,
-        }
-    }
-    parts.push(rest);
     let mut out = Vec::new();
-    for part in crate::util::parallel::parallel_map(&parts, parse_part) {
-        out.extend(part?);
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BLOCK);
+    // The file offset of `buf[0]`.
+    let mut offset = 0u64;
+    loop {
+        let have = buf.len();
+        buf.resize(have.max(READ_BLOCK / 2) * 2, 0);
+        let got = file.read_some(offset + have as u64, &mut buf[have..]);
+        let got = got.map_err(|e| Error::io("reading", path, e))?;
+        buf.truncate(have + got);
+        let end = got == 0;
+        // Whole paragraphs only: up to the last blank line (all of it at the end).
+        let cut = match end {
+            true => buf.len(),
+            false => match memchr::memmem::rfind(&buf, b"\n\n") {
+                Some(i) => i + 2,
+                None => continue,
+            },
+        };
+        let text = std::str::from_utf8(&buf[..cut]).map_err(|e| {
+            let at = offset + e.valid_up_to() as u64;
+            Error::build(format!(
+                "existing index {} is not UTF-8 text (byte {at})",
+                path.display()
+            ))
+        })?;
+        for para in deb822::paragraphs(text) {
+            let start = offset + (para.as_ptr() as usize - text.as_ptr() as usize) as u64;
+            let len = u32::try_from(para.len()).map_err(|_| {
+                Error::build(format!(
+                    "existing index {} has a stanza over 4 GiB",
+                    path.display()
+                ))
+            })?;
+            let at = Text::InFile(file.clone(), start, len);
+            out.push(Stanza::compact(&found(para, path)?, at));
+        }
+        if end {
+            return Ok(Some((file, out)));
+        }
+        buf.drain(..cut);
+        offset += cut as u64;
     }
-    Ok(out)
 }
 
-/// The stanza of `para`, a paragraph of `buf`.
-fn stanza(buf: &Arc<str>, para: &str, path: &Path) -> Result<Stanza> {
-    let mut s = Stanza {
-        at: Text::Here(Span::of(buf, para)),
-        ..Stanza::empty(buf.clone())
-    };
+/// How much of an index [`read`] takes at a time (more when a stanza is larger).
+const READ_BLOCK: usize = 128 << 10;
+
+/// Parse a `Packages` text held in memory: the stanzas share `text`.
+#[cfg(test)]
+pub fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
+    deb822::paragraphs(text)
+        .map(|para| {
+            let f = found(para, path)?;
+            let span = |part: &str| Span::of(text, part);
+            Ok(Stanza {
+                buf: text.clone(),
+                at: Text::Here(span(para)),
+                package: span(f.package),
+                version: span(f.version),
+                arch: span(f.arch),
+                filename: span(f.filename),
+                sha256: span(f.sha256),
+                size: f.size,
+            })
+        })
+        .collect()
+}
+
+/// The fields publishing looks at, found in one paragraph.
+struct Found<'a> {
+    package: &'a str,
+    version: &'a str,
+    arch: &'a str,
+    filename: &'a str,
+    sha256: &'a str,
+    size: u64,
+}
+
+/// The fields of `para`, a paragraph of the index at `path`: all present, the
+/// pool path inside the repository.
+fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
+    let mut parts = [""; 5];
     let mut size = None;
-    let mut found = [false; 5];
     for deb822::Field { name, value, .. } in deb822::fields(para) {
         // Field names are case-insensitive (a package's control file may say
         // `package:`, and its stanza keeps the spelling).
         let is = |want: &str| name.eq_ignore_ascii_case(want);
-        let (slot, i) = if is("Package") {
-            (&mut s.package, 0)
+        let slot = if is("Package") {
+            0
         } else if is("Version") {
-            (&mut s.version, 1)
+            1
         } else if is("Architecture") {
-            (&mut s.arch, 2)
+            2
         } else if is("Filename") {
-            (&mut s.filename, 3)
+            3
         } else if is("SHA256") {
-            (&mut s.sha256, 4)
+            4
         } else {
             if is("Size") {
                 size = value.parse().ok();
@@ -367,14 +419,13 @@ fn stanza(buf: &Arc<str>, para: &str, path: &Path) -> Result<Stanza> {
             continue;
         };
         // The last one counts, as it always has.
-        *slot = Span::of(buf, value);
-        found[i] = !value.is_empty();
+        parts[slot] = value;
     }
     let names = ["Package", "Version", "Architecture", "Filename", "SHA256"];
     let missing = names
         .iter()
-        .zip(found)
-        .find(|(_, f)| !f)
+        .zip(parts)
+        .find(|(_, v)| v.is_empty())
         .map(|(n, _)| *n)
         .or(size.is_none().then_some("Size"));
     if let Some(field) = missing {
@@ -385,13 +436,44 @@ fn stanza(buf: &Arc<str>, para: &str, path: &Path) -> Result<Stanza> {
         ))
         .with("repair or remove that index (and republish its packages) first"));
     }
-    s.size = size.unwrap_or_default();
+    let [package, version, arch, filename, sha256] = parts;
     // A path from a file on disk is not trusted: it must stay in the repository.
-    super::pool::check_relative(s.filename()).map_err(|why| {
+    super::pool::check_relative(filename).map_err(|why| {
         Error::config(format!("{}: {why}", path.display()))
             .with("repair that index (or remove the stanza) before publishing")
     })?;
-    Ok(s)
+    Ok(Found {
+        package,
+        version,
+        arch,
+        filename,
+        sha256,
+        size: size.unwrap_or_default(),
+    })
+}
+
+/// Whether `b`'s text comes right after `a`'s in the same file, with only a
+/// blank line between them. Two bytes between two paragraphs can only be
+/// `"\n\n"`: a paragraph's text ends where its last line's newline is
+/// (trailing blanks trimmed) and the next one starts a line; a spill file puts
+/// a blank line after each text ([`Spill::put`]).
+fn follows(a: &Stanza, b: &Stanza) -> bool {
+    match (&a.at, &b.at) {
+        (Text::InFile(fa, at_a, len_a), Text::InFile(fb, at_b, _)) => {
+            Arc::ptr_eq(fa, fb) && *at_b == at_a + u64::from(*len_a) + 2
+        }
+        _ => false,
+    }
+}
+
+impl Stanza {
+    /// Where its text ends in its file.
+    fn end(&self) -> Option<u64> {
+        match &self.at {
+            Text::InFile(_, at, len) => Some(at + u64::from(*len)),
+            Text::Here(_) => None,
+        }
+    }
 }
 
 /// The order stanzas are written in: name, then Debian version order, then arch.
@@ -419,35 +501,77 @@ impl Rendered<'_> {
     }
 
     /// The text of chunk `i`: its stanzas, each ended by a blank line.
+    /// Stanzas next to each other in the same file (an index read in place)
+    /// are read from it in one go, blank lines between them included.
     pub fn chunk(&self, i: usize) -> std::io::Result<Vec<u8>> {
         let stanzas = &self.stanzas[self.chunks[i].clone()];
         let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text_len() + 2).sum());
-        for s in stanzas {
-            s.append_text(&mut out)?;
+        let mut rest = stanzas;
+        while let Some((first, _)) = rest.split_first() {
+            let run = 1 + rest.windows(2).take_while(|w| follows(w[0], w[1])).count();
+            match (&first.at, rest[run - 1].end()) {
+                (Text::InFile(file, at, _), Some(end)) if run > 1 => {
+                    file.get(*at, (end - at) as usize, &mut out)?;
+                }
+                _ => first.append_text(&mut out)?,
+            }
             out.extend_from_slice(b"\n\n");
+            rest = &rest[run..];
         }
         Ok(out)
     }
 
-    /// Whether `text` is exactly this file (compared stanza by stanza).
-    pub fn is(&self, text: &str) -> std::io::Result<bool> {
-        let mut rest = text.as_bytes();
-        let mut spilled = Vec::new();
+    /// Whether `current` (an index read in place) holds exactly this file.
+    /// Stanzas read from it, in its order, are not read again.
+    pub fn is(&self, current: &Arc<Spill>) -> std::io::Result<bool> {
+        let len = current.len();
+        // Where the next stanza must start; after a stanza read from
+        // `current`, the two bytes that must be a blank line.
+        let mut pos = 0u64;
+        let mut gap = None;
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        let blank = |at: u64, have: &mut Vec<u8>| -> std::io::Result<bool> {
+            have.clear();
+            Ok(at + 2 <= len && {
+                current.get(at, 2, have)?;
+                have == b"\n\n"
+            })
+        };
         for s in &self.stanzas {
-            let t = match s.here() {
-                Some(t) => t.as_bytes(),
-                None => {
-                    spilled.clear();
-                    s.append_text(&mut spilled)?;
-                    &spilled[..]
+            match &s.at {
+                // A stanza right after another one read from there is preceded
+                // by a blank line (see `follows`).
+                Text::InFile(file, at, l) if Arc::ptr_eq(file, current) && *at == pos => {
+                    gap = Some(at + u64::from(*l));
+                    pos = at + u64::from(*l) + 2;
+                    continue;
                 }
-            };
-            match rest.strip_prefix(t).and_then(|r| r.strip_prefix(b"\n\n")) {
-                Some(r) => rest = r,
-                None => return Ok(false),
+                _ => {}
             }
+            if let Some(at) = gap.take()
+                && !blank(at, &mut have)?
+            {
+                return Ok(false);
+            }
+            want.clear();
+            s.append_text(&mut want)?;
+            want.extend_from_slice(b"\n\n");
+            have.clear();
+            if pos + want.len() as u64 > len {
+                return Ok(false);
+            }
+            current.get(pos, want.len(), &mut have)?;
+            if have != want {
+                return Ok(false);
+            }
+            pos += want.len() as u64;
         }
-        Ok(rest.is_empty())
+        if let Some(at) = gap
+            && !blank(at, &mut have)?
+        {
+            return Ok(false);
+        }
+        Ok(pos == len)
     }
 
     /// The whole text (tests).
@@ -497,6 +621,13 @@ fn fnv1a(parts: &[&str]) -> u64 {
 mod tests {
     use super::*;
 
+    /// `text` as a file in `dir`, opened as an index.
+    fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> Arc<Spill> {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        Arc::new(Spill::open(&path).unwrap())
+    }
+
     #[test]
     fn parse_and_render_round_trip() {
         let text = "Package: b\nVersion: 1.10\nArchitecture: all\nFilename: pool/b.deb\n\
@@ -522,9 +653,10 @@ mod tests {
         let rendered = render(stanzas.iter().collect());
         assert_eq!(rendered.chunks.last().map(|c| c.end), Some(2));
         let out = rendered.text();
-        let is = |text: &str| rendered.is(text).unwrap();
-        assert!(is(&out));
-        assert!(!is(&out[..out.len() - 1]) && !is(&format!("{out}\n")));
+        let t = tempfile::tempdir().unwrap();
+        let is = |r: &Rendered, text: &str| r.is(&file(&t, "is", text)).unwrap();
+        assert!(is(&rendered, &out));
+        assert!(!is(&rendered, &out[..out.len() - 1]) && !is(&rendered, &format!("{out}\n")));
         assert!(out.starts_with("Package: b\nVersion: 1.9\n"), "{out}");
         assert_eq!(
             parse(&Arc::from(out.clone()), Path::new("Packages"))
@@ -534,7 +666,6 @@ mod tests {
         );
 
         // Spilled to disk: the same fields in memory, the same text read back.
-        let t = tempfile::tempdir().unwrap();
         let spill = Arc::new(Spill::new(t.path()).unwrap());
         let spilled: Vec<Stanza> = stanzas.iter().map(|s| s.spill(&spill).unwrap()).collect();
         assert_eq!(spilled, stanzas);
@@ -544,11 +675,11 @@ mod tests {
         };
         for (a, b) in spilled.iter().zip(&stanzas) {
             assert_eq!(fields(a), fields(b));
-            assert!(matches!(a.at, Text::Spilled(..)) && a.buf.len() < b.buf.len());
+            assert!(matches!(a.at, Text::InFile(..)) && a.buf.len() < b.buf.len());
         }
         let back = render(spilled.iter().collect());
         assert_eq!(back.text(), out);
-        assert!(back.is(&out).unwrap() && !back.is(&out[1..]).unwrap());
+        assert!(is(&back, &out) && !is(&back, &out[1..]));
     }
 
     #[test]
@@ -581,27 +712,53 @@ mod tests {
     }
 
     #[test]
-    fn a_large_index_parses_in_parts_as_in_one() {
-        // Multi-byte text everywhere, so that a cut point lands inside a character.
+    fn an_index_read_in_blocks_is_the_index_parsed_whole() {
+        // Multi-byte text everywhere, so that a block ends inside a character,
+        // and one stanza larger than a block.
         let mut text = String::new();
         for i in 0..4000 {
+            let long = match i {
+                1234 => " x".repeat(READ_BLOCK),
+                _ => String::new(),
+            };
             text.push_str(&format!(
-                "Package: p{i}\nVersion: 1\nArchitecture: all\nFilename: pool/p{i}.deb\n\
-                 Size: 1\nSHA256: ab\nDescription: ünïcödé {i}\n ─── more ───\n\n"
+                "Package: p{i:04}\nVersion: 1\nArchitecture: all\nFilename: pool/p{i}.deb\n\
+                 Size: 1\nSHA256: ab\nDescription: ünïcödé {i}\n ─── more ───{long}\n\n"
             ));
         }
-        assert!(text.len() > 256 << 10);
-        let text: Arc<str> = Arc::from(text);
-        let whole: Vec<Stanza> = deb822::paragraphs(&text)
-            .map(|p| stanza(&text, p, Path::new("P")).unwrap())
-            .collect();
-        let parts = parse(&text, Path::new("P")).unwrap();
-        assert_eq!(parts, whole);
-        assert_eq!(parts[3999].package(), "p3999");
-        assert_eq!(parts[3999].filename(), "pool/p3999.deb");
-        // A corrupt stanza in a later part is still found.
+        assert!(text.len() > 4 * READ_BLOCK);
+        let t = tempfile::tempdir().unwrap();
+        let current = file(&t, "Packages", &text);
+        let whole = parse(&Arc::from(text.as_str()), Path::new("P")).unwrap();
+        let (f, got) = read(&t.path().join("Packages")).unwrap().unwrap();
+        assert!(matches!(&got[0].at, Text::InFile(g, 0, _) if Arc::ptr_eq(g, &f)));
+        assert_eq!(got, whole);
+        assert_eq!(got[3999].package(), "p3999");
+        assert_eq!(got[3999].filename(), "pool/p3999.deb");
+        assert!(got[1234].text_len() > 2 * READ_BLOCK);
+        // Rendered from the file (runs of stanzas read in one go) as from memory,
+        // and recognised as the file without reading it again.
+        let from_file = render(got.iter().collect());
+        assert!(from_file.chunks() > 100);
+        assert_eq!(from_file.text(), text);
+        assert!(from_file.is(&f).unwrap() && from_file.is(&current).unwrap());
+        // Not the same file: one more blank line, no blank line at the end.
+        let other = text.replacen("\n\nPackage: p0002", "\n\n\nPackage: p0002", 1);
+        assert!(!from_file.is(&file(&t, "extra", &other)).unwrap());
+        let cut = &text[..text.len() - 1];
+        let (f, short) = read(&{
+            file(&t, "short", cut);
+            t.path().join("short")
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(short, whole);
+        assert!(!render(short.iter().collect()).is(&f).unwrap());
+        // A corrupt stanza in a later block is still found.
         let bad = text.replace("Package: p3999\nVersion: 1\n", "Package: p3999\n");
-        assert!(parse(&Arc::from(bad), Path::new("P")).is_err());
+        file(&t, "bad", &bad);
+        assert!(read(&t.path().join("bad")).is_err());
+        assert!(read(&t.path().join("missing")).unwrap().is_none());
     }
 
     #[test]

@@ -68,10 +68,10 @@ pub(super) fn repository(
         if !entry.file_name().to_string_lossy().starts_with("binary-") {
             continue;
         }
-        let Ok(text) = fs::read_to_string(&packages) else {
+        let Some((_, stanzas)) = index::read(&packages)? else {
             continue;
         };
-        for s in index::parse(&text.into(), &packages)? {
+        for s in stanzas {
             if planned.iter().any(|(p, v, a)| {
                 (p.as_str(), v.as_str(), a.as_str()) == (s.package(), s.version(), s.arch())
             }) {

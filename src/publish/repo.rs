@@ -219,7 +219,7 @@ fn commit(
                     .filter(|s| s.arch() == arch || s.arch() == "all")
                     .collect(),
             );
-            let current = c.current.get(arch).map(|t| &t[..]);
+            let current = c.current.get(arch);
             match current_index(&dir, &rel, current, &index, &listed)? {
                 Some(found) => {
                     for (suffix, d) in found {

@@ -1,9 +1,11 @@
-//! The text of new packages' stanzas, kept on disk while a publish runs so
-//! that memory does not grow with the number of packages read: each stanza
-//! keeps in memory only the fields publishing looks at, and its text is read
-//! back when its chunk of the index is written (`index::Rendered::chunk`).
-//! The file has no name (`O_TMPFILE` where the filesystem has it, else
-//! unlinked at once): nothing is left behind, whatever ends the process.
+//! Files of stanza texts, so that memory does not grow with the number of
+//! packages: each stanza keeps in memory only the fields publishing looks at,
+//! and its text is read back when its chunk of an index is written
+//! (`index::Rendered::chunk`). Two kinds: the existing `Packages` indices,
+//! read in place ([`Spill::open`]), and the text of new packages' stanzas,
+//! kept on disk while a publish runs ([`Spill::new`]). That file has no name
+//! (`O_TMPFILE` where the filesystem has it, else unlinked at once): nothing is
+//! left behind, whatever ends the process.
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -16,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// it the file costs more than the memory it saves).
 pub const SPILL_ABOVE: usize = 64;
 
-/// An append-only file of stanza texts, written by many threads at once.
+/// A file of stanza texts: an existing index (read only), or an append-only
+/// spill file written by many threads at once.
 #[derive(Debug)]
 pub struct Spill {
     file: File,
@@ -34,15 +37,44 @@ impl Spill {
         })
     }
 
-    /// Append `bytes`; returns where they are.
+    /// An existing file, to read stanzas from.
+    pub fn open(path: &Path) -> io::Result<Spill> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Spill {
+            file,
+            len: AtomicU64::new(len),
+        })
+    }
+
+    /// The file's length.
+    pub fn len(&self) -> u64 {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Read what is at `at` into `buf`, as much as there is (0 at the end).
+    pub fn read_some(&self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.file.read_at(buf, at) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    /// Append `bytes` and a blank line (as between the stanzas of an index);
+    /// returns where the bytes are.
     pub fn put(&self, bytes: &[u8]) -> io::Result<u64> {
-        let at = self.len.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let at = self
+            .len
+            .fetch_add(bytes.len() as u64 + 2, Ordering::Relaxed);
         self.file.write_all_at(bytes, at)?;
+        self.file.write_all_at(b"\n\n", at + bytes.len() as u64)?;
         Ok(at)
     }
 
     /// Append the `len` bytes at `at` (as [`Spill::put`] returned) to `out`.
-    pub fn get(&self, at: u64, len: u32, out: &mut Vec<u8>) -> io::Result<()> {
+    pub fn get(&self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
         out.resize(start + len as usize, 0);
         self.file.read_exact_at(&mut out[start..], at)
@@ -61,7 +93,7 @@ mod tests {
         let at = crate::util::parallel::try_map(&texts, 8, |t| spill.put(t.as_bytes())).unwrap();
         let mut out = b"head:".to_vec();
         for (t, at) in texts.iter().zip(&at).rev() {
-            spill.get(*at, t.len() as u32, &mut out).unwrap();
+            spill.get(*at, t.len(), &mut out).unwrap();
         }
         let want: String = texts.iter().rev().map(String::as_str).collect();
         assert_eq!(out, format!("head:{want}").into_bytes());

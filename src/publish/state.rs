@@ -4,6 +4,7 @@
 
 use super::PublishOptions;
 use super::index::{self, Key, Stanza};
+use super::spill::Spill;
 use crate::error::{Error, IoContext, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -30,8 +31,8 @@ pub(super) struct Component {
     pub dir: PathBuf,
     /// Architectures that have a `binary-<arch>` directory.
     pub arches: BTreeSet<String>,
-    /// The current `Packages` text, by architecture (its stanzas point into it).
-    pub current: HashMap<String, Arc<str>>,
+    /// The current `Packages` file, by architecture (its stanzas point into it).
+    pub current: HashMap<String, Arc<Spill>>,
 }
 
 impl Component {
@@ -60,17 +61,14 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
             };
             comp.arches.insert(arch.to_string());
             let path = bin_dir.join("Packages");
-            let text: Arc<str> = match fs::read_to_string(&path) {
-                Ok(t) => Arc::from(t),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("reading", &path, e)),
+            let Some((file, parsed)) = index::read(&path)? else {
+                continue;
             };
-            let parsed = index::parse(&text, &path)?;
             comp.stanzas.reserve(parsed.len());
             for s in parsed {
                 comp.stanzas.entry(s.key()).or_insert(s);
             }
-            comp.current.insert(arch.to_string(), text);
+            comp.current.insert(arch.to_string(), file);
         }
         if !comp.arches.is_empty() {
             comps.insert(file_name(&comp_dir), comp);
@@ -121,19 +119,15 @@ pub(super) fn referenced_elsewhere(
     key: &Key,
     filename: &str,
 ) -> Result<Option<PathBuf>> {
-    let needle = format!("Filename: {filename}\n");
     for dist in subdirs(&root.join("dists"))? {
         for comp in subdirs(&dist)? {
             let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
             for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
-                let Some(text) = read_optional(&path)? else {
+                let Some((_, stanzas)) = index::read(&path)? else {
                     continue;
                 };
-                if !text.contains(&needle) {
-                    continue;
-                }
-                let hit = index::parse(&Arc::from(text), &path)?
+                let hit = stanzas
                     .iter()
                     .any(|s| s.filename() == filename && !(ours && s.key() == *key));
                 if hit {

@@ -1,6 +1,7 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
+use super::spill::Spill;
 use super::stage::{hash_file, set_mode};
 use super::{PublishOptions, index, release};
 use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
@@ -19,7 +20,7 @@ use tempfile::{NamedTempFile, TempPath};
 pub(super) fn current_index(
     dir: &Path,
     rel: &str,
-    current: Option<&str>,
+    current: Option<&Arc<Spill>>,
     want: &index::Rendered,
     listed: &BTreeMap<String, release::Listed>,
 ) -> Result<Option<Vec<(&'static str, Digests)>>> {
@@ -32,9 +33,7 @@ pub(super) fn current_index(
     let mut found = Vec::new();
     for suffix in ["", ".gz", ".xz"] {
         let path = dir.join(format!("Packages{suffix}"));
-        let d = if suffix.is_empty() {
-            Digests::of(current.as_bytes())
-        } else if path.exists() {
+        let d = if path.exists() {
             hash_file(&path)?
         } else {
             return Ok(None);
