@@ -33,7 +33,7 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
 pub struct Encoder<'p> {
     previous: Option<Previous<'p>>,
     /// Where each member of the previous file is: (offset, length).
-    reusable: HashMap<([u8; 32], u32), (u64, usize)>,
+    reusable: Members,
     out: Vec<u8>,
     chunks: usize,
 }
@@ -112,12 +112,15 @@ fn member(data: &[u8], digest: &[u8; 32]) -> Vec<u8> {
     out
 }
 
+/// (SHA-256, size) of a member's data → (offset, length) of the member.
+type Members = HashMap<([u8; 32], u32), (u64, usize)>;
+
 /// Where the members of an earlier file are, by (SHA-256, size) of their
 /// data: read header by header. A file not made of such members (another
 /// tool's) gives no reuse.
-fn old_members(gz: Previous) -> io::Result<HashMap<([u8; 32], u32), (u64, usize)>> {
+fn old_members(gz: Previous) -> io::Result<Members> {
     let mut map = HashMap::new();
-    let len = gz.len()?;
+    let len = gz.size()?;
     let mut at = 0u64;
     let mut h = [0u8; HEADER_LEN];
     let mut size = [0u8; 4];

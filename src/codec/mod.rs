@@ -100,7 +100,8 @@ pub enum Previous<'a> {
 }
 
 impl Previous<'_> {
-    pub fn len(&self) -> std::io::Result<u64> {
+    /// Its size in bytes.
+    pub fn size(&self) -> std::io::Result<u64> {
         match self {
             Previous::Bytes(b) => Ok(b.len() as u64),
             Previous::File(f) => Ok(f.metadata()?.len()),

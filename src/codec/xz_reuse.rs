@@ -56,7 +56,7 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
 pub struct Encoder<'p> {
     previous: Option<Previous<'p>>,
     /// Where each block of the previous file is (its offset as `bytes`).
-    reusable: HashMap<([u8; 32], u64), Block<u64>>,
+    reusable: Blocks,
     /// (unpadded, uncompressed) size of each block written, for the index.
     sizes: Vec<(u64, u64)>,
     out: Vec<u8>,
@@ -160,10 +160,13 @@ fn compress(data: &[u8]) -> Block<Vec<u8>> {
     }
 }
 
+/// (check, data size) of a block → where it is in the earlier stream.
+type Blocks = HashMap<([u8; 32], u64), Block<u64>>;
+
 /// Where the blocks of an earlier stream are, by (check = SHA-256 of the
 /// data, data size): from its index, and each block's check. Anything
 /// unexpected (another tool's file, other check type) means no reuse.
-fn old_blocks(stream: Previous) -> io::Result<HashMap<([u8; 32], u64), Block<u64>>> {
+fn old_blocks(stream: Previous) -> io::Result<Blocks> {
     let mut map = HashMap::new();
     let mut check = [0u8; CHECK_LEN];
     for b in layout(stream)?.unwrap_or_default() {
@@ -200,7 +203,7 @@ fn split(s: &[u8]) -> Option<Vec<Block<&[u8]>>> {
 /// The blocks of a single xz stream with SHA-256 checks, each with its offset
 /// (as `bytes`), read from the stream's footer and index.
 fn layout(s: Previous) -> io::Result<Option<Vec<Block<u64>>>> {
-    let len = s.len()?;
+    let len = s.size()?;
     if len < 24 {
         return Ok(None);
     }

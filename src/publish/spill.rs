@@ -76,7 +76,7 @@ impl Spill {
     /// Append the `len` bytes at `at` (as [`Spill::put`] returned) to `out`.
     pub fn get(&self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
-        out.resize(start + len as usize, 0);
+        out.resize(start + len, 0);
         self.file.read_exact_at(&mut out[start..], at)
     }
 }
