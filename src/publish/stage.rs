@@ -162,21 +162,20 @@ pub(crate) fn sync_filesystem(root: &Path) -> Result<()> {
 /// exactly these, never the whole filesystem. Run on several threads at once,
 /// so the filesystem can commit them together instead of one journal commit
 /// each. (Each path is made as its turn comes: no list of them all.)
-pub(super) fn sync_all<F: AsRef<Path> + Sync>(
+pub(super) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
     root: &Path,
     files: &[F],
-    dirs: &[PathBuf],
+    dirs: &[D],
 ) -> Result<()> {
     let jobs: Vec<usize> = (0..files.len() + dirs.len()).collect();
-    crate::util::parallel::try_map(&jobs, 64, |&i| {
+    crate::util::parallel::try_for_each(&jobs, 64, |&i| {
         let (path, data) = match files.get(i) {
             Some(f) => (root.join(f), true),
-            None => (dirs[i - files.len()].clone(), false),
+            None => (root.join(&dirs[i - files.len()]), false),
         };
         let f = File::open(&path).ctx("flushing", &path)?;
         if data { f.sync_data() } else { f.sync_all() }.ctx("flushing", &path)
     })
-    .map(drop)
 }
 
 /// Work on its own thread while the caller goes on (the pool is copied and

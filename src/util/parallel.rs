@@ -37,39 +37,73 @@ pub fn try_map<I: Sync, T: Send, E: Send>(
     threads: usize,
     f: impl Fn(&I) -> Result<T, E> + Sync,
 ) -> Result<Vec<T>, E> {
+    // One slot per item, filled in place (no per-thread lists to merge).
+    let slots: Vec<std::sync::Mutex<Option<T>>> =
+        items.iter().map(|_| Default::default()).collect();
+    each(items, threads, |i, item| {
+        let done = f(item)?;
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+        Ok(())
+    })?;
+    Ok(slots
+        .into_iter()
+        .map(|s| {
+            let s = s.into_inner().unwrap_or_else(|p| p.into_inner());
+            s.expect("every item ran")
+        })
+        .collect())
+}
+
+/// [`try_map`] for jobs without a result: nothing is kept per item.
+pub fn try_for_each<I: Sync, E: Send>(
+    items: &[I],
+    threads: usize,
+    f: impl Fn(&I) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    each(items, threads, |_, item| f(item))
+}
+
+/// `f(index, item)` over `items` on `threads` threads, each taking the next
+/// item when free; after a failure no new item is started, and the failure of
+/// the lowest index is returned.
+fn each<I: Sync, E: Send>(
+    items: &[I],
+    threads: usize,
+    f: impl Fn(usize, &I) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = threads.clamp(1, items.len().max(1));
     if threads <= 1 {
-        return items.iter().map(f).collect();
+        return items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| f(i, item));
     }
     let next = AtomicUsize::new(0);
-    let (next, f) = (&next, &f);
-    let mut done: Vec<(usize, Result<T, E>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        let r = f(item);
-                        let failed = r.is_err();
-                        done.push((i, r));
-                        if failed {
-                            next.store(items.len(), Ordering::Relaxed);
+    let failed: Mutex<Option<(usize, E)>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    if let Err(e) = f(i, item) {
+                        next.store(items.len(), Ordering::Relaxed);
+                        let mut first = failed.lock().unwrap_or_else(|p| p.into_inner());
+                        if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *first = Some((i, e));
                         }
+                        break;
                     }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker thread"))
-            .collect()
+                }
+            });
+        }
     });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +124,30 @@ mod tests {
         });
         // The first failure in item order, whichever thread saw it.
         assert_eq!(err.unwrap_err(), "bad 3");
+    }
+
+    #[test]
+    fn try_for_each_runs_every_item_once_and_stops_on_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let items: Vec<usize> = (0..500).collect();
+        let seen: Vec<AtomicUsize> = items.iter().map(|_| AtomicUsize::new(0)).collect();
+        try_for_each(&items, 8, |&i| {
+            seen[i].fetch_add(1, Ordering::Relaxed);
+            Ok::<(), String>(())
+        })
+        .unwrap();
+        assert!(seen.iter().all(|n| n.load(Ordering::Relaxed) == 1));
+        let ran = AtomicUsize::new(0);
+        let err = try_for_each(&items, 4, |&i| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            if i == 7 {
+                return Err(format!("bad {i}"));
+            }
+            // Slow enough that the failure is seen long before the end.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            Ok(())
+        });
+        assert_eq!(err.unwrap_err(), "bad 7");
+        assert!(ran.load(Ordering::Relaxed) < items.len());
     }
 }
