@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     agent_packager::util::malloc::tune_allocator();
     let cli = cli::args::Cli::parse();
     let log = Log::new(cli.verbose, cli.quiet);
-    match cli::run(&cli, &log) {
+    match cli::run(cli, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}{e}", error_prefix());

@@ -113,7 +113,7 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     use agent_packager::publish;
     if let (Some(dest), Some(key)) = (&a.export_key, &a.sign_key) {
         atomic::check_not_inputs(
@@ -124,8 +124,8 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         log.info(&format!("wrote {} (key {fpr})", dest.display()));
         return Ok(());
     }
-    if !a.debs.is_empty() && a.copy.is_none() && super::yum::is_rpm(a)? {
-        return super::yum::publish(a, force, log);
+    if !a.debs.is_empty() && a.copy.is_none() && super::yum::is_rpm(&a)? {
+        return super::yum::publish(&a, force, log);
     }
     let opts = publish::PublishOptions {
         repo: a.repo.clone().unwrap_or_default(),
@@ -153,21 +153,22 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     let selectors = |specs: Vec<String>| -> Result<Vec<publish::Selector>, Error> {
         specs.iter().map(|s| publish::Selector::parse(s)).collect()
     };
-    let positional: Vec<String> = a.debs.iter().map(|d| d.display().to_string()).collect();
+    // With --copy the positional arguments are package names, else .deb files
+    // (moved, not copied: there may be thousands).
+    let positional = std::mem::take(&mut a.debs);
+    let (debs, copy) = match a.copy {
+        Some(_) => {
+            let names = positional.iter().map(|d| d.display().to_string());
+            (Vec::new(), selectors(names.collect())?)
+        }
+        None => (positional, Vec::new()),
+    };
     let req = publish::Request {
-        debs: if a.copy.is_some() {
-            Vec::new()
-        } else {
-            a.debs.clone()
-        },
+        debs,
         remove: selectors(a.remove.clone())?,
         keep: a.keep.map(|n| n as usize),
         copy_from: a.copy.clone(),
-        copy: if a.copy.is_some() {
-            selectors(positional)?
-        } else {
-            Vec::new()
-        },
+        copy,
         copy_all: a.all,
         dry_run: a.dry_run,
     };

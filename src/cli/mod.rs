@@ -9,7 +9,7 @@ pub mod yum;
 use agent_packager::{Error, log::Log};
 use args::{Cli, Command};
 
-pub fn run(cli: &Cli, log: &Log) -> Result<(), Error> {
+pub fn run(cli: Cli, log: &Log) -> Result<(), Error> {
     let result = dispatch(cli, log);
     // Whatever a run stopped by SIGINT/SIGTERM failed with, it reports the signal.
     match (result, agent_packager::util::signals::pending()) {
@@ -18,7 +18,9 @@ pub fn run(cli: &Cli, log: &Log) -> Result<(), Error> {
     }
 }
 
-fn dispatch(cli: &Cli, log: &Log) -> Result<(), Error> {
+/// Runs the command; `cli` is taken so that `publish` owns its (possibly many)
+/// paths rather than copying them.
+fn dispatch(mut cli: Cli, log: &Log) -> Result<(), Error> {
     let force = cli.force;
     if matches!(
         cli.command,
@@ -27,17 +29,17 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<(), Error> {
         // A bad SOURCE_DATE_EPOCH is refused before any output is touched.
         agent_packager::util::epoch::check()?;
     }
-    match &cli.command {
-        None => commands::build(cli, log),
+    match cli.command.take() {
+        None => commands::build(&cli, log),
         Some(Command::Archive(a)) => {
             agent_packager::util::signals::install()?;
-            commands::archive(a, force, log)
+            commands::archive(&a, force, log)
         }
-        Some(Command::Publish(p)) => commands::publish(p, force, log),
-        Some(Command::Init(a)) => commands::init(a, force, log),
-        Some(Command::Completions(a)) => commands::completions(a),
+        Some(Command::Publish(p)) => commands::publish(*p, force, log),
+        Some(Command::Init(a)) => commands::init(&a, force, log),
+        Some(Command::Completions(a)) => commands::completions(&a),
         Some(Command::Man) => commands::man(),
         Some(Command::Schema) => commands::schema(),
-        Some(Command::PackagingFiles(a)) => commands::packaging_files(a, force, log),
+        Some(Command::PackagingFiles(a)) => commands::packaging_files(&a, force, log),
     }
 }
