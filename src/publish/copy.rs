@@ -11,8 +11,9 @@
 //! copy is staged under a temporary name in the repository root and renamed into
 //! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
 
+use super::decide::Plan;
 use super::index::Stanza;
-use super::stage;
+use super::{Action, stage};
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use sha2::{Digest, Sha256};
@@ -20,24 +21,35 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 /// One file to put into the pool.
-pub(super) struct Job {
-    pub src: PathBuf,
+pub(super) struct Job<'a> {
+    pub src: &'a Path,
     /// Its stanza: where it goes (`Filename`, relative to the repository
     /// root), and the size and SHA-256 found when `src` was read, which the
     /// copy must match.
-    pub stanza: Stanza,
+    pub stanza: &'a Stanza,
     /// The pool already has a file there (replaced with `-f`).
     pub replace: bool,
 }
 
-/// Copy `jobs` into the pool and sync what that wrote, on its own thread (it
-/// mostly waits on the filesystem while the caller builds the indices).
-pub(super) fn start(root: &Path, jobs: Vec<Job>) -> stage::Background {
+/// Copy the files of the `plans` that go into the pool and sync what that
+/// wrote, on its own thread (it mostly waits on the filesystem while the
+/// caller builds the indices from the same plans).
+pub(super) fn start(root: &Path, plans: Arc<Vec<Plan>>) -> stage::Background {
     let root = root.to_path_buf();
     stage::Background::spawn(move || {
+        let jobs: Vec<Job> = plans
+            .iter()
+            .filter(|p| p.copy)
+            .map(|p| Job {
+                src: &p.src,
+                stanza: &p.stanza,
+                replace: p.action == Action::Replaced,
+            })
+            .collect();
         let dirs = copy_all(&root, &jobs)?;
         let files: Vec<&str> = jobs.iter().map(|j| j.stanza.filename()).collect();
         stage::sync_all(&root, &files, &dirs)
@@ -45,26 +57,27 @@ pub(super) fn start(root: &Path, jobs: Vec<Job>) -> stage::Background {
 }
 
 /// Copy every job's file; returns the directories that got new entries
-/// (created ones and those they were created in), to be synced with the files
-/// before any index names them.
-pub(super) fn copy_all(root: &Path, jobs: &[Job]) -> Result<Vec<PathBuf>> {
+/// (created ones and those they were created in, relative to `root`), to be
+/// synced with the files before any index names them.
+pub(super) fn copy_all<'a>(root: &Path, jobs: &[Job<'a>]) -> Result<Vec<&'a str>> {
     let dirs = touched_dirs(root, jobs);
     // Mostly waiting on the filesystem: more threads than cores pay.
-    crate::util::parallel::try_map(jobs, 8, |job| copy_one(root, job))?;
+    crate::util::parallel::try_for_each(jobs, 8, |job| copy_one(root, job))?;
     Ok(dirs)
 }
 
 /// The directories that will get new entries, found before anything is created:
 /// each job's directory and, for one that does not exist yet, its parents up to
-/// the first that does.
-fn touched_dirs(root: &Path, jobs: &[Job]) -> Vec<PathBuf> {
-    let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
+/// the first that does (`""` is `root`). Pool paths are relative and
+/// `/`-separated, without `.` or `..` (`pool::check_relative`).
+fn touched_dirs<'a>(root: &Path, jobs: &[Job<'a>]) -> Vec<&'a str> {
+    let parent = |rel: &'a str| rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let mut touched: BTreeSet<&str> = BTreeSet::new();
     for job in jobs {
-        let dest = root.join(job.stanza.filename());
-        let mut dir = dest.parent().unwrap_or(root);
+        let mut dir = parent(job.stanza.filename());
         // A directory seen before had its parents seen then.
-        while touched.insert(dir.to_path_buf()) && dir != root && !dir.is_dir() {
-            dir = dir.parent().unwrap_or(root);
+        while touched.insert(dir) && !dir.is_empty() && !root.join(dir).is_dir() {
+            dir = parent(dir);
         }
     }
     touched.into_iter().collect()
@@ -88,8 +101,7 @@ fn copy_one(root: &Path, job: &Job) -> Result<()> {
             Err(e) => return Err(Error::io("writing", &dest, e.into())),
         }
     }
-    let ((), tmp) =
-        stage::stage_copy(root, &job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
+    let ((), tmp) = stage::stage_copy(root, job.src, |w, tmp_path| copy_checked(job, w, tmp_path))?;
     tmp.persist(&dest)
         .map_err(|e| Error::io("writing", &dest, e.error))?;
     Ok(())
@@ -98,7 +110,7 @@ fn copy_one(root: &Path, job: &Job) -> Result<()> {
 /// Copy `job.src` to `out` (named `out_path` in errors), checking size and SHA256
 /// against what was read before.
 fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
-    let mut src = File::open(&job.src).ctx("reading", &job.src)?;
+    let mut src = File::open(job.src).ctx("reading", job.src)?;
     let len = usize::try_from(job.stanza.size()).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len.clamp(4096, 256 << 10)];
     let mut sha = Sha256::new();
@@ -108,7 +120,7 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("reading", &job.src, e)),
+            Err(e) => return Err(Error::io("reading", job.src, e)),
         };
         sha.update(&buf[..n]);
         size += n as u64;
@@ -129,20 +141,15 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn job(src: &Path, rel: &str, bytes: &[u8], replace: bool) -> Job {
+    fn stanza(rel: &str, bytes: &[u8]) -> Stanza {
         let d = crate::publish::Digests::of(bytes);
         let text = format!(
             "Package: a\nVersion: 1\nArchitecture: all\nFilename: {rel}\nSize: {}\nSHA256: {}\n\n",
             d.size, d.sha256
         );
-        let stanza = crate::publish::index::parse(&text.into(), Path::new("P"))
+        crate::publish::index::parse(&text.into(), Path::new("P"))
             .unwrap()
-            .remove(0);
-        Job {
-            src: src.to_path_buf(),
-            stanza,
-            replace,
-        }
+            .remove(0)
     }
 
     #[test]
@@ -152,21 +159,19 @@ mod tests {
         fs::create_dir_all(root.join("pool/main")).unwrap();
         let src = t.path().join("a.deb");
         fs::write(&src, b"package bytes").unwrap();
-        let jobs = ["pool/main/a/a/a_1_all.deb", "pool/main/a/a/a_2_all.deb"]
-            .map(|rel| job(&src, rel, b"package bytes", false));
+        let stanzas = ["pool/main/a/a/a_1_all.deb", "pool/main/a/a/a_2_all.deb"]
+            .map(|rel| stanza(rel, b"package bytes"));
+        let jobs = stanzas.each_ref().map(|stanza| Job {
+            src: &src,
+            stanza,
+            replace: false,
+        });
         let dirs = copy_all(&root, &jobs).unwrap();
         for j in &jobs {
             let f = root.join(j.stanza.filename());
             assert_eq!(fs::read(f).unwrap(), b"package bytes");
         }
-        let rel: Vec<_> = dirs
-            .iter()
-            .map(|d| d.strip_prefix(&root).unwrap())
-            .collect();
-        let want: Vec<&Path> = ["pool/main", "pool/main/a", "pool/main/a/a"]
-            .map(Path::new)
-            .into();
-        assert_eq!(rel, want);
+        assert_eq!(dirs, ["pool/main", "pool/main/a", "pool/main/a/a"]);
         // Nothing else was left anywhere (no temporary names).
         let all: Vec<_> = walkdir::WalkDir::new(&root)
             .into_iter()
@@ -184,7 +189,12 @@ mod tests {
         let src = t.path().join("a.deb");
         fs::write(&src, b"new bytes!").unwrap();
         for replace in [false, true] {
-            let jobs = [job(&src, "pool/a.deb", b"old bytes!", replace)];
+            let old = stanza("pool/a.deb", b"old bytes!");
+            let jobs = [Job {
+                src: &src,
+                stanza: &old,
+                replace,
+            }];
             let err = copy_all(&root, &jobs).err().unwrap();
             assert!(
                 err.to_string().contains("changed while being published"),

@@ -77,7 +77,8 @@ pub struct Request {
     pub remove: Vec<Selector>,
     /// Keep only the newest N versions of each package and architecture.
     pub keep: Option<usize>,
-    /// Codename to copy packages from, into `PublishOptions::codename`.
+    /// Codename to copy packages from, into `PublishOptions::codename` (not
+    /// with `debs`: a run copies or adds, so no key comes from both).
     pub copy_from: Option<String>,
     /// What to copy (`copy_all`: everything).
     pub copy: Vec<Selector>,

@@ -311,6 +311,11 @@ pub fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary>
             "--copy FROM needs the packages to copy (NAME[=VERSION][/ARCH]...) or --all",
         ));
     }
+    if req.copy_from.is_some() && !req.debs.is_empty() {
+        return Err(Error::config(
+            "--copy FROM takes package names, not .deb files: copy and add in two runs",
+        ));
+    }
     // Before anything is created: a directory, FIFO or device is no package (a
     // FIFO would block the staging copy forever).
     for deb in &req.debs {

@@ -4,12 +4,13 @@
 
 use super::decide::{Plan, decide};
 use super::digest::{Digests, HASH_NAMES};
+use super::index::Key;
 use super::index::{self, Stanza};
 use super::lifecycle::{self, Request};
 use super::release::{self, Release};
 use super::spill::{self, Spill};
 use super::stage::{self, Staged};
-use super::state::{load_components, read_optional};
+use super::state::{Component, load_components, read_optional};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
 use super::{copy, foreign, generation, precheck};
@@ -81,11 +82,11 @@ fn commit(
         .as_deref()
         .map(release::listed_files)
         .unwrap_or_default();
-    let mut plans = decide(
+    let plans = Arc::new(decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
         staged,
-    )?;
+    )?);
     // Copies, removals and retention: decided before anything is written.
     let place = format!("{}/{}", opts.codename, opts.component);
     let source = match &req.copy_from {
@@ -159,49 +160,44 @@ fn commit(
     }
 
     // 1. Pool files, straight into their directories (`copy.rs`), copied and
-    // synced on another thread while the indices are built; waited for
-    // before the switch.
-    let jobs: Vec<copy::Job> = plans
-        .iter_mut()
-        .filter(|p| p.copy)
-        .map(|p| copy::Job {
-            src: std::mem::take(&mut p.src),
-            stanza: p.stanza.clone(),
-            replace: p.action == Action::Replaced,
-        })
-        .collect();
-    let wrote_pool = !jobs.is_empty();
-    let pool = copy::start(root, jobs);
+    // synced on another thread (which shares the plans) while the indices are
+    // built; waited for before the switch.
+    let wrote_pool = plans.iter().any(|p| p.copy);
+    let pool = copy::start(root, plans.clone());
     let mut written: Vec<PathBuf> = Vec::new();
-    let comp = comps.get_mut(&opts.component).expect("inserted above");
-    // Grown once (doubling it step by step would leave each old table behind).
-    comp.stanzas
-        .reserve(plans.iter().filter(|p| p.indexed()).count() + changes.copies.len());
-    for plan in plans.iter().filter(|p| p.indexed()) {
-        comp.stanzas.insert(plan.stanza.key(), plan.stanza.clone());
-    }
-    for st in changes.copies {
-        comp.stanzas.insert(st.key(), st);
-    }
+    // The component's table keeps what was there, less what is replaced or
+    // removed; the new stanzas stay where they are (plans, copies) and join
+    // it when the indices are rendered.
+    let dropped: HashSet<&Key> = changes.removals.iter().collect();
     let mut garbage = Vec::new();
+    let mut new: Vec<&Stanza> = Vec::with_capacity(added.len() + changes.copies.len());
+    let comp = comps.get_mut(&opts.component).expect("inserted above");
+    for st in added.iter().copied().chain(&changes.copies) {
+        let key = st.key();
+        comp.stanzas.remove(&key);
+        match dropped.contains(&key) {
+            true => garbage.push(st.filename().to_string()),
+            false => new.push(st),
+        }
+    }
     for key in &changes.removals {
         if let Some(st) = comp.stanzas.remove(key) {
             garbage.push(st.filename().to_string());
         }
     }
+    let ours = |name: &String| (*name == opts.component).then_some(&new[..]);
 
     // 2. Indices and their by-hash copies, in the next generation.
     let dist = generation::prepare(&live)?;
     let dist = &dist;
     let mut arches: BTreeSet<String> = BTreeSet::new();
-    for c in comps.values() {
+    for (name, c) in &comps {
         arches.extend(c.arches.iter().cloned());
-        arches.extend(
-            c.stanzas
-                .values()
-                .filter(|s| s.arch() != "all")
-                .map(|s| s.arch().to_string()),
-        );
+        for s in stanzas_of(c, ours(name)).filter(|s| s.arch() != "all") {
+            if !arches.contains(s.arch()) {
+                arches.insert(s.arch().to_string());
+            }
+        }
     }
     if arches.is_empty() {
         arches.insert(crate::debian::arch::host_deb());
@@ -214,8 +210,7 @@ fn commit(
             let dir = dist.join(&rel);
             write::remove_partials(&dir);
             let index = index::render(
-                c.stanzas
-                    .values()
+                stanzas_of(c, ours(name))
                     .filter(|s| s.arch() == arch || s.arch() == "all")
                     .collect(),
             );
@@ -336,8 +331,8 @@ fn commit(
     let named: HashSet<&str> = match garbage.is_empty() {
         true => HashSet::new(),
         false => comps
-            .values()
-            .flat_map(|c| c.stanzas.values().map(Stanza::filename))
+            .iter()
+            .flat_map(|(name, c)| stanzas_of(c, ours(name)).map(Stanza::filename))
             .collect(),
     };
     let deleted = lifecycle::collect_garbage(root, (&opts.codename, &named), &garbage)?;
@@ -353,4 +348,13 @@ fn commit(
         deleted,
         dry_run: false,
     })
+}
+
+/// Every stanza of component `c` as its indices will list them: those of its
+/// table and, for the component published to, the `new` ones.
+fn stanzas_of<'a>(
+    c: &'a Component,
+    new: Option<&'a [&'a Stanza]>,
+) -> impl Iterator<Item = &'a Stanza> + 'a {
+    c.stanzas.values().chain(new.into_iter().flatten().copied())
 }
