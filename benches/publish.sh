@@ -13,8 +13,8 @@
 #   remove  one package removed from it (N = the largest size only)
 # apt-ftparchive has no repository state: "full" is cp into pool/ + packages
 # (with its --db cache) + gzip -9 + xz + release; "+1" is cp + the same again
-# with the warm cache; it has no remove. Peak RSS of cfy-ap (GNU time) is
-# reported per size. Bars (issue 14): full >= 1.5x faster than the fastest
+# with the warm cache; it has no remove. Peak RSS of every tool and op (GNU
+# time, one more round) is reported per size, then how cfy-ap's grows with N. Bars (issue 14): full >= 1.5x faster than the fastest
 # peer, +1 and remove >= 2x faster. Exits 1 when a bar is missed.
 # Nothing is deleted until the end: on a journal-less ext4 (this machine's disk)
 # creating a file right after many were deleted makes the allocator read every
@@ -115,6 +115,19 @@ apt_full() {
 apt_add() { aptly_ "$1" repo add bench "$EXTRA" && aptly_ "$1" publish update -skip-signing stable; }
 apt_remove() { aptly_ "$1" repo remove bench bench-pkg-1 && aptly_ "$1" publish update -skip-signing stable; }
 
+# peak OP REPO -> KiB: the peak RSS of the largest process OP ran (GNU time on a
+# shell running OP; the kernel folds reaped children's peaks into the shell's).
+peak() {
+    local out
+    out=$(mktemp -p "$SCRATCH")
+    /usr/bin/time -o "$out" -f '%M' bash -c '"$0" "$1"' "$1" "$2" >/dev/null 2>&1
+    tail -1 "$out"
+}
+export -f cfy_full cfy_add cfy_remove ftp_index ftp_full ftp_add rep_init rep_full \
+    rep_add rep_remove aptly_conf aptly_ apt_full apt_add apt_remove
+export CFY_AP
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
+
 # time_op OP REPO -> microseconds
 time_op() {
     local t0 t1
@@ -127,6 +140,7 @@ time_op() {
 
 count() { grep -c '^Package:' "$1"; }
 fail=0
+declare -A cfy_rss=()
 largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
 for N in $SIZES; do
     DEBS="$W/debs-$N"
@@ -158,10 +172,18 @@ for N in $SIZES; do
     [[ $(count "$W/ftp-$N-1/dists/stable/main/binary-amd64/Packages") -eq $((N + 1)) ]]
     [[ $(count "$W/rep-$N-1/dists/stable/main/binary-amd64/Packages") -ge $N ]]
 
-    # Peak RSS of cfy-ap for a full publish of N.
-    rss=$( { /usr/bin/time -f '%M' "$CFY_AP" publish -q --repo "$W/rss-$N" "$DEBS"/*.deb; } 2>&1 | tail -1)
+    # Peak RSS: one more round of each tool, each op under GNU time.
+    declare -A rss=()
+    for tool in "${tools[@]}"; do
+        for op in full add remove; do
+            declare -F "${tool}_$op" >/dev/null || continue
+            [[ $op != remove || $N == "$largest" ]] || continue
+            rss[$tool.$op]=$(peak "${tool}_$op" "$W/$tool-$N-rss")
+            [[ $tool != cfy ]] || cfy_rss[$N.$op]=${rss[$tool.$op]}
+        done
+    done
 
-    echo "N = $N debs, medians of $RUNS runs (ms); cfy-ap peak RSS (full): ${rss} KiB"
+    echo "N = $N debs, medians of $RUNS runs (ms)"
     printf '  %-10s %12s %14s %12s %10s\n' op cfy-ap apt-ftparchive reprepro aptly
     for op in full add remove; do
         [[ -n ${res[cfy.$op]:-} ]] || continue
@@ -182,6 +204,26 @@ for N in $SIZES; do
         [[ $verdict == ok ]] || fail=1
         echo "    fastest peer / cfy-ap = ${r}x (bar: >= ${bar}x) $verdict"
     done
-    unset res times
+    echo "  peak RSS (MiB)"
+    for op in full add remove; do
+        [[ -n ${rss[cfy.$op]:-} ]] || continue
+        row=()
+        for tool in cfy ftp rep apt; do
+            v=${rss[$tool.$op]:-}
+            row+=("$([[ -n $v ]] && mib "$v" || echo -)")
+        done
+        printf '  %-10s %12s %14s %12s %10s\n' "${op/add/+1}" "${row[@]}"
+    done
+    unset res times rss
 done
+# How cfy-ap's peak RSS grows with N, per op (issue 14: flat in N, reported).
+smallest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | head -1)
+if [[ $smallest != "$largest" ]]; then
+    for op in full add; do
+        a=${cfy_rss[$smallest.$op]} b=${cfy_rss[$largest.$op]}
+        echo "cfy-ap peak RSS, ${op/add/+1}: $(mib "$a") MiB at $smallest, $(mib "$b") MiB at $largest" \
+            "($(awk -v a="$a" -v b="$b" -v n=$((largest - smallest)) \
+                'BEGIN {printf "%+.2f", (b - a) / n}') KiB per package)"
+    done
+fi
 [[ $fail == 0 ]] && echo PASS || { echo "FAIL: a bar was missed" >&2; exit 1; }
