@@ -8,10 +8,10 @@
 //! nothing.
 
 use super::index::{Key, Stanza};
-use super::state::subdirs;
+use super::state::{Table, subdirs};
 use crate::debian::version;
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -156,13 +156,13 @@ pub(super) fn plan(
     req: &Request,
     force: bool,
     place: &str,
-    target: &HashMap<Key, Stanza>,
+    target: &Table,
     added: &[&Stanza],
-    source: Option<(&str, &HashMap<Key, Stanza>)>,
+    source: Option<(&str, &Table)>,
 ) -> Result<Changes> {
     let mut changes = Changes::default();
     if let Some((from, src)) = source {
-        let keys: Vec<Key> = src.keys().cloned().collect();
+        let keys: Vec<Key> = src.keys().collect();
         let picked = if req.copy_all {
             let mut all = keys;
             all.sort();
@@ -171,7 +171,7 @@ pub(super) fn plan(
             select(&keys, &req.copy, from)?
         };
         for key in picked {
-            let st = &src[&key];
+            let st = src.get(&key).expect("picked from its keys");
             match target.get(&key) {
                 Some(old) if old.sha256() == st.sha256() => changes.already.push(st.clone()),
                 Some(old) if !force => {
@@ -188,7 +188,7 @@ pub(super) fn plan(
     if req.remove.is_empty() && req.keep.is_none() {
         return Ok(changes);
     }
-    let mut projected: Vec<Key> = target.keys().cloned().collect();
+    let mut projected: Vec<Key> = target.keys().collect();
     projected.extend(added.iter().map(|s| s.key()));
     projected.extend(changes.copies.iter().map(Stanza::key));
     projected.sort();
@@ -280,17 +280,16 @@ pub(super) fn collect_garbage(
 mod tests {
     use super::*;
 
-    fn stanzas(keys: &[(&str, &str, &str)]) -> HashMap<Key, Stanza> {
+    fn stanzas(keys: &[(&str, &str, &str)]) -> Table {
         keys.iter()
             .map(|(p, v, a)| {
                 let text = format!(
                     "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
                      Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: 00\n\n"
                 );
-                let s = crate::publish::index::parse(&text.into(), Path::new("P"))
+                crate::publish::index::parse(&text.into(), Path::new("P"))
                     .unwrap()
-                    .remove(0);
-                (s.key(), s)
+                    .remove(0)
             })
             .collect()
     }
@@ -319,7 +318,7 @@ mod tests {
             ("ab", "1.0", "arm64"),
             ("bc", "1", "all"),
         ]);
-        let keys: Vec<Key> = all.keys().cloned().collect();
+        let keys: Vec<Key> = all.keys().collect();
         let gone = beyond(&keys, 2);
         let versions: Vec<&str> = gone.iter().map(Key::version).collect();
         assert_eq!(versions, ["1.0", "1.10", "1.9"]);
