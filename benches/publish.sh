@@ -139,6 +139,17 @@ time_op() {
 }
 
 count() { grep -c '^Package:' "$1"; }
+# row TABLE OP UNIT: OP's line of TABLE (an associative array by tool.op), a cell
+# per tool in UNIT (ms or mib), - where the tool has no such op.
+row() {
+    local -n table=$1
+    local op=$2 unit=$3 tool v cells=()
+    for tool in cfy ftp rep apt; do
+        v=${table[$tool.$op]:-}
+        cells+=("$([[ -n $v ]] && "$unit" "$v" || echo -)")
+    done
+    printf '  %-10s %12s %14s %12s %10s\n' "${op/add/+1}" "${cells[@]}"
+}
 fail=0
 declare -A cfy_rss=()
 largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
@@ -187,12 +198,7 @@ for N in $SIZES; do
     printf '  %-10s %12s %14s %12s %10s\n' op cfy-ap apt-ftparchive reprepro aptly
     for op in full add remove; do
         [[ -n ${res[cfy.$op]:-} ]] || continue
-        row=()
-        for tool in cfy ftp rep apt; do
-            v=${res[$tool.$op]:-}
-            row+=("$([[ -n $v ]] && ms "$v" || echo -)")
-        done
-        printf '  %-10s %12s %14s %12s %10s\n' "${op/add/+1}" "${row[@]}"
+        row res "$op" ms
         best=""
         for tool in ftp rep apt; do
             v=${res[$tool.$op]:-}
@@ -207,12 +213,7 @@ for N in $SIZES; do
     echo "  peak RSS (MiB)"
     for op in full add remove; do
         [[ -n ${rss[cfy.$op]:-} ]] || continue
-        row=()
-        for tool in cfy ftp rep apt; do
-            v=${rss[$tool.$op]:-}
-            row+=("$([[ -n $v ]] && mib "$v" || echo -)")
-        done
-        printf '  %-10s %12s %14s %12s %10s\n' "${op/add/+1}" "${row[@]}"
+        row rss "$op" mib
     done
     unset res times rss
 done
