@@ -282,15 +282,7 @@ mod tests {
 
     fn stanzas(keys: &[(&str, &str, &str)]) -> Table {
         keys.iter()
-            .map(|(p, v, a)| {
-                let text = format!(
-                    "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
-                     Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: 00\n\n"
-                );
-                crate::publish::index::parse(&text.into(), Path::new("P"))
-                    .unwrap()
-                    .remove(0)
-            })
+            .map(|(p, v, a)| crate::publish::state::test_stanza(p, v, a, "00"))
             .collect()
     }
 

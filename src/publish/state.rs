@@ -221,19 +221,23 @@ pub(super) fn referenced_elsewhere(
     Ok(None)
 }
 
+/// A stanza of package `p`, version `v`, architecture `a` and SHA256 `sha`
+/// (for tests of the table and of what is decided against it).
+#[cfg(test)]
+pub(super) fn test_stanza(p: &str, v: &str, a: &str, sha: &str) -> Stanza {
+    let text = format!(
+        "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
+         Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: {sha}\n\n"
+    );
+    index::parse(&text.into(), Path::new("P"))
+        .unwrap()
+        .remove(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stanza(p: &str, v: &str, a: &str, sha: &str) -> Stanza {
-        let text = format!(
-            "Package: {p}\nVersion: {v}\nArchitecture: {a}\n\
-             Filename: pool/{p}_{v}_{a}.deb\nSize: 1\nSHA256: {sha}\n\n"
-        );
-        index::parse(&text.into(), Path::new("P"))
-            .unwrap()
-            .remove(0)
-    }
+    use test_stanza as stanza;
 
     #[test]
     fn table_finds_keeps_the_first_of_a_key_and_removes_by_marking() {
@@ -245,7 +249,7 @@ mod tests {
             stanza("a", "2", "all", "04"),
         ]);
         let order: Vec<String> = t.keys().map(|k| k.to_string()).collect();
-        assert_eq!(order.len(), 3);
+        assert_eq!(order, ["a 10 (amd64)", "a 2 (all)", "b 1 (amd64)"]);
         let a2 = stanza("a", "2", "all", "ff").key();
         assert_eq!(t.get(&a2).unwrap().sha256(), "02");
         assert!(t.contains_key(&stanza("a", "10", "amd64", "00").key()));
