@@ -14,8 +14,9 @@
 # apt-ftparchive has no repository state: "full" is cp into pool/ + packages
 # (with its --db cache) + gzip -9 + xz + release; "+1" is cp + the same again
 # with the warm cache; it has no remove. Peak RSS of every tool and op (GNU
-# time, one more round) is reported per size, then how cfy-ap's grows with N. Bars (issue 14): full >= 1.5x faster than the fastest
-# peer, +1 and remove >= 2x faster. Exits 1 when a bar is missed.
+# time, one more round) is reported per size, then how cfy-ap's grows with N.
+# Bars (issue 14): full >= 1.5x faster than the fastest peer, +1 and remove
+# >= 2x faster. Exits 1 when a bar is missed.
 # Nothing is deleted until the end: on a journal-less ext4 (this machine's disk)
 # creating a file right after many were deleted makes the allocator read every
 # recently freed inode, so a clean-up (or building the debs in temporary trees on

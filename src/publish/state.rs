@@ -49,12 +49,13 @@ impl Component {
 
 pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>> {
     let mut comps = BTreeMap::new();
-    let mut read = Vec::new();
     for comp_dir in subdirs(dist)? {
         let mut comp = Component {
             dir: comp_dir.clone(),
             ..Component::default()
         };
+        // Every architecture's stanzas (one index's list is taken as it is).
+        let mut read = Vec::new();
         for bin_dir in subdirs(&comp_dir)? {
             let name = file_name(&bin_dir);
             let Some(arch) = name.strip_prefix("binary-") else {
@@ -71,7 +72,7 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
             }
             comp.current.insert(arch.to_string(), file);
         }
-        comp.stanzas = Table::new(std::mem::take(&mut read));
+        comp.stanzas = Table::new(read);
         if !comp.arches.is_empty() {
             comps.insert(file_name(&comp_dir), comp);
         }
@@ -137,14 +138,10 @@ impl Table {
         self.values().map(Stanza::key)
     }
 
+    /// The stanzas left, sorted by key.
     pub fn into_values(self) -> Vec<Stanza> {
-        let gone = self.gone;
-        let mut i = 0;
-        let mut rows = self.rows;
-        rows.retain(|_| {
-            i += 1;
-            !gone[i - 1]
-        });
+        let (mut rows, mut gone) = (self.rows, self.gone.into_iter());
+        rows.retain(|_| !gone.next().expect("a mark per row"));
         rows
     }
 }
