@@ -56,10 +56,10 @@ pub(super) fn decide(
         let what = key.to_string();
         // The pool path of a new package (the stanza names it).
         let filename = st.filename();
-        let index = if comp.stanzas.contains_key(&key) {
-            comp.source(&key)
-        } else {
-            PathBuf::new()
+        let published = comp.stanzas.get(&key)?;
+        let index = match published {
+            Some(_) => comp.source(&key),
+            None => PathBuf::new(),
         };
         let shared = |idx: PathBuf| {
             Error::exists(format!(
@@ -68,11 +68,11 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
-        let (action, copy, stanza) = match comp.stanzas.get(&key) {
+        let (action, copy, stanza) = match published {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &index)?.exists();
-                (Action::Unchanged, missing, old.clone())
+                (Action::Unchanged, missing, old)
             }
             Some(old) if !opts.force => {
                 return Err(Error::exists(format!(

@@ -7,16 +7,11 @@ use super::spill::Spill;
 use crate::debian::{deb822, version};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Fields that a repository computes; never copied from a package's control file.
 const REPOSITORY_FIELDS: [&str; 6] = ["Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"];
-
-/// Average stanzas per chunk (a `Packages.gz` member, a `Packages.xz` block: see
-/// [`crate::codec::gz_reuse`], [`crate::codec::xz_reuse`]), and the most.
-const CHUNK_EVERY: u64 = 32;
-const CHUNK_MAX: usize = 128;
 
 /// One paragraph of a `Packages` file, with the fields publishing looks at.
 /// Its text is in memory (a new package's stanza, or one parsed from a text)
@@ -304,63 +299,143 @@ impl Stanza {
     }
 }
 
-/// Read a `Packages` file written by an earlier publish (or any apt tool), a
-/// block at a time: each stanza keeps its fields in memory and points at its
-/// text in the file, which stays open (the file is never changed in place: a
-/// publish writes a new one and renames it). `None` when there is no file.
+/// Read a `Packages` file written by an earlier publish (or any apt tool) whole:
+/// each stanza keeps its fields in memory and points at its text in the file.
+/// `None` when there is no file (tests).
+#[cfg(test)]
 pub fn read(path: &Path) -> Result<Option<(Arc<Spill>, Vec<Stanza>)>> {
-    let file = match Spill::open(path) {
-        Ok(f) => Arc::new(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("reading", path, e)),
+    let Some(reader) = Reader::open(path)? else {
+        return Ok(None);
     };
-    let mut out = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_BLOCK);
-    // The file offset of `buf[0]`.
-    let mut offset = 0u64;
-    loop {
-        let have = buf.len();
-        buf.resize(have.max(READ_BLOCK / 2) * 2, 0);
-        let got = file.read_some(offset + have as u64, &mut buf[have..]);
-        let got = got.map_err(|e| Error::io("reading", path, e))?;
-        buf.truncate(have + got);
-        let end = got == 0;
-        // Whole paragraphs only: up to the last blank line (all of it at the end).
-        let cut = match end {
-            true => buf.len(),
-            false => match memchr::memmem::rfind(&buf, b"\n\n") {
-                Some(i) => i + 2,
-                None => continue,
-            },
+    let file = reader.file().clone();
+    Ok(Some((file, reader.collect::<Result<Vec<_>>>()?)))
+}
+
+/// The stanzas of a `Packages` file, in file order, read a block at a time:
+/// each keeps its fields in memory and points at its text in the file, which
+/// stays open (the file is never changed in place: a publish writes a new one
+/// and renames it). Only a block's stanzas are held at once.
+pub struct Reader {
+    path: PathBuf,
+    file: Arc<Spill>,
+    buf: Vec<u8>,
+    /// The file offset of `buf[0]`.
+    offset: u64,
+    queue: std::vec::IntoIter<Stanza>,
+    done: bool,
+}
+
+impl Reader {
+    /// `None` when there is no file.
+    pub fn open(path: &Path) -> Result<Option<Reader>> {
+        let file = match Spill::open(path) {
+            Ok(f) => Arc::new(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading", path, e)),
         };
-        let text = std::str::from_utf8(&buf[..cut]).map_err(|e| {
-            let at = offset + e.valid_up_to() as u64;
-            Error::build(format!(
-                "existing index {} is not UTF-8 text (byte {at})",
-                path.display()
-            ))
-        })?;
-        for para in deb822::paragraphs(text) {
-            let start = offset + (para.as_ptr() as usize - text.as_ptr() as usize) as u64;
-            let len = u32::try_from(para.len()).map_err(|_| {
+        Ok(Some(Reader {
+            path: path.to_path_buf(),
+            file,
+            buf: Vec::with_capacity(READ_BLOCK),
+            offset: 0,
+            queue: Vec::new().into_iter(),
+            done: false,
+        }))
+    }
+
+    /// The file read (the stanzas point into it).
+    pub fn file(&self) -> &Arc<Spill> {
+        &self.file
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Parse the next block's whole paragraphs into the queue.
+    fn fill(&mut self) -> Result<()> {
+        let path = &self.path;
+        let buf = &mut self.buf;
+        loop {
+            let have = buf.len();
+            buf.resize(have.max(READ_BLOCK / 2) * 2, 0);
+            let got = self
+                .file
+                .read_some(self.offset + have as u64, &mut buf[have..]);
+            let got = got.map_err(|e| Error::io("reading", path, e))?;
+            buf.truncate(have + got);
+            self.done = got == 0;
+            // Whole paragraphs only: up to the last blank line (all of it at the end).
+            let cut = match self.done {
+                true => buf.len(),
+                false => match memchr::memmem::rfind(buf, b"\n\n") {
+                    Some(i) => i + 2,
+                    None => continue,
+                },
+            };
+            let text = std::str::from_utf8(&buf[..cut]).map_err(|e| {
+                let at = self.offset + e.valid_up_to() as u64;
                 Error::build(format!(
-                    "existing index {} has a stanza over 4 GiB",
+                    "existing index {} is not UTF-8 text (byte {at})",
                     path.display()
                 ))
             })?;
-            let at = Text::InFile(file.clone(), start, len);
-            out.push(Stanza::compact(&found(para, path)?, at));
+            let mut out = Vec::new();
+            for para in deb822::paragraphs(text) {
+                let start = para.as_ptr() as usize - text.as_ptr() as usize;
+                let at = self.offset + start as u64;
+                let text = in_file(&self.file, at, para, path)?;
+                out.push(Stanza::compact(&found(para, path)?, text));
+            }
+            self.queue = out.into_iter();
+            buf.drain(..cut);
+            self.offset += cut as u64;
+            return Ok(());
         }
-        if end {
-            return Ok(Some((file, out)));
-        }
-        buf.drain(..cut);
-        offset += cut as u64;
     }
 }
 
-/// How much of an index [`read`] takes at a time (more when a stanza is larger).
-const READ_BLOCK: usize = 128 << 10;
+/// Where `para`, at `at` of the index `file` (at `path`), is.
+fn in_file(file: &Arc<Spill>, at: u64, para: &str, path: &Path) -> Result<Text> {
+    let len = u32::try_from(para.len()).map_err(|_| {
+        Error::build(format!(
+            "existing index {} has a stanza over 4 GiB",
+            path.display()
+        ))
+    })?;
+    Ok(Text::InFile(file.clone(), at, len))
+}
+
+impl Iterator for Reader {
+    type Item = Result<Stanza>;
+
+    fn next(&mut self) -> Option<Result<Stanza>> {
+        loop {
+            if let Some(s) = self.queue.next() {
+                return Some(Ok(s));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+/// The stanza whose text is `para`, found at `at` of the index `file` (at
+/// `path`) again, after [`Reader`] read it: its fields parsed again.
+pub fn reread(file: &Arc<Spill>, at: u64, para: &str, path: &Path) -> Result<Stanza> {
+    Ok(Stanza::compact(
+        &found(para, path)?,
+        in_file(file, at, para, path)?,
+    ))
+}
+
+/// How much of an index [`Reader`] takes at a time (more when a stanza is larger).
+pub const READ_BLOCK: usize = 128 << 10;
 
 /// Parse a `Packages` text held in memory: the stanzas share `text`.
 #[cfg(test)]
@@ -452,27 +527,26 @@ fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
     })
 }
 
-/// Whether `b`'s text comes right after `a`'s in the same file, with only a
-/// blank line between them. Two bytes between two paragraphs can only be
-/// `"\n\n"`: a paragraph's text ends where its last line's newline is
-/// (trailing blanks trimmed) and the next one starts a line; a spill file puts
-/// a blank line after each text ([`Spill::put`]).
-fn follows(a: &Stanza, b: &Stanza) -> bool {
-    match (&a.at, &b.at) {
-        (Text::InFile(fa, at_a, len_a), Text::InFile(fb, at_b, _)) => {
-            Arc::ptr_eq(fa, fb) && *at_b == at_a + u64::from(*len_a) + 2
+impl Stanza {
+    /// Where its text is in a file (an index read in place, a spill file).
+    pub fn location(&self) -> Option<(&Arc<Spill>, u64, u32)> {
+        match &self.at {
+            Text::InFile(file, at, len) => Some((file, *at, *len)),
+            Text::Here(_) => None,
         }
-        _ => false,
+    }
+
+    /// A hash of its key, the same in every process ([`Key::stable_hash`]).
+    pub fn stable_hash(&self) -> u64 {
+        fnv1a(&[self.package(), self.version(), self.arch()])
     }
 }
 
-impl Stanza {
-    /// Where its text ends in its file.
-    fn end(&self) -> Option<u64> {
-        match &self.at {
-            Text::InFile(_, at, len) => Some(at + u64::from(*len)),
-            Text::Here(_) => None,
-        }
+impl Key {
+    /// A hash of the key, the same in every process (unlike std's, which is
+    /// seeded per process): 64-bit FNV-1a.
+    pub fn stable_hash(&self) -> u64 {
+        fnv1a(&[self.package(), self.version(), self.arch()])
     }
 }
 
@@ -485,127 +559,6 @@ pub fn order(a: &Stanza, b: &Stanza) -> Ordering {
         .then_with(|| a.arch().cmp(b.arch()))
 }
 
-/// A `Packages` file to write: its stanzas in order, split into chunks of
-/// whole stanzas. The text itself is produced a chunk at a time
-/// ([`Rendered::chunk`]), never held whole.
-pub struct Rendered<'a> {
-    stanzas: Vec<&'a Stanza>,
-    /// Ranges of `stanzas`, in order, covering them.
-    chunks: Vec<std::ops::Range<usize>>,
-}
-
-impl Rendered<'_> {
-    /// The number of chunks.
-    pub fn chunks(&self) -> usize {
-        self.chunks.len()
-    }
-
-    /// The text of chunk `i`: its stanzas, each ended by a blank line.
-    /// Stanzas next to each other in the same file (an index read in place)
-    /// are read from it in one go, blank lines between them included.
-    pub fn chunk(&self, i: usize) -> std::io::Result<Vec<u8>> {
-        let stanzas = &self.stanzas[self.chunks[i].clone()];
-        let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text_len() + 2).sum());
-        let mut rest = stanzas;
-        while let Some((first, _)) = rest.split_first() {
-            let run = 1 + rest.windows(2).take_while(|w| follows(w[0], w[1])).count();
-            match (&first.at, rest[run - 1].end()) {
-                (Text::InFile(file, at, _), Some(end)) if run > 1 => {
-                    file.get(*at, (end - at) as usize, &mut out)?;
-                }
-                _ => first.append_text(&mut out)?,
-            }
-            out.extend_from_slice(b"\n\n");
-            rest = &rest[run..];
-        }
-        Ok(out)
-    }
-
-    /// Whether `current` (an index read in place) holds exactly this file.
-    /// Stanzas read from it, in its order, are not read again.
-    pub fn is(&self, current: &Arc<Spill>) -> std::io::Result<bool> {
-        let len = current.len();
-        // Where the next stanza must start; after a stanza read from
-        // `current`, the two bytes that must be a blank line.
-        let mut pos = 0u64;
-        let mut gap = None;
-        let (mut want, mut have) = (Vec::new(), Vec::new());
-        let blank = |at: u64, have: &mut Vec<u8>| -> std::io::Result<bool> {
-            have.clear();
-            Ok(at + 2 <= len && {
-                current.get(at, 2, have)?;
-                have == b"\n\n"
-            })
-        };
-        for s in &self.stanzas {
-            match &s.at {
-                // A stanza right after another one read from there is preceded
-                // by a blank line (see `follows`).
-                Text::InFile(file, at, l) if Arc::ptr_eq(file, current) && *at == pos => {
-                    gap = Some(at + u64::from(*l));
-                    pos = at + u64::from(*l) + 2;
-                    continue;
-                }
-                _ => {}
-            }
-            if let Some(at) = gap.take()
-                && !blank(at, &mut have)?
-            {
-                return Ok(false);
-            }
-            want.clear();
-            s.append_text(&mut want)?;
-            want.extend_from_slice(b"\n\n");
-            have.clear();
-            if pos + want.len() as u64 > len {
-                return Ok(false);
-            }
-            current.get(pos, want.len(), &mut have)?;
-            if have != want {
-                return Ok(false);
-            }
-            pos += want.len() as u64;
-        }
-        if let Some(at) = gap
-            && !blank(at, &mut have)?
-        {
-            return Ok(false);
-        }
-        Ok(pos == len)
-    }
-
-    /// The whole text (tests).
-    #[cfg(test)]
-    pub fn text(&self) -> String {
-        let bytes: Vec<u8> = (0..self.chunks())
-            .flat_map(|i| self.chunk(i).expect("readable"))
-            .collect();
-        String::from_utf8(bytes).expect("stanzas are text")
-    }
-}
-
-/// The `Packages` file of `stanzas` (sorted here). Chunk boundaries depend only
-/// on the stanzas next to them (a hash of the package key), so adding a package
-/// changes one chunk and leaves the others byte-identical.
-pub fn render(mut stanzas: Vec<&Stanza>) -> Rendered<'_> {
-    stanzas.sort_by(|a, b| order(a, b));
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for (i, s) in stanzas.iter().enumerate() {
-        if fnv1a(&[s.package(), s.version(), s.arch()]).is_multiple_of(CHUNK_EVERY)
-            || i + 1 - start == CHUNK_MAX
-        {
-            chunks.push(start..i + 1);
-            start = i + 1;
-        }
-    }
-    if start < stanzas.len() {
-        chunks.push(start..stanzas.len());
-    }
-    Rendered { stanzas, chunks }
-}
-
-/// 64-bit FNV-1a: a stable hash (unlike std's, which is seeded per process).
 fn fnv1a(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
@@ -620,6 +573,7 @@ fn fnv1a(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::render::Rendered;
 
     /// `text` as a file in `dir`, opened as an index.
     fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> Arc<Spill> {
@@ -650,8 +604,11 @@ mod tests {
             ("pool/b1.deb", "cd")
         );
         assert_eq!(stanzas[1].size(), 3);
-        let rendered = render(stanzas.iter().collect());
-        assert_eq!(rendered.chunks.last().map(|c| c.end), Some(2));
+        let rendered = Rendered::sorted(stanzas.iter().collect());
+        assert_eq!(
+            rendered.chunks().map(|c| c.unwrap().len()).sum::<usize>(),
+            2
+        );
         let out = rendered.text();
         let t = tempfile::tempdir().unwrap();
         let is = |r: &Rendered, text: &str| r.is(&file(&t, "is", text)).unwrap();
@@ -677,7 +634,7 @@ mod tests {
             assert_eq!(fields(a), fields(b));
             assert!(matches!(a.at, Text::InFile(..)) && a.buf.len() < b.buf.len());
         }
-        let back = render(spilled.iter().collect());
+        let back = Rendered::sorted(spilled.iter().collect());
         assert_eq!(back.text(), out);
         assert!(is(&back, &out) && !is(&back, &out[1..]));
     }
@@ -738,8 +695,8 @@ mod tests {
         assert!(got[1234].text_len() > 2 * READ_BLOCK);
         // Rendered from the file (runs of stanzas read in one go) as from memory,
         // and recognised as the file without reading it again.
-        let from_file = render(got.iter().collect());
-        assert!(from_file.chunks() > 100);
+        let from_file = Rendered::sorted(got.iter().collect());
+        assert!(from_file.chunks().count() > 100);
         assert_eq!(from_file.text(), text);
         assert!(from_file.is(&f).unwrap() && from_file.is(&current).unwrap());
         // Not the same file: one more blank line, no blank line at the end.
@@ -753,7 +710,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(short, whole);
-        assert!(!render(short.iter().collect()).is(&f).unwrap());
+        assert!(!Rendered::sorted(short.iter().collect()).is(&f).unwrap());
         // A corrupt stanza in a later block is still found.
         let bad = text.replace("Package: p3999\nVersion: 1\n", "Package: p3999\n");
         file(&t, "bad", &bad);

@@ -7,7 +7,8 @@
 //! same write order, same signing rules, and bad input (an unknown name) changes
 //! nothing.
 
-use super::index::{Key, Stanza};
+use super::index::{self, Key, Stanza};
+use super::render;
 use super::state::{Table, subdirs};
 use crate::debian::version;
 use crate::error::{Error, Result};
@@ -104,21 +105,40 @@ impl Request {
     }
 }
 
-/// The keys `selectors` pick from `keys`; every selector must pick one (exit 2
-/// naming it, before anything is written).
-pub(super) fn select(keys: &[Key], selectors: &[Selector], place: &str) -> Result<Vec<Key>> {
-    let mut out = Vec::new();
-    for sel in selectors {
-        let before = out.len();
-        out.extend(keys.iter().filter(|k| sel.matches(k)).cloned());
-        if out.len() == before {
-            return Err(Error::config(format!("{sel}: no such package in {place}"))
-                .with("`cfy-ap publish --repo R --list` shows what is there"));
+/// Which packages `selectors` pick, asked one package at a time; every
+/// selector must pick one (exit 2 naming it, before anything is written).
+struct Picker<'a> {
+    selectors: &'a [Selector],
+    matched: Vec<bool>,
+}
+
+impl<'a> Picker<'a> {
+    fn new(selectors: &'a [Selector]) -> Picker<'a> {
+        Picker {
+            selectors,
+            matched: vec![false; selectors.len()],
         }
     }
-    out.sort();
-    out.dedup();
-    Ok(out)
+
+    fn picks(&mut self, key: &Key) -> bool {
+        let mut any = false;
+        for (sel, m) in self.selectors.iter().zip(&mut self.matched) {
+            if sel.matches(key) {
+                *m = true;
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Every selector picked a package in `place`.
+    fn all_matched(&self, place: &str) -> Result<()> {
+        match self.selectors.iter().zip(&self.matched).find(|(_, m)| !**m) {
+            Some((sel, _)) => Err(Error::config(format!("{sel}: no such package in {place}"))
+                .with("`cfy-ap publish --repo R --list` shows what is there")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The keys beyond the newest `keep` versions of each (package, architecture),
@@ -152,6 +172,7 @@ pub(super) struct Changes {
 
 /// Decide copies and removals for `req` against `target` (the current stanzas)
 /// plus the stanzas being `added`; `source` holds the copy source's stanzas.
+/// Both tables are streamed: what is kept in memory is what changes.
 pub(super) fn plan(
     req: &Request,
     force: bool,
@@ -162,18 +183,21 @@ pub(super) fn plan(
 ) -> Result<Changes> {
     let mut changes = Changes::default();
     if let Some((from, src)) = source {
-        let keys: Vec<Key> = src.keys().collect();
-        let picked = if req.copy_all {
-            let mut all = keys;
-            all.sort();
-            all
-        } else {
-            select(&keys, &req.copy, from)?
-        };
-        for key in picked {
-            let st = src.get(&key).expect("picked from its keys");
-            match target.get(&key) {
-                Some(old) if old.sha256() == st.sha256() => changes.already.push(st.clone()),
+        let mut picker = Picker::new(&req.copy);
+        let mut picked = Vec::new();
+        for st in src.stream() {
+            let st = st?;
+            if picker.picks(&st.key()) || req.copy_all {
+                picked.push(st);
+            }
+        }
+        if !req.copy_all {
+            picker.all_matched(from)?;
+        }
+        for st in picked {
+            let key = st.key();
+            match target.get(&key)? {
+                Some(old) if old.sha256() == st.sha256() => changes.already.push(st),
                 Some(old) if !force => {
                     return Err(Error::exists(format!(
                         "{key} is already in {place} with different contents ({})",
@@ -181,55 +205,68 @@ pub(super) fn plan(
                     ))
                     .with("use -f/--force to replace it with the copy"));
                 }
-                _ => changes.copies.push(st.clone()),
+                _ => changes.copies.push(st),
             }
         }
     }
     if req.remove.is_empty() && req.keep.is_none() {
         return Ok(changes);
     }
-    let mut projected: Vec<Key> = target.keys().collect();
-    projected.extend(added.iter().map(|s| s.key()));
-    projected.extend(changes.copies.iter().map(Stanza::key));
-    projected.sort();
-    projected.dedup();
-    let mut removals = select(&projected, &req.remove, place)?;
-    if let Some(n) = req.keep {
-        removals.extend(beyond(&projected, n));
+    // The component as it will be, in order, a package's versions at a time.
+    let mut new: Vec<&Stanza> = added.iter().copied().chain(&changes.copies).collect();
+    new.sort_by(|a, b| index::order(a, b));
+    let mut picker = Picker::new(&req.remove);
+    let mut removals = Vec::new();
+    let mut group: Vec<Key> = Vec::new();
+    let keep_group = |group: &mut Vec<Key>, removals: &mut Vec<Key>| {
+        if let Some(n) = req.keep {
+            removals.extend(beyond(group, n));
+        }
+        group.clear();
+    };
+    for st in render::merged(target.stream(), new) {
+        let key = st?.key();
+        if group.last() == Some(&key) {
+            continue; // replaced by a new stanza
+        }
+        if group.first().is_some_and(|g| g.package() != key.package()) {
+            keep_group(&mut group, &mut removals);
+        }
+        if picker.picks(&key) {
+            removals.push(key.clone());
+        }
+        group.push(key);
     }
+    keep_group(&mut group, &mut removals);
+    picker.all_matched(place)?;
     removals.sort();
     removals.dedup();
     changes.removals = removals;
     Ok(changes)
 }
 
-/// The codename just published and the pool paths its indices name (known
-/// without reading them back).
-pub(super) type Ours<'a> = (&'a str, &'a HashSet<&'a str>);
-
-/// The `candidates` that some index of some codename still names: `ours` from
-/// memory, the other codenames by a scan of their `Filename:` lines (the
-/// indices are not parsed again).
-fn still_named(root: &Path, ours: Ours, candidates: &[String]) -> Result<HashSet<String>> {
+/// The `candidates` that some index of some codename still names: a scan of
+/// their `Filename:` lines, a line at a time (the indices are not parsed).
+fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
     let wanted: HashSet<&str> = candidates.iter().map(String::as_str).collect();
-    let mut names: HashSet<String> = candidates
-        .iter()
-        .filter(|c| ours.1.contains(c.as_str()))
-        .cloned()
-        .collect();
+    let mut names = HashSet::new();
+    let mut line = String::new();
     for dist in subdirs(&root.join("dists"))? {
-        if super::state::file_name(&dist) == ours.0 {
-            continue;
-        }
         for comp in subdirs(&dist)? {
             for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
-                let text = match fs::read_to_string(&path) {
-                    Ok(t) => t,
+                let mut text = match fs::File::open(&path) {
+                    Ok(f) => io::BufReader::with_capacity(index::READ_BLOCK, f),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(Error::io("reading", &path, e)),
                 };
-                for line in text.lines() {
+                loop {
+                    line.clear();
+                    match io::BufRead::read_line(&mut text, &mut line) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return Err(Error::io("reading", &path, e)),
+                    }
                     if let Some(f) = line.strip_prefix("Filename:")
                         && let Some(rel) = wanted.get(f.trim())
                     {
@@ -245,15 +282,11 @@ fn still_named(root: &Path, ours: Ours, candidates: &[String]) -> Result<HashSet
 /// Delete the `candidates` (pool paths) that no index names any more, and the
 /// directories that leaves empty. Run after the new Release is in place.
 /// Returns the paths deleted.
-pub(super) fn collect_garbage(
-    root: &Path,
-    ours: Ours,
-    candidates: &[String],
-) -> Result<Vec<String>> {
+pub(super) fn collect_garbage(root: &Path, candidates: &[String]) -> Result<Vec<String>> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let live = still_named(root, ours, candidates)?;
+    let live = still_named(root, candidates)?;
     let mut deleted = Vec::new();
     for rel in candidates {
         if live.contains(rel) || deleted.contains(rel) {
@@ -280,9 +313,9 @@ pub(super) fn collect_garbage(
 mod tests {
     use super::*;
 
-    fn stanzas(keys: &[(&str, &str, &str)]) -> Table {
+    fn keys(keys: &[(&str, &str, &str)]) -> Vec<Key> {
         keys.iter()
-            .map(|(p, v, a)| crate::publish::state::test_stanza(p, v, a, "00"))
+            .map(|(p, v, a)| crate::publish::state::test_stanza(p, v, a, "00").key())
             .collect()
     }
 
@@ -301,7 +334,7 @@ mod tests {
 
     #[test]
     fn keep_newest_in_dpkg_order() {
-        let all = stanzas(&[
+        let keys = keys(&[
             ("ab", "1.0", "amd64"),
             ("ab", "1.10", "amd64"),
             ("ab", "1.9", "amd64"),
@@ -310,20 +343,28 @@ mod tests {
             ("ab", "1.0", "arm64"),
             ("bc", "1", "all"),
         ]);
-        let keys: Vec<Key> = all.keys().collect();
         let gone = beyond(&keys, 2);
         let versions: Vec<&str> = gone.iter().map(Key::version).collect();
         assert_eq!(versions, ["1.0", "1.10", "1.9"]);
         assert!(gone.iter().all(|k| k.arch() == "amd64"));
-        let e = select(&keys, &[Selector::parse("zzz").unwrap()], "stable/main").unwrap_err();
+        // Every selector must pick a package.
+        let sels = [
+            Selector::parse("ab/arm64").unwrap(),
+            Selector::parse("zzz").unwrap(),
+        ];
+        let mut picker = Picker::new(&sels);
+        let picked: Vec<bool> = keys.iter().map(|k| picker.picks(k)).collect();
+        assert_eq!(picked, [false, false, false, false, false, true, false]);
+        let e = picker.all_matched("stable/main").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        let req = Request {
-            remove: vec![Selector::parse("ab/arm64").unwrap()],
-            keep: Some(1),
-            ..Request::default()
-        };
-        let c = plan(&req, false, "s/main", &all, &[], None).unwrap();
-        let left: Vec<&Key> = keys.iter().filter(|k| !c.removals.contains(k)).collect();
-        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(
+            e.message.starts_with("zzz: no such package in stable/main"),
+            "{e}"
+        );
+        assert!(Picker::new(&sels[..1]).all_matched("s").is_err());
+        let mut one = Picker::new(&sels[..1]);
+        let picked = keys.iter().filter(|k| one.picks(k)).count();
+        assert_eq!(picked, 1);
+        assert!(one.all_matched("s").is_ok());
     }
 }

@@ -42,6 +42,7 @@ mod limits;
 mod pool;
 mod precheck;
 mod release;
+mod render;
 mod repo;
 mod spill;
 pub(crate) mod stage;

@@ -68,10 +68,8 @@ pub(super) fn repository(
         if !entry.file_name().to_string_lossy().starts_with("binary-") {
             continue;
         }
-        let Some((_, stanzas)) = index::read(&packages)? else {
-            continue;
-        };
-        for s in stanzas {
+        for s in index::Reader::open(&packages)?.into_iter().flatten() {
+            let s = s?;
             if planned.iter().any(|(p, v, a)| {
                 (p.as_str(), v.as_str(), a.as_str()) == (s.package(), s.version(), s.arch())
             }) {

@@ -4,13 +4,13 @@
 
 use super::decide::{Plan, decide};
 use super::digest::{Digests, HASH_NAMES};
-use super::index::Key;
-use super::index::{self, Stanza};
+use super::index::{self, Key, Stanza};
 use super::lifecycle::{self, Request};
 use super::release::{self, Release};
+use super::render::{self, Rendered};
 use super::spill::{self, Spill};
 use super::stage::{self, Staged};
-use super::state::{Component, load_components, read_optional};
+use super::state::{load_components, read_optional};
 use super::write::{self, current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Summary};
 use super::{copy, foreign, generation, precheck};
@@ -127,7 +127,8 @@ fn commit(
     )?;
     let mut removed: Vec<Published> = Vec::new();
     for key in &changes.removals {
-        let st = comps[&opts.component].stanzas.get(key);
+        let st = comps[&opts.component].stanzas.get(key)?;
+        let st = st.as_ref();
         let st = st.or_else(|| changes.copies.iter().find(|c| c.key() == *key));
         let st = st.or_else(|| added.iter().copied().find(|c| c.key() == *key));
         if let Some(st) = st {
@@ -174,18 +175,23 @@ fn commit(
     let comp = comps.get_mut(&opts.component).expect("inserted above");
     for st in added.iter().copied().chain(&changes.copies) {
         let key = st.key();
-        comp.stanzas.remove(&key);
+        comp.stanzas.remove(&key)?;
         match dropped.contains(&key) {
             true => garbage.push(st.filename().to_string()),
             false => new.push(st),
         }
     }
     for key in &changes.removals {
-        if let Some(st) = comp.stanzas.remove(key) {
+        if let Some(st) = comp.stanzas.remove(key)? {
             garbage.push(st.filename().to_string());
         }
     }
-    let ours = |name: &String| (*name == opts.component).then_some(&new[..]);
+    // In the order indices list them, to be merged with the table's.
+    new.sort_by(|a, b| index::order(a, b));
+    let ours = |name: &String| match *name == opts.component {
+        true => &new[..],
+        false => &[],
+    };
 
     // 2. Indices and their by-hash copies, in the next generation.
     let dist = generation::prepare(&live)?;
@@ -193,27 +199,36 @@ fn commit(
     let mut arches: BTreeSet<String> = BTreeSet::new();
     for (name, c) in &comps {
         arches.extend(c.arches.iter().cloned());
-        for s in stanzas_of(c, ours(name)).filter(|s| s.arch() != "all") {
+        arches.extend(c.stanzas.arches().iter().cloned());
+        for s in ours(name) {
             if !arches.contains(s.arch()) {
                 arches.insert(s.arch().to_string());
             }
         }
     }
+    arches.remove("all");
     if arches.is_empty() {
         arches.insert(crate::debian::arch::host_deb());
     }
     let mut files: BTreeMap<String, Digests> = BTreeMap::new();
-    let mut to_write: Vec<(PathBuf, String, index::Rendered)> = Vec::new();
+    let mut to_write: Vec<(PathBuf, String, Rendered)> = Vec::new();
     for (name, c) in &comps {
         for arch in &arches {
             let rel = format!("{name}/binary-{arch}");
             let dir = dist.join(&rel);
             write::remove_partials(&dir);
-            let index = index::render(
-                stanzas_of(c, ours(name))
-                    .filter(|s| s.arch() == arch || s.arch() == "all")
-                    .collect(),
-            );
+            let new = ours(name);
+            let index = Rendered::new(move || {
+                let here = move |s: &Stanza| s.arch() == arch || s.arch() == "all";
+                let old = c
+                    .stanzas
+                    .stream()
+                    .filter(move |s| s.as_ref().is_ok_and(here));
+                render::merged(
+                    Box::new(old),
+                    new.iter().copied().filter(|s| here(s)).collect(),
+                )
+            });
             let current = c.current.get(arch);
             match current_index(&dir, &rel, current, &index, &listed)? {
                 Some(found) => {
@@ -229,6 +244,7 @@ fn commit(
     }
     let changed_indices = !to_write.is_empty();
     write_indices(&to_write, opts.release_hashes, &mut files, &mut written)?;
+    drop(to_write);
 
     // 3. Release, Release.gpg, InRelease.
     let components: Vec<String> = comps.keys().cloned().collect();
@@ -328,14 +344,7 @@ fn commit(
     }
     write::link_suite(root, opts, log)?;
     // 6. Pool files no index names any more, now that the new Release is live.
-    let named: HashSet<&str> = match garbage.is_empty() {
-        true => HashSet::new(),
-        false => comps
-            .iter()
-            .flat_map(|(name, c)| stanzas_of(c, ours(name)).map(Stanza::filename))
-            .collect(),
-    };
-    let deleted = lifecycle::collect_garbage(root, (&opts.codename, &named), &garbage)?;
+    let deleted = lifecycle::collect_garbage(root, &garbage)?;
 
     let mut packages: Vec<Published> = plans.iter().map(Plan::published).collect();
     packages.extend(copied);
@@ -348,13 +357,4 @@ fn commit(
         deleted,
         dry_run: false,
     })
-}
-
-/// Every stanza of component `c` as its indices will list them: those of its
-/// table and, for the component published to, the `new` ones.
-fn stanzas_of<'a>(
-    c: &'a Component,
-    new: Option<&'a [&'a Stanza]>,
-) -> impl Iterator<Item = &'a Stanza> + 'a {
-    c.stanzas.values().chain(new.into_iter().flatten().copied())
 }

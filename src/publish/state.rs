@@ -3,7 +3,8 @@
 //! and which index names a pool file.
 
 use super::PublishOptions;
-use super::index::{self, Key, Stanza};
+use super::index::{self, Key, Reader, Stanza, order};
+use super::render::Stream;
 use super::spill::Spill;
 use crate::error::{Error, IoContext, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,9 +17,9 @@ use std::sync::Arc;
 pub(super) fn list(root: &Path, codename: &str) -> Result<Vec<(String, Stanza)>> {
     let mut out = Vec::new();
     for (name, comp) in load_components(&root.join("dists").join(codename))? {
-        let mut stanzas: Vec<Stanza> = comp.stanzas.into_values();
-        stanzas.sort_by(index::order);
-        out.extend(stanzas.into_iter().map(|s| (name.clone(), s)));
+        for s in comp.stanzas.stream() {
+            out.push((name.clone(), s?));
+        }
     }
     Ok(out)
 }
@@ -54,8 +55,7 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
             dir: comp_dir.clone(),
             ..Component::default()
         };
-        // Every architecture's stanzas (one index's list is taken as it is).
-        let mut read = Vec::new();
+        let mut indices = Vec::new();
         for bin_dir in subdirs(&comp_dir)? {
             let name = file_name(&bin_dir);
             let Some(arch) = name.strip_prefix("binary-") else {
@@ -63,16 +63,12 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
             };
             comp.arches.insert(arch.to_string());
             let path = bin_dir.join("Packages");
-            let Some((file, parsed)) = index::read(&path)? else {
-                continue;
-            };
-            match read.is_empty() {
-                true => read = parsed,
-                false => read.extend(parsed),
+            if let Some(reader) = Reader::open(&path)? {
+                comp.current.insert(arch.to_string(), reader.file().clone());
+                indices.push(reader);
             }
-            comp.current.insert(arch.to_string(), file);
         }
-        comp.stanzas = Table::new(read);
+        comp.stanzas = Table::read(indices)?;
         if !comp.arches.is_empty() {
             comps.insert(file_name(&comp_dir), comp);
         }
@@ -80,80 +76,218 @@ pub(super) fn load_components(dist: &Path) -> Result<BTreeMap<String, Component>
     Ok(comps)
 }
 
-/// A component's stanzas, one per key (package, version, architecture): a
-/// list sorted by key, searched by halving, where removing only marks the
-/// entry. (A hash map keyed by a copy of each key took 2.5 times the memory:
-/// ~220 bytes per package against ~90.)
+/// A component's stanzas, one per key (package, version, architecture), in
+/// the order indices list them ([`index::order`]). What stays in memory per
+/// package is where its text is (16 bytes) and a hash of its key (16 bytes):
+/// a stanza's fields are read again from its index when it is looked at, so
+/// memory does not grow by the ~250 bytes each stanza's fields take.
+/// Removing a stanza only marks it.
 #[derive(Default)]
 pub(super) struct Table {
-    rows: Vec<Stanza>,
-    gone: Vec<bool>,
+    /// The indices read, with their paths (for errors).
+    files: Vec<(Arc<Spill>, PathBuf)>,
+    rows: Vec<Row>,
+    /// (hash of the key, row), sorted: finds a key's row without reading others.
+    by_key: Vec<(u64, u32)>,
+    /// The architectures the stanzas name.
+    arches: BTreeSet<String>,
+}
+
+/// Where a stanza's text is: `len` bytes at `at` of `files[file]`.
+#[derive(Clone, Copy)]
+struct Row {
+    at: u64,
+    len: u32,
+    file: u16,
+    gone: bool,
 }
 
 impl Table {
-    /// The table of `stanzas`; of stanzas with the same key the first is kept
-    /// (an `all` package is listed in the index of every architecture).
-    pub fn new(mut stanzas: Vec<Stanza>) -> Table {
+    /// The table of the stanzas of `indices` (each in index order, as cfy-ap
+    /// writes them: merged as they are read); of stanzas with the same key the
+    /// first is kept (an `all` package is listed in the index of every
+    /// architecture). Indices in another order are read whole and sorted.
+    pub fn read(mut indices: Vec<Reader>) -> Result<Table> {
+        let mut t = Table::default();
+        let mut heads = Vec::with_capacity(indices.len());
+        for r in &mut indices {
+            t.files.push((r.file().clone(), r.path().to_path_buf()));
+            heads.push(r.next().transpose()?);
+        }
+        let mut last: Option<Stanza> = None;
+        loop {
+            let mut pick: Option<usize> = None;
+            for (i, h) in heads.iter().enumerate() {
+                let Some(h) = h else { continue };
+                if pick.is_none_or(|p| heads[p].as_ref().is_some_and(|p| order(h, p).is_lt())) {
+                    pick = Some(i);
+                }
+            }
+            let Some(i) = pick else { break };
+            let s = heads[i].take().expect("picked");
+            heads[i] = indices[i].next().transpose()?;
+            if heads[i]
+                .as_ref()
+                .is_some_and(|next| order(next, &s).is_lt())
+            {
+                return Table::sorted(t.files);
+            }
+            if last.as_ref().is_none_or(|l| order(l, &s).is_ne()) {
+                t.push(i, &s);
+                last = Some(s);
+            }
+        }
+        t.by_key.sort_unstable();
+        Ok(t)
+    }
+
+    /// The table of `files` read whole and sorted (indices not in index order).
+    fn sorted(files: Vec<(Arc<Spill>, PathBuf)>) -> Result<Table> {
+        let mut all = Vec::new();
+        for (i, (_, path)) in files.iter().enumerate() {
+            for s in Reader::open(path)?.into_iter().flatten() {
+                all.push((i, s?));
+            }
+        }
         // Stable: the first of equal keys stays first.
-        stanzas.sort_by(|a, b| triple(a).cmp(&triple(b)));
-        stanzas.dedup_by(|later, first| triple(later) == triple(first));
-        stanzas.shrink_to_fit();
-        Table {
-            gone: vec![false; stanzas.len()],
-            rows: stanzas,
+        all.sort_by(|a, b| order(&a.1, &b.1));
+        all.dedup_by(|later, first| order(&later.1, &first.1).is_eq());
+        let mut t = Table {
+            files,
+            ..Table::default()
+        };
+        for (i, s) in &all {
+            t.push(*i, s);
+        }
+        t.by_key.sort_unstable();
+        Ok(t)
+    }
+
+    fn push(&mut self, file: usize, s: &Stanza) {
+        let (_, at, len) = s.location().expect("a stanza read from an index");
+        self.by_key.push((s.stable_hash(), self.rows.len() as u32));
+        self.rows.push(Row {
+            at,
+            len,
+            file: file as u16,
+            gone: false,
+        });
+        if !self.arches.contains(s.arch()) {
+            self.arches.insert(s.arch().to_string());
         }
     }
 
-    fn find(&self, key: &Key) -> Option<usize> {
-        let want = (key.package(), key.version(), key.arch());
-        let at = self.rows.binary_search_by(|s| triple(s).cmp(&want)).ok()?;
-        (!self.gone[at]).then_some(at)
+    /// The stanza of row `i`, read again from its index.
+    fn row(&self, i: usize) -> Result<Stanza> {
+        let r = self.rows[i];
+        let (file, path) = &self.files[usize::from(r.file)];
+        let mut text = Vec::with_capacity(r.len as usize);
+        file.get(r.at, r.len as usize, &mut text)
+            .map_err(|e| Error::io("reading", path, e))?;
+        index::reread(file, r.at, utf8(&text, path)?, path)
     }
 
-    pub fn get(&self, key: &Key) -> Option<&Stanza> {
-        self.find(key).map(|i| &self.rows[i])
+    fn find(&self, key: &Key) -> Result<Option<(usize, Stanza)>> {
+        let h = key.stable_hash();
+        let from = self.by_key.partition_point(|(k, _)| *k < h);
+        for &(_, i) in self.by_key[from..].iter().take_while(|(k, _)| *k == h) {
+            let i = i as usize;
+            if !self.rows[i].gone {
+                let s = self.row(i)?;
+                if s.key() == *key {
+                    return Ok(Some((i, s)));
+                }
+            }
+        }
+        Ok(None)
     }
 
-    pub fn contains_key(&self, key: &Key) -> bool {
-        self.find(key).is_some()
+    pub fn get(&self, key: &Key) -> Result<Option<Stanza>> {
+        Ok(self.find(key)?.map(|(_, s)| s))
     }
 
     /// Drop the stanza of `key`, returning it.
-    pub fn remove(&mut self, key: &Key) -> Option<Stanza> {
-        let at = self.find(key)?;
-        self.gone[at] = true;
-        Some(self.rows[at].clone())
+    pub fn remove(&mut self, key: &Key) -> Result<Option<Stanza>> {
+        let found = self.find(key)?;
+        if let Some((i, _)) = &found {
+            self.rows[*i].gone = true;
+        }
+        Ok(found.map(|(_, s)| s))
     }
 
-    /// The stanzas left, sorted by key.
-    pub fn values(&self) -> impl Iterator<Item = &Stanza> {
-        self.rows
-            .iter()
-            .zip(&self.gone)
-            .filter(|(_, gone)| !**gone)
-            .map(|(s, _)| s)
+    /// The architectures named by the stanzas read (removed ones included).
+    pub fn arches(&self) -> &BTreeSet<String> {
+        &self.arches
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        self.values().map(Stanza::key)
-    }
-
-    /// The stanzas left, sorted by key.
-    pub fn into_values(self) -> Vec<Stanza> {
-        let (mut rows, mut gone) = (self.rows, self.gone.into_iter());
-        rows.retain(|_| !gone.next().expect("a mark per row"));
-        rows
+    /// The stanzas left, in order, read again from their indices a block at
+    /// a time.
+    pub fn stream(&self) -> Stream<'_> {
+        let windows = vec![(0, Vec::new()); self.files.len()];
+        Box::new(Rows {
+            table: self,
+            next: 0,
+            windows,
+        })
     }
 }
 
-impl FromIterator<Stanza> for Table {
-    fn from_iter<I: IntoIterator<Item = Stanza>>(iter: I) -> Table {
-        Table::new(iter.into_iter().collect())
+/// [`Table::stream`]: each index is read through a window of a block.
+struct Rows<'a> {
+    table: &'a Table,
+    next: usize,
+    /// Per index: the offset of a block read from it, and the block.
+    windows: Vec<(u64, Vec<u8>)>,
+}
+
+impl Rows<'_> {
+    fn read(&mut self, r: Row) -> Result<Stanza> {
+        let (file, path) = &self.table.files[usize::from(r.file)];
+        let (start, block) = &mut self.windows[usize::from(r.file)];
+        let end = r.at + u64::from(r.len);
+        if r.at < *start || end > *start + block.len() as u64 {
+            *start = r.at;
+            block.resize((r.len as usize).max(index::READ_BLOCK), 0);
+            let mut got = 0;
+            while got < block.len() {
+                let n = file.read_some(r.at + got as u64, &mut block[got..]);
+                match n.map_err(|e| Error::io("reading", path, e))? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            block.truncate(got);
+            if got < r.len as usize {
+                return Err(Error::build(format!("{} was cut short", path.display())));
+            }
+        }
+        let from = (r.at - *start) as usize;
+        let text = utf8(&block[from..from + r.len as usize], path)?;
+        index::reread(file, r.at, text, path)
     }
 }
 
-fn triple(s: &Stanza) -> (&str, &str, &str) {
-    (s.package(), s.version(), s.arch())
+impl Iterator for Rows<'_> {
+    type Item = Result<Stanza>;
+
+    fn next(&mut self) -> Option<Result<Stanza>> {
+        while let Some(&r) = self.table.rows.get(self.next) {
+            self.next += 1;
+            if !r.gone {
+                return Some(self.read(r));
+            }
+        }
+        None
+    }
+}
+
+fn utf8<'a>(text: &'a [u8], path: &Path) -> Result<&'a str> {
+    std::str::from_utf8(text).map_err(|_| {
+        Error::build(format!(
+            "existing index {} is not UTF-8 text",
+            path.display()
+        ))
+    })
 }
 
 /// Visible subdirectories (not symlinks, not `.hidden`).
@@ -173,6 +307,7 @@ pub(super) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
             out.push(entry.path());
         }
     }
+    out.sort();
     Ok(out)
 }
 
@@ -203,14 +338,11 @@ pub(super) fn referenced_elsewhere(
             let ours = file_name(&dist) == opts.codename && file_name(&comp) == opts.component;
             for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
-                let Some((_, stanzas)) = index::read(&path)? else {
-                    continue;
-                };
-                let hit = stanzas
-                    .iter()
-                    .any(|s| s.filename() == filename && !(ours && s.key() == *key));
-                if hit {
-                    return Ok(Some(path));
+                for s in Reader::open(&path)?.into_iter().flatten() {
+                    let s = s?;
+                    if s.filename() == filename && !(ours && s.key() == *key) {
+                        return Ok(Some(path));
+                    }
                 }
             }
         }
@@ -236,28 +368,77 @@ mod tests {
     use super::*;
     use test_stanza as stanza;
 
+    /// A table of `files` (name, text) written to `dir`.
+    fn table(dir: &Path, files: &[(&str, String)]) -> Table {
+        let readers = files.iter().map(|(name, text)| {
+            let path = dir.join(name);
+            fs::write(&path, text).unwrap();
+            Reader::open(&path).unwrap().unwrap()
+        });
+        Table::read(readers.collect()).unwrap()
+    }
+
+    fn index(stanzas: &[Stanza]) -> String {
+        stanzas
+            .iter()
+            .map(|s| format!("{}\n\n", s.text()))
+            .collect()
+    }
+
     #[test]
     fn table_finds_keeps_the_first_of_a_key_and_removes_by_marking() {
-        let mut t = Table::new(vec![
-            stanza("b", "1", "amd64", "01"),
+        let t = tempfile::tempdir().unwrap();
+        // Two indices in index order (dpkg versions: 2 < 10), merged; the
+        // same `all` package in both, with other bytes in the second.
+        let amd64 = index(&[
             stanza("a", "2", "all", "02"),
             stanza("a", "10", "amd64", "03"),
-            // The same `all` package as read from a second architecture's index.
-            stanza("a", "2", "all", "04"),
+            stanza("b", "1", "amd64", "01"),
         ]);
-        let order: Vec<String> = t.keys().map(|k| k.to_string()).collect();
-        assert_eq!(order, ["a 10 (amd64)", "a 2 (all)", "b 1 (amd64)"]);
+        let arm64 = index(&[
+            stanza("a", "2", "all", "04"),
+            stanza("c", "1", "arm64", "05"),
+        ]);
+        let mut t = table(t.path(), &[("amd64", amd64.clone()), ("arm64", arm64)]);
+        let order = |t: &Table| -> Vec<String> {
+            t.stream().map(|s| s.unwrap().key().to_string()).collect()
+        };
+        let want = ["a 2 (all)", "a 10 (amd64)", "b 1 (amd64)", "c 1 (arm64)"];
+        assert_eq!(order(&t), want);
+        let arches: Vec<&str> = t.arches().iter().map(String::as_str).collect();
+        assert_eq!(arches, ["all", "amd64", "arm64"]);
         let a2 = stanza("a", "2", "all", "ff").key();
-        assert_eq!(t.get(&a2).unwrap().sha256(), "02");
-        assert!(t.contains_key(&stanza("a", "10", "amd64", "00").key()));
-        assert!(!t.contains_key(&stanza("a", "1", "amd64", "00").key()));
+        assert_eq!(t.get(&a2).unwrap().unwrap().sha256(), "02");
+        assert!(
+            t.get(&stanza("a", "10", "amd64", "00").key())
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            t.get(&stanza("a", "1", "amd64", "00").key())
+                .unwrap()
+                .is_none()
+        );
+        // Read again from the index: the same text, the same place.
+        let got = t.get(&a2).unwrap().unwrap();
+        assert_eq!(got.text(), stanza("a", "2", "all", "02").text());
+        assert_eq!(got.location().map(|(_, at, _)| at), Some(0));
 
-        assert_eq!(t.remove(&a2).unwrap().sha256(), "02");
-        assert!(t.get(&a2).is_none());
-        assert!(t.remove(&a2).is_none());
-        let left: Vec<&str> = t.values().map(Stanza::sha256).collect();
-        assert_eq!(left, ["03", "01"]);
-        let left: Vec<String> = t.into_values().iter().map(|s| s.sha256().into()).collect();
-        assert_eq!(left, ["03", "01"]);
+        assert_eq!(t.remove(&a2).unwrap().unwrap().sha256(), "02");
+        assert!(t.get(&a2).unwrap().is_none());
+        assert!(t.remove(&a2).unwrap().is_none());
+        let left: Vec<String> = t.stream().map(|s| s.unwrap().sha256().into()).collect();
+        assert_eq!(left, ["03", "01", "05"]);
+
+        // An index in another order (another tool's) is sorted.
+        let dir = tempfile::tempdir().unwrap();
+        let unsorted = index(&[
+            stanza("b", "1", "amd64", "01"),
+            stanza("a", "10", "amd64", "03"),
+            stanza("a", "2", "all", "02"),
+        ]);
+        let t = table(dir.path(), &[("amd64", unsorted)]);
+        assert_eq!(order(&t), want[..3]);
+        assert_eq!(t.get(&a2).unwrap().unwrap().sha256(), "02");
     }
 }

@@ -1,9 +1,10 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
+use super::render::{self, Rendered};
 use super::spill::Spill;
 use super::stage::{hash_file, set_mode};
-use super::{PublishOptions, index, release};
+use super::{PublishOptions, release};
 use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
@@ -21,13 +22,13 @@ pub(super) fn current_index(
     dir: &Path,
     rel: &str,
     current: Option<&Arc<Spill>>,
-    want: &index::Rendered,
+    want: &Rendered,
     listed: &BTreeMap<String, release::Listed>,
 ) -> Result<Option<Vec<(&'static str, Digests)>>> {
     let Some(current) = current else {
         return Ok(None);
     };
-    if !want.is(current).map_err(spill_error)? {
+    if !want.is(current)? {
         return Ok(None);
     }
     let mut found = Vec::new();
@@ -53,9 +54,13 @@ fn spill_error(e: io::Error) -> Error {
     ))
 }
 
-/// Chunks produced, compressed and written per step: the text in memory at
-/// once is about this many chunks (~20 KB each), whatever the index's size.
-const BATCH: usize = 32;
+/// Chunks produced, compressed and written per step: enough to keep every
+/// core compressing. Up to three batches are in memory at once (one being
+/// compressed, one queued for the writer, one being written), ~20 KB of text
+/// per chunk, whatever the index's size.
+fn batch() -> usize {
+    4 * crate::util::parallel::cores()
+}
 
 /// Write `Packages`, `.gz` and `.xz` of each index, a batch of chunks at a
 /// time: each batch's text is written to the temporary `Packages` (on a
@@ -69,7 +74,7 @@ const BATCH: usize = 32;
 /// this is in the next generation; the compressed files and its directories
 /// are synced before the switch.)
 pub(super) fn write_indices(
-    to_write: &[(PathBuf, String, index::Rendered)],
+    to_write: &[(PathBuf, String, Rendered)],
     hashes: ReleaseHashes,
     files: &mut BTreeMap<String, Digests>,
     written: &mut Vec<PathBuf>,
@@ -107,12 +112,16 @@ pub(super) fn write_indices(
                 f.sync_data()
             });
             let fed = (|| -> Result<()> {
-                for first in (0..r.chunks()).step_by(BATCH) {
-                    let ids: Vec<usize> = (first..r.chunks().min(first + BATCH)).collect();
-                    let mut texts = Vec::with_capacity(ids.len());
-                    let mut sums = Vec::with_capacity(ids.len());
-                    for text in crate::util::parallel::parallel_map(&ids, |&i| {
-                        let text = r.chunk(i)?;
+                let mut chunks = r.chunks();
+                loop {
+                    let batch = chunks.by_ref().take(batch()).collect::<Result<Vec<_>>>()?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let mut texts = Vec::with_capacity(batch.len());
+                    let mut sums = Vec::with_capacity(batch.len());
+                    for text in crate::util::parallel::parallel_map(&batch, |stanzas| {
+                        let text = render::text(stanzas)?;
                         let sum = Chunk::new(&text).sha256;
                         Ok::<_, io::Error>((text, sum))
                     }) {

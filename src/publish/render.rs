@@ -1,0 +1,215 @@
+//! A `Packages` file to write, produced from an ordered stream of stanzas a
+//! chunk at a time: neither the file's text nor its list of stanzas is ever
+//! held whole, so memory does not grow with the index.
+//!
+//! Chunk boundaries depend only on the stanzas next to them (a hash of the
+//! package key), so adding a package changes one chunk and leaves the others
+//! byte-identical (a `Packages.gz` member, a `Packages.xz` block: see
+//! [`crate::codec::gz_reuse`], [`crate::codec::xz_reuse`]).
+
+use super::index::{self, Stanza};
+use super::spill::Spill;
+use crate::error::Result;
+use std::cmp::Ordering;
+use std::io;
+use std::iter::Peekable;
+use std::sync::Arc;
+
+/// Average stanzas per chunk, and the most.
+const CHUNK_EVERY: u64 = 32;
+const CHUNK_MAX: usize = 128;
+
+/// Stanzas in the order they are written ([`index::order`]).
+pub type Stream<'a> = Box<dyn Iterator<Item = Result<Stanza>> + 'a>;
+
+/// A `Packages` file to write: a way to stream its stanzas, in order, as
+/// often as it is read (to compare it with the file there, to write it).
+pub struct Rendered<'a> {
+    source: Box<dyn Fn() -> Stream<'a> + 'a>,
+}
+
+impl<'a> Rendered<'a> {
+    /// The file `source` streams (in order, no key twice).
+    pub fn new(source: impl Fn() -> Stream<'a> + 'a) -> Rendered<'a> {
+        Rendered {
+            source: Box::new(source),
+        }
+    }
+
+    /// The file of `stanzas`, sorted here.
+    #[cfg(test)]
+    pub fn sorted(mut stanzas: Vec<&'a Stanza>) -> Rendered<'a> {
+        stanzas.sort_by(|a, b| index::order(a, b));
+        Rendered::new(move || Box::new(stanzas.clone().into_iter().cloned().map(Ok)))
+    }
+
+    /// Its chunks, in order: runs of whole stanzas.
+    pub fn chunks(&self) -> Chunks<'a> {
+        Chunks {
+            stream: (self.source)(),
+        }
+    }
+
+    /// Whether `current` (an index read in place) holds exactly this file.
+    /// Stanzas read from it, in its order, are not read again.
+    pub fn is(&self, current: &Arc<Spill>) -> Result<bool> {
+        let len = current.len();
+        // Where the next stanza must start; after a stanza read from
+        // `current`, the two bytes that must be a blank line.
+        let mut pos = 0u64;
+        let mut gap = None;
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        let blank = |at: u64, have: &mut Vec<u8>| -> io::Result<bool> {
+            have.clear();
+            Ok(at + 2 <= len && {
+                current.get(at, 2, have)?;
+                have == b"\n\n"
+            })
+        };
+        for s in (self.source)() {
+            let s = s?;
+            // A stanza right after another one read from there is preceded by
+            // a blank line (see `follows`).
+            if let Some((file, at, l)) = s.location()
+                && Arc::ptr_eq(file, current)
+                && at == pos
+            {
+                gap = Some(at + u64::from(l));
+                pos = at + u64::from(l) + 2;
+                continue;
+            }
+            if let Some(at) = gap.take()
+                && !blank(at, &mut have).map_err(unreadable)?
+            {
+                return Ok(false);
+            }
+            want.clear();
+            s.append_text(&mut want).map_err(unreadable)?;
+            want.extend_from_slice(b"\n\n");
+            have.clear();
+            if pos + want.len() as u64 > len {
+                return Ok(false);
+            }
+            current
+                .get(pos, want.len(), &mut have)
+                .map_err(unreadable)?;
+            if have != want {
+                return Ok(false);
+            }
+            pos += want.len() as u64;
+        }
+        if let Some(at) = gap
+            && !blank(at, &mut have).map_err(unreadable)?
+        {
+            return Ok(false);
+        }
+        Ok(pos == len)
+    }
+
+    /// The whole text (tests).
+    #[cfg(test)]
+    pub fn text(&self) -> String {
+        let mut bytes = Vec::new();
+        for chunk in self.chunks() {
+            bytes.extend(text(&chunk.unwrap()).unwrap());
+        }
+        String::from_utf8(bytes).expect("stanzas are text")
+    }
+}
+
+fn unreadable(e: io::Error) -> crate::error::Error {
+    crate::error::Error::build(format!("cannot read back a stanza: {e}"))
+}
+
+/// The chunks of a [`Rendered`] file, in order.
+pub struct Chunks<'a> {
+    stream: Stream<'a>,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Result<Vec<Stanza>>;
+
+    fn next(&mut self) -> Option<Result<Vec<Stanza>>> {
+        let mut chunk = Vec::new();
+        for s in self.stream.by_ref() {
+            let s = match s {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            let last = s.stable_hash().is_multiple_of(CHUNK_EVERY) || chunk.len() + 1 == CHUNK_MAX;
+            chunk.push(s);
+            if last {
+                break;
+            }
+        }
+        (!chunk.is_empty()).then_some(Ok(chunk))
+    }
+}
+
+/// The text of a chunk: its stanzas, each ended by a blank line. Stanzas next
+/// to each other in the same file (an index read in place) are read from it
+/// in one go, blank lines between them included.
+pub fn text(stanzas: &[Stanza]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text_len() + 2).sum());
+    let mut rest = stanzas;
+    while let Some((first, _)) = rest.split_first() {
+        let run = 1 + rest
+            .windows(2)
+            .take_while(|w| follows(&w[0], &w[1]))
+            .count();
+        match (first.location(), rest[run - 1].location()) {
+            (Some((file, at, _)), Some((_, last, len))) if run > 1 => {
+                let end = last + u64::from(len);
+                file.get(at, (end - at) as usize, &mut out)?;
+            }
+            _ => first.append_text(&mut out)?,
+        }
+        out.extend_from_slice(b"\n\n");
+        rest = &rest[run..];
+    }
+    Ok(out)
+}
+
+/// Whether `b`'s text comes right after `a`'s in the same file, with only a
+/// blank line between them. Two bytes between two paragraphs can only be
+/// `"\n\n"`: a paragraph's text ends where its last line's newline is
+/// (trailing blanks trimmed) and the next one starts a line; a spill file puts
+/// a blank line after each text ([`Spill::put`]).
+fn follows(a: &Stanza, b: &Stanza) -> bool {
+    match (a.location(), b.location()) {
+        (Some((fa, at_a, len_a)), Some((fb, at_b, _))) => {
+            Arc::ptr_eq(fa, fb) && at_b == at_a + u64::from(len_a) + 2
+        }
+        _ => false,
+    }
+}
+
+/// `old` (a stream in order) and `new` (sorted, no key of `old`) as one
+/// stream in order.
+pub fn merged<'a>(old: Stream<'a>, new: Vec<&'a Stanza>) -> Stream<'a> {
+    Box::new(Merge {
+        old: old.peekable(),
+        new: new.into_iter().peekable(),
+    })
+}
+
+struct Merge<'a> {
+    old: Peekable<Stream<'a>>,
+    new: Peekable<std::vec::IntoIter<&'a Stanza>>,
+}
+
+impl Iterator for Merge<'_> {
+    type Item = Result<Stanza>;
+
+    fn next(&mut self) -> Option<Result<Stanza>> {
+        let new_first = match (self.old.peek(), self.new.peek()) {
+            (Some(Ok(old)), Some(new)) => index::order(new, old) == Ordering::Less,
+            (Some(_), _) => false,
+            (None, _) => true,
+        };
+        match new_first {
+            true => self.new.next().map(|s| Ok(s.clone())),
+            false => self.old.next(),
+        }
+    }
+}
