@@ -213,3 +213,51 @@ impl Iterator for Merge<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::index::Reader;
+    use crate::publish::state::test_stanza;
+
+    #[test]
+    fn an_index_merged_with_new_stanzas_is_the_whole_sorted() {
+        // 300 packages, every third one new; the rest in an index file.
+        let all: Vec<Stanza> = (0..300)
+            .map(|i| {
+                test_stanza(
+                    &format!("p{:03}", i / 3),
+                    &format!("1.{}", 10 - i % 3),
+                    "all",
+                    "00",
+                )
+            })
+            .collect();
+        let (new, old): (Vec<&Stanza>, Vec<&Stanza>) =
+            all.iter().partition(|s| s.version() == "1.9");
+        let mut old_sorted = old.clone();
+        old_sorted.sort_by(|a, b| index::order(a, b));
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("Packages");
+        std::fs::write(&path, Rendered::sorted(old_sorted).text()).unwrap();
+        let whole = Rendered::sorted(all.iter().collect());
+
+        let mut new_sorted = new.clone();
+        new_sorted.sort_by(|a, b| index::order(a, b));
+        let merged = Rendered::new(|| {
+            let old = Reader::open(&path).unwrap().unwrap();
+            merged(Box::new(old), new_sorted.clone())
+        });
+        assert_eq!(merged.text(), whole.text());
+        // Dpkg order inside a package (1.8 < 1.9 < 1.10), and the same chunks.
+        assert!(whole.text().starts_with("Package: p000\nVersion: 1.8\n"));
+        let sizes = |r: &Rendered| r.chunks().map(|c| c.unwrap().len()).collect::<Vec<_>>();
+        assert_eq!(sizes(&merged), sizes(&whole));
+        assert!(sizes(&whole).len() > 3 && sizes(&whole).iter().all(|n| *n <= CHUNK_MAX));
+        // The file read back is recognised as the old stanzas, not as all of them.
+        let file = Reader::open(&path).unwrap().unwrap().file().clone();
+        assert!(!merged.is(&file).unwrap());
+        let old_only = Rendered::new(|| Box::new(Reader::open(&path).unwrap().unwrap()));
+        assert!(old_only.is(&file).unwrap());
+    }
+}

@@ -1,6 +1,7 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
+use super::index::Stanza;
 use super::render::{self, Rendered};
 use super::spill::Spill;
 use super::stage::{hash_file, set_mode};
@@ -8,6 +9,7 @@ use super::{PublishOptions, release};
 use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
+use crate::util::parallel::Workers;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
@@ -95,15 +97,22 @@ pub(super) fn write_indices(
         let mut plain_d = PartsHasher::new(hashes);
         let mut gz = gz_reuse::Encoder::new(prev_gz.as_ref().map(Previous::File))
             .ctx("reading", &gz_path)?;
-        let mut xz = xz_reuse::Encoder::new(prev_xz.as_ref().map(Previous::File))
+        let xz = xz_reuse::Encoder::new(prev_xz.as_ref().map(Previous::File))
             .ctx("reading", &xz_path)?;
         let mut gz_out = Streamed::new(dir, "Packages.gz", hashes)?;
         let mut xz_out = Streamed::new(dir, "Packages.xz", hashes)?;
         // One thread writes the batches to the temporary `Packages` as they come
-        // and flushes it to disk at the end, while the last batch is compressed
-        // and both compressed files are finished.
+        // and flushes it to disk at the end; another compresses them to xz,
+        // while this one compresses to gzip; one per core makes the chunks'
+        // text. All of them live as long as the index is written.
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
-        let (flushed, outs) = std::thread::scope(|s| {
+        let (to_xz, xz_batches) = std::sync::mpsc::sync_channel::<(Batch, Vec<[u8; 32]>)>(1);
+        let text_of = |stanzas: Vec<Stanza>| -> io::Result<(Vec<u8>, [u8; 32])> {
+            let text = render::text(&stanzas)?;
+            let sum = Chunk::new(&text).sha256;
+            Ok((text, sum))
+        };
+        let (flushed, xz_done, outs) = std::thread::scope(|s| {
             let writer = s.spawn(|| {
                 let mut f = plain.as_file();
                 for batch in batches {
@@ -111,6 +120,16 @@ pub(super) fn write_indices(
                 }
                 f.sync_data()
             });
+            let xz_thread = s.spawn(|| -> Result<Streamed> {
+                let mut xz = xz;
+                for (texts, sums) in xz_batches {
+                    xz.push(&chunks_of(&texts, sums)).ctx("reading", &xz_path)?;
+                    xz_out.put(xz.take())?;
+                }
+                xz_out.put(xz.finish().ctx("reading", &xz_path)?)?;
+                Ok(xz_out)
+            });
+            let workers = Workers::start(s, &text_of);
             let fed = (|| -> Result<()> {
                 let mut chunks = r.chunks();
                 loop {
@@ -120,43 +139,30 @@ pub(super) fn write_indices(
                     }
                     let mut texts = Vec::with_capacity(batch.len());
                     let mut sums = Vec::with_capacity(batch.len());
-                    for text in crate::util::parallel::parallel_map(&batch, |stanzas| {
-                        let text = render::text(stanzas)?;
-                        let sum = Chunk::new(&text).sha256;
-                        Ok::<_, io::Error>((text, sum))
-                    }) {
+                    for text in workers.map(batch) {
                         let (text, sum) = text.map_err(spill_error)?;
                         texts.push(text);
                         sums.push(sum);
                     }
                     let texts = Arc::new(texts);
-                    if to_writer.send(texts.clone()).is_err() {
-                        break; // the writer failed: its error is returned below
+                    // A closed channel: that thread failed, its error is returned below.
+                    let sent = to_writer.send(texts.clone()).is_ok()
+                        && to_xz.send((texts.clone(), sums.clone())).is_ok();
+                    if !sent {
+                        break;
                     }
                     plain_d.update(&texts);
-                    let chunks: Vec<Chunk> = texts
-                        .iter()
-                        .zip(sums)
-                        .map(|(data, sha256)| Chunk { data, sha256 })
-                        .collect();
-                    let (gz_done, xz_done) = std::thread::scope(|s| {
-                        let xz_done = s.spawn(|| xz.push(&chunks));
-                        (gz.push(&chunks), xz_done.join().expect("xz thread"))
-                    });
-                    gz_done.ctx("reading", &gz_path)?;
-                    xz_done.ctx("reading", &xz_path)?;
-                    xz_out.put(xz.take())?;
+                    gz.push(&chunks_of(&texts, sums)).ctx("reading", &gz_path)?;
                     gz_out.put(gz.take())?;
                 }
                 Ok(())
             })();
-            drop(to_writer);
-            let outs = fed.and_then(|()| {
-                xz_out.put(xz.finish().ctx("reading", &xz_path)?)?;
-                gz_out.put(gz.finish().ctx("reading", &gz_path)?)
-            });
-            (writer.join().expect("writer thread"), outs)
+            drop((to_writer, to_xz, workers));
+            let outs = fed.and_then(|()| gz_out.put(gz.finish().ctx("reading", &gz_path)?));
+            let xz_done = xz_thread.join().expect("xz thread");
+            (writer.join().expect("writer thread"), xz_done, outs)
         });
+        let xz_out = xz_done?;
         flushed.ctx("writing", plain.path())?;
         outs?;
         for (name, out) in [("Packages.xz", xz_out), ("Packages.gz", gz_out)] {
@@ -182,6 +188,12 @@ pub(super) fn write_indices(
         files.insert(key, d);
     }
     Ok(())
+}
+
+/// The chunks of a batch: their texts and checksums.
+fn chunks_of(texts: &Batch, sums: Vec<[u8; 32]>) -> Vec<Chunk<'_>> {
+    let texts = texts.iter().zip(sums);
+    texts.map(|(data, sha256)| Chunk { data, sha256 }).collect()
 }
 
 /// A temporary file written a part at a time, each part checksummed as it is

@@ -1,5 +1,7 @@
 //! Running small pure jobs on every core.
 
+use std::sync::mpsc;
+
 /// The cores this process may use (asked once: the standard library reads the
 /// cgroup files on every call).
 pub fn cores() -> usize {
@@ -106,6 +108,66 @@ fn each<I: Sync, E: Send>(
     }
 }
 
+/// One thread per core for the life of a scope, running `f` over batch after
+/// batch of items ([`Workers::map`]): for many small batches, where starting
+/// threads for each would cost more than the work.
+pub struct Workers<I, T> {
+    jobs: mpsc::SyncSender<(usize, I)>,
+    results: mpsc::Receiver<(usize, T)>,
+}
+
+impl<I: Send, T: Send> Workers<I, T> {
+    /// Start the threads in `scope`; they stop when the `Workers` is dropped
+    /// (which must happen before the scope ends).
+    pub fn start<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, f: &'scope F) -> Self
+    where
+        F: Fn(I) -> T + Sync,
+        I: 'scope,
+        T: 'scope,
+    {
+        let (jobs, queue) = mpsc::sync_channel::<(usize, I)>(cores());
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let (done, results) = mpsc::channel();
+        for _ in 0..cores() {
+            let (queue, done) = (queue.clone(), done.clone());
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((i, item)) = job else { break };
+                    if done.send((i, f(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Workers { jobs, results }
+    }
+
+    /// `f` over `items`, results in order.
+    pub fn map(&self, items: Vec<I>) -> Vec<T> {
+        let n = items.len();
+        let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        let mut got = 0;
+        for job in items.into_iter().enumerate() {
+            // Take what is done while queueing, so that no side waits on the other.
+            while let Ok((i, t)) = self.results.try_recv() {
+                out[i] = Some(t);
+                got += 1;
+            }
+            self.jobs.send(job).expect("worker threads");
+        }
+        while got < n {
+            let (i, t) = self.results.recv().expect("worker threads");
+            out[i] = Some(t);
+            got += 1;
+        }
+        out.into_iter()
+            .map(|t| t.expect("every item ran"))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +211,17 @@ mod tests {
         });
         assert_eq!(err.unwrap_err(), "bad 7");
         assert!(ran.load(Ordering::Relaxed) < items.len());
+    }
+
+    #[test]
+    fn workers_map_batch_after_batch_in_order() {
+        let square = |i: usize| i * i;
+        std::thread::scope(|s| {
+            let workers = Workers::start(s, &square);
+            for n in [0, 1, 7, 100] {
+                let want: Vec<usize> = (0..n).map(square).collect();
+                assert_eq!(workers.map((0..n).collect()), want);
+            }
+        });
     }
 }
