@@ -179,7 +179,9 @@ fn settings_are_checked_before_the_first_write() {
 fn paths_from_an_index_stay_inside_the_repo() {
     let (w, repo, arch) = repo_with_one();
     let r = repo.to_str().unwrap();
-    let good = make_deb(w.path(), "good-agent", "1.0-1", &arch);
+    // The package published (made again, its bytes could differ: dpkg-deb
+    // records the files' mtimes).
+    let good = w.path().join(format!("good-agent_1.0-1_{arch}.deb"));
     let packages = repo.join(format!("dists/stable/main/binary-{arch}/Packages"));
     let pool = repo.join(format!(
         "pool/main/g/good-agent/good-agent_1.0-1_{arch}.deb"

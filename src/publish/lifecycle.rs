@@ -224,7 +224,22 @@ pub(super) fn plan(
         }
         group.clear();
     };
-    for st in render::merged(target.stream(), new) {
+    let projected = match req.keep {
+        Some(_) => render::merged(target.stream(), new),
+        // Only the packages named: each found in the table by halving.
+        None => {
+            let mut names: Vec<&str> = req.remove.iter().map(|s| s.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            let mut old = Vec::new();
+            for name in &names {
+                old.extend(target.named(name)?.into_iter().map(Ok));
+            }
+            new.retain(|s| names.contains(&s.package()));
+            render::merged(Box::new(old.into_iter()), new)
+        }
+    };
+    for st in projected {
         let key = st?.key();
         if group.last() == Some(&key) {
             continue; // replaced by a new stanza
@@ -246,37 +261,67 @@ pub(super) fn plan(
 }
 
 /// The `candidates` that some index of some codename still names: a scan of
-/// their `Filename:` lines, a line at a time (the indices are not parsed).
+/// their `Filename:` lines, a block at a time (the indices are not parsed).
 fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
-    let wanted: HashSet<&str> = candidates.iter().map(String::as_str).collect();
+    let wanted: HashSet<&[u8]> = candidates.iter().map(|c| c.as_bytes()).collect();
     let mut names = HashSet::new();
-    let mut line = String::new();
     for dist in subdirs(&root.join("dists"))? {
         for comp in subdirs(&dist)? {
             for bin in subdirs(&comp)? {
                 let path = bin.join("Packages");
-                let mut text = match fs::File::open(&path) {
-                    Ok(f) => io::BufReader::with_capacity(index::READ_BLOCK, f),
+                let file = match fs::File::open(&path) {
+                    Ok(f) => f,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(Error::io("reading", &path, e)),
                 };
-                loop {
-                    line.clear();
-                    match io::BufRead::read_line(&mut text, &mut line) {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(e) => return Err(Error::io("reading", &path, e)),
+                filenames(file, |f| {
+                    if let Some(rel) = wanted.get(f) {
+                        names.insert(String::from_utf8_lossy(rel).into_owned());
                     }
-                    if let Some(f) = line.strip_prefix("Filename:")
-                        && let Some(rel) = wanted.get(f.trim())
-                    {
-                        names.insert(rel.to_string());
-                    }
-                }
+                })
+                .map_err(|e| Error::io("reading", &path, e))?;
             }
         }
     }
     Ok(names)
+}
+
+/// Call `found` with the value of every `Filename:` line of an index.
+fn filenames(mut file: impl io::Read, mut found: impl FnMut(&[u8])) -> io::Result<()> {
+    const FIELD: &[u8] = b"Filename:";
+    let finder = memchr::memmem::Finder::new(FIELD);
+    // A newline before the text: the first line starts a line too.
+    let mut buf = vec![b'\n'];
+    loop {
+        let have = buf.len();
+        buf.resize(have + index::READ_BLOCK, 0);
+        let got = loop {
+            match file.read(&mut buf[have..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r?,
+            }
+        };
+        buf.truncate(have + got);
+        // Whole lines only, but for the last block.
+        let end = match got {
+            0 => buf.len(),
+            _ => match memchr::memrchr(b'\n', &buf) {
+                Some(i) if i > 0 => i,
+                _ => continue,
+            },
+        };
+        for at in finder.find_iter(&buf[..end]) {
+            if at > 0 && buf[at - 1] == b'\n' {
+                let rest = &buf[at + FIELD.len()..end];
+                let line = memchr::memchr(b'\n', rest).map_or(rest, |n| &rest[..n]);
+                found(line.trim_ascii());
+            }
+        }
+        if got == 0 {
+            return Ok(());
+        }
+        buf.drain(..end);
+    }
 }
 
 /// Delete the `candidates` (pool paths) that no index names any more, and the
@@ -366,5 +411,29 @@ mod tests {
         let picked = keys.iter().filter(|k| one.picks(k)).count();
         assert_eq!(picked, 1);
         assert!(one.all_matched("s").is_ok());
+    }
+
+    #[test]
+    fn filenames_of_an_index_across_blocks() {
+        let mut text = String::from("Filename: first.deb\n");
+        for i in 0..20_000 {
+            text.push_str(&format!(
+                "Package: p{i}\nDescription: x\n  Filename: not/a/field\nFilename:  pool/p{i}.deb \n\n"
+            ));
+        }
+        text.push_str("Filename: last.deb");
+        assert!(text.len() > 3 * index::READ_BLOCK);
+        let mut got = Vec::new();
+        filenames(text.as_bytes(), |f| {
+            got.push(String::from_utf8(f.to_vec()).unwrap())
+        })
+        .unwrap();
+        assert_eq!(got.len(), 20_002);
+        assert_eq!(
+            (got[0].as_str(), got[1].as_str()),
+            ("first.deb", "pool/p0.deb")
+        );
+        assert_eq!(got[20_000], "pool/p19999.deb");
+        assert_eq!(got[20_001], "last.deb");
     }
 }

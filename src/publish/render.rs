@@ -20,17 +20,17 @@ const CHUNK_EVERY: u64 = 32;
 const CHUNK_MAX: usize = 128;
 
 /// Stanzas in the order they are written ([`index::order`]).
-pub type Stream<'a> = Box<dyn Iterator<Item = Result<Stanza>> + 'a>;
+pub type Stream<'a> = Box<dyn Iterator<Item = Result<Stanza>> + Send + 'a>;
 
 /// A `Packages` file to write: a way to stream its stanzas, in order, as
 /// often as it is read (to compare it with the file there, to write it).
 pub struct Rendered<'a> {
-    source: Box<dyn Fn() -> Stream<'a> + 'a>,
+    source: Box<dyn Fn() -> Stream<'a> + Send + Sync + 'a>,
 }
 
 impl<'a> Rendered<'a> {
     /// The file `source` streams (in order, no key twice).
-    pub fn new(source: impl Fn() -> Stream<'a> + 'a) -> Rendered<'a> {
+    pub fn new(source: impl Fn() -> Stream<'a> + Send + Sync + 'a) -> Rendered<'a> {
         Rendered {
             source: Box::new(source),
         }

@@ -173,9 +173,13 @@ fn commit(
     let mut garbage = Vec::new();
     let mut new: Vec<&Stanza> = Vec::with_capacity(added.len() + changes.copies.len());
     let comp = comps.get_mut(&opts.component).expect("inserted above");
+    // Architectures whose index loses a stanza (replaced or removed).
+    let mut lost: BTreeSet<String> = BTreeSet::new();
     for st in added.iter().copied().chain(&changes.copies) {
         let key = st.key();
-        comp.stanzas.remove(&key)?;
+        if let Some(old) = comp.stanzas.remove(&key)? {
+            lost.insert(old.arch().to_string());
+        }
         match dropped.contains(&key) {
             true => garbage.push(st.filename().to_string()),
             false => new.push(st),
@@ -183,6 +187,7 @@ fn commit(
     }
     for key in &changes.removals {
         if let Some(st) = comp.stanzas.remove(key)? {
+            lost.insert(st.arch().to_string());
             garbage.push(st.filename().to_string());
         }
     }
@@ -229,8 +234,15 @@ fn commit(
                     new.iter().copied().filter(|s| here(s)).collect(),
                 )
             });
-            let current = c.current.get(arch);
-            match current_index(&dir, &rel, current, &index, &listed)? {
+            // An index known to change is not compared with the one there.
+            let here = |a: &str| a == arch || a == "all";
+            let changes = *name == opts.component
+                && (lost.iter().any(|a| here(a)) || new.iter().any(|s| here(s.arch())));
+            let found = match changes {
+                true => None,
+                false => current_index(&dir, &rel, c.current.get(arch), &index, &listed)?,
+            };
+            match found {
                 Some(found) => {
                     for (suffix, d) in found {
                         let d = d.only(opts.release_hashes);

@@ -130,10 +130,21 @@ pub(super) fn write_indices(
                 Ok(xz_out)
             });
             let workers = Workers::start(s, &text_of);
-            let fed = (|| -> Result<()> {
+            // The next batch's stanzas are read while this one is compressed.
+            let (to_main, next) = std::sync::mpsc::sync_channel(1);
+            s.spawn(move || {
                 let mut chunks = r.chunks();
                 loop {
-                    let batch = chunks.by_ref().take(batch()).collect::<Result<Vec<_>>>()?;
+                    let batch = chunks.by_ref().take(batch()).collect::<Result<Vec<_>>>();
+                    let last = batch.as_ref().map_or(true, Vec::is_empty);
+                    if to_main.send(batch).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            let fed = (|| -> Result<()> {
+                for batch in next {
+                    let batch = batch?;
                     if batch.is_empty() {
                         break;
                     }
