@@ -204,14 +204,15 @@ fn commit(
     let mut arches: BTreeSet<String> = BTreeSet::new();
     for (name, c) in &comps {
         arches.extend(c.arches.iter().cloned());
-        arches.extend(c.stanzas.arches().iter().cloned());
-        for s in ours(name) {
-            if !arches.contains(s.arch()) {
-                arches.insert(s.arch().to_string());
+        // An `all` package goes into every architecture's index (a
+        // `binary-all` directory, where there is one, is kept above).
+        let named = c.stanzas.arches().iter().map(String::as_str);
+        for arch in named.chain(ours(name).iter().map(|s| s.arch())) {
+            if arch != "all" && !arches.contains(arch) {
+                arches.insert(arch.to_string());
             }
         }
     }
-    arches.remove("all");
     if arches.is_empty() {
         arches.insert(crate::debian::arch::host_deb());
     }
