@@ -113,7 +113,7 @@ fn each<I: Sync, E: Send>(
 /// threads for each would cost more than the work.
 pub struct Workers<I, T> {
     jobs: mpsc::SyncSender<(usize, I)>,
-    results: mpsc::Receiver<(usize, T)>,
+    results: mpsc::Receiver<(usize, std::thread::Result<T>)>,
 }
 
 impl<I: Send, T: Send> Workers<I, T> {
@@ -135,7 +135,10 @@ impl<I: Send, T: Send> Workers<I, T> {
                     // The lock is held only while waiting for the next job.
                     let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok((i, item)) = job else { break };
-                    if done.send((i, f(item))).is_err() {
+                    // A panic goes to the caller of `map` (which would wait
+                    // for the result forever otherwise).
+                    let t = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item)));
+                    if done.send((i, t)).is_err() {
                         break;
                     }
                 }
@@ -144,10 +147,10 @@ impl<I: Send, T: Send> Workers<I, T> {
         Workers { jobs, results }
     }
 
-    /// `f` over `items`, results in order.
+    /// `f` over `items`, results in order. A panic of `f` is resumed here.
     pub fn map(&self, items: Vec<I>) -> Vec<T> {
         let n = items.len();
-        let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        let mut out: Vec<Option<std::thread::Result<T>>> = (0..n).map(|_| None).collect();
         let mut got = 0;
         for job in items.into_iter().enumerate() {
             // Take what is done while queueing, so that no side waits on the other.
@@ -162,8 +165,8 @@ impl<I: Send, T: Send> Workers<I, T> {
             out[i] = Some(t);
             got += 1;
         }
-        out.into_iter()
-            .map(|t| t.expect("every item ran"))
+        let out = out.into_iter().map(|t| t.expect("every item ran"));
+        out.map(|t| t.unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     }
 }
@@ -223,5 +226,11 @@ mod tests {
                 assert_eq!(workers.map((0..n).collect()), want);
             }
         });
+        // A panic in a job reaches the caller instead of leaving it waiting.
+        let odd = |i: usize| if i % 2 == 1 { panic!("odd") } else { i };
+        let caught = std::panic::catch_unwind(|| {
+            std::thread::scope(|s| Workers::start(s, &odd).map(vec![0, 1, 2]))
+        });
+        assert!(caught.is_err());
     }
 }
