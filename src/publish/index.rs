@@ -1,6 +1,6 @@
-//! `Packages` indices: one stanza per package version, parsed back from the
-//! existing files (so publishing never re-reads old packages), merged, sorted and
-//! written uncompressed, gzip and xz.
+//! `Packages` stanzas: one per package version, made from a new package or
+//! parsed back from the existing files a block at a time ([`Reader`]), so
+//! publishing never re-reads old packages. Writing an index is `render.rs`'s.
 
 use super::debfile::Deb;
 use super::spill::Spill;
