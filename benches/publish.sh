@@ -14,7 +14,8 @@
 # apt-ftparchive has no repository state: "full" is cp into pool/ + packages
 # (with its --db cache) + gzip -9 + xz + release; "+1" is cp + the same again
 # with the warm cache; it has no remove. Peak RSS of every tool and op (GNU
-# time, one more round) is reported per size, then how cfy-ap's grows with N.
+# time, one more round) is reported per size, then how cfy-ap's grows with N,
+# and for a full publish how much of that is its command line (N paths) alone.
 # Bars (issue 14): full >= 1.5x faster than the fastest peer, +1 and remove
 # >= 2x faster. Exits 1 when a bar is missed.
 # Nothing is deleted until the end: on a journal-less ext4 (this machine's disk)
@@ -78,6 +79,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 cfy_full() { "$CFY_AP" publish -q --repo "$1" "$DEBS"/*.deb; }
 cfy_add() { "$CFY_AP" publish -q --repo "$1" "$EXTRA"; }
 cfy_remove() { "$CFY_AP" publish -q --repo "$1" --remove bench-pkg-1; }
+# The command line of cfy_full alone: the same arguments, stopped by a bad
+# codename (exit 2) before any package is read or anything is written.
+cfy_args() { "$CFY_AP" publish -q --codename .none --repo "$1" "$DEBS"/*.deb 2>/dev/null || true; }
 
 ftp_index() { # repo
     (
@@ -124,7 +128,7 @@ peak() {
     /usr/bin/time -o "$out" -f '%M' bash -c '"$0" "$1"' "$1" "$2" >/dev/null 2>&1
     tail -1 "$out"
 }
-export -f cfy_full cfy_add cfy_remove ftp_index ftp_full ftp_add rep_init rep_full \
+export -f cfy_full cfy_add cfy_remove cfy_args ftp_index ftp_full ftp_add rep_init rep_full \
     rep_add rep_remove aptly_conf aptly_ apt_full apt_add apt_remove
 export CFY_AP
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
@@ -194,6 +198,7 @@ for N in $SIZES; do
             [[ $tool != cfy ]] || cfy_rss[$N.$op]=${rss[$tool.$op]}
         done
     done
+    cfy_rss[$N.args]=$(peak cfy_args "$W/cfy-$N-args")
 
     echo "N = $N debs, medians of $RUNS runs (ms)"
     printf '  %-10s %12s %14s %12s %10s\n' op cfy-ap apt-ftparchive reprepro aptly
@@ -227,5 +232,13 @@ if [[ $smallest != "$largest" ]]; then
             "($(awk -v a="$a" -v b="$b" -v n=$((largest - smallest)) \
                 'BEGIN {printf "%+.2f", (b - a) / n}') KiB per package)"
     done
+    # A full publish is given N paths: what parsing them alone takes (argv and
+    # the parsed list), and the peak less that.
+    a=${cfy_rss[$smallest.args]} b=${cfy_rss[$largest.args]}
+    echo "cfy-ap peak RSS, its full command line alone: $(mib "$a") MiB at $smallest, $(mib "$b") MiB at $largest"
+    a=$((cfy_rss[$smallest.full] - a)) b=$((cfy_rss[$largest.full] - b))
+    echo "cfy-ap peak RSS, full less its command line: $(mib "$a") MiB at $smallest, $(mib "$b") MiB at $largest" \
+        "($(awk -v a="$a" -v b="$b" -v n=$((largest - smallest)) \
+            'BEGIN {printf "%+.2f", (b - a) / n}') KiB per package)"
 fi
 [[ $fail == 0 ]] && echo PASS || { echo "FAIL: a bar was missed" >&2; exit 1; }

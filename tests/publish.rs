@@ -876,19 +876,24 @@ fn lower_case_control_fields_are_read_back() {
     }
 }
 
-/// Above 64 packages in one publish the new stanzas wait on disk (an unnamed
-/// spill file) until their chunk of the index is written: the repository must
-/// be byte for byte the one built from the same packages a few at a time (all
-/// in memory), nothing may be left behind, and apt must read it.
+/// The packages given to one publish are read in runs of 256, each sorted and
+/// written to an unnamed file, and the runs merged: 300 packages given out of
+/// order (two runs, each holding names from all over the alphabet), one of
+/// them twice, must give the repository byte for byte the one built from the
+/// same packages 100 at a time; nothing may be left behind, and apt must read
+/// it.
 #[test]
 fn many_packages_at_once_index_like_a_few_at_a_time() {
     require_tools();
     let w = workdir();
     let arch = host_arch();
-    let debs: Vec<PathBuf> = (0..90)
-        .map(|i| make_deb(w.path(), &format!("many-{i:02}"), "1.0-1", &arch))
+    let debs: Vec<PathBuf> = (0..300)
+        .map(|i| make_deb(w.path(), &format!("many-{i:03}"), "1.0-1", &arch))
         .collect();
-    let all: Vec<&Path> = debs.iter().map(PathBuf::as_path).collect();
+    // Every 7th name, wrapping around (7 and 300 share no factor), then the
+    // first one again.
+    let mut all: Vec<&Path> = (0..300).map(|i| debs[i * 7 % 300].as_path()).collect();
+    all.push(all[0]);
     let env = [("SOURCE_DATE_EPOCH", "1700000000")];
     let (at_once, in_parts) = (w.path().join("once"), w.path().join("parts"));
     ok(publish_env(
@@ -896,7 +901,7 @@ fn many_packages_at_once_index_like_a_few_at_a_time() {
         &all,
         &env,
     ));
-    for part in all.chunks(30) {
+    for part in all.chunks(100) {
         ok(publish_env(
             &["--repo", in_parts.to_str().unwrap()],
             part,
@@ -925,14 +930,14 @@ fn many_packages_at_once_index_like_a_few_at_a_time() {
         packages_file(&at_once, &arch)
             .matches("Package: many-")
             .count(),
-        90
+        300
     );
 
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");
     apt.trust(&http.url("once"));
     apt.update_clean();
-    for name in ["many-00", "many-45", "many-89"] {
+    for name in ["many-000", "many-145", "many-299"] {
         assert!(apt.policy(name).contains("Candidate: 1.0-1"), "{name}");
     }
 }

@@ -11,9 +11,8 @@
 //! copy is staged under a temporary name in the repository root and renamed into
 //! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
 
-use super::decide::Plan;
-use super::index::Stanza;
-use super::{Action, stage};
+use super::decide::{Plans, ToCopy as Job};
+use super::stage;
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use sha2::{Digest, Sha256};
@@ -21,45 +20,42 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-/// One file to put into the pool.
-pub(super) struct Job<'a> {
-    pub src: &'a Path,
-    /// Its stanza: where it goes (`Filename`, relative to the repository
-    /// root), and the size and SHA-256 found when `src` was read, which the
-    /// copy must match.
-    pub stanza: &'a Stanza,
-    /// The pool already has a file there (replaced with `-f`).
-    pub replace: bool,
+/// Files copied, then synced, at a time (their list is what memory holds).
+const ROUND: usize = 1024;
+
+/// Copy the packages of `plans` that go into the pool (`debs`: the files
+/// given) and sync what that wrote, on a thread of `scope` (it mostly waits
+/// on the filesystem while the caller builds the indices).
+pub(super) fn start<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    root: &Path,
+    plans: &'s Plans,
+    debs: &'s [PathBuf],
+) -> stage::Background<'s> {
+    let root = root.to_path_buf();
+    stage::Background::spawn(scope, move || {
+        let mut jobs = plans.to_copy(debs).peekable();
+        while jobs.peek().is_some() {
+            let round: Vec<Job> = jobs.by_ref().take(ROUND).collect::<Result<_>>()?;
+            let dirs = copy_all(&root, &round)?;
+            let files: Vec<&str> = round.iter().map(target).collect();
+            stage::sync_all(&root, &files, &dirs)?;
+        }
+        Ok(())
+    })
 }
 
-/// Copy the files of the `plans` that go into the pool and sync what that
-/// wrote, on its own thread (it mostly waits on the filesystem while the
-/// caller builds the indices from the same plans).
-pub(super) fn start(root: &Path, plans: Arc<Vec<Plan>>) -> stage::Background {
-    let root = root.to_path_buf();
-    stage::Background::spawn(move || {
-        let jobs: Vec<Job> = plans
-            .iter()
-            .filter(|p| p.copy)
-            .map(|p| Job {
-                src: &p.src,
-                stanza: &p.stanza,
-                replace: p.action == Action::Replaced,
-            })
-            .collect();
-        let dirs = copy_all(&root, &jobs)?;
-        let files: Vec<&str> = jobs.iter().map(|j| j.stanza.filename()).collect();
-        stage::sync_all(&root, &files, &dirs)
-    })
+/// Where a job's file goes, relative to the repository root.
+fn target<'a>(job: &'a Job) -> &'a str {
+    job.to.unwrap_or(job.stanza.filename())
 }
 
 /// Copy every job's file; returns the directories that got new entries
 /// (created ones and those they were created in, relative to `root`), to be
 /// synced with the files before any index names them.
-pub(super) fn copy_all<'a>(root: &Path, jobs: &[Job<'a>]) -> Result<Vec<&'a str>> {
+pub(super) fn copy_all<'a>(root: &Path, jobs: &'a [Job]) -> Result<Vec<&'a str>> {
     let dirs = touched_dirs(root, jobs);
     // Mostly waiting on the filesystem: more threads than cores pay.
     crate::util::parallel::try_for_each(jobs, 8, |job| copy_one(root, job))?;
@@ -70,11 +66,11 @@ pub(super) fn copy_all<'a>(root: &Path, jobs: &[Job<'a>]) -> Result<Vec<&'a str>
 /// each job's directory and, for one that does not exist yet, its parents up to
 /// the first that does (`""` is `root`). Pool paths are relative and
 /// `/`-separated, without `.` or `..` (`pool::check_relative`).
-fn touched_dirs<'a>(root: &Path, jobs: &[Job<'a>]) -> Vec<&'a str> {
+fn touched_dirs<'a>(root: &Path, jobs: &'a [Job]) -> Vec<&'a str> {
     let parent = |rel: &'a str| rel.rsplit_once('/').map_or("", |(dir, _)| dir);
     let mut touched: BTreeSet<&str> = BTreeSet::new();
     for job in jobs {
-        let mut dir = parent(job.stanza.filename());
+        let mut dir = parent(target(job));
         // A directory seen before had its parents seen then.
         while touched.insert(dir) && !dir.is_empty() && !root.join(dir).is_dir() {
             dir = parent(dir);
@@ -84,7 +80,7 @@ fn touched_dirs<'a>(root: &Path, jobs: &[Job<'a>]) -> Vec<&'a str> {
 }
 
 fn copy_one(root: &Path, job: &Job) -> Result<()> {
-    let dest = root.join(job.stanza.filename());
+    let dest = root.join(target(job));
     let dir = dest.parent().unwrap_or(root);
     fs::create_dir_all(dir).ctx("creating", dir)?;
     if !job.replace
@@ -140,6 +136,7 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::index::Stanza;
 
     fn stanza(rel: &str, bytes: &[u8]) -> Stanza {
         let d = crate::publish::Digests::of(bytes);
@@ -161,9 +158,10 @@ mod tests {
         fs::write(&src, b"package bytes").unwrap();
         let stanzas = ["pool/main/a/a/a_1_all.deb", "pool/main/a/a/a_2_all.deb"]
             .map(|rel| stanza(rel, b"package bytes"));
-        let jobs = stanzas.each_ref().map(|stanza| Job {
+        let jobs = stanzas.map(|stanza| Job {
             src: &src,
             stanza,
+            to: None,
             replace: false,
         });
         let dirs = copy_all(&root, &jobs).unwrap();
@@ -192,7 +190,8 @@ mod tests {
             let old = stanza("pool/a.deb", b"old bytes!");
             let jobs = [Job {
                 src: &src,
-                stanza: &old,
+                stanza: old,
+                to: None,
                 replace,
             }];
             let err = copy_all(&root, &jobs).err().unwrap();

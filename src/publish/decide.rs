@@ -1,56 +1,108 @@
 //! What to do with each package read, decided against the component as found
 //! on disk before anything is written: new, unchanged (same bytes), replaced
 //! (`force`), or refused (other bytes published, a pool file shared with
-//! another index, the same package given twice with other bytes).
+//! another index). (The same package given twice is settled when they are
+//! read, `incoming.rs`.)
 
+use super::incoming::Incoming;
 use super::index::{Key, Stanza};
 use super::pool;
-use super::stage::{Staged, hash_file};
-use super::state::{Component, referenced_elsewhere};
+use super::stage::hash_file;
+use super::state::{Component, Table, referenced_elsewhere};
 use super::{Action, PublishOptions, Published};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// What to do with one staged package.
-pub(super) struct Plan {
-    /// The package read.
-    pub src: PathBuf,
-    /// Its stanza: the new one, or when unchanged the published one (same
-    /// bytes). Its size and SHA256 are what the copy is checked against.
+/// What to do with the packages given: their table (in index order; the rows
+/// of unchanged ones marked removed, as they are not indexed again) and, per
+/// row, the decision. Nothing per package is held besides the table's row.
+pub(super) struct Plans {
+    pub table: Table,
+    /// Per row: the index, among the `.deb` files given, of the one it was read from.
+    src: Vec<u32>,
+    what: Vec<What>,
+    /// Unchanged packages whose published pool path is not the one cfy-ap
+    /// would give them (another tool's layout): that path, by row.
+    elsewhere: HashMap<usize, String>,
+}
+
+/// The decision on one package.
+#[derive(Clone, Copy)]
+struct What {
+    action: Action,
+    /// Whether the `.deb` goes into the pool (not when the pool already has
+    /// those bytes).
+    copy: bool,
+}
+
+/// A package to copy into the pool.
+pub(super) struct ToCopy<'a> {
+    /// The `.deb` given.
+    pub src: &'a Path,
+    /// Its stanza: where it goes (`Filename`), unless `to` says otherwise,
+    /// and the size and SHA256 the copy must have.
     pub stanza: Stanza,
-    pub action: Action,
-    /// Whether `src` goes into the pool at `stanza.filename()` (not when the
-    /// pool already has those bytes).
-    pub copy: bool,
+    pub to: Option<&'a str>,
+    /// The pool already has a file there (replaced with `-f`).
+    pub replace: bool,
 }
 
-impl Plan {
-    /// Whether its stanza goes into the index (it is not there yet).
-    pub fn indexed(&self) -> bool {
-        self.action != Action::Unchanged
+impl Plans {
+    /// Whether any package goes into the pool.
+    pub fn copies_any(&self) -> bool {
+        self.what.iter().any(|w| w.copy)
     }
 
-    /// The report line.
-    pub fn published(&self) -> Published {
-        Published::of(&self.stanza, self.action)
+    /// The packages to copy into the pool (of `debs`, the files given), in
+    /// order, read again from the table.
+    pub fn to_copy<'a>(
+        &'a self,
+        debs: &'a [PathBuf],
+    ) -> impl Iterator<Item = Result<ToCopy<'a>>> + 'a {
+        let picked = self.table.rows(true).filter(|r| match r {
+            Ok((i, _)) => self.what[*i].copy,
+            Err(_) => true,
+        });
+        picked.map(|r| {
+            let (i, stanza) = r?;
+            Ok(ToCopy {
+                src: &debs[self.src[i] as usize],
+                stanza,
+                to: self.elsewhere.get(&i).map(String::as_str),
+                replace: self.what[i].action == Action::Replaced,
+            })
+        })
+    }
+
+    /// The report lines, in order.
+    pub fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
+        self.table.rows(true).map(|r| {
+            let (i, s) = r?;
+            let mut p = Published::of(&s, self.what[i].action);
+            if let Some(f) = self.elsewhere.get(&i) {
+                p.filename = f.clone();
+            }
+            Ok(p)
+        })
     }
 }
 
+/// Decide on every package of `incoming` (read from `debs`) against `comp`.
 pub(super) fn decide(
     opts: &PublishOptions,
     comp: &Component,
-    staged: Vec<Staged>,
-) -> Result<Vec<Plan>> {
+    incoming: Incoming,
+    debs: &[PathBuf],
+) -> Result<Plans> {
     let root = &opts.repo;
     let mut pool = pool::Resolver::new(root);
-    let skip = given_twice(&staged)?;
-    let mut plans: Vec<Plan> = Vec::with_capacity(staged.len());
-    for (s, skip) in staged.into_iter().zip(skip) {
-        if skip {
-            continue;
-        }
-        let st = &s.stanza;
+    let mut decided = Vec::with_capacity(incoming.src.len());
+    let mut elsewhere = HashMap::new();
+    for row in incoming.table.rows(true) {
+        let (i, st) = row?;
+        let st = &st;
+        let src = &debs[incoming.src[i] as usize];
         let key: Key = st.key();
         let sha256 = st.sha256();
         let what = key.to_string();
@@ -68,11 +120,14 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
-        let (action, copy, stanza) = match published {
+        let (action, copy) = match published {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &index)?.exists();
-                (Action::Unchanged, missing, old)
+                if old.filename() != filename {
+                    elsewhere.insert(i, old.filename().to_string());
+                }
+                (Action::Unchanged, missing)
             }
             Some(old) if !opts.force => {
                 return Err(Error::exists(format!(
@@ -82,7 +137,7 @@ pub(super) fn decide(
                 .with(format!(
                     "published SHA256 {}, {} has {sha256}",
                     old.sha256(),
-                    s.src.display()
+                    src.display()
                 ))
                 .with("bump the version, or use -f/--force to replace it"));
             }
@@ -91,7 +146,7 @@ pub(super) fn decide(
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
-                (Action::Replaced, true, s.stanza)
+                (Action::Replaced, true)
             }
             None => {
                 let dest = pool.resolve(filename, &index)?;
@@ -104,86 +159,21 @@ pub(super) fn decide(
                 } else {
                     true
                 };
-                (Action::Added, copy, s.stanza)
+                (Action::Added, copy)
             }
         };
-        plans.push(Plan {
-            src: s.src,
-            stanza,
-            action,
-            copy,
-        });
+        decided.push(What { action, copy });
     }
-    Ok(plans)
-}
-
-/// Which of `staged` repeat an earlier one (same name, version and
-/// architecture, same bytes: published once). The same package given twice
-/// with different bytes is an error.
-fn given_twice(staged: &[Staged]) -> Result<Vec<bool>> {
-    let mut first: HashMap<(&str, &str, &str), &Staged> = HashMap::with_capacity(staged.len());
-    let mut skip = vec![false; staged.len()];
-    for (s, skip) in staged.iter().zip(&mut skip) {
-        let st = &s.stanza;
-        let key = (st.package(), st.version(), st.arch());
-        match first.entry(key) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(s);
-            }
-            std::collections::hash_map::Entry::Occupied(o)
-                if o.get().stanza.sha256() == st.sha256() =>
-            {
-                *skip = true;
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                return Err(Error::config(format!(
-                    "{} {} ({}) given twice with different contents: {} and {}",
-                    key.0,
-                    key.1,
-                    key.2,
-                    o.get().src.display(),
-                    s.src.display()
-                )));
-            }
+    let mut table = incoming.table;
+    for (i, w) in decided.iter().enumerate() {
+        if w.action == Action::Unchanged {
+            table.drop_row(i);
         }
     }
-    Ok(skip)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-    use std::sync::Arc;
-
-    fn staged(src: &str, version: &str, sha256: &str) -> Staged {
-        let text = format!(
-            "Package: demo\nVersion: {version}\nArchitecture: all\n\
-             Filename: pool/demo_{version}_all.deb\nSize: 1\nSHA256: {sha256}\n\n"
-        );
-        Staged {
-            src: PathBuf::from(src),
-            stanza: crate::publish::index::parse(&Arc::from(text), Path::new("P"))
-                .unwrap()
-                .remove(0),
-        }
-    }
-
-    #[test]
-    fn a_package_given_twice_is_published_once_unless_the_bytes_differ() {
-        let same = [
-            staged("a.deb", "1", "aa"),
-            staged("b.deb", "2", "bb"),
-            staged("c.deb", "1", "aa"),
-        ];
-        assert_eq!(given_twice(&same).unwrap(), [false, false, true]);
-        let differ = [staged("a.deb", "1", "aa"), staged("c.deb", "1", "cc")];
-        let err = given_twice(&differ).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        assert!(
-            err.message.contains("demo 1 (all) given twice")
-                && err.message.contains("a.deb and c.deb"),
-            "{err}"
-        );
-    }
+    Ok(Plans {
+        table,
+        src: incoming.src,
+        what: decided,
+        elsewhere,
+    })
 }

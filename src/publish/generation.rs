@@ -82,7 +82,7 @@ pub(super) fn switch(
     next: &Path,
     live: &Path,
     written: &[PathBuf],
-    pool: Background,
+    pool: Background<'_>,
 ) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)

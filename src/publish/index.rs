@@ -15,9 +15,9 @@ const REPOSITORY_FIELDS: [&str; 6] = ["Filename", "Size", "MD5sum", "SHA1", "SHA
 
 /// One paragraph of a `Packages` file, with the fields publishing looks at.
 /// Its text is in memory (a new package's stanza, or one parsed from a text)
-/// or in a file: a stanza read from an existing index ([`read`]) points at its
-/// text in that index, and a new one may be spilled to disk
-/// ([`Stanza::spill`]); those keep only the fields in memory.
+/// or in a file: a stanza read from a file ([`Reader`]: an existing index, or
+/// the new packages' stanzas, `incoming.rs`) points at its text there and
+/// keeps only the fields in memory.
 #[derive(Debug, Clone)]
 pub struct Stanza {
     buf: Arc<str>,
@@ -154,26 +154,6 @@ impl Stanza {
         let mut out = Vec::new();
         self.append_text(&mut out).expect("readable");
         String::from_utf8(out).expect("text")
-    }
-
-    /// This stanza with its text moved to `spill`: in memory only the fields
-    /// publishing looks at remain (about 150 bytes instead of the whole text).
-    pub fn spill(&self, spill: &Arc<Spill>) -> std::io::Result<Stanza> {
-        let mut text = Vec::with_capacity(self.text_len());
-        self.append_text(&mut text)?;
-        let at = spill.put(&text)?;
-        let fields = Found {
-            package: self.package(),
-            version: self.version(),
-            arch: self.arch(),
-            filename: self.filename(),
-            sha256: self.sha256(),
-            size: self.size,
-        };
-        Ok(Stanza::compact(
-            &fields,
-            Text::InFile(spill.clone(), at, text.len() as u32),
-        ))
     }
 
     /// A stanza whose text is elsewhere (`at`): its fields copied into a
@@ -323,6 +303,8 @@ pub struct Reader {
     offset: u64,
     queue: std::vec::IntoIter<Stanza>,
     done: bool,
+    /// How much is read at a time ([`READ_BLOCK`] unless told).
+    block: usize,
 }
 
 impl Reader {
@@ -333,14 +315,21 @@ impl Reader {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("reading", path, e)),
         };
-        Ok(Some(Reader {
+        Ok(Some(Reader::over(file, path, READ_BLOCK)))
+    }
+
+    /// The stanzas of `file` (named `path` in errors), read `block` bytes at
+    /// a time (a small block where many are read side by side).
+    pub fn over(file: Arc<Spill>, path: &Path, block: usize) -> Reader {
+        Reader {
             path: path.to_path_buf(),
             file,
-            buf: Vec::with_capacity(READ_BLOCK),
+            buf: Vec::with_capacity(block),
             offset: 0,
             queue: Vec::new().into_iter(),
             done: false,
-        }))
+            block,
+        }
     }
 
     /// The file read (the stanzas point into it).
@@ -358,7 +347,13 @@ impl Reader {
         let buf = &mut self.buf;
         loop {
             let have = buf.len();
-            buf.resize(have.max(READ_BLOCK / 2) * 2, 0);
+            // Twice what is held (at least a block), but not much past the
+            // end of the file: a small index takes a small buffer.
+            let left = self.file.len().saturating_sub(self.offset + have as u64);
+            let left = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            buf.resize(have + (have.max(self.block / 2) * 2 - have).min(left), 0);
             let got = self
                 .file
                 .read_some(self.offset + have as u64, &mut buf[have..]);
@@ -621,22 +616,6 @@ mod tests {
                 .len(),
             2
         );
-
-        // Spilled to disk: the same fields in memory, the same text read back.
-        let spill = Arc::new(Spill::new(t.path()).unwrap());
-        let spilled: Vec<Stanza> = stanzas.iter().map(|s| s.spill(&spill).unwrap()).collect();
-        assert_eq!(spilled, stanzas);
-        let fields = |s: &Stanza| {
-            let f = [s.package(), s.version(), s.arch(), s.filename(), s.sha256()];
-            (f.map(str::to_string), s.size(), s.text_len())
-        };
-        for (a, b) in spilled.iter().zip(&stanzas) {
-            assert_eq!(fields(a), fields(b));
-            assert!(matches!(a.at, Text::InFile(..)) && a.buf.len() < b.buf.len());
-        }
-        let back = Rendered::sorted(spilled.iter().collect());
-        assert_eq!(back.text(), out);
-        assert!(is(&back, &out) && !is(&back, &out[1..]));
     }
 
     #[test]

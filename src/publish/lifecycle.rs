@@ -8,7 +8,7 @@
 //! nothing.
 
 use super::index::{self, Key, Stanza};
-use super::render;
+use super::render::{self, Stream};
 use super::state::{Table, subdirs};
 use crate::debian::version;
 use crate::error::{Error, Result};
@@ -178,7 +178,7 @@ pub(super) fn plan(
     force: bool,
     place: &str,
     target: &Table,
-    added: &[&Stanza],
+    added: &Table,
     source: Option<(&str, &Table)>,
 ) -> Result<Changes> {
     let mut changes = Changes::default();
@@ -213,8 +213,9 @@ pub(super) fn plan(
         return Ok(changes);
     }
     // The component as it will be, in order, a package's versions at a time.
-    let mut new: Vec<&Stanza> = added.iter().copied().chain(&changes.copies).collect();
-    new.sort_by(|a, b| index::order(a, b));
+    // (A run copies or adds: `copies` and `added` are never both non-empty.)
+    let mut copies: Vec<&Stanza> = changes.copies.iter().collect();
+    copies.sort_by(|a, b| index::order(a, b));
     let mut picker = Picker::new(&req.remove);
     let mut removals = Vec::new();
     let mut group: Vec<Key> = Vec::new();
@@ -225,17 +226,22 @@ pub(super) fn plan(
         group.clear();
     };
     let projected = match req.keep {
-        Some(_) => render::merged(target.stream(), new),
-        // Only the packages named: each found in the table by halving.
+        Some(_) => {
+            let new = render::merged(added.stream(), listed(copies));
+            render::merged(target.stream(), new)
+        }
+        // Only the packages named: each found in the tables by halving.
         None => {
             let mut names: Vec<&str> = req.remove.iter().map(|s| s.name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
-            let mut old = Vec::new();
+            let (mut old, mut new) = (Vec::new(), Vec::new());
             for name in &names {
                 old.extend(target.named(name)?.into_iter().map(Ok));
+                new.extend(added.named(name)?.into_iter().map(Ok));
             }
-            new.retain(|s| names.contains(&s.package()));
+            copies.retain(|s| names.contains(&s.package()));
+            let new = render::merged(Box::new(new.into_iter()), listed(copies));
             render::merged(Box::new(old.into_iter()), new)
         }
     };
@@ -258,6 +264,11 @@ pub(super) fn plan(
     removals.dedup();
     changes.removals = removals;
     Ok(changes)
+}
+
+/// Stanzas listed in memory, as a stream.
+fn listed<'a>(stanzas: Vec<&'a Stanza>) -> Stream<'a> {
+    Box::new(stanzas.into_iter().cloned().map(Ok))
 }
 
 /// The `candidates` that some index of some codename still names: a scan of

@@ -36,6 +36,7 @@ mod decide;
 mod digest;
 mod foreign;
 mod generation;
+mod incoming;
 mod index;
 mod lifecycle;
 mod limits;
@@ -262,9 +263,10 @@ impl Published {
 }
 
 /// The result of [`publish()`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Summary {
-    pub packages: Vec<Published>,
+    /// What happened to each package.
+    pub packages: Report,
     /// Whether any file of the repository was written.
     pub changed: bool,
     /// `dists/<codename>/Release`.
@@ -275,6 +277,44 @@ pub struct Summary {
     pub deleted: Vec<String>,
     /// A dry run: `packages` says what would happen; nothing was written.
     pub dry_run: bool,
+}
+
+/// The report lines of a publish, in order: first the packages given (those
+/// of an apt publish are read back from disk, as many may have been given),
+/// then the others (copied, removed).
+pub struct Report {
+    given: Option<decide::Plans>,
+    others: Vec<Published>,
+}
+
+impl Report {
+    fn new(given: decide::Plans, others: Vec<Published>) -> Report {
+        Report {
+            given: Some(given),
+            others,
+        }
+    }
+
+    /// Every line (an error when one of the packages given cannot be read back).
+    pub fn iter(&self) -> impl Iterator<Item = Result<Published>> + '_ {
+        let given = self.given.iter().flat_map(decide::Plans::published);
+        given.chain(self.others.iter().cloned().map(Ok))
+    }
+}
+
+impl From<Vec<Published>> for Report {
+    fn from(others: Vec<Published>) -> Report {
+        Report {
+            given: None,
+            others,
+        }
+    }
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Publish `debs` into the repository described by `opts`.
@@ -403,7 +443,17 @@ pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
 
 /// Print what [`publish()`] did: one line per package and a last line.
 pub fn report(summary: &Summary, log: &Log) {
-    for p in &summary.packages {
+    if log.quiet {
+        return; // every line is informational (the packages given are not read back)
+    }
+    for p in summary.packages.iter() {
+        let p = match p {
+            Ok(p) => p,
+            Err(e) => {
+                log.warn(&format!("cannot report a package: {e}"));
+                continue;
+            }
+        };
         let what = match (p.action, summary.dry_run) {
             (Action::Added, false) => "added",
             (Action::Added, true) => "would add",

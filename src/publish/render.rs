@@ -173,8 +173,8 @@ pub fn text(stanzas: &[Stanza]) -> io::Result<Vec<u8>> {
 /// Whether `b`'s text comes right after `a`'s in the same file, with only a
 /// blank line between them. Two bytes between two paragraphs can only be
 /// `"\n\n"`: a paragraph's text ends where its last line's newline is
-/// (trailing blanks trimmed) and the next one starts a line; a spill file puts
-/// a blank line after each text ([`Spill::put`]).
+/// (trailing blanks trimmed) and the next one starts a line; the file of new
+/// packages' stanzas puts a blank line after each text (`incoming.rs`).
 fn follows(a: &Stanza, b: &Stanza) -> bool {
     match (a.location(), b.location()) {
         (Some((fa, at_a, len_a)), Some((fb, at_b, _))) => {
@@ -186,29 +186,31 @@ fn follows(a: &Stanza, b: &Stanza) -> bool {
 
 /// `old` (a stream in order) and `new` (sorted, no key of `old`) as one
 /// stream in order.
-pub fn merged<'a>(old: Stream<'a>, new: Vec<&'a Stanza>) -> Stream<'a> {
+pub fn merged<'a>(old: Stream<'a>, new: Stream<'a>) -> Stream<'a> {
     Box::new(Merge {
         old: old.peekable(),
-        new: new.into_iter().peekable(),
+        new: new.peekable(),
     })
 }
 
 struct Merge<'a> {
     old: Peekable<Stream<'a>>,
-    new: Peekable<std::vec::IntoIter<&'a Stanza>>,
+    new: Peekable<Stream<'a>>,
 }
 
 impl Iterator for Merge<'_> {
     type Item = Result<Stanza>;
 
     fn next(&mut self) -> Option<Result<Stanza>> {
+        // An error goes out first, from either side.
         let new_first = match (self.old.peek(), self.new.peek()) {
-            (Some(Ok(old)), Some(new)) => index::order(new, old) == Ordering::Less,
-            (Some(_), _) => false,
-            (None, _) => true,
+            (Some(Ok(old)), Some(Ok(new))) => index::order(new, old) == Ordering::Less,
+            (Some(Ok(_)), None) => false,
+            (Some(Err(_)), _) => false,
+            (None, _) | (_, Some(Err(_))) => true,
         };
         match new_first {
-            true => self.new.next().map(|s| Ok(s.clone())),
+            true => self.new.next(),
             false => self.old.next(),
         }
     }
@@ -246,7 +248,8 @@ mod tests {
         new_sorted.sort_by(|a, b| index::order(a, b));
         let merged = Rendered::new(|| {
             let old = Reader::open(&path).unwrap().unwrap();
-            merged(Box::new(old), new_sorted.clone())
+            let new = new_sorted.clone().into_iter().cloned().map(Ok);
+            merged(Box::new(old), Box::new(new))
         });
         assert_eq!(merged.text(), whole.text());
         // Dpkg order inside a package (1.8 < 1.9 < 1.10), and the same chunks.

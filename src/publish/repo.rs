@@ -2,17 +2,17 @@
 //! decisions (`decide.rs`) and the ordered writes (see the module docs of
 //! [`super`]).
 
-use super::decide::{Plan, decide};
+use super::decide::{Plans, decide};
 use super::digest::{Digests, HASH_NAMES};
+use super::incoming::{self, Incoming};
 use super::index::{self, Key, Stanza};
 use super::lifecycle::{self, Request};
 use super::release::{self, Release};
-use super::render::{self, Rendered};
-use super::spill::{self, Spill};
-use super::stage::{self, Staged};
-use super::state::{load_components, read_optional};
+use super::render::{self, Rendered, Stream};
+use super::stage;
+use super::state::{Component, load_components, read_optional};
 use super::write::{self, current_index, write_atomic, write_indices};
-use super::{Action, PublishOptions, Published, Summary};
+use super::{Action, PublishOptions, Published, Report, Summary};
 use super::{copy, foreign, generation, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
@@ -20,7 +20,6 @@ use crate::openpgp::Signer;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 pub(super) fn run(
     opts: &PublishOptions,
@@ -38,19 +37,14 @@ pub(super) fn run(
     let created = !root.exists();
     fs::create_dir_all(root)
         .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
-    let staged = if debs.is_empty() {
-        Ok(Vec::new())
+    let incoming = if debs.is_empty() {
+        Ok(Incoming::none())
     } else {
         log.step(&format!("read {} package(s)", debs.len()), || {
-            // Many packages: their stanzas' text waits on disk (`spill.rs`).
-            let spill = match debs.len() > spill::SPILL_ABOVE {
-                true => Some(Arc::new(Spill::new(root)?)),
-                false => None,
-            };
-            stage::stage_all(debs, &opts.component, spill.as_ref())
+            incoming::read(debs, &opts.component, root)
         })
     };
-    let staged = match staged {
+    let incoming = match incoming {
         Ok(s) => s,
         Err(e) => {
             if created {
@@ -61,13 +55,13 @@ pub(super) fn run(
     };
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
-    commit(opts, req, staged, signer, log)
+    commit(opts, req, incoming, signer, log)
 }
 
 fn commit(
     opts: &PublishOptions,
     req: &Request,
-    staged: Vec<Staged>,
+    incoming: Incoming,
     signer: Option<&Signer>,
     log: &Log,
 ) -> Result<Summary> {
@@ -76,17 +70,23 @@ fn commit(
     let live = root.join("dists").join(&opts.codename);
     generation::remove_debris(&live)?;
     let mut comps = load_components(&live)?;
-    let signed_before = precheck::signatures(&live, signer.is_some(), opts)?;
+    let signed = precheck::signatures(&live, signer.is_some(), opts)?;
     let (previous, foreign) = precheck::release(&live, opts)?;
-    let listed = previous
-        .as_deref()
-        .map(release::listed_files)
-        .unwrap_or_default();
-    let plans = Arc::new(decide(
+    let before = Before {
+        signed,
+        listed: previous
+            .as_deref()
+            .map(release::listed_files)
+            .unwrap_or_default(),
+        release: previous,
+        foreign,
+    };
+    let mut plans = decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
-        staged,
-    )?);
+        incoming,
+        &req.debs,
+    )?;
     // Copies, removals and retention: decided before anything is written.
     let place = format!("{}/{}", opts.codename, opts.component);
     let source = match &req.copy_from {
@@ -112,27 +112,25 @@ fn commit(
         }
         None => None,
     };
-    let added: Vec<&Stanza> = plans
-        .iter()
-        .filter(|p| p.indexed())
-        .map(|p| &p.stanza)
-        .collect();
     let changes = lifecycle::plan(
         req,
         opts.force,
         &place,
         &comps[&opts.component].stanzas,
-        &added,
+        &plans.table,
         source.as_ref().map(|(n, s)| (n.as_str(), s)),
     )?;
     let mut removed: Vec<Published> = Vec::new();
     for key in &changes.removals {
-        let st = comps[&opts.component].stanzas.get(key)?;
-        let st = st.as_ref();
-        let st = st.or_else(|| changes.copies.iter().find(|c| c.key() == *key));
-        let st = st.or_else(|| added.iter().copied().find(|c| c.key() == *key));
+        let st = match comps[&opts.component].stanzas.get(key)? {
+            Some(st) => Some(st),
+            None => match changes.copies.iter().find(|c| c.key() == *key) {
+                Some(st) => Some(st.clone()),
+                None => plans.table.get(key)?,
+            },
+        };
         if let Some(st) = st {
-            removed.push(Published::of(st, Action::Removed));
+            removed.push(Published::of(&st, Action::Removed));
         }
     }
     let mut copied: Vec<Published> = changes
@@ -146,12 +144,11 @@ fn commit(
             .iter()
             .map(|s| Published::of(s, Action::Unchanged)),
     );
+    copied.extend(removed);
+    let others = copied;
     if req.dry_run {
-        let mut packages: Vec<Published> = plans.iter().map(Plan::published).collect();
-        packages.extend(copied);
-        packages.extend(removed);
         return Ok(Summary {
-            packages,
+            packages: Report::new(plans, others),
             changed: false,
             release: live.join("Release"),
             signed_by: signer.map(Signer::primary_fingerprint),
@@ -160,29 +157,26 @@ fn commit(
         });
     }
 
-    // 1. Pool files, straight into their directories (`copy.rs`), copied and
-    // synced on another thread (which shares the plans) while the indices are
-    // built; waited for before the switch.
-    let wrote_pool = plans.iter().any(|p| p.copy);
-    let pool = copy::start(root, plans.clone());
-    let mut written: Vec<PathBuf> = Vec::new();
     // The component's table keeps what was there, less what is replaced or
-    // removed; the new stanzas stay where they are (plans, copies) and join
-    // it when the indices are rendered.
+    // removed; the new stanzas stay where they are (the plans' table, the
+    // copies) and join it when the indices are rendered.
     let dropped: HashSet<&Key> = changes.removals.iter().collect();
     let mut garbage = Vec::new();
-    let mut new: Vec<&Stanza> = Vec::with_capacity(added.len() + changes.copies.len());
     let comp = comps.get_mut(&opts.component).expect("inserted above");
-    // Architectures whose index loses a stanza (replaced or removed).
+    // Architectures whose index loses a stanza (replaced or removed), and
+    // those of the new stanzas.
     let mut lost: BTreeSet<String> = BTreeSet::new();
-    for st in added.iter().copied().chain(&changes.copies) {
+    let mut gained: BTreeSet<String> = BTreeSet::new();
+    let copies = changes.copies.iter().cloned().map(Ok);
+    for st in plans.table.stream().chain(copies) {
+        let st = st?;
         let key = st.key();
         if let Some(old) = comp.stanzas.remove(&key)? {
             lost.insert(old.arch().to_string());
         }
         match dropped.contains(&key) {
             true => garbage.push(st.filename().to_string()),
-            false => new.push(st),
+            false => drop(gained.insert(st.arch().to_string())),
         }
     }
     for key in &changes.removals {
@@ -190,24 +184,122 @@ fn commit(
             lost.insert(st.arch().to_string());
             garbage.push(st.filename().to_string());
         }
+        plans.table.remove(key)?;
     }
     // In the order indices list them, to be merged with the table's.
-    new.sort_by(|a, b| index::order(a, b));
-    let ours = |name: &String| match *name == opts.component {
-        true => &new[..],
-        false => &[],
-    };
+    let mut copies: Vec<&Stanza> = changes
+        .copies
+        .iter()
+        .filter(|s| !dropped.contains(&s.key()))
+        .collect();
+    copies.sort_by(|a, b| index::order(a, b));
+    let (changed, deleted) = std::thread::scope(|scope| {
+        let new = New {
+            component: &opts.component,
+            plans: &plans,
+            copies: &copies,
+            gained: &gained,
+            lost: &lost,
+        };
+        writes(scope, opts, req, &comps, new, before, signer, log, garbage)
+    })?;
+    Ok(Summary {
+        packages: Report::new(plans, others),
+        changed,
+        release: live.join("Release"),
+        signed_by: signer.map(Signer::primary_fingerprint),
+        deleted,
+        dry_run: false,
+    })
+}
+
+/// The live generation as this publish found it.
+struct Before {
+    /// Whether it is signed.
+    signed: bool,
+    /// Its Release, and the files that lists.
+    release: Option<String>,
+    listed: BTreeMap<String, release::Listed>,
+    /// What other tools put there (`foreign.rs`).
+    foreign: foreign::Foreign,
+}
+
+/// What a publish adds to its component: the packages given (the plans'
+/// table) and copies.
+#[derive(Clone, Copy)]
+struct New<'a> {
+    component: &'a str,
+    plans: &'a Plans,
+    copies: &'a [&'a Stanza],
+    /// The architectures of the new stanzas.
+    gained: &'a BTreeSet<String>,
+    /// Architectures whose index loses a stanza.
+    lost: &'a BTreeSet<String>,
+}
+
+impl<'a> New<'a> {
+    /// The new stanzas of component `name`, in order.
+    fn stream(self, name: &str) -> Stream<'a> {
+        match name == self.component {
+            true => {
+                let copies = self.copies.iter().copied().cloned().map(Ok);
+                render::merged(self.plans.table.stream(), Box::new(copies))
+            }
+            false => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// Whether the index of `arch` in component `name` is known to change.
+    fn changes(self, name: &str, arch: &str) -> bool {
+        let here = |a: &String| a == arch || a == "all";
+        name == self.component && (self.lost.iter().any(here) || self.gained.iter().any(here))
+    }
+}
+
+/// The writes, in order (see the module docs of [`super`]): pool files on a
+/// thread of `scope` while the next generation is prepared, then the switch
+/// and the pool's clean-up. Returns whether anything changed and the pool
+/// files deleted.
+#[allow(clippy::too_many_arguments)]
+fn writes<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    opts: &'s PublishOptions,
+    req: &'s Request,
+    comps: &BTreeMap<String, Component>,
+    new: New<'s>,
+    before: Before,
+    signer: Option<&Signer>,
+    log: &Log,
+    garbage: Vec<String>,
+) -> Result<(bool, Vec<String>)> {
+    let root = &opts.repo;
+    let live = root.join("dists").join(&opts.codename);
+    let Before {
+        signed: signed_before,
+        release: previous,
+        foreign,
+        listed,
+    } = before;
+    // 1. Pool files, straight into their directories (`copy.rs`), copied and
+    // synced on another thread while the indices are built; waited for
+    // before the switch.
+    let wrote_pool = new.plans.copies_any();
+    let pool = copy::start(scope, root, new.plans, &req.debs);
+    let mut written: Vec<PathBuf> = Vec::new();
 
     // 2. Indices and their by-hash copies, in the next generation.
     let dist = generation::prepare(&live)?;
     let dist = &dist;
     let mut arches: BTreeSet<String> = BTreeSet::new();
-    for (name, c) in &comps {
+    for (name, c) in comps {
         arches.extend(c.arches.iter().cloned());
         // An `all` package goes into every architecture's index (a
         // `binary-all` directory, where there is one, is kept above).
-        let named = c.stanzas.arches().iter().map(String::as_str);
-        for arch in named.chain(ours(name).iter().map(|s| s.arch())) {
+        let gained = match *name == new.component {
+            true => new.gained.iter(),
+            false => Default::default(),
+        };
+        for arch in c.stanzas.arches().iter().chain(gained) {
             if arch != "all" && !arches.contains(arch) {
                 arches.insert(arch.to_string());
             }
@@ -218,28 +310,22 @@ fn commit(
     }
     let mut files: BTreeMap<String, Digests> = BTreeMap::new();
     let mut to_write: Vec<(PathBuf, String, Rendered)> = Vec::new();
-    for (name, c) in &comps {
+    for (name, c) in comps {
         for arch in &arches {
             let rel = format!("{name}/binary-{arch}");
             let dir = dist.join(&rel);
             write::remove_partials(&dir);
-            let new = ours(name);
             let index = Rendered::new(move || {
-                let here = move |s: &Stanza| s.arch() == arch || s.arch() == "all";
-                let old = c
-                    .stanzas
-                    .stream()
-                    .filter(move |s| s.as_ref().is_ok_and(here));
-                render::merged(
-                    Box::new(old),
-                    new.iter().copied().filter(|s| here(s)).collect(),
-                )
+                // This architecture's and `all` stanzas; errors go through.
+                let here = move |s: &Result<Stanza>| {
+                    s.as_ref()
+                        .map_or(true, |s| s.arch() == arch || s.arch() == "all")
+                };
+                let old = c.stanzas.stream().filter(here);
+                render::merged(Box::new(old), Box::new(new.stream(name).filter(here)))
             });
             // An index known to change is not compared with the one there.
-            let here = |a: &str| a == arch || a == "all";
-            let changes = *name == opts.component
-                && (lost.iter().any(|a| here(a)) || new.iter().any(|s| here(s.arch())));
-            let found = match changes {
+            let found = match new.changes(name, arch) {
                 true => None,
                 false => current_index(&dir, &rel, c.current.get(arch), &index, &listed)?,
             };
@@ -358,16 +444,5 @@ fn commit(
     write::link_suite(root, opts, log)?;
     // 6. Pool files no index names any more, now that the new Release is live.
     let deleted = lifecycle::collect_garbage(root, &garbage)?;
-
-    let mut packages: Vec<Published> = plans.iter().map(Plan::published).collect();
-    packages.extend(copied);
-    packages.extend(removed);
-    Ok(Summary {
-        packages,
-        changed,
-        release: live.join("Release"),
-        signed_by: signer.map(Signer::primary_fingerprint),
-        deleted,
-        dry_run: false,
-    })
+    Ok((changed, deleted))
 }

@@ -1,9 +1,8 @@
 //! Files of stanza texts, so that memory does not grow with the number of
-//! packages: each stanza keeps in memory only the fields publishing looks at,
-//! and its text is read back when its chunk of an index is written
-//! (`index::Rendered::chunk`). Two kinds: the existing `Packages` indices,
-//! read in place ([`Spill::open`]), and the text of new packages' stanzas,
-//! kept on disk while a publish runs ([`Spill::new`]). That file has no name
+//! packages: stanzas are read again from them when they are looked at or
+//! written. Two kinds: the existing `Packages` indices, read in place
+//! ([`Spill::open`]), and the new packages' stanzas, kept on disk while a
+//! publish runs ([`Spill::new`], `incoming.rs`). Those files have no name
 //! (`O_TMPFILE` where the filesystem has it, else unlinked at once): nothing is
 //! left behind, whatever ends the process.
 
@@ -13,10 +12,6 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Packages read in one publish above which their stanzas are spilled (below
-/// it the file costs more than the memory it saves).
-pub const SPILL_ABOVE: usize = 64;
 
 /// A file of stanza texts: an existing index (read only), or an append-only
 /// spill file written by many threads at once.
@@ -62,18 +57,15 @@ impl Spill {
         }
     }
 
-    /// Append `bytes` and a blank line (as between the stanzas of an index);
-    /// returns where the bytes are.
-    pub fn put(&self, bytes: &[u8]) -> io::Result<u64> {
-        let at = self
-            .len
-            .fetch_add(bytes.len() as u64 + 2, Ordering::Relaxed);
+    /// Append `bytes` (several threads may append at once); returns where
+    /// they are.
+    pub fn append(&self, bytes: &[u8]) -> io::Result<u64> {
+        let at = self.len.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.file.write_all_at(bytes, at)?;
-        self.file.write_all_at(b"\n\n", at + bytes.len() as u64)?;
         Ok(at)
     }
 
-    /// Append the `len` bytes at `at` (as [`Spill::put`] returned) to `out`.
+    /// Append the `len` bytes at `at` to `out`.
     pub fn get(&self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
         out.resize(start + len, 0);
@@ -90,7 +82,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let spill = Spill::new(t.path()).unwrap();
         let texts: Vec<String> = (0..200).map(|i| format!("stanza {i}\n")).collect();
-        let at = crate::util::parallel::try_map(&texts, 8, |t| spill.put(t.as_bytes())).unwrap();
+        let at = crate::util::parallel::try_map(&texts, 8, |t| spill.append(t.as_bytes())).unwrap();
         let mut out = b"head:".to_vec();
         for (t, at) in texts.iter().zip(&at).rev() {
             spill.get(*at, t.len(), &mut out).unwrap();

@@ -1,53 +1,20 @@
-//! Reading the packages before the repository is touched, and the lock. Each
-//! `.deb` is read once (checked, control parsed, checksummed) outside the lock;
-//! the commit then copies the new ones straight into the pool (`copy.rs`),
-//! checking the bytes against these checksums. (The yum publisher still stages
-//! copies in the repository root: [`stage_copy`].)
+//! Reading the packages before the repository is touched ([`stage_all_with`],
+//! `incoming.rs`), the lock, syncing, and work on another thread. The commit
+//! copies new packages straight into the pool (`copy.rs`), checking the bytes
+//! against the checksums taken when they were read. (The yum publisher still
+//! stages copies in the repository root: [`stage_copy`].)
 
-use super::debfile;
 use super::digest::{Digests, Hasher};
-use super::index::Stanza;
-use super::spill::Spill;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tempfile::TempPath;
 
 const LOCK_FILE: &str = ".cfy-ap.lock";
 pub(super) const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
-
-/// A package read and checked, not yet in the repository: its index stanza
-/// (naming its pool path in `component`) is all that is kept of it, so memory
-/// per package is about its stanza's size.
-pub(super) struct Staged {
-    pub src: PathBuf,
-    pub stanza: Stanza,
-}
-
-/// Read every package, a few at a time (results in order); with `spill`, the
-/// stanzas' text goes there.
-pub(super) fn stage_all(
-    debs: &[PathBuf],
-    component: &str,
-    spill: Option<&Arc<Spill>>,
-) -> Result<Vec<Staged>> {
-    stage_all_with(debs, |src| {
-        let deb = debfile::read(src, None)?;
-        let filename = super::pool::pool_path(component, &deb.control);
-        let mut stanza = Stanza::from_deb(&deb, &filename);
-        if let Some(spill) = spill {
-            stanza = stanza.spill(spill).ctx("spilling the index text of", src)?;
-        }
-        Ok(Staged {
-            src: src.to_path_buf(),
-            stanza,
-        })
-    })
-}
 
 /// `stage` over `srcs` on a few threads, results in order; the first failure
 /// stops the others and is returned. (Shared with the yum publisher.)
@@ -178,14 +145,18 @@ pub(super) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
     })
 }
 
-/// Work on its own thread while the caller goes on (the pool is copied and
-/// synced while the indices are built). [`Background::wait`] for its result; a
-/// dropped one is waited for too, so nothing runs on after an error returns.
-pub(super) struct Background(Option<std::thread::JoinHandle<Result<()>>>);
+/// Work on a thread of a scope while the caller goes on (the pool is copied
+/// and synced while the indices are built). [`Background::wait`] for its
+/// result; a dropped one is waited for too, so nothing runs on after an error
+/// returns.
+pub(super) struct Background<'s>(Option<std::thread::ScopedJoinHandle<'s, Result<()>>>);
 
-impl Background {
-    pub fn spawn(work: impl FnOnce() -> Result<()> + Send + 'static) -> Background {
-        Background(Some(std::thread::spawn(work)))
+impl<'s> Background<'s> {
+    pub fn spawn(
+        scope: &'s std::thread::Scope<'s, '_>,
+        work: impl FnOnce() -> Result<()> + Send + 's,
+    ) -> Background<'s> {
+        Background(Some(scope.spawn(work)))
     }
 
     pub fn wait(mut self) -> Result<()> {
@@ -200,7 +171,7 @@ impl Background {
     }
 }
 
-impl Drop for Background {
+impl Drop for Background<'_> {
     fn drop(&mut self) {
         let _ = self.join();
     }

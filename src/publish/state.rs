@@ -137,8 +137,7 @@ impl Table {
                 last = Some(s);
             }
         }
-        t.by_key.sort_unstable();
-        Ok(t)
+        Ok(t.done())
     }
 
     /// The table of `files` read whole and sorted (indices not in index order).
@@ -159,12 +158,25 @@ impl Table {
         for (i, s) in &all {
             t.push(*i, s);
         }
-        t.by_key.sort_unstable();
-        Ok(t)
+        Ok(t.done())
     }
 
     fn push(&mut self, file: usize, s: &Stanza) {
         let (_, at, len) = s.location().expect("a stanza read from an index");
+        self.push_at(file, at, len, s);
+    }
+
+    /// A table over `file` (named `path` in errors), rows to be added in
+    /// index order ([`Table::push_at`]) and the table then [`Table::done`].
+    pub fn over(file: Arc<Spill>, path: PathBuf) -> Table {
+        Table {
+            files: vec![(file, path)],
+            ..Table::default()
+        }
+    }
+
+    /// Add the stanza `s`, whose text is `len` bytes at `at` of `files[file]`.
+    pub fn push_at(&mut self, file: usize, at: u64, len: u32, s: &Stanza) {
         self.by_key.push((s.stable_hash(), self.rows.len() as u32));
         self.rows.push(Row {
             at,
@@ -177,8 +189,27 @@ impl Table {
         }
     }
 
-    /// The stanza of row `i`, read again from its index.
-    fn row(&self, i: usize) -> Result<Stanza> {
+    /// The table, its rows all added.
+    pub fn done(mut self) -> Table {
+        self.by_key.sort_unstable();
+        self.rows.shrink_to_fit();
+        self.by_key.shrink_to_fit();
+        self
+    }
+
+    /// How many rows (removed ones included).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Mark row `i` removed.
+    pub fn drop_row(&mut self, i: usize) {
+        self.rows[i].gone = true;
+    }
+
+    /// The stanza of row `i` (removed or not), read again from its index.
+    pub fn row(&self, i: usize) -> Result<Stanza> {
         let r = self.rows[i];
         let (file, path) = &self.files[usize::from(r.file)];
         let mut text = Vec::with_capacity(r.len as usize);
@@ -247,19 +278,26 @@ impl Table {
     /// The stanzas left, in order, read again from their indices a block at
     /// a time.
     pub fn stream(&self) -> Stream<'_> {
-        let windows = vec![(0, Vec::new()); self.files.len()];
-        Box::new(Rows {
+        Box::new(self.rows(false).map(|r| r.map(|(_, s)| s)))
+    }
+
+    /// Every row with its number, in order (removed ones too with
+    /// `removed`), read a block at a time.
+    pub fn rows(&self, removed: bool) -> Rows<'_> {
+        Rows {
             table: self,
             next: 0,
-            windows,
-        })
+            removed,
+            windows: vec![(0, Vec::new()); self.files.len()],
+        }
     }
 }
 
-/// [`Table::stream`]: each index is read through a window of a block.
-struct Rows<'a> {
+/// [`Table::rows`]: each index is read through a window of a block.
+pub(super) struct Rows<'a> {
     table: &'a Table,
     next: usize,
+    removed: bool,
     /// Per index: the offset of a block read from it, and the block.
     windows: Vec<(u64, Vec<u8>)>,
 }
@@ -271,7 +309,9 @@ impl Rows<'_> {
         let end = r.at + u64::from(r.len);
         if r.at < *start || end > *start + block.len() as u64 {
             *start = r.at;
-            block.resize((r.len as usize).max(index::READ_BLOCK), 0);
+            // A block, or what is left of the file when that is less.
+            let left = usize::try_from(file.len().saturating_sub(r.at)).unwrap_or(usize::MAX);
+            block.resize((r.len as usize).max(index::READ_BLOCK.min(left)), 0);
             let mut got = 0;
             while got < block.len() {
                 let n = file.read_some(r.at + got as u64, &mut block[got..]);
@@ -292,13 +332,13 @@ impl Rows<'_> {
 }
 
 impl Iterator for Rows<'_> {
-    type Item = Result<Stanza>;
+    type Item = Result<(usize, Stanza)>;
 
-    fn next(&mut self) -> Option<Result<Stanza>> {
+    fn next(&mut self) -> Option<Result<(usize, Stanza)>> {
         while let Some(&r) = self.table.rows.get(self.next) {
             self.next += 1;
-            if !r.gone {
-                return Some(self.read(r));
+            if !r.gone || self.removed {
+                return Some(self.read(r).map(|s| (self.next - 1, s)));
             }
         }
         None

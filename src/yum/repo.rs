@@ -191,7 +191,11 @@ fn commit(
     }
     let mut plans = decide(root, opts, &old, staged)?;
     let summary = |plans: Vec<Plan>, changed: bool| Summary {
-        packages: plans.into_iter().map(|p| p.published).collect(),
+        packages: plans
+            .into_iter()
+            .map(|p| p.published)
+            .collect::<Vec<_>>()
+            .into(),
         changed,
         release: repomd_path.clone(),
         signed_by: signer.map(Signer::primary_fingerprint),
