@@ -8,7 +8,7 @@
 
 use super::{Chunk, Previous};
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 
 const LEVEL: u32 = 9;
 /// Subfield id (RFC 1952 2.3.1.1) and its length: SHA-256 + u32 length.
@@ -91,13 +91,35 @@ impl<'p> Encoder<'p> {
     }
 }
 
+thread_local! {
+    /// Each thread's deflate state (~300 KB), reset for every member instead
+    /// of allocated (and unmapped) again: see `xz_reuse::Encoder1`.
+    static DEFLATE: std::cell::RefCell<Option<flate2::Compress>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `data` as raw deflate.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    DEFLATE.with_borrow_mut(|c| {
+        let c =
+            c.get_or_insert_with(|| flate2::Compress::new(flate2::Compression::new(LEVEL), false));
+        c.reset();
+        let mut out = Vec::with_capacity(data.len() / 3 + 64);
+        loop {
+            let read = usize::try_from(c.total_in()).expect("in memory");
+            let status = c
+                .compress_vec(&data[read..], &mut out, flate2::FlushCompress::Finish)
+                .expect("deflating in memory");
+            match status {
+                flate2::Status::StreamEnd => return out,
+                _ => out.reserve(out.capacity().max(64)),
+            }
+        }
+    })
+}
+
 fn member(data: &[u8], digest: &[u8; 32]) -> Vec<u8> {
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 3),
-        flate2::Compression::new(LEVEL),
-    );
-    enc.write_all(data).expect("writing to memory");
-    let deflated = enc.finish().expect("writing to memory");
+    let deflated = deflate(data);
     let mut out = Vec::with_capacity(HEADER_LEN + deflated.len() + 8);
     // ID1 ID2 CM=deflate FLG=FEXTRA MTIME=0 XFL=2 (best) OS=255 (unknown)
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 2, 255]);
