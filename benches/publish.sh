@@ -81,7 +81,11 @@ cfy_add() { "$CFY_AP" publish -q --repo "$1" "$EXTRA"; }
 cfy_remove() { "$CFY_AP" publish -q --repo "$1" --remove bench-pkg-1; }
 # The command line of cfy_full alone: the same arguments, stopped by a bad
 # codename (exit 2) before any package is read or anything is written.
-cfy_args() { "$CFY_AP" publish -q --codename .none --repo "$1" "$DEBS"/*.deb 2>/dev/null || true; }
+cfy_args() {
+    local rc=0
+    "$CFY_AP" publish -q --codename .none --repo "$1" "$DEBS"/*.deb 2>/dev/null || rc=$?
+    [[ $rc == 2 && ! -e $1 ]]
+}
 
 ftp_index() { # repo
     (
@@ -198,6 +202,8 @@ for N in $SIZES; do
             [[ $tool != cfy ]] || cfy_rss[$N.$op]=${rss[$tool.$op]}
         done
     done
+    # It must stop before reading anything (exit 2, no repository made).
+    cfy_args "$W/cfy-$N-args-check" || { echo "cfy_args: no exit 2, or a repository made" >&2; exit 1; }
     cfy_rss[$N.args]=$(peak cfy_args "$W/cfy-$N-args")
 
     echo "N = $N debs, medians of $RUNS runs (ms)"
