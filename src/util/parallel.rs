@@ -9,25 +9,19 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// `f` over `items` on up to one thread per core, results in order. Small jobs
-/// (one item) run on the calling thread: thread start-up would cost more.
-pub fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    let threads = cores().min(items.len());
-    if threads <= 1 {
+/// `f` over `items` on every core, results in order. The threads are rayon's
+/// pool, started once and kept for the life of the process: a thread's state
+/// (e.g. a compressor's tables, kept in a thread-local) outlives the batch, and
+/// no threads are started and torn down per batch (each exit unmaps a stack,
+/// and every unmap of a multi-threaded process interrupts the other cores to
+/// flush their TLBs). Small jobs (one item) run on the calling thread.
+pub fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
+    use rayon::prelude::*;
+    if cores().min(items.len()) <= 1 {
         return items.iter().map(f).collect();
     }
-    let per = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<T>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker thread"))
-            .collect()
-    })
+    // One item per task: the items are big, uneven jobs (compressing a chunk).
+    items.par_iter().with_max_len(1).map(f).collect()
 }
 
 /// Fallible `f` over `items` on `threads` threads taking the next item as they
