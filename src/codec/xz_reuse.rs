@@ -18,18 +18,14 @@ const FOOTER_MAGIC: [u8; 2] = [b'Y', b'Z'];
 /// Stream flags: no reserved bits, check type 0x0A = SHA-256.
 const FLAGS: [u8; 2] = [0x00, 0x0A];
 const CHECK_LEN: usize = 32;
-/// Preset 4 (binary-tree match finder, "normal" mode, like 6) with a dictionary
-/// no bigger than the chunk: on a 5,000-package `Packages` (about 150 chunks of
-/// 20 KB) this is 1.8x faster than preset 6 with a 256 KiB dictionary for a file
-/// 0.9% bigger; a dictionary beyond the chunk size gains nothing and its tables
-/// cost time to set up for every chunk.
+/// Preset 4 (binary-tree match finder, "normal" mode, like 6) with a 256 KiB
+/// dictionary: on a 5,000-package `Packages` (about 150 chunks of 20 KB) this
+/// is 1.8x faster than preset 6 for a file 0.9% bigger. The dictionary is the
+/// same for every chunk (a chunk is rarely bigger): liblzma keeps an encoder's
+/// tables only while the dictionary size stays the same, and tables allocated
+/// afresh for each chunk cost more than compressing it (see [`Encoder1`]).
 const PRESET: u32 = 4;
-
-/// The dictionary for `len` bytes: the next power of two, 4 KiB to 256 KiB.
-fn dict_size(len: usize) -> u32 {
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    len.next_power_of_two().clamp(4 << 10, 256 << 10)
-}
+const DICT_SIZE: u32 = 256 << 10;
 
 /// One compressed block, as stored in a stream (padding and check included):
 /// fresh, or a slice of the previous file.
@@ -158,9 +154,12 @@ thread_local! {
 
 /// One liblzma stream encoder, used for one chunk after another: initializing
 /// it again keeps the match finder's tables when the dictionary size is the
-/// same. A fresh encoder per chunk allocated (and unmapped again) ~2 MB each
-/// time: on a 5,000-package index a third of the publish's system time went
-/// to those mappings and the cross-core TLB flushes their removal costs.
+/// same (it is, [`DICT_SIZE`]), and only clears the hash table. Tables
+/// allocated afresh come from the kernel as zero pages: the match finder reads
+/// them before it writes them, and each first write to such a page in a
+/// multi-threaded process interrupts the other cores to flush their TLBs. With
+/// a fresh encoder per chunk that was a third of a 5,000-package publish's
+/// system time.
 struct Encoder1(liblzma_sys::lzma_stream);
 
 impl Encoder1 {
@@ -179,7 +178,7 @@ impl Encoder1 {
             0,
             "xz preset"
         );
-        opts.dict_size = dict_size(data.len());
+        opts.dict_size = DICT_SIZE;
         let filters = [
             sys::lzma_filter {
                 id: sys::LZMA_FILTER_LZMA2,
