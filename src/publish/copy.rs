@@ -57,6 +57,19 @@ fn target<'a>(job: &'a Job) -> &'a str {
 /// synced with the files before any index names them.
 pub(super) fn copy_all<'a>(root: &Path, jobs: &'a [Job]) -> Result<Vec<&'a str>> {
     let dirs = touched_dirs(root, jobs);
+    // The directories first, on this thread, parents before children (the
+    // list is sorted): creating an entry takes its directory's lock, and the
+    // new package directories mostly share a parent (`pool/main/b`), so
+    // threads making them at once would only queue for it, spinning.
+    for dir in &dirs {
+        let path = root.join(dir);
+        match fs::create_dir(&path) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(Error::io("creating", &path, e));
+            }
+            _ => {}
+        }
+    }
     // Mostly waiting on the filesystem: more threads than cores pay.
     crate::util::parallel::try_for_each(jobs, 8, |job| copy_one(root, job))?;
     Ok(dirs)
@@ -82,7 +95,6 @@ fn touched_dirs<'a>(root: &Path, jobs: &'a [Job]) -> Vec<&'a str> {
 fn copy_one(root: &Path, job: &Job) -> Result<()> {
     let dest = root.join(target(job));
     let dir = dest.parent().unwrap_or(root);
-    fs::create_dir_all(dir).ctx("creating", dir)?;
     if !job.replace
         && let Ok(fd) = rustix::fs::open(dir, OFlags::WRONLY | OFlags::TMPFILE, Mode::from(0o644))
     {
