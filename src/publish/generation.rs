@@ -28,7 +28,7 @@ pub(super) fn next_dir(live: &Path) -> PathBuf {
 
 /// Remove a previous run's unfinished generation, then make `next` a copy of
 /// `live` (hard links; empty when `live` does not exist). Returns `next`.
-pub(super) fn prepare(live: &Path) -> Result<PathBuf> {
+pub(crate) fn prepare(live: &Path) -> Result<PathBuf> {
     let next = next_dir(live);
     remove_debris(live)?;
     fs::create_dir_all(&next).ctx("creating", &next)?;
@@ -39,7 +39,7 @@ pub(super) fn prepare(live: &Path) -> Result<PathBuf> {
 }
 
 /// Remove what killed runs left: `.<codename>.next` and `.<codename>.old`.
-pub(super) fn remove_debris(live: &Path) -> Result<()> {
+pub(crate) fn remove_debris(live: &Path) -> Result<()> {
     let next = next_dir(live);
     for dir in [next.clone(), next.with_extension("old")] {
         match fs::remove_dir_all(&dir) {
@@ -84,7 +84,6 @@ pub(super) fn switch(
     written: &[PathBuf],
     pool: Background<'_>,
 ) -> Result<()> {
-    let parent = live.parent().unwrap_or(Path::new("."));
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -97,6 +96,14 @@ pub(super) fn switch(
         let _ = fs::remove_dir_all(next);
         return Err(e);
     }
+    exchange(next, live)
+}
+
+/// Make `next` (complete and on disk) the live directory in one step, make
+/// that durable, then remove the old generation. (The yum publisher's
+/// `repodata` too: `repomd.xml` and its signature change together.)
+pub(crate) fn exchange(next: &Path, live: &Path) -> Result<()> {
+    let parent = live.parent().unwrap_or(Path::new("."));
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {

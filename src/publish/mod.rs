@@ -35,7 +35,7 @@ mod debfile;
 mod decide;
 mod digest;
 mod foreign;
-mod generation;
+pub(crate) mod generation;
 mod incoming;
 mod index;
 mod lifecycle;

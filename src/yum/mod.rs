@@ -17,12 +17,15 @@
 //!    there are never re-read) and duplicates are decided: same name, epoch,
 //!    version, release and arch with the same bytes → nothing to do; other
 //!    bytes → refused (exit 3) unless `force`.
-//! 4. Writes, each to a temporary file renamed into place: packages; then the
-//!    metadata files (named by their checksum, so they never replace a file a
-//!    client may be reading), made durable by one filesystem sync; then
-//!    `repomd.xml`, then `repomd.xml.asc`. The metadata files of the previous
-//!    `repomd.xml` are kept (a client holding it still finds them) and older
-//!    ones pruned.
+//! 4. Writes: packages, each a temporary file renamed into place; then the next
+//!    `repodata` beside the live one (`.repodata.next`, a hard-linked copy):
+//!    the new metadata files (named by their checksum), `repomd.xml` and
+//!    `repomd.xml.asc` written there and the metadata files older than the
+//!    previous `repomd.xml` pruned; one filesystem sync; then the two
+//!    directories exchanged in one step (`publish::generation`). A reader sees
+//!    the old `repomd.xml` with its signature or the new one with its own; the
+//!    metadata files of the previous `repomd.xml` are kept (a client holding it
+//!    still finds them).
 
 pub mod detect;
 mod existing;

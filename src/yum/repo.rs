@@ -9,7 +9,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
 use crate::publish::write::{remove_partials, temp_file};
-use crate::publish::{Action, Published, Summary, stage};
+use crate::publish::{Action, Published, Summary, generation, stage};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -55,6 +55,8 @@ pub(super) fn run(
     let _lock = stage::lock(&root, log)?;
     stage::remove_stale_staging(&root);
     remove_partials(&root.join("repodata"));
+    // A killed publish's unfinished `.repodata.next`.
+    generation::remove_debris(&root.join("repodata"))?;
     commit(&root, opts, staged, signer)
 }
 
@@ -213,8 +215,9 @@ fn commit(
     let metadata_current = old.repomd.is_some() && !plans.iter().any(|p| p.new);
     if metadata_current {
         persist_packages(root, moves)?;
-        // Only the signature may need work (a publish killed between the
-        // renames of repomd.xml and repomd.xml.asc, or signing added).
+        // Only the signature may need work (signing added, or a repository
+        // written by a version that renamed repomd.xml and its signature in
+        // turn and was killed in between).
         let text = old.repomd.as_deref().unwrap_or_default();
         let changed = fix_signature(&repodata, text, signer, signed_before)?;
         return Ok(summary(plans, wrote || changed));
@@ -248,15 +251,20 @@ fn commit(
     persisted?;
     let docs = docs?;
 
-    // 2. Metadata files: written, made durable with the packages (and
-    // repomd.xml) by one filesystem sync, then renamed into place.
-    fs::create_dir_all(&repodata).ctx("creating", &repodata)?;
-    let mut pending = Vec::new();
+    // 2. The next `repodata`, beside the live one (`.repodata.next`, a
+    // hard-linked copy of it): the new metadata files, repomd.xml and its
+    // signature written there, and what neither this repomd.xml nor the
+    // previous one names pruned. One filesystem sync makes it durable with
+    // the packages.
+    let next = generation::prepare(&repodata)?;
     let mut records = Vec::new();
     for d in &docs {
         let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
-        if !repodata.join(&name).exists() {
-            pending.push((temp_file(&repodata, &name, &d.compressed)?, name.clone()));
+        let dest = next.join(&name);
+        if !dest.exists() {
+            let tmp = temp_file(&next, &name, &d.compressed)?;
+            tmp.persist(&dest)
+                .map_err(|e| Error::io("writing", &dest, e.error))?;
         }
         records.push(NewRecord {
             kind: d.kind,
@@ -267,8 +275,6 @@ fn commit(
             open_size: d.open_size,
         });
     }
-    // repomd.xml and its signature are written now too, so that one
-    // filesystem sync makes everything durable before the first rename.
     let revision = crate::util::epoch::build_time()? as i64;
     let carried: Vec<&repomd::Record> = old
         .records
@@ -276,42 +282,44 @@ fn commit(
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    let repomd_tmp = temp_file(&repodata, "repomd.xml", text.as_bytes())?;
-    let asc_tmp = match signer {
-        Some(s) => {
-            let asc = s.detached(text.as_bytes(), revision)?;
-            Some(temp_file(&repodata, "repomd.xml.asc", asc.as_bytes())?)
-        }
-        None => None,
-    };
-    stage::sync_filesystem(root)?;
-    for (tmp, name) in pending {
-        let dest = repodata.join(name);
-        tmp.persist(&dest)
-            .map_err(|e| Error::io("writing", &dest, e.error))?;
+    write_replacing(&next, "repomd.xml", text.as_bytes())?;
+    let next_asc = next.join("repomd.xml.asc");
+    match signer {
+        Some(s) => write_replacing(
+            &next,
+            "repomd.xml.asc",
+            s.detached(text.as_bytes(), revision)?.as_bytes(),
+        )?,
+        None => match fs::remove_file(&next_asc) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("removing", &next_asc, e));
+            }
+            _ => {}
+        },
     }
-
-    // 3. repomd.xml, then repomd.xml.asc: both complete, so the window between
-    // the two renames is tiny.
-    repomd_tmp
-        .persist(&repomd_path)
-        .map_err(|e| Error::io("writing", &repomd_path, e.error))?;
-    match asc_tmp {
-        Some(tmp) => tmp
-            .persist(&asc_path)
-            .map_err(|e| Error::io("writing", &asc_path, e.error))?,
-        None if signed_before => fs::remove_file(&asc_path).ctx("removing", &asc_path)?,
-        None => {}
-    }
-
-    // 4. Prune what neither this repomd.xml nor the previous one names.
     let keep: HashSet<String> = records
         .iter()
         .map(|r| r.href.clone())
         .chain(old.records.iter().map(|r| r.href.clone()))
         .collect();
-    prune(&repodata, &keep);
+    prune(&next, &keep);
+    stage::sync_filesystem(root)?;
+
+    // 3. The switch: repomd.xml, its signature and the files they name
+    // change in one step (a reader, or a publish killed at any point, never
+    // pairs a repomd.xml with another one's signature).
+    generation::exchange(&next, &repodata)?;
     Ok(summary(plans, true))
+}
+
+/// `dir/name` replaced by `bytes` through a temporary file (the name may be a
+/// hard link shared with the live generation, which must not change).
+fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let dest = dir.join(name);
+    temp_file(dir, name, bytes)?
+        .persist(&dest)
+        .map_err(|e| Error::io("writing", &dest, e.error))?;
+    Ok(())
 }
 
 /// Rename staged packages to their places in `Packages/`.
