@@ -26,12 +26,30 @@ pub(super) fn next_dir(live: &Path) -> PathBuf {
     live.with_file_name(format!(".{name}.next"))
 }
 
-/// Remove a previous run's unfinished generation, then make `next` a copy of
-/// `live` (hard links; empty when `live` does not exist). Returns `next`.
-pub(crate) fn prepare(live: &Path) -> Result<PathBuf> {
-    let next = next_dir(live);
+/// The next generation's directory ([`prepare`]). Dropped, it is removed: a
+/// publish that fails before the switch leaves nothing behind; after it (see
+/// [`exchange`]) the path holds the old generation, removed there already.
+pub(crate) struct Next(PathBuf);
+
+impl std::ops::Deref for Next {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Next {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Remove a previous run's unfinished generation, then make the next one a
+/// copy of `live` (hard links; empty when `live` does not exist).
+pub(crate) fn prepare(live: &Path) -> Result<Next> {
     remove_debris(live)?;
-    fs::create_dir_all(&next).ctx("creating", &next)?;
+    let next = Next(next_dir(live));
+    fs::create_dir_all(&*next).ctx("creating", &next)?;
     if live.is_dir() {
         clone_tree(live, &next)?;
     }
@@ -79,23 +97,21 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 /// `next` are synced, and the pool's copy and sync (`pool`, started earlier) is waited
 /// for: the new generation and all it names are on disk before it becomes visible.
 pub(super) fn switch(
-    next: &Path,
+    next: &Next,
     live: &Path,
     written: &[PathBuf],
     pool: Background<'_>,
 ) -> Result<()> {
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(next)
+    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(&**next)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir())
         .map(|e| e.into_path())
         .collect();
     super::stage::sync_all(next, written, &dirs)?;
-    if let Err(e) = pool.wait() {
-        // The new generation names pool files that are not all there: drop it.
-        let _ = fs::remove_dir_all(next);
-        return Err(e);
-    }
+    // On failure the new generation names pool files that are not all there:
+    // it goes when `next` is dropped.
+    pool.wait()?;
     exchange(next, live)
 }
 
@@ -126,5 +142,36 @@ pub(crate) fn exchange(next: &Path, live: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("removing", next, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_generation_leaves_nothing_and_an_exchanged_one_goes_live() {
+        let t = tempfile::tempdir().unwrap();
+        let live = t.path().join("repodata");
+        fs::create_dir(&live).unwrap();
+        fs::write(live.join("repomd.xml"), "old").unwrap();
+        let next = prepare(&live).unwrap();
+        // A hard-linked copy: replacing a file there leaves the live one alone.
+        assert_eq!(fs::read(next.join("repomd.xml")).unwrap(), b"old");
+        fs::remove_file(next.join("repomd.xml")).unwrap();
+        fs::write(next.join("repomd.xml"), "new").unwrap();
+        let path = next.to_path_buf();
+        drop(next);
+        assert!(!path.exists());
+        assert_eq!(fs::read(live.join("repomd.xml")).unwrap(), b"old");
+
+        let next = prepare(&live).unwrap();
+        fs::remove_file(next.join("repomd.xml")).unwrap();
+        fs::write(next.join("repomd.xml"), "new").unwrap();
+        exchange(&next, &live).unwrap();
+        drop(next);
+        assert_eq!(fs::read(live.join("repomd.xml")).unwrap(), b"new");
+        let left: Vec<_> = fs::read_dir(t.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
     }
 }
