@@ -14,7 +14,7 @@
 
 use super::index::{Reader, Stanza, order};
 use super::spill::Spill;
-use super::state::Table;
+use super::table::Table;
 use super::{debfile, pool, stage};
 use crate::error::{Error, IoContext, Result};
 use std::path::{Path, PathBuf};

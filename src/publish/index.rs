@@ -368,13 +368,7 @@ impl Reader {
                     None => continue,
                 },
             };
-            let text = std::str::from_utf8(&buf[..cut]).map_err(|e| {
-                let at = self.offset + e.valid_up_to() as u64;
-                Error::build(format!(
-                    "existing index {} is not UTF-8 text (byte {at})",
-                    path.display()
-                ))
-            })?;
+            let text = utf8_at(&buf[..cut], self.offset, path)?;
             let mut out = Vec::new();
             for para in deb822::paragraphs(text) {
                 let start = para.as_ptr() as usize - text.as_ptr() as usize;
@@ -422,11 +416,23 @@ impl Iterator for Reader {
 
 /// The stanza whose text is `para`, found at `at` of the index `file` (at
 /// `path`) again, after [`Reader`] read it: its fields parsed again.
-pub fn reread(file: &Arc<Spill>, at: u64, para: &str, path: &Path) -> Result<Stanza> {
+pub fn reread(file: &Arc<Spill>, at: u64, para: &[u8], path: &Path) -> Result<Stanza> {
+    let para = utf8_at(para, at, path)?;
     Ok(Stanza::compact(
         &found(para, path)?,
         in_file(file, at, para, path)?,
     ))
+}
+
+/// `bytes`, found at `at` of the index at `path`, as text.
+fn utf8_at<'a>(bytes: &'a [u8], at: u64, path: &Path) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = at + e.valid_up_to() as u64;
+        Error::build(format!(
+            "existing index {} is not UTF-8 text (byte {at})",
+            path.display()
+        ))
+    })
 }
 
 /// How much of an index [`Reader`] takes at a time (more when a stanza is larger).

@@ -9,7 +9,8 @@
 
 use super::index::{self, Key, Stanza};
 use super::render::{self, Stream};
-use super::state::{Table, subdirs};
+use super::state::subdirs;
+use super::table::Table;
 use crate::debian::version;
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, HashSet};

@@ -48,6 +48,7 @@ mod repo;
 mod spill;
 pub(crate) mod stage;
 mod state;
+mod table;
 pub(crate) mod write;
 
 pub use digest::{Digests, ReleaseHashes};
