@@ -17,6 +17,7 @@ use super::spill::Spill;
 use super::table::Table;
 use super::{debfile, pool, stage};
 use crate::error::{Error, IoContext, Result};
+use crate::util::merge::Merge;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -104,19 +105,12 @@ impl Run {
         })
     }
 
-    fn next(&mut self) -> Result<Option<(Stanza, u32)>> {
-        match self.stanzas.next().transpose()? {
-            Some(s) => Ok(Some((s, self.src.next().expect("one per stanza")))),
-            None => Ok(None),
-        }
-    }
-
     /// `runs` merged into one, in order (ties: the one given first).
     fn merge(dir: &Path, runs: Vec<Run>) -> Result<Run> {
         let mut out = Out::new(dir)?;
-        let mut merged = Merged::new(runs)?;
         let mut src = Vec::new();
-        while let Some((s, from)) = merged.next()? {
+        for item in merged(runs)? {
+            let (_, (s, from)) = item?;
             out.put(&s)?;
             src.push(from);
         }
@@ -127,36 +121,18 @@ impl Run {
     }
 }
 
-/// The stanzas of several runs, in order (ties: the one given first).
-struct Merged {
-    runs: Vec<Run>,
-    heads: Vec<Option<(Stanza, u32)>>,
+impl Iterator for Run {
+    type Item = Result<(Stanza, u32)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.stanzas.next()?;
+        Some(s.map(|s| (s, self.src.next().expect("one per stanza"))))
+    }
 }
 
-impl Merged {
-    fn new(mut runs: Vec<Run>) -> Result<Merged> {
-        let mut heads = Vec::with_capacity(runs.len());
-        for r in &mut runs {
-            heads.push(r.next()?);
-        }
-        Ok(Merged { runs, heads })
-    }
-
-    fn next(&mut self) -> Result<Option<(Stanza, u32)>> {
-        let before = |a: &(Stanza, u32), b: &(Stanza, u32)| order(&a.0, &b.0).then(a.1.cmp(&b.1));
-        let mut pick: Option<usize> = None;
-        for (i, h) in self.heads.iter().enumerate() {
-            let Some(h) = h else { continue };
-            let earlier = |p: usize| self.heads[p].as_ref().is_some_and(|p| before(h, p).is_lt());
-            if pick.is_none_or(earlier) {
-                pick = Some(i);
-            }
-        }
-        let Some(i) = pick else { return Ok(None) };
-        let head = self.heads[i].take();
-        self.heads[i] = self.runs[i].next()?;
-        Ok(head)
-    }
+/// The stanzas of `runs`, in order; of the same package, the one given first.
+fn merged(runs: Vec<Run>) -> Result<Merge<(Stanza, u32), Run>> {
+    Merge::new(runs, |a, b| order(&a.0, &b.0).then(a.1.cmp(&b.1)))
 }
 
 /// A new file of stanzas, written a block at a time.
@@ -210,9 +186,9 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
     let mut out = Out::new(dir)?;
     let mut table = Table::over(out.file.clone(), PathBuf::from(NAME));
     let mut src = Vec::with_capacity(debs.len());
-    let mut merged = Merged::new(runs)?;
     let mut last: Option<(Stanza, u32)> = None;
-    while let Some(head) = merged.next()? {
+    for item in merged(runs)? {
+        let (_, head) = item?;
         let (s, from) = &head;
         if let Some((l, l_from)) = &last
             && order(l, s).is_eq()

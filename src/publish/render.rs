@@ -10,9 +10,8 @@
 use super::index::{self, Stanza};
 use super::spill::Spill;
 use crate::error::Result;
-use std::cmp::Ordering;
+use crate::util::merge::Merge;
 use std::io;
-use std::iter::Peekable;
 use std::sync::Arc;
 
 /// Average stanzas per chunk, and the most.
@@ -187,32 +186,9 @@ fn follows(a: &Stanza, b: &Stanza) -> bool {
 /// `old` (a stream in order) and `new` (sorted, no key of `old`) as one
 /// stream in order.
 pub fn merged<'a>(old: Stream<'a>, new: Stream<'a>) -> Stream<'a> {
-    Box::new(Merge {
-        old: old.peekable(),
-        new: new.peekable(),
-    })
-}
-
-struct Merge<'a> {
-    old: Peekable<Stream<'a>>,
-    new: Peekable<Stream<'a>>,
-}
-
-impl Iterator for Merge<'_> {
-    type Item = Result<Stanza>;
-
-    fn next(&mut self) -> Option<Result<Stanza>> {
-        // An error goes out first, from either side.
-        let new_first = match (self.old.peek(), self.new.peek()) {
-            (Some(Ok(old)), Some(Ok(new))) => index::order(new, old) == Ordering::Less,
-            (Some(Ok(_)), None) => false,
-            (Some(Err(_)), _) => false,
-            (None, _) | (_, Some(Err(_))) => true,
-        };
-        match new_first {
-            true => self.new.next(),
-            false => self.old.next(),
-        }
+    match Merge::new(vec![old, new], index::order) {
+        Ok(m) => Box::new(m.map(|item| item.map(|(_, s)| s))),
+        Err(e) => Box::new(std::iter::once(Err(e))),
     }
 }
 

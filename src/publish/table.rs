@@ -7,6 +7,7 @@ use super::index::{self, Key, Reader, Stanza, order};
 use super::render::Stream;
 use super::spill::Spill;
 use crate::error::{Error, Result};
+use crate::util::merge::Merge;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,35 +43,22 @@ impl Table {
     /// writes them: merged as they are read); of stanzas with the same key the
     /// first is kept (an `all` package is listed in the index of every
     /// architecture). Indices in another order are read whole and sorted.
-    pub fn read(mut indices: Vec<Reader>) -> Result<Table> {
+    pub fn read(indices: Vec<Reader>) -> Result<Table> {
         let mut t = Table::default();
-        let mut heads = Vec::with_capacity(indices.len());
-        for r in &mut indices {
+        for r in &indices {
             t.files.push((r.file().clone(), r.path().to_path_buf()));
-            heads.push(r.next().transpose()?);
         }
         let mut last: Option<Stanza> = None;
-        loop {
-            let mut pick: Option<usize> = None;
-            for (i, h) in heads.iter().enumerate() {
-                let Some(h) = h else { continue };
-                if pick.is_none_or(|p| heads[p].as_ref().is_some_and(|p| order(h, p).is_lt())) {
-                    pick = Some(i);
-                }
+        for item in Merge::new(indices, order)? {
+            let (i, s) = item?;
+            match last.as_ref().map(|l| order(l, &s)) {
+                // Only an index out of order makes the merge go backwards.
+                Some(std::cmp::Ordering::Greater) => return Table::sorted(t.files),
+                Some(std::cmp::Ordering::Equal) => continue,
+                _ => {}
             }
-            let Some(i) = pick else { break };
-            let s = heads[i].take().expect("picked");
-            heads[i] = indices[i].next().transpose()?;
-            if heads[i]
-                .as_ref()
-                .is_some_and(|next| order(next, &s).is_lt())
-            {
-                return Table::sorted(t.files);
-            }
-            if last.as_ref().is_none_or(|l| order(l, &s).is_ne()) {
-                t.push(i, &s);
-                last = Some(s);
-            }
+            t.push(i, &s);
+            last = Some(s);
         }
         Ok(t.done())
     }
