@@ -263,7 +263,13 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
         let mut child = Command::new(program)
             .args(args)
             .env("PYTHONHASHSEED", "0")
-            .env_remove("PYTHONDONTWRITEBYTECODE")
+            // No bytecode written by imports: the venv's `.pth` files import
+            // modules at start-up (`_virtualenv`, `_distutils_hack`), and a
+            // chunk starting up while another compiles one of them would
+            // race it, leaving a timestamp-based `.pyc` (the source's mtime)
+            // in place of the pinned, hash-based one. The scripts write
+            // theirs explicitly (py_compile, `_write_atomic`), flag or not.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("PYTHONOPTIMIZE")
             .env_remove("PYTHONPYCACHEPREFIX")
             .stdin(Stdio::piped())
@@ -307,4 +313,48 @@ fn finish(child: std::process::Child) -> Result<usize> {
         .trim()
         .parse::<usize>()
         .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A venv-like tree around the system's python3 (the tests' Python)
+    /// whose site-packages has a `.pth` importing `started` at start-up, as
+    /// `_virtualenv.pth` does.
+    fn venv_with_pth(dir: &Path) -> (PathBuf, PathBuf) {
+        let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
+        let out = Command::new(&real)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output()
+            .expect("python3");
+        let ver = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let sp = dir.join(format!("lib/python{ver}/site-packages"));
+        std::fs::create_dir_all(&sp).unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::os::unix::fs::symlink(&real, dir.join("bin/python")).unwrap();
+        let home = real.parent().unwrap().display().to_string();
+        std::fs::write(dir.join("pyvenv.cfg"), format!("home = {home}\n")).unwrap();
+        std::fs::write(sp.join("started.pth"), "import started\n").unwrap();
+        std::fs::write(sp.join("started.py"), "X = 1\n").unwrap();
+        std::fs::write(sp.join("mod.py"), "Y = 2\n").unwrap();
+        (dir.join("bin/python"), sp)
+    }
+
+    #[test]
+    fn compiling_writes_only_the_listed_files_bytecode() {
+        let t = tempfile::tempdir().unwrap();
+        let (python, sp) = venv_with_pth(t.path());
+        let log = Log::new(false, true);
+        let failed = chunks(&python, COMPILE, &[sp.join("mod.py")], &log).unwrap();
+        assert_eq!(failed, 0);
+        let cache: Vec<String> = std::fs::read_dir(sp.join("__pycache__"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        // `started` was imported by every compiling process, and left no
+        // bytecode of its own (which could race a chunk compiling it).
+        assert_eq!(cache.len(), 1, "{cache:?}");
+        assert!(cache[0].starts_with("mod."), "{cache:?}");
+    }
 }
