@@ -256,15 +256,24 @@ fn open_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<NamedTempFile> {
     Ok(tmp)
 }
 
-/// Write `dest` through a temporary file; its path goes to `written` (synced
-/// before the switch).
+/// Write `dest` through a temporary file beside it, renamed over it: a name
+/// that is a hard link shared with another generation is replaced, never
+/// written into.
+pub(crate) fn replace_file(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    temp_file(dir, &name, bytes)?
+        .persist(dest)
+        .map_err(|e| Error::io("writing", dest, e.error))?;
+    Ok(())
+}
+
+/// [`replace_file`] (its directory created first); its path goes to
+/// `written` (synced before the switch).
 pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx("creating", dir)?;
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = temp_file(dir, &name, bytes)?;
-    tmp.persist(dest)
-        .map_err(|e| Error::io("writing", dest, e.error))?;
+    replace_file(dest, bytes)?;
     written.push(dest.to_path_buf());
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::{Compression, YumOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use crate::publish::write::{remove_partials, temp_file};
+use crate::publish::write::{remove_partials, replace_file, temp_file};
 use crate::publish::{Action, Published, Summary, generation, stage};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -262,9 +262,7 @@ fn commit(
         let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
         let dest = next.join(&name);
         if !dest.exists() {
-            let tmp = temp_file(&next, &name, &d.compressed)?;
-            tmp.persist(&dest)
-                .map_err(|e| Error::io("writing", &dest, e.error))?;
+            replace_file(&dest, &d.compressed)?;
         }
         records.push(NewRecord {
             kind: d.kind,
@@ -282,14 +280,10 @@ fn commit(
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    write_replacing(&next, "repomd.xml", text.as_bytes())?;
+    replace_file(&next.join("repomd.xml"), text.as_bytes())?;
     let next_asc = next.join("repomd.xml.asc");
     match signer {
-        Some(s) => write_replacing(
-            &next,
-            "repomd.xml.asc",
-            s.detached(text.as_bytes(), revision)?.as_bytes(),
-        )?,
+        Some(s) => replace_file(&next_asc, s.detached(text.as_bytes(), revision)?.as_bytes())?,
         None => match fs::remove_file(&next_asc) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(Error::io("removing", &next_asc, e));
@@ -310,16 +304,6 @@ fn commit(
     // pairs a repomd.xml with another one's signature).
     generation::exchange(&next, &repodata)?;
     Ok(summary(plans, true))
-}
-
-/// `dir/name` replaced by `bytes` through a temporary file (the name may be a
-/// hard link shared with the live generation, which must not change).
-fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let dest = dir.join(name);
-    temp_file(dir, name, bytes)?
-        .persist(&dest)
-        .map_err(|e| Error::io("writing", &dest, e.error))?;
-    Ok(())
 }
 
 /// Rename staged packages to their places in `Packages/`.
