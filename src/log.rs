@@ -8,7 +8,7 @@
 //!   a spinner). `-q`: errors only.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -55,11 +55,15 @@ fn with_active<R>(f: impl FnOnce(Option<&ProgressBar>) -> R) -> R {
     f(guard.as_ref())
 }
 
-/// Print a line to stderr without tearing the spinner.
+/// Print a line to stderr without tearing the spinner. A stderr that cannot
+/// be written (closed, full) loses the line; it never stops the run.
 fn line(msg: &str) {
+    let put = || {
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    };
     with_active(|bar| match bar {
-        Some(bar) => bar.suspend(|| eprintln!("{msg}")),
-        None => eprintln!("{msg}"),
+        Some(bar) => bar.suspend(put),
+        None => put(),
     })
 }
 
@@ -213,7 +217,7 @@ impl Log {
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         if self.verbose && !self.quiet {
-            eprintln!("--> {what} ...");
+            let _ = writeln!(std::io::stderr(), "--> {what} ...");
         }
         let start = Instant::now();
         let shown = self.live() && with_active(|b| b.is_none());

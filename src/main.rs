@@ -4,6 +4,7 @@ mod cli;
 
 use agent_packager::log::{Log, error_prefix};
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
     match cli::run(cli, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}{e}", error_prefix());
+            let _ = writeln!(std::io::stderr(), "{}{e}", error_prefix());
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -19,20 +19,30 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     let plans = agent_packager::root::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
         let texts: Vec<String> = plans.iter().map(Plan::to_string).collect();
-        println!("{}", texts.join("\n\n"));
-        return Ok(());
+        return print(format!("{}\n", texts.join("\n\n")).as_bytes());
     }
     agent_packager::root::execute_all(&plans, log)?;
     Ok(())
 }
 
-fn stdout_error(e: std::io::Error) -> Error {
-    Error::build(format!("writing to standard output: {e}"))
+/// Write `bytes` to standard output, the one way every command does. A reader
+/// that went away (`| head -1`: EPIPE) ends the command quietly with status 0,
+/// as it has all it wanted; any other failure (`>/dev/full`) is exit 1.
+fn print(bytes: &[u8]) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Error::build(format!("writing to standard output: {e}"))),
+    }
 }
 
 pub fn init(a: &InitArgs, force: bool, log: &Log) -> Result<(), Error> {
+    if a.path.as_os_str() == "-" {
+        return print(config::init::text().as_bytes());
+    }
     config::init::write(&a.path, force)?;
-    if a.path.as_os_str() != "-" {
+    {
         log.info(&format!(
             "wrote {}: review it, then `cfy-ap -c {} --dry-run`",
             a.path.display(),
@@ -51,22 +61,21 @@ pub fn completions(a: &CompletionsArgs) -> Result<(), Error> {
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "cfy-ap", &mut out);
-    std::io::stdout().write_all(&out).map_err(stdout_error)
+    print(&out)
 }
 
 pub fn man() -> Result<(), Error> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
-        .map_err(stdout_error)?;
-    std::io::stdout().write_all(&out).map_err(stdout_error)
+        .map_err(|e| Error::build(format!("rendering the man page: {e}")))?;
+    print(&out)
 }
 
 pub fn schema() -> Result<(), Error> {
     let text = serde_json::to_string_pretty(&agent_packager::config::json_schema::config_schema())
         .map_err(|e| Error::build(format!("serializing the schema: {e}")))?;
-    println!("{text}");
-    Ok(())
+    print(format!("{text}\n").as_bytes())
 }
 
 pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
@@ -205,14 +214,14 @@ fn publish_list(opts: &agent_packager::publish::PublishOptions, json: bool) -> R
     if json {
         let text = serde_json::to_string_pretty(&entries)
             .map_err(|e| Error::build(format!("writing JSON: {e}")))?;
-        println!("{text}");
-        return Ok(());
+        return print(format!("{text}\n").as_bytes());
     }
+    let mut text = String::new();
     for e in entries {
-        println!(
-            "{}\t{}\t{}\t{}\t{}",
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
             e.package, e.version, e.architecture, e.size, e.filename
-        );
+        ));
     }
-    Ok(())
+    print(text.as_bytes())
 }

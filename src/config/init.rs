@@ -173,18 +173,17 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     s
 }
 
-/// Write the example config to `path` (`-`: standard output). Refuses to replace
-/// an existing file without `force`.
-pub fn write(path: &Path, force: bool) -> Result<String> {
+/// The example config for this host.
+pub fn text() -> String {
     let host = detect::detect().ok();
     let python = host_python();
-    let text = example_config(host.as_ref(), python.as_deref());
-    if path == Path::new("-") {
-        std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| Error::build(format!("writing to standard output: {e}")))?;
-        return Ok(text);
-    }
+    example_config(host.as_ref(), python.as_deref())
+}
+
+/// Write the example config to the file `path` (standard output is the
+/// command line's). Refuses to replace an existing file without `force`.
+pub fn write(path: &Path, force: bool) -> Result<String> {
+    let text = text();
     crate::util::atomic::check_replaceable(path)?;
     if path.exists() && !force {
         return Err(Error::exists(format!("{} already exists", path.display()))
