@@ -179,8 +179,8 @@ pub struct PublishArgs {
     /// Copy packages (DEB arguments are then NAME[=VERSION][/ARCH]) from this codename into --codename
     #[arg(long, value_name = "FROM", conflicts_with = "list")]
     pub copy: Option<String>,
-    /// With --copy: every package of FROM
-    #[arg(long, requires = "copy")]
+    /// With --copy: every package of FROM (no names then)
+    #[arg(long, requires = "copy", conflicts_with = "debs")]
     pub all: bool,
     /// Print the codename's packages: name, version, arch, size, pool path
     #[arg(long)]
