@@ -91,9 +91,20 @@ pub(crate) fn mixed(path: &Path, kind: PackageKind) -> Error {
     )
 }
 
-/// Refuse to put `kind` packages into `repo` when it already holds the other
-/// kind of repository (`dists/` or `pool/` for apt, `repodata/` for yum).
+/// Refuse to put `kind` packages into `repo` when it is no directory (a file,
+/// `/dev/null`) or already holds the other kind of repository (`dists/` or
+/// `pool/` for apt, `repodata/` for yum).
 pub fn check_repo_kind(repo: &Path, kind: PackageKind) -> Result<()> {
+    if let Ok(meta) = std::fs::metadata(repo)
+        && !meta.is_dir()
+    {
+        return Err(Error::config(format!(
+            "publish: repository {} is not a directory ({})",
+            repo.display(),
+            crate::util::input::kind(&meta)
+        ))
+        .with("give a directory (created when missing) as --repo"));
+    }
     let apt = repo.join("dists").is_dir() || repo.join("pool").is_dir();
     let yum = repo.join("repodata").is_dir();
     let (clash, is, wants) = match kind {
