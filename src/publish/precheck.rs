@@ -27,13 +27,8 @@ pub(super) fn signatures(dist: &Path, signing: bool, opts: &PublishOptions) -> R
 
 /// The existing Release (if any), checked against the options (see `foreign.rs`).
 pub(super) fn release(dist: &Path, opts: &PublishOptions) -> Result<(Option<String>, Foreign)> {
-    let path = dist.join("Release");
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((None, Foreign::default()));
-        }
-        Err(e) => return Err(Error::io("reading", &path, e)),
+    let Some(text) = super::state::read_optional(&dist.join("Release"))? else {
+        return Ok((None, Foreign::default()));
     };
     let listed = release::listed_files(&text);
     let f = foreign::inspect(&text, &listed, opts);
@@ -50,6 +45,7 @@ pub(super) fn repository(
     signing: bool,
     planned: &[super::Planned],
 ) -> Result<()> {
+    super::suite::check(opts, signing)?;
     let dist = opts.repo.join("dists").join(&opts.codename);
     if !dist.exists() {
         return Ok(());
@@ -70,8 +66,10 @@ pub(super) fn repository(
         }
         for s in index::Reader::open(&packages)?.into_iter().flatten() {
             let s = s?;
+            // dpkg's identity: `0:1.0` is `1.0`.
             if planned.iter().any(|(p, v, a)| {
-                (p.as_str(), v.as_str(), a.as_str()) == (s.package(), s.version(), s.arch())
+                (p.as_str(), a.as_str()) == (s.package(), s.arch())
+                    && crate::debian::version::compare(v, s.version()).is_eq()
             }) {
                 return Err(Error::exists(format!(
                     "{} {} ({}) is already published in {} ({})",

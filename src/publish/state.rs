@@ -103,12 +103,27 @@ pub(super) fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The largest Release or InRelease read back (a real one lists a few hundred
+/// files in a few hundred KiB).
+const MAX_RELEASE: u64 = 64 << 20;
+
+/// A Release or InRelease file of the repository, if there is one. A file that
+/// is not text (or no regular file, or absurdly large) is a broken repository:
+/// exit 2, named.
 pub(super) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("reading", path, e)),
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading", path, e)),
+        Ok(_) => {}
     }
+    let bytes = crate::util::input::read_bounded(path, "repository file", MAX_RELEASE)?;
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Error::config(format!(
+            "{}: broken repository file (not UTF-8 text)",
+            path.display()
+        ))
+        .with("restore it from a backup, or remove it and publish again to rewrite it")
+    })
 }
 
 /// Which index (other than this codename and component's own stanza for `key`)
