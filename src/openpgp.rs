@@ -120,13 +120,31 @@ impl Signer {
                 _ => format!("not a usable secret key: {e}"),
             })
         };
-        let (keys, _) =
-            SignedSecretKey::from_reader_many(&bytes[..]).map_err(|e| not_key(e.to_string()))?;
-        let keys = keys
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| not_key(e.to_string()))?;
+        // Every key of the file counts (`cat a.asc b.asc`, `cat a.gpg b.gpg`):
+        // the crate reads one armored block per call, so each is read alone.
+        let mut keys = Vec::new();
+        let parts = match text {
+            Some(t) if t.contains("-----BEGIN PGP ") => armored_blocks(t),
+            _ => vec![&bytes[..]],
+        };
+        for part in parts {
+            let (found, _) =
+                SignedSecretKey::from_reader_many(part).map_err(|e| not_key(e.to_string()))?;
+            for k in found {
+                keys.push(k.map_err(|e| not_key(e.to_string()))?);
+            }
+        }
         let key = validity::select(keys, key_id)
             .map_err(|m| Error::config(format!("{label} {}: {m}", path.display())))?;
+        // The rpm crate loads the armored form: the selected key alone, so it
+        // cannot pick another one of the file.
+        let armored = match armored {
+            Some(_) => Some(
+                key.to_armored_string(ArmorOptions::default())
+                    .map_err(|e| not_key(e.to_string()))?,
+            ),
+            None => None,
+        };
         let now = Timestamp::now().as_secs();
         if let Some(why) = validity::unusable(
             key.primary_key.created_at().as_secs(),
@@ -385,6 +403,24 @@ mod validity {
     }
 }
 
+/// The armored blocks of `text`, each from its `-----BEGIN PGP` line to the
+/// end of its `-----END PGP` line (text between blocks is ignored).
+fn armored_blocks(text: &str) -> Vec<&[u8]> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN PGP ") {
+        let from = &rest[start..];
+        let Some(end) = from.find("-----END PGP ") else {
+            blocks.push(from.as_bytes());
+            break;
+        };
+        let line_end = from[end..].find('\n').map_or(from.len(), |n| end + n + 1);
+        blocks.push(from[..line_end].as_bytes());
+        rest = &from[line_end..];
+    }
+    blocks
+}
+
 fn sign_with<K: SigningKey + KeyDetails>(
     key: &K,
     pw: &Password,
@@ -443,4 +479,23 @@ fn config<K: SigningKey + KeyDetails>(
         ))?];
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::armored_blocks;
+
+    #[test]
+    fn every_armored_block_of_a_file_is_found() {
+        let a =
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----\n";
+        let b =
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nBBBB\n-----END PGP PRIVATE KEY BLOCK-----";
+        let text = format!("comment\n{a}between\n{b}");
+        let blocks = armored_blocks(&text);
+        assert_eq!(blocks, vec![a.as_bytes(), b.as_bytes()]);
+        let cut = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nCC";
+        assert_eq!(armored_blocks(cut), vec![cut.as_bytes()]);
+        assert!(armored_blocks("no armor").is_empty());
+    }
 }
