@@ -13,9 +13,11 @@
 //! (`spill.rs`): nothing is left behind.
 
 use super::index::{Reader, Stanza, order};
+use super::limits::MAX_STANZA;
 use super::spill::Spill;
 use super::table::Table;
 use super::{debfile, pool, stage};
+use crate::debian::version;
 use crate::error::{Error, IoContext, Result};
 use crate::util::merge::Merge;
 use std::path::{Path, PathBuf};
@@ -61,7 +63,18 @@ pub(super) fn read(debs: &[PathBuf], component: &str, dir: &Path) -> Result<Inco
         let stanzas = stage::stage_all_with(part, |src| {
             let deb = debfile::read(src, None)?;
             let filename = pool::pool_path(component, &deb.control);
-            Ok(Stanza::from_deb(&deb, &filename))
+            let stanza = Stanza::from_deb(&deb, &filename);
+            // With its newline: what apt reads of it.
+            let len = stanza.text_len() + 1;
+            if len > MAX_STANZA {
+                return Err(Error::config(format!(
+                    "{}: its index stanza would be {len} bytes, over the limit of {MAX_STANZA} \
+                     (apt cannot read a longer one)",
+                    src.display()
+                ))
+                .with("shorten its control fields (Description, Depends...)"));
+            }
+            Ok(stanza)
         })?;
         let first = n * RUN;
         let mut read: Vec<(u32, Stanza)> = stanzas
@@ -187,9 +200,30 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
     let mut table = Table::over(out.file.clone(), PathBuf::from(NAME));
     let mut src = Vec::with_capacity(debs.len());
     let mut last: Option<(Stanza, u32)> = None;
+    // The stanzas read of the current package and dpkg version (`1.0`, `0:1.0`
+    // and `1.00` are one version to dpkg): one architecture twice is refused.
+    let mut same_version: Vec<(Stanza, u32)> = Vec::new();
     for item in merged(runs)? {
         let (_, head) = item?;
         let (s, from) = &head;
+        if same_version.first().is_some_and(|(f, _)| {
+            f.package() != s.package() || !version::compare(f.version(), s.version()).is_eq()
+        }) {
+            same_version.clear();
+        }
+        if let Some((o, o_from)) = same_version
+            .iter()
+            .find(|(o, _)| o.arch() == s.arch() && o.version() != s.version())
+        {
+            return Err(Error::config(format!(
+                "{} and {} given: one version to dpkg, with different contents: {} and {}",
+                o.key(),
+                s.key(),
+                debs[*o_from as usize].display(),
+                debs[*from as usize].display()
+            )));
+        }
+        same_version.push(head.clone());
         if let Some((l, l_from)) = &last
             && order(l, s).is_eq()
         {

@@ -12,8 +12,14 @@ pub const MAX_NAME: usize = 100;
 pub const MAX_VERSION: usize = 100;
 /// `Architecture:`, in bytes.
 pub const MAX_ARCH: usize = 32;
-/// A package's `control` file, in bytes (refused beyond, never truncated).
-pub const MAX_CONTROL: u64 = 4 << 20;
+/// A package's stanza in the index, in bytes (its control fields with the
+/// location and checksums added): apt 2.6 fails `apt-get update` ("Unable to
+/// parse package file") on a stanza of 1,048,703 bytes and more (measured:
+/// 1,048,702 parses), so one MiB is the most published.
+pub const MAX_STANZA: usize = 1 << 20;
+/// A package's `control` file, in bytes (refused beyond, never truncated): no
+/// bigger one fits in a stanza.
+pub const MAX_CONTROL: u64 = MAX_STANZA as u64;
 /// `--codename`, `--suite`, `--component`, in bytes.
 pub const MAX_DIST_NAME: usize = 64;
 /// `--origin`, `--label`, description, in bytes.
