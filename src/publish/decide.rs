@@ -11,6 +11,7 @@ use super::stage::hash_file;
 use super::state::{Component, referenced_elsewhere};
 use super::table::Table;
 use super::{Action, PublishOptions, Published};
+use crate::debian::version;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub(super) struct Plans {
     /// Unchanged packages whose published pool path is not the one cfy-ap
     /// would give them (another tool's layout): that path, by row.
     elsewhere: HashMap<usize, String>,
+    /// Published packages replaced (`force`) by one whose version string
+    /// differs but dpkg compares equal (`1.0` by `0:1.0`): they leave the index.
+    pub superseded: Vec<Key>,
 }
 
 /// The decision on one package.
@@ -35,6 +39,8 @@ struct What {
     /// Whether the `.deb` goes into the pool (not when the pool already has
     /// those bytes).
     copy: bool,
+    /// Whether that creates the pool file (it was not there).
+    fresh: bool,
 }
 
 /// A package to copy into the pool.
@@ -76,6 +82,22 @@ impl Plans {
         })
     }
 
+    /// The pool files (relative to the repository) the copies create: what a
+    /// publish failing before its switch removes again, as no index names them.
+    pub fn fresh(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for r in self.table.rows(true) {
+            let (i, stanza) = r?;
+            if self.what[i].fresh {
+                out.push(match self.elsewhere.get(&i) {
+                    Some(to) => to.clone(),
+                    None => stanza.filename().to_string(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The report lines, in order.
     pub fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
         self.table.rows(true).map(|r| {
@@ -100,6 +122,7 @@ pub(super) fn decide(
     let mut pool = pool::Resolver::new(root);
     let mut decided = Vec::with_capacity(incoming.src.len());
     let mut elsewhere = HashMap::new();
+    let mut superseded = Vec::new();
     for row in incoming.table.rows(true) {
         let (i, st) = row?;
         let st = &st;
@@ -121,14 +144,14 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
-        let (action, copy) = match published {
+        let (action, copy, fresh) = match published {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &index)?.exists();
                 if old.filename() != filename {
                     elsewhere.insert(i, old.filename().to_string());
                 }
-                (Action::Unchanged, missing)
+                (Action::Unchanged, missing, missing)
             }
             Some(old) if !opts.force => {
                 return Err(Error::exists(format!(
@@ -147,11 +170,29 @@ pub(super) fn decide(
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
-                (Action::Replaced, true)
+                (Action::Replaced, true, false)
+            }
+            None if let Some(old) = dpkg_equal(comp, &key)? => {
+                // The same package to dpkg (and apt), under another version string.
+                if !opts.force {
+                    return Err(Error::exists(format!(
+                        "{what} is the same version as the published {} ({}): dpkg compares {} and {} equal",
+                        old.key(),
+                        old.filename(),
+                        key.version(),
+                        old.version()
+                    ))
+                    .with(format!("{} has other contents", src.display()))
+                    .with("bump the version, or use -f/--force to replace it"));
+                }
+                let there = pool.resolve(filename, &index)?.exists();
+                superseded.push(old.key());
+                (Action::Replaced, true, !there)
             }
             None => {
                 let dest = pool.resolve(filename, &index)?;
-                let copy = if !dest.exists() {
+                let fresh = !dest.exists();
+                let copy = if fresh {
                     true
                 } else if hash_file(&dest)?.sha256 == *sha256 {
                     false
@@ -160,10 +201,14 @@ pub(super) fn decide(
                 } else {
                     true
                 };
-                (Action::Added, copy)
+                (Action::Added, copy, fresh)
             }
         };
-        decided.push(What { action, copy });
+        decided.push(What {
+            action,
+            copy,
+            fresh,
+        });
     }
     let mut table = incoming.table;
     for (i, w) in decided.iter().enumerate() {
@@ -176,5 +221,17 @@ pub(super) fn decide(
         src: incoming.src,
         what: decided,
         elsewhere,
+        superseded,
     })
+}
+
+/// The published stanza of `key`'s package and architecture whose version is
+/// another string that dpkg compares equal (`1.0`, `0:1.0`, `1.00`), if any.
+fn dpkg_equal(comp: &Component, key: &Key) -> Result<Option<Stanza>> {
+    let found = comp.stanzas.named(key.package())?.into_iter().find(|s| {
+        s.arch() == key.arch()
+            && s.version() != key.version()
+            && version::compare(s.version(), key.version()).is_eq()
+    });
+    Ok(found)
 }

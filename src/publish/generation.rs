@@ -96,12 +96,14 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 /// First, in one parallel batch, the `written` files and every directory of
 /// `next` are synced, and the pool's copy and sync (`pool`, started earlier) is waited
 /// for: the new generation and all it names are on disk before it becomes visible.
+/// An error means nothing was switched; `Ok` holds how the steps after the
+/// switch (making it durable, removing the old generation) went.
 pub(super) fn switch(
     next: &Next,
     live: &Path,
     written: &[PathBuf],
     pool: Background<'_>,
-) -> Result<()> {
+) -> Result<Result<()>> {
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(&**next)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -112,14 +114,20 @@ pub(super) fn switch(
     // On failure the new generation names pool files that are not all there:
     // it goes when `next` is dropped.
     pool.wait()?;
-    exchange(next, live)
+    swap(next, live)?;
+    Ok(settle(next, live))
 }
 
 /// Make `next` (complete and on disk) the live directory in one step, make
 /// that durable, then remove the old generation. (The yum publisher's
 /// `repodata` too: `repomd.xml` and its signature change together.)
 pub(crate) fn exchange(next: &Path, live: &Path) -> Result<()> {
-    let parent = live.parent().unwrap_or(Path::new("."));
+    swap(next, live)?;
+    settle(next, live)
+}
+
+/// The switch itself: `next` becomes `live` (the old generation goes to `next`).
+fn swap(next: &Path, live: &Path) -> Result<()> {
     if !live.exists() {
         fs::rename(next, live).ctx("creating", live)?;
     } else {
@@ -134,7 +142,13 @@ pub(crate) fn exchange(next: &Path, live: &Path) -> Result<()> {
             Err(e) => return Err(Error::io("switching to", live, e.into())),
         }
     }
-    // The switch itself made durable; then the old generation (now at `next`) goes.
+    Ok(())
+}
+
+/// After [`swap`]: the switch made durable, then the old generation (now at
+/// `next`) removed.
+fn settle(next: &Path, live: &Path) -> Result<()> {
+    let parent = live.parent().unwrap_or(Path::new("."));
     File::open(parent)
         .and_then(|d| d.sync_all())
         .ctx("flushing", parent)?;

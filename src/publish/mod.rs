@@ -48,6 +48,7 @@ mod repo;
 mod spill;
 pub(crate) mod stage;
 mod state;
+mod suite;
 mod table;
 pub(crate) mod write;
 

@@ -68,6 +68,7 @@ fn commit(
     let root = &opts.repo;
     // Readers use `live`; this publish writes the next generation beside it.
     let live = root.join("dists").join(&opts.codename);
+    let moved_from = super::suite::check(opts, signer.is_some())?;
     generation::remove_debris(&live)?;
     let mut comps = load_components(&live)?;
     let signed = precheck::signatures(&live, signer.is_some(), opts)?;
@@ -80,6 +81,7 @@ fn commit(
             .unwrap_or_default(),
         release: previous,
         foreign,
+        moved_from,
     };
     let mut plans = decide(
         opts,
@@ -112,7 +114,7 @@ fn commit(
         }
         None => None,
     };
-    let changes = lifecycle::plan(
+    let mut changes = lifecycle::plan(
         req,
         opts.force,
         &place,
@@ -120,6 +122,8 @@ fn commit(
         &plans.table,
         source.as_ref().map(|(n, s)| (n.as_str(), s)),
     )?;
+    // Replaced by a dpkg-equal version string (`decide.rs`): removed too.
+    changes.removals.extend(plans.superseded.iter().cloned());
     let mut removed: Vec<Published> = Vec::new();
     for key in &changes.removals {
         let st = match comps[&opts.component].stanzas.get(key)? {
@@ -213,6 +217,26 @@ fn commit(
     })
 }
 
+/// The pool files a publish creates, removed when dropped before its switch
+/// made them part of the repository (the switch empties the list).
+struct FreshPool<'a> {
+    root: &'a Path,
+    files: Vec<String>,
+}
+
+impl Drop for FreshPool<'_> {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let path = self.root.join(f);
+            let _ = fs::remove_file(&path);
+            // Its directories too, where this left them empty (`pool/<c>/<p>/<name>`).
+            for dir in path.ancestors().skip(1).take(2) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
 /// The live generation as this publish found it.
 struct Before {
     /// Whether it is signed.
@@ -222,6 +246,8 @@ struct Before {
     listed: BTreeMap<String, release::Listed>,
     /// What other tools put there (`foreign.rs`).
     foreign: foreign::Foreign,
+    /// The codename the suite link is moved away from (`suite.rs`).
+    moved_from: Option<String>,
 }
 
 /// What a publish adds to its component: the packages given (the plans'
@@ -279,11 +305,18 @@ fn writes<'s>(
         release: previous,
         foreign,
         listed,
+        moved_from,
     } = before;
     // 1. Pool files, straight into their directories (`copy.rs`), copied and
     // synced on another thread while the indices are built; waited for
     // before the switch.
     let wrote_pool = new.plans.copies_any();
+    // Declared before the copy's thread: on an early return that thread is
+    // joined first, then what it created goes.
+    let mut fresh = FreshPool {
+        root,
+        files: new.plans.fresh()?,
+    };
     let pool = copy::start(scope, root, new.plans, &req.debs);
     let mut written: Vec<PathBuf> = Vec::new();
 
@@ -436,12 +469,15 @@ fn writes<'s>(
     }
     // 5. The switch: readers see the whole new generation at once.
     if changed {
-        generation::switch(dist, &live, &written, pool)?;
+        let settled = generation::switch(dist, &live, &written, pool)?;
+        // Live: the new indices name the new pool files.
+        fresh.files.clear();
+        settled?;
     } else {
         pool.wait()?;
         generation::remove_debris(&live)?;
     }
-    write::link_suite(root, opts, log)?;
+    super::suite::link(opts, moved_from.as_deref(), signer, log)?;
     // 6. Pool files no index names any more, now that the new Release is live.
     let deleted = lifecycle::collect_garbage(root, &garbage)?;
     Ok((changed, deleted))

@@ -2,13 +2,12 @@
 
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
 use super::index::Stanza;
+use super::release;
 use super::render::{self, Rendered};
 use super::spill::Spill;
 use super::stage::{hash_file, set_mode};
-use super::{PublishOptions, release};
 use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
-use crate::log::Log;
 use crate::util::parallel::Workers;
 use std::collections::BTreeMap;
 use std::fs;
@@ -276,37 +275,6 @@ pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>
     replace_file(dest, bytes)?;
     written.push(dest.to_path_buf());
     Ok(())
-}
-
-/// `dists/<suite>` → `<codename>` when the suite has its own name.
-pub(super) fn link_suite(root: &Path, opts: &PublishOptions, log: &Log) -> Result<()> {
-    let suite = opts.suite();
-    if suite == opts.codename {
-        return Ok(());
-    }
-    let link = root.join("dists").join(suite);
-    match fs::symlink_metadata(&link) {
-        Ok(m) if m.file_type().is_symlink() => {
-            if fs::read_link(&link).ok().as_deref() == Some(Path::new(&opts.codename)) {
-                return Ok(());
-            }
-        }
-        Ok(_) => {
-            log.warn(&format!(
-                "{} exists and is not a symlink; clients must use the codename {}",
-                link.display(),
-                opts.codename
-            ));
-            return Ok(());
-        }
-        Err(_) => {}
-    }
-    let tmp = root
-        .join("dists")
-        .join(format!(".{suite}.{}.partial", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&opts.codename, &tmp).ctx("creating", &tmp)?;
-    fs::rename(&tmp, &link).ctx("creating", &link)
 }
 
 /// Remove temporary files left in `dir` by a publish that was killed. Only lock
