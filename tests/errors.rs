@@ -294,3 +294,61 @@ fn version_and_usage_errors() {
     let out = cfy_ap(w.path(), &["--no-such-flag"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every command that writes to standard output, on `/dev/full` (exit 1, one
+/// error line, no panic) and into a pipe its reader closed at once (quiet, 0).
+#[test]
+fn standard_output_that_fails_is_an_error_and_a_closed_pipe_is_quiet() {
+    use std::process::{Command, Stdio};
+    let work = tempfile::tempdir().unwrap();
+    let cfg = offline_config(VENV, "agent.tar.gz", "");
+    std::fs::write(work.path().join("config.yaml"), &cfg).unwrap();
+    // A repository to list.
+    let repo = work.path().join("repo");
+    let deb = common::apt::make_deb(work.path(), "listed-agent", "1.0", "all");
+    let o = common::apt::publish(&["--repo", repo.to_str().unwrap()], &[&deb]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = repo.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["-c", "config.yaml", "--dry-run"],
+        vec!["schema"],
+        vec!["man"],
+        vec!["completions", "bash"],
+        vec!["init", "-"],
+        vec!["publish", "--repo", r, "--list"],
+        vec!["publish", "--repo", r, "--list", "--json"],
+    ];
+    for args in &commands {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(bin())
+            .current_dir(work.path())
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("writing to standard output"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        // A reader that is gone before anything is written: EPIPE.
+        let mut child = Command::new(bin())
+            .current_dir(work.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: {}", text(&o));
+    }
+    // Nothing was written by any of them (the dry run builds nothing).
+    assert!(!work.path().join("agent.tar.gz").exists());
+}

@@ -158,7 +158,7 @@ fn a_control_file_over_the_limit_is_refused_not_truncated() {
     );
     let deb = crafted_deb(w.path(), "huge.deb", &control);
     let o = publish(&["--repo", repo.to_str().unwrap()], &[&deb]);
-    refused(&o, 2, "over the limit of 4194304", &repo, &before);
+    refused(&o, 2, "over the limit of 1048576", &repo, &before);
     assert!(text(&o).contains("not truncated"), "{}", text(&o));
 }
 
@@ -372,4 +372,238 @@ fn foreign_repositories_are_kept_or_refused_never_degraded() {
     let release = fs::read_to_string(repo.join("dists/stable/Release")).unwrap();
     assert!(release.contains("main/source/Sources.gz"), "{release}");
     apt.update_clean();
+}
+
+// Hardening, round two (issue 26): the apt side.
+
+/// A control file whose stanza in the index is about `size` bytes.
+fn control_of_size(name: &str, size: usize) -> String {
+    let head = format!("Package: {name}\nVersion: 1\nArchitecture: all\nDescription: big\n");
+    let line = format!(" {}\n", "d".repeat(70));
+    let mut control = head;
+    while control.len() + line.len() < size {
+        control.push_str(&line);
+    }
+    control
+}
+
+#[test]
+fn a_stanza_apt_cannot_parse_is_refused_and_one_below_the_limit_is_read_by_apt() {
+    let (w, repo, _) = repo_with_one();
+    let r = repo.to_str().unwrap();
+    let before = tree_hash(&repo);
+    // Control fields of ~1.04 MiB: with the location and checksums the stanza
+    // passes 1 MiB, which apt 2.6 fails to parse ("Unable to parse package file").
+    let deb = crafted_deb(
+        w.path(),
+        "over.deb",
+        &control_of_size("over-agent", (1 << 20) - 100),
+    );
+    let o = publish(&["--repo", r], &[&deb]);
+    refused(&o, 2, "index stanza would be", &repo, &before);
+    assert!(
+        text(&o).contains("over the limit of 1048576"),
+        "{}",
+        text(&o)
+    );
+    // Just below: published, and the real apt reads the index.
+    let deb = crafted_deb(
+        w.path(),
+        "under.deb",
+        &control_of_size("under-agent", (1 << 20) - 1000),
+    );
+    ok(publish(&["--repo", r], &[&deb]));
+    let apt = Apt::new(w.path(), "apt");
+    apt.sources(&format!("deb [trusted=yes] file:{r} stable main"));
+    apt.update_clean();
+    assert!(apt.policy("under-agent").contains("Candidate: 1"));
+}
+
+#[test]
+fn dpkg_equal_versions_are_one_identity() {
+    let (w, repo, arch) = repo_with_one();
+    let r = repo.to_str().unwrap();
+    let before = tree_hash(&repo);
+    // `0:1.0-1` and `1.00-1` are `1.0-1` to dpkg, in other bytes.
+    for v in ["0:1.0-1", "1.00-1", "1.0-01"] {
+        let deb = make_deb(w.path(), "good-agent", v, &arch);
+        let o = publish(&["--repo", r], &[&deb]);
+        refused(&o, 3, "dpkg compares", &repo, &before);
+    }
+    // Given together: refused before the repository is touched.
+    let a = make_deb(w.path(), "pair-agent", "2.0", &arch);
+    let b = make_deb(w.path(), "pair-agent", "2.00", &arch);
+    let o = publish(&["--repo", r], &[&a, &b]);
+    refused(&o, 2, "one version to dpkg", &repo, &before);
+    // With -f the new string replaces the old: one stanza, the old pool file gone.
+    let deb = make_deb(w.path(), "good-agent", "0:1.0-1", &arch);
+    let o = ok(publish(&["--repo", r, "-f"], &[&deb]));
+    assert!(text(&o).contains("replaced"), "{}", text(&o));
+    let index = packages_file(&repo, &arch);
+    assert_eq!(index.matches("Package: good-agent").count(), 1, "{index}");
+    assert!(index.contains("Version: 0:1.0-1"), "{index}");
+    let old = format!("pool/main/g/good-agent/good-agent_1.0-1_{arch}.deb");
+    assert!(!repo.join(&old).exists(), "{old} left behind");
+}
+
+#[test]
+fn a_suite_link_is_never_replaced_or_moved_by_accident() {
+    require_tools();
+    let w = workdir();
+    let arch = host_arch();
+    let gpg = Gpg::new();
+    let fpr = gpg.new_key("Suite <s@x.invalid>", "ed25519", "sign", "");
+    let key = w.path().join("key.asc");
+    gpg.export_secret(&fpr, "", &key);
+    let pubkey = w.path().join("key.gpg");
+    gpg.export_public(&fpr, &pubkey);
+    let k = key.to_str().unwrap();
+    let repo = w.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let one = make_deb(w.path(), "suite-agent", "1.0", &arch);
+    let args = ["--repo", r, "--sign-key", k, "--codename", "bookworm"];
+    ok(publish(
+        &[&args[..], &["--suite", "stable"]].concat(),
+        &[&one],
+    ));
+    let before = tree_hash(&repo);
+    // `--codename stable` would replace the link with a directory.
+    let two = make_deb(w.path(), "suite-agent", "2.0", &arch);
+    let o = publish(
+        &["--repo", r, "--sign-key", k, "--codename", "stable"],
+        &[&two],
+    );
+    refused(&o, 3, "is a suite link to bookworm", &repo, &before);
+    // `--suite stable` for another codename would move it: asked for with -f only.
+    let trixie = [
+        "--repo",
+        r,
+        "--sign-key",
+        k,
+        "--codename",
+        "trixie",
+        "--suite",
+        "stable",
+    ];
+    let o = publish(&trixie, &[&two]);
+    refused(&o, 3, "would move it", &repo, &before);
+    ok(publish(&[&trixie[..], &["-f"]].concat(), &[&two]));
+    let dists = repo.join("dists");
+    assert_eq!(
+        fs::read_link(dists.join("stable")).unwrap(),
+        Path::new("trixie")
+    );
+    // bookworm no longer calls itself stable, and its signatures still verify.
+    let release = fs::read_to_string(dists.join("bookworm/Release")).unwrap();
+    assert!(release.contains("\nSuite: bookworm\n"), "{release}");
+    let in_release = fs::read_to_string(dists.join("bookworm/InRelease")).unwrap();
+    assert!(in_release.contains("\nSuite: bookworm\n"), "{in_release}");
+    let o = gpgv(&pubkey, &[&dists.join("bookworm/InRelease")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = gpgv(
+        &pubkey,
+        &[
+            &dists.join("bookworm/Release.gpg"),
+            &dists.join("bookworm/Release"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_lock_that_is_no_regular_file_is_refused_without_waiting() {
+    let (w, repo, arch) = repo_with_one();
+    let r = repo.to_str().unwrap();
+    let next = make_deb(w.path(), "good-agent", "1.1-1", &arch);
+    let lock = repo.join(".cfy-ap.lock");
+    fs::remove_file(&lock).unwrap();
+    // A FIFO would block the open; a symlink would create a file elsewhere.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let before = tree_hash(&repo);
+    // Bounded: the old behaviour was to wait on the FIFO for ever.
+    let o = std::process::Command::new("timeout")
+        .args(["60", BIN, "publish", "--repo", r])
+        .arg(&next)
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(124), "publish hung on the FIFO lock");
+    refused(&o, 2, "is a FIFO, not a regular file", &repo, &before);
+    fs::remove_file(&lock).unwrap();
+    let outside = w.path().join("outside");
+    std::os::unix::fs::symlink(&outside, &lock).unwrap();
+    let before = tree_hash(&repo);
+    let o = publish(&["--repo", r], &[&next]);
+    refused(
+        &o,
+        2,
+        "is a symbolic link, not a regular file",
+        &repo,
+        &before,
+    );
+    assert!(!outside.exists());
+}
+
+#[test]
+fn broken_files_and_paths_are_usage_errors() {
+    let (w, repo, arch) = repo_with_one();
+    let r = repo.to_str().unwrap();
+    let next = make_deb(w.path(), "good-agent", "1.1-1", &arch);
+    // A Release of random bytes: a broken repository file, exit 2.
+    let release = repo.join("dists/stable/Release");
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(&release, &random).unwrap();
+    let before = tree_hash(&repo);
+    let o = publish(&["--repo", r], &[&next]);
+    refused(&o, 2, "broken repository file", &repo, &before);
+    // --repo naming a file or a device: not a directory, for adding and listing.
+    let file = w.path().join("file");
+    fs::write(&file, "x").unwrap();
+    for target in [file.to_str().unwrap(), "/dev/null"] {
+        let o = publish(&["--repo", target], &[&next]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("is not a directory"), "{}", text(&o));
+        let o = publish(&["--repo", target, "--list"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    assert_eq!(fs::read(&file).unwrap(), b"x");
+    // --copy FROM --all takes no names.
+    let o = publish(
+        &[
+            "--repo",
+            r,
+            "--codename",
+            "next",
+            "--copy",
+            "stable",
+            "--all",
+            "good-agent",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--all"), "{}", text(&o));
+}
+
+#[test]
+fn a_publish_failing_before_its_switch_leaves_no_new_pool_file() {
+    let (w, repo, arch) = repo_with_one();
+    let r = repo.to_str().unwrap();
+    // by-hash/SHA256 a file: the next generation's index cannot be linked there.
+    let by_hash = repo.join(format!("dists/stable/main/binary-{arch}/by-hash/SHA256"));
+    fs::remove_dir_all(&by_hash).unwrap();
+    fs::write(&by_hash, "in the way").unwrap();
+    let before = tree_hash(&repo);
+    let next = make_deb(w.path(), "new-agent", "1.0", &arch);
+    let o = publish(&["--repo", r], &[&next]);
+    refused(&o, 1, "by-hash", &repo, &before);
+    assert!(!repo.join("pool/main/n").exists(), "new pool files left");
+    fs::remove_file(&by_hash).unwrap();
+    ok(publish(&["--repo", r], &[&next]));
+    assert!(packages_file(&repo, &arch).contains("Package: new-agent"));
 }

@@ -288,3 +288,46 @@ fn a_taken_version_is_refused_before_the_build() {
     let o = s.build(&["-f"], &[("SOURCE_DATE_EPOCH", "1700000999")]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// Keys exported one by one and concatenated (`cat a.asc b.asc`, `cat a.gpg
+/// b.gpg`): every block counts, so the file needs `--sign-key-id`, and the key
+/// it names is the one that signs.
+#[test]
+fn concatenated_key_files_count_every_key() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let arch = host_arch();
+    let one = gpg.new_key("One <1@x.invalid>", "ed25519", "sign", "");
+    let two = gpg.new_key("Two <2@x.invalid>", "ed25519", "sign", "");
+    let pubkey = w.path().join("two.gpg");
+    gpg.export_public(&two, &pubkey);
+    let deb = make_deb(w.path(), "cat-agent", "1.0", &arch);
+    for armor in [true, false] {
+        let mut joined = Vec::new();
+        for fpr in [&one, &two] {
+            let mut cmd = gpg.cmd();
+            if armor {
+                cmd.arg("--armor");
+            }
+            let o = cmd.args(["--export-secret-keys", fpr]).output().unwrap();
+            assert!(o.status.success() && !o.stdout.is_empty(), "{}", text(&o));
+            joined.extend_from_slice(&o.stdout);
+        }
+        let file = w.path().join(if armor { "cat.asc" } else { "cat.gpg" });
+        fs::write(&file, &joined).unwrap();
+        let repo = w.path().join(format!("repo-{armor}"));
+        let r = repo.to_str().unwrap();
+        let k = file.to_str().unwrap();
+        let o = publish(&["--repo", r, "--sign-key", k], &[&deb]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("holds 2 secret keys"), "{}", text(&o));
+        assert!(!repo.exists());
+        ok(publish(
+            &["--repo", r, "--sign-key", k, "--sign-key-id", &two],
+            &[&deb],
+        ));
+        let o = gpgv(&pubkey, &[&repo.join("dists/stable/InRelease")]);
+        assert!(o.status.success(), "armor {armor}: {}", text(&o));
+    }
+}
