@@ -114,6 +114,7 @@ pub(super) fn decide(
             Some(_) => comp.source(&key),
             None => PathBuf::new(),
         };
+        let by = pool::Naming::index(&index);
         let shared = |idx: PathBuf| {
             Error::exists(format!(
                 "{filename} already exists with other contents and is also indexed by {}",
@@ -124,7 +125,7 @@ pub(super) fn decide(
         let (action, copy) = match published {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !pool.resolve(old.filename(), &index)?.exists();
+                let missing = !pool.resolve(old.filename(), &by)?.exists();
                 if old.filename() != filename {
                     elsewhere.insert(i, old.filename().to_string());
                 }
@@ -143,14 +144,14 @@ pub(super) fn decide(
                 .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
-                pool.resolve(filename, &index)?;
+                pool.resolve(filename, &by)?;
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
                 (Action::Replaced, true)
             }
             None => {
-                let dest = pool.resolve(filename, &index)?;
+                let dest = pool.resolve(filename, &by)?;
                 let copy = if !dest.exists() {
                     true
                 } else if hash_file(&dest)?.sha256 == *sha256 {
