@@ -297,6 +297,16 @@ fn rich_rpm(dir: &Path, version: &str) -> PathBuf {
         ),
     )
     .unwrap();
+    rpmbuild(
+        &top,
+        &spec,
+        &format!("Rich-agent-{version}-2.el9.noarch.rpm"),
+    )
+}
+
+/// `rpmbuild -bb spec` in `top` (SOURCE_DATE_EPOCH); returns the noarch rpm
+/// `file` it must have built.
+fn rpmbuild(top: &Path, spec: &Path, file: &str) -> PathBuf {
     let o = Command::new("rpmbuild")
         .args(["-bb", "--quiet"])
         .arg("--define")
@@ -307,12 +317,12 @@ fn rich_rpm(dir: &Path, version: &str) -> PathBuf {
             "--define",
             "debug_package %{nil}",
         ])
-        .arg(&spec)
+        .arg(spec)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .output()
         .expect("rpmbuild (apt-get install rpm)");
     assert!(o.status.success(), "rpmbuild: {}", text(&o));
-    let built = top.join(format!("RPMS/noarch/Rich-agent-{version}-2.el9.noarch.rpm"));
+    let built = top.join("RPMS/noarch").join(file);
     assert!(built.is_file());
     built
 }
@@ -554,7 +564,7 @@ fn bad_inputs_leave_the_repo_unchanged() {
             signed.to_vec(),
             vec![&truncated_header],
             2,
-            "broken header",
+            "ends inside its signature header (truncated)",
         ),
         (
             "truncated payload",
@@ -865,4 +875,170 @@ fn published_packages_are_not_read_again() {
     for kind in ["filelists", "other"] {
         assert_eq!(entries(&document(&repo, kind)).len(), 2, "{kind}");
     }
+}
+
+// Hardening: pool identity with epochs, paths confined to the repository,
+// crafted rpms refused as rpm refuses them.
+
+/// A small noarch rpm by rpmbuild: `name` 1.0-1, with `epoch` when given, one
+/// file holding `content`.
+fn tiny_rpm(dir: &Path, name: &str, epoch: Option<u32>, content: &str) -> PathBuf {
+    let top = dir.join(format!("rpmbuild-{name}-{}", epoch.unwrap_or(0)));
+    fs::create_dir_all(top.join("SPECS")).unwrap();
+    let spec = top.join("SPECS/tiny.spec");
+    let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+    fs::write(
+        &spec,
+        format!(
+            "Name: {name}\nVersion: 1.0\nRelease: 1\n{epoch}Summary: tiny\nLicense: MIT\n\
+             BuildArch: noarch\nAutoReqProv: no\n%description\ntiny\n\
+             %install\nmkdir -p %{{buildroot}}/opt/{name}\n\
+             echo '{content}' > %{{buildroot}}/opt/{name}/file\n\
+             %files\n/opt/{name}\n"
+        ),
+    )
+    .unwrap();
+    rpmbuild(&top, &spec, &format!("{name}-1.0-1.noarch.rpm"))
+}
+
+fn be32(b: &[u8], at: usize) -> usize {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize
+}
+
+/// Variants of a real rpm that `rpm -K` refuses: (what, bytes).
+fn crafted(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let (il, dl) = (be32(good, 104), be32(good, 108));
+    let entry = |i: usize| 112 + 16 * i;
+    let store = entry(il);
+    let header = (store + dl).div_ceil(8) * 8;
+    let hentry = |i: usize| header + 16 + 16 * i;
+    let set = |at: usize, v: u32| {
+        let mut b = good.to_vec();
+        b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        b
+    };
+    let region_trailer = store + be32(good, entry(0) + 8);
+    vec![
+        (
+            "truncated in the signature header",
+            good[..store + 10].to_vec(),
+        ),
+        ("truncated in the padding", good[..store + dl].to_vec()),
+        ("lead: format version 9", {
+            let mut b = good.to_vec();
+            b[4] = 9;
+            b
+        }),
+        ("lead: signature type 1", set(76, 1)),
+        ("signature header: bad magic", set(96, 0x8ead_e802)),
+        ("signature header: reserved bytes set", set(100, 1)),
+        ("signature header: 33 entries", set(104, 33)),
+        (
+            "signature entry offset past the data",
+            set(entry(1) + 8, dl as u32 + 64),
+        ),
+        (
+            "signature entry offset negative",
+            set(entry(1) + 8, (-8i32) as u32),
+        ),
+        (
+            "signature entry count huge",
+            set(entry(3) + 12, 0x4000_0000),
+        ),
+        ("signature entry tag below 100", set(entry(1), 5)),
+        ("signature entry type unknown", set(entry(1) + 4, 12)),
+        ("signature region tag 61", set(entry(0), 61)),
+        ("signature region trailer tag 63", set(region_trailer, 63)),
+        (
+            "signature region trailer size",
+            set(region_trailer + 8, (-16i32 * (il as i32 + 1)) as u32),
+        ),
+        ("header: bad magic", set(header, 0)),
+        ("header: data size huge", set(header + 12, 0xffff_fff0)),
+        ("header: 2^28 entries", set(header + 8, 0x1000_0000)),
+        (
+            "header entry offset past the data",
+            set(hentry(3) + 8, 0x10_0000),
+        ),
+        ("header region tag 62", set(hentry(0), 62)),
+    ]
+}
+
+#[test]
+fn crafted_rpms_are_refused_as_rpm_refuses_them() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, public) = keys.make("head", w.path());
+    let st = Setup::new("rpm", "");
+    // Real rpms, built by rpmbuild and by cfy-ap (signed), go in.
+    let tiny = tiny_rpm(w.path(), "head-agent", Some(2), "x");
+    let rich = rich_rpm(w.path(), "2.0");
+    let signed = cfy_rpm(
+        &st,
+        &w.path().join("rpms"),
+        "signed-agent",
+        "1.0",
+        &format!("sign_key: {}", secret.display()),
+    );
+    let db = w.path().join("rpmdb");
+    let rpm = |args: &[&str], file: &Path| {
+        Command::new("rpm")
+            .arg(format!("--dbpath={}", db.display()))
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    fs::create_dir_all(&db).unwrap();
+    let o = rpm(&["--import"], &public);
+    assert!(o.status.success(), "{}", text(&o));
+    for good in [&tiny, &rich, &signed] {
+        let o = rpm(&["-K"], good);
+        assert!(
+            o.status.success(),
+            "rpm -K {}: {}",
+            good.display(),
+            text(&o)
+        );
+    }
+    assert!(text(&rpm(&["-K"], &signed)).contains("signatures OK"));
+    let repo = w.path().join("repo");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&tiny, &rich, &signed]));
+    let before = tree_hash(&repo);
+
+    let bad = w.path().join("bad");
+    fs::create_dir_all(&bad).unwrap();
+    let fresh = w.path().join("fresh");
+    // Every case is tried; what went wrong is listed at the end.
+    let mut wrong = Vec::new();
+    for (i, (what, bytes)) in crafted(&fs::read(&tiny).unwrap()).into_iter().enumerate() {
+        let file = bad.join(format!("crafted-{i}.rpm"));
+        fs::write(&file, bytes).unwrap();
+        let o = rpm(&["-K"], &file);
+        assert!(
+            !o.status.success(),
+            "{what}: rpm -K accepts it: {}",
+            text(&o)
+        );
+        // Into the repository: refused, naming the file, nothing changed.
+        let o = publish(&["--repo", r], &[&file]);
+        let refused = o.status.code() == Some(2)
+            && text(&o).contains(&format!("{}: not a valid binary rpm", file.display()))
+            && before == tree_hash(&repo);
+        if !refused {
+            wrong.push(format!("{what}: {}", text(&o)));
+        }
+        // Into a new directory: nothing created.
+        let o = publish(&["--repo", fresh.to_str().unwrap()], &[&file]);
+        if o.status.code() != Some(2) || fresh.exists() {
+            wrong.push(format!(
+                "{what} (new repository, created: {}): {}",
+                fresh.exists(),
+                text(&o)
+            ));
+            let _ = fs::remove_dir_all(&fresh);
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

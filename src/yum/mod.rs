@@ -36,6 +36,7 @@ mod primary;
 mod repo;
 mod repomd;
 mod rpmfile;
+mod rpmhead;
 mod xml;
 
 pub use detect::{PackageKind, check_repo_kind, kind_of, package_kind};

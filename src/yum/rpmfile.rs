@@ -1,9 +1,10 @@
 //! Reading and checking one `.rpm` in a single streaming pass: the lead, the
-//! signature header and the header are parsed (by the `rpm` crate) from the
-//! bytes as they go by, the whole file is checksummed (its SHA-256 is the
-//! repository's `pkgid`) and, when publishing, copied to a staging file; the
-//! header and payload digests the package carries are checked on the way.
-//! Memory use does not grow with the payload.
+//! signature header and the header are read and checked as rpm reads them
+//! (`rpmhead.rs`) and then parsed by the `rpm` crate, the whole file is
+//! checksummed (its SHA-256 is the repository's `pkgid`) and, when
+//! publishing, copied to a staging file; the header and payload digests the
+//! package carries are checked on the way. Memory use does not grow with the
+//! payload.
 
 use crate::error::{Error, Result};
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
@@ -70,16 +71,14 @@ impl Rpm {
     }
 }
 
-/// Reads through a `BufReader`, hashing (and optionally copying and keeping)
-/// exactly the bytes consumed.
+/// Reads through a `BufReader`, hashing (and optionally copying) exactly the
+/// bytes consumed.
 struct Tee<'a> {
     inner: BufReader<File>,
     pos: u64,
     whole: Sha256,
     /// Hashes the bytes from where it is set on (the payload).
     payload: Option<Sha256>,
-    /// Keeps the bytes while set (lead and headers).
-    kept: Option<Vec<u8>>,
     copy: Option<&'a mut dyn Write>,
     write_error: Option<io::Error>,
 }
@@ -110,9 +109,6 @@ impl BufRead for Tee<'_> {
         self.whole.update(bytes);
         if let Some(h) = &mut self.payload {
             h.update(bytes);
-        }
-        if let Some(k) = &mut self.kept {
-            k.extend_from_slice(bytes);
         }
         if self.write_error.is_none()
             && let Some(w) = self.copy.as_mut()
@@ -150,7 +146,6 @@ pub(crate) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<
         pos: 0,
         whole: Sha256::new(),
         payload: None,
-        kept: Some(Vec::new()),
         copy,
         write_error: None,
     };
@@ -182,22 +177,15 @@ fn invalid(src: &Path, msg: &str) -> Error {
 }
 
 fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), String> {
-    let mut magic = [0u8; 4];
-    let head = tee.fill_buf().map_err(|e| format!("read failed: {e}"))?;
-    magic.iter_mut().zip(head).for_each(|(m, b)| *m = *b);
-    if magic != [0xed, 0xab, 0xee, 0xdb] {
-        return Err("no rpm lead (magic ed ab ee db)".into());
-    }
-    let meta = PackageMetadata::parse(tee).map_err(|e| match tee.write_error {
-        Some(_) => "copy failed".to_string(),
-        None => format!("broken header: {e}"),
-    })?;
+    // Checked first: the crate is only given a head rpm would read.
+    let head = super::rpmhead::read(tee)?;
+    let meta =
+        PackageMetadata::parse(&mut &head.bytes[..]).map_err(|e| format!("broken header: {e}"))?;
     let offsets = meta.get_package_segment_offsets();
-    let kept = tee.kept.take().unwrap_or_default();
-    if kept.len() as u64 != offsets.payload || offsets.header > offsets.payload {
+    if offsets.header != head.header_start as u64 || offsets.payload != head.bytes.len() as u64 {
         return Err("inconsistent header sizes".into());
     }
-    let header = &kept[offsets.header as usize..];
+    let header = &head.bytes[head.header_start..];
     check_header_digest(&meta, header)?;
     check_package(&meta)?;
 
