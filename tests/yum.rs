@@ -132,12 +132,14 @@ impl Dnf {
 
     /// A local repository read without any signature check.
     fn unsigned_repo(&self, id: &str, dir: &Path) {
+        self.unsigned_url(id, &format!("file://{}", dir.display()));
+    }
+
+    /// A repository at `baseurl` read without any signature check.
+    fn unsigned_url(&self, id: &str, baseurl: &str) {
         fs::write(
             self.dir.join(format!("repos.d/{id}.repo")),
-            format!(
-                "[{id}]\nname={id}\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
-                dir.display()
-            ),
+            format!("[{id}]\nname={id}\nbaseurl={baseurl}\ngpgcheck=0\nrepo_gpgcheck=0\n"),
         )
         .unwrap();
     }
@@ -392,7 +394,8 @@ fn metadata_matches_createrepo_c_and_dnf_reads_it_the_same() {
             || !cfg!(target_arch = "x86_64")
     );
     assert!(
-        ours.join("Packages/r/Rich-agent-1.5-2.el9.noarch.rpm")
+        // Epoch 3: in the file name.
+        ours.join("Packages/r/Rich-agent-3:1.5-2.el9.noarch.rpm")
             .exists()
     );
 
@@ -899,6 +902,80 @@ fn tiny_rpm(dir: &Path, name: &str, epoch: Option<u32>, content: &str) -> PathBu
     )
     .unwrap();
     rpmbuild(&top, &spec, &format!("{name}-1.0-1.noarch.rpm"))
+}
+
+/// Every primary entry's (location, checksum).
+fn locations(repo: &Path) -> Vec<(String, String)> {
+    entries(&document(repo, "primary"))
+        .iter()
+        .map(|e| {
+            let field = |start: &str, end: &str| {
+                e.split(start)
+                    .nth(1)
+                    .unwrap()
+                    .split(end)
+                    .next()
+                    .unwrap()
+                    .to_string()
+            };
+            (
+                field("<location href=\"", "\""),
+                field("pkgid=\"YES\">", "<"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn packages_differing_only_in_epoch_have_files_of_their_own() {
+    let w = tempfile::tempdir().unwrap();
+    let plain = tiny_rpm(w.path(), "same-agent", None, "no epoch");
+    let one = tiny_rpm(w.path(), "same-agent", Some(1), "epoch one");
+    let repo = w.path().join("srv/yum");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&plain]));
+    // No epoch: the name it always had.
+    let plain_file = repo.join("Packages/s/same-agent-1.0-1.noarch.rpm");
+    assert_eq!(common::sha256(&plain_file), common::sha256(&plain));
+    // Epoch 1, same version-release: a file of its own (before, refused with
+    // exit 3, and with -f written over the other's file).
+    let out = ok(publish(&["--repo", r], &[&one]));
+    assert!(
+        out.contains("added: same-agent 1:1.0-1 (noarch) Packages/s/same-agent-1:1.0-1.noarch.rpm"),
+        "{out}"
+    );
+    let before = tree_hash(&repo);
+    let out = ok(publish(&["--repo", r, "-f"], &[&one, &plain]));
+    assert!(out.contains("unchanged"), "{out}");
+    assert_eq!(before, tree_hash(&repo), "-f of unchanged packages");
+    let found = locations(&repo);
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (href, sum) in &found {
+        assert_eq!(&common::sha256(&repo.join(href)), sum, "{href}");
+    }
+    // dnf fetches both over HTTP, each checked against its checksum.
+    let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
+    let dnf = Dnf::new(w.path());
+    dnf.unsigned_url("e", &http.url("yum/"));
+    dnf.ok("e", &["install", "same-agent-0:1.0-1"]);
+    let epoch = |dnf: &Dnf| {
+        let o = Command::new("rpm")
+            .arg(format!("--root={}/root", dnf.dir.display()))
+            .args(["-q", "--qf", "%{EPOCHNUM}", "same-agent"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(epoch(&dnf), "0");
+    dnf.ok("e", &["upgrade", "same-agent"]);
+    assert_eq!(epoch(&dnf), "1");
+    // (dnf escapes the colon.)
+    let log = http.requests();
+    assert!(
+        log.contains("same-agent-1%3a1.0-1.noarch.rpm HTTP/1.1\" 200")
+            || log.contains("same-agent-1:1.0-1.noarch.rpm HTTP/1.1\" 200"),
+        "{log}"
+    );
 }
 
 fn be32(b: &[u8], at: usize) -> usize {
