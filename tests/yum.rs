@@ -978,6 +978,130 @@ fn packages_differing_only_in_epoch_have_files_of_their_own() {
     );
 }
 
+/// Rewrite the current primary document with `edit`, keeping repomd.xml's
+/// checksum of it true (the file is renamed by its new checksum).
+fn edit_primary(repo: &Path, edit: impl Fn(&str) -> String) {
+    let path = document(repo, "primary");
+    let raw = fs::read(&path).unwrap();
+    let mut xml = String::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, edit(&xml).as_bytes()).unwrap();
+    let new = gz.finish().unwrap();
+    let (old_sum, new_sum) = (
+        hex::encode(Sha256::digest(&raw)),
+        hex::encode(Sha256::digest(&new)),
+    );
+    fs::write(repo.join(format!("repodata/{new_sum}-primary.xml.gz")), new).unwrap();
+    let repomd = repo.join("repodata/repomd.xml");
+    let text = fs::read_to_string(&repomd).unwrap();
+    fs::write(&repomd, text.replace(&old_sum, &new_sum)).unwrap();
+}
+
+/// Refused with `code` and `msg`, the repository's tree as `before`.
+#[track_caller]
+fn refused(o: &Output, code: i32, msg: &str, repo: &Path, before: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", text(o));
+    assert!(text(o).contains(msg), "{}", text(o));
+    assert_eq!(before, tree_hash(repo), "the repository changed");
+}
+
+#[test]
+fn paths_never_leave_the_repository() {
+    let w = tempfile::tempdir().unwrap();
+    let first = tiny_rpm(w.path(), "first-agent", None, "1");
+    let zeta = tiny_rpm(w.path(), "zeta-agent", None, "z");
+    let repo = w.path().join("repo");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&first]));
+    let empty_dir = |name: &str| {
+        let d = w.path().join(name);
+        fs::create_dir_all(&d).unwrap();
+        d
+    };
+
+    // Packages/ a symlink leading out: nothing written there (before: the
+    // rpm was written outside and indexed).
+    let pk = repo.join("Packages");
+    let moved = w.path().join("moved-packages");
+    fs::rename(&pk, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &pk).unwrap();
+    let (before, moved_before) = (tree_hash(&repo), tree_hash(&moved));
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "leads outside the repository", &repo, &before);
+    assert!(text(&o).contains("Packages/z/zeta-agent-1.0-1.noarch.rpm"));
+    assert_eq!(moved_before, tree_hash(&moved));
+    fs::remove_file(&pk).unwrap();
+    fs::rename(&moved, &pk).unwrap();
+
+    // Packages/<letter>/ a symlink leading out.
+    let outside = empty_dir("outside-z");
+    std::os::unix::fs::symlink(&outside, pk.join("z")).unwrap();
+    let before = tree_hash(&repo);
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "leads outside the repository", &repo, &before);
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    fs::remove_file(pk.join("z")).unwrap();
+
+    // repodata/ a symlink (before: silently replaced by a directory).
+    let meta = w.path().join("meta");
+    let repodata = repo.join("repodata");
+    fs::rename(&repodata, &meta).unwrap();
+    std::os::unix::fs::symlink(&meta, &repodata).unwrap();
+    let (before, meta_before) = (tree_hash(&repo), tree_hash(&meta));
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "repodata is a symlink", &repo, &before);
+    assert_eq!(meta_before, tree_hash(&meta));
+    assert!(fs::symlink_metadata(&repodata).unwrap().is_symlink());
+    fs::remove_file(&repodata).unwrap();
+    fs::rename(&meta, &repodata).unwrap();
+
+    // Locations read back from primary: relative and plain only (before:
+    // publishing the package again, its file missing, wrote it there).
+    let published = "Packages/f/first-agent-1.0-1.noarch.rpm";
+    fs::remove_file(repo.join(published)).unwrap();
+    let abs = w.path().join("abs/first.rpm");
+    for evil in [
+        "../escaped/first.rpm".to_string(),
+        abs.display().to_string(),
+        "Packages/../../escaped/first.rpm".to_string(),
+    ] {
+        edit_primary(&repo, |xml| xml.replace(published, &evil));
+        let before = tree_hash(&repo);
+        let o = publish(&["--repo", r], &[&first]);
+        refused(&o, 2, "is not a plain relative path", &repo, &before);
+        assert!(
+            text(&o).contains("-primary.xml.gz: location"),
+            "{}",
+            text(&o)
+        );
+        assert!(!w.path().join("escaped").exists() && !abs.exists());
+        edit_primary(&repo, |xml| xml.replace(&evil, published));
+    }
+    // … and the documents repomd.xml names.
+    let repomd = repo.join("repodata/repomd.xml");
+    let text_before = fs::read_to_string(&repomd).unwrap();
+    for evil in ["../repodata/", "/tmp/../"] {
+        fs::write(
+            &repomd,
+            text_before.replace("href=\"repodata/", &format!("href=\"{evil}")),
+        )
+        .unwrap();
+        let before = tree_hash(&repo);
+        let o = publish(&["--repo", r], &[&zeta]);
+        refused(&o, 2, "is not a plain relative path", &repo, &before);
+        assert!(text(&o).contains("repomd.xml: location"), "{}", text(&o));
+    }
+    fs::write(&repomd, &text_before).unwrap();
+    ok(publish(&["--repo", r], &[&first, &zeta]));
+    assert_eq!(
+        common::sha256(&repo.join(published)),
+        common::sha256(&first)
+    );
+}
+
 fn be32(b: &[u8], at: usize) -> usize {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize
 }

@@ -120,7 +120,8 @@ impl YumOptions {
                 "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
             ));
         }
-        check_repo_kind(&self.repo, PackageKind::Rpm)
+        check_repo_kind(&self.repo, PackageKind::Rpm)?;
+        repo::check_repodata(&self.repo)
     }
 }
 

@@ -54,11 +54,32 @@ pub(super) fn run(
         }
     };
     let _lock = stage::lock(&root, log)?;
+    // Again under the lock: another process may have changed it meanwhile.
+    check_repodata(&root)?;
     stage::remove_stale_staging(&root);
     remove_partials(&root.join("repodata"));
     // A killed publish's unfinished `.repodata.next`.
     generation::remove_debris(&root.join("repodata"))?;
     commit(&root, opts, staged, signer)
+}
+
+/// `repodata/` must be a directory of the repository: it is replaced by its
+/// next generation in one rename, which would replace a symlink by a
+/// directory (and leave the metadata it pointed to behind, stale). Read-only.
+pub(super) fn check_repodata(root: &Path) -> Result<()> {
+    let path = root.join("repodata");
+    let why = match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => "is a symlink",
+        Ok(m) if !m.is_dir() => "is not a directory",
+        _ => return Ok(()),
+    };
+    Err(Error::config(format!(
+        "{} {why}: publishing replaces repodata/ as a whole",
+        path.display()
+    ))
+    .with(
+        "make repodata/ a real directory of the repository (move what it points to in its place)",
+    ))
 }
 
 /// What to do with one staged package.
