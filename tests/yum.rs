@@ -1119,6 +1119,13 @@ fn crafted(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         b
     };
     let region_trailer = store + be32(good, entry(0) + 8);
+    // The data of the signature entry of `tag`, its first byte changed.
+    let digest_changed = |tag: usize| {
+        let i = (0..il).find(|&i| be32(good, entry(i)) == tag).unwrap();
+        let mut b = good.to_vec();
+        b[store + be32(good, entry(i) + 8)] ^= 0x01;
+        b
+    };
     vec![
         (
             "truncated in the signature header",
@@ -1162,6 +1169,9 @@ fn crafted(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             set(hentry(3) + 8, 0x10_0000),
         ),
         ("header region tag 62", set(hentry(0), 62)),
+        // SHA-256 intact: rpm -K checks every digest.
+        ("header SHA-1 digest wrong", digest_changed(269)),
+        ("header+payload MD5 digest wrong", digest_changed(1004)),
     ]
 }
 

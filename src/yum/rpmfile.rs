@@ -7,6 +7,7 @@
 //! payload.
 
 use crate::error::{Error, Result};
+use md5::Md5;
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -79,6 +80,8 @@ struct Tee<'a> {
     whole: Sha256,
     /// Hashes the bytes from where it is set on (the payload).
     payload: Option<Sha256>,
+    /// Likewise, for the MD5 digest of header and payload.
+    md5: Option<Md5>,
     copy: Option<&'a mut dyn Write>,
     write_error: Option<io::Error>,
 }
@@ -108,6 +111,9 @@ impl BufRead for Tee<'_> {
         let bytes = &self.inner.buffer()[..n];
         self.whole.update(bytes);
         if let Some(h) = &mut self.payload {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.md5 {
             h.update(bytes);
         }
         if self.write_error.is_none()
@@ -146,6 +152,7 @@ pub(crate) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<
         pos: 0,
         whole: Sha256::new(),
         payload: None,
+        md5: None,
         copy,
         write_error: None,
     };
@@ -189,9 +196,21 @@ fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), Stri
     check_header_digest(&meta, header)?;
     check_package(&meta)?;
 
+    // rpm -K checks every digest the package carries, the MD5 of header and
+    // payload (in older packages the only one) too.
+    let sig = &meta.signature;
+    let md5 = sig
+        .get_entry_data_as_binary(IndexSignatureTag::RPMSIGTAG_MD5)
+        .ok();
+    tee.md5 = md5.map(|_| Md5::new_with_prefix(header));
     tee.payload = Some(Sha256::new());
     io::copy(tee, &mut io::sink()).map_err(|e| format!("read failed: {e}"))?;
     let payload = hex::encode(tee.payload.take().unwrap_or_default().finalize());
+    if let (Some(want), Some(got)) = (md5, tee.md5.take())
+        && got.finalize().as_slice() != want
+    {
+        return Err("MD5 digest of header and payload mismatch (truncated or corrupted)".into());
+    }
     let hdr = &meta.header;
     let algo = hdr.get_entry_data_as_u32(IndexTag::RPMTAG_PAYLOADSHA256ALGO);
     if let Ok(want) = hdr.get_entry_data_as_string_array(IndexTag::RPMTAG_PAYLOADSHA256)
@@ -202,7 +221,6 @@ fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), Stri
     {
         return Err("payload digest mismatch (truncated or corrupted)".into());
     }
-    let sig = &meta.signature;
     let declared = sig
         .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
         .or_else(|_| {
@@ -220,14 +238,16 @@ fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), Stri
     Ok((meta, offsets.header, offsets.payload))
 }
 
-/// The header's SHA-256 (else SHA-1) from the signature header must match.
+/// The header's SHA-256 and SHA-1 digests the signature header gives (either,
+/// both, or none in very old packages) must match, as rpm -K checks them.
 fn check_header_digest(meta: &PackageMetadata, header: &[u8]) -> std::result::Result<(), String> {
     let sig = &meta.signature;
-    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA256) {
-        if !want.eq_ignore_ascii_case(&hex::encode(Sha256::digest(header))) {
-            return Err("header SHA-256 digest mismatch (corrupted header)".into());
-        }
-    } else if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA1)
+    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA256)
+        && !want.eq_ignore_ascii_case(&hex::encode(Sha256::digest(header)))
+    {
+        return Err("header SHA-256 digest mismatch (corrupted header)".into());
+    }
+    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA1)
         && !want.eq_ignore_ascii_case(&hex::encode(sha1::Sha1::digest(header)))
     {
         return Err("header SHA-1 digest mismatch (corrupted header)".into());
