@@ -1220,7 +1220,9 @@ fn crafted_rpms_are_refused_as_rpm_refuses_them() {
 
     let bad = w.path().join("bad");
     fs::create_dir_all(&bad).unwrap();
-    let fresh = w.path().join("fresh");
+    // A new repository two directories deep: none of them is left behind.
+    let new = w.path().join("new");
+    let fresh = new.join("deeper/repo");
     // Every case is tried; what went wrong is listed at the end.
     let mut wrong = Vec::new();
     for (i, (what, bytes)) in crafted(&fs::read(&tiny).unwrap()).into_iter().enumerate() {
@@ -1242,13 +1244,13 @@ fn crafted_rpms_are_refused_as_rpm_refuses_them() {
         }
         // Into a new directory: nothing created.
         let o = publish(&["--repo", fresh.to_str().unwrap()], &[&file]);
-        if o.status.code() != Some(2) || fresh.exists() {
+        if o.status.code() != Some(2) || new.exists() {
             wrong.push(format!(
                 "{what} (new repository, created: {}): {}",
-                fresh.exists(),
+                new.exists(),
                 text(&o)
             ));
-            let _ = fs::remove_dir_all(&fresh);
+            let _ = fs::remove_dir_all(&new);
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

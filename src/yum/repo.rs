@@ -37,22 +37,12 @@ pub(super) fn run(
     log: &Log,
 ) -> Result<Summary> {
     let root = std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?;
-    let created = !root.exists();
-    fs::create_dir_all(&root)
-        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
     let clamp = crate::util::epoch::source_date_epoch()?.map(|t| t as i64);
-    let staged = log.step(&format!("read {} package(s)", rpms.len()), || {
-        incoming::stage_all(&root, rpms, clamp)
-    });
-    let staged = match staged {
-        Ok(s) => s,
-        Err(e) => {
-            if created {
-                let _ = fs::remove_dir(&root);
-            }
-            return Err(e);
-        }
-    };
+    let staged = stage::in_root(&root, || {
+        log.step(&format!("read {} package(s)", rpms.len()), || {
+            incoming::stage_all(&root, rpms, clamp)
+        })
+    })?;
     let _lock = stage::lock(&root, log)?;
     // Again under the lock: another process may have changed it meanwhile.
     check_repodata(&root)?;
