@@ -132,12 +132,14 @@ impl Dnf {
 
     /// A local repository read without any signature check.
     fn unsigned_repo(&self, id: &str, dir: &Path) {
+        self.unsigned_url(id, &format!("file://{}", dir.display()));
+    }
+
+    /// A repository at `baseurl` read without any signature check.
+    fn unsigned_url(&self, id: &str, baseurl: &str) {
         fs::write(
             self.dir.join(format!("repos.d/{id}.repo")),
-            format!(
-                "[{id}]\nname={id}\nbaseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=0\n",
-                dir.display()
-            ),
+            format!("[{id}]\nname={id}\nbaseurl={baseurl}\ngpgcheck=0\nrepo_gpgcheck=0\n"),
         )
         .unwrap();
     }
@@ -297,6 +299,16 @@ fn rich_rpm(dir: &Path, version: &str) -> PathBuf {
         ),
     )
     .unwrap();
+    rpmbuild(
+        &top,
+        &spec,
+        &format!("Rich-agent-{version}-2.el9.noarch.rpm"),
+    )
+}
+
+/// `rpmbuild -bb spec` in `top` (SOURCE_DATE_EPOCH); returns the noarch rpm
+/// `file` it must have built.
+fn rpmbuild(top: &Path, spec: &Path, file: &str) -> PathBuf {
     let o = Command::new("rpmbuild")
         .args(["-bb", "--quiet"])
         .arg("--define")
@@ -307,12 +319,12 @@ fn rich_rpm(dir: &Path, version: &str) -> PathBuf {
             "--define",
             "debug_package %{nil}",
         ])
-        .arg(&spec)
+        .arg(spec)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .output()
         .expect("rpmbuild (apt-get install rpm)");
     assert!(o.status.success(), "rpmbuild: {}", text(&o));
-    let built = top.join(format!("RPMS/noarch/Rich-agent-{version}-2.el9.noarch.rpm"));
+    let built = top.join("RPMS/noarch").join(file);
     assert!(built.is_file());
     built
 }
@@ -382,7 +394,8 @@ fn metadata_matches_createrepo_c_and_dnf_reads_it_the_same() {
             || !cfg!(target_arch = "x86_64")
     );
     assert!(
-        ours.join("Packages/r/Rich-agent-1.5-2.el9.noarch.rpm")
+        // Epoch 3: in the file name.
+        ours.join("Packages/r/Rich-agent-3:1.5-2.el9.noarch.rpm")
             .exists()
     );
 
@@ -554,7 +567,7 @@ fn bad_inputs_leave_the_repo_unchanged() {
             signed.to_vec(),
             vec![&truncated_header],
             2,
-            "broken header",
+            "ends inside its signature header (truncated)",
         ),
         (
             "truncated payload",
@@ -865,4 +878,380 @@ fn published_packages_are_not_read_again() {
     for kind in ["filelists", "other"] {
         assert_eq!(entries(&document(&repo, kind)).len(), 2, "{kind}");
     }
+}
+
+// Hardening: pool identity with epochs, paths confined to the repository,
+// crafted rpms refused as rpm refuses them.
+
+/// A small noarch rpm by rpmbuild: `name` 1.0-1, with `epoch` when given, one
+/// file holding `content`.
+fn tiny_rpm(dir: &Path, name: &str, epoch: Option<u32>, content: &str) -> PathBuf {
+    let top = dir.join(format!("rpmbuild-{name}-{}", epoch.unwrap_or(0)));
+    fs::create_dir_all(top.join("SPECS")).unwrap();
+    let spec = top.join("SPECS/tiny.spec");
+    let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+    fs::write(
+        &spec,
+        format!(
+            "Name: {name}\nVersion: 1.0\nRelease: 1\n{epoch}Summary: tiny\nLicense: MIT\n\
+             BuildArch: noarch\nAutoReqProv: no\n%description\ntiny\n\
+             %install\nmkdir -p %{{buildroot}}/opt/{name}\n\
+             echo '{content}' > %{{buildroot}}/opt/{name}/file\n\
+             %files\n/opt/{name}\n"
+        ),
+    )
+    .unwrap();
+    rpmbuild(&top, &spec, &format!("{name}-1.0-1.noarch.rpm"))
+}
+
+/// Every primary entry's (location, checksum).
+fn locations(repo: &Path) -> Vec<(String, String)> {
+    entries(&document(repo, "primary"))
+        .iter()
+        .map(|e| {
+            let field = |start: &str, end: &str| {
+                e.split(start)
+                    .nth(1)
+                    .unwrap()
+                    .split(end)
+                    .next()
+                    .unwrap()
+                    .to_string()
+            };
+            (
+                field("<location href=\"", "\""),
+                field("pkgid=\"YES\">", "<"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn packages_differing_only_in_epoch_have_files_of_their_own() {
+    let w = tempfile::tempdir().unwrap();
+    let plain = tiny_rpm(w.path(), "same-agent", None, "no epoch");
+    let one = tiny_rpm(w.path(), "same-agent", Some(1), "epoch one");
+    let repo = w.path().join("srv/yum");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&plain]));
+    // No epoch: the name it always had.
+    let plain_file = repo.join("Packages/s/same-agent-1.0-1.noarch.rpm");
+    assert_eq!(common::sha256(&plain_file), common::sha256(&plain));
+    // Epoch 1, same version-release: a file of its own (before, refused with
+    // exit 3, and with -f written over the other's file).
+    let out = ok(publish(&["--repo", r], &[&one]));
+    assert!(
+        out.contains("added: same-agent 1:1.0-1 (noarch) Packages/s/same-agent-1:1.0-1.noarch.rpm"),
+        "{out}"
+    );
+    let before = tree_hash(&repo);
+    let out = ok(publish(&["--repo", r, "-f"], &[&one, &plain]));
+    assert!(out.contains("unchanged"), "{out}");
+    assert_eq!(before, tree_hash(&repo), "-f of unchanged packages");
+    let found = locations(&repo);
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (href, sum) in &found {
+        assert_eq!(&common::sha256(&repo.join(href)), sum, "{href}");
+    }
+    // dnf fetches both over HTTP, each checked against its checksum.
+    let http = Http::serve(&w.path().join("srv"), &w.path().join("http.log"));
+    let dnf = Dnf::new(w.path());
+    dnf.unsigned_url("e", &http.url("yum/"));
+    dnf.ok("e", &["install", "same-agent-0:1.0-1"]);
+    let epoch = |dnf: &Dnf| {
+        let o = Command::new("rpm")
+            .arg(format!("--root={}/root", dnf.dir.display()))
+            .args(["-q", "--qf", "%{EPOCHNUM}", "same-agent"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(epoch(&dnf), "0");
+    dnf.ok("e", &["upgrade", "same-agent"]);
+    assert_eq!(epoch(&dnf), "1");
+    // (dnf escapes the colon.)
+    let log = http.requests();
+    assert!(
+        log.contains("same-agent-1%3a1.0-1.noarch.rpm HTTP/1.1\" 200")
+            || log.contains("same-agent-1:1.0-1.noarch.rpm HTTP/1.1\" 200"),
+        "{log}"
+    );
+}
+
+/// Rewrite the current primary document with `edit`, keeping repomd.xml's
+/// checksum of it true (the file is renamed by its new checksum).
+fn edit_primary(repo: &Path, edit: impl Fn(&str) -> String) {
+    let path = document(repo, "primary");
+    let raw = fs::read(&path).unwrap();
+    let mut xml = String::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, edit(&xml).as_bytes()).unwrap();
+    let new = gz.finish().unwrap();
+    let (old_sum, new_sum) = (
+        hex::encode(Sha256::digest(&raw)),
+        hex::encode(Sha256::digest(&new)),
+    );
+    fs::write(repo.join(format!("repodata/{new_sum}-primary.xml.gz")), new).unwrap();
+    let repomd = repo.join("repodata/repomd.xml");
+    let text = fs::read_to_string(&repomd).unwrap();
+    fs::write(&repomd, text.replace(&old_sum, &new_sum)).unwrap();
+}
+
+/// Refused with `code` and `msg`, the repository's tree as `before`.
+#[track_caller]
+fn refused(o: &Output, code: i32, msg: &str, repo: &Path, before: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", text(o));
+    assert!(text(o).contains(msg), "{}", text(o));
+    assert_eq!(before, tree_hash(repo), "the repository changed");
+}
+
+#[test]
+fn paths_never_leave_the_repository() {
+    let w = tempfile::tempdir().unwrap();
+    let first = tiny_rpm(w.path(), "first-agent", None, "1");
+    let zeta = tiny_rpm(w.path(), "zeta-agent", None, "z");
+    let repo = w.path().join("repo");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&first]));
+    let empty_dir = |name: &str| {
+        let d = w.path().join(name);
+        fs::create_dir_all(&d).unwrap();
+        d
+    };
+
+    // Packages/ a symlink leading out: nothing written there (before: the
+    // rpm was written outside and indexed).
+    let pk = repo.join("Packages");
+    let moved = w.path().join("moved-packages");
+    fs::rename(&pk, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &pk).unwrap();
+    let (before, moved_before) = (tree_hash(&repo), tree_hash(&moved));
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "leads outside the repository", &repo, &before);
+    assert!(text(&o).contains("Packages/z/zeta-agent-1.0-1.noarch.rpm"));
+    assert_eq!(moved_before, tree_hash(&moved));
+    fs::remove_file(&pk).unwrap();
+    fs::rename(&moved, &pk).unwrap();
+
+    // Packages/<letter>/ a symlink leading out.
+    let outside = empty_dir("outside-z");
+    std::os::unix::fs::symlink(&outside, pk.join("z")).unwrap();
+    let before = tree_hash(&repo);
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "leads outside the repository", &repo, &before);
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    fs::remove_file(pk.join("z")).unwrap();
+
+    // repodata/ a symlink (before: silently replaced by a directory).
+    let meta = w.path().join("meta");
+    let repodata = repo.join("repodata");
+    fs::rename(&repodata, &meta).unwrap();
+    std::os::unix::fs::symlink(&meta, &repodata).unwrap();
+    let (before, meta_before) = (tree_hash(&repo), tree_hash(&meta));
+    let o = publish(&["--repo", r], &[&zeta]);
+    refused(&o, 2, "repodata is a symlink", &repo, &before);
+    assert_eq!(meta_before, tree_hash(&meta));
+    assert!(fs::symlink_metadata(&repodata).unwrap().is_symlink());
+    fs::remove_file(&repodata).unwrap();
+    fs::rename(&meta, &repodata).unwrap();
+
+    // Locations read back from primary: relative and plain only (before:
+    // publishing the package again, its file missing, wrote it there).
+    let published = "Packages/f/first-agent-1.0-1.noarch.rpm";
+    fs::remove_file(repo.join(published)).unwrap();
+    let abs = w.path().join("abs/first.rpm");
+    for evil in [
+        "../escaped/first.rpm".to_string(),
+        abs.display().to_string(),
+        "Packages/../../escaped/first.rpm".to_string(),
+    ] {
+        edit_primary(&repo, |xml| xml.replace(published, &evil));
+        let before = tree_hash(&repo);
+        let o = publish(&["--repo", r], &[&first]);
+        refused(&o, 2, "is not a plain relative path", &repo, &before);
+        assert!(
+            text(&o).contains("-primary.xml.gz: location"),
+            "{}",
+            text(&o)
+        );
+        assert!(!w.path().join("escaped").exists() && !abs.exists());
+        edit_primary(&repo, |xml| xml.replace(&evil, published));
+    }
+    // … and the documents repomd.xml names.
+    let repomd = repo.join("repodata/repomd.xml");
+    let text_before = fs::read_to_string(&repomd).unwrap();
+    for evil in ["../repodata/", "/tmp/../"] {
+        fs::write(
+            &repomd,
+            text_before.replace("href=\"repodata/", &format!("href=\"{evil}")),
+        )
+        .unwrap();
+        let before = tree_hash(&repo);
+        let o = publish(&["--repo", r], &[&zeta]);
+        refused(&o, 2, "is not a plain relative path", &repo, &before);
+        assert!(text(&o).contains("repomd.xml: location"), "{}", text(&o));
+    }
+    fs::write(&repomd, &text_before).unwrap();
+    ok(publish(&["--repo", r], &[&first, &zeta]));
+    assert_eq!(
+        common::sha256(&repo.join(published)),
+        common::sha256(&first)
+    );
+}
+
+fn be32(b: &[u8], at: usize) -> usize {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize
+}
+
+/// Variants of a real rpm that `rpm -K` refuses: (what, bytes).
+fn crafted(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let (il, dl) = (be32(good, 104), be32(good, 108));
+    let entry = |i: usize| 112 + 16 * i;
+    let store = entry(il);
+    let header = (store + dl).div_ceil(8) * 8;
+    let hentry = |i: usize| header + 16 + 16 * i;
+    let set = |at: usize, v: u32| {
+        let mut b = good.to_vec();
+        b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        b
+    };
+    let region_trailer = store + be32(good, entry(0) + 8);
+    // The data of the signature entry of `tag`, its first byte changed.
+    let digest_changed = |tag: usize| {
+        let i = (0..il).find(|&i| be32(good, entry(i)) == tag).unwrap();
+        let mut b = good.to_vec();
+        b[store + be32(good, entry(i) + 8)] ^= 0x01;
+        b
+    };
+    vec![
+        (
+            "truncated in the signature header",
+            good[..store + 10].to_vec(),
+        ),
+        ("truncated in the padding", good[..store + dl].to_vec()),
+        ("lead: format version 9", {
+            let mut b = good.to_vec();
+            b[4] = 9;
+            b
+        }),
+        ("lead: signature type 1", set(76, 1)),
+        ("signature header: bad magic", set(96, 0x8ead_e802)),
+        ("signature header: reserved bytes set", set(100, 1)),
+        ("signature header: 33 entries", set(104, 33)),
+        (
+            "signature entry offset past the data",
+            set(entry(1) + 8, dl as u32 + 64),
+        ),
+        (
+            "signature entry offset negative",
+            set(entry(1) + 8, (-8i32) as u32),
+        ),
+        (
+            "signature entry count huge",
+            set(entry(3) + 12, 0x4000_0000),
+        ),
+        ("signature entry tag below 100", set(entry(1), 5)),
+        ("signature entry type unknown", set(entry(1) + 4, 12)),
+        ("signature region tag 61", set(entry(0), 61)),
+        ("signature region trailer tag 63", set(region_trailer, 63)),
+        (
+            "signature region trailer size",
+            set(region_trailer + 8, (-16i32 * (il as i32 + 1)) as u32),
+        ),
+        ("header: bad magic", set(header, 0)),
+        ("header: data size huge", set(header + 12, 0xffff_fff0)),
+        ("header: 2^28 entries", set(header + 8, 0x1000_0000)),
+        (
+            "header entry offset past the data",
+            set(hentry(3) + 8, 0x10_0000),
+        ),
+        ("header region tag 62", set(hentry(0), 62)),
+        // SHA-256 intact: rpm -K checks every digest.
+        ("header SHA-1 digest wrong", digest_changed(269)),
+        ("header+payload MD5 digest wrong", digest_changed(1004)),
+    ]
+}
+
+#[test]
+fn crafted_rpms_are_refused_as_rpm_refuses_them() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, public) = keys.make("head", w.path());
+    let st = Setup::new("rpm", "");
+    // Real rpms, built by rpmbuild and by cfy-ap (signed), go in.
+    let tiny = tiny_rpm(w.path(), "head-agent", Some(2), "x");
+    let rich = rich_rpm(w.path(), "2.0");
+    let signed = cfy_rpm(
+        &st,
+        &w.path().join("rpms"),
+        "signed-agent",
+        "1.0",
+        &format!("sign_key: {}", secret.display()),
+    );
+    let db = w.path().join("rpmdb");
+    let rpm = |args: &[&str], file: &Path| {
+        Command::new("rpm")
+            .arg(format!("--dbpath={}", db.display()))
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    fs::create_dir_all(&db).unwrap();
+    let o = rpm(&["--import"], &public);
+    assert!(o.status.success(), "{}", text(&o));
+    for good in [&tiny, &rich, &signed] {
+        let o = rpm(&["-K"], good);
+        assert!(
+            o.status.success(),
+            "rpm -K {}: {}",
+            good.display(),
+            text(&o)
+        );
+    }
+    assert!(text(&rpm(&["-K"], &signed)).contains("signatures OK"));
+    let repo = w.path().join("repo");
+    let r = repo.to_str().unwrap();
+    ok(publish(&["--repo", r], &[&tiny, &rich, &signed]));
+    let before = tree_hash(&repo);
+
+    let bad = w.path().join("bad");
+    fs::create_dir_all(&bad).unwrap();
+    // A new repository two directories deep: none of them is left behind.
+    let new = w.path().join("new");
+    let fresh = new.join("deeper/repo");
+    // Every case is tried; what went wrong is listed at the end.
+    let mut wrong = Vec::new();
+    for (i, (what, bytes)) in crafted(&fs::read(&tiny).unwrap()).into_iter().enumerate() {
+        let file = bad.join(format!("crafted-{i}.rpm"));
+        fs::write(&file, bytes).unwrap();
+        let o = rpm(&["-K"], &file);
+        assert!(
+            !o.status.success(),
+            "{what}: rpm -K accepts it: {}",
+            text(&o)
+        );
+        // Into the repository: refused, naming the file, nothing changed.
+        let o = publish(&["--repo", r], &[&file]);
+        let refused = o.status.code() == Some(2)
+            && text(&o).contains(&format!("{}: not a valid binary rpm", file.display()))
+            && before == tree_hash(&repo);
+        if !refused {
+            wrong.push(format!("{what}: {}", text(&o)));
+        }
+        // Into a new directory: nothing created.
+        let o = publish(&["--repo", fresh.to_str().unwrap()], &[&file]);
+        if o.status.code() != Some(2) || new.exists() {
+            wrong.push(format!(
+                "{what} (new repository, created: {}): {}",
+                new.exists(),
+                text(&o)
+            ));
+            let _ = fs::remove_dir_all(&new);
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

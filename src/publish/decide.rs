@@ -137,6 +137,7 @@ pub(super) fn decide(
             Some(_) => comp.source(&key),
             None => PathBuf::new(),
         };
+        let by = pool::Naming::index(&index);
         let shared = |idx: PathBuf| {
             Error::exists(format!(
                 "{filename} already exists with other contents and is also indexed by {}",
@@ -147,7 +148,7 @@ pub(super) fn decide(
         let (action, copy, fresh) = match published {
             Some(old) if old.sha256() == sha256 => {
                 // Identical: nothing to do, unless its pool file went missing.
-                let missing = !pool.resolve(old.filename(), &index)?.exists();
+                let missing = !pool.resolve(old.filename(), &by)?.exists();
                 if old.filename() != filename {
                     elsewhere.insert(i, old.filename().to_string());
                 }
@@ -166,7 +167,7 @@ pub(super) fn decide(
                 .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
-                pool.resolve(filename, &index)?;
+                pool.resolve(filename, &by)?;
                 if let Some(idx) = referenced_elsewhere(root, opts, &key, filename)? {
                     return Err(shared(idx));
                 }
@@ -185,12 +186,12 @@ pub(super) fn decide(
                     .with(format!("{} has other contents", src.display()))
                     .with("bump the version, or use -f/--force to replace it"));
                 }
-                let there = pool.resolve(filename, &index)?.exists();
+                let there = pool.resolve(filename, &by)?.exists();
                 superseded.push(old.key());
                 (Action::Replaced, true, !there)
             }
             None => {
-                let dest = pool.resolve(filename, &index)?;
+                let dest = pool.resolve(filename, &by)?;
                 let fresh = !dest.exists();
                 let copy = if fresh {
                     true

@@ -514,10 +514,7 @@ fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
     }
     let [package, version, arch, filename, sha256] = parts;
     // A path from a file on disk is not trusted: it must stay in the repository.
-    super::pool::check_relative(filename).map_err(|why| {
-        Error::config(format!("{}: {why}", path.display()))
-            .with("repair that index (or remove the stanza) before publishing")
-    })?;
+    super::pool::Naming::index(path).plain(filename)?;
     Ok(Found {
         package,
         version,

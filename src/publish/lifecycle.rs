@@ -8,6 +8,7 @@
 //! nothing.
 
 use super::index::{self, Key, Stanza};
+use super::pool;
 use super::render::{self, Stream};
 use super::state::subdirs;
 use super::table::Table;
@@ -349,7 +350,7 @@ pub(super) fn collect_garbage(root: &Path, candidates: &[String]) -> Result<Vec<
         if live.contains(rel) || deleted.contains(rel) {
             continue;
         }
-        let path = super::pool::resolve(root, rel, Path::new("the index"))?;
+        let path = pool::resolve(root, rel, &pool::Naming::index(Path::new("the index")))?;
         match fs::remove_file(&path) {
             Ok(()) => deleted.push(rel.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,

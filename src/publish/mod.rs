@@ -40,7 +40,7 @@ mod incoming;
 mod index;
 mod lifecycle;
 mod limits;
-mod pool;
+pub(crate) mod pool;
 mod precheck;
 mod release;
 mod render;

@@ -33,30 +33,57 @@ pub(super) fn pool_path(component: &str, c: &Control) -> String {
     )
 }
 
-/// Check the form of a path read from an index: relative, plain components.
-pub(super) fn check_relative(rel: &str) -> std::result::Result<(), String> {
-    // Segments between slashes: none empty (no leading, doubled or trailing
-    // slash), none `.` or `..`.
-    let plain = rel
-        .split('/')
-        .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    if plain {
-        Ok(())
-    } else {
-        Err(format!(
-            "Filename {rel:?} is not a plain relative path inside the repository"
+/// Who names a path that must stay inside the repository, for the refusal
+/// when it does not: the file naming it (an index, a metadata document), the
+/// field, and what to do about it. The yum publisher confines its paths with
+/// the same checks ([`crate::yum`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Naming<'a> {
+    pub file: &'a Path,
+    pub field: &'a str,
+    pub fix: &'a str,
+}
+
+impl<'a> Naming<'a> {
+    /// The `Filename` of a stanza in the apt index `file`.
+    pub fn index(file: &'a Path) -> Naming<'a> {
+        Naming {
+            file,
+            field: "Filename",
+            fix: "repair that index (or remove the stanza) before publishing",
+        }
+    }
+
+    /// Refused (exit 2): `{file}: {field} "{rel}" {why}`, with the fix.
+    fn refuse(&self, rel: &str, why: &str) -> Error {
+        Error::config(format!(
+            "{}: {} {rel:?} {why}",
+            self.file.display(),
+            self.field
         ))
+        .with(self.fix)
+    }
+
+    /// Check the form of a path: relative, plain components.
+    pub fn plain(&self, rel: &str) -> Result<()> {
+        // Segments between slashes: none empty (no leading, doubled or trailing
+        // slash), none `.` or `..`.
+        let plain = rel
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        if plain {
+            Ok(())
+        } else {
+            Err(self.refuse(rel, "is not a plain relative path inside the repository"))
+        }
     }
 }
 
-/// `root/rel`, checked to stay inside `root` even through symlinks (the deepest
-/// existing ancestor is resolved). `index` names where `rel` came from.
-pub(super) fn resolve(root: &Path, rel: &str, index: &Path) -> Result<PathBuf> {
-    let outside = |why: String| {
-        Error::config(format!("{}: {why}", index.display()))
-            .with("repair that index (or remove the stanza) before publishing")
-    };
-    check_relative(rel).map_err(outside)?;
+/// `root/rel`, checked to stay inside `root` even through symlinks: the deepest
+/// existing entry on the way is resolved, and must resolve (a dangling symlink
+/// could be created anywhere).
+pub(crate) fn resolve(root: &Path, rel: &str, by: &Naming) -> Result<PathBuf> {
+    by.plain(rel)?;
     let path = root.join(rel);
     let real_root = root
         .canonicalize()
@@ -65,18 +92,17 @@ pub(super) fn resolve(root: &Path, rel: &str, index: &Path) -> Result<PathBuf> {
     let mut probe = path.as_path();
     let resolved = loop {
         match probe.canonicalize() {
-            Ok(p) => break p,
+            Ok(p) => break Some(p),
+            // It exists but does not resolve: a dangling symlink on the way.
+            Err(_) if probe.symlink_metadata().is_ok() => break None,
             Err(_) => match probe.parent() {
                 Some(parent) => probe = parent,
-                None => break PathBuf::new(),
+                None => break None,
             },
         }
     };
-    let dangling = path.symlink_metadata().is_ok() && path.canonicalize().is_err();
-    if !resolved.starts_with(&real_root) || dangling {
-        return Err(outside(format!(
-            "Filename {rel:?} leads outside the repository (through a symlink)"
-        )));
+    if !resolved.is_some_and(|r| r.starts_with(&real_root)) {
+        return Err(by.refuse(rel, "leads outside the repository (through a symlink)"));
     }
     Ok(path)
 }
@@ -84,7 +110,7 @@ pub(super) fn resolve(root: &Path, rel: &str, index: &Path) -> Result<PathBuf> {
 /// [`resolve`] for many paths of one repository: the directories already found
 /// to be plain (no symlink) are remembered, so each path costs a few `lstat`s
 /// instead of a full canonicalization.
-pub(super) struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     root: &'a Path,
     plain: HashSet<PathBuf>,
 }
@@ -100,11 +126,8 @@ impl<'a> Resolver<'a> {
     /// Same answer as [`resolve`]: walks `rel` from the root; below a missing
     /// component nothing can lead elsewhere, and any symlink on the way takes
     /// the full check.
-    pub fn resolve(&mut self, rel: &str, index: &Path) -> Result<PathBuf> {
-        check_relative(rel).map_err(|why| {
-            Error::config(format!("{}: {why}", index.display()))
-                .with("repair that index (or remove the stanza) before publishing")
-        })?;
+    pub fn resolve(&mut self, rel: &str, by: &Naming) -> Result<PathBuf> {
+        by.plain(rel)?;
         let path = self.root.join(rel);
         let mut cur = self.root.to_path_buf();
         let mut parts = Path::new(rel).components().peekable();
@@ -115,13 +138,13 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             match fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => return resolve(self.root, rel, index),
+                Ok(m) if m.file_type().is_symlink() => return resolve(self.root, rel, by),
                 Ok(m) if !last && m.is_dir() => {
                     self.plain.insert(cur.clone());
                 }
                 Ok(_) => return Ok(path),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(path),
-                Err(_) => return resolve(self.root, rel, index),
+                Err(_) => return resolve(self.root, rel, by),
             }
         }
         Ok(path)
@@ -158,9 +181,13 @@ mod tests {
             "pool/..",
             "",
         ] {
-            assert!(check_relative(bad).is_err(), "{bad}");
+            assert!(Naming::index(Path::new("P")).plain(bad).is_err(), "{bad}");
         }
-        assert!(check_relative("pool/main/a/a/a_1_all.deb").is_ok());
+        assert!(
+            Naming::index(Path::new("P"))
+                .plain("pool/main/a/a/a_1_all.deb")
+                .is_ok()
+        );
     }
 
     #[test]
@@ -178,8 +205,9 @@ mod tests {
             root.join("pool/main/a/a/dangling.deb"),
         )
         .unwrap();
+        std::os::unix::fs::symlink(outside.join("gone"), root.join("pool/main/d")).unwrap();
         let mut r = Resolver::new(&root);
-        let idx = Path::new("Packages");
+        let idx = &Naming::index(Path::new("Packages"));
         for rel in [
             "pool/main/a/a/a_1_all.deb",
             "pool/main/a/a/a_2_all.deb",
@@ -189,6 +217,7 @@ mod tests {
             "pool/main/in/a/a_1_all.deb",
             "pool/main/a/a/dangling.deb",
             "pool/main/a/a/a_1_all.deb/below",
+            "pool/main/d/dangling-dir/x.deb",
         ] {
             for _ in 0..2 {
                 let fast = r.resolve(rel, idx).map_err(|e| e.to_string());
@@ -197,5 +226,6 @@ mod tests {
             }
         }
         assert!(r.resolve("pool/main/o/x.deb", idx).is_err());
+        assert!(r.resolve("pool/main/d/dangling-dir/x.deb", idx).is_err());
     }
 }

@@ -34,25 +34,14 @@ pub(super) fn run(
         ..opts.clone()
     };
     let root = &opts.repo;
-    let created = !root.exists();
-    fs::create_dir_all(root)
-        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
-    let incoming = if debs.is_empty() {
-        Ok(Incoming::none())
-    } else {
+    let incoming = stage::in_root(root, || {
+        if debs.is_empty() {
+            return Ok(Incoming::none());
+        }
         log.step(&format!("read {} package(s)", debs.len()), || {
             incoming::read(debs, &opts.component, root)
         })
-    };
-    let incoming = match incoming {
-        Ok(s) => s,
-        Err(e) => {
-            if created {
-                let _ = fs::remove_dir(root);
-            }
-            return Err(e);
-        }
-    };
+    })?;
     let _lock = stage::lock(root, log)?;
     stage::remove_stale_staging(root);
     commit(opts, req, incoming, signer, log)

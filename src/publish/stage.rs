@@ -26,6 +26,26 @@ pub(crate) fn stage_all_with<T: Send>(
     crate::util::parallel::try_map(srcs, workers.clamp(1, 8), |src| stage(src))
 }
 
+/// Create the repository root (and its missing parents), then `read` the
+/// packages into it (before the lock). When that fails the directories made
+/// here are removed again: a refused publish into a new directory leaves
+/// nothing behind. (Shared with the yum publisher.)
+pub(crate) fn in_root<T>(root: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    let made: Vec<&Path> = root.ancestors().take_while(|d| !d.exists()).collect();
+    fs::create_dir_all(root)
+        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
+    let read = read();
+    if read.is_err() {
+        // Deepest first; one that is not empty stops it.
+        for dir in made {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+    read
+}
+
 /// Copy `src` into a staging file in `root` (mode 0644 once complete):
 /// `read` gets a writer for the copy and the staging file's path, and reads
 /// and checks `src` while writing every byte it reads to the copy.

@@ -6,6 +6,7 @@
 
 use super::repomd::{self, Record, attribute};
 use crate::error::{Error, Result};
+use crate::publish::pool::{self, Naming};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 use sha2::{Digest, Sha256};
@@ -36,12 +37,24 @@ pub(crate) struct Existing {
     pub packages: Vec<Entry>,
 }
 
+const REPAIR: &str =
+    "repair the repository (e.g. restore repodata/ from a backup), or publish into a new directory";
+
 fn broken(root: &Path, what: &str, msg: impl std::fmt::Display) -> Error {
     Error::build(format!(
         "{}: cannot read the published metadata ({what}): {msg}",
         root.display()
     ))
-    .with("repair the repository (e.g. restore repodata/ from a backup), or publish into a new directory")
+    .with(REPAIR)
+}
+
+/// A `location` read from `file`: it must stay inside the repository.
+fn named_in(file: &Path) -> Naming<'_> {
+    Naming {
+        file,
+        field: "location",
+        fix: REPAIR,
+    }
 }
 
 /// Read `root/repodata/repomd.xml` and the documents it names.
@@ -61,7 +74,8 @@ pub(crate) fn load(root: &Path) -> Result<Existing> {
             .into_iter()
             .map(|kind| {
                 let rec = find(kind);
-                s.spawn(move || rec.map(|r| document(root, r)).transpose())
+                let path = &path;
+                s.spawn(move || rec.map(|r| document(root, path, r)).transpose())
             })
             .collect();
         for (slot, job) in docs.iter_mut().zip(jobs) {
@@ -70,10 +84,19 @@ pub(crate) fn load(root: &Path) -> Result<Existing> {
         Ok(())
     })?;
     let [primary, filelists, other] = docs;
-    let mut packages = match &primary {
-        Some(doc) => parse_primary(doc).map_err(|e| broken(root, "primary", e))?,
-        None if records.is_empty() => Vec::new(),
-        None => return Err(broken(root, "repomd.xml", "no primary record")),
+    let mut packages = match (&primary, find("primary")) {
+        (Some(doc), Some(rec)) => {
+            let packages = parse_primary(doc).map_err(|e| broken(root, "primary", e))?;
+            // Where packages are written (an unchanged one whose file is
+            // missing) and read: never outside.
+            let file = root.join(&rec.href);
+            for p in &packages {
+                named_in(&file).plain(&p.location)?;
+            }
+            packages
+        }
+        _ if records.is_empty() => Vec::new(),
+        _ => return Err(broken(root, "repomd.xml", "no primary record")),
     };
     let mut fl = match &filelists {
         Some(doc) => by_pkgid(doc).map_err(|e| broken(root, "filelists", e))?,
@@ -114,16 +137,9 @@ fn empty(p: &Entry) -> String {
     o
 }
 
-/// The document a record names, checked and decompressed.
-fn document(root: &Path, rec: &Record) -> Result<String> {
-    if rec.href.contains("..") || rec.href.starts_with('/') {
-        return Err(broken(
-            root,
-            &rec.kind,
-            format!("odd location {:?}", rec.href),
-        ));
-    }
-    let path = root.join(&rec.href);
+/// The document a record of `repomd` names, checked and decompressed.
+fn document(root: &Path, repomd: &Path, rec: &Record) -> Result<String> {
+    let path = pool::resolve(root, &rec.href, &named_in(repomd))?;
     let raw = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
     if rec.checksum_type == "sha256" && hex::encode(Sha256::digest(&raw)) != rec.checksum {
         return Err(broken(

@@ -66,15 +66,23 @@ fn set_mtime(path: &Path, secs: i64) -> Result<()> {
 }
 
 /// `Packages/<first letter, lowercase>/<name>-<version>-<release>.<arch>.rpm`
-/// (the layout of the EL and Fedora repositories).
+/// (the layout of the EL and Fedora repositories), with the epoch when it is
+/// not 0 — `<name>-<epoch>:<version>-<release>.<arch>.rpm`, as rpm writes an
+/// NEVRA — so that packages differing only in epoch have files of their own
+/// (rpmbuild allows no `:` in a version; a crafted name that still lands on
+/// another package's file is refused, `repo.rs`).
 pub(crate) fn location(rpm: &Rpm) -> String {
     let first = rpm
         .name()
         .chars()
         .next()
         .map_or('_', |c| c.to_ascii_lowercase());
+    let epoch = match rpm.epoch() {
+        0 => String::new(),
+        e => format!("{e}:"),
+    };
     format!(
-        "Packages/{first}/{}-{}-{}.{}.rpm",
+        "Packages/{first}/{}-{epoch}{}-{}.{}.rpm",
         rpm.name(),
         rpm.version(),
         rpm.release(),

@@ -16,7 +16,10 @@
 //! 3. The published metadata is read back (`existing.rs`: packages already
 //!    there are never re-read) and duplicates are decided: same name, epoch,
 //!    version, release and arch with the same bytes → nothing to do; other
-//!    bytes → refused (exit 3) unless `force`.
+//!    bytes → refused (exit 3) unless `force`. Every path written or read is
+//!    confined to the repository (`publish::pool`'s checks), and a file one
+//!    package's entry names is never written for another (the epoch is part
+//!    of the file name: `incoming::location`).
 //! 4. Writes: packages, each a temporary file renamed into place; then the next
 //!    `repodata` beside the live one (`.repodata.next`, a hard-linked copy):
 //!    the new metadata files (named by their checksum), `repomd.xml` and
@@ -36,6 +39,7 @@ mod primary;
 mod repo;
 mod repomd;
 mod rpmfile;
+mod rpmhead;
 mod xml;
 
 pub use detect::{PackageKind, check_repo_kind, kind_of, package_kind};
@@ -119,17 +123,21 @@ impl YumOptions {
                 "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
             ));
         }
-        check_repo_kind(&self.repo, PackageKind::Rpm)
+        check_repo_kind(&self.repo, PackageKind::Rpm)?;
+        repo::check_repodata(&self.repo)
     }
 }
 
 /// Publish `rpms` into the yum repository described by `opts`.
 ///
 /// Errors (the repository is left unchanged unless noted): a file that is not a
-/// valid binary rpm, an apt repository at `opts.repo`, an unusable key or a
-/// wrong passphrase → [`Kind::Config`](crate::Kind); a package already
-/// published with other bytes, or an unsigned publish into a signed repository,
-/// without `force` → [`Kind::Exists`](crate::Kind); I/O failures →
+/// valid binary rpm (as `rpm -K` reads it), an apt repository at `opts.repo`,
+/// an unusable key or a wrong passphrase, a `repodata/` that is a symlink, a
+/// package file or a metadata location that would lead out of the repository →
+/// [`Kind::Config`](crate::Kind); a package already published with other
+/// bytes, or an unsigned publish into a signed repository, without `force`, or
+/// a package whose file another published package names (even with `force`) →
+/// [`Kind::Exists`](crate::Kind); I/O failures →
 /// [`Kind::Build`](crate::Kind) (an interrupted publish leaves a repository
 /// that clients read consistently; publishing again completes it).
 pub fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary> {

@@ -8,6 +8,7 @@ use super::{Compression, YumOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
+use crate::publish::pool::{Naming, Resolver};
 use crate::publish::write::{remove_partials, replace_file, temp_file};
 use crate::publish::{Action, Published, Summary, generation, stage};
 use sha2::{Digest, Sha256};
@@ -36,28 +37,39 @@ pub(super) fn run(
     log: &Log,
 ) -> Result<Summary> {
     let root = std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?;
-    let created = !root.exists();
-    fs::create_dir_all(&root)
-        .map_err(|e| Error::build(format!("cannot create repository {}: {e}", root.display())))?;
     let clamp = crate::util::epoch::source_date_epoch()?.map(|t| t as i64);
-    let staged = log.step(&format!("read {} package(s)", rpms.len()), || {
-        incoming::stage_all(&root, rpms, clamp)
-    });
-    let staged = match staged {
-        Ok(s) => s,
-        Err(e) => {
-            if created {
-                let _ = fs::remove_dir(&root);
-            }
-            return Err(e);
-        }
-    };
+    let staged = stage::in_root(&root, || {
+        log.step(&format!("read {} package(s)", rpms.len()), || {
+            incoming::stage_all(&root, rpms, clamp)
+        })
+    })?;
     let _lock = stage::lock(&root, log)?;
+    // Again under the lock: another process may have changed it meanwhile.
+    check_repodata(&root)?;
     stage::remove_stale_staging(&root);
     remove_partials(&root.join("repodata"));
     // A killed publish's unfinished `.repodata.next`.
     generation::remove_debris(&root.join("repodata"))?;
     commit(&root, opts, staged, signer)
+}
+
+/// `repodata/` must be a directory of the repository: it is replaced by its
+/// next generation in one rename, which would replace a symlink by a
+/// directory (and leave the metadata it pointed to behind, stale). Read-only.
+pub(super) fn check_repodata(root: &Path) -> Result<()> {
+    let path = root.join("repodata");
+    let why = match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => "is a symlink",
+        Ok(m) if !m.is_dir() => "is not a directory",
+        _ => return Ok(()),
+    };
+    Err(Error::config(format!(
+        "{} {why}: publishing replaces repodata/ as a whole",
+        path.display()
+    ))
+    .with(
+        "make repodata/ a real directory of the repository (move what it points to in its place)",
+    ))
 }
 
 /// What to do with one staged package.
@@ -70,6 +82,29 @@ struct Plan {
     published: Published,
 }
 
+/// `name [epoch:]version-release` and `name … (arch)`, for messages.
+fn evr(e: &Entry) -> String {
+    if e.epoch == "0" {
+        format!("{}-{}", e.ver, e.rel)
+    } else {
+        format!("{}:{}-{}", e.epoch, e.ver, e.rel)
+    }
+}
+
+fn what(e: &Entry) -> String {
+    format!("{} {} ({})", e.name, evr(e), e.arch)
+}
+
+/// How a package file that would leave the repository is refused.
+fn naming(root: &Path) -> Naming<'_> {
+    Naming {
+        file: root,
+        field: "location",
+        fix: "Packages/ and the directories in it must stay inside the repository: \
+              replace a symlink leading elsewhere by a directory",
+    }
+}
+
 fn decide(
     root: &Path,
     opts: &YumOptions,
@@ -77,18 +112,19 @@ fn decide(
     staged: Vec<Incoming>,
 ) -> Result<Vec<Plan>> {
     let index: HashMap<Key, &Entry> = old.packages.iter().map(|e| (key(e), e)).collect();
-    let locations: HashSet<&str> = old.packages.iter().map(|e| e.location.as_str()).collect();
+    // Which package each file is: one file is never written for another.
+    let mut owners: HashMap<String, (Key, String)> = old
+        .packages
+        .iter()
+        .map(|e| (e.location.clone(), (key(e), what(e))))
+        .collect();
+    let mut files = Resolver::new(root);
     let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
     let mut plans = Vec::new();
     for inc in staged {
         let e = &inc.entry;
         let k = key(e);
-        let evr = if e.epoch == "0" {
-            format!("{}-{}", e.ver, e.rel)
-        } else {
-            format!("{}:{}-{}", e.epoch, e.ver, e.rel)
-        };
-        let what = format!("{} {evr} ({})", e.name, e.arch);
+        let what = what(e);
         if let Some((sha, src)) = seen.get(&k) {
             if *sha == e.pkgid {
                 continue;
@@ -100,15 +136,8 @@ fn decide(
             )));
         }
         seen.insert(k.clone(), (e.pkgid.clone(), inc.src.clone()));
-        let (action, copy_to, at) = match index.get(&k) {
-            Some(o) if o.pkgid == e.pkgid => {
-                let missing = !root.join(&o.location).exists();
-                (
-                    Action::Unchanged,
-                    missing.then(|| o.location.clone()),
-                    o.location.clone(),
-                )
-            }
+        let (action, at) = match index.get(&k) {
+            Some(o) if o.pkgid == e.pkgid => (Action::Unchanged, &o.location),
             Some(o) if !opts.force => {
                 return Err(Error::exists(format!(
                     "{what} is already published with different contents ({})",
@@ -122,44 +151,42 @@ fn decide(
                 ))
                 .with("bump the version or release, or use -f/--force to replace it"));
             }
-            Some(_) => (
-                Action::Replaced,
-                Some(e.location.clone()),
-                e.location.clone(),
-            ),
-            None => {
-                let dest = root.join(&e.location);
-                let copy = if !dest.exists() {
-                    true
-                } else if sha256_file(&dest)? == e.pkgid {
-                    false
-                } else if !opts.force && locations.contains(e.location.as_str()) {
-                    return Err(Error::exists(format!(
-                        "{} already exists with different contents, published under another epoch",
-                        e.location
-                    ))
-                    .with("bump the version or release, or use -f/--force to replace it"));
-                } else {
-                    true
-                };
-                (
-                    Action::Added,
-                    copy.then(|| e.location.clone()),
-                    e.location.clone(),
-                )
-            }
+            Some(_) => (Action::Replaced, &e.location),
+            None => (Action::Added, &e.location),
         };
+        let dest = files.resolve(at, &naming(root))?;
+        let copy = match action {
+            Action::Replaced => true,
+            _ if !dest.exists() => true,
+            Action::Unchanged => false,
+            _ => sha256_file(&dest)? != e.pkgid,
+        };
+        if copy {
+            match owners.get(at) {
+                Some((owner, other)) if *owner != k => {
+                    return Err(Error::exists(format!(
+                        "{at} is the file of {other}, published in {}; \
+                         {what} cannot be written there",
+                        root.display()
+                    ))
+                    .with("that entry would then name other bytes (-f does not replace it): bump the version or release"));
+                }
+                _ => {
+                    owners.insert(at.clone(), (k.clone(), what.clone()));
+                }
+            }
+        }
         plans.push(Plan {
             published: Published {
                 package: e.name.clone(),
-                version: evr,
+                version: evr(e),
                 architecture: e.arch.clone(),
-                filename: at,
+                filename: at.clone(),
                 sha256: e.pkgid.clone(),
                 action,
             },
             new: action != Action::Unchanged,
-            copy_to,
+            copy_to: copy.then(|| at.clone()),
             incoming: inc,
         });
     }
@@ -458,5 +485,66 @@ fn compress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>> {
             enc.finish().map_err(fail)
         }
         Compression::Zstd => zstd::bulk::compress(bytes, 9).map_err(fail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(epoch: &str, pkgid: &str, location: &str) -> Entry {
+        let s = |v: &str| v.to_string();
+        Entry {
+            name: s("a"),
+            arch: s("noarch"),
+            epoch: s(epoch),
+            ver: s("1"),
+            rel: s("1"),
+            pkgid: s(pkgid),
+            location: s(location),
+            primary: String::new(),
+            filelists: String::new(),
+            other: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_file_another_entry_names_is_never_written() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        // A repository from before epochs were in file names: epoch 1 at the
+        // epoch-less name.
+        let legacy = "Packages/a/a-1-1.noarch.rpm";
+        fs::create_dir_all(root.join("Packages/a")).unwrap();
+        fs::write(root.join(legacy), b"epoch 1").unwrap();
+        let old = Existing {
+            packages: vec![entry("1", "111", legacy)],
+            ..Existing::default()
+        };
+        let incoming = |epoch: &str, pkgid: &str| Incoming {
+            src: PathBuf::from("a.rpm"),
+            entry: entry(epoch, pkgid, legacy),
+            tmp: None,
+        };
+        for force in [false, true] {
+            let opts = YumOptions {
+                force,
+                ..YumOptions::default()
+            };
+            // Epoch 0 would be written over epoch 1's file: refused, -f or not.
+            let e = decide(root, &opts, &old, vec![incoming("0", "000")])
+                .err()
+                .expect("refused");
+            assert_eq!(e.exit_code(), 3, "{e}");
+            assert!(
+                e.to_string().contains("is the file of a 1:1-1 (noarch)"),
+                "{e}"
+            );
+            // Two new packages for one file in one publish: the second refused.
+            let two = vec![incoming("2", "222"), incoming("3", "333")];
+            let fresh = Existing::default();
+            assert!(decide(&root.join("elsewhere"), &opts, &fresh, two).is_err());
+        }
+        assert_eq!(fs::read(root.join(legacy)).unwrap(), b"epoch 1");
     }
 }

@@ -1,11 +1,13 @@
 //! Reading and checking one `.rpm` in a single streaming pass: the lead, the
-//! signature header and the header are parsed (by the `rpm` crate) from the
-//! bytes as they go by, the whole file is checksummed (its SHA-256 is the
-//! repository's `pkgid`) and, when publishing, copied to a staging file; the
-//! header and payload digests the package carries are checked on the way.
-//! Memory use does not grow with the payload.
+//! signature header and the header are read and checked as rpm reads them
+//! (`rpmhead.rs`) and then parsed by the `rpm` crate, the whole file is
+//! checksummed (its SHA-256 is the repository's `pkgid`) and, when
+//! publishing, copied to a staging file; the header and payload digests the
+//! package carries are checked on the way. Memory use does not grow with the
+//! payload.
 
 use crate::error::{Error, Result};
+use md5::Md5;
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -70,16 +72,16 @@ impl Rpm {
     }
 }
 
-/// Reads through a `BufReader`, hashing (and optionally copying and keeping)
-/// exactly the bytes consumed.
+/// Reads through a `BufReader`, hashing (and optionally copying) exactly the
+/// bytes consumed.
 struct Tee<'a> {
     inner: BufReader<File>,
     pos: u64,
     whole: Sha256,
     /// Hashes the bytes from where it is set on (the payload).
     payload: Option<Sha256>,
-    /// Keeps the bytes while set (lead and headers).
-    kept: Option<Vec<u8>>,
+    /// Likewise, for the MD5 digest of header and payload.
+    md5: Option<Md5>,
     copy: Option<&'a mut dyn Write>,
     write_error: Option<io::Error>,
 }
@@ -111,8 +113,8 @@ impl BufRead for Tee<'_> {
         if let Some(h) = &mut self.payload {
             h.update(bytes);
         }
-        if let Some(k) = &mut self.kept {
-            k.extend_from_slice(bytes);
+        if let Some(h) = &mut self.md5 {
+            h.update(bytes);
         }
         if self.write_error.is_none()
             && let Some(w) = self.copy.as_mut()
@@ -150,7 +152,7 @@ pub(crate) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<
         pos: 0,
         whole: Sha256::new(),
         payload: None,
-        kept: Some(Vec::new()),
+        md5: None,
         copy,
         write_error: None,
     };
@@ -182,28 +184,33 @@ fn invalid(src: &Path, msg: &str) -> Error {
 }
 
 fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), String> {
-    let mut magic = [0u8; 4];
-    let head = tee.fill_buf().map_err(|e| format!("read failed: {e}"))?;
-    magic.iter_mut().zip(head).for_each(|(m, b)| *m = *b);
-    if magic != [0xed, 0xab, 0xee, 0xdb] {
-        return Err("no rpm lead (magic ed ab ee db)".into());
-    }
-    let meta = PackageMetadata::parse(tee).map_err(|e| match tee.write_error {
-        Some(_) => "copy failed".to_string(),
-        None => format!("broken header: {e}"),
-    })?;
+    // Checked first: the crate is only given a head rpm would read.
+    let head = super::rpmhead::read(tee)?;
+    let meta =
+        PackageMetadata::parse(&mut &head.bytes[..]).map_err(|e| format!("broken header: {e}"))?;
     let offsets = meta.get_package_segment_offsets();
-    let kept = tee.kept.take().unwrap_or_default();
-    if kept.len() as u64 != offsets.payload || offsets.header > offsets.payload {
+    if offsets.header != head.header_start as u64 || offsets.payload != head.bytes.len() as u64 {
         return Err("inconsistent header sizes".into());
     }
-    let header = &kept[offsets.header as usize..];
+    let header = &head.bytes[head.header_start..];
     check_header_digest(&meta, header)?;
     check_package(&meta)?;
 
+    // rpm -K checks every digest the package carries, the MD5 of header and
+    // payload (in older packages the only one) too.
+    let sig = &meta.signature;
+    let md5 = sig
+        .get_entry_data_as_binary(IndexSignatureTag::RPMSIGTAG_MD5)
+        .ok();
+    tee.md5 = md5.map(|_| Md5::new_with_prefix(header));
     tee.payload = Some(Sha256::new());
     io::copy(tee, &mut io::sink()).map_err(|e| format!("read failed: {e}"))?;
     let payload = hex::encode(tee.payload.take().unwrap_or_default().finalize());
+    if let (Some(want), Some(got)) = (md5, tee.md5.take())
+        && got.finalize().as_slice() != want
+    {
+        return Err("MD5 digest of header and payload mismatch (truncated or corrupted)".into());
+    }
     let hdr = &meta.header;
     let algo = hdr.get_entry_data_as_u32(IndexTag::RPMTAG_PAYLOADSHA256ALGO);
     if let Ok(want) = hdr.get_entry_data_as_string_array(IndexTag::RPMTAG_PAYLOADSHA256)
@@ -214,7 +221,6 @@ fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), Stri
     {
         return Err("payload digest mismatch (truncated or corrupted)".into());
     }
-    let sig = &meta.signature;
     let declared = sig
         .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
         .or_else(|_| {
@@ -232,14 +238,16 @@ fn parse(tee: &mut Tee) -> std::result::Result<(PackageMetadata, u64, u64), Stri
     Ok((meta, offsets.header, offsets.payload))
 }
 
-/// The header's SHA-256 (else SHA-1) from the signature header must match.
+/// The header's SHA-256 and SHA-1 digests the signature header gives (either,
+/// both, or none in very old packages) must match, as rpm -K checks them.
 fn check_header_digest(meta: &PackageMetadata, header: &[u8]) -> std::result::Result<(), String> {
     let sig = &meta.signature;
-    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA256) {
-        if !want.eq_ignore_ascii_case(&hex::encode(Sha256::digest(header))) {
-            return Err("header SHA-256 digest mismatch (corrupted header)".into());
-        }
-    } else if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA1)
+    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA256)
+        && !want.eq_ignore_ascii_case(&hex::encode(Sha256::digest(header)))
+    {
+        return Err("header SHA-256 digest mismatch (corrupted header)".into());
+    }
+    if let Ok(want) = sig.get_entry_data_as_string(IndexSignatureTag::RPMSIGTAG_SHA1)
         && !want.eq_ignore_ascii_case(&hex::encode(sha1::Sha1::digest(header)))
     {
         return Err("header SHA-1 digest mismatch (corrupted header)".into());
