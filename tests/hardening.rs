@@ -246,26 +246,6 @@ fn archive_clears_setid_bits_of_files_it_gives_to_root() {
     assert!(line.starts_with("-rwsr-sr-x root/root"), "{line}");
 }
 
-/// Runs cfy-ap, killing it after `limit`: a hang is a failure, not a stuck suite.
-fn bounded(dir: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
-        .current_dir(dir)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("cfy-ap {args:?} hung for {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn config_and_packages_must_be_bounded_regular_files() {
     let w = tempfile::tempdir().unwrap();
@@ -279,7 +259,7 @@ fn config_and_packages_must_be_bounded_regular_files() {
         (".", "not a regular file (a directory)"),
         ("big.yaml", "more than the limit"),
     ] {
-        let o = bounded(d, &["-c", cfg, "--dry-run"], limit);
+        let o = cfy_ap_within(d, &["-c", cfg, "--dry-run"], &[], limit);
         assert_eq!(code(&o), Some(2), "{cfg}: {}", text(&o));
         assert!(stderr(&o).contains(what), "{cfg}: {}", text(&o));
     }
@@ -288,7 +268,7 @@ fn config_and_packages_must_be_bounded_regular_files() {
     mkfifo(&d.join("fifo.deb"));
     fs::create_dir(d.join("dir.deb")).unwrap();
     for deb in ["fifo.deb", "dir.deb"] {
-        let o = bounded(d, &["publish", "--repo", "repo", deb], limit);
+        let o = cfy_ap_within(d, &["publish", "--repo", "repo", deb], &[], limit);
         assert_eq!(code(&o), Some(2), "{deb}: {}", text(&o));
         assert!(stderr(&o).contains("not a regular file"), "{}", text(&o));
         assert!(!d.join("repo").exists(), "{deb}: a repository was created");
