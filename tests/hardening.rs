@@ -444,3 +444,18 @@ fn sigterm_and_sigint_stop_the_build_and_remove_what_it_made() {
         assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
     }
 }
+
+#[test]
+fn credentials_in_url_fragments_are_hidden() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let cfg = offline_config("cloudify/x/env", "x.tar.gz", "").replace(
+        "additional_modules:\n",
+        "additional_modules:\n  - https://h.invalid/p.tar.gz#egg=p&token=FRAGSECRET1\n",
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "c.yaml", "--dry-run"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("FRAGSECRET1"), "{}", text(&o));
+    assert!(text(&o).contains("#egg=p&token=****"), "{}", text(&o));
+}
