@@ -429,20 +429,29 @@ fn interrupted_build(sig: &str) -> (Option<i32>, Vec<String>, String) {
     (o.status.code(), left, text(&o))
 }
 
+/// An interrupted build ends with `want` and leaves nothing behind: the venv,
+/// the manager work directory and any partial output are gone; only the
+/// (empty) parent directories of the venv may stay.
+fn assert_stopped(sig: &str, want: i32) {
+    let (code, left, out) = interrupted_build(sig);
+    assert_eq!(code, Some(want), "SIG{sig}: {out}");
+    assert!(out.contains(&format!("interrupted by SIG{sig}")), "{out}");
+    let files: Vec<&String> = left
+        .iter()
+        .filter(|n| !["cloudify", "cloudify/x"].contains(&n.as_str()))
+        .collect();
+    assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
+}
+
 #[test]
 fn sigterm_and_sigint_stop_the_build_and_remove_what_it_made() {
-    for (sig, want) in [("TERM", 143), ("INT", 130)] {
-        let (code, left, out) = interrupted_build(sig);
-        assert_eq!(code, Some(want), "SIG{sig}: {out}");
-        assert!(out.contains("interrupted by SIG"), "{out}");
-        // The venv, the manager work directory and any partial output are gone;
-        // only the (empty) parent directories of the venv may stay.
-        let files: Vec<&String> = left
-            .iter()
-            .filter(|n| !["cloudify", "cloudify/x"].contains(&n.as_str()))
-            .collect();
-        assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
-    }
+    assert_stopped("TERM", 143);
+    assert_stopped("INT", 130);
+}
+
+#[test]
+fn sighup_stops_the_build_and_removes_what_it_made() {
+    assert_stopped("HUP", 129);
 }
 
 #[test]
