@@ -455,6 +455,24 @@ fn sighup_stops_the_build_and_removes_what_it_made() {
 }
 
 #[test]
+fn a_nul_byte_in_venv_is_a_config_error_with_its_place() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    fs::write(
+        d.join("c.yaml"),
+        offline_config("\"cloudify/a\\0b/env\"", "x.tar.gz", ""),
+    )
+    .unwrap();
+    for args in [vec!["-c", "c.yaml", "--dry-run"], vec!["-c", "c.yaml"]] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(2), "{}", text(&o));
+        assert!(stderr(&o).contains("c.yaml:3:7: "), "{}", text(&o));
+        assert!(stderr(&o).contains("NUL byte"), "{}", text(&o));
+        assert_eq!(tree(d), ["c.yaml"]);
+    }
+}
+
+#[test]
 fn credentials_in_url_fragments_are_hidden() {
     let w = tempfile::tempdir().unwrap();
     let d = w.path();
