@@ -455,6 +455,40 @@ fn sighup_stops_the_build_and_removes_what_it_made() {
 }
 
 #[test]
+fn a_repository_inside_the_venv_is_refused_before_any_work() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    // An old venv (replaced with -f) holding the repositories published before.
+    let venv = d.join("env");
+    fs::create_dir_all(venv.join("apt/dists")).unwrap();
+    fs::create_dir_all(venv.join("yum/repodata")).unwrap();
+    fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    fs::write(venv.join("apt/dists/Release"), "published\n").unwrap();
+    fs::write(venv.join("yum/repodata/repomd.xml"), "published\n").unwrap();
+    let package = |dir: &str| {
+        format!(
+            "package:\n  version: '3.2'\n  config_files: {}/packaging/{dir}\n",
+            repo().display()
+        )
+    };
+    for (venv_key, publish, format, dir) in [
+        ("env", "repo: env/apt", "deb", "ubuntu"),
+        ("env", "rpm_repo: ./env/../env/yum", "rpm", "centos"),
+        // Not there yet: the repository would be made in the new venv.
+        ("new/env", "repo: new/env/apt", "deb", "ubuntu"),
+    ] {
+        let cfg = offline_config(venv_key, "x.tar.gz", &package(dir))
+            + &format!("publish:\n  {publish}\n");
+        fs::write(d.join("c.yaml"), cfg).unwrap();
+        let before = tree_state(d);
+        let o = cfy_ap(d, &["-c", "c.yaml", "-f", "--format", format], &[]);
+        assert_eq!(code(&o), Some(2), "{publish}: {}", text(&o));
+        assert!(stderr(&o).contains("inside the venv"), "{}", text(&o));
+        assert_eq!(tree_state(d), before, "{publish}: something changed");
+    }
+}
+
+#[test]
 fn a_nul_byte_in_venv_is_a_config_error_with_its_place() {
     let w = tempfile::tempdir().unwrap();
     let d = w.path();
