@@ -520,3 +520,43 @@ fn credentials_in_url_fragments_are_hidden() {
     assert!(!text(&o).contains("FRAGSECRET1"), "{}", text(&o));
     assert!(text(&o).contains("#egg=p&token=****"), "{}", text(&o));
 }
+
+#[test]
+fn an_interpreter_that_cannot_start_is_quoted_not_the_probe() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let py = d.join("python3");
+    fs::write(
+        &py,
+        "#!/bin/sh\necho 'Fatal Python error: init_fs_encoding: failed to get the Python codec' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&py, fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = offline_config("env", "x.tar.gz", "").replace(
+        &format!("python_path: {PYTHON}"),
+        &format!("python_path: {}", s(&py)),
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    for args in [vec!["-c", "c.yaml"], vec!["-c", "c.yaml", "-v"]] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(1), "{}", text(&o));
+        let err = stderr(&o);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error: "))
+            .unwrap();
+        assert!(
+            last.contains("cannot run python interpreter"),
+            "{args:?}: {err}"
+        );
+        if args.len() == 2 {
+            assert!(last.contains("failed to get the Python codec"), "{err}");
+        }
+        for probe in ["import sys", "ensurepip", "def has", ".py"] {
+            assert!(!err.contains(probe), "{args:?}: {probe}: {err}");
+        }
+        assert!(!d.join("env").exists());
+        assert!(!d.join("x.tar.gz").exists());
+    }
+}

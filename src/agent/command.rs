@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Run {
     program: OsString,
     args: Vec<OsString>,
+    /// How each argument is shown (a script passed with `-c` as `<probe>`).
+    shown: Vec<Option<String>>,
     /// Return stdout (kept out of the log) instead of streaming it.
     capture_stdout: bool,
 }
@@ -24,16 +26,25 @@ impl Run {
         Run {
             program: program.as_ref().to_os_string(),
             args: Vec::new(),
+            shown: Vec::new(),
             capture_stdout: true,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
         self.args.push(a.as_ref().to_os_string());
+        self.shown.push(None);
         self
     }
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, it: I) -> Run {
-        self.args
-            .extend(it.into_iter().map(|a| a.as_ref().to_os_string()));
+        for a in it {
+            self = self.arg(a);
+        }
+        self
+    }
+    /// An argument shown in messages as `shown` (a whole script is noise).
+    pub fn arg_shown_as(mut self, a: impl AsRef<OsStr>, shown: &str) -> Run {
+        self = self.arg(a);
+        *self.shown.last_mut().expect("just pushed") = Some(shown.to_string());
         self
     }
     /// Treat stdout as progress output (pip), not as a result.
@@ -43,9 +54,12 @@ impl Run {
     }
     pub fn display(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
-        for a in &self.args {
+        for (a, shown) in self.args.iter().zip(&self.shown) {
             s.push(' ');
-            s.push_str(&a.to_string_lossy());
+            match shown {
+                Some(label) => s.push_str(label),
+                None => s.push_str(&a.to_string_lossy()),
+            }
         }
         redact(&s)
     }
@@ -53,6 +67,17 @@ impl Run {
 
 /// How many lines of a failed command's output to show.
 const TAIL_LINES: usize = 25;
+/// The hint of a program that could not be started.
+const NOT_STARTED: &str = "check that the program exists and is executable";
+
+/// The last line a failed program printed, if it ran and printed any (its
+/// output's tail is the error's details, see [`run`]).
+pub fn last_words(e: &Error) -> Option<&str> {
+    e.details
+        .last()
+        .map(String::as_str)
+        .filter(|l| *l != NOT_STARTED)
+}
 
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
 pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
@@ -106,7 +131,7 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     command.process_group(0);
     let mut child = command.spawn().map_err(|e| {
         Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
-            .with("check that the program exists and is executable")
+            .with(NOT_STARTED)
     })?;
     let reader = child.stdout.take().map(|mut out| {
         std::thread::spawn(move || {
