@@ -560,3 +560,41 @@ fn an_interpreter_that_cannot_start_is_quoted_not_the_probe() {
         assert!(!d.join("x.tar.gz").exists());
     }
 }
+
+/// Serve the fixture wheels over HTTP and write `d/c.yaml`: the offline
+/// config, with pip, installing my-plugin from its wheel's URL with `query`
+/// (`?token=…`) instead of its source tree; `extra` as in `offline_config`.
+fn serve_plugin_wheel(d: &Path, query: &str, extra: &str) -> common::http::Http {
+    let http = common::http::Http::serve(&fixtures().join("wheels"), &d.join("http.log"));
+    let url = http.url(&format!("my_plugin-1.0-py3-none-any.whl{query}"));
+    let cfg = offline_config(
+        "cloudify/x/env",
+        "x.tar.gz",
+        &format!("installer: pip\n{extra}"),
+    )
+    .replace(
+        &format!("  - {}/modules/my-plugin\n", fixtures().display()),
+        &format!("  - my-plugin @ {url}\n"),
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    http
+}
+
+#[test]
+fn installer_output_is_relayed_redacted() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=RELAYSECRET1", "");
+    let o = cfy_ap(d, &["-c", "c.yaml", "-v"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("RELAYSECRET1"), "{}", text(&o));
+    // pip's own lines about the wheel were relayed, redacted.
+    assert!(
+        stderr(&o)
+            .lines()
+            .any(|l| !l.starts_with("    $ ") && l.contains("whl?token=****")),
+        "{}",
+        text(&o)
+    );
+    assert!(http.requests().contains("token=RELAYSECRET1"));
+}

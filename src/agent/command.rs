@@ -1,14 +1,14 @@
 //! Running external programs (python, pip): commands are echoed at `-v` with
-//! credentials redacted; output streams to stderr at `-v`, otherwise it is captured
-//! and its tail is shown when the command fails.
+//! credentials redacted; output streams to stderr at `-v`, line by line and
+//! redacted too (pip and uv print index and download URLs as given), otherwise
+//! it is captured and its tail is shown when the command fails.
 
 use crate::error::Error;
 use crate::log::Log;
 use crate::util::redact::redact;
 use crate::util::signals;
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::AsFd;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -103,7 +103,7 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     })?;
     let streaming = log.verbose && !log.quiet;
     let err_target = if streaming {
-        Stdio::inherit()
+        Stdio::piped()
     } else {
         Stdio::from(
             logfile
@@ -112,15 +112,10 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         )
     };
     command.stderr(err_target);
-    if cmd.capture_stdout {
+    if cmd.capture_stdout || streaming {
+        // Streamed progress output goes to our stderr (see `relay`), keeping
+        // stdout for results only.
         command.stdout(Stdio::piped());
-    } else if streaming {
-        // Progress output goes to our stderr, keeping stdout for results only.
-        let fd = std::io::stderr()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::build(format!("duplicating stderr: {e}")))?;
-        command.stdout(Stdio::from(fd));
     } else {
         command.stdout(Stdio::from(logfile.try_clone().map_err(|e| {
             Error::build(format!("duplicating a temporary file handle: {e}"))
@@ -130,16 +125,21 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     // backends) is stopped by us, then the run cleans up (`util::signals`).
     command.process_group(0);
     let mut child = command.spawn().map_err(|e| {
-        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
-            .with(NOT_STARTED)
+        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy())).with(NOT_STARTED)
     })?;
-    let reader = child.stdout.take().map(|mut out| {
-        std::thread::spawn(move || {
+    let mut relays: Vec<_> = child.stderr.take().map(relay).into_iter().collect();
+    let reader = match child.stdout.take() {
+        Some(mut out) if cmd.capture_stdout => Some(std::thread::spawn(move || {
             let mut bytes = Vec::new();
             let _ = out.read_to_end(&mut bytes);
             bytes
-        })
-    });
+        })),
+        Some(out) => {
+            relays.push(relay(out));
+            None
+        }
+        None => None,
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -154,6 +154,9 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     let stdout_bytes = reader
         .map(|r| r.join().unwrap_or_default())
         .unwrap_or_default();
+    for r in relays {
+        let _ = r.join();
+    }
     signals::check()?;
     let output = std::process::Output {
         status,
@@ -179,6 +182,22 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         err = err.with(redact(l));
     }
     Err(err)
+}
+
+/// Copy a program's output to our stderr line by line, each line redacted as
+/// our own are: pip and uv print index and download URLs as given
+/// (`Looking in indexes: …`, `Downloading …?token=…`).
+fn relay(from: impl Read + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut from = std::io::BufReader::new(from);
+        let mut line = Vec::new();
+        while matches!(from.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            let shown = redact(text.trim_end_matches(['\n', '\r']));
+            let _ = writeln!(std::io::stderr().lock(), "{shown}");
+            line.clear();
+        }
+    })
 }
 
 /// Stop a child's whole process group: SIGTERM, then SIGKILL if it lingers.
