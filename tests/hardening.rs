@@ -580,6 +580,23 @@ fn serve_plugin_wheel(d: &Path, query: &str, extra: &str) -> common::http::Http 
     http
 }
 
+/// The agent tar, decompressed.
+fn tar_bytes(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(fs::File::open(path).unwrap()),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+fn has(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
 #[test]
 fn installer_output_is_relayed_redacted() {
     let w = tempfile::tempdir().unwrap();
@@ -597,4 +614,76 @@ fn installer_output_is_relayed_redacted() {
         text(&o)
     );
     assert!(http.requests().contains("token=RELAYSECRET1"));
+}
+
+#[test]
+fn credentials_never_go_into_the_agent() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=AGENTSECRET1&v=1", "keep_venv: true\n");
+    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(http.requests().contains("token=AGENTSECRET1"));
+    let tar = tar_bytes(&d.join("x.tar.gz"));
+    assert!(!has(&tar, "AGENTSECRET1"), "the secret is in the agent");
+    assert!(
+        has(&tar, "whl?token=****&v=1"),
+        "no redacted direct_url.json"
+    );
+    // The dist-info's RECORD matches the rewritten direct_url.json.
+    let info = walkdir::WalkDir::new(d.join("cloudify/x/env"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_name() == "my_plugin-1.0.dist-info")
+        .expect("my_plugin's dist-info")
+        .into_path();
+    let direct = fs::read(info.join("direct_url.json")).unwrap();
+    use base64::Engine;
+    use sha2::Digest;
+    let line = format!(
+        "my_plugin-1.0.dist-info/direct_url.json,sha256={},{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&direct)),
+        direct.len()
+    );
+    let record = fs::read_to_string(info.join("RECORD")).unwrap();
+    assert!(
+        record.lines().any(|l| l.trim_end() == line),
+        "{line} not in\n{record}"
+    );
+
+    // A secret of the config that is somewhere else in the metadata (here a
+    // plugin's description holds the index password): exit 1, naming the
+    // file, no agent, no venv.
+    let plugin = d.join("plugin");
+    fs::create_dir_all(plugin.join("my_plugin")).unwrap();
+    let src = fixtures().join("modules/my-plugin");
+    fs::copy(
+        src.join("my_plugin/__init__.py"),
+        plugin.join("my_plugin/__init__.py"),
+    )
+    .unwrap();
+    let toml = fs::read_to_string(src.join("pyproject.toml"))
+        .unwrap()
+        .replace("description = \"", "description = \"INDEXPASSWORD1 ");
+    fs::write(plugin.join("pyproject.toml"), toml).unwrap();
+    let cfg = offline_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
+        .replace(
+            &format!("  - {}/modules/my-plugin\n", fixtures().display()),
+            &format!("  - {}\n", s(&plugin)),
+        )
+        .replace(
+            "pip_options: [",
+            "pip_options: [--extra-index-url, 'https://bob:INDEXPASSWORD1@h.invalid/simple', ",
+        );
+    fs::write(d.join("p.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "p.yaml"], &[]);
+    assert_eq!(code(&o), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("my_plugin-1.0.dist-info/METADATA holds a credential"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("INDEXPASSWORD1"), "{}", text(&o));
+    assert!(!d.join("y.tar.gz").exists());
+    assert!(!d.join("cloudify/y/env").exists());
 }
