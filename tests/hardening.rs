@@ -687,3 +687,41 @@ fn credentials_never_go_into_the_agent() {
     assert!(!d.join("y.tar.gz").exists());
     assert!(!d.join("cloudify/y/env").exists());
 }
+
+/// Every command line of a running process that holds `secret`.
+fn command_lines_with(secret: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = fs::read(e.path().join("cmdline"))
+            && has(&cmdline, secret)
+        {
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+#[test]
+fn module_credentials_are_not_on_any_command_line() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=ARGVSECRET1", "");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.extend(command_lines_with("ARGVSECRET1"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        })
+    };
+    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = watcher.join().unwrap();
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(http.requests().contains("token=ARGVSECRET1"));
+    assert!(seen.is_empty(), "on a command line: {:?}", &seen[..1]);
+}

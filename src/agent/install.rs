@@ -329,6 +329,45 @@ fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log
     }
 }
 
+/// The installer's requirement arguments: those holding a credential (which
+/// `redact` changes) go into a requirements file only this user can read,
+/// given as `-r FILE`, since every local user can read a command line (`ps`);
+/// the others stay arguments, in order (a build without credentials runs just
+/// as before). The file is beside the venv, removed when the returned path drops.
+pub fn requirement_args(
+    requirements: &[String],
+    venv: &Path,
+) -> Result<(Vec<std::ffi::OsString>, Option<tempfile::TempPath>)> {
+    let (secret, plain): (Vec<&String>, Vec<&String>) =
+        requirements.iter().partition(|r| redact(r) != **r);
+    let mut args: Vec<std::ffi::OsString> = plain.iter().map(|r| r.into()).collect();
+    if secret.is_empty() {
+        return Ok((args, None));
+    }
+    let dir = crate::util::paths::parent_dir(&super::root::host_path(venv));
+    let mut text = String::new();
+    for r in secret {
+        text.push_str(r);
+        text.push('\n');
+    }
+    // tempfile creates it 0600.
+    let file = tempfile::Builder::new()
+        .prefix(".cfy-ap-requirements.")
+        .suffix(".txt")
+        .tempfile_in(&dir)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            Ok(f.into_temp_path())
+        })
+        .map_err(|e| {
+            Error::io("writing a requirements file in", &dir, e)
+                .with("the directory the venv is made in must be writable")
+        })?;
+    args.push("-r".into());
+    args.push(super::root::inside_path(file.to_path_buf()).into());
+    Ok((args, Some(file)))
+}
+
 /// `msg`, with the failed command and its output as details.
 pub fn wrap(msg: String, e: Error) -> Error {
     if matches!(e.kind, crate::error::Kind::Interrupted(_)) {

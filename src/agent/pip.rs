@@ -87,7 +87,8 @@ impl Installer for Pip {
         if let Some(d) = &self.seed_dir {
             cmd = cmd.arg("--find-links").arg(d);
         }
-        run(cmd.args(requirements).stream(), log)?;
+        let (args, _file) = super::install::requirement_args(requirements, &self.venv)?;
+        run(cmd.args(args).stream(), log)?;
         Ok(())
     }
 

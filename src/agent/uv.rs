@@ -161,7 +161,8 @@ impl Installer for Uv {
         if let Some(s) = &self.seeds {
             cmd = cmd.arg("--find-links").arg(&s.dir);
         }
-        run(cmd.args(requirements), log)?;
+        let (args, _file) = super::install::requirement_args(requirements, &self.venv)?;
+        run(cmd.args(args), log)?;
         Ok(())
     }
 
