@@ -140,24 +140,18 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         }
         None => None,
     };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => return Err(Error::build(format!("waiting for {}: {e}", cmd.display()))),
+    let status = wait(&mut child).map_err(|e| match e.kind {
+        crate::error::Kind::Build => {
+            Error::build(format!("waiting for {}: {}", cmd.display(), e.message))
         }
-        if signals::pending().is_some() {
-            stop(&mut child);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+        _ => e,
+    })?;
     let stdout_bytes = reader
         .map(|r| r.join().unwrap_or_default())
         .unwrap_or_default();
     for r in relays {
         let _ = r.join();
     }
-    signals::check()?;
     let output = std::process::Output {
         status,
         stdout: stdout_bytes,
@@ -198,6 +192,23 @@ fn relay(from: impl Read + Send + 'static) -> std::thread::JoinHandle<()> {
             line.clear();
         }
     })
+}
+
+/// Wait for a child spawned in its own process group, polling for signals:
+/// on SIGINT/SIGTERM/SIGHUP its group is stopped and the run's error returned.
+pub fn wait(child: &mut Child) -> Result<std::process::ExitStatus, Error> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => return Err(Error::build(e.to_string())),
+        }
+        if signals::pending().is_some() {
+            stop(child);
+            signals::check()?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Stop a child's whole process group: SIGTERM, then SIGKILL if it lingers.
