@@ -334,7 +334,8 @@ fn finish(mut child: std::process::Child) -> Result<usize> {
     };
     if !status.success() {
         return Err(
-            Error::build("compiling the installed modules to bytecode failed").with(text(stderr)),
+            Error::build("compiling the installed modules to bytecode failed")
+                .with(crate::util::redact::redact(&text(stderr))),
         );
     }
     Ok(text(stdout).parse::<usize>().unwrap_or(0))
