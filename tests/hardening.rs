@@ -702,17 +702,24 @@ fn command_lines_with(secret: &str) -> Vec<String> {
 }
 
 #[test]
-fn module_credentials_are_not_on_any_command_line() {
+fn credentials_are_not_on_any_command_line() {
     let w = tempfile::tempdir().unwrap();
     let d = w.path();
     let http = serve_plugin_wheel(d, "?token=ARGVSECRET1", "");
+    // Index credentials too (not used: --no-index).
+    let cfg = fs::read_to_string(d.join("c.yaml")).unwrap().replace(
+        "pip_options: [",
+        "pip_options: [--extra-index-url, 'http://bob:ARGVSECRET2@127.0.0.1:9/simple', \
+         '--index-url=http://127.0.0.1:9/simple?token=ARGVSECRET3', ",
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = {
         let done = done.clone();
         std::thread::spawn(move || {
             let mut seen = Vec::new();
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                seen.extend(command_lines_with("ARGVSECRET1"));
+                seen.extend(command_lines_with("ARGVSECRET"));
                 std::thread::sleep(Duration::from_millis(5));
             }
             seen

@@ -83,12 +83,12 @@ impl Installer for Pip {
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }
-        cmd = cmd.args(&self.options);
+        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
+        cmd = cmd.args(&hidden.options);
         if let Some(d) = &self.seed_dir {
             cmd = cmd.arg("--find-links").arg(d);
         }
-        let (args, _file) = super::install::requirement_args(requirements, &self.venv)?;
-        run(cmd.args(args).stream(), log)?;
+        run(cmd.args(&hidden.requirements).stream(), log)?;
         Ok(())
     }
 
