@@ -46,6 +46,10 @@ pub fn scrub(venv: &Path, secrets: &[String], log: &Log) -> Result<()> {
         return Ok(());
     }
     for file in metadata {
+        // Regular files only: nothing else is metadata (or readable without risk).
+        if !std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         let Ok(bytes) = std::fs::read(&file) else {
             continue;
         };
