@@ -15,7 +15,7 @@ pub enum Kind {
     Config,
     /// Refused: the venv or an output already exists and `--force` was not given. Exit 3.
     Exists,
-    /// Stopped by this signal (SIGINT, SIGTERM) after cleaning up. Exit 128 + signal.
+    /// Stopped by this signal (SIGINT, SIGTERM, SIGHUP) after cleaning up. Exit 128 + signal.
     Interrupted(u8),
 }
 

@@ -31,7 +31,12 @@ pub fn preflight(plan: &Plan) -> Result<Vec<(Format, Box<dyn WriteJob>)>> {
     let outputs = plan.outputs();
     atomic::check_not_inputs(&outputs, &plan.inputs())?;
     if plan.from_tar.is_none() {
-        atomic::check_outside(&outputs, &plan.venv, "the venv")?;
+        // The venv is deleted (`-f`, a failed build) and archived: nothing this
+        // run writes may be in it, the repositories it publishes into included.
+        let mut written = outputs.clone();
+        written.extend(plan.publish.iter().map(|p| p.repo.clone()));
+        written.extend(plan.yum_publish.iter().map(|p| p.repo.clone()));
+        atomic::check_outside(&written, &plan.venv, "the venv")?;
     }
     agent::precheck(plan, &outputs)?;
     let mut jobs: Vec<(Format, Box<dyn WriteJob>)> = Vec::new();

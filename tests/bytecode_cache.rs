@@ -13,6 +13,18 @@ const PY37: &str = "/root/.pyenv/versions/3.7.16/bin/python3.7";
 /// Build `name`.tar.gz with pip from the fixtures; the "N of M files from the
 /// bytecode cache" line (-v), if any.
 fn build(dir: &Path, name: &str, args: &[&str]) -> Option<(usize, usize)> {
+    let out = build_output(dir, name, args);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("files from the bytecode cache"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    Some((words[0].parse().unwrap(), words[2].parse().unwrap()))
+}
+
+/// The run of [`build`], with `-v`; a hang fails it.
+fn build_output(dir: &Path, name: &str, args: &[&str]) -> std::process::Output {
     assert!(
         Path::new(PY37).is_file(),
         "Python 3.7.16 is needed at {PY37} (pyenv install 3.7.16)"
@@ -30,21 +42,15 @@ fn build(dir: &Path, name: &str, args: &[&str]) -> Option<(usize, usize)> {
     let mut all = vec!["-c", "config.yaml", "-f", "-v"];
     all.extend_from_slice(args);
     let xdg = dir.join("xdg");
-    let out = cfy_ap(
+    cfy_ap_within(
         dir,
         &all,
         &[
             ("SOURCE_DATE_EPOCH", "1700000000"),
             ("XDG_CACHE_HOME", xdg.to_str().unwrap()),
         ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let err = stderr(&out);
-    let line = err
-        .lines()
-        .find(|l| l.contains("files from the bytecode cache"))?;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    Some((words[0].parse().unwrap(), words[2].parse().unwrap()))
+        std::time::Duration::from_secs(300),
+    )
 }
 
 /// The cache's pack files, and (pack, start, end) of every entry in them:
@@ -126,4 +132,82 @@ fn warm_cold_and_no_cache_build_the_same_agent_and_a_damaged_entry_is_replaced()
     );
     assert_eq!(build(dir, "repaired", &[]), Some((total, total)));
     assert!(std::fs::read(dir.join("repaired.tar.gz")).unwrap() == none);
+}
+
+/// What the build's -v output says about `name` in the cache, if anything.
+fn skipped(out: &std::process::Output, name: &str) -> String {
+    stderr(out)
+        .lines()
+        .find(|l| l.contains("bytecode cache: skipped") && l.contains(name))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The (empty) bytecode cache `build` in `dir` uses.
+fn made_cache(dir: &Path) -> std::path::PathBuf {
+    let cache = dir.join("xdg/cfy-ap/pyc");
+    std::fs::create_dir_all(&cache).unwrap();
+    cache
+}
+
+#[test]
+fn a_fifo_named_pack_is_skipped_not_waited_for() {
+    let work = tempfile::tempdir().unwrap();
+    let (dir, cache) = (work.path(), made_cache(work.path()));
+    tool("mkfifo", &[cache.join("0.pack").to_str().unwrap()]);
+    let out = build_output(dir, "fifo", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line = skipped(&out, "0.pack");
+    assert!(
+        line.ends_with("0.pack: it is not a regular file (a FIFO)"),
+        "{}",
+        text(&out)
+    );
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::symlink_metadata(cache.join("0.pack")).unwrap();
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+    // The pack this build wrote (the size of a real one: see MAX_PACK).
+    std::fs::remove_file(cache.join("0.pack")).unwrap();
+    let (packs, cached) = entries(&cache);
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert!(cached.len() > 100, "{} entries", cached.len());
+    eprintln!(
+        "a pack of {} entries: {} bytes",
+        cached.len(),
+        std::fs::metadata(&packs[0]).unwrap().len()
+    );
+}
+
+#[test]
+fn packs_that_are_links_devices_or_too_big_are_skipped() {
+    let work = tempfile::tempdir().unwrap();
+    let (dir, cache) = (work.path(), made_cache(work.path()));
+    std::os::unix::fs::symlink("/dev/zero", cache.join("1.pack")).unwrap();
+    // A pack one byte over the limit (sparse: it takes no room).
+    let big = std::fs::File::create(cache.join("2.pack")).unwrap();
+    std::io::Write::write_all(&mut &big, b"cfy-ap pyc pack 1\n").unwrap();
+    big.set_len((256 << 20) + 1).unwrap();
+    let out = build_output(dir, "odd", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        skipped(&out, "1.pack").ends_with("1.pack: it is a symbolic link"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        skipped(&out, "2.pack")
+            .ends_with("2.pack: it is 268435457 bytes, more than the limit of 268435456 bytes"),
+        "{}",
+        text(&out)
+    );
+    // Both left as they were.
+    assert!(
+        std::fs::symlink_metadata(cache.join("1.pack"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::metadata(cache.join("2.pack")).unwrap().len(),
+        (256 << 20) + 1
+    );
 }

@@ -246,26 +246,6 @@ fn archive_clears_setid_bits_of_files_it_gives_to_root() {
     assert!(line.starts_with("-rwsr-sr-x root/root"), "{line}");
 }
 
-/// Runs cfy-ap, killing it after `limit`: a hang is a failure, not a stuck suite.
-fn bounded(dir: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
-        .current_dir(dir)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("cfy-ap {args:?} hung for {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn config_and_packages_must_be_bounded_regular_files() {
     let w = tempfile::tempdir().unwrap();
@@ -279,7 +259,7 @@ fn config_and_packages_must_be_bounded_regular_files() {
         (".", "not a regular file (a directory)"),
         ("big.yaml", "more than the limit"),
     ] {
-        let o = bounded(d, &["-c", cfg, "--dry-run"], limit);
+        let o = cfy_ap_within(d, &["-c", cfg, "--dry-run"], &[], limit);
         assert_eq!(code(&o), Some(2), "{cfg}: {}", text(&o));
         assert!(stderr(&o).contains(what), "{cfg}: {}", text(&o));
     }
@@ -288,7 +268,7 @@ fn config_and_packages_must_be_bounded_regular_files() {
     mkfifo(&d.join("fifo.deb"));
     fs::create_dir(d.join("dir.deb")).unwrap();
     for deb in ["fifo.deb", "dir.deb"] {
-        let o = bounded(d, &["publish", "--repo", "repo", deb], limit);
+        let o = cfy_ap_within(d, &["publish", "--repo", "repo", deb], &[], limit);
         assert_eq!(code(&o), Some(2), "{deb}: {}", text(&o));
         assert!(stderr(&o).contains("not a regular file"), "{}", text(&o));
         assert!(!d.join("repo").exists(), "{deb}: a repository was created");
@@ -449,18 +429,306 @@ fn interrupted_build(sig: &str) -> (Option<i32>, Vec<String>, String) {
     (o.status.code(), left, text(&o))
 }
 
+/// An interrupted build ends with `want` and leaves nothing behind: the venv,
+/// the manager work directory and any partial output are gone; only the
+/// (empty) parent directories of the venv may stay.
+fn assert_stopped(sig: &str, want: i32) {
+    let (code, left, out) = interrupted_build(sig);
+    assert_eq!(code, Some(want), "SIG{sig}: {out}");
+    assert!(out.contains(&format!("interrupted by SIG{sig}")), "{out}");
+    let files: Vec<&String> = left
+        .iter()
+        .filter(|n| !["cloudify", "cloudify/x"].contains(&n.as_str()))
+        .collect();
+    assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
+}
+
 #[test]
 fn sigterm_and_sigint_stop_the_build_and_remove_what_it_made() {
-    for (sig, want) in [("TERM", 143), ("INT", 130)] {
-        let (code, left, out) = interrupted_build(sig);
-        assert_eq!(code, Some(want), "SIG{sig}: {out}");
-        assert!(out.contains("interrupted by SIG"), "{out}");
-        // The venv, the manager work directory and any partial output are gone;
-        // only the (empty) parent directories of the venv may stay.
-        let files: Vec<&String> = left
-            .iter()
-            .filter(|n| !["cloudify", "cloudify/x"].contains(&n.as_str()))
-            .collect();
-        assert!(files.is_empty(), "SIG{sig} left {files:?}\n{out}");
+    assert_stopped("TERM", 143);
+    assert_stopped("INT", 130);
+}
+
+#[test]
+fn sighup_stops_the_build_and_removes_what_it_made() {
+    assert_stopped("HUP", 129);
+}
+
+#[test]
+fn a_repository_inside_the_venv_is_refused_before_any_work() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    // An old venv (replaced with -f) holding the repositories published before.
+    let venv = d.join("env");
+    fs::create_dir_all(venv.join("apt/dists")).unwrap();
+    fs::create_dir_all(venv.join("yum/repodata")).unwrap();
+    fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    fs::write(venv.join("apt/dists/Release"), "published\n").unwrap();
+    fs::write(venv.join("yum/repodata/repomd.xml"), "published\n").unwrap();
+    let package = |dir: &str| {
+        format!(
+            "package:\n  version: '3.2'\n  config_files: {}/packaging/{dir}\n",
+            repo().display()
+        )
+    };
+    for (venv_key, publish, format, dir) in [
+        ("env", "repo: env/apt", "deb", "ubuntu"),
+        ("env", "rpm_repo: ./env/../env/yum", "rpm", "centos"),
+        // Not there yet: the repository would be made in the new venv.
+        ("new/env", "repo: new/env/apt", "deb", "ubuntu"),
+    ] {
+        let cfg = offline_config(venv_key, "x.tar.gz", &package(dir))
+            + &format!("publish:\n  {publish}\n");
+        fs::write(d.join("c.yaml"), cfg).unwrap();
+        let before = tree_state(d);
+        let o = cfy_ap(d, &["-c", "c.yaml", "-f", "--format", format], &[]);
+        assert_eq!(code(&o), Some(2), "{publish}: {}", text(&o));
+        assert!(stderr(&o).contains("inside the venv"), "{}", text(&o));
+        assert_eq!(tree_state(d), before, "{publish}: something changed");
     }
+}
+
+#[test]
+fn a_nul_byte_in_venv_is_a_config_error_with_its_place() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    fs::write(
+        d.join("c.yaml"),
+        offline_config("\"cloudify/a\\0b/env\"", "x.tar.gz", ""),
+    )
+    .unwrap();
+    for args in [vec!["-c", "c.yaml", "--dry-run"], vec!["-c", "c.yaml"]] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(2), "{}", text(&o));
+        assert!(stderr(&o).contains("c.yaml:3:7: "), "{}", text(&o));
+        assert!(stderr(&o).contains("NUL byte"), "{}", text(&o));
+        assert_eq!(tree(d), ["c.yaml"]);
+    }
+}
+
+#[test]
+fn credentials_in_url_fragments_are_hidden() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let cfg = offline_config("cloudify/x/env", "x.tar.gz", "").replace(
+        "additional_modules:\n",
+        "additional_modules:\n  - https://h.invalid/p.tar.gz#egg=p&token=FRAGSECRET1\n",
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "c.yaml", "--dry-run"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("FRAGSECRET1"), "{}", text(&o));
+    assert!(text(&o).contains("#egg=p&token=****"), "{}", text(&o));
+}
+
+#[test]
+fn an_interpreter_that_cannot_start_is_quoted_not_the_probe() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let py = d.join("python3");
+    fs::write(
+        &py,
+        "#!/bin/sh\necho 'Fatal Python error: init_fs_encoding: failed to get the Python codec' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&py, fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = offline_config("env", "x.tar.gz", "").replace(
+        &format!("python_path: {PYTHON}"),
+        &format!("python_path: {}", s(&py)),
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    for args in [vec!["-c", "c.yaml"], vec!["-c", "c.yaml", "-v"]] {
+        let o = cfy_ap(d, &args, &[]);
+        assert_eq!(code(&o), Some(1), "{}", text(&o));
+        let err = stderr(&o);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error: "))
+            .unwrap();
+        assert!(
+            last.contains("cannot run python interpreter"),
+            "{args:?}: {err}"
+        );
+        if args.len() == 2 {
+            assert!(last.contains("failed to get the Python codec"), "{err}");
+        }
+        for probe in ["import sys", "ensurepip", "def has", ".py"] {
+            assert!(!err.contains(probe), "{args:?}: {probe}: {err}");
+        }
+        assert!(!d.join("env").exists());
+        assert!(!d.join("x.tar.gz").exists());
+    }
+}
+
+/// Serve the fixture wheels over HTTP and write `d/c.yaml`: the offline
+/// config, with pip, installing my-plugin from its wheel's URL with `query`
+/// (`?token=…`) instead of its source tree; `extra` as in `offline_config`.
+fn serve_plugin_wheel(d: &Path, query: &str, extra: &str) -> common::http::Http {
+    let http = common::http::Http::serve(&fixtures().join("wheels"), &d.join("http.log"));
+    let url = http.url(&format!("my_plugin-1.0-py3-none-any.whl{query}"));
+    let cfg = offline_config(
+        "cloudify/x/env",
+        "x.tar.gz",
+        &format!("installer: pip\n{extra}"),
+    )
+    .replace(
+        &format!("  - {}/modules/my-plugin\n", fixtures().display()),
+        &format!("  - my-plugin @ {url}\n"),
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    http
+}
+
+/// The agent tar, decompressed.
+fn tar_bytes(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(fs::File::open(path).unwrap()),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+fn has(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn installer_output_is_relayed_redacted() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=RELAYSECRET1", "");
+    let o = cfy_ap(d, &["-c", "c.yaml", "-v"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("RELAYSECRET1"), "{}", text(&o));
+    // pip's own lines about the wheel were relayed, redacted.
+    assert!(
+        stderr(&o)
+            .lines()
+            .any(|l| !l.starts_with("    $ ") && l.contains("whl?token=****")),
+        "{}",
+        text(&o)
+    );
+    assert!(http.requests().contains("token=RELAYSECRET1"));
+}
+
+#[test]
+fn credentials_never_go_into_the_agent() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=AGENTSECRET1&v=1", "keep_venv: true\n");
+    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(http.requests().contains("token=AGENTSECRET1"));
+    let tar = tar_bytes(&d.join("x.tar.gz"));
+    assert!(!has(&tar, "AGENTSECRET1"), "the secret is in the agent");
+    assert!(
+        has(&tar, "whl?token=****&v=1"),
+        "no redacted direct_url.json"
+    );
+    // The dist-info's RECORD matches the rewritten direct_url.json.
+    let info = walkdir::WalkDir::new(d.join("cloudify/x/env"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_name() == "my_plugin-1.0.dist-info")
+        .expect("my_plugin's dist-info")
+        .into_path();
+    let direct = fs::read(info.join("direct_url.json")).unwrap();
+    use base64::Engine;
+    use sha2::Digest;
+    let line = format!(
+        "my_plugin-1.0.dist-info/direct_url.json,sha256={},{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&direct)),
+        direct.len()
+    );
+    let record = fs::read_to_string(info.join("RECORD")).unwrap();
+    assert!(
+        record.lines().any(|l| l.trim_end() == line),
+        "{line} not in\n{record}"
+    );
+
+    // A secret of the config that is somewhere else in the metadata (here a
+    // plugin's description holds the index password): exit 1, naming the
+    // file, no agent, no venv.
+    let plugin = d.join("plugin");
+    fs::create_dir_all(plugin.join("my_plugin")).unwrap();
+    let src = fixtures().join("modules/my-plugin");
+    fs::copy(
+        src.join("my_plugin/__init__.py"),
+        plugin.join("my_plugin/__init__.py"),
+    )
+    .unwrap();
+    let toml = fs::read_to_string(src.join("pyproject.toml"))
+        .unwrap()
+        .replace("description = \"", "description = \"INDEXPASSWORD1 ");
+    fs::write(plugin.join("pyproject.toml"), toml).unwrap();
+    let cfg = offline_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
+        .replace(
+            &format!("  - {}/modules/my-plugin\n", fixtures().display()),
+            &format!("  - {}\n", s(&plugin)),
+        )
+        .replace(
+            "pip_options: [",
+            "pip_options: [--extra-index-url, 'https://bob:INDEXPASSWORD1@h.invalid/simple', ",
+        );
+    fs::write(d.join("p.yaml"), cfg).unwrap();
+    let o = cfy_ap(d, &["-c", "p.yaml"], &[]);
+    assert_eq!(code(&o), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("my_plugin-1.0.dist-info/METADATA holds a credential"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("INDEXPASSWORD1"), "{}", text(&o));
+    assert!(!d.join("y.tar.gz").exists());
+    assert!(!d.join("cloudify/y/env").exists());
+}
+
+/// Every command line of a running process that holds `secret`.
+fn command_lines_with(secret: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = fs::read(e.path().join("cmdline"))
+            && has(&cmdline, secret)
+        {
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+#[test]
+fn credentials_are_not_on_any_command_line() {
+    let w = tempfile::tempdir().unwrap();
+    let d = w.path();
+    let http = serve_plugin_wheel(d, "?token=ARGVSECRET1", "");
+    // Index credentials too (not used: --no-index).
+    let cfg = fs::read_to_string(d.join("c.yaml")).unwrap().replace(
+        "pip_options: [",
+        "pip_options: [--extra-index-url, 'http://bob:ARGVSECRET2@127.0.0.1:9/simple', \
+         '--index-url=http://127.0.0.1:9/simple?token=ARGVSECRET3', ",
+    );
+    fs::write(d.join("c.yaml"), cfg).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.extend(command_lines_with("ARGVSECRET"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        })
+    };
+    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = watcher.join().unwrap();
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(http.requests().contains("token=ARGVSECRET1"));
+    assert!(seen.is_empty(), "on a command line: {:?}", &seen[..1]);
 }

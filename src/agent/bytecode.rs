@@ -28,6 +28,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -153,6 +154,9 @@ pub fn compile(
             cached: 0,
         });
     };
+    for why in &cache.skipped {
+        log.detail(&format!("bytecode cache: skipped {why}"));
+    }
     let looked = crate::util::parallel::parallel_map(&files, |f| from_cache(&cache, f, id));
     let mut misses: Vec<(PathBuf, String)> = Vec::new();
     for (f, r) in files.iter().zip(looked) {
@@ -253,7 +257,12 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
     let mut children = Vec::new();
     // Inside a `--root` every process mounts the root's one overlay: one at a time.
     let sequential = super::root::active();
-    let mut failed = 0;
+    let mut failed = Ok(0);
+    let mut add = |r: Result<usize>| match (&mut failed, r) {
+        (Ok(n), Ok(m)) => *n += m,
+        (Ok(_), Err(e)) => failed = Err(e),
+        _ => {}
+    };
     for chunk in files.chunks(size) {
         // In a `--root` build the interpreter runs inside the root (root.rs).
         let (program, args) = super::root::wrap(
@@ -272,6 +281,8 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("PYTHONOPTIMIZE")
             .env_remove("PYTHONPYCACHEPREFIX")
+            // Stopped as a group on a signal (`command::wait`).
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -287,32 +298,47 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
             let _ = stdin.write_all(&list);
         });
         if sequential {
-            failed += finish(child)?;
+            add(finish(child));
         } else {
             children.push(child);
         }
     }
+    // Every child is waited for (and stopped on a signal), even after one failed.
     for child in children {
-        failed += finish(child)?;
+        add(finish(child));
     }
-    Ok(failed)
+    failed
 }
 
 /// Wait for one compiling process; how many files it could not compile.
-fn finish(child: std::process::Child) -> Result<usize> {
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::build(format!("compiling bytecode: {e}")))?;
-    if !out.status.success() {
+fn finish(mut child: std::process::Child) -> Result<usize> {
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        pipe.map(|mut p| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = p.read_to_end(&mut bytes);
+                bytes
+            })
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = super::command::wait(&mut child).map_err(|e| match e.kind {
+        crate::error::Kind::Build => Error::build(format!("compiling bytecode: {}", e.message)),
+        _ => e,
+    })?;
+    let text = |t: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        String::from_utf8_lossy(&t.map(|t| t.join().unwrap_or_default()).unwrap_or_default())
+            .trim()
+            .to_string()
+    };
+    if !status.success() {
         return Err(
             Error::build("compiling the installed modules to bytecode failed")
-                .with(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+                .with(crate::util::redact::redact(&text(stderr))),
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse::<usize>()
-        .unwrap_or(0))
+    Ok(text(stdout).parse::<usize>().unwrap_or(0))
 }
 
 #[cfg(test)]

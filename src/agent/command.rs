@@ -1,20 +1,22 @@
 //! Running external programs (python, pip): commands are echoed at `-v` with
-//! credentials redacted; output streams to stderr at `-v`, otherwise it is captured
-//! and its tail is shown when the command fails.
+//! credentials redacted; output streams to stderr at `-v`, line by line and
+//! redacted too (pip and uv print index and download URLs as given), otherwise
+//! it is captured and its tail is shown when the command fails.
 
 use crate::error::Error;
 use crate::log::Log;
 use crate::util::redact::redact;
 use crate::util::signals;
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::AsFd;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 pub struct Run {
     program: OsString,
     args: Vec<OsString>,
+    /// How each argument is shown (a script passed with `-c` as `<probe>`).
+    shown: Vec<Option<String>>,
     /// Return stdout (kept out of the log) instead of streaming it.
     capture_stdout: bool,
 }
@@ -24,16 +26,25 @@ impl Run {
         Run {
             program: program.as_ref().to_os_string(),
             args: Vec::new(),
+            shown: Vec::new(),
             capture_stdout: true,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
         self.args.push(a.as_ref().to_os_string());
+        self.shown.push(None);
         self
     }
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, it: I) -> Run {
-        self.args
-            .extend(it.into_iter().map(|a| a.as_ref().to_os_string()));
+        for a in it {
+            self = self.arg(a);
+        }
+        self
+    }
+    /// An argument shown in messages as `shown` (a whole script is noise).
+    pub fn arg_shown_as(mut self, a: impl AsRef<OsStr>, shown: &str) -> Run {
+        self = self.arg(a);
+        *self.shown.last_mut().expect("just pushed") = Some(shown.to_string());
         self
     }
     /// Treat stdout as progress output (pip), not as a result.
@@ -43,9 +54,12 @@ impl Run {
     }
     pub fn display(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
-        for a in &self.args {
+        for (a, shown) in self.args.iter().zip(&self.shown) {
             s.push(' ');
-            s.push_str(&a.to_string_lossy());
+            match shown {
+                Some(label) => s.push_str(label),
+                None => s.push_str(&a.to_string_lossy()),
+            }
         }
         redact(&s)
     }
@@ -53,6 +67,17 @@ impl Run {
 
 /// How many lines of a failed command's output to show.
 const TAIL_LINES: usize = 25;
+/// The hint of a program that could not be started.
+const NOT_STARTED: &str = "check that the program exists and is executable";
+
+/// The last line a failed program printed, if it ran and printed any (its
+/// output's tail is the error's details, see [`run`]).
+pub fn last_words(e: &Error) -> Option<&str> {
+    e.details
+        .last()
+        .map(String::as_str)
+        .filter(|l| *l != NOT_STARTED)
+}
 
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
 pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
@@ -78,7 +103,7 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     })?;
     let streaming = log.verbose && !log.quiet;
     let err_target = if streaming {
-        Stdio::inherit()
+        Stdio::piped()
     } else {
         Stdio::from(
             logfile
@@ -87,15 +112,10 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         )
     };
     command.stderr(err_target);
-    if cmd.capture_stdout {
+    if cmd.capture_stdout || streaming {
+        // Streamed progress output goes to our stderr (see `relay`), keeping
+        // stdout for results only.
         command.stdout(Stdio::piped());
-    } else if streaming {
-        // Progress output goes to our stderr, keeping stdout for results only.
-        let fd = std::io::stderr()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::build(format!("duplicating stderr: {e}")))?;
-        command.stdout(Stdio::from(fd));
     } else {
         command.stdout(Stdio::from(logfile.try_clone().map_err(|e| {
             Error::build(format!("duplicating a temporary file handle: {e}"))
@@ -105,31 +125,33 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     // backends) is stopped by us, then the run cleans up (`util::signals`).
     command.process_group(0);
     let mut child = command.spawn().map_err(|e| {
-        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy()))
-            .with("check that the program exists and is executable")
+        Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy())).with(NOT_STARTED)
     })?;
-    let reader = child.stdout.take().map(|mut out| {
-        std::thread::spawn(move || {
+    let mut relays: Vec<_> = child.stderr.take().map(relay).into_iter().collect();
+    let reader = match child.stdout.take() {
+        Some(mut out) if cmd.capture_stdout => Some(std::thread::spawn(move || {
             let mut bytes = Vec::new();
             let _ = out.read_to_end(&mut bytes);
             bytes
-        })
-    });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => return Err(Error::build(format!("waiting for {}: {e}", cmd.display()))),
+        })),
+        Some(out) => {
+            relays.push(relay(out));
+            None
         }
-        if signals::pending().is_some() {
-            stop(&mut child);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        None => None,
     };
+    let status = wait(&mut child).map_err(|e| match e.kind {
+        crate::error::Kind::Build => {
+            Error::build(format!("waiting for {}: {}", cmd.display(), e.message))
+        }
+        _ => e,
+    })?;
     let stdout_bytes = reader
         .map(|r| r.join().unwrap_or_default())
         .unwrap_or_default();
-    signals::check()?;
+    for r in relays {
+        let _ = r.join();
+    }
     let output = std::process::Output {
         status,
         stdout: stdout_bytes,
@@ -154,6 +176,39 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         err = err.with(redact(l));
     }
     Err(err)
+}
+
+/// Copy a program's output to our stderr line by line, each line redacted as
+/// our own are: pip and uv print index and download URLs as given
+/// (`Looking in indexes: …`, `Downloading …?token=…`).
+fn relay(from: impl Read + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut from = std::io::BufReader::new(from);
+        let mut line = Vec::new();
+        while matches!(from.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            let shown = redact(text.trim_end_matches(['\n', '\r']));
+            let _ = writeln!(std::io::stderr().lock(), "{shown}");
+            line.clear();
+        }
+    })
+}
+
+/// Wait for a child spawned in its own process group, polling for signals:
+/// on SIGINT/SIGTERM/SIGHUP its group is stopped and the run's error returned.
+pub fn wait(child: &mut Child) -> Result<std::process::ExitStatus, Error> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => return Err(Error::build(e.to_string())),
+        }
+        if signals::pending().is_some() {
+            stop(child);
+            signals::check()?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Stop a child's whole process group: SIGTERM, then SIGKILL if it lingers.

@@ -329,6 +329,98 @@ fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log
     }
 }
 
+/// The pip options a requirements file takes too, each with a value.
+const FILE_OPTIONS: [&str; 5] = [
+    "--index-url",
+    "-i",
+    "--extra-index-url",
+    "--find-links",
+    "-f",
+];
+
+/// What an installer run is given instead of `options` and `requirements`
+/// when they hold credentials: every local user can read a command line
+/// (`ps`).
+pub struct Hidden {
+    /// `options` less the index and find-links options with a credential.
+    pub options: Vec<String>,
+    /// The requirements without a credential, in order, then `-r FILE`.
+    pub requirements: Vec<std::ffi::OsString>,
+    /// The requirements file (only this user can read it, beside the venv),
+    /// with those options and requirements: removed when this drops.
+    _file: Option<tempfile::TempPath>,
+}
+
+/// Split `options` and `requirements` (what `redact` changes holds a
+/// credential) into arguments and a requirements file, see [`Hidden`]. A
+/// build without credentials runs exactly as before.
+pub fn hide_credentials(
+    options: &[String],
+    requirements: &[String],
+    venv: &Path,
+) -> Result<Hidden> {
+    let secret = |v: &str| redact(v) != v;
+    let mut lines: Vec<String> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
+    let mut it = options.iter();
+    while let Some(opt) = it.next() {
+        let (name, inline) = match opt.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (opt.as_str(), None),
+        };
+        if !FILE_OPTIONS.contains(&name) {
+            kept.push(opt.clone());
+            continue;
+        }
+        match inline.or_else(|| it.next().map(String::as_str)) {
+            Some(value) if secret(value) => lines.push(format!("{name} {value}")),
+            Some(value) => {
+                kept.push(opt.clone());
+                if inline.is_none() {
+                    kept.push(value.to_string());
+                }
+            }
+            None => kept.push(opt.clone()),
+        }
+    }
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    for r in requirements {
+        if secret(r) {
+            lines.push(r.clone());
+        } else {
+            args.push(r.into());
+        }
+    }
+    if lines.is_empty() {
+        return Ok(Hidden {
+            options: kept,
+            requirements: args,
+            _file: None,
+        });
+    }
+    let dir = crate::util::paths::parent_dir(&super::root::host_path(venv));
+    // tempfile creates it 0600.
+    let file = tempfile::Builder::new()
+        .prefix(".cfy-ap-requirements.")
+        .suffix(".txt")
+        .tempfile_in(&dir)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, (lines.join("\n") + "\n").as_bytes())?;
+            Ok(f.into_temp_path())
+        })
+        .map_err(|e| {
+            Error::io("writing a requirements file in", &dir, e)
+                .with("the directory the venv is made in must be writable")
+        })?;
+    args.push("-r".into());
+    args.push(super::root::inside_path(file.to_path_buf()).into());
+    Ok(Hidden {
+        options: kept,
+        requirements: args,
+        _file: Some(file),
+    })
+}
+
 /// `msg`, with the failed command and its output as details.
 pub fn wrap(msg: String, e: Error) -> Error {
     if matches!(e.kind, crate::error::Kind::Interrupted(_)) {
@@ -337,4 +429,49 @@ pub fn wrap(msg: String, e: Error) -> Error {
     let mut err = Error::build(msg).with(e.message);
     err.details.extend(e.details);
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_credentials;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn credentials_go_to_a_private_requirements_file() {
+        let d = tempfile::tempdir().unwrap();
+        let venv = d.path().join("env");
+        let options = s(&[
+            "--no-index",
+            "-f",
+            "/wheels",
+            "--extra-index-url",
+            "https://bob:PW@h/simple",
+            "--index-url=https://h/simple?token=T",
+        ]);
+        let reqs = s(&["celery==3.1.17", "x @ https://h/x.whl?token=T2", "/src/y"]);
+        let hidden = hide_credentials(&options, &reqs, &venv).unwrap();
+        assert_eq!(hidden.options, s(&["--no-index", "-f", "/wheels"]));
+        assert_eq!(hidden.requirements[..2], ["celery==3.1.17", "/src/y"]);
+        assert_eq!(hidden.requirements[2], "-r");
+        let file = std::path::PathBuf::from(&hidden.requirements[3]);
+        assert_eq!(file.parent(), Some(d.path()));
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "--extra-index-url https://bob:PW@h/simple\n--index-url https://h/simple?token=T\nx @ https://h/x.whl?token=T2\n"
+        );
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(hidden);
+        assert!(!file.exists());
+
+        // Without credentials: everything as it was, no file.
+        let plain = hide_credentials(&options[..3], &reqs[..1], &venv).unwrap();
+        assert_eq!(plain.options, options[..3]);
+        assert_eq!(plain.requirements, ["celery==3.1.17"]);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
 }

@@ -1,4 +1,5 @@
-//! Executing a plan: checks → virtualenv → modules → validation → tar.gz → cleanup.
+//! Executing a plan: checks → virtualenv → modules → validation → secrets
+//! scrubbed (`scrub`) → tar.gz → cleanup.
 
 mod bytecode;
 mod command;
@@ -10,6 +11,7 @@ mod pyc_cache;
 mod python;
 pub mod relocate;
 mod root;
+mod scrub;
 mod seed;
 mod uv;
 
@@ -129,6 +131,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         log,
     )?;
     crate::util::signals::check()?;
+    scrub::scrub(&venv, &plan.secrets(), log)?;
     if plan.relocatable {
         let r = log.step("made the virtualenv relocatable", || {
             relocate::make_relocatable_at(&venv, &plan.venv, log)

@@ -83,11 +83,12 @@ impl Installer for Pip {
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }
-        cmd = cmd.args(&self.options);
+        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
+        cmd = cmd.args(&hidden.options);
         if let Some(d) = &self.seed_dir {
             cmd = cmd.arg("--find-links").arg(d);
         }
-        run(cmd.args(requirements).stream(), log)?;
+        run(cmd.args(&hidden.requirements).stream(), log)?;
         Ok(())
     }
 

@@ -38,6 +38,10 @@ const PACK: &[u8] = b"cfy-ap pyc pack 1\n";
 const RECORD_HEAD: usize = 64 + 4 + 32;
 /// How many packs a build merges into its own.
 const MERGE_AT: usize = 16;
+/// The largest pack read (README "Limits"); larger ones are skipped, and no
+/// build writes one. A build of the test fixtures' agent writes 614 entries in
+/// 5.8 MB (about 9.4 kB each): this is some 27,000 `.pyc`, over 40 such agents.
+pub const MAX_PACK: u64 = 256 << 20;
 
 /// Where the cache is: `<cache_dir>/cfy-ap-pyc` when `cache_dir` is set, else
 /// `$XDG_CACHE_HOME/cfy-ap/pyc`, else `~/.cache/cfy-ap/pyc`; None without a home.
@@ -62,11 +66,15 @@ pub struct PycCache {
     packs: Vec<(PathBuf, Vec<u8>)>,
     /// Key → where its records are: (pack, record head..end), in pack order.
     index: HashMap<String, Vec<(usize, Range<usize>)>>,
+    /// `*.pack` names left out when the cache was opened, and why (for `-v`).
+    pub skipped: Vec<String>,
 }
 
 impl PycCache {
     /// Open the cache at `root`, reading every pack in it (an unreadable or
-    /// foreign file is left out: its entries are misses).
+    /// foreign file is left out: its entries are misses; so is anything but a
+    /// regular file of at most `MAX_PACK` bytes, see `skipped`). Stops reading
+    /// when a signal arrives (the run is stopping).
     pub fn new(root: &Path, id: &PycId, checked: bool, script: &str) -> PycCache {
         let mut base = Sha256::new();
         for part in [
@@ -94,12 +102,23 @@ impl PycCache {
             checked,
             packs: Vec::new(),
             index: HashMap::new(),
+            skipped: Vec::new(),
         };
         for path in names {
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
+            if crate::util::signals::pending().is_some() {
+                break;
+            }
+            let bytes = match crate::util::input::read_regular(&path, MAX_PACK) {
+                Ok(b) => b,
+                Err(why) => {
+                    cache.skipped.push(format!("{}: {why}", path.display()));
+                    continue;
+                }
             };
             if !bytes.starts_with(PACK) {
+                cache
+                    .skipped
+                    .push(format!("{}: not a pack of this format", path.display()));
                 continue;
             }
             let n = cache.packs.len();
@@ -153,8 +172,15 @@ impl PycCache {
         let mut pack = PACK.to_vec();
         let mut stored = 0;
         let mut seen = std::collections::HashSet::new();
+        // Never more than a build reads back (MAX_PACK): what does not fit is a miss.
+        let fits =
+            |pack: &Vec<u8>, pyc: &[u8]| (pack.len() + RECORD_HEAD + pyc.len()) as u64 <= MAX_PACK;
         for (key, pyc) in entries {
-            if key.len() != 64 || self.verify_len(pyc).is_none() || !seen.insert(key.as_str()) {
+            if key.len() != 64
+                || self.verify_len(pyc).is_none()
+                || !fits(&pack, pyc)
+                || !seen.insert(key.as_str())
+            {
                 continue;
             }
             push_record(&mut pack, key, pyc);
@@ -167,6 +193,7 @@ impl PycCache {
             for key in keys {
                 if seen.insert(key.as_str())
                     && let Some(pyc) = self.intact(key)
+                    && fits(&pack, pyc)
                 {
                     push_record(&mut pack, key, pyc);
                 }

@@ -88,12 +88,18 @@ except Exception:
 "#;
 
 pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
-    let out = run(Run::new(python).arg("-c").arg(PROBE), log).map_err(|e| {
+    let out = run(
+        Run::new(python).arg("-c").arg_shown_as(PROBE, "<probe>"),
+        log,
+    )
+    .map_err(|e| {
+        // The interpreter's own last words say why (a missing library, a bad
+        // PYTHONHOME); without them (-v showed them), how it failed.
+        let why = super::command::last_words(&e).unwrap_or(&e.message);
         Error::build(format!(
-            "cannot run python interpreter {}",
+            "cannot run python interpreter {}: {why}",
             python.display()
         ))
-        .with(e.message)
         .with("set python_path to a working interpreter")
     })?;
     let mut lines = out.lines();

@@ -152,16 +152,17 @@ impl Installer for Uv {
         } else {
             "hardlink"
         };
+        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
         let mut cmd = self
             .command(&["pip", "install", "--link-mode", link])
             .arg("--python")
             .arg(self.venv.join("bin/python"))
-            .args(&self.options)
+            .args(&hidden.options)
             .stream();
         if let Some(s) = &self.seeds {
             cmd = cmd.arg("--find-links").arg(&s.dir);
         }
-        run(cmd.args(requirements), log)?;
+        run(cmd.args(&hidden.requirements), log)?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use args::{Cli, Command};
 
 pub fn run(cli: Cli, log: &Log) -> Result<(), Error> {
     let result = dispatch(cli, log);
-    // Whatever a run stopped by SIGINT/SIGTERM failed with, it reports the signal.
+    // Whatever a run stopped by SIGINT/SIGTERM/SIGHUP failed with, it reports the signal.
     match (result, agent_packager::util::signals::pending()) {
         (Err(_), Some(sig)) => Err(agent_packager::util::signals::interrupted(sig)),
         (result, _) => result,

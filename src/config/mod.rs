@@ -172,6 +172,15 @@ mod tests {
     }
 
     #[test]
+    fn a_nul_byte_in_a_path_is_a_located_error() {
+        let e = parse_str("release: x\nvenv: \"a\\0b\"\n", "c.yaml").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.starts_with("c.yaml:2:7: "), "{e}");
+        assert!(e.message.contains("NUL byte"), "{e}");
+        assert!(parse_str("venv: a/b\n", "c").is_ok());
+    }
+
+    #[test]
     fn numbers_are_kept_as_written_for_strings() {
         let c = parse_str("release: 1.10\npackage:\n  version: 3.2\n", "c").unwrap();
         assert_eq!(c.release.as_deref(), Some("1.10"));

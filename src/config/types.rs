@@ -22,8 +22,10 @@ pub struct Config {
     #[schemars(schema_with = "text")]
     pub release: Option<String>,
     /// Where the virtualenv is built; also the member path in the tar. Default: /cloudify/<distribution>-<release>-agent/env.
+    #[serde(default, deserialize_with = "path")]
     pub venv: Option<String>,
     /// The interpreter the virtualenv is made with. Default: /usr/bin/python, else python3 from PATH.
+    #[serde(default, deserialize_with = "path")]
     pub python_path: Option<String>,
     /// Base modules, installed in this order.
     pub base_modules: Option<BaseModules>,
@@ -42,12 +44,15 @@ pub struct Config {
     /// What installs the modules: pip, uv, or auto (uv when found and the Python is 3.7 or later, else pip). Default: auto.
     pub installer: Option<InstallerChoice>,
     /// The uv executable. Default: uv on PATH.
+    #[serde(default, deserialize_with = "path")]
     pub uv_path: Option<String>,
     /// The installer's download and wheel cache (outside the venv). Default: the installer's own.
+    #[serde(default, deserialize_with = "path")]
     pub cache_dir: Option<String>,
     /// Reuse the .pyc of earlier builds (CPython 3.7-3.10), cached in <cache_dir>/cfy-ap-pyc, else ~/.cache/cfy-ap/pyc; never in the agent. Default: true.
     pub bytecode_cache: Option<bool>,
     /// The agent archive. Default: <distribution>-<release>-agent.tar.gz.
+    #[serde(default, deserialize_with = "path")]
     pub output_tar: Option<String>,
     /// Keep the virtualenv after the tar is written. Default: false.
     pub keep_venv: Option<bool>,
@@ -202,4 +207,16 @@ pub struct Publish {
     pub keep: Option<u32>,
     /// Checksums the Release lists for each index: SHA256 (required), SHA512, SHA1, MD5Sum. Default: [SHA256].
     pub release_hashes: Option<Vec<String>>,
+}
+
+/// A path key's value: a NUL byte is refused here, where the error names the
+/// file, line and column (a system call would only fail on it much later).
+fn path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    if value.as_deref().is_some_and(|v| v.contains('\0')) {
+        return Err(serde::de::Error::custom(
+            "a path cannot contain a NUL byte (\\0): remove it",
+        ));
+    }
+    Ok(value)
 }

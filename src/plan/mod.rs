@@ -324,6 +324,19 @@ impl Plan {
         out
     }
 
+    /// The credentials in the config's module sources, pip_options and
+    /// manager source (`redact::secrets`): none may end up in the agent.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut text: Vec<&str> = self.pip_options.iter().map(String::as_str).collect();
+        for m in &self.modules {
+            if let Spec::Pip(s) = &m.spec {
+                text.push(s);
+            }
+        }
+        text.extend(self.manager_source.as_deref());
+        crate::util::redact::secrets(&text.join("\n"))
+    }
+
     /// Every file this plan writes, checked before any work.
     pub fn outputs(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();

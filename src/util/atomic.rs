@@ -169,14 +169,20 @@ pub fn replace_contents(
     Ok(())
 }
 
-/// Refuse (exit 2) an output inside `dir` (after following symlinks), which the
-/// run deletes or archives (`what` says which directory it is).
+/// Refuse (exit 2) an output (a file, or a repository directory) inside `dir`,
+/// as written or after following symlinks: the run deletes or archives `dir`
+/// (`what` says which directory it is).
 pub fn check_outside(outputs: &[PathBuf], dir: &Path, what: &str) -> Result<()> {
-    let Some(dir) = canonical(dir) else {
-        return Ok(());
+    let lexical = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .map(|a| super::paths::normalize(&a))
     };
     for out in outputs {
-        if canonical(out).is_some_and(|c| c.starts_with(&dir)) {
+        let inside = |form: fn(&Path) -> Option<PathBuf>| {
+            form(dir).is_some_and(|d| form(out).is_some_and(|o| o.starts_with(&d)))
+        };
+        if inside(canonical) || inside(lexical) {
             return Err(Error::config(format!(
                 "output {} is inside {what} {}: choose a path outside it",
                 out.display(),

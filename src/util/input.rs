@@ -1,5 +1,7 @@
 //! Bounded reads of input files: only regular files (a FIFO would hang the run,
-//! `/dev/zero` would never end), and never more than a stated limit.
+//! `/dev/zero` would never end), and never more than a stated limit: the
+//! config and packages ([`read_bounded`], exit 2), the bytecode cache's packs
+//! ([`read_regular`], skipped).
 
 use crate::error::{Error, Result};
 use std::io::Read;
@@ -46,6 +48,42 @@ pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Read `path` if it is, itself (a symlink is not followed), a regular file of
+/// at most `limit` bytes; Err says why not. Opened without blocking (a FIFO
+/// would hang the run), then checked on the open file, so nothing swapped in
+/// between the check and the read is read.
+pub fn read_regular(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(rustix::io::Errno::LOOP) => return Err("it is a symbolic link".into()),
+        Err(e) => return Err(format!("cannot open it: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("it is not a regular file ({})", kind(&meta)));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "it is {} bytes, more than the limit of {limit} bytes",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "it grew past the limit of {limit} bytes while it was read"
+        ));
+    }
+    Ok(bytes)
+}
+
 /// What kind of file this is, for messages.
 pub fn kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
@@ -64,5 +102,48 @@ pub fn kind(meta: &std::fs::Metadata) -> &'static str {
         "a socket"
     } else {
         "a regular file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_regular;
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, b"12345").unwrap();
+        assert_eq!(read_regular(&f, 5).unwrap(), b"12345");
+        assert!(
+            read_regular(&f, 4)
+                .unwrap_err()
+                .contains("more than the limit")
+        );
+        let link = d.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(
+            read_regular(&link, 5)
+                .unwrap_err()
+                .contains("symbolic link")
+        );
+        assert!(
+            read_regular(std::path::Path::new("/dev/zero"), 5)
+                .unwrap_err()
+                .contains("a character device")
+        );
+        let fifo = d.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert!(read_regular(&fifo, 5).unwrap_err().contains("a FIFO"));
+        assert!(
+            read_regular(d.path(), 5)
+                .unwrap_err()
+                .contains("a directory")
+        );
     }
 }

@@ -1,8 +1,9 @@
-//! SIGINT and SIGTERM during a run: instead of dying with half-built state
+//! SIGINT, SIGTERM and SIGHUP (the terminal or ssh session closed) during a
+//! run: instead of dying with half-built state
 //! behind, the run notices ([`check`]), stops the program it is waiting for
 //! (pip, uv), and returns an error; the guards then remove what this run
 //! created (the venv unless `keep_venv`, the manager work directory, partial
-//! outputs) and the process exits 130 (SIGINT) or 143 (SIGTERM).
+//! outputs) and the process exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP).
 
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -13,14 +14,15 @@ static RECEIVED: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
 const SIGINT: i32 = signal_hook::consts::SIGINT;
 const SIGTERM: i32 = signal_hook::consts::SIGTERM;
+const SIGHUP: i32 = signal_hook::consts::SIGHUP;
 
-/// Catch SIGINT and SIGTERM from now on (once per process; later calls do nothing).
+/// Catch SIGINT, SIGTERM and SIGHUP from now on (once per process; later calls do nothing).
 pub fn install() -> Result<()> {
     if RECEIVED.get().is_some() {
         return Ok(());
     }
     let flag = Arc::new(AtomicUsize::new(0));
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize)
             .map_err(|e| Error::build(format!("cannot handle signal {sig}: {e}")))?;
     }
@@ -47,6 +49,7 @@ pub fn interrupted(sig: i32) -> Error {
     let name = match sig {
         SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
         _ => "a signal",
     };
     Error::new(

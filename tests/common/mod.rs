@@ -57,6 +57,37 @@ pip_options: [--no-index, --find-links, {f}/wheels]
 
 /// Run cfy-ap in `dir` with `args`; `envs` are added to the environment.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let (mut cmd, _cache) = command(dir, args, envs);
+    cmd.output().expect("running cfy-ap")
+}
+
+/// [`cfy_ap`], killed after `limit`: a hang is a failure, not a stuck suite.
+pub fn cfy_ap_within(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> Output {
+    let (mut cmd, _cache) = command(dir, args, envs);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running cfy-ap");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!("cfy-ap {args:?} hung for {limit:?}\n{}", text(&o));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The command [`cfy_ap`] runs, and its private caches (removed on drop).
+fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Command, tempfile::TempDir) {
     // A private pip cache per run: pip's shared cache is not safe for the parallel
     // builds the test harness runs (a half-written entry breaks another build);
     // a private bytecode cache too (tests/bytecode_cache.rs sets its own).
@@ -71,7 +102,7 @@ pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().expect("running cfy-ap")
+    (cmd, cache)
 }
 
 pub fn text(o: &Output) -> String {
