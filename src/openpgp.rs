@@ -415,7 +415,7 @@ fn armored_blocks(text: &str) -> Vec<&[u8]> {
             break;
         };
         let line_end = from[end..].find('\n').map_or(from.len(), |n| end + n + 1);
-        blocks.push(from[..line_end].as_bytes());
+        blocks.push(&from.as_bytes()[..line_end]);
         rest = &from[line_end..];
     }
     blocks
