@@ -169,14 +169,18 @@ fn expired_and_revoked_keys_are_refused_for_apt_and_rpm() {
     }
 }
 
-#[test]
-fn a_key_file_with_several_keys_needs_a_key_id() {
+/// Two signing keys in one gpg home: (workdir, gpg, arch, first, second).
+fn two_keys() -> (tempfile::TempDir, Gpg, String, String, String) {
     require_tools();
-    let w = workdir();
     let gpg = Gpg::new();
-    let arch = host_arch();
     let one = gpg.new_key("One <1@x.invalid>", "ed25519", "sign", "");
     let two = gpg.new_key("Two <2@x.invalid>", "ed25519", "sign", "");
+    (workdir(), gpg, host_arch(), one, two)
+}
+
+#[test]
+fn a_key_file_with_several_keys_needs_a_key_id() {
+    let (w, gpg, arch, one, two) = two_keys();
     let both = w.path().join("both.asc");
     let o = gpg
         .cmd()
@@ -294,12 +298,7 @@ fn a_taken_version_is_refused_before_the_build() {
 /// it names is the one that signs.
 #[test]
 fn concatenated_key_files_count_every_key() {
-    require_tools();
-    let w = workdir();
-    let gpg = Gpg::new();
-    let arch = host_arch();
-    let one = gpg.new_key("One <1@x.invalid>", "ed25519", "sign", "");
-    let two = gpg.new_key("Two <2@x.invalid>", "ed25519", "sign", "");
+    let (w, gpg, arch, one, two) = two_keys();
     let pubkey = w.path().join("two.gpg");
     gpg.export_public(&two, &pubkey);
     let deb = make_deb(w.path(), "cat-agent", "1.0", &arch);
