@@ -342,3 +342,75 @@ fn progress_on_a_terminal() {
     assert!(!raw.contains('\x1b'), "{raw:?}");
     assert!(raw.contains("==> wrote copy.tar.gz ("), "{raw:?}");
 }
+
+/// pyenv's interpreters (tests/run.sh installs them), private to this host.
+const PYENV_311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+const PYENV_37: &str = "/root/.pyenv/versions/3.7.16/bin/python3.7";
+
+/// A config for `python` whose build fails fast at the install (no index, no
+/// wheels): enough to see what is said before the build.
+fn failing_config(python: &str) -> String {
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/a/env\noutput_tar: a.tar.gz\npython_path: {python}\nbase_modules:\n  celery: celery==3.1.17\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\nmanagement_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\npip_options: [--no-index]\ninstaller: pip\n"
+    )
+}
+
+#[test]
+fn the_dry_run_names_the_bytecode_cache_only_for_a_python_that_uses_it() {
+    assert!(Path::new(PYENV_37).is_file(), "{PYENV_37} is needed");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    for (python, used) in [(PYENV_37, true), (PYTHON, false), (PYENV_311, false)] {
+        std::fs::write(dir.join("c.yaml"), failing_config(python)).unwrap();
+        let out = cfy_ap(dir, &["-c", "c.yaml", "--dry-run"], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let plan = stdout(&out);
+        let line = plan
+            .lines()
+            .find(|l| l.starts_with("bytecode cache: "))
+            .unwrap_or_else(|| panic!("no bytecode cache line:\n{plan}"));
+        assert_eq!(line.contains("cfy-ap/pyc"), used, "{python}: {line}");
+        if !used {
+            assert!(line.contains("not used"), "{python}: {line}");
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_directory_not_internal_temporary_files() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::fs::write(dir.join("d/a"), "a").unwrap();
+    std::fs::write(
+        dir.join("c.yaml"),
+        failing_config(PYTHON).replace("output_tar: a.tar.gz", "output_tar: /sys/a.tar.gz"),
+    )
+    .unwrap();
+    // The build's early check (a probe file) and archive's output (a partial file).
+    for args in [vec!["-c", "c.yaml"], vec!["archive", "d", "/sys/a.tar.gz"]] {
+        let out = cfy_ap(dir, &args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("cannot write to output directory /sys: "),
+            "{args:?}\n{err}"
+        );
+        for internal in ["cfy-ap-probe", ".partial", "at path"] {
+            assert!(!err.contains(internal), "{args:?} names {internal}:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn init_says_what_cache_dir_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cfy_ap(dir.path(), &["init", "-"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let written = stdout(&out);
+    // Not cfy-ap's own cache, and `~` would not be expanded.
+    assert!(!written.contains("cache_dir: ~"), "{written}");
+    for needed in ["--cache-dir", "cfy-ap-pyc", "# cache_dir: /"] {
+        assert!(written.contains(needed), "{needed} missing:\n{written}");
+    }
+}
