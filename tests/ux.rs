@@ -356,6 +356,45 @@ fn failing_config(python: &str) -> String {
 }
 
 #[test]
+fn a_private_interpreter_is_warned_about_before_the_build() {
+    assert!(Path::new(PYENV_311).is_file(), "{PYENV_311} is needed");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(dir.join("private.yaml"), failing_config(PYENV_311)).unwrap();
+    std::fs::write(dir.join("system.yaml"), failing_config(PYTHON)).unwrap();
+
+    // The dry run says it in the plan, with the path and the ways out.
+    let out = cfy_ap(dir, &["-c", "private.yaml", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = stdout(&out);
+    let warning = plan
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("no warning in the plan:\n{plan}"));
+    for needed in [PYENV_311, "bin/python", "--root", "/usr/bin/python3"] {
+        assert!(warning.contains(needed), "{needed} missing: {warning}");
+    }
+
+    // The build says it on stderr before it starts.
+    let out = cfy_ap(dir, &["-c", "private.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    let said = err
+        .find(&format!("warning: python_path {PYENV_311} "))
+        .unwrap_or_else(|| panic!("no warning:\n{err}"));
+    let venv = err.find("==> created virtualenv").expect("the venv step ran");
+    assert!(said < venv, "warned after the build started:\n{err}");
+
+    // The distribution's interpreter: no warning anywhere.
+    let out = cfy_ap(dir, &["-c", "system.yaml", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!stdout(&out).contains("warning"), "{}", text(&out));
+    let out = cfy_ap(dir, &["-c", "system.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!stderr(&out).contains("warning:"), "{}", text(&out));
+}
+
+#[test]
 fn the_dry_run_names_the_bytecode_cache_only_for_a_python_that_uses_it() {
     assert!(Path::new(PYENV_37).is_file(), "{PYENV_37} is needed");
     let work = tempfile::tempdir().unwrap();

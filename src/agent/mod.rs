@@ -84,8 +84,8 @@ fn is_replaceable_venv(dir: &Path) -> bool {
 /// Build the agent virtualenv and its tar.gz.
 pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     precheck(plan, &plan.outputs())?;
-    if let Some(note) = &plan.python_note {
-        log.warn(note);
+    for said in [&plan.python_note, &plan.python_warning].into_iter().flatten() {
+        log.warn(said);
     }
     // With a root: commands run inside it, files land in its overlay (root.rs);
     // `venv` is where the venv's files are on the host.
