@@ -453,3 +453,49 @@ fn init_says_what_cache_dir_holds() {
         assert!(written.contains(needed), "{needed} missing:\n{written}");
     }
 }
+
+#[test]
+fn long_steps_show_life_in_logs() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("config.yaml"),
+        offline_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
+    )
+    .unwrap();
+    // stderr is a pipe (a CI log); a heartbeat every 0.2 s instead of 10 s.
+    let fast = [("CFY_AP_HEARTBEAT", "0.2")];
+    let out = cfy_ap(dir, &["-c", "config.yaml"], &fast);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    let beats: Vec<&str> = err.lines().filter(|l| l.starts_with("... still ")).collect();
+    let installing = beats
+        .iter()
+        .position(|l| l.starts_with("... still installing 10 modules with ") && l.ends_with(" s)"))
+        .unwrap_or_else(|| panic!("no heartbeat while installing:\n{err}"));
+    // Present tense while the step runs; its past-tense line comes after.
+    for beat in &beats {
+        let verb = beat["... still ".len()..].split(' ').next().unwrap();
+        assert!(verb.ends_with("ing"), "{beat}");
+    }
+    let beat_at = err.find(beats[installing]).unwrap();
+    let done_at = err.find("==> installed 10 modules with ").unwrap();
+    assert!(beat_at < done_at, "{err}");
+
+    // -q stays quiet; CFY_AP_HEARTBEAT=0 turns the heartbeat off.
+    let faster = [("CFY_AP_HEARTBEAT", "0.001")];
+    let off = [("CFY_AP_HEARTBEAT", "0")];
+    let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz"], &faster);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("... still writing copy.tar.gz ("), "{}", text(&out));
+    // -v: the step's start line is in the present tense too.
+    let out = cfy_ap(dir, &["-v", "archive", "cloudify", "copy.tar.gz", "-f"], &off);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("--> writing copy.tar.gz ...\n"), "{}", text(&out));
+    let out = cfy_ap(dir, &["-q", "archive", "cloudify", "copy.tar.gz", "-f"], &faster);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stderr(&out), "", "quiet printed something");
+    let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz", "-f"], &off);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!stderr(&out).contains("still"), "{}", text(&out));
+}
