@@ -1,5 +1,5 @@
 //! One handler per command: the build (no subcommand), `archive`, `publish`,
-//! `init`, `completions`, `man`, `schema`.
+//! `init`, `completions`, `man` (its page: [`super::man`]), `schema`.
 
 use super::args::{
     ArchiveArgs, Cli, CompletionsArgs, InitArgs, PackagingFilesArgs, PublishArgs, ShellArg,
@@ -73,11 +73,7 @@ pub fn completions(a: &CompletionsArgs) -> Result<(), Error> {
 }
 
 pub fn man() -> Result<(), Error> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Error::build(format!("rendering the man page: {e}")))?;
-    print(&out)
+    print(&super::man::render()?)
 }
 
 pub fn schema() -> Result<(), Error> {
