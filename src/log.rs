@@ -167,8 +167,7 @@ impl Heartbeat {
         let doing = ongoing(what);
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(every)
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
                 line(&format!(
                     "... still {doing} ({} s)",

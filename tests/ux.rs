@@ -185,7 +185,10 @@ fn the_man_page_renders() {
     assert!(archive.contains("Replace OUTPUT"), "{commands}");
     let man = &commands[commands.find("   cfy-ap man").unwrap()..];
     let man = &man[..man.find("   cfy-ap schema").unwrap_or(man.len())];
-    assert!(!man.contains("--force") && !man.contains("--config"), "{man}");
+    assert!(
+        !man.contains("--force") && !man.contains("--config"),
+        "{man}"
+    );
     assert!(have("man"), "man is needed (tests/run.sh installs man-db)");
     {
         let o = Command::new("man")
@@ -423,7 +426,9 @@ fn a_private_interpreter_is_warned_about_before_the_build() {
     let said = err
         .find(&format!("warning: python_path {PYENV_311} "))
         .unwrap_or_else(|| panic!("no warning:\n{err}"));
-    let venv = err.find("==> created virtualenv").expect("the venv step ran");
+    let venv = err
+        .find("==> created virtualenv")
+        .expect("the venv step ran");
     assert!(said < venv, "warned after the build started:\n{err}");
 
     // The distribution's interpreter: no warning anywhere.
@@ -509,7 +514,10 @@ fn long_steps_show_life_in_logs() {
     let out = cfy_ap(dir, &["-c", "config.yaml"], &fast);
     assert!(out.status.success(), "{}", text(&out));
     let err = stderr(&out);
-    let beats: Vec<&str> = err.lines().filter(|l| l.starts_with("... still ")).collect();
+    let beats: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("... still "))
+        .collect();
     let installing = beats
         .iter()
         .position(|l| l.starts_with("... still installing 10 modules with ") && l.ends_with(" s)"))
@@ -528,12 +536,28 @@ fn long_steps_show_life_in_logs() {
     let off = [("CFY_AP_HEARTBEAT", "0")];
     let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz"], &faster);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains("... still writing copy.tar.gz ("), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("... still writing copy.tar.gz ("),
+        "{}",
+        text(&out)
+    );
     // -v: the step's start line is in the present tense too.
-    let out = cfy_ap(dir, &["-v", "archive", "cloudify", "copy.tar.gz", "-f"], &off);
+    let out = cfy_ap(
+        dir,
+        &["-v", "archive", "cloudify", "copy.tar.gz", "-f"],
+        &off,
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains("--> writing copy.tar.gz ...\n"), "{}", text(&out));
-    let out = cfy_ap(dir, &["-q", "archive", "cloudify", "copy.tar.gz", "-f"], &faster);
+    assert!(
+        stderr(&out).contains("--> writing copy.tar.gz ...\n"),
+        "{}",
+        text(&out)
+    );
+    let out = cfy_ap(
+        dir,
+        &["-q", "archive", "cloudify", "copy.tar.gz", "-f"],
+        &faster,
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(stderr(&out), "", "quiet printed something");
     let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz", "-f"], &off);
@@ -577,7 +601,8 @@ fn each_command_lists_only_its_own_options_in_its_own_words() {
     ];
     let verbosity = ["-v", "--verbose", "-q", "--quiet"];
     // (command, flags it lists, flags it must not list, the -f line's words)
-    let cases: [(&[&str], Vec<&str>, Vec<&str>, Option<&str>); 8] = [
+    type Case<'a> = (&'a [&'a str], Vec<&'a str>, Vec<&'a str>, Option<&'a str>);
+    let cases: [Case; 8] = [
         (
             &[],
             [&build_only[..], &verbosity, &["-f", "--force"]].concat(),
@@ -599,7 +624,15 @@ fn each_command_lists_only_its_own_options_in_its_own_words() {
         (
             &["publish"],
             [&verbosity[..], &["-f", "--force", "--repo", "--dry-run"]].concat(),
-            ["-c", "--config", "--format", "--from-tar", "--installer", "--root"].to_vec(),
+            [
+                "-c",
+                "--config",
+                "--format",
+                "--from-tar",
+                "--installer",
+                "--root",
+            ]
+            .to_vec(),
             Some("Replace a published package"),
         ),
         (
@@ -633,10 +666,16 @@ fn each_command_lists_only_its_own_options_in_its_own_words() {
         let help = stdout(&out);
         let flags = listed_flags(&help);
         for f in &listed {
-            assert!(flags.iter().any(|l| l == f), "{command:?} lacks {f}:\n{help}");
+            assert!(
+                flags.iter().any(|l| l == f),
+                "{command:?} lacks {f}:\n{help}"
+            );
         }
         for f in &foreign {
-            assert!(!flags.iter().any(|l| l == f), "{command:?} lists {f}:\n{help}");
+            assert!(
+                !flags.iter().any(|l| l == f),
+                "{command:?} lists {f}:\n{help}"
+            );
         }
         assert!(flags.iter().any(|l| l == "--help"), "{command:?}:\n{help}");
         // The -f line in the command's own words; -v not the build's.
@@ -682,8 +721,22 @@ fn options_before_a_command_reach_it_or_are_refused() {
     let fpr = gpg.new_key("Ux Test <ux@example.invalid>", "ed25519", "sign", "");
     gpg.export_secret(&fpr, "", &dir.join("key.asc"));
     for args in [
-        &["-f", "publish", "--sign-key", "key.asc", "--export-key", "pub.asc"][..],
-        &["publish", "--sign-key", "key.asc", "--export-key", "pub.asc", "-f"],
+        &[
+            "-f",
+            "publish",
+            "--sign-key",
+            "key.asc",
+            "--export-key",
+            "pub.asc",
+        ][..],
+        &[
+            "publish",
+            "--sign-key",
+            "key.asc",
+            "--export-key",
+            "pub.asc",
+            "-f",
+        ],
     ] {
         std::fs::write(dir.join("pub.asc"), "old").unwrap();
         let out = cfy_ap(dir, args, &[]);
@@ -695,7 +748,10 @@ fn options_before_a_command_reach_it_or_are_refused() {
     // (`--dry-run archive` used to write the archive).
     std::fs::remove_file(dir.join("out.tar.gz")).unwrap();
     for (args, flag) in [
-        (&["--dry-run", "archive", "d", "out.tar.gz"][..], "--dry-run"),
+        (
+            &["--dry-run", "archive", "d", "out.tar.gz"][..],
+            "--dry-run",
+        ),
         (&["-c", "x.yaml", "init", "out.tar.gz"], "-c/--config"),
         (&["-f", "man"], "-f/--force"),
         (&["-q", "schema"], "-q/--quiet"),

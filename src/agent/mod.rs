@@ -84,7 +84,10 @@ fn is_replaceable_venv(dir: &Path) -> bool {
 /// Build the agent virtualenv and its tar.gz.
 pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     precheck(plan, &plan.outputs())?;
-    for said in [&plan.python_note, &plan.python_warning].into_iter().flatten() {
+    for said in [&plan.python_note, &plan.python_warning]
+        .into_iter()
+        .flatten()
+    {
         log.warn(said);
     }
     // With a root: commands run inside it, files land in its overlay (root.rs);

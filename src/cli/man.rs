@@ -40,9 +40,7 @@ fn body(render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Re
 
 fn exit_status() -> Vec<(String, String)> {
     let code = |k: Kind| k.exit_code().to_string();
-    let signals: Vec<String> = [1u8, 2, 15]
-        .map(|s| code(Kind::Interrupted(s)))
-        .to_vec();
+    let signals: Vec<String> = [1u8, 2, 15].map(|s| code(Kind::Interrupted(s))).to_vec();
     vec![
         ("0".into(), "Success (also a dry run).".into()),
         (
@@ -106,7 +104,11 @@ pub fn render() -> Result<Vec<u8>, Error> {
         writeln!(out, ".SH COMMANDS")?;
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             let man = clap_mangen::Man::new(sub.clone());
-            writeln!(out, ".SS \"{}\"", roff(&format!("cfy-ap {}", sub.get_name())))?;
+            writeln!(
+                out,
+                ".SS \"{}\"",
+                roff(&format!("cfy-ap {}", sub.get_name()))
+            )?;
             out.extend(body(|w| man.render_synopsis_section(w))?.as_bytes());
             if let Some(about) = sub.get_about() {
                 writeln!(out, ".PP\n{}", roff(&about.to_string()))?;
