@@ -396,7 +396,10 @@ fn auto_picks_pip_for_python_2_7_and_uv_refuses_it() {
     assert!(out.status.success(), "{}", text(&out));
     // The first step's line (after the warning that pyenv's Python is private).
     let err = stderr(&out);
-    let first = err.lines().find(|l| l.starts_with("==> ")).unwrap_or_default();
+    let first = err
+        .lines()
+        .find(|l| l.starts_with("==> "))
+        .unwrap_or_default();
     assert!(
         first.contains("(2.7.18), installer pip (auto: Python 2.7.18 is not supported by uv)"),
         "{err}"
