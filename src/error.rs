@@ -59,7 +59,7 @@ impl Error {
     }
     /// An I/O failure on `path` while doing `what` (e.g. "writing", "reading").
     pub fn io(what: &str, path: &Path, err: io::Error) -> Self {
-        Self::build(format!("{what} {}: {err}", path.display()))
+        Self::build(format!("{what} {}: {}", path.display(), io_cause(&err)))
     }
     /// Add a context or hint line.
     pub fn with(mut self, line: impl Into<String>) -> Self {
@@ -82,6 +82,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// What an I/O error says, without the name of the temporary file it was about
+/// (`tempfile` wraps the OS error and appends ` at path "DIR/.NAME.XXXXXX"`):
+/// that name is internal, and the message names the directory.
+pub fn io_cause(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at path \"") {
+        Some(at) if err.get_ref().is_some() && text.ends_with('"') => text[..at].to_string(),
+        _ => text,
+    }
+}
 
 /// Attach a path to an I/O result.
 pub trait IoContext<T> {

@@ -6,6 +6,9 @@
 //!   `CFY_AP_PROGRESS=plain` forces the plain lines; `TERM=dumb` gets them too.
 //! * `-v`: the commands run and their output (plain lines: tool output would break
 //!   a spinner). `-q`: errors only.
+//! * Without a spinner (logs, CI, `-v`), a step that runs long says so every 10 s,
+//!   `... still installing … (20 s)`; `CFY_AP_HEARTBEAT=SECONDS` sets the interval
+//!   (`0`: never).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -101,12 +104,14 @@ pub fn tree_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// `created virtualenv X` → `creating virtualenv X`, for the spinner.
+/// `created virtualenv X` → `creating virtualenv X`: what a step is doing while
+/// it runs (the spinner, the heartbeat).
 fn ongoing(what: &str) -> String {
-    const VERBS: [(&str, &str); 20] = [
+    const VERBS: [(&str, &str); 21] = [
         ("added", "adding"),
         ("built", "building"),
         ("checked", "checking"),
+        ("compiled", "compiling"),
         ("copied", "copying"),
         ("created", "creating"),
         ("downloaded", "downloading"),
@@ -127,9 +132,63 @@ fn ongoing(what: &str) -> String {
     ];
     let (first, rest) = what.split_once(' ').unwrap_or((what, ""));
     match VERBS.iter().find(|(done, _)| *done == first) {
-        Some((_, doing)) if rest.is_empty() => format!("{doing}…"),
-        Some((_, doing)) => format!("{doing} {rest}…"),
-        None => format!("{what}…"),
+        Some((_, doing)) if rest.is_empty() => doing.to_string(),
+        Some((_, doing)) => format!("{doing} {rest}"),
+        None => what.to_string(),
+    }
+}
+
+/// Between two heartbeat lines: `CFY_AP_HEARTBEAT` seconds (`0`: none), else 10.
+fn heartbeat_interval() -> Option<Duration> {
+    let secs = std::env::var("CFY_AP_HEARTBEAT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(10.0);
+    (secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// True while a heartbeat runs (at most one: nested steps have none).
+static BEATING: AtomicBool = AtomicBool::new(false);
+
+/// The heartbeat of a step shown without a spinner: every interval a line
+/// `... still <doing> (N s)`, so a log shows the run is alive. Stops when dropped.
+struct Heartbeat {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(what: &str, start: Instant) -> Option<Heartbeat> {
+        let every = heartbeat_interval()?;
+        if BEATING.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let doing = ongoing(what);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                line(&format!(
+                    "... still {doing} ({} s)",
+                    start.elapsed().as_secs()
+                ));
+            }
+        });
+        Some(Heartbeat {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        BEATING.store(false, Ordering::SeqCst);
     }
 }
 
@@ -217,7 +276,7 @@ impl Log {
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         if self.verbose && !self.quiet {
-            let _ = writeln!(std::io::stderr(), "--> {what} ...");
+            let _ = writeln!(std::io::stderr(), "--> {} ...", ongoing(what));
         }
         let start = Instant::now();
         let shown = self.live() && with_active(|b| b.is_none());
@@ -228,7 +287,11 @@ impl Log {
             }
             *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
         }
+        let beat = (!self.quiet && !self.live())
+            .then(|| Heartbeat::start(what, start))
+            .flatten();
         let out = f();
+        drop(beat);
         if shown {
             COUNTING.store(false, Ordering::Relaxed);
             if let Some(bar) = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -278,7 +341,7 @@ impl Log {
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr_with_hz(10))
             .with_style(style)
             .with_prefix(prefix)
-            .with_message(ongoing(what));
+            .with_message(format!("{}…", ongoing(what)));
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
@@ -292,10 +355,11 @@ mod tests {
     fn ongoing_forms() {
         assert_eq!(
             ongoing("created virtualenv /x (python 3.11)"),
-            "creating virtualenv /x (python 3.11)…"
+            "creating virtualenv /x (python 3.11)"
         );
-        assert_eq!(ongoing("wrote a.tar.gz"), "writing a.tar.gz…");
-        assert_eq!(ongoing("something else"), "something else…");
+        assert_eq!(ongoing("wrote a.tar.gz"), "writing a.tar.gz");
+        assert_eq!(ongoing("compiled"), "compiling");
+        assert_eq!(ongoing("something else"), "something else");
     }
 
     #[test]

@@ -3,14 +3,14 @@
 mod cli;
 
 use agent_packager::log::{Log, error_prefix};
-use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     agent_packager::util::malloc::tune_allocator();
-    let cli = cli::args::Cli::parse();
-    let log = Log::new(cli.verbose, cli.quiet);
+    let cli = cli::args::parse();
+    let v = cli.verbosity();
+    let log = Log::new(v.verbose, v.quiet);
     match cli::run(cli, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

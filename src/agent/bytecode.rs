@@ -38,6 +38,12 @@ const CHUNKS: usize = 4;
 /// CPython 3.<minor> whose per-file bytes `COMPILE_PINNED` makes independent.
 const PINNED: std::ops::RangeInclusive<u32> = 7..=10;
 
+/// Whether builds with this interpreter use the bytecode cache: CPython 3.7 to
+/// 3.10 only (`PINNED`).
+pub fn uses_cache(pyc: Option<&PycId>) -> bool {
+    pyc.is_some_and(|p| PINNED.contains(&p.minor))
+}
+
 const COMPILE: &str = r#"
 import os, sys, py_compile
 kw = {}
@@ -133,7 +139,7 @@ pub fn compile(
         }
     }
     let python = venv.join("bin/python");
-    let Some(id) = pyc.filter(|p| PINNED.contains(&p.minor)) else {
+    let Some(id) = pyc.filter(|p| uses_cache(Some(p))) else {
         let failed = chunks(&python, COMPILE, &files, log)?;
         return Ok(Compiled {
             compiled: files.len() - failed,

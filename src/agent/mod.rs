@@ -84,8 +84,11 @@ fn is_replaceable_venv(dir: &Path) -> bool {
 /// Build the agent virtualenv and its tar.gz.
 pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     precheck(plan, &plan.outputs())?;
-    if let Some(note) = &plan.python_note {
-        log.warn(note);
+    for said in [&plan.python_note, &plan.python_warning]
+        .into_iter()
+        .flatten()
+    {
+        log.warn(said);
     }
     // With a root: commands run inside it, files land in its overlay (root.rs);
     // `venv` is where the venv's files are on the host.
@@ -194,6 +197,22 @@ pub fn bytecode_cache_location(
         return Err("off: it and the venv would contain each other");
     }
     Ok(dir)
+}
+
+/// The bytecode cache `--dry-run` names: the plan's, when the build would use
+/// it. Only CPython 3.7 to 3.10 does, so the interpreter is asked (its probe
+/// writes nothing); a `--root` build compiles inside the root, without it.
+pub fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'static str> {
+    let dir = plan.bytecode_cache.clone()?;
+    if plan.root.is_some() {
+        return Err("off: --root builds compile inside the root");
+    }
+    match python::probe(&plan.python, &Log::new(false, true)) {
+        Ok(i) if !bytecode::uses_cache(i.pyc.as_ref()) => {
+            Err("not used: the interpreter is not CPython 3.7-3.10")
+        }
+        _ => Ok(dir),
+    }
 }
 
 /// Where the manager source is unpacked: beside the venv, with a fixed name.

@@ -3,7 +3,9 @@
 use agent_packager::config::InstallerChoice;
 use agent_packager::{Error, Format, Options};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// `--installer` values: the config's own names, no second list here.
@@ -22,29 +24,37 @@ fn format_parser() -> impl TypedValueParser<Value = Format> {
         .map(|s| Format::parse(&s).expect("a possible value"))
 }
 
+/// Where `--help` sends the reader for the rest.
+macro_rules! see_man {
+    () => {
+        "Exit status, environment and files: man cfy-ap (or: cfy-ap man | man -l -)"
+    };
+}
+const SEE_MAN: &str = see_man!();
+
 /// Build a Cloudify agent (a Python virtualenv with celery, the Cloudify modules
 /// and your plugins) for this distribution, as a deterministic tar.gz.
 #[derive(Parser, Debug)]
-#[command(name = "cfy-ap", version, about, long_about = None)]
+#[command(
+    name = "cfy-ap",
+    version,
+    about,
+    long_about = None,
+    after_help = concat!(
+        "The options above are the build's; each command has its own: cfy-ap COMMAND --help.\n",
+        "-f, -v and -q may also come before a command that takes them (cfy-ap -f archive DIR OUT).\n",
+        see_man!()
+    )
+)]
 pub struct Cli {
     /// Path to the config YAML
-    #[arg(
-        short,
-        long,
-        value_name = "PATH",
-        default_value = "config.yaml",
-        global = true
-    )]
+    #[arg(short, long, value_name = "PATH", default_value = "config.yaml")]
     pub config: PathBuf,
     /// Recreate the venv and replace existing outputs
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     pub force: bool,
-    /// Show the commands run and pip's output
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-    /// Print errors only
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// Output formats (repeat or comma-separate): tar, deb, rpm
     #[arg(
         long = "format",
@@ -75,23 +85,40 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// `-v`/`-q`: the build's, and those of every command that reports progress.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct Verbosity {
+    /// Say more: each step as it starts, the commands run and their output
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print errors only
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Write a deterministic tar.gz of an existing directory
+    #[command(after_help = SEE_MAN)]
     Archive(ArchiveArgs),
     /// Add .deb packages to an apt repository, or .rpm packages to a yum
-    /// repository (created when missing), and regenerate its indices; -f
-    /// replaces a package published with other bytes
+    /// repository (created when missing), and regenerate its indices
+    #[command(after_help = SEE_MAN)]
     Publish(Box<PublishArgs>),
     /// Write a commented example config for this host (PATH `-`: standard output)
+    #[command(after_help = SEE_MAN)]
     Init(InitArgs),
     /// Print a shell completion script: source <(cfy-ap completions bash)
+    #[command(after_help = SEE_MAN)]
     Completions(CompletionsArgs),
     /// Print the man page (roff): cfy-ap man | man -l -
+    #[command(after_help = SEE_MAN)]
     Man,
     /// Print the JSON Schema of the config file, for editors
+    #[command(after_help = SEE_MAN)]
     Schema,
     /// Write the built-in packaging files of DISTRO into DIR, for editing
+    #[command(after_help = SEE_MAN)]
     PackagingFiles(PackagingFilesArgs),
 }
 
@@ -111,9 +138,75 @@ pub struct ArchiveArgs {
     /// root:root, so by default those bits are cleared, with a warning)
     #[arg(long)]
     pub keep_setid: bool,
+    /// Replace OUTPUT if it exists (a regular file only)
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+}
+
+impl Command {
+    /// The command's own `-f` and `-v`/`-q` (none for those that take none).
+    fn own(&self) -> (bool, Verbosity) {
+        match self {
+            Command::Archive(a) => (a.force, a.verbosity),
+            Command::Publish(p) => (p.force, p.verbosity),
+            Command::Init(a) => (a.force, a.verbosity),
+            Command::PackagingFiles(a) => (a.force, a.verbosity),
+            Command::Completions(_) | Command::Man | Command::Schema => {
+                (false, Verbosity::default())
+            }
+        }
+    }
+}
+
+/// Parse the command line, or exit 2 as clap does. An option of the build given
+/// before a command is refused rather than ignored (`cfy-ap --dry-run archive …`
+/// would write), except `-f`, `-v` and `-q` before a command that takes them.
+pub fn parse() -> Cli {
+    let mut cmd = Cli::command();
+    let matches = cmd.get_matches_mut();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
+    if let Some((name, _)) = matches.subcommand() {
+        let sub = cmd.find_subcommand(name).expect("a parsed command");
+        let foreign = cmd.get_arguments().find(|a| {
+            matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+                && !sub.get_arguments().any(|s| s.get_id() == a.get_id())
+        });
+        if let Some(arg) = foreign {
+            let flag = match (arg.get_short(), arg.get_long()) {
+                (Some(c), Some(l)) => format!("-{c}/--{l}"),
+                (_, l) => format!("--{}", l.unwrap_or_default()),
+            };
+            let msg = format!(
+                "{flag} is an option of the build, not of `cfy-ap {name}` (see cfy-ap {name} --help)"
+            );
+            cmd.error(ErrorKind::ArgumentConflict, msg).exit();
+        }
+    }
+    let v = cli.verbosity();
+    if v.verbose && v.quiet {
+        let msg = "-v/--verbose and -q/--quiet cannot be used together";
+        cmd.error(ErrorKind::ArgumentConflict, msg).exit();
+    }
+    cli
 }
 
 impl Cli {
+    /// `-f`, given before the command or after it.
+    pub fn force(&self) -> bool {
+        self.force || self.command.as_ref().is_some_and(|c| c.own().0)
+    }
+
+    /// `-v`/`-q`, given before the command or after it.
+    pub fn verbosity(&self) -> Verbosity {
+        let own = self.command.as_ref().map(|c| c.own().1).unwrap_or_default();
+        Verbosity {
+            verbose: self.verbosity.verbose || own.verbose,
+            quiet: self.verbosity.quiet || own.quiet,
+        }
+    }
+
     pub fn options(&self) -> Result<Options, Error> {
         let mut formats = Vec::new();
         for f in &self.formats {
@@ -125,7 +218,7 @@ impl Cli {
             formats,
             validate: !self.no_validation,
             bytecode_cache: !self.no_bytecode_cache,
-            force: self.force,
+            force: self.force(),
             config_path: Some(self.config.clone()),
             from_tar: self.from_tar.clone(),
             installer: self.installer,
@@ -202,6 +295,12 @@ pub struct PublishArgs {
     /// Metadata compression of a yum repository: gzip or zstd
     #[arg(long, value_name = "gzip|zstd")]
     pub compression: Option<String>,
+    /// Replace a published package that has other bytes (same name, version and
+    /// architecture), or an existing --export-key FILE
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// The .deb files (apt repository) or .rpm files (yum repository) to add
     /// (with --copy: the packages to copy)
     #[arg(
@@ -213,9 +312,14 @@ pub struct PublishArgs {
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// Where to write it (`-`: standard output); refuses to replace a file without -f
+    /// Where to write it (`-`: standard output)
     #[arg(value_name = "PATH", default_value = "config.yaml")]
     pub path: PathBuf,
+    /// Replace PATH if it exists (a regular file only)
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Args, Debug)]
@@ -241,4 +345,9 @@ pub struct PackagingFilesArgs {
     /// Directory to write the files into (created when missing)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Replace files of the set already in DIR
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }

@@ -1,5 +1,5 @@
 //! One handler per command: the build (no subcommand), `archive`, `publish`,
-//! `init`, `completions`, `man`, `schema`.
+//! `init`, `completions`, `man` (its page: [`super::man`]), `schema`.
 
 use super::args::{
     ArchiveArgs, Cli, CompletionsArgs, InitArgs, PackagingFilesArgs, PublishArgs, ShellArg,
@@ -7,7 +7,7 @@ use super::args::{
 use agent_packager::package::builtin;
 use agent_packager::util::atomic;
 use agent_packager::util::paths::normalize;
-use agent_packager::{Error, archive, config, log::Log, plan::Plan, writers};
+use agent_packager::{Error, archive, config, log::Log, writers};
 use clap::CommandFactory;
 use std::io::Write;
 
@@ -18,7 +18,15 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     // One plan, or one per build root (`--root`, `build_roots:`).
     let plans = agent_packager::root::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
-        let texts: Vec<String> = plans.iter().map(Plan::to_string).collect();
+        let texts: Vec<String> = plans
+            .into_iter()
+            .map(|mut plan| {
+                if plan.from_tar.is_none() {
+                    plan.bytecode_cache = agent_packager::agent::dry_run_bytecode_cache(&plan);
+                }
+                plan.to_string()
+            })
+            .collect();
         return print(format!("{}\n", texts.join("\n\n")).as_bytes());
     }
     agent_packager::root::execute_all(&plans, log)?;
@@ -65,11 +73,7 @@ pub fn completions(a: &CompletionsArgs) -> Result<(), Error> {
 }
 
 pub fn man() -> Result<(), Error> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Error::build(format!("rendering the man page: {e}")))?;
-    print(&out)
+    print(&super::man::render()?)
 }
 
 pub fn schema() -> Result<(), Error> {

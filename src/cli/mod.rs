@@ -1,9 +1,10 @@
 //! The `cfy-ap` command line: [`args`] (clap types) and [`commands`] (one
-//! handler per command; [`yum`] is `publish` for rpms); [`run`] is the one
-//! dispatch.
+//! handler per command; [`yum`] is `publish` for rpms; [`man`] the man page);
+//! [`run`] is the one dispatch.
 
 pub mod args;
 pub mod commands;
+pub mod man;
 pub mod yum;
 
 use agent_packager::{Error, log::Log};
@@ -21,7 +22,7 @@ pub fn run(cli: Cli, log: &Log) -> Result<(), Error> {
 /// Runs the command; `cli` is taken so that `publish` owns its (possibly many)
 /// paths rather than copying them.
 fn dispatch(mut cli: Cli, log: &Log) -> Result<(), Error> {
-    let force = cli.force;
+    let force = cli.force();
     if matches!(
         cli.command,
         None | Some(Command::Archive(_)) | Some(Command::Publish(_))

@@ -121,7 +121,10 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# --extra-index-url, --find-links and --no-index from pip_options.");
     out("# installer: auto");
     out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
-    out("# cache_dir: ~/.cache/cfy-ap    # default: the installer's own cache");
+    out("# The installer's download and wheel cache (its --cache-dir; default: pip's or");
+    out("# uv's own), which also holds the bytecode cache (cfy-ap-pyc; default:");
+    out("# ~/.cache/cfy-ap/pyc). Not inside the venv; `~` is not expanded.");
+    out("# cache_dir: /var/cache/cfy-ap");
     out("# bytecode_cache: true          # reuse .pyc of earlier builds (CPython 3.7-3.10)");
     out("");
     out("# The agent archive, and its gzip level (1-9).");

@@ -61,6 +61,9 @@ impl fmt::Display for Plan {
         if let Some(note) = &self.python_note {
             writeln!(f, "              ({note})")?;
         }
+        if let Some(warning) = &self.python_warning {
+            writeln!(f, "warning: {warning}")?;
+        }
         writeln!(f, "venv:         {}", self.venv.display())?;
         writeln!(f, "tar members:  {}/...", self.tar_prefix)?;
         if !self.pip_options.is_empty() {

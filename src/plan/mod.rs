@@ -43,6 +43,9 @@ pub struct Plan {
     pub python: PathBuf,
     /// Said to the user when the interpreter is not the configured/default one.
     pub python_note: Option<String>,
+    /// Said before the build (and in `--dry-run`) when the interpreter is private
+    /// to this host, so the agent cannot run on the target.
+    pub python_warning: Option<String>,
     pub venv: PathBuf,
     /// Member prefix inside the tar (the venv path, normalised, no leading `/`).
     pub tar_prefix: String,
@@ -164,6 +167,12 @@ impl Plan {
             },
         };
 
+        // In a root the interpreter is the root's own; with --from-tar there is none.
+        let python_warning = match (&root, &opts.from_tar) {
+            (None, None) => paths::private_python_warning(&normalize(&cwd.join(&python))),
+            _ => None,
+        };
+
         let output_tar = normalize(
             &cwd.join(
                 cfg.output_tar
@@ -278,6 +287,7 @@ impl Plan {
             detected,
             python,
             python_note,
+            python_warning,
             venv,
             tar_prefix,
             modules,

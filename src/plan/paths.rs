@@ -37,6 +37,24 @@ pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Optio
     }
 }
 
+/// Where distributions install Python: an interpreter elsewhere (pyenv, a home
+/// directory, a build tree, a relative path) is private to this host.
+const SYSTEM_PYTHON_DIRS: [&str; 3] = ["/usr", "/bin", "/opt"];
+
+/// The warning for an interpreter (absolute, normalised) that is not under a
+/// [`SYSTEM_PYTHON_DIRS`] directory: the venv's `bin/python` links to it, so
+/// the agent runs only on hosts that have that very file.
+pub(super) fn private_python_warning(python: &Path) -> Option<String> {
+    if SYSTEM_PYTHON_DIRS.iter().any(|d| python.starts_with(d)) {
+        return None;
+    }
+    Some(format!(
+        "python_path {} is not where a distribution installs Python (under {}): the agent's bin/python points at it, so only hosts with that same file can run the agent; build with the distribution's interpreter (python_path: /usr/bin/python3), or for another distribution with --root DIR",
+        python.display(),
+        SYSTEM_PYTHON_DIRS.join(", ")
+    ))
+}
+
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -24,8 +24,8 @@ pub struct Spill {
 impl Spill {
     /// A new, empty spill file in `dir` (on the filesystem being published to).
     pub fn new(dir: &Path) -> Result<Spill> {
-        let file = tempfile::tempfile_in(dir)
-            .map_err(|e| Error::build(format!("cannot write into {}: {e}", dir.display())))?;
+        let file =
+            tempfile::tempfile_in(dir).map_err(|e| Error::io("cannot write into", dir, e))?;
         Ok(Spill {
             file,
             len: AtomicU64::new(0),

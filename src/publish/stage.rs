@@ -60,7 +60,7 @@ pub(crate) fn stage_copy<T>(
         .prefix(&prefix)
         .suffix(".partial")
         .tempfile_in(root)
-        .map_err(|e| Error::build(format!("cannot write into {}: {e}", root.display())))?;
+        .map_err(|e| Error::io("cannot write into", root, e))?;
     let tmp_path = tmp.path().to_path_buf();
     let item = {
         let len = fs::metadata(src).map_or(0, |m| m.len());

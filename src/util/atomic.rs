@@ -71,8 +71,9 @@ impl AtomicFile {
 
 fn unwritable(dir: &Path, e: std::io::Error) -> Error {
     Error::build(format!(
-        "cannot write to output directory {}: {e}",
-        dir.display()
+        "cannot write to output directory {}: {}",
+        dir.display(),
+        crate::error::io_cause(&e)
     ))
     .with("create the directory or make it writable, or choose another output path")
 }
