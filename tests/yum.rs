@@ -1255,3 +1255,31 @@ fn crafted_rpms_are_refused_as_rpm_refuses_them() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A publish that fails after its packages are in `Packages/` but before the
+/// metadata switch (here: a directory where the signature is written) leaves
+/// no new package file behind: no metadata names it.
+#[test]
+fn a_publish_failing_before_its_switch_leaves_no_new_package_file() {
+    let w = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let (secret, _) = keys.make("fresh", w.path());
+    let first = tiny_rpm(w.path(), "first-agent", None, "first");
+    let second = tiny_rpm(w.path(), "second-agent", None, "second");
+    let repo = w.path().join("repo");
+    let (r, k) = (repo.to_str().unwrap(), secret.to_str().unwrap());
+    ok(publish(&["--repo", r, "--sign-key", k], &[&first]));
+    let asc = repo.join("repodata/repomd.xml.asc");
+    fs::remove_file(&asc).unwrap();
+    fs::create_dir(&asc).unwrap();
+    let before = tree_hash(&repo);
+    let o = publish(&["--repo", r, "--sign-key", k], &[&second]);
+    refused(&o, 1, "repomd.xml.asc", &repo, &before);
+    assert!(!repo.join("Packages/s").exists(), "new package files left");
+    fs::remove_dir(&asc).unwrap();
+    ok(publish(&["--repo", r, "--sign-key", k], &[&second]));
+    assert!(
+        repo.join("Packages/s/second-agent-1.0-1.noarch.rpm")
+            .exists()
+    );
+}

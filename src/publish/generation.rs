@@ -44,6 +44,32 @@ impl Drop for Next {
     }
 }
 
+/// Files a publish writes outside the next generation for it to name (pool
+/// files, packages) that were not there before: removed when dropped, unless
+/// the switch made them part of the repository ([`switch`], [`exchange`]).
+/// A publish failing before its switch so leaves nothing no index names.
+#[derive(Default)]
+pub(crate) struct Fresh(Vec<PathBuf>);
+
+impl Fresh {
+    pub fn new(files: Vec<PathBuf>) -> Fresh {
+        Fresh(files)
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = fs::remove_file(path);
+            // Its directories too, where that left them empty
+            // (`pool/<component>/<prefix>/<name>`, `Packages/<letter>`).
+            for dir in path.ancestors().skip(1).take(2) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
 /// Remove a previous run's unfinished generation, then make the next one a
 /// copy of `live` (hard links; empty when `live` does not exist).
 pub(crate) fn prepare(live: &Path) -> Result<Next> {
@@ -96,14 +122,14 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 /// First, in one parallel batch, the `written` files and every directory of
 /// `next` are synced, and the pool's copy and sync (`pool`, started earlier) is waited
 /// for: the new generation and all it names are on disk before it becomes visible.
-/// An error means nothing was switched; `Ok` holds how the steps after the
-/// switch (making it durable, removing the old generation) went.
+/// Once switched, `fresh` is part of the repository.
 pub(super) fn switch(
     next: &Next,
     live: &Path,
     written: &[PathBuf],
     pool: Background<'_>,
-) -> Result<Result<()>> {
+    fresh: &mut Fresh,
+) -> Result<()> {
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(&**next)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -114,15 +140,16 @@ pub(super) fn switch(
     // On failure the new generation names pool files that are not all there:
     // it goes when `next` is dropped.
     pool.wait()?;
-    swap(next, live)?;
-    Ok(settle(next, live))
+    exchange(next, live, fresh)
 }
 
 /// Make `next` (complete and on disk) the live directory in one step, make
 /// that durable, then remove the old generation. (The yum publisher's
-/// `repodata` too: `repomd.xml` and its signature change together.)
-pub(crate) fn exchange(next: &Path, live: &Path) -> Result<()> {
+/// `repodata` too: `repomd.xml` and its signature change together.) Once
+/// switched, `fresh` is part of the repository.
+pub(crate) fn exchange(next: &Path, live: &Path, fresh: &mut Fresh) -> Result<()> {
     swap(next, live)?;
+    fresh.0.clear();
     settle(next, live)
 }
 
@@ -182,7 +209,7 @@ mod tests {
         let next = prepare(&live).unwrap();
         fs::remove_file(next.join("repomd.xml")).unwrap();
         fs::write(next.join("repomd.xml"), "new").unwrap();
-        exchange(&next, &live).unwrap();
+        exchange(&next, &live, &mut Fresh::default()).unwrap();
         drop(next);
         assert_eq!(fs::read(live.join("repomd.xml")).unwrap(), b"new");
         let left: Vec<_> = fs::read_dir(t.path()).unwrap().flatten().collect();

@@ -206,26 +206,6 @@ fn commit(
     })
 }
 
-/// The pool files a publish creates, removed when dropped before its switch
-/// made them part of the repository (the switch empties the list).
-struct FreshPool<'a> {
-    root: &'a Path,
-    files: Vec<String>,
-}
-
-impl Drop for FreshPool<'_> {
-    fn drop(&mut self) {
-        for f in &self.files {
-            let path = self.root.join(f);
-            let _ = fs::remove_file(&path);
-            // Its directories too, where this left them empty (`pool/<c>/<p>/<name>`).
-            for dir in path.ancestors().skip(1).take(2) {
-                let _ = fs::remove_dir(dir);
-            }
-        }
-    }
-}
-
 /// The live generation as this publish found it.
 struct Before {
     /// Whether it is signed.
@@ -302,10 +282,8 @@ fn writes<'s>(
     let wrote_pool = new.plans.copies_any();
     // Declared before the copy's thread: on an early return that thread is
     // joined first, then what it created goes.
-    let mut fresh = FreshPool {
-        root,
-        files: new.plans.fresh()?,
-    };
+    let fresh = new.plans.fresh()?.iter().map(|f| root.join(f)).collect();
+    let mut fresh = generation::Fresh::new(fresh);
     let pool = copy::start(scope, root, new.plans, &req.debs);
     let mut written: Vec<PathBuf> = Vec::new();
 
@@ -458,10 +436,7 @@ fn writes<'s>(
     }
     // 5. The switch: readers see the whole new generation at once.
     if changed {
-        let settled = generation::switch(dist, &live, &written, pool)?;
-        // Live: the new indices name the new pool files.
-        fresh.files.clear();
-        settled?;
+        generation::switch(dist, &live, &written, pool, &mut fresh)?;
     } else {
         pool.wait()?;
         generation::remove_debris(&live)?;

@@ -157,7 +157,13 @@ fn retitle(root: &Path, codename: &str, signer: Option<&Signer>) -> Result<()> {
             &mut written,
         )?;
     }
-    generation::switch(&next, &live, &written, Background::idle())?
+    generation::switch(
+        &next,
+        &live,
+        &written,
+        Background::idle(),
+        &mut generation::Fresh::default(),
+    )
 }
 
 /// `text` (a Release) with its `Suite:` field set to `suite`.

@@ -270,6 +270,10 @@ fn commit(
             &b.location,
         ))
     });
+    // The packages this publish adds to `Packages/`: gone again if it fails
+    // before the switch (no metadata would name them).
+    let fresh = moves.iter().map(|(rel, _)| root.join(rel));
+    let mut fresh = generation::Fresh::new(fresh.filter(|p| !p.exists()).collect());
     let (docs, persisted) = std::thread::scope(|s| {
         let render = s.spawn(|| render_documents(&entries, opts.compression));
         let persisted = persist_packages(root, moves);
@@ -329,7 +333,7 @@ fn commit(
     // 3. The switch: repomd.xml, its signature and the files they name
     // change in one step (a reader, or a publish killed at any point, never
     // pairs a repomd.xml with another one's signature).
-    generation::exchange(&next, &repodata)?;
+    generation::exchange(&next, &repodata, &mut fresh)?;
     Ok(summary(plans, true))
 }
 
