@@ -2,9 +2,11 @@
 //! `cfy-ap`, real uv and real Pythons, offline from `fixtures/`.
 //!
 //! uv comes from `$CFY_AP_TEST_UV` (tests/run.sh installs it with pip into a
-//! cached venv outside the checkout); Python 2.7 and 3.7 from pyenv, 2.7 with
-//! `virtualenv<20.22` (also installed by tests/run.sh). A missing tool fails the
-//! test with a message saying how to get it.
+//! cached venv outside the checkout); Python 2.7, 3.6 and 3.7 from pyenv, 2.7
+//! with `virtualenv<20.22` from `$CFY_AP_TEST_VIRTUALENV` (tests/run.sh installs
+//! it there with `pip install --target`, never into pyenv's Python), given to
+//! cfy-ap as `virtualenv_path`. A missing tool fails the test with a message
+//! saying how to get it.
 
 mod common;
 
@@ -35,6 +37,19 @@ fn pyenv(version: &str) -> String {
         "Python {version} is needed at {p} (pyenv install {version})"
     );
     p
+}
+
+/// virtualenv<20.22 for Python 2.7, in a directory of its own.
+fn py27_virtualenv() -> PathBuf {
+    let dir = std::env::var_os("CFY_AP_TEST_VIRTUALENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/cfy-ap-test/py27-virtualenv"));
+    assert!(
+        dir.join("virtualenv/__main__.py").is_file(),
+        "virtualenv<20.22 for Python 2.7 is needed in {} ($CFY_AP_TEST_VIRTUALENV): run tests/run.sh, which installs it there with python2.7 -m pip install --target",
+        dir.display()
+    );
+    dir
 }
 
 fn build(dir: &Path, cfg: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -357,30 +372,31 @@ fn py2_celery(dir: &Path) -> PathBuf {
     src
 }
 
+/// A Python 2.7 agent of `py2_celery` (made in `dir`) into `py2.tar.gz`, with
+/// the private virtualenv; `extra` is appended.
+fn py27_config(dir: &Path, extra: &str) -> String {
+    let celery = py2_celery(dir);
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {}\n\
+         virtualenv_path: {}\n\
+         base_modules:\n  celery: {}\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\n\
+         management_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+         pip_options: [--no-index]\noutput_tar: py2.tar.gz\n{extra}",
+        pyenv("2.7.18"),
+        py27_virtualenv().display(),
+        celery.display()
+    )
+}
+
 #[test]
 fn auto_picks_pip_for_python_2_7_and_uv_refuses_it() {
     let uv = uv();
-    let py27 = pyenv("2.7.18");
-    let probe = std::process::Command::new(&py27)
-        .args(["-m", "virtualenv", "--version"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "Python 2.7 needs virtualenv<20.22: {py27} -m pip install 'virtualenv<20.22' (tests/run.sh does this)"
-    );
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let celery = py2_celery(dir);
     let cfg = |installer: &str| {
-        format!(
-            "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {py27}\n\
-             installer: {installer}\nuv_path: {}\n\
-             base_modules:\n  celery: {}\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\n\
-             management_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
-             pip_options: [--no-index]\noutput_tar: py2.tar.gz\n",
-            uv.display(),
-            celery.display()
+        py27_config(
+            dir,
+            &format!("installer: {installer}\nuv_path: {}\n", uv.display()),
         )
     };
     let out = build(dir, &cfg("uv"), &[], &[]);
@@ -528,4 +544,126 @@ fn uv_hard_links_from_its_cache_and_the_build_never_changes_the_cache() {
     // The agent imports its modules and runs its console scripts, moved.
     let x = extract(&dir.join("agent.tar.gz"), 1);
     runs_relocated(&x.path().join("env"), &venv);
+}
+
+/// Every file, link and directory below `dir` (not following links): its
+/// type, mode, and its bytes' sha256 or its target.
+fn state(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let m = e.path().symlink_metadata().unwrap();
+            let what = if m.is_file() {
+                hex::encode(sha2::Sha256::digest(std::fs::read(e.path()).unwrap()))
+            } else if m.is_symlink() {
+                std::fs::read_link(e.path()).unwrap().display().to_string()
+            } else {
+                String::new()
+            };
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, format!("{:o} {what}", m.mode()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_python_2_7_build_uses_its_own_virtualenv_and_leaves_the_interpreters_alone() {
+    // Every pyenv interpreter's site-packages, 2.7.18 and 3.6.15 at least.
+    let mut interpreters: Vec<PathBuf> = std::fs::read_dir(PYENV)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    interpreters.sort();
+    let site_packages: Vec<PathBuf> = interpreters
+        .iter()
+        .flat_map(|v| std::fs::read_dir(v.join("lib")).unwrap().flatten())
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    for v in ["2.7.18", "3.6.15"] {
+        pyenv(v);
+        assert!(
+            site_packages
+                .iter()
+                .any(|p| p.starts_with(format!("{PYENV}/{v}/"))),
+            "{site_packages:?}"
+        );
+    }
+    let before: Vec<_> = site_packages.iter().map(|p| state(p)).collect();
+    let private = py27_virtualenv();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let out = build(dir, &py27_config(dir, ""), &["-v"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // virtualenv came from the private directory, on PYTHONPATH for the
+    // probe and `-m virtualenv` only (never for pip: the agent's pip would
+    // take its dependencies there as installed).
+    let log = stderr(&out);
+    assert!(
+        log.contains(&format!(
+            "virtualenv: {}/virtualenv/__init__.py",
+            private.display()
+        )),
+        "{log}"
+    );
+    let made = format!(
+        "$ PYTHONPATH={} {} -m virtualenv ",
+        private.display(),
+        pyenv("2.7.18")
+    );
+    assert!(log.contains(&made), "{log}");
+    let pip = log
+        .lines()
+        .find(|l| l.contains(" -m pip install "))
+        .unwrap_or_default();
+    assert!(
+        pip.trim_start().starts_with("$ ") && !pip.contains("PYTHONPATH"),
+        "{log}"
+    );
+    let x = extract(&dir.join("py2.tar.gz"), 1);
+    let py = x.path().join("env/bin/python");
+    let hello = tool(x.path().join("env/bin/celery").to_str().unwrap(), &[]);
+    assert_eq!(hello.trim(), "celery 3.1.17 (py2)");
+    let leaked = std::process::Command::new(&py)
+        .args(["-c", "import virtualenv"])
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(
+        !leaked.status.success(),
+        "virtualenv is importable in the agent"
+    );
+    let after: Vec<_> = site_packages.iter().map(|p| state(p)).collect();
+    for ((p, b), a) in site_packages.iter().zip(&before).zip(&after) {
+        assert!(b == a, "the build changed {}", p.display());
+    }
+
+    // A virtualenv_path without virtualenv: exit 2 before any work, saying how.
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let empty = dir.join("no-virtualenv");
+    std::fs::create_dir(&empty).unwrap();
+    let cfg = py27_config(dir, "").replace(
+        &format!("virtualenv_path: {}", private.display()),
+        &format!("virtualenv_path: {}", empty.display()),
+    );
+    let out = build(dir, &cfg, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "virtualenv_path {}: no virtualenv there",
+            empty.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pip install --target {}", empty.display())),
+        "{err}"
+    );
+    assert!(!dir.join("cloudify").exists() && !dir.join("py2.tar.gz").exists());
 }

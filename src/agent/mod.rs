@@ -8,7 +8,7 @@ pub mod install;
 mod manager;
 mod pip;
 mod pyc_cache;
-mod python;
+pub mod python;
 pub mod relocate;
 mod root;
 mod scrub;
@@ -94,7 +94,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     // The installer depends on the interpreter, so this step's line is printed
     // when both are known.
     let started = std::time::Instant::now();
-    let interpreter = python::probe(&plan.python, log)?;
+    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), log)?;
     let (mut installer, why) = install::select(plan, &interpreter, log)?;
     log.done(
         &format!(

@@ -121,6 +121,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# --extra-index-url, --find-links and --no-index from pip_options.");
     out("# installer: auto");
     out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
+    out("# virtualenv_path: DIR          # Python 2.7: virtualenv installed with pip --target DIR");
     out("# cache_dir: ~/.cache/cfy-ap    # default: the installer's own cache");
     out("# bytecode_cache: true          # reuse .pyc of earlier builds (CPython 3.7-3.10)");
     out("");
