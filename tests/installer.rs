@@ -197,6 +197,67 @@ fn uv_and_pip_agents_hold_the_same_distributions_and_run_relocated() {
     }
 }
 
+/// Two agent tars are byte-identical; else the files that differ.
+fn same_bytes(a: &Path, b: &Path, what: &str) {
+    if std::fs::read(a).unwrap() != std::fs::read(b).unwrap() {
+        let (xa, xb) = (extract(a, 0), extract(b, 0));
+        let diff = std::process::Command::new("diff")
+            .args([
+                "-rq",
+                xa.path().to_str().unwrap(),
+                xb.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let lines = String::from_utf8_lossy(&diff.stdout).into_owned();
+        panic!(
+            "two {what} builds differ in {} files:\n{}",
+            lines.lines().count(),
+            lines.lines().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+}
+
+/// The agent's Python imports `modules` from their `.pyc`, none recompiled.
+/// `python -v` says, for a `.pyc` that does not match its source (the mtime
+/// in its header is not the source's) or is missing — Python 2: `# x.pyc has
+/// bad mtime`, `import m # from x.py`; Python 3: `# bytecode is stale for
+/// 'm'`, `# code object from x.py` — and for a valid one: `import m #
+/// precompiled from x.pyc`; `# code object from 'x.pyc'`.
+fn imports_without_recompiling(env: &Path, modules: &str) {
+    let out = std::process::Command::new(env.join("bin/python"))
+        .args(["-B", "-v", "-c", &format!("import {modules}")])
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let log = stderr(&out);
+    let agent = env.display().to_string();
+    let recompiled: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("bad mtime")
+                || l.contains("is stale")
+                || (l.starts_with("import ") && l.contains(&format!(" # from {agent}")))
+                || l.starts_with(&format!("# code object from {agent}"))
+        })
+        .collect();
+    assert!(
+        recompiled.is_empty(),
+        "{} of the agent's modules were compiled again:\n{}",
+        recompiled.len(),
+        recompiled.join("\n")
+    );
+    let loaded = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(" # precompiled from {agent}"))
+                || l.starts_with(&format!("# code object from '{agent}"))
+        })
+        .count();
+    assert!(loaded >= 20, "only {loaded} modules from .pyc:\n{log}");
+}
+
 #[test]
 fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
     let uv = uv();
@@ -217,21 +278,7 @@ fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
             assert!(stderr(&out).contains(&first), "{}", text(&out));
         }
         let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
-        if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
-            let (xa, xb) = (extract(&a, 0), extract(&b, 0));
-            let diff = std::process::Command::new("diff")
-                .args([
-                    "-rq",
-                    xa.path().to_str().unwrap(),
-                    xb.path().to_str().unwrap(),
-                ])
-                .output()
-                .unwrap();
-            panic!(
-                "two {installer} builds differ:\n{}",
-                String::from_utf8_lossy(&diff.stdout)
-            );
-        }
+        same_bytes(&a, &b, installer);
         // The modules and the seed packages are compiled, hash-based (flags 3: checked).
         let x = extract(&a, 1);
         let sp = x.path().join("env/lib/python3.7/site-packages");
@@ -666,4 +713,73 @@ fn a_python_2_7_build_uses_its_own_virtualenv_and_leaves_the_interpreters_alone(
         "{err}"
     );
     assert!(!dir.join("cloudify").exists() && !dir.join("py2.tar.gz").exists());
+}
+
+#[test]
+fn python_2_7_agents_are_byte_identical_and_import_without_recompiling() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // virtualenv's app data is kept between builds, as a user's is: it writes
+    // the RECORD of the seed packages in the order its app-data image lists
+    // their files, which changes when the image is made again.
+    let data = dir.join("virtualenv-data");
+    let data = data.to_str().unwrap();
+    let sde = [("SOURCE_DATE_EPOCH", "1700000000"), ("XDG_DATA_HOME", data)];
+    for name in ["a", "b", "now"] {
+        let cfg = py27_config(dir, "").replace(
+            "output_tar: py2.tar.gz",
+            &format!("output_tar: {name}.tar.gz"),
+        );
+        let envs: &[(&str, &str)] = if name == "now" { &sde[1..] } else { &sde };
+        let out = build(dir, &cfg, &["-f"], envs);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    same_bytes(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), "Python 2.7");
+    let modules = "celery, pip._internal.cli.main, setuptools, pkg_resources, wheel";
+    // With SOURCE_DATE_EPOCH (mtimes clamped in the tar) and without (kept).
+    for name in ["a", "now"] {
+        let x = extract(&dir.join(format!("{name}.tar.gz")), 1);
+        imports_without_recompiling(&x.path().join("env"), modules);
+    }
+}
+
+#[test]
+fn python_3_6_agents_are_byte_identical_and_import_without_recompiling() {
+    let py36 = pyenv("3.6.15");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // Every module from a wheel: 3.6's bundled pip (18.1) cannot build the
+    // pyproject-only source trees of the fixtures.
+    let cfg = |name: &str| {
+        format!(
+            "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {py36}\n\
+             base_modules:\n  celery: celery==3.1.17\n  rest_client: cloudify-rest-client==3.2\n  \
+             plugins_common: cloudify-plugins-common==3.2\n  script_plugin: cloudify-script-plugin==1.2\n  \
+             diamond_plugin: cloudify-diamond-plugin==1.2\n\
+             management_modules:\n  agent_installer: cloudify-agent-installer-plugin==3.2\n  \
+             plugin_installer: cloudify-plugin-installer-plugin==3.2\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+             additional_modules:\n  - my-plugin==1.0\n\
+             pip_options: [--no-index, --find-links, {}/wheels]\noutput_tar: {name}.tar.gz\n",
+            fixtures().display()
+        )
+    };
+    let sde = [("SOURCE_DATE_EPOCH", "1700000000")];
+    for name in ["a", "b", "now"] {
+        let envs: &[(&str, &str)] = if name == "now" { &[] } else { &sde };
+        let out = build(dir, &cfg(name), &["-f"], envs);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            stderr(&out).contains("(3.6.15), installer pip"),
+            "{}",
+            text(&out)
+        );
+    }
+    same_bytes(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), "Python 3.6");
+    let modules = "celery, cloudify_rest_client, cloudify, script_runner, diamond_agent, \
+                   worker_installer, plugin_installer, my_plugin, pip._internal, \
+                   setuptools, pkg_resources";
+    for name in ["a", "now"] {
+        let x = extract(&dir.join(format!("{name}.tar.gz")), 1);
+        imports_without_recompiling(&x.path().join("env"), modules);
+    }
 }

@@ -191,7 +191,7 @@ pub fn install_modules(
     plan: &Plan,
     installer: &dyn Installer,
     seeds: &[String],
-    pyc: Option<&super::python::PycId>,
+    interpreter: &Interpreter,
     log: &Log,
 ) -> Result<Vec<(String, String)>> {
     let manager = match &plan.manager_source {
@@ -234,7 +234,7 @@ pub fn install_modules(
     let done = log.step("compiled the modules to bytecode", || {
         super::bytecode::compile(
             installer.venv(),
-            pyc,
+            interpreter,
             plan.bytecode_cache.as_deref().ok(),
             log,
         )

@@ -123,13 +123,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         || installer.create_venv(&plan.python, &interpreter, &plan.venv, log),
     )?;
     crate::util::signals::check()?;
-    let installed = install::install_modules(
-        plan,
-        installer.as_ref(),
-        &seeds,
-        interpreter.pyc.as_ref(),
-        log,
-    )?;
+    let installed = install::install_modules(plan, installer.as_ref(), &seeds, &interpreter, log)?;
     crate::util::signals::check()?;
     scrub::scrub(&venv, &plan.secrets(), log)?;
     if plan.relocatable {
