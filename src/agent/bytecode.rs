@@ -1,5 +1,6 @@
-//! Compiling `site-packages` to `.pyc` after the install pass, for both
-//! installers (pip runs with `--no-compile`), on all cores and reproducibly.
+//! Compiling the virtualenv's modules (`site-packages`) to `.pyc` after the
+//! install pass, for both installers (pip runs with `--no-compile`), on all
+//! cores and reproducibly.
 //!
 //! A `.pyc` can depend on what its process compiled before: marshal flags an
 //! object as shared when its reference count is above one, and strings interned
