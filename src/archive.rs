@@ -131,6 +131,14 @@ fn within(dir: &Path, p: &Path) -> Option<PathBuf> {
     Some(dir.join(rel))
 }
 
+/// The mtime stored for a file whose mtime is `mtime`: negative as 0, clamped
+/// to SOURCE_DATE_EPOCH (`clamp`). A timestamp-based `.pyc` holds its source's
+/// mtime, so `bytecode` gives the sources this one before compiling them.
+pub fn member_mtime(mtime: i64, clamp: Option<u64>) -> u64 {
+    let mtime = mtime.max(0) as u64;
+    clamp.map_or(mtime, |c| mtime.min(c))
+}
+
 /// One walk over a tree into a tar stream.
 struct Walk<'a> {
     /// Latest mtime stored (SOURCE_DATE_EPOCH).
@@ -194,8 +202,7 @@ impl Walk<'_> {
             header.set_gid(0);
             header.set_username("root").ctx("archiving", path)?;
             header.set_groupname("root").ctx("archiving", path)?;
-            let mtime = meta.mtime().max(0) as u64;
-            header.set_mtime(self.clamp.map_or(mtime, |c| mtime.min(c)));
+            header.set_mtime(member_mtime(meta.mtime(), self.clamp));
             let ft = meta.file_type();
             if ft.is_dir() {
                 header.set_entry_type(EntryType::Directory);

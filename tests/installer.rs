@@ -2,9 +2,11 @@
 //! `cfy-ap`, real uv and real Pythons, offline from `fixtures/`.
 //!
 //! uv comes from `$CFY_AP_TEST_UV` (tests/run.sh installs it with pip into a
-//! cached venv outside the checkout); Python 2.7 and 3.7 from pyenv, 2.7 with
-//! `virtualenv<20.22` (also installed by tests/run.sh). A missing tool fails the
-//! test with a message saying how to get it.
+//! cached venv outside the checkout); Python 2.7, 3.6 and 3.7 from pyenv, 2.7
+//! with `virtualenv<20.22` from `$CFY_AP_TEST_VIRTUALENV` (tests/run.sh installs
+//! it there with `pip install --target`, never into pyenv's Python), given to
+//! cfy-ap as `virtualenv_path`. A missing tool fails the test with a message
+//! saying how to get it.
 
 mod common;
 
@@ -35,6 +37,19 @@ fn pyenv(version: &str) -> String {
         "Python {version} is needed at {p} (pyenv install {version})"
     );
     p
+}
+
+/// virtualenv<20.22 for Python 2.7, in a directory of its own.
+fn py27_virtualenv() -> PathBuf {
+    let dir = std::env::var_os("CFY_AP_TEST_VIRTUALENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/cfy-ap-test/py27-virtualenv"));
+    assert!(
+        dir.join("virtualenv/__main__.py").is_file(),
+        "virtualenv<20.22 for Python 2.7 is needed in {} ($CFY_AP_TEST_VIRTUALENV): run tests/run.sh, which installs it there with python2.7 -m pip install --target",
+        dir.display()
+    );
+    dir
 }
 
 fn build(dir: &Path, cfg: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -182,6 +197,67 @@ fn uv_and_pip_agents_hold_the_same_distributions_and_run_relocated() {
     }
 }
 
+/// Two agent tars are byte-identical; else the files that differ.
+fn same_bytes(a: &Path, b: &Path, what: &str) {
+    if std::fs::read(a).unwrap() != std::fs::read(b).unwrap() {
+        let (xa, xb) = (extract(a, 0), extract(b, 0));
+        let diff = std::process::Command::new("diff")
+            .args([
+                "-rq",
+                xa.path().to_str().unwrap(),
+                xb.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let lines = String::from_utf8_lossy(&diff.stdout).into_owned();
+        panic!(
+            "two {what} builds differ in {} files:\n{}",
+            lines.lines().count(),
+            lines.lines().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+}
+
+/// The agent's Python imports `modules` from their `.pyc`, none recompiled.
+/// `python -v` says, for a `.pyc` that does not match its source (the mtime
+/// in its header is not the source's) or is missing — Python 2: `# x.pyc has
+/// bad mtime`, `import m # from x.py`; Python 3: `# bytecode is stale for
+/// 'm'`, `# code object from x.py` — and for a valid one: `import m #
+/// precompiled from x.pyc`; `# code object from 'x.pyc'`.
+fn imports_without_recompiling(env: &Path, modules: &str) {
+    let out = std::process::Command::new(env.join("bin/python"))
+        .args(["-B", "-v", "-c", &format!("import {modules}")])
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let log = stderr(&out);
+    let agent = env.display().to_string();
+    let recompiled: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("bad mtime")
+                || l.contains("is stale")
+                || (l.starts_with("import ") && l.contains(&format!(" # from {agent}")))
+                || l.starts_with(&format!("# code object from {agent}"))
+        })
+        .collect();
+    assert!(
+        recompiled.is_empty(),
+        "{} of the agent's modules were compiled again:\n{}",
+        recompiled.len(),
+        recompiled.join("\n")
+    );
+    let loaded = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(" # precompiled from {agent}"))
+                || l.starts_with(&format!("# code object from '{agent}"))
+        })
+        .count();
+    assert!(loaded >= 20, "only {loaded} modules from .pyc:\n{log}");
+}
+
 #[test]
 fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
     let uv = uv();
@@ -202,21 +278,7 @@ fn two_builds_are_byte_identical_with_hash_based_pyc_with_both_installers() {
             assert!(stderr(&out).contains(&first), "{}", text(&out));
         }
         let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
-        if std::fs::read(&a).unwrap() != std::fs::read(&b).unwrap() {
-            let (xa, xb) = (extract(&a, 0), extract(&b, 0));
-            let diff = std::process::Command::new("diff")
-                .args([
-                    "-rq",
-                    xa.path().to_str().unwrap(),
-                    xb.path().to_str().unwrap(),
-                ])
-                .output()
-                .unwrap();
-            panic!(
-                "two {installer} builds differ:\n{}",
-                String::from_utf8_lossy(&diff.stdout)
-            );
-        }
+        same_bytes(&a, &b, installer);
         // The modules and the seed packages are compiled, hash-based (flags 3: checked).
         let x = extract(&a, 1);
         let sp = x.path().join("env/lib/python3.7/site-packages");
@@ -357,30 +419,31 @@ fn py2_celery(dir: &Path) -> PathBuf {
     src
 }
 
+/// A Python 2.7 agent of `py2_celery` (made in `dir`) into `py2.tar.gz`, with
+/// the private virtualenv; `extra` is appended.
+fn py27_config(dir: &Path, extra: &str) -> String {
+    let celery = py2_celery(dir);
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {}\n\
+         virtualenv_path: {}\n\
+         base_modules:\n  celery: {}\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\n\
+         management_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+         pip_options: [--no-index]\noutput_tar: py2.tar.gz\n{extra}",
+        pyenv("2.7.18"),
+        py27_virtualenv().display(),
+        celery.display()
+    )
+}
+
 #[test]
 fn auto_picks_pip_for_python_2_7_and_uv_refuses_it() {
     let uv = uv();
-    let py27 = pyenv("2.7.18");
-    let probe = std::process::Command::new(&py27)
-        .args(["-m", "virtualenv", "--version"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "Python 2.7 needs virtualenv<20.22: {py27} -m pip install 'virtualenv<20.22' (tests/run.sh does this)"
-    );
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let celery = py2_celery(dir);
     let cfg = |installer: &str| {
-        format!(
-            "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {py27}\n\
-             installer: {installer}\nuv_path: {}\n\
-             base_modules:\n  celery: {}\n  rest_client: none\n  plugins_common: none\n  script_plugin: none\n  diamond_plugin: none\n\
-             management_modules:\n  agent_installer: none\n  plugin_installer: none\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
-             pip_options: [--no-index]\noutput_tar: py2.tar.gz\n",
-            uv.display(),
-            celery.display()
+        py27_config(
+            dir,
+            &format!("installer: {installer}\nuv_path: {}\n", uv.display()),
         )
     };
     let out = build(dir, &cfg("uv"), &[], &[]);
@@ -533,4 +596,195 @@ fn uv_hard_links_from_its_cache_and_the_build_never_changes_the_cache() {
     // The agent imports its modules and runs its console scripts, moved.
     let x = extract(&dir.join("agent.tar.gz"), 1);
     runs_relocated(&x.path().join("env"), &venv);
+}
+
+/// Every file, link and directory below `dir` (not following links): its
+/// type, mode, and its bytes' sha256 or its target.
+fn state(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let m = e.path().symlink_metadata().unwrap();
+            let what = if m.is_file() {
+                hex::encode(sha2::Sha256::digest(std::fs::read(e.path()).unwrap()))
+            } else if m.is_symlink() {
+                std::fs::read_link(e.path()).unwrap().display().to_string()
+            } else {
+                String::new()
+            };
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, format!("{:o} {what}", m.mode()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_python_2_7_build_uses_its_own_virtualenv_and_leaves_the_interpreters_alone() {
+    // Every pyenv interpreter's site-packages, 2.7.18 and 3.6.15 at least.
+    let mut interpreters: Vec<PathBuf> = std::fs::read_dir(PYENV)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    interpreters.sort();
+    let site_packages: Vec<PathBuf> = interpreters
+        .iter()
+        .flat_map(|v| std::fs::read_dir(v.join("lib")).unwrap().flatten())
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    for v in ["2.7.18", "3.6.15"] {
+        pyenv(v);
+        assert!(
+            site_packages
+                .iter()
+                .any(|p| p.starts_with(format!("{PYENV}/{v}/"))),
+            "{site_packages:?}"
+        );
+    }
+    let before: Vec<_> = site_packages.iter().map(|p| state(p)).collect();
+    let private = py27_virtualenv();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let out = build(dir, &py27_config(dir, ""), &["-v"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // virtualenv came from the private directory, on PYTHONPATH for the
+    // probe and `-m virtualenv` only (never for pip: the agent's pip would
+    // take its dependencies there as installed).
+    let log = stderr(&out);
+    assert!(
+        log.contains(&format!(
+            "virtualenv: {}/virtualenv/__init__.py",
+            private.display()
+        )),
+        "{log}"
+    );
+    let made = format!(
+        "$ PYTHONPATH={} {} -m virtualenv ",
+        private.display(),
+        pyenv("2.7.18")
+    );
+    assert!(log.contains(&made), "{log}");
+    let pip = log
+        .lines()
+        .find(|l| l.contains(" -m pip install "))
+        .unwrap_or_default();
+    assert!(
+        pip.trim_start().starts_with("$ ") && !pip.contains("PYTHONPATH"),
+        "{log}"
+    );
+    let x = extract(&dir.join("py2.tar.gz"), 1);
+    let py = x.path().join("env/bin/python");
+    let hello = tool(x.path().join("env/bin/celery").to_str().unwrap(), &[]);
+    assert_eq!(hello.trim(), "celery 3.1.17 (py2)");
+    let leaked = std::process::Command::new(&py)
+        .args(["-c", "import virtualenv"])
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(
+        !leaked.status.success(),
+        "virtualenv is importable in the agent"
+    );
+    let after: Vec<_> = site_packages.iter().map(|p| state(p)).collect();
+    for ((p, b), a) in site_packages.iter().zip(&before).zip(&after) {
+        assert!(b == a, "the build changed {}", p.display());
+    }
+
+    // A virtualenv_path without virtualenv: exit 2 before any work, saying how.
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let empty = dir.join("no-virtualenv");
+    std::fs::create_dir(&empty).unwrap();
+    let cfg = py27_config(dir, "").replace(
+        &format!("virtualenv_path: {}", private.display()),
+        &format!("virtualenv_path: {}", empty.display()),
+    );
+    let out = build(dir, &cfg, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "virtualenv_path {}: no virtualenv there",
+            empty.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pip install --target {}", empty.display())),
+        "{err}"
+    );
+    assert!(!dir.join("cloudify").exists() && !dir.join("py2.tar.gz").exists());
+}
+
+#[test]
+fn python_2_7_agents_are_byte_identical_and_import_without_recompiling() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // virtualenv's app data is kept between builds, as a user's is: it writes
+    // the RECORD of the seed packages in the order its app-data image lists
+    // their files, which changes when the image is made again.
+    let data = dir.join("virtualenv-data");
+    let data = data.to_str().unwrap();
+    let sde = [("SOURCE_DATE_EPOCH", "1700000000"), ("XDG_DATA_HOME", data)];
+    for name in ["a", "b", "now"] {
+        let cfg = py27_config(dir, "").replace(
+            "output_tar: py2.tar.gz",
+            &format!("output_tar: {name}.tar.gz"),
+        );
+        let envs: &[(&str, &str)] = if name == "now" { &sde[1..] } else { &sde };
+        let out = build(dir, &cfg, &["-f"], envs);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    same_bytes(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), "Python 2.7");
+    let modules = "celery, pip._internal.cli.main, setuptools, pkg_resources, wheel";
+    // With SOURCE_DATE_EPOCH (mtimes clamped in the tar) and without (kept).
+    for name in ["a", "now"] {
+        let x = extract(&dir.join(format!("{name}.tar.gz")), 1);
+        imports_without_recompiling(&x.path().join("env"), modules);
+    }
+}
+
+#[test]
+fn python_3_6_agents_are_byte_identical_and_import_without_recompiling() {
+    let py36 = pyenv("3.6.15");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // Every module from a wheel: 3.6's bundled pip (18.1) cannot build the
+    // pyproject-only source trees of the fixtures.
+    let cfg = |name: &str| {
+        format!(
+            "distribution: Ubuntu\nrelease: trusty\nvenv: cloudify/env\npython_path: {py36}\n\
+             base_modules:\n  celery: celery==3.1.17\n  rest_client: cloudify-rest-client==3.2\n  \
+             plugins_common: cloudify-plugins-common==3.2\n  script_plugin: cloudify-script-plugin==1.2\n  \
+             diamond_plugin: cloudify-diamond-plugin==1.2\n\
+             management_modules:\n  agent_installer: cloudify-agent-installer-plugin==3.2\n  \
+             plugin_installer: cloudify-plugin-installer-plugin==3.2\n  windows_agent_installer: none\n  windows_plugin_installer: none\n\
+             additional_modules:\n  - my-plugin==1.0\n\
+             pip_options: [--no-index, --find-links, {}/wheels]\noutput_tar: {name}.tar.gz\n",
+            fixtures().display()
+        )
+    };
+    let sde = [("SOURCE_DATE_EPOCH", "1700000000")];
+    for name in ["a", "b", "now"] {
+        let envs: &[(&str, &str)] = if name == "now" { &[] } else { &sde };
+        let out = build(dir, &cfg(name), &["-f"], envs);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            stderr(&out).contains("(3.6.15), installer pip"),
+            "{}",
+            text(&out)
+        );
+    }
+    same_bytes(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), "Python 3.6");
+    let modules = "celery, cloudify_rest_client, cloudify, script_runner, diamond_agent, \
+                   worker_installer, plugin_installer, my_plugin, pip._internal, \
+                   setuptools, pkg_resources";
+    for name in ["a", "now"] {
+        let x = extract(&dir.join(format!("{name}.tar.gz")), 1);
+        imports_without_recompiling(&x.path().join("env"), modules);
+    }
 }

@@ -41,21 +41,36 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-# Python tools for the installer tests, outside the checkout: uv (pip-installed
-# into a cached venv; its path goes to the tests) and virtualenv<20.22 for pyenv's
-# Python 2.7 (virtualenv 20.22 dropped creating Python 2 environments).
+# Python tools for the installer tests, outside the checkout and never installed
+# into an interpreter this script did not create: uv, pip-installed into a cached
+# venv of its own (its path goes to the tests as $CFY_AP_TEST_UV); and
+# virtualenv<20.22 for pyenv's Python 2.7 (20.22 dropped creating Python 2
+# environments), installed by that Python's pip with --target into a cached
+# directory of its own, which the tests give cfy-ap as `virtualenv_path`
+# ($CFY_AP_TEST_VIRTUALENV). -B and --no-cache-dir: nothing is written into the
+# interpreter's site-packages or pip's cache. Each is made in a temporary
+# directory and renamed into place, so a cache entry is whole.
 tools=${CFY_AP_TEST_TOOLS:-/var/cache/cfy-ap-test/pytools}
 if [ ! -x "$tools/bin/uv" ]; then
   echo "installing uv into $tools"
+  rm -rf "$tools"
   /usr/bin/python3 -m venv "$tools"
-  "$tools/bin/pip" install -q uv
+  "$tools/bin/pip" install -q --no-cache-dir --disable-pip-version-check uv
 fi
 export CFY_AP_TEST_UV="$tools/bin/uv"
 py27=${PYENV_ROOT:-/root/.pyenv}/versions/2.7.18/bin/python2.7
-if [ -x "$py27" ] && ! "$py27" -m virtualenv --version >/dev/null 2>&1; then
-  echo "installing virtualenv<20.22 into $py27"
-  "$py27" -m pip install -q 'virtualenv<20.22'
+virtualenv=${CFY_AP_TEST_VIRTUALENV:-/var/cache/cfy-ap-test/py27-virtualenv}
+if [ -x "$py27" ] && [ ! -f "$virtualenv/virtualenv/__main__.py" ]; then
+  echo "installing virtualenv<20.22 for $py27 into $virtualenv"
+  mkdir -p "$(dirname "$virtualenv")"
+  tmp=$(mktemp -d "$(dirname "$virtualenv")/.py27-virtualenv.XXXXXX")
+  PYTHONNOUSERSITE=1 "$py27" -B -m pip install -q --no-cache-dir \
+    --disable-pip-version-check --target "$tmp" 'virtualenv<20.22'
+  chmod 755 "$tmp"
+  rm -rf "$virtualenv"
+  mv -T "$tmp" "$virtualenv"
 fi
+export CFY_AP_TEST_VIRTUALENV="$virtualenv"
 # Debian 11 and 13 roots for the --root tests (cached in /var/cache/cfy-ap-test/roots),
 # and the portable binary (its own target dir; tests/portable.rs reuses it).
 bash tests/tools/roots.sh bullseye trixie

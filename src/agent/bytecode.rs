@@ -1,5 +1,6 @@
-//! Compiling `site-packages` to `.pyc` after the install pass, for both
-//! installers (pip runs with `--no-compile`), on all cores and reproducibly.
+//! Compiling the virtualenv's modules (`site-packages`) to `.pyc` after the
+//! install pass, for both installers (pip runs with `--no-compile`), on all
+//! cores and reproducibly.
 //!
 //! A `.pyc` can depend on what its process compiled before: marshal flags an
 //! object as shared when its reference count is above one, and strings interned
@@ -19,11 +20,20 @@
 //!   output depends only on the files. No cache.
 //!
 //! Always `PYTHONHASHSEED=0`. With `SOURCE_DATE_EPOCH` set the `.pyc` are
-//! hash-based (checked), as pip makes them; otherwise timestamp-based. Python 2
-//! writes `x.pyc` beside `x.py`.
+//! hash-based (checked), as pip makes them, on Python 3.7 and later; otherwise
+//! timestamp-based: the header holds the source's mtime, and Python compiles
+//! the source again (at every start, where it cannot write) when that is not
+//! the mtime the file has where the agent is unpacked. So each source is first
+//! given the mtime the tar will store for it (`archive::member_mtime`: clamped
+//! to `SOURCE_DATE_EPOCH`), and the `.pyc` and the tar agree, build after build.
+//! Python 2 writes `x.pyc` beside `x.py`.
+//!
+//! Compiled: every `.py` file in the virtualenv's `lib/pythonX.Y/` (not
+//! following links): `site-packages`, and virtualenv's own `site.py` of a
+//! Python 2 virtualenv, whose `.pyc` the installer's run left behind.
 
 use super::pyc_cache::PycCache;
-use super::python::PycId;
+use super::python::{Interpreter, PycId};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::io::Write;
@@ -119,23 +129,34 @@ pub struct Compiled {
     pub cached: usize,
 }
 
-/// Compile every `.py` below the virtualenv's `site-packages`. `pyc` is the
-/// interpreter's bytecode identity (CPython 3.7+), `cache` the bytecode cache.
+/// Compile every `.py` of the virtualenv's `lib/pythonX.Y/` with
+/// `interpreter`; `cache` is the bytecode cache.
 pub fn compile(
     venv: &Path,
-    pyc: Option<&PycId>,
+    interpreter: &Interpreter,
     cache: Option<&Path>,
     log: &Log,
 ) -> Result<Compiled> {
+    let pyc = interpreter.pyc.as_ref();
     let mut files: Vec<PathBuf> = Vec::new();
     // Listed where the files are (the host, or a root's overlay); named for the
     // venv's Python as it sees them.
     for sp in super::dists::site_packages(&super::root::host_path(venv))? {
-        for e in walkdir::WalkDir::new(&sp).sort_by_file_name() {
-            let e = e.map_err(|e| Error::build(format!("reading {}: {e}", sp.display())))?;
+        let lib = crate::util::paths::parent_dir(&sp);
+        for e in walkdir::WalkDir::new(&lib).sort_by_file_name() {
+            let e = e.map_err(|e| Error::build(format!("reading {}: {e}", lib.display())))?;
             if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "py") {
                 files.push(super::root::inside_path(e.into_path()));
             }
+        }
+    }
+    let checked = std::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty());
+    if !(checked && interpreter.at_least(3, 7)) {
+        let set = set_mtimes(&files, crate::util::epoch::source_date_epoch()?)?;
+        if set > 0 {
+            log.detail(&format!(
+                "{set} sources given the mtime the tar stores (their timestamp .pyc hold it)"
+            ));
         }
     }
     let python = venv.join("bin/python");
@@ -147,7 +168,6 @@ pub fn compile(
             cached: 0,
         });
     };
-    let checked = std::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty());
     // A `--root` build compiles inside the root: no cache there.
     let cache = cache
         .filter(|_| !super::root::active())
@@ -199,6 +219,35 @@ pub fn compile(
         failed,
         cached,
     })
+}
+
+/// Give each of `files` the mtime the tar will store for it
+/// (`archive::member_mtime`); how many changed. A file hard-linked elsewhere
+/// (uv's cache) is replaced by a copy, never changed in place.
+fn set_mtimes(files: &[PathBuf], clamp: Option<u64>) -> Result<usize> {
+    let set = crate::util::parallel::parallel_map(files, |f| -> Result<bool> {
+        let host = super::root::host_path(f);
+        let meta = std::fs::symlink_metadata(&host).ctx("reading", &host)?;
+        let stored = crate::archive::member_mtime(meta.mtime(), clamp);
+        if meta.mtime() == stored as i64 {
+            return Ok(false);
+        }
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(stored);
+        if meta.nlink() > 1 {
+            let data = std::fs::read(&host).ctx("reading", &host)?;
+            crate::util::atomic::replace_contents(&host, &data, Some(time))
+        } else {
+            std::fs::File::open(&host)
+                .and_then(|file| file.set_times(std::fs::FileTimes::new().set_modified(time)))
+        }
+        .ctx("setting the modification time of", &host)?;
+        Ok(true)
+    });
+    let mut n = 0;
+    for r in set {
+        n += usize::from(r?);
+    }
+    Ok(n)
 }
 
 /// Write `file`'s `.pyc` from the cache, as the compiling script would have

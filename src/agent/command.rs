@@ -19,6 +19,8 @@ pub struct Run {
     shown: Vec<Option<String>>,
     /// Return stdout (kept out of the log) instead of streaming it.
     capture_stdout: bool,
+    /// Set for this program only (shown before it at `-v`).
+    envs: Vec<(String, OsString)>,
 }
 
 impl Run {
@@ -28,7 +30,14 @@ impl Run {
             args: Vec::new(),
             shown: Vec::new(),
             capture_stdout: true,
+            envs: Vec::new(),
         }
+    }
+    /// Set the environment variable `key` for this program only.
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Run {
+        self.envs
+            .push((key.to_string(), value.as_ref().to_os_string()));
+        self
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
         self.args.push(a.as_ref().to_os_string());
@@ -53,7 +62,11 @@ impl Run {
         self
     }
     pub fn display(&self) -> String {
-        let mut s = self.program.to_string_lossy().into_owned();
+        let mut s = String::new();
+        for (k, v) in &self.envs {
+            s.push_str(&format!("{k}={} ", v.to_string_lossy()));
+        }
+        s.push_str(&self.program.to_string_lossy());
         for (a, shown) in self.args.iter().zip(&self.shown) {
             s.push(' ');
             match shown {
@@ -92,7 +105,8 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
         .env("PIP_NO_INPUT", "1")
         // Fixed str hashing: set constants in .pyc files (Python < 3.11 at least)
         // are written in hash order, so a random seed makes rebuilds differ.
-        .env("PYTHONHASHSEED", "0");
+        .env("PYTHONHASHSEED", "0")
+        .envs(cmd.envs.iter().map(|(k, v)| (k, v)));
     // The log file collects what is not captured as a result (stderr, pip output).
     let mut logfile = tempfile::tempfile().map_err(|e| {
         Error::build(format!(

@@ -134,12 +134,7 @@ pub fn select(
     log: &Log,
 ) -> Result<(Box<dyn Installer>, String)> {
     let ip = &plan.installer;
-    let version: Vec<u32> = interpreter
-        .version
-        .split('.')
-        .map(|p| p.parse().unwrap_or(0))
-        .collect();
-    let uv_supports = version.as_slice() >= [3, 7].as_slice();
+    let uv_supports = interpreter.at_least(3, 7);
     let pip = |why: String| -> (Box<dyn Installer>, String) {
         (
             Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone())),
@@ -196,7 +191,7 @@ pub fn install_modules(
     plan: &Plan,
     installer: &dyn Installer,
     seeds: &[String],
-    pyc: Option<&super::python::PycId>,
+    interpreter: &Interpreter,
     log: &Log,
 ) -> Result<Vec<(String, String)>> {
     let manager = match &plan.manager_source {
@@ -239,7 +234,7 @@ pub fn install_modules(
     let done = log.step("compiled the modules to bytecode", || {
         super::bytecode::compile(
             installer.venv(),
-            pyc,
+            interpreter,
             plan.bytecode_cache.as_deref().ok(),
             log,
         )

@@ -8,7 +8,7 @@ pub mod install;
 mod manager;
 mod pip;
 mod pyc_cache;
-mod python;
+pub mod python;
 pub mod relocate;
 mod root;
 mod scrub;
@@ -97,7 +97,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     // The installer depends on the interpreter, so this step's line is printed
     // when both are known.
     let started = std::time::Instant::now();
-    let interpreter = python::probe(&plan.python, log)?;
+    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), log)?;
     let (mut installer, why) = install::select(plan, &interpreter, log)?;
     log.done(
         &format!(
@@ -126,13 +126,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         || installer.create_venv(&plan.python, &interpreter, &plan.venv, log),
     )?;
     crate::util::signals::check()?;
-    let installed = install::install_modules(
-        plan,
-        installer.as_ref(),
-        &seeds,
-        interpreter.pyc.as_ref(),
-        log,
-    )?;
+    let installed = install::install_modules(plan, installer.as_ref(), &seeds, &interpreter, log)?;
     crate::util::signals::check()?;
     scrub::scrub(&venv, &plan.secrets(), log)?;
     if plan.relocatable {
@@ -207,7 +201,11 @@ pub fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'sta
     if plan.root.is_some() {
         return Err("off: --root builds compile inside the root");
     }
-    match python::probe(&plan.python, &Log::new(false, true)) {
+    match python::probe(
+        &plan.python,
+        plan.virtualenv_path.as_deref(),
+        &Log::new(false, true),
+    ) {
         Ok(i) if !bytecode::uses_cache(i.pyc.as_ref()) => {
             Err("not used: the interpreter is not CPython 3.7-3.10")
         }

@@ -60,7 +60,7 @@ impl Installer for Pip {
             VenvTool::Virtualenv => None,
         };
         let Some(seeds) = seeds else {
-            python::create_venv(py, interpreter.tool, venv, log)?;
+            python::create_venv(py, interpreter, venv, log)?;
             return Ok(Vec::new());
         };
         python::create_venv_without_pip(py, venv, log)?;

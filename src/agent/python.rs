@@ -3,7 +3,7 @@
 use super::command::{Run, run};
 use crate::error::{Error, Result};
 use crate::log::Log;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VenvTool {
@@ -18,9 +18,54 @@ pub struct Interpreter {
     pub version: String,
     pub tool: VenvTool,
     /// Where ensurepip keeps its wheels, if anywhere (see `seed`).
-    pub wheel_dir: Option<std::path::PathBuf>,
+    pub wheel_dir: Option<PathBuf>,
     /// CPython 3.7 or later: what its `.pyc` depend on (see `bytecode`).
     pub pyc: Option<PycId>,
+    /// `virtualenv_path`: where `virtualenv` is found (put on `PYTHONPATH`
+    /// for the probe and `-m virtualenv` only, never for the agent's pip).
+    pub virtualenv_path: Option<PathBuf>,
+}
+
+impl Interpreter {
+    /// Python `major.minor` or later.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        let v: Vec<u32> = self
+            .version
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect();
+        v.as_slice() >= [major, minor].as_slice()
+    }
+}
+
+/// `virtualenv_path`, checked before any work: a directory holding the
+/// `virtualenv` package (or the single-file `virtualenv.py` of versions before 20).
+pub fn check_virtualenv_path(dir: &Path) -> Result<()> {
+    if dir.join("virtualenv/__main__.py").is_file() || dir.join("virtualenv.py").is_file() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "virtualenv_path {}: no virtualenv there ({} is missing)",
+        dir.display(),
+        dir.join("virtualenv/__main__.py").display()
+    ))
+    .with(format!(
+        "install it there without touching the interpreter: <python_path> -m pip install --target {} 'virtualenv<20.22' (20.22 dropped Python 2), or remove virtualenv_path to use the interpreter's own virtualenv",
+        dir.display()
+    )))
+}
+
+/// `run` with `virtualenv_path` first on `PYTHONPATH` (before any inherited one).
+fn with_virtualenv_path(run: Run, dir: Option<&Path>) -> Run {
+    let Some(dir) = dir else {
+        return run;
+    };
+    let mut path = dir.as_os_str().to_owned();
+    if let Some(old) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+        path.push(":");
+        path.push(old);
+    }
+    run.env("PYTHONPATH", path)
 }
 
 /// A CPython 3.7+ interpreter's bytecode identity, from the probe's `pyc` line.
@@ -65,7 +110,7 @@ def has(m):
 if has("venv") and has("ensurepip"):
     print("venv")
 elif has("virtualenv"):
-    print("virtualenv")
+    print("virtualenv " + sys.modules["virtualenv"].__file__)
 else:
     print("none")
 try:
@@ -87,9 +132,13 @@ except Exception:
     pass
 "#;
 
-pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
+/// What `python` is; `virtualenv_path` is where to look for virtualenv first.
+pub fn probe(python: &Path, virtualenv_path: Option<&Path>, log: &Log) -> Result<Interpreter> {
     let out = run(
-        Run::new(python).arg("-c").arg_shown_as(PROBE, "<probe>"),
+        with_virtualenv_path(
+            Run::new(python).arg("-c").arg_shown_as(PROBE, "<probe>"),
+            virtualenv_path,
+        ),
         log,
     )
     .map_err(|e| {
@@ -106,13 +155,16 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
     let version = lines.next().unwrap_or_default().trim().to_string();
     let tool = match lines.next().map(str::trim) {
         Some("venv") => VenvTool::Venv,
-        Some("virtualenv") => VenvTool::Virtualenv,
+        Some(l) if l.starts_with("virtualenv") => {
+            log.detail(&format!("virtualenv: {}", l["virtualenv".len()..].trim()));
+            VenvTool::Virtualenv
+        }
         _ => {
             return Err(Error::build(format!(
                 "python {} ({version}) can neither `-m venv` nor `-m virtualenv`",
                 python.display()
             ))
-            .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv) or virtualenv (`<python> -m pip install virtualenv`), or set python_path to another interpreter"));
+            .with("install the venv module (Debian/Ubuntu: apt-get install python3-venv), or virtualenv into a directory of its own (`<python> -m pip install --target DIR virtualenv`) and set virtualenv_path: DIR, or set python_path to another interpreter"));
         }
     };
     let (mut wheel_dir, mut pyc) = (None, None);
@@ -128,16 +180,22 @@ pub fn probe(python: &Path, log: &Log) -> Result<Interpreter> {
         tool,
         wheel_dir,
         pyc,
+        virtualenv_path: virtualenv_path.map(Path::to_path_buf),
     })
 }
 
-pub fn create_venv(python: &Path, tool: VenvTool, venv: &Path, log: &Log) -> Result<()> {
+pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &Log) -> Result<()> {
     create_parent(venv)?;
-    let module = match tool {
+    let module = match interpreter.tool {
         VenvTool::Venv => "venv",
         VenvTool::Virtualenv => "virtualenv",
     };
-    run(Run::new(python).arg("-m").arg(module).arg(venv), log).map_err(|e| {
+    let cmd = Run::new(python).arg("-m").arg(module).arg(venv);
+    let cmd = match interpreter.tool {
+        VenvTool::Virtualenv => with_virtualenv_path(cmd, interpreter.virtualenv_path.as_deref()),
+        VenvTool::Venv => cmd,
+    };
+    run(cmd, log).map_err(|e| {
         super::install::wrap(
             format!(
                 "creating the virtualenv {} with {} -m {module} failed",

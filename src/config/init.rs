@@ -121,6 +121,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# --extra-index-url, --find-links and --no-index from pip_options.");
     out("# installer: auto");
     out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
+    out("# virtualenv_path: DIR          # Python 2.7: virtualenv installed with pip --target DIR");
     out("# The installer's download and wheel cache (its --cache-dir; default: pip's or");
     out("# uv's own), which also holds the bytecode cache (cfy-ap-pyc; default:");
     out("# ~/.cache/cfy-ap/pyc). Not inside the venv; `~` is not expanded.");

@@ -46,6 +46,9 @@ pub struct Config {
     /// The uv executable. Default: uv on PATH.
     #[serde(default, deserialize_with = "path")]
     pub uv_path: Option<String>,
+    /// A directory holding virtualenv (`<python> -m pip install --target DIR 'virtualenv<20.22'`), used for interpreters without venv (Python 2.7) instead of one installed into the interpreter. Default: the interpreter's own.
+    #[serde(default, deserialize_with = "path")]
+    pub virtualenv_path: Option<String>,
     /// The installer's download and wheel cache (outside the venv). Default: the installer's own.
     #[serde(default, deserialize_with = "path")]
     pub cache_dir: Option<String>,

@@ -70,6 +70,13 @@ impl fmt::Display for Plan {
             writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
         }
         writeln!(f, "installer:    {}", self.installer.describe())?;
+        if let Some(v) = &self.virtualenv_path {
+            writeln!(
+                f,
+                "virtualenv:   {} (for Pythons without venv)",
+                v.display()
+            )?;
+        }
         if let Some(c) = &self.installer.cache_dir {
             writeln!(f, "cache dir:    {}", c.display())?;
         }

@@ -55,6 +55,8 @@ pub struct Plan {
     pub pip_options: Vec<String>,
     /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
     pub installer: crate::agent::install::InstallerPlan,
+    /// `virtualenv_path`: where `python -m virtualenv` finds virtualenv first.
+    pub virtualenv_path: Option<PathBuf>,
     /// The bytecode cache (`bytecode_cache`, `--no-bytecode-cache`), or why none.
     pub bytecode_cache: std::result::Result<PathBuf, &'static str>,
     pub output_tar: PathBuf,
@@ -224,6 +226,21 @@ impl Plan {
             &venv,
         )?;
 
+        let virtualenv_path = match (&cfg.virtualenv_path, &opts.from_tar, &root) {
+            (None, ..) | (_, Some(_), _) => None,
+            (Some(_), None, Some(_)) => {
+                return Err(Error::config(
+                    "virtualenv_path names a directory on this host and cannot be used in a --root build",
+                )
+                .with("install virtualenv in the root, or remove virtualenv_path"));
+            }
+            (Some(p), None, None) => {
+                let dir = normalize(&cwd.join(p));
+                crate::agent::python::check_virtualenv_path(&dir)?;
+                Some(dir)
+            }
+        };
+
         let bytecode_cache = crate::agent::bytecode_cache_location(
             opts.bytecode_cache && cfg.bytecode_cache != Some(false),
             installer.cache_dir.as_deref(),
@@ -295,6 +312,7 @@ impl Plan {
             pip_options,
             bytecode_cache,
             installer,
+            virtualenv_path,
             output_tar,
             keep_venv: cfg.keep_venv.unwrap_or(false),
             relocatable: cfg.relocatable.unwrap_or(true),

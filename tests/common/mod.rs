@@ -90,7 +90,8 @@ pub fn cfy_ap_within(
 fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Command, tempfile::TempDir) {
     // A private pip cache per run: pip's shared cache is not safe for the parallel
     // builds the test harness runs (a half-written entry breaks another build);
-    // a private bytecode cache too (tests/bytecode_cache.rs sets its own).
+    // a private bytecode cache too (tests/bytecode_cache.rs sets its own), and
+    // private app data for virtualenv (else ~/.local/share/virtualenv).
     let cache = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir)
@@ -98,7 +99,9 @@ fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Command, tempfi
         .env_remove("SOURCE_DATE_EPOCH")
         .env("PIP_CACHE_DIR", cache.path())
         .env("UV_CACHE_DIR", cache.path().join("uv"))
-        .env("XDG_CACHE_HOME", cache.path().join("xdg"));
+        .env("XDG_CACHE_HOME", cache.path().join("xdg"))
+        // virtualenv's app data (seed wheels, interpreter info) for Python 2.7.
+        .env("XDG_DATA_HOME", cache.path().join("xdg-data"));
     for (k, v) in envs {
         cmd.env(k, v);
     }
