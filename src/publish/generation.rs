@@ -47,20 +47,33 @@ impl Drop for Next {
 /// Files a publish writes outside the next generation for it to name (pool
 /// files, packages) that were not there before: removed when dropped, unless
 /// the switch made them part of the repository ([`switch`], [`exchange`]).
-/// A publish failing before its switch so leaves nothing no index names.
+/// A publish failing before its switch so leaves nothing no index names. The
+/// list is only made then (a publish that succeeds pays nothing for it).
 #[derive(Default)]
-pub(crate) struct Fresh(Vec<PathBuf>);
+pub(crate) struct Fresh<'a>(Option<Finder<'a>>);
 
-impl Fresh {
-    pub fn new(files: Vec<PathBuf>) -> Fresh {
-        Fresh(files)
+/// What gives [`Fresh`] its files.
+type Finder<'a> = Box<dyn FnOnce() -> Vec<PathBuf> + 'a>;
+
+impl<'a> Fresh<'a> {
+    /// These files.
+    pub fn new(files: Vec<PathBuf>) -> Fresh<'a> {
+        Fresh(Some(Box::new(move || files)))
+    }
+
+    /// The files `find` gives, asked for only when they are to be removed.
+    pub fn found_by(find: impl FnOnce() -> Vec<PathBuf> + 'a) -> Fresh<'a> {
+        Fresh(Some(Box::new(find)))
     }
 }
 
-impl Drop for Fresh {
+impl Drop for Fresh<'_> {
     fn drop(&mut self) {
-        for path in &self.0 {
-            let _ = fs::remove_file(path);
+        let Some(find) = self.0.take() else {
+            return;
+        };
+        for path in find() {
+            let _ = fs::remove_file(&path);
             // Its directories too, where that left them empty
             // (`pool/<component>/<prefix>/<name>`, `Packages/<letter>`).
             for dir in path.ancestors().skip(1).take(2) {
@@ -128,7 +141,7 @@ pub(super) fn switch(
     live: &Path,
     written: &[PathBuf],
     pool: Background<'_>,
-    fresh: &mut Fresh,
+    fresh: &mut Fresh<'_>,
 ) -> Result<()> {
     let dirs: Vec<PathBuf> = walkdir::WalkDir::new(&**next)
         .into_iter()
@@ -147,9 +160,9 @@ pub(super) fn switch(
 /// that durable, then remove the old generation. (The yum publisher's
 /// `repodata` too: `repomd.xml` and its signature change together.) Once
 /// switched, `fresh` is part of the repository.
-pub(crate) fn exchange(next: &Path, live: &Path, fresh: &mut Fresh) -> Result<()> {
+pub(crate) fn exchange(next: &Path, live: &Path, fresh: &mut Fresh<'_>) -> Result<()> {
     swap(next, live)?;
-    fresh.0.clear();
+    fresh.0 = None;
     settle(next, live)
 }
 

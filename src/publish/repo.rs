@@ -282,8 +282,10 @@ fn writes<'s>(
     let wrote_pool = new.plans.copies_any();
     // Declared before the copy's thread: on an early return that thread is
     // joined first, then what it created goes.
-    let fresh = new.plans.fresh()?.iter().map(|f| root.join(f)).collect();
-    let mut fresh = generation::Fresh::new(fresh);
+    let mut fresh = generation::Fresh::found_by(|| {
+        let files = new.plans.fresh().unwrap_or_default();
+        files.iter().map(|f| root.join(f)).collect()
+    });
     let pool = copy::start(scope, root, new.plans, &req.debs);
     let mut written: Vec<PathBuf> = Vec::new();
 
