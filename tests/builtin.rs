@@ -40,6 +40,12 @@ fn packaging_files_writes_each_set_and_refuses_to_overwrite() {
             assert!(meta.file_type().is_file());
             assert_eq!(meta.permissions().mode() & 0o777, mode, "{path:?}");
         }
+        // The rpmlint filters come along, for `rpmlint -r`.
+        let rc = fs::read(dir.join("cfy-ap.rpmlintrc")).unwrap();
+        assert_eq!(
+            rc,
+            fs::read(repo().join("packaging/cfy-ap.rpmlintrc")).unwrap()
+        );
     }
     // Existing files: exit 3 and untouched; -f replaces them.
     let dir = work.path().join("centos/new");

@@ -52,6 +52,16 @@ macro_rules! set {
 
 pub static SETS: [Set; 3] = [set!("ubuntu"), set!("debian"), set!("centos")];
 
+/// The rpmlint filters for the manager rpm (`rpmlint -r cfy-ap.rpmlintrc X.rpm`),
+/// written beside every set: what cfy-ap's rpm is known to trip, each explained.
+pub const RPMLINTRC: (&str, &[u8]) = (
+    "cfy-ap.rpmlintrc",
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/cfy-ap.rpmlintrc"
+    )),
+);
+
 /// The set for a distribution name (any case): its own, else its family's
 /// (Red Hat-like → `centos`, Debian-like → `debian`).
 pub fn for_distribution(distribution: &str) -> Option<&'static Set> {
@@ -83,20 +93,24 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Write `set` into `dir` (created when missing) as `<file>` with the modes the
-/// package gives them. Refuses (exit 3) before writing anything when a file exists,
-/// unless `force`.
+/// package gives them, and [`RPMLINTRC`] beside them (it is not packaged).
+/// Refuses (exit 3) before writing anything when a file exists, unless `force`.
 pub fn write_set(set: &Set, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
-    let paths: Vec<PathBuf> = CONFIG_FILES.iter().map(|(f, _, _)| dir.join(f)).collect();
+    let mut paths: Vec<PathBuf> = CONFIG_FILES.iter().map(|(f, _, _)| dir.join(f)).collect();
+    paths.push(dir.join(RPMLINTRC.0));
     if !force && let Some(p) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
         return Err(Error::exists(format!("{} already exists", p.display()))
             .with("use -f/--force to replace the files, or choose another directory"));
     }
     std::fs::create_dir_all(dir).ctx("creating", dir)?;
     for (i, path) in paths.iter().enumerate() {
+        let (bytes, mode) = match CONFIG_FILES.get(i) {
+            Some((_, _, mode)) => (set.files[i], *mode),
+            None => (RPMLINTRC.1, 0o644),
+        };
         let mut file = AtomicFile::create(path)?;
-        file.file().write_all(set.files[i]).ctx("writing", path)?;
+        file.file().write_all(bytes).ctx("writing", path)?;
         file.commit(true)?;
-        let mode = CONFIG_FILES[i].2;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .ctx("setting permissions of", path)?;
     }
