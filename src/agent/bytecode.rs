@@ -225,22 +225,24 @@ pub fn compile(
 /// (`archive::member_mtime`); how many changed. A file hard-linked elsewhere
 /// (uv's cache) is replaced by a copy, never changed in place.
 fn set_mtimes(files: &[PathBuf], clamp: Option<u64>) -> Result<usize> {
-    let set = crate::util::parallel::parallel_map(files, |f| -> Result<bool> {
-        let host = super::root::host_path(f);
-        let meta = std::fs::symlink_metadata(&host).ctx("reading", &host)?;
+    // Host paths made here: a root's mapping belongs to this thread, not to
+    // the pool's.
+    let hosts: Vec<PathBuf> = files.iter().map(|f| super::root::host_path(f)).collect();
+    let set = crate::util::parallel::parallel_map(&hosts, |host| -> Result<bool> {
+        let meta = std::fs::symlink_metadata(host).ctx("reading", host)?;
         let stored = crate::archive::member_mtime(meta.mtime(), clamp);
         if meta.mtime() == stored as i64 {
             return Ok(false);
         }
         let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(stored);
         if meta.nlink() > 1 {
-            let data = std::fs::read(&host).ctx("reading", &host)?;
-            crate::util::atomic::replace_contents(&host, &data, Some(time))
+            let data = std::fs::read(host).ctx("reading", host)?;
+            crate::util::atomic::replace_contents(host, &data, Some(time))
         } else {
-            std::fs::File::open(&host)
+            std::fs::File::open(host)
                 .and_then(|file| file.set_times(std::fs::FileTimes::new().set_modified(time)))
         }
-        .ctx("setting the modification time of", &host)?;
+        .ctx("setting the modification time of", host)?;
         Ok(true)
     });
     let mut n = 0;
