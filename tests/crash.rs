@@ -94,11 +94,7 @@ impl Fixture {
         let w = workdir();
         let arch = host_arch();
         let gpg = Gpg::new();
-        let fpr = gpg.new_key("Crash <crash@example.invalid>", "ed25519", "sign", "");
-        let key = w.path().join("key.asc");
-        gpg.export_secret(&fpr, "", &key);
-        let pubkey = w.path().join("key.gpg");
-        gpg.export_public(&fpr, &pubkey);
+        let (key, pubkey) = gpg.signing_key("Crash <crash@example.invalid>", w.path());
         let repo = w.path().join("repo");
         let debs = w.path().join("debs");
         fs::create_dir_all(&debs).unwrap();

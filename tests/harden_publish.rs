@@ -452,11 +452,7 @@ fn a_suite_link_is_never_replaced_or_moved_by_accident() {
     let w = workdir();
     let arch = host_arch();
     let gpg = Gpg::new();
-    let fpr = gpg.new_key("Suite <s@x.invalid>", "ed25519", "sign", "");
-    let key = w.path().join("key.asc");
-    gpg.export_secret(&fpr, "", &key);
-    let pubkey = w.path().join("key.gpg");
-    gpg.export_public(&fpr, &pubkey);
+    let (key, pubkey) = gpg.signing_key("Suite <s@x.invalid>", w.path());
     let k = key.to_str().unwrap();
     let repo = w.path().join("repo");
     let r = repo.to_str().unwrap();

@@ -346,12 +346,8 @@ fn killed_publish_leaves_a_repo_apt_reads() {
     let w = workdir();
     let arch = host_arch();
     let gpg = Gpg::new();
-    let fpr = gpg.new_key("Kill Test <kill@example.invalid>", "ed25519", "sign", "");
-    let key = w.path().join("key.asc");
-    gpg.export_secret(&fpr, "", &key);
+    let (key, pubkey) = gpg.signing_key("Kill Test <kill@example.invalid>", w.path());
     let key_s = key.to_str().unwrap();
-    let pubkey = w.path().join("key.gpg");
-    gpg.export_public(&fpr, &pubkey);
 
     let repo = w.path().join("repo");
     let repo_s = repo.to_str().unwrap();

@@ -294,6 +294,16 @@ impl Gpg {
         fs::write(dest, o.stdout).unwrap();
     }
 
+    /// A new passphrase-less ed25519 signing key for `uid`, exported into
+    /// `dir` as `key.asc` (secret, armored) and `key.gpg` (public, binary).
+    pub fn signing_key(&self, uid: &str, dir: &Path) -> (PathBuf, PathBuf) {
+        let fpr = self.new_key(uid, "ed25519", "sign", "");
+        let (secret, public) = (dir.join("key.asc"), dir.join("key.gpg"));
+        self.export_secret(&fpr, "", &secret);
+        self.export_public(&fpr, &public);
+        (secret, public)
+    }
+
     pub fn export_public(&self, fpr: &str, dest: &Path) {
         let o = self.cmd().args(["--export", fpr]).output().unwrap();
         assert!(
