@@ -4,29 +4,47 @@
 //! (`publish:`) and the rpm into a yum repository (`publish.rpm_repo`).
 
 use crate::agent::{self, Outcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::package::{AgentInfo, Format, WriteJob, Written};
+use crate::package::{AgentInfo, Format, PackagePlan, Role, WriteJob, Written};
 use crate::plan::Plan;
 use crate::util::atomic;
 use crate::{publish, writers};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a run produced.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Present when the agent was built (not with `--from-tar`).
     pub outcome: Option<Outcome>,
-    /// Every package written, by format.
-    pub packages: BTreeMap<Format, PathBuf>,
+    /// Every package written, in the order written (agent, then common, each
+    /// in every format).
+    pub packages: Vec<(Format, PathBuf)>,
+}
+
+impl Report {
+    /// The packages written in `format`.
+    pub fn written(&self, format: Format) -> impl Iterator<Item = &PathBuf> {
+        self.packages
+            .iter()
+            .filter(move |(f, _)| *f == format)
+            .map(|(_, p)| p)
+    }
+}
+
+/// A prepared writer: which of the plan's packages, in which format. No
+/// writer: the file is already there, the same bytes ([`already_written`]).
+pub struct Job {
+    package: usize,
+    format: Format,
+    job: Option<Box<dyn WriteJob>>,
 }
 
 /// Everything that can be refused, refused before any work: a bad
 /// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
 /// unwritable directories, unusable signing keys. Returns each package writer,
 /// prepared.
-pub fn preflight(plan: &Plan) -> Result<Vec<(Format, Box<dyn WriteJob>)>> {
+pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
     crate::util::epoch::check()?;
     let outputs = plan.outputs();
     atomic::check_not_inputs(&outputs, &plan.inputs())?;
@@ -38,28 +56,100 @@ pub fn preflight(plan: &Plan) -> Result<Vec<(Format, Box<dyn WriteJob>)>> {
         written.extend(plan.yum_publish.iter().map(|p| p.repo.clone()));
         atomic::check_outside(&written, &plan.venv, "the venv")?;
     }
-    agent::precheck(plan, &outputs)?;
-    let mut jobs: Vec<(Format, Box<dyn WriteJob>)> = Vec::new();
-    if let Some(pkg) = &plan.package {
+    // A common package that exists (another release's run wrote it into the same
+    // directory) is checked by its bytes once its writer is ready.
+    let shared: Vec<PathBuf> = plan
+        .packages
+        .iter()
+        .filter(|p| p.role == Role::Common)
+        .flat_map(PackagePlan::output_paths)
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    let own: Vec<PathBuf> = outputs
+        .iter()
+        .filter(|o| !shared.contains(o))
+        .cloned()
+        .collect();
+    agent::precheck(plan, &own)?;
+    for s in &shared {
+        atomic::check_replaceable(s)?;
+    }
+    let mut jobs = Vec::new();
+    for (package, pkg) in plan.packages.iter().enumerate() {
         for format in pkg.formats() {
             let writer = writers::get(format).expect("the plan only holds known writers");
-            jobs.push((format, writer.prepare(pkg)?));
+            let job = writer.prepare(pkg)?;
+            let dest = pkg.output(format).expect("planned output");
+            let kept =
+                shared.iter().any(|s| s == dest) && already_written(plan, pkg, job.as_ref(), dest)?;
+            jobs.push(Job {
+                package,
+                format,
+                job: (!kept).then_some(job),
+            });
         }
     }
     if let Some(opts) = &plan.publish {
-        // The deb this run publishes, when it builds one: refused now if taken.
-        let planned: Vec<publish::Planned> = plan
-            .package
-            .iter()
-            .filter(|p| p.formats().contains(&Format::Deb))
-            .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
-            .collect();
-        publish::check(opts, &planned)?;
+        publish::check(opts, &planned_debs(&plan.packages))?;
     }
     if let Some(opts) = &plan.yum_publish {
         crate::yum::check(opts)?;
     }
     Ok(jobs)
+}
+
+/// Whether `dest` already holds the package `job` would write there (the common
+/// package, written by another release's run): then it is kept. Other bytes
+/// are refused (exit 3) unless `-f`. The package is small; it is written into a
+/// temporary directory and compared.
+fn already_written(
+    plan: &Plan,
+    pkg: &PackagePlan,
+    job: &dyn WriteJob,
+    dest: &Path,
+) -> Result<bool> {
+    let staged = crate::package::builtin::stage(pkg)?;
+    let dir = tempfile::Builder::new()
+        .prefix("cfy-ap-common.")
+        .tempdir()
+        .map_err(|e| Error::build(format!("cannot create a temporary directory: {e}")))?;
+    let probe = dir.path().join("package");
+    let quiet = Log::new(false, true);
+    job.write(
+        staged.plan(),
+        &AgentInfo::from_tar(&plan.output_tar),
+        &probe,
+        true,
+        &quiet,
+    )?;
+    if atomic::same_bytes(&probe, dest)? {
+        return Ok(true);
+    }
+    if plan.force {
+        return Ok(false);
+    }
+    Err(Error::exists(format!(
+        "{} already exists with other contents",
+        dest.display()
+    ))
+    .with(format!(
+        "it is {} {} from another run: other packaging files, package settings or cfy-ap version",
+        pkg.name,
+        pkg.full_version()
+    ))
+    .with("bump the version, or use -f/--force to replace it"))
+}
+
+/// The agent debs a publish will add, refused before any work when their name,
+/// version and architecture are taken. Not the common package: the repository
+/// may hold it already from another release's run, and the publish takes it
+/// again unchanged when its bytes are the same (it is stamped so that they are).
+pub fn planned_debs(packages: &[PackagePlan]) -> Vec<publish::Planned> {
+    packages
+        .iter()
+        .filter(|p| p.role == Role::Agent && p.formats().contains(&Format::Deb))
+        .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
+        .collect()
 }
 
 pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
@@ -86,15 +176,30 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
             info
         }
     };
-    let Some(pkg) = &plan.package else {
-        return Ok(report);
-    };
     // A built-in packaging set is written to a temporary directory for the writers.
-    let staged = crate::package::builtin::stage(pkg)?;
-    let pkg = staged.plan();
-    for (format, job) in jobs {
+    let staged = plan
+        .packages
+        .iter()
+        .map(crate::package::builtin::stage)
+        .collect::<Result<Vec<_>>>()?;
+    for Job {
+        package,
+        format,
+        job,
+    } in jobs
+    {
         crate::util::signals::check()?;
+        let pkg = staged[package].plan();
         let dest = pkg.output(format).expect("planned output");
+        let Some(job) = job else {
+            log.info(&format!(
+                "{} ready: {} (already there, the same bytes)",
+                format.name(),
+                dest.display()
+            ));
+            report.packages.push((format, dest.to_path_buf()));
+            continue;
+        };
         let written: Written = log.step(&format!("wrote {}", dest.display()), || {
             job.write(pkg, &agent, dest, plan.force, log)
         })?;
@@ -106,23 +211,21 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
             written.bytes,
             written.note
         ));
-        if format == Format::Deb
-            && let Some(opts) = &plan.publish
-        {
-            let summary = log.step(&format!("published into {}", opts.repo.display()), || {
-                publish::publish(opts, std::slice::from_ref(&written.path), log)
-            })?;
-            publish::report(&summary, log);
-        }
-        if format == Format::Rpm
-            && let Some(opts) = &plan.yum_publish
-        {
-            let summary = log.step(&format!("published into {}", opts.repo.display()), || {
-                crate::yum::publish(opts, std::slice::from_ref(&written.path), log)
-            })?;
-            publish::report(&summary, log);
-        }
-        report.packages.insert(format, written.path);
+        report.packages.push((format, written.path));
+    }
+    if let Some(opts) = &plan.publish {
+        let debs: Vec<PathBuf> = report.written(Format::Deb).cloned().collect();
+        let summary = log.step(&format!("published into {}", opts.repo.display()), || {
+            publish::publish(opts, &debs, log)
+        })?;
+        publish::report(&summary, log);
+    }
+    if let Some(opts) = &plan.yum_publish {
+        let rpms: Vec<PathBuf> = report.written(Format::Rpm).cloned().collect();
+        let summary = log.step(&format!("published into {}", opts.repo.display()), || {
+            crate::yum::publish(opts, &rpms, log)
+        })?;
+        publish::report(&summary, log);
     }
     Ok(report)
 }

@@ -95,11 +95,11 @@ fn the_built_in_set_is_used_when_nothing_is_on_disk() {
     let plan = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(plan.contains("config files: built-in set ubuntu (write it out with `cfy-ap packaging-files ubuntu DIR`)"), "{plan}");
 
-    let deb = s.package(&[], &[]);
+    s.package(&[], &[]);
     let x = s.path().join("x");
     tool(
         "dpkg-deb",
-        &["-x", deb.to_str().unwrap(), x.to_str().unwrap()],
+        &["-x", s.common().to_str().unwrap(), x.to_str().unwrap()],
     );
     for (file, mode) in FILES {
         let dir = if file.ends_with(".sh") {
@@ -136,8 +136,24 @@ fn the_built_in_set_is_used_when_nothing_is_on_disk() {
         plan.contains(&format!("config files: {}", own.display())),
         "{plan}"
     );
-    fs::remove_file(&deb).unwrap();
-    let deb = s.package(&[], &[]);
-    let conf = tool("dpkg-deb", &["--fsys-tarfile", deb.to_str().unwrap()]);
+    // The common package written from the built-in set is not this one: kept
+    // (exit 3) unless -f.
+    for f in s.out_files() {
+        if !f.contains("-agent-common") {
+            fs::remove_file(s.path().join("out").join(f)).unwrap();
+        }
+    }
+    let o = s.build(&[], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("already exists with other contents"),
+        "{}",
+        text(&o)
+    );
+    s.package(&["-f"], &[]);
+    let conf = tool(
+        "dpkg-deb",
+        &["--fsys-tarfile", s.common().to_str().unwrap()],
+    );
     assert!(conf.contains("# edited"));
 }

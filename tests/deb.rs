@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 const NAME: &str = "cloudify-ubuntu-trusty-agent";
 const RES: &str = "opt/manager/resources/packages";
+const COMMON: &str = "cloudify-ubuntu-agent-common";
 
 fn show(o: &Output) -> String {
     format!(
@@ -96,6 +97,7 @@ fn deb_reads_back_with_dpkg_deb() {
         "Maintainer: Cloudify Agent Packager <cfy-ap@example.invalid>\n".into(),
         "Description: Cloudify agent for Ubuntu trusty\n".into(),
         " Distribution: Ubuntu\n Release: trusty\n".into(),
+        format!("Depends: {COMMON} (>= 3.2~rc1-1)\n"),
     ] {
         assert!(info.contains(&want), "{want:?} missing in\n{info}");
     }
@@ -124,20 +126,6 @@ fn deb_reads_back_with_dpkg_deb() {
         "-rw-r--r--",
         format!("./{RES}/agents/Ubuntu-trusty-agent.tar.gz"),
     );
-    add("drwxr-xr-x", format!("./{RES}/scripts/"));
-    add(
-        "-rwxr-xr-x",
-        format!("./{RES}/scripts/Ubuntu-agent-disable-requiretty.sh"),
-    );
-    add("drwxr-xr-x", format!("./{RES}/templates/"));
-    add(
-        "-rw-r--r--",
-        format!("./{RES}/templates/Ubuntu-celeryd-cloudify.conf.template"),
-    );
-    add(
-        "-rw-r--r--",
-        format!("./{RES}/templates/Ubuntu-celeryd-cloudify.init.template"),
-    );
     for d in [
         "./usr/",
         "./usr/share/",
@@ -158,6 +146,39 @@ fn deb_reads_back_with_dpkg_deb() {
         format!("./usr/share/lintian/overrides/{NAME}"),
     );
     assert_eq!(got, want, "\n{listing}");
+
+    // The distribution's files are in the common package, for every architecture.
+    let common = st.common();
+    assert_eq!(
+        common.file_name().unwrap().to_str().unwrap(),
+        format!("{COMMON}_3.2~rc1-1_all.deb")
+    );
+    let fields = tool_text("dpkg-deb", &["--field", s(&common)]);
+    assert!(
+        fields.contains("Architecture: all\n") && !fields.contains("Depends"),
+        "{fields}"
+    );
+    let listing = tool_text("dpkg-deb", &["--contents", s(&common)]);
+    for (perm, file) in [
+        ("-rwxr-xr-x", "scripts/Ubuntu-agent-disable-requiretty.sh"),
+        (
+            "-rw-r--r--",
+            "templates/Ubuntu-celeryd-cloudify.conf.template",
+        ),
+        (
+            "-rw-r--r--",
+            "templates/Ubuntu-celeryd-cloudify.init.template",
+        ),
+    ] {
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!("./{RES}/{file}")));
+        assert!(
+            line.is_some_and(|l| l.starts_with(perm)),
+            "{file}:\n{listing}"
+        );
+    }
+    assert!(!listing.contains("agents/"), "{listing}");
 
     // The agent tar inside is the input, byte for byte; GNU tar, no PAX headers.
     let tmp = tempfile::tempdir().unwrap();
@@ -215,7 +236,7 @@ fn deb_reads_back_with_dpkg_deb() {
     );
     let text = fs::read_to_string(&md5).unwrap();
     assert!(text.ends_with('\n') && !text.contains("./") && !text.contains("\n\n"));
-    assert_eq!(text.lines().count(), 7, "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
     let check = Command::new("md5sum")
         .arg("-c")
         .arg(&md5)
@@ -225,24 +246,90 @@ fn deb_reads_back_with_dpkg_deb() {
     assert!(check.status.success(), "{}", show(&check));
 }
 
+/// An empty dpkg database in a temporary directory, driven with `dpkg --root`.
+struct DpkgRoot {
+    dir: tempfile::TempDir,
+}
+
+impl DpkgRoot {
+    fn new() -> DpkgRoot {
+        let dir = tempfile::tempdir().unwrap();
+        for d in [
+            "var/lib/dpkg/info",
+            "var/lib/dpkg/updates",
+            "var/lib/dpkg/triggers",
+        ] {
+            fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        fs::write(dir.path().join("var/lib/dpkg/status"), "").unwrap();
+        fs::write(dir.path().join("var/lib/dpkg/available"), "").unwrap();
+        DpkgRoot { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `dpkg --root=<root> --force-not-root <args>`.
+    fn run(&self, args: &[&str]) -> Output {
+        let r = s(self.path());
+        Command::new("dpkg")
+            .arg(format!("--root={r}"))
+            .arg("--force-not-root")
+            .arg(format!("--log={r}/dpkg.log"))
+            .args(args)
+            .output()
+            .expect("dpkg not installed: apt-get install -y dpkg")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "dpkg {args:?}: {}", show(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `Status Version` of an installed package.
+    fn status(&self, name: &str) -> String {
+        tool_text(
+            "dpkg-query",
+            &[
+                &format!("--admindir={}/var/lib/dpkg", s(self.path())),
+                "-W",
+                "-f",
+                "${Status} ${Version}",
+                name,
+            ],
+        )
+    }
+
+    /// Every path the packages installed (outside dpkg's database).
+    fn files(&self) -> Vec<PathBuf> {
+        let r = self.path();
+        walkdir::WalkDir::new(r)
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .filter(|p| !p.starts_with(r.join("var")) && p != r && !p.ends_with("dpkg.log"))
+            .collect()
+    }
+}
+
 #[test]
 fn installs_verifies_and_removes_in_a_throwaway_root() {
     let st = Setup::new("deb", "version: 3.2rc1");
     let deb = st.package(&[], &[]);
-    let root = tempfile::tempdir().unwrap();
+    let common = st.common();
+    let root = DpkgRoot::new();
     let r = root.path();
-    for d in [
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-    ] {
-        fs::create_dir_all(r.join(d)).unwrap();
-    }
-    fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
-    fs::write(r.join("var/lib/dpkg/available"), "").unwrap();
-    let rootarg = format!("--root={}", s(r));
-    let log = format!("--log={}/dpkg.log", s(r));
-    tool("dpkg", &[&rootarg, "--force-not-root", &log, "-i", s(&deb)]);
+    // The agent needs its distribution's common package.
+    let alone = root.run(&["-i", s(&deb)]);
+    assert!(!alone.status.success(), "{}", show(&alone));
+    assert!(
+        show(&alone).contains(&format!("depends on {COMMON} (>= 3.2~rc1-1)")),
+        "{}",
+        show(&alone)
+    );
+    root.ok(&["--purge", NAME]);
+    root.ok(&["-i", s(&common), s(&deb)]);
     let agent = r.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz");
     assert!(fs::read(&agent).unwrap() == fs::read(st.path().join("agent.tar.gz")).unwrap());
     let script = r
@@ -252,29 +339,63 @@ fn installs_verifies_and_removes_in_a_throwaway_root() {
         fs::metadata(&script).unwrap().permissions().mode() & 0o777,
         0o755
     );
-    assert_eq!(
-        tool_text("dpkg", &[&rootarg, "-V", NAME]),
-        "",
-        "dpkg -V reports changes"
-    );
-    let status = tool_text(
-        "dpkg-query",
-        &[
-            &format!("--admindir={}/var/lib/dpkg", s(r)),
-            "-W",
-            "-f",
-            "${Status} ${Version}",
-            NAME,
-        ],
-    );
-    assert_eq!(status, "install ok installed 3.2~rc1-1");
-    tool("dpkg", &[&rootarg, "--force-not-root", &log, "-r", NAME]);
-    let left: Vec<PathBuf> = walkdir::WalkDir::new(r)
-        .into_iter()
-        .map(|e| e.unwrap().into_path())
-        .filter(|p| !p.starts_with(r.join("var")) && p != r && !p.ends_with("dpkg.log"))
-        .collect();
+    for name in [NAME, COMMON] {
+        assert_eq!(root.ok(&["-V", name]), "", "dpkg -V {name} reports changes");
+    }
+    assert_eq!(root.status(NAME), "install ok installed 3.2~rc1-1");
+    assert_eq!(root.status(COMMON), "install ok installed 3.2~rc1-1");
+    root.ok(&["-r", NAME, COMMON]);
+    let left = root.files();
     assert!(left.is_empty(), "left after dpkg -r: {left:?}");
+}
+
+/// One manager serving two releases of a distribution: their agent packages
+/// install side by side (each holds only its tar; the templates and script are
+/// the common package's), and removing either leaves the other whole.
+#[test]
+fn agent_packages_of_two_releases_install_side_by_side() {
+    let trusty = Setup::new("deb", "version: 3.2rc1");
+    let xenial = Setup::release("deb", "Ubuntu", "xenial", "version: 3.2rc1");
+    let (t, x) = (trusty.package(&[], &[]), xenial.package(&[], &[]));
+    // Runs for different releases write the same common package, byte for byte.
+    assert!(fs::read(trusty.common()).unwrap() == fs::read(xenial.common()).unwrap());
+    let root = DpkgRoot::new();
+    root.ok(&["-i", s(&trusty.common()), s(&t)]);
+    root.ok(&["-i", s(&x)]);
+    let xenial_name = "cloudify-ubuntu-xenial-agent";
+    for name in [NAME, xenial_name, COMMON] {
+        assert_eq!(
+            root.status(name),
+            "install ok installed 3.2~rc1-1",
+            "{name}"
+        );
+    }
+    let before = root.files();
+    root.ok(&["-r", NAME]);
+    for name in [xenial_name, COMMON] {
+        assert_eq!(root.ok(&["-V", name]), "", "dpkg -V {name} reports changes");
+    }
+    let after = root.files();
+    let gone: Vec<&PathBuf> = before
+        .iter()
+        .filter(|p| !after.contains(p) && p.starts_with(root.path().join(RES)))
+        .collect();
+    assert_eq!(
+        gone,
+        [&root
+            .path()
+            .join(RES)
+            .join("agents/Ubuntu-trusty-agent.tar.gz")],
+        "removing the trusty agent removed"
+    );
+    // A newer release's agent brings a newer common package, which the older
+    // agent accepts (it depends on >= its own version).
+    let newer = Setup::release("deb", "Ubuntu", "bionic", "version: '3.3'");
+    let bionic = newer.package(&[], &[]);
+    root.ok(&["-i", s(&newer.common()), s(&bionic)]);
+    assert_eq!(root.status(COMMON), "install ok installed 3.3-1");
+    assert_eq!(root.ok(&["-V", xenial_name]), "");
+    root.ok(&["--audit"]);
 }
 
 #[test]
@@ -282,7 +403,7 @@ fn lintian_reports_no_errors_or_warnings() {
     let st = Setup::new("deb", "version: 3.2rc1");
     let deb = st.package(&[], &[]);
     let o = Command::new("lintian")
-        .args(["--show-overrides", s(&deb)])
+        .args(["--show-overrides", s(&deb), s(&st.common())])
         .output()
         .expect("lintian not installed: apt-get install -y lintian");
     let out = String::from_utf8_lossy(&o.stdout);
@@ -295,8 +416,14 @@ fn lintian_reports_no_errors_or_warnings() {
         "lintian:\n{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    for name in [NAME, COMMON] {
+        assert!(
+            out.contains(&format!("O: {name}: dir-or-file-in-opt")),
+            "{out}"
+        );
+    }
     assert!(
-        out.contains(&format!("O: {NAME}: dir-or-file-in-opt")),
+        out.contains(&format!("O: {COMMON}: script-not-executable")),
         "{out}"
     );
 }
@@ -357,7 +484,13 @@ fn version_from_the_environment() {
     let st = Setup::new("deb", "name: my-agent\narchitecture: all");
     let o = st.build(&[], &[("VERSION", "4.0a1")]);
     assert!(o.status.success(), "{}", show(&o));
-    assert_eq!(st.out_files(), ["my-agent_4.0~a1-1_all.deb"]);
+    assert_eq!(
+        st.out_files(),
+        [
+            "cloudify-ubuntu-agent-common_4.0~a1-1_all.deb",
+            "my-agent_4.0~a1-1_all.deb"
+        ]
+    );
 }
 
 #[test]
@@ -450,7 +583,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert_eq!(fs::read(&deb).unwrap(), b"precious");
     assert_eq!(
         st.out_files().len(),
-        1,
+        2,
         "temp file left: {:?}",
         st.out_files()
     );
@@ -489,4 +622,65 @@ fn full_pipeline_builds_tar_and_deb() {
     let inside = fs::read(x.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz")).unwrap();
     assert!(inside == fs::read(dir.path().join("Ubuntu-trusty-agent.tar.gz")).unwrap());
     assert!(!dir.path().join("venv/env").exists());
+}
+
+/// Without SOURCE_DATE_EPOCH the agent package carries the build time, but the
+/// common package is stamped with its files' time: rebuilt later (or for
+/// another release, elsewhere) it is the same bytes, so a repository that has it
+/// takes it again unchanged. The built-in set has a fixed time of its own.
+#[test]
+fn the_common_package_does_not_depend_on_the_build_time() {
+    let st = Setup::new("deb", "version: '3.2'");
+    let unset = [("SOURCE_DATE_EPOCH", "")];
+    let agent = st.package(&["-f"], &unset);
+    let (first, first_agent) = (fs::read(st.common()).unwrap(), fs::read(&agent).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    st.package(&["-f"], &unset);
+    assert!(
+        fs::read(st.common()).unwrap() == first,
+        "common package differs"
+    );
+    assert!(
+        fs::read(&agent).unwrap() != first_agent,
+        "agent not restamped"
+    );
+    let listing = tool_text("dpkg-deb", &["--contents", s(&st.common())]);
+    let newest = [
+        "agent-disable-requiretty.sh",
+        "celeryd-cloudify.conf.template",
+        "celeryd-cloudify.init.template",
+    ]
+    .iter()
+    .map(|f| {
+        let m = fs::metadata(repo().join("packaging/ubuntu").join(f)).unwrap();
+        m.modified().unwrap()
+    })
+    .max()
+    .unwrap();
+    let date = tool_text(
+        "date",
+        &[
+            "-u",
+            "+%Y-%m-%d %H:%M",
+            &format!(
+                "-d@{}",
+                newest
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+            ),
+        ],
+    );
+    assert!(listing.contains(date.trim()), "{date} not in\n{listing}");
+
+    // The built-in set (no packaging directory on disk): its own fixed time.
+    fs::write(
+        st.path().join("c.yaml"),
+        "distribution: Ubuntu\nrelease: trusty\noutput_tar: Ubuntu-trusty-agent.tar.gz\n\
+         package:\n  output_dir: out\n  version: '3.2'\n",
+    )
+    .unwrap();
+    st.package(&["-f"], &unset);
+    let listing = tool_text("dpkg-deb", &["--contents", s(&st.common())]);
+    assert!(listing.contains(" 2026-12-03 00:00 ./opt/"), "{listing}");
 }

@@ -45,14 +45,14 @@ fn deb_is_published_in_the_same_run() {
     assert!(dry.status.success(), "{}", text(&dry));
     assert!(
         String::from_utf8_lossy(&dry.stdout)
-            .contains("publish: the deb into apt (agents main, unsigned)")
+            .contains("publish: the debs into apt (agents main, unsigned)")
     );
     let out = cfy_ap(w.path(), &args, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let deb = std::fs::read_dir(w.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .find(|p| p.to_string_lossy().ends_with(".deb") && !p.to_string_lossy().contains("common"))
         .expect("the deb");
     let name = deb.file_name().unwrap().to_str().unwrap();
     let pooled = w
@@ -75,6 +75,26 @@ fn deb_is_published_in_the_same_run() {
         "{packages}"
     );
     assert!(w.path().join("apt/dists/agents/Release").is_file());
+    assert!(
+        packages.contains("Package: cloudify-ubuntu-agent-common\n"),
+        "{packages}"
+    );
+
+    // Another release's run into the same repository: its agent is added, the
+    // common package it shares is already there, the same bytes, unchanged.
+    std::fs::write(
+        w.path().join("c.yaml"),
+        config("publish:\n  repo: apt\n  codename: agents\n").replace("trusty", "xenial"),
+    )
+    .unwrap();
+    let out = cfy_ap(w.path(), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = stderr(&out);
+    assert!(
+        log.contains("added: cloudify-ubuntu-xenial-agent 3.2-1")
+            && log.contains("already published: cloudify-ubuntu-agent-common 3.2-1"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -145,8 +165,9 @@ fn publish_keep_in_the_config_retains_the_newest_versions() {
     )
     .unwrap();
     let versions: Vec<&str> = packages
-        .lines()
-        .filter_map(|l| l.strip_prefix("Version: "))
+        .split("\n\n")
+        .filter(|st| st.starts_with("Package: cloudify-ubuntu-trusty-agent\n"))
+        .flat_map(|st| st.lines().filter_map(|l| l.strip_prefix("Version: ")))
         .collect();
     assert_eq!(versions, ["3.0~rc1-1", "3.0-1"], "{packages}");
 }

@@ -132,7 +132,9 @@ fn builds_in_a_debian_11_root_left_unchanged() {
     // The deb installs and removes with the root's own dpkg.
     let deb = dir.join("cloudify-debian-bullseye-agent_3.2-1_amd64.deb");
     fs::copy(&deb, root.join("tmp/agent.deb")).unwrap();
-    chroot(&root, &["dpkg", "-i", "/tmp/agent.deb"]);
+    let common = dir.join("cloudify-debian-agent-common_3.2-1_all.deb");
+    fs::copy(&common, root.join("tmp/common.deb")).unwrap();
+    chroot(&root, &["dpkg", "-i", "/tmp/common.deb", "/tmp/agent.deb"]);
     let agent = root.join("opt/manager/resources/packages/agents/debian-bullseye-agent.tar.gz");
     assert_eq!(fs::read(&agent).unwrap(), fs::read(&tar).unwrap());
     let init =
@@ -142,7 +144,9 @@ fn builds_in_a_debian_11_root_left_unchanged() {
         fs::read(repo().join("packaging/debian/celeryd-cloudify.init.template")).unwrap()
     );
     chroot(&root, &["dpkg", "-r", "cloudify-debian-bullseye-agent"]);
-    assert!(!agent.exists() && !init.exists());
+    assert!(!agent.exists() && init.exists());
+    chroot(&root, &["dpkg", "-r", "cloudify-debian-agent-common"]);
+    assert!(!init.exists());
 }
 
 #[test]

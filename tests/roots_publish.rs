@@ -70,9 +70,10 @@ fn apt_candidates(work: &Path, repo: &Path, packages: &[&str]) -> Vec<String> {
         .collect()
 }
 
-const PACKAGES: [&str; 2] = [
+const PACKAGES: [&str; 3] = [
     "cloudify-debian-bullseye-agent",
     "cloudify-debian-trixie-agent",
+    "cloudify-debian-agent-common",
 ];
 
 #[test]
@@ -114,7 +115,14 @@ fn two_roots_one_run_one_publish() {
             && log.contains("==> agent 2/2: debian trixie"),
         "{log}"
     );
-    assert_eq!(log.matches("published 2 debs into").count(), 1, "{log}");
+    // Two agents and their distribution's common package, written once.
+    assert_eq!(log.matches("published 3 debs into").count(), 1, "{log}");
+    assert_eq!(
+        plan.matches("package:      cloudify-debian-agent-common 3.2-1")
+            .count(),
+        1,
+        "{plan}"
+    );
     for (tar, py) in [
         ("debian-bullseye-agent.tar.gz", "python3.9"),
         ("debian-trixie-agent.tar.gz", "python3.13"),
@@ -126,7 +134,10 @@ fn two_roots_one_run_one_publish() {
         );
     }
     assert_eq!((roots::listing(&deb11), roots::listing(&deb13)), before);
-    assert_eq!(apt_candidates(dir, &repo, &PACKAGES), ["3.2-1", "3.2-1"]);
+    assert_eq!(
+        apt_candidates(dir, &repo, &PACKAGES),
+        ["3.2-1", "3.2-1", "3.2-1"]
+    );
 }
 
 #[test]
@@ -158,7 +169,16 @@ fn ci_matrix_shell_jobs_then_one_publish() {
         dir.join("out/job-2/cloudify-debian-trixie-agent_3.2-1_amd64.deb")
             .is_file()
     );
-    assert_eq!(apt_candidates(dir, &repo, &PACKAGES), ["3.2-1", "3.2-1"]);
+    // Each job wrote the common package; the same bytes, published once.
+    let common = "cloudify-debian-agent-common_3.2-1_all.deb";
+    assert!(
+        fs::read(dir.join("out/job-1").join(common)).unwrap()
+            == fs::read(dir.join("out/job-2").join(common)).unwrap()
+    );
+    assert_eq!(
+        apt_candidates(dir, &repo, &PACKAGES),
+        ["3.2-1", "3.2-1", "3.2-1"]
+    );
 }
 
 fn repo_path(rel: &str) -> String {

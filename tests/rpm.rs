@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const NAME: &str = "cloudify-centos-core-agent";
+const COMMON: &str = "cloudify-centos-agent-common";
 const RES: &str = "/opt/manager/resources/packages";
 const PASS_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
 
@@ -52,6 +53,12 @@ fn tool(program: &str, args: &[&str]) -> String {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// This machine's Debian architecture.
+fn deb_arch() -> String {
+    let o = run("dpkg", &["--print-architecture"], &[]);
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 fn arch() -> &'static str {
@@ -104,24 +111,10 @@ fn metadata_paths_modes_and_digests() {
             (f[0].into(), f[2].into(), f[3].into(), f[f.len() - 1].into())
         })
         .collect();
-    let want = [
-        (
-            "-rw-r--r--",
-            format!("{RES}/agents/centos-Core-agent.tar.gz"),
-        ),
-        (
-            "-rwxr-xr-x",
-            format!("{RES}/scripts/centos-agent-disable-requiretty.sh"),
-        ),
-        (
-            "-rw-r--r--",
-            format!("{RES}/templates/centos-celeryd-cloudify.conf.template"),
-        ),
-        (
-            "-rw-r--r--",
-            format!("{RES}/templates/centos-celeryd-cloudify.init.template"),
-        ),
-    ];
+    let want = [(
+        "-rw-r--r--",
+        format!("{RES}/agents/centos-Core-agent.tar.gz"),
+    )];
     assert_eq!(rows.len(), want.len(), "{list}");
     for (row, (mode, path)) in rows.iter().zip(&want) {
         assert_eq!(
@@ -139,6 +132,40 @@ fn metadata_paths_modes_and_digests() {
     let requires = tool("rpm", &["-qpR", s(&rpm)]);
     assert!(requires.contains("python\n"), "{requires}");
     assert!(requires.contains("sudo >= 1.8\n"), "{requires}");
+    assert!(
+        requires.contains(&format!("{COMMON} >= 3.2~rc1-2\n")),
+        "{requires}"
+    );
+
+    // The distribution's files are the common package's, for any architecture.
+    let common = st.common();
+    assert_eq!(
+        common.file_name().unwrap().to_str().unwrap(),
+        format!("{COMMON}-3.2~rc1-2.noarch.rpm")
+    );
+    let list = tool("rpm", &["-qlvp", s(&common)]);
+    let rows: Vec<(String, String)> = list
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].into(), f[f.len() - 1].into())
+        })
+        .collect();
+    let want = [
+        ("-rwxr-xr-x", "scripts/centos-agent-disable-requiretty.sh"),
+        (
+            "-rw-r--r--",
+            "templates/centos-celeryd-cloudify.conf.template",
+        ),
+        (
+            "-rw-r--r--",
+            "templates/centos-celeryd-cloudify.init.template",
+        ),
+    ]
+    .map(|(m, p)| (m.to_string(), format!("{RES}/{p}")));
+    assert_eq!(rows, want, "{list}");
+    let requires = tool("rpm", &["-qpR", s(&common)]);
+    assert!(!requires.contains("cloudify"), "{requires}");
 
     let k = tool("rpm", &["-Kv", s(&rpm)]);
     for want in [
@@ -160,15 +187,25 @@ fn installs_verifies_and_removes_in_a_throwaway_root() {
     let root = st.path().join("root");
     fs::create_dir(&root).unwrap();
     tool("rpm", &["--root", s(&root), "--initdb"]);
-    tool("rpm", &["--root", s(&root), "--nodeps", "-i", s(&rpm)]);
-    let v = tool("rpm", &["--root", s(&root), "-V", NAME]);
-    assert_eq!(v, "", "rpm -V reported changes");
+    // The agent needs its distribution's common package.
+    let o = run("rpm", &["--root", s(&root), "-i", s(&rpm)], &[]);
+    assert!(!o.status.success(), "{}", show(&o));
+    assert!(
+        show(&o).contains(&format!("{COMMON} >= 3.2-1 is needed by {NAME}")),
+        "{}",
+        show(&o)
+    );
+    tool("rpm", &["--root", s(&root), "-i", s(&rpm), s(&st.common())]);
+    for name in [NAME, COMMON] {
+        let v = tool("rpm", &["--root", s(&root), "-V", name]);
+        assert_eq!(v, "", "rpm -V {name} reported changes");
+    }
     let installed = root.join(RES.trim_start_matches('/'));
     assert_eq!(
         fs::read(installed.join("agents/centos-Core-agent.tar.gz")).unwrap(),
         fs::read(st.path().join("agent.tar.gz")).unwrap()
     );
-    tool("rpm", &["--root", s(&root), "-e", NAME]);
+    tool("rpm", &["--root", s(&root), "-e", NAME, COMMON]);
     let left: Vec<_> = walkdir::WalkDir::new(root.join("opt"))
         .into_iter()
         .map(|e| e.unwrap())
@@ -198,6 +235,13 @@ fn agent_tar_inside_is_byte_identical() {
         fs::read(inside).unwrap() == fs::read(st.path().join("agent.tar.gz")).unwrap(),
         "agent tar differs"
     );
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&st.common()));
+    let o = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&x)
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{}", show(&o));
     let conf = x
         .join(RES.trim_start_matches('/'))
         .join("templates/centos-celeryd-cloudify.conf.template");
@@ -246,7 +290,9 @@ fn deb_and_rpm_in_one_run_and_dry_run() {
         "{out}"
     );
     assert!(
-        out.contains("rpm payload: gzip (level 0); Requires: python2 >= 2.7"),
+        out.contains(&format!(
+            "rpm payload: gzip (level 0); Requires: {COMMON} >= 3.2-1, python2 >= 2.7"
+        )),
         "{out}"
     );
     assert!(st.out_files().is_empty());
@@ -264,9 +310,15 @@ fn deb_and_rpm_in_one_run_and_dry_run() {
     );
     assert!(o.status.success(), "{}", show(&o));
     let files = st.out_files();
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files.iter().any(|f| f.ends_with(".deb")), "{files:?}");
-    assert!(files.iter().any(|f| f.ends_with(".rpm")), "{files:?}");
+    assert_eq!(
+        files,
+        [
+            format!("{COMMON}-3.2-1.noarch.rpm"),
+            format!("{COMMON}_3.2-1_all.deb"),
+            format!("{NAME}-3.2-1.{}.rpm", arch()),
+            format!("{NAME}_3.2-1_{}.deb", deb_arch()),
+        ]
+    );
 }
 
 /// A throwaway gpg home with two RSA signing keys; the first has a passphrase.
@@ -395,15 +447,22 @@ fn signed_rpm_verifies_with_its_key_only() {
         "rpm",
         &["--root", s(&root), "--import", s(&keys.public("one"))],
     );
-    tool("rpm", &["--root", s(&root), "--nodeps", "-i", s(&rpm)]);
+    tool("rpm", &["--root", s(&root), "-i", s(&rpm), s(&st.common())]);
     assert_eq!(tool("rpm", &["--root", s(&root), "-V", NAME]), "");
 }
 
-/// rpmlint output lines `<pkg>: E|W: <check> ...`, after the documented filters.
-fn rpmlint(rpm: &Path, home: &Path) -> Vec<String> {
+/// rpmlint output lines `<pkg>: E|W: <check> ...` for the agent and common
+/// rpms checked together, after the documented filters (some of which only
+/// the common package needs).
+fn rpmlint(st: &Setup, rpm: &Path, home: &Path) -> Vec<String> {
     // The filters shipped with the project (each one explained in the file).
     let rc = repo().join("packaging/cfy-ap.rpmlintrc");
-    let o = run("rpmlint", &["-r", s(&rc), s(rpm)], &[("HOME", home)]);
+    let common = st.common();
+    let o = run(
+        "rpmlint",
+        &["-r", s(&rc), s(rpm), s(&common)],
+        &[("HOME", home)],
+    );
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     out.lines()
         .filter(|l| l.contains(": E: ") || l.contains(": W: "))
@@ -423,7 +482,7 @@ fn rpmlint_reports_no_errors() {
     );
     let rpm = st.package(&[], &[]);
     let home = keys.rpm_db("two");
-    let lines = rpmlint(&rpm, &home);
+    let lines = rpmlint(&st, &rpm, &home);
     let errors: Vec<&String> = lines.iter().filter(|l| l.contains(": E: ")).collect();
     assert!(errors.is_empty(), "rpmlint errors:\n{}", lines.join("\n"));
     for l in &lines {
@@ -437,12 +496,15 @@ fn rpmlint_reports_no_errors() {
     // Unsigned, rpmlint's only extra complaint is the missing signature.
     let st = Setup::new("rpm", "version: '3.2'\nhomepage: https://example.org/agent");
     let rpm = st.package(&[], &[]);
-    let errors: Vec<String> = rpmlint(&rpm, &home)
+    let errors: Vec<String> = rpmlint(&st, &rpm, &home)
         .into_iter()
         .filter(|l| l.contains(": E: "))
         .collect();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].ends_with("E: no-signature"), "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.ends_with("E: no-signature")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -494,7 +556,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert_eq!(fs::read(&rpm).unwrap(), b"precious");
     assert_eq!(
         st.out_files().len(),
-        1,
+        2,
         "temp file left: {:?}",
         st.out_files()
     );

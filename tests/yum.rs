@@ -87,17 +87,24 @@ impl Drop for Keys {
     }
 }
 
-/// Build an rpm with cfy-ap (`--from-tar`, SOURCE_DATE_EPOCH) and move it to `dest`.
+/// Build an rpm with cfy-ap (`--from-tar`, SOURCE_DATE_EPOCH) and move it to
+/// `dest`, with the common package it requires ([`common_rpm`]).
 fn cfy_rpm(st: &Setup, dest: &Path, name: &str, version: &str, extra: &str) -> PathBuf {
     st.config(&format!("name: {name}\nversion: '{version}'\n{extra}"));
-    let o = st.build(&["-f"], &[]);
-    assert!(o.status.success(), "{}", text(&o));
-    let files = st.out_files();
-    assert_eq!(files.len(), 1, "{files:?}");
+    let agent = st.package(&["-f"], &[]);
+    let common = st.common();
     fs::create_dir_all(dest).unwrap();
-    let to = dest.join(&files[0]);
-    fs::rename(st.path().join("out").join(&files[0]), &to).unwrap();
+    fs::rename(&common, dest.join(common.file_name().unwrap())).unwrap();
+    let to = dest.join(agent.file_name().unwrap());
+    fs::rename(&agent, &to).unwrap();
     to
+}
+
+/// The common package [`cfy_rpm`] wrote beside its rpm of `version` into `dest`.
+fn common_rpm(dest: &Path, version: &str) -> PathBuf {
+    dest.join(format!(
+        "cloudify-centos-agent-common-{version}-1.noarch.rpm"
+    ))
 }
 
 /// A private dnf: its own config, repos and install root.
@@ -196,9 +203,10 @@ fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
     let v2 = cfy_rpm(&st, &debs, "demo-agent", "1.1", &sign);
     let repo = w.path().join("srv/yum");
     let (repo_s, key_s) = (repo.to_str().unwrap(), secret.to_str().unwrap());
+    let commons = [common_rpm(&debs, "1.0"), common_rpm(&debs, "1.1")];
     let out = ok(publish(
         &["--repo", repo_s, "--sign-key", key_s],
-        &[&v1, &v2],
+        &[&v1, &v2, &commons[0], &commons[1]],
     ));
     assert!(out.contains("added: demo-agent 1.1-1"), "{out}");
     assert!(
@@ -240,6 +248,7 @@ fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
     let with_date = Command::new(BIN)
         .args(["publish", "--repo", repo_s, "--sign-key", key_s])
         .arg(&v3)
+        .arg(common_rpm(&debs, "1.2"))
         .env("SOURCE_DATE_EPOCH", "1700000100")
         .output()
         .unwrap();
@@ -460,10 +469,9 @@ fn duplicates_are_no_ops_refused_or_forced() {
     let first = cfy_rpm(&st, &w.path().join("a"), "dup-agent", "1.0", "");
     // Same name, version and release, other bytes (another build time).
     st.config("name: dup-agent\nversion: '1.0'\n");
-    let o = st.build(&["-f"], &[("SOURCE_DATE_EPOCH", "1700000500")]);
-    assert!(o.status.success(), "{}", text(&o));
+    let built = st.package(&["-f"], &[("SOURCE_DATE_EPOCH", "1700000500")]);
     let rebuilt = w.path().join("rebuilt.rpm");
-    fs::rename(st.path().join("out").join(&st.out_files()[0]), &rebuilt).unwrap();
+    fs::rename(built, &rebuilt).unwrap();
     let repo = w.path().join("repo");
     let repo_s = repo.to_str().unwrap();
     ok(publish(&["--repo", repo_s], &[&first]));
@@ -1282,4 +1290,56 @@ fn a_publish_failing_before_its_switch_leaves_no_new_package_file() {
         repo.join("Packages/s/second-agent-1.0-1.noarch.rpm")
             .exists()
     );
+}
+
+/// One manager serving two releases of a distribution, through dnf: both agent
+/// rpms install (dnf brings their common package once), and removing one
+/// leaves the other and the shared files whole.
+#[test]
+fn agent_rpms_of_two_releases_install_side_by_side() {
+    let w = tempfile::tempdir().unwrap();
+    let core = Setup::new("rpm", "version: '3.2'");
+    let finale = Setup::release("rpm", "centos", "Final", "version: '3.2'");
+    let mut rpms = Vec::new();
+    for st in [&core, &finale] {
+        rpms.push(st.package(&[], &[]));
+        rpms.push(st.common());
+    }
+    // Runs for the two releases write the same common package, byte for byte.
+    assert!(fs::read(&rpms[1]).unwrap() == fs::read(&rpms[3]).unwrap());
+    let repo = w.path().join("yum");
+    let files: Vec<&Path> = rpms.iter().map(PathBuf::as_path).collect();
+    ok(publish(&["--repo", repo.to_str().unwrap()], &files));
+    let dnf = Dnf::new(w.path());
+    dnf.unsigned_repo("two", &repo);
+    let (a, b) = ("cloudify-centos-core-agent", "cloudify-centos-final-agent");
+    let common = "cloudify-centos-agent-common";
+    dnf.ok("two", &["install", a, b]);
+    for name in [a, b, common] {
+        assert_eq!(dnf.installed(name), "3.2-1", "{name}");
+    }
+    let root = w.path().join("dnf/root");
+    let verify = |name: &str| {
+        let o = Command::new("rpm")
+            .arg(format!("--root={}", root.display()))
+            .args(["-V", name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "rpm -V {name}: {}", text(&o));
+    };
+    dnf.ok("two", &["remove", a]);
+    assert_eq!(dnf.installed(a), "");
+    for name in [b, common] {
+        verify(name);
+    }
+    let res = root.join("opt/manager/resources/packages");
+    assert!(!res.join("agents/centos-Core-agent.tar.gz").exists());
+    for kept in [
+        "agents/centos-Final-agent.tar.gz",
+        "scripts/centos-agent-disable-requiretty.sh",
+        "templates/centos-celeryd-cloudify.conf.template",
+        "templates/centos-celeryd-cloudify.init.template",
+    ] {
+        assert!(res.join(kept).is_file(), "{kept} gone");
+    }
 }

@@ -5,11 +5,13 @@
 //! writer (`crate::writers`) implements. Nothing here knows a particular format.
 
 pub mod builtin;
+mod common;
 mod files;
 mod naming;
 pub mod texts;
 mod writer;
 
+pub use common::{default_name as default_common_name, same_common};
 pub use files::{AgentInfo, CONFIG_FILES, InstallFile, SYSTEM_PACKAGING, Source, check_from_tar};
 pub use naming::{check_arch, check_name, default_name, package_version};
 pub use writer::{PackageWriter, WriteJob, Written};
@@ -18,6 +20,7 @@ use crate::codec::Setting;
 use crate::config::Package;
 use crate::debian::arch;
 use crate::error::{Error, Result};
+use crate::util::epoch;
 use crate::util::paths::{normalize, parent_dir};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -62,9 +65,23 @@ pub struct Output {
     pub generated: Vec<String>,
 }
 
+/// What a package holds: one release's agent, or the files every agent of a
+/// distribution shares (see [`common`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Agent,
+    Common,
+}
+
 #[derive(Debug, Clone)]
 pub struct PackagePlan {
     pub name: String,
+    pub role: Role,
+    /// The common package this one depends on (`>=` this package's version).
+    pub common: Option<String>,
+    /// The time stamped into the package when it does not depend on the build
+    /// (the common package); `SOURCE_DATE_EPOCH` still wins.
+    pub stamp: Option<u64>,
     /// Upstream version in dpkg/rpm form (`3.2rc1` → `3.2~rc1`).
     pub version: String,
     pub revision: String,
@@ -111,8 +128,9 @@ pub struct Context<'a> {
     pub cwd: &'a Path,
 }
 
-/// The package plan, or None when no package format is requested.
-pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
+/// The package plans: the agent's and, when it has config files, its
+/// distribution's common package; none when no package format is requested.
+pub fn resolve(ctx: &Context) -> Result<Vec<PackagePlan>> {
     let writers: Vec<&dyn PackageWriter> = ctx
         .writers
         .iter()
@@ -120,7 +138,7 @@ pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
         .filter(|w| ctx.formats.contains(&w.format()))
         .collect();
     if writers.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let empty = Package::default();
     let p = ctx.package.unwrap_or(&empty);
@@ -227,8 +245,11 @@ pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
             mode,
         });
     }
-    let mut pkg = PackagePlan {
+    let mut agent = PackagePlan {
         name,
+        role: Role::Agent,
+        common: None,
+        stamp: None,
         version,
         revision,
         architecture,
@@ -250,16 +271,20 @@ pub fn resolve(ctx: &Context) -> Result<Option<PackagePlan>> {
         files,
         outputs: Vec::new(),
     };
-    for w in writers {
-        let notes = w.check(&pkg)?;
-        pkg.outputs.push(Output {
-            format: w.format(),
-            path: pkg.output_dir.join(w.file_name(&pkg)),
-            notes,
-            generated: w.generated_files(&pkg),
-        });
+    let common = common::split(&mut agent)?;
+    let mut plans = vec![agent, common];
+    for pkg in &mut plans {
+        for w in &writers {
+            let notes = w.check(pkg)?;
+            pkg.outputs.push(Output {
+                format: w.format(),
+                path: pkg.output_dir.join(w.file_name(pkg)),
+                notes,
+                generated: w.generated_files(pkg),
+            });
+        }
     }
-    Ok(Some(pkg))
+    Ok(plans)
 }
 
 fn one_line(key: &str, v: &Option<String>) -> Result<Option<String>> {
@@ -281,6 +306,19 @@ impl PackagePlan {
     }
     pub fn rpm_arch(&self) -> String {
         arch::rpm_name(&self.deb_arch())
+    }
+    /// The time stamped into the package: `SOURCE_DATE_EPOCH` when set, else
+    /// the plan's own [`stamp`](Self::stamp), else now.
+    pub fn build_time(&self) -> Result<u64> {
+        match (epoch::source_date_epoch()?, self.stamp) {
+            (Some(t), _) | (None, Some(t)) => Ok(t),
+            (None, None) => epoch::build_time(),
+        }
+    }
+    /// Whether the package's bytes depend only on its inputs (no build time or
+    /// host in it): under `SOURCE_DATE_EPOCH`, and always for a stamped plan.
+    pub fn reproducible(&self) -> Result<bool> {
+        Ok(self.stamp.is_some() || epoch::source_date_epoch()?.is_some())
     }
     /// The output path for `format`, when this plan writes that format.
     pub fn output(&self, format: Format) -> Option<&Path> {
@@ -316,7 +354,19 @@ impl PackagePlan {
 
 impl fmt::Display for PackagePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "package:      {} {}", self.name, self.full_version())?;
+        let what = match self.role {
+            Role::Agent => match &self.common {
+                Some(c) => format!(" (the agent; depends on {c})"),
+                None => " (the agent)".into(),
+            },
+            Role::Common => format!(" (the files every {} agent shares)", self.distribution),
+        };
+        writeln!(
+            f,
+            "package:      {} {}{what}",
+            self.name,
+            self.full_version()
+        )?;
         for out in &self.outputs {
             writeln!(f, "  {}:  {}", out.format.name(), out.path.display())?;
             for note in &out.notes {
@@ -324,6 +374,7 @@ impl fmt::Display for PackagePlan {
             }
         }
         match builtin::set_of(&self.config_dir) {
+            _ if self.role == Role::Agent => {}
             Some(set) => writeln!(
                 f,
                 "  config files: built-in set {} (write it out with `cfy-ap packaging-files {} DIR`)",

@@ -5,8 +5,12 @@ use crate::error::{Error, Result};
 
 /// `cloudify-<distribution>-<release>-agent`, lowercased, invalid characters as `-`.
 pub fn default_name(distribution: &str, release: &str) -> String {
-    format!("cloudify-{distribution}-{release}-agent")
-        .to_lowercase()
+    sanitize(&format!("cloudify-{distribution}-{release}-agent"))
+}
+
+/// Lowercased, every character dpkg does not allow in a name as `-`.
+pub(super) fn sanitize(name: &str) -> String {
+    name.to_lowercase()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "+.-".contains(c) {

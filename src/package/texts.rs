@@ -1,11 +1,20 @@
 //! The package's human texts, shared by every format: the synopsis and the
 //! extended description (Debian's indented form; rpm takes it unindented).
 
-use super::{AgentInfo, PackagePlan};
+use super::{AgentInfo, PackagePlan, Role};
 
 /// The Description field value: synopsis line, then the extended description
 /// with every line indented by one space and empty lines as ` .`.
 pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
+    if pkg.role == Role::Common {
+        return indent(
+            format!(
+                "Cloudify agent files shared by the {} agents",
+                pkg.distribution
+            ),
+            common_lines(pkg),
+        );
+    }
     let (synopsis, prose) = match pkg.description.as_deref().map(str::trim) {
         Some(d) => match d.split_once('\n') {
             Some((first, rest)) => (
@@ -19,13 +28,19 @@ pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
             String::new(),
         ),
     };
+    let shared = match &pkg.common {
+        Some(c) => format!(
+            " The celeryd configuration templates and the script that disables requiretty, \
+             which every {} agent shares, are in {c}.",
+            pkg.distribution
+        ),
+        None => String::new(),
+    };
     let prose = if prose.is_empty() {
         wrap(&format!(
-            "The Cloudify agent for {dist} {rel} hosts: a Python virtualenv with celery and \
-             the Cloudify modules, packed as {tar}, with the celeryd configuration templates \
-             and the script that disables requiretty. The files are installed under \
-             {res}/packages, where the Cloudify manager serves them to the hosts it installs \
-             agents on.",
+            "The Cloudify agent for {dist} {rel} hosts: a Python virtualenv with the \
+             Cloudify modules, packed as {tar}. It is installed under {res}/packages, where \
+             the Cloudify manager serves it to the hosts it installs agents on.{shared}",
             dist = pkg.distribution,
             rel = pkg.release,
             tar = pkg.agent_name,
@@ -47,6 +62,39 @@ pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
         lines.push("Installed Python modules:".into());
         lines.extend(agent.installed.iter().map(|(n, v)| format!(" {n} {v}")));
     }
+    indent(synopsis, lines)
+}
+
+/// What the package is, in a few words (changelog entries, copyright comment):
+/// `Cloudify agent for debian bookworm`.
+pub fn what(pkg: &PackagePlan) -> String {
+    match pkg.role {
+        Role::Agent => format!("Cloudify agent for {} {}", pkg.distribution, pkg.release),
+        Role::Common => format!(
+            "Files shared by the Cloudify agents for {}",
+            pkg.distribution
+        ),
+    }
+}
+
+/// The common package's extended description, one line per entry.
+fn common_lines(pkg: &PackagePlan) -> Vec<String> {
+    let prose = wrap(&format!(
+        "The celeryd configuration templates and the script that disables requiretty, \
+         shared by the Cloudify agent packages of every {dist} release (they depend on this \
+         package). The files are installed under {res}/packages, where the Cloudify manager \
+         serves them to the hosts it installs agents on.",
+        dist = pkg.distribution,
+        res = pkg.resources_dir
+    ));
+    let mut lines: Vec<String> = prose.lines().map(str::to_string).collect();
+    lines.push(String::new());
+    lines.push(format!("Distribution: {}", pkg.distribution));
+    lines
+}
+
+/// `synopsis`, then each line indented by one space, empty lines as ` .`.
+fn indent(synopsis: String, lines: Vec<String>) -> String {
     let mut out = synopsis;
     out.push('\n');
     for l in lines {

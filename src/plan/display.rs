@@ -11,7 +11,7 @@ fn publish_line(p: &PublishOptions) -> String {
         .map(|n| format!(", keeping the newest {n}"))
         .unwrap_or_default();
     format!(
-        "publish: the deb into {} ({} {}, {}{keep})",
+        "publish: the debs into {} ({} {}, {}{keep})",
         p.repo.display(),
         p.suite(),
         p.component,
@@ -29,7 +29,10 @@ fn yum_line(y: &crate::yum::YumOptions) -> String {
     } else {
         "unsigned"
     };
-    format!("publish: the rpm into {} (yum, {signed})", y.repo.display())
+    format!(
+        "publish: the rpms into {} (yum, {signed})",
+        y.repo.display()
+    )
 }
 
 impl fmt::Display for Plan {
@@ -46,7 +49,7 @@ impl fmt::Display for Plan {
                 "agent tar:    {} (--from-tar: no virtualenv is built)",
                 tar.display()
             )?;
-            if let Some(p) = &self.package {
+            for p in &self.packages {
                 write!(f, "\n{}", p.to_string().trim_end())?;
             }
             if let Some(p) = &self.publish {
@@ -97,7 +100,7 @@ impl fmt::Display for Plan {
         }
         writeln!(f, "outputs:")?;
         writeln!(f, "  tar:  {}", self.output_tar.display())?;
-        if let Some(p) = &self.package {
+        for p in &self.packages {
             write!(f, "{p}")?;
         }
         if let Some(p) = &self.publish {

@@ -69,8 +69,9 @@ pub struct Plan {
     pub force: bool,
     /// `--from-tar`: package this existing agent tar; no virtualenv is built.
     pub from_tar: Option<PathBuf>,
-    /// The deb/rpm package, when one of those formats is requested.
-    pub package: Option<PackagePlan>,
+    /// The manager packages: the agent's, then its distribution's common one
+    /// (empty without a package format).
+    pub packages: Vec<PackagePlan>,
     /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
     pub publish: Option<PublishOptions>,
     /// The yum repository the rpm goes into (config `publish.rpm_repo`, with `--format rpm`).
@@ -262,7 +263,7 @@ impl Plan {
             .config_path
             .as_ref()
             .map(|c| parent_dir(&normalize(&cwd.join(c))));
-        let package = crate::package::resolve(&crate::package::Context {
+        let packages = crate::package::resolve(&crate::package::Context {
             package: cfg.package.as_ref(),
             formats: &opts.formats,
             writers,
@@ -321,7 +322,7 @@ impl Plan {
             validate: opts.validate,
             force: opts.force,
             from_tar,
-            package,
+            packages,
             publish,
             yum_publish,
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
@@ -343,7 +344,7 @@ impl Plan {
         {
             out.push(("management_modules_source".into(), PathBuf::from(src)));
         }
-        if let Some(p) = &self.package {
+        for p in &self.packages {
             out.extend(p.inputs());
         }
         if let Some(k) = self.publish.as_ref().and_then(|p| p.sign_key.clone()) {
@@ -371,7 +372,7 @@ impl Plan {
         if self.from_tar.is_none() {
             out.push(self.output_tar.clone());
         }
-        if let Some(p) = &self.package {
+        for p in &self.packages {
             out.extend(p.output_paths());
         }
         out

@@ -38,7 +38,14 @@ pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Re
             root: Some(dir),
             ..opts.clone()
         };
-        let plan = Plan::resolve(cfg, &one, writers)?;
+        let mut plan = Plan::resolve(cfg, &one, writers)?;
+        // Roots of one distribution share its common package: written once.
+        plan.packages.retain(|p| {
+            !plans
+                .iter()
+                .flat_map(|e| &e.packages)
+                .any(|q| crate::package::same_common(p, q))
+        });
         check_clashes(&plans, &plan)?;
         if plan.keep_venv
             && let Some(r) = plan.root.as_ref().filter(|r| r.read_only)
@@ -102,9 +109,7 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
         // Every deb these runs will publish: refused now if already taken.
         let planned: Vec<publish::Planned> = plans
             .iter()
-            .filter_map(|p| p.package.as_ref())
-            .filter(|p| p.formats().contains(&Format::Deb))
-            .map(|p| (p.name.clone(), p.full_version(), p.deb_arch()))
+            .flat_map(|p| pipeline::planned_debs(&p.packages))
             .collect();
         publish::check(opts, &planned)?;
     }
@@ -130,7 +135,7 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
     if let Some(opts) = &publish {
         let debs: Vec<PathBuf> = reports
             .iter()
-            .filter_map(|r| r.packages.get(&Format::Deb).cloned())
+            .flat_map(|r| r.written(Format::Deb).cloned())
             .collect();
         let summary = log.step(
             &format!("published {} debs into {}", debs.len(), opts.repo.display()),

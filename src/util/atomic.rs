@@ -104,6 +104,28 @@ pub fn check_replaceable(dest: &Path) -> Result<()> {
 
 /// Whether `a` and `b` name the same file: the same device and inode when both
 /// exist, else the same canonical path.
+/// Whether the files `a` and `b` hold the same bytes (read in blocks).
+pub fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let open = |p: &Path| std::fs::File::open(p).ctx("reading", p);
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    let len = |f: &std::fs::File, p: &Path| f.metadata().ctx("reading", p).map(|m| m.len());
+    if len(&fa, a)? != len(&fb, b)? {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba).ctx("reading", a)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n]).ctx("reading", b)?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 pub fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {

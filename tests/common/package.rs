@@ -40,6 +40,16 @@ impl Setup {
             "deb" => ("Ubuntu", "trusty"),
             _ => ("centos", "Core"),
         };
+        Setup::release(format, distribution, release, package)
+    }
+
+    /// The same for another distribution release.
+    pub fn release(
+        format: &'static str,
+        distribution: &'static str,
+        release: &'static str,
+        package: &str,
+    ) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join("env");
         fs::create_dir_all(env.join("bin")).unwrap();
@@ -124,12 +134,29 @@ impl Setup {
         v
     }
 
-    /// Builds (must succeed) and returns the one package written.
+    /// Builds (must succeed) and returns the agent package written; the other
+    /// file written is the distribution's common package ([`Setup::common`]).
     pub fn package(&self, extra: &[&str], envs: &[(&str, &str)]) -> PathBuf {
         let o = self.build(extra, envs);
         assert!(o.status.success(), "{}", super::text(&o));
         let files = self.out_files();
-        assert_eq!(files.len(), 1, "{files:?}");
-        self.path().join("out").join(&files[0])
+        assert_eq!(
+            files.len(),
+            2,
+            "the agent and the common package: {files:?}"
+        );
+        let agent = files.iter().find(|f| !f.contains("-agent-common"));
+        self.path()
+            .join("out")
+            .join(agent.expect("an agent package"))
+    }
+
+    /// The common package the last build wrote into `out/`.
+    pub fn common(&self) -> PathBuf {
+        let files = self.out_files();
+        let common = files.iter().find(|f| f.contains("-agent-common"));
+        self.path()
+            .join("out")
+            .join(common.expect("a common package"))
     }
 }

@@ -2,7 +2,7 @@
 //! (`copyright`, `changelog.Debian`, the lintian overrides).
 
 use super::data::Entry;
-use crate::package::{AgentInfo, PackagePlan};
+use crate::package::{AgentInfo, PackagePlan, Role};
 
 pub const SECTION: &str = "misc";
 pub const PRIORITY: &str = "optional";
@@ -35,8 +35,9 @@ pub fn control(pkg: &PackagePlan, agent: &AgentInfo, installed_size: u64) -> Str
         pkg.deb_arch(),
         pkg.maintainer
     );
-    if !pkg.depends.is_empty() {
-        c.push_str(&format!("Depends: {}\n", pkg.depends.join(", ")));
+    let depends = depends(pkg);
+    if !depends.is_empty() {
+        c.push_str(&format!("Depends: {}\n", depends.join(", ")));
     }
     c.push_str(&format!("Section: {SECTION}\nPriority: {PRIORITY}\n"));
     if let Some(h) = &pkg.homepage {
@@ -45,6 +46,16 @@ pub fn control(pkg: &PackagePlan, agent: &AgentInfo, installed_size: u64) -> Str
     c.push_str("Description: ");
     c.push_str(&crate::package::texts::description(pkg, agent));
     c
+}
+
+/// The Depends entries: the common package (at least this version), then
+/// `package.depends`.
+pub fn depends(pkg: &PackagePlan) -> Vec<String> {
+    let common = pkg
+        .common
+        .iter()
+        .map(|c| format!("{c} (>= {})", pkg.full_version()));
+    common.chain(pkg.depends.iter().cloned()).collect()
 }
 
 /// `/usr/share/doc/<name>/copyright` in the machine-readable format.
@@ -72,12 +83,32 @@ pub fn copyright(pkg: &PackagePlan, mtime: u64) -> String {
     } else {
         " The license text is not included in this package.\n".to_string()
     };
+    let year = crate::util::date::civil(mtime as i64).year;
+    let (comment, holders) = match pkg.role {
+        Role::Agent => (
+            format!(
+                "The Cloudify agent for {} {}, packaged by cfy-ap. The agent tar\n \
+                 bundles Python modules that keep their own copyright and license, recorded\n \
+                 in each module's metadata inside the tar.",
+                pkg.distribution, pkg.release
+            ),
+            format!(
+                "{year} the authors of the Python modules in the agent tar (see each module's metadata)"
+            ),
+        ),
+        Role::Common => (
+            format!(
+                "The celeryd templates and the requiretty script shared by the Cloudify\n \
+                 agents for {}, packaged by cfy-ap.",
+                pkg.distribution
+            ),
+            format!("{year} the authors of the Cloudify agent packager"),
+        ),
+    };
     format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
          Upstream-Name: {name}\n\
-         Comment: The Cloudify agent for {dist} {rel}, packaged by cfy-ap. The agent tar\n \
-         bundles Python modules that keep their own copyright and license, recorded\n \
-         in each module's metadata inside the tar.\n\
+         Comment: {comment}\n\
          \n\
          Files: *\n\
          Copyright: {copyright}\n\
@@ -85,24 +116,19 @@ pub fn copyright(pkg: &PackagePlan, mtime: u64) -> String {
          \n\
          License: {lic}\n{text}",
         name = pkg.name,
-        dist = pkg.distribution,
-        rel = pkg.release,
+        comment = comment.trim_end(),
         lic = pkg.license,
-        copyright = pkg.copyright.clone().unwrap_or_else(|| format!(
-            "{} the authors of the Python modules in the agent tar (see each module's metadata)",
-            crate::util::date::civil(mtime as i64).year
-        ))
+        copyright = pkg.copyright.clone().unwrap_or(holders)
     )
 }
 
 /// `changelog.Debian` (gzipped by the caller): one entry for this build.
 pub fn changelog(pkg: &PackagePlan, mtime: u64) -> String {
     format!(
-        "{} ({}) unstable; urgency=medium\n\n  * Cloudify agent for {} {}, packaged by cfy-ap {}.\n\n -- {}  {}\n",
+        "{} ({}) unstable; urgency=medium\n\n  * {}, packaged by cfy-ap {}.\n\n -- {}  {}\n",
         pkg.name,
         pkg.full_version(),
-        pkg.distribution,
-        pkg.release,
+        crate::package::texts::what(pkg),
         env!("CARGO_PKG_VERSION"),
         pkg.maintainer,
         crate::util::date::rfc2822(mtime as i64)

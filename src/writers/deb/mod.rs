@@ -22,7 +22,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::package::{AgentInfo, Format, PackagePlan, PackageWriter, Source, WriteJob, Written};
 use crate::util::atomic::AtomicFile;
-use crate::util::epoch;
 use data::{Content, Sink};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -56,8 +55,9 @@ impl PackageWriter for DebWriter {
 
     fn prepare(&self, pkg: &PackagePlan) -> Result<Box<dyn WriteJob>> {
         // A Depends apt cannot parse would break every repository the deb enters.
-        if !pkg.depends.is_empty() {
-            crate::debian::relation::check_field("Depends", &pkg.depends.join(", "))
+        let depends = control::depends(pkg);
+        if !depends.is_empty() {
+            crate::debian::relation::check_field("Depends", &depends.join(", "))
                 .map_err(|e| crate::error::Error::config(format!("package.depends: {e}")))?;
         }
         Ok(Box::new(DebWriter))
@@ -126,7 +126,7 @@ fn write(
         }
         _ => {}
     }
-    let mtime = epoch::build_time()?;
+    let mtime = pkg.build_time()?;
     let entries = data::tree(payload(pkg, agent, mtime)?)?;
     let control = control::control(pkg, agent, control::installed_size(&entries));
     let zeros: Vec<Option<[u8; 16]>> = entries

@@ -30,7 +30,6 @@ use crate::package::{
     AgentInfo, Format, InstallFile, PackagePlan, PackageWriter, Source, WriteJob, Written, texts,
 };
 use crate::util::atomic::AtomicFile;
-use crate::util::epoch;
 use ::rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder, Timestamp};
 pub use deps::Require;
 pub use sign::RpmSigner;
@@ -90,13 +89,23 @@ impl PackageWriter for RpmWriter {
     }
 }
 
-/// Requires from `package.rpm_depends`, else `package.depends`.
+/// Requires: the common package (at least this version-release), then
+/// `package.rpm_depends`, else `package.depends`.
 fn requires(pkg: &PackagePlan) -> Result<Vec<Require>> {
-    match &pkg.rpm_depends {
-        Some(r) => deps::parse_all(r, "rpm_depends"),
-        None if pkg.depends.is_empty() => Ok(Vec::new()),
-        None => deps::parse_all(&pkg.depends, "depends"),
-    }
+    let mut out: Vec<Require> = pkg
+        .common
+        .iter()
+        .map(|c| Require {
+            name: c.clone(),
+            op: ">=",
+            version: pkg.full_version(),
+        })
+        .collect();
+    out.extend(match &pkg.rpm_depends {
+        Some(r) => deps::parse_all(r, "rpm_depends")?,
+        None => deps::parse_all(&pkg.depends, "depends")?,
+    });
+    Ok(out)
 }
 
 /// The payload compressor. rpm needs a compressor name: `none` is gzip level 0,
@@ -140,7 +149,7 @@ fn write(
     force: bool,
     log: &Log,
 ) -> Result<Written> {
-    let time = build_time()?;
+    let time = build_time(pkg)?;
     let mut total = 0;
     for f in &pkg.files {
         let src = source(f, agent);
@@ -211,9 +220,9 @@ fn source<'a>(f: &'a InstallFile, agent: &'a AgentInfo) -> &'a Path {
     }
 }
 
-/// SOURCE_DATE_EPOCH, else now, as rpm's 32-bit time.
-fn build_time() -> Result<u32> {
-    let t = epoch::build_time()?;
+/// The package's time ([`PackagePlan::build_time`]) as rpm's 32-bit time.
+fn build_time(pkg: &PackagePlan) -> Result<u32> {
+    let t = pkg.build_time()?;
     u32::try_from(t).map_err(|_| {
         Error::config(format!(
             "SOURCE_DATE_EPOCH {t} is past 2106: rpm stores times in 32 bits"
@@ -221,10 +230,10 @@ fn build_time() -> Result<u32> {
     })
 }
 
-/// The BuildHost tag: `reproducible` under SOURCE_DATE_EPOCH (as Fedora's
-/// reproducible builds set it), else this host's name.
-fn build_host() -> String {
-    if epoch::source_date_epoch().ok().flatten().is_some() {
+/// The BuildHost tag: `reproducible` for a reproducible package (as Fedora's
+/// reproducible builds set it under SOURCE_DATE_EPOCH), else this host's name.
+fn build_host(pkg: &PackagePlan) -> String {
+    if pkg.reproducible().unwrap_or(false) {
         return "reproducible".into();
     }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -259,13 +268,12 @@ fn builder(
         .packager(pkg.maintainer.as_str())
         .vendor(vendor(&pkg.maintainer))
         .group(GROUP)
-        .build_host(build_host())
+        .build_host(build_host(pkg))
         .add_changelog_entry(
             format!("{} - {}", pkg.maintainer, pkg.full_version()),
             format!(
-                "- Cloudify agent for {} {}, packaged by cfy-ap {}.",
-                pkg.distribution,
-                pkg.release,
+                "- {}, packaged by cfy-ap {}.",
+                texts::what(pkg),
                 env!("CARGO_PKG_VERSION")
             ),
             time,
@@ -309,7 +317,7 @@ mod tests {
     use super::*;
     use crate::config::Package;
 
-    /// The package plan for `cfg` with `formats`, resolved as a run would.
+    /// The agent's package plan for `cfg` with `formats`, resolved as a run would.
     fn plan(cfg: &Package, formats: &[Format], tar: &Path) -> Result<PackagePlan> {
         let mut cfg = cfg.clone();
         cfg.version.get_or_insert_with(|| "1".into());
@@ -323,7 +331,7 @@ mod tests {
             config_dir: None,
             cwd: Path::new(env!("CARGO_MANIFEST_DIR")),
         })
-        .map(|p| p.expect("a package format"))
+        .map(|p| p.into_iter().next().expect("a package format"))
     }
 
     #[test]
@@ -357,7 +365,12 @@ mod tests {
             ..Package::default()
         };
         let pkg = plan(&p, &[Format::Rpm], tar).unwrap();
-        assert_eq!(requires(&pkg).unwrap()[0].to_string(), "python >= 2.7");
+        let r: Vec<String> = requires(&pkg)
+            .unwrap()
+            .iter()
+            .map(Require::to_string)
+            .collect();
+        assert_eq!(r, ["cloudify-centos-agent-common >= 1-1", "python >= 2.7"]);
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         assert_eq!(pkg.sign_key.as_deref(), Some(repo.join("k.asc").as_path()));
         let p = Package {
@@ -366,7 +379,7 @@ mod tests {
             ..Package::default()
         };
         let pkg = plan(&p, &[Format::Rpm], tar).unwrap();
-        assert_eq!(requires(&pkg).unwrap()[0].name, "python2");
+        assert_eq!(requires(&pkg).unwrap()[1].name, "python2");
         let p = Package {
             depends: Some(vec!["a | b".into()]),
             ..Package::default()
