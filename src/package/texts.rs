@@ -21,8 +21,8 @@ pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
     };
     let prose = if prose.is_empty() {
         wrap(&format!(
-            "The Cloudify agent for {dist} {rel} hosts: a Python virtualenv with celery and \
-             the Cloudify modules, packed as {tar}, with the celeryd configuration templates \
+            "The Cloudify agent for {dist} {rel} hosts: a Python virtualenv with the \
+             Cloudify modules, packed as {tar}, with the celeryd configuration templates \
              and the script that disables requiretty. The files are installed under \
              {res}/packages, where the Cloudify manager serves them to the hosts it installs \
              agents on.",
