@@ -500,7 +500,14 @@ fn init_says_what_cache_dir_holds() {
     let written = stdout(&out);
     // Not cfy-ap's own cache, and `~` would not be expanded.
     assert!(!written.contains("cache_dir: ~"), "{written}");
-    for needed in ["--cache-dir", "cfy-ap-pyc", "# cache_dir: /"] {
+    // Where the bytecode cache goes without it, and what a relative path means.
+    for needed in [
+        "--cache-dir",
+        "cfy-ap-pyc",
+        "# cache_dir: /",
+        "$XDG_CACHE_HOME/cfy-ap/pyc, else ~/.cache/cfy-ap/pyc",
+        "a relative path is relative to\n# the current directory",
+    ] {
         assert!(written.contains(needed), "{needed} missing:\n{written}");
     }
 }
