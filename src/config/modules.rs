@@ -5,7 +5,7 @@
 pub struct BaseModule {
     /// The config key.
     pub key: &'static str,
-    /// Its source when not given, with `profile: legacy` (the seed's defaults;
+    /// Its source when not given, with `profile: legacy` (the original packager's defaults;
     /// None: installed only when given).
     pub legacy: Option<&'static str>,
     /// What `cfy-ap init --profile legacy` writes: the Cloudify 3.2 release on

@@ -1,6 +1,6 @@
 //! `profile`: which modules the keys left out of `base_modules` and
 //! `management_modules` stand for. A config without it is `legacy`, so the
-//! seed's configs keep their meaning.
+//! original packager's configs keep their meaning.
 
 use super::modules::BaseModule;
 use schemars::JsonSchema;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Cloudify 3.x, the seed's layout: celery, the four 3.x modules and the management modules.
+    /// Cloudify 3.x as the original packager built it: celery, the four 3.x modules and the management modules.
     #[default]
     Legacy,
     /// Cloudify 4.4 and later: cloudify-common; celery, the 3.x and the management modules only when given.

@@ -28,7 +28,7 @@ pub struct Config {
     /// The interpreter the virtualenv is made with. Default: /usr/bin/python, else python3 from PATH.
     #[serde(default, deserialize_with = "path")]
     pub python_path: Option<String>,
-    /// Which modules the keys left out of base_modules and management_modules stand for: legacy (Cloudify 3.x, the seed's layout) or modern (Cloudify 4.4 and later: cloudify-common). Default: legacy.
+    /// Which modules the keys left out of base_modules and management_modules stand for: legacy (Cloudify 3.x, the original packager's layout) or modern (Cloudify 4.4 and later: cloudify-common). Default: legacy.
     pub profile: Option<Profile>,
     /// Base modules, installed in this order.
     pub base_modules: Option<BaseModules>,
