@@ -1,5 +1,5 @@
-//! cfy-ap: builds Cloudify agents (a Python virtualenv with celery, the Cloudify
-//! modules and your plugins) and ships them as a deterministic tar.gz, a manager
+//! cfy-ap: builds Cloudify agents (a Python virtualenv with the Cloudify modules,
+//! celery for Cloudify 3.x, and your plugins) and ships them as a deterministic tar.gz, a manager
 //! .deb or .rpm, and through apt and yum/dnf repositories.
 //!
 //! Data flows one way: [`config`] (schema, defaults, validation) → [`plan`] (what

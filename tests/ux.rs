@@ -227,6 +227,10 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
             offline_config("cloudify/x/env", "x.tar.gz", ""),
         ),
         ("offline_config with package", packaged),
+        (
+            "modern",
+            "profile: modern\nbase_modules:\n  celery: none\n  cloudify_common: cloudify-common==7.0.5\n".into(),
+        ),
     ];
     for (name, yaml) in &configs {
         // The tool itself takes it...
@@ -241,7 +245,8 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
         ("venvv: /x\n", "$.venvv: unknown key"),
         ("tar_compression_level: 0\n", "less than 1"),
         ("relocatable: sometimes\n", "$.relocatable: expected"),
-        ("base_modules:\n  celery: none\n", "$.base_modules.celery"),
+        ("profile: newest\n", "$.profile"),
+        ("base_modules:\n  cloudify-common: x\n", "unknown key"),
         (
             "package:\n  compresion: xz\n",
             "$.package.compresion: unknown key",
@@ -495,7 +500,14 @@ fn init_says_what_cache_dir_holds() {
     let written = stdout(&out);
     // Not cfy-ap's own cache, and `~` would not be expanded.
     assert!(!written.contains("cache_dir: ~"), "{written}");
-    for needed in ["--cache-dir", "cfy-ap-pyc", "# cache_dir: /"] {
+    // Where the bytecode cache goes without it, and what a relative path means.
+    for needed in [
+        "--cache-dir",
+        "cfy-ap-pyc",
+        "# cache_dir: /",
+        "$XDG_CACHE_HOME/cfy-ap/pyc, else ~/.cache/cfy-ap/pyc",
+        "a relative path is relative to\n# the current directory",
+    ] {
         assert!(written.contains(needed), "{needed} missing:\n{written}");
     }
 }

@@ -1,8 +1,8 @@
 //! The command line's shape (clap types) and the options it gives the plan.
 
-use agent_packager::config::InstallerChoice;
+use agent_packager::config::{InstallerChoice, Profile};
 use agent_packager::{Error, Format, Options};
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -14,6 +14,17 @@ fn installer_parser() -> impl TypedValueParser<Value = InstallerChoice> {
         InstallerChoice::ALL
             .into_iter()
             .find(|i| i.name() == s)
+            .expect("a possible value")
+    })
+}
+
+/// `--profile` values: the config's own names and summaries, no second list here.
+fn profile_parser() -> impl TypedValueParser<Value = Profile> {
+    let values = Profile::ALL.map(|p| PossibleValue::new(p.name()).help(p.summary()));
+    PossibleValuesParser::new(values).map(|s| {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
             .expect("a possible value")
     })
 }
@@ -32,8 +43,8 @@ macro_rules! see_man {
 }
 const SEE_MAN: &str = see_man!();
 
-/// Build a Cloudify agent (a Python virtualenv with celery, the Cloudify modules
-/// and your plugins) for this distribution, as a deterministic tar.gz.
+/// Build a Cloudify agent (a Python virtualenv with the Cloudify modules, celery
+/// for Cloudify 3.x, and your plugins) for this distribution, as a deterministic tar.gz.
 #[derive(Parser, Debug)]
 #[command(
     name = "cfy-ap",
@@ -315,6 +326,15 @@ pub struct InitArgs {
     /// Where to write it (`-`: standard output)
     #[arg(value_name = "PATH", default_value = "config.yaml")]
     pub path: PathBuf,
+    /// Which agent the config is for (its `profile` key), with the modules
+    /// pinned to releases on PyPI; a config without `profile` is legacy too
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        value_parser = profile_parser(),
+        default_value = Profile::default().name()
+    )]
+    pub profile: Profile,
     /// Replace PATH if it exists (a regular file only)
     #[arg(short, long)]
     pub force: bool,

@@ -47,9 +47,9 @@ fn print(bytes: &[u8]) -> Result<(), Error> {
 
 pub fn init(a: &InitArgs, force: bool, log: &Log) -> Result<(), Error> {
     if a.path.as_os_str() == "-" {
-        return print(config::init::text().as_bytes());
+        return print(config::init::text(a.profile).as_bytes());
     }
-    config::init::write(&a.path, force)?;
+    config::init::write(&a.path, force, a.profile)?;
     {
         log.info(&format!(
             "wrote {}: review it, then `cfy-ap -c {} --dry-run`",

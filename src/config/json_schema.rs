@@ -2,11 +2,11 @@
 //! (e.g. `# yaml-language-server: $schema=cfy-ap.schema.json`), derived from the
 //! config types themselves (`schemars`), so it cannot drift from what the tool
 //! reads. The pieces serde's derive cannot express are here: values given as
-//! text or number, module sources, celery's "cannot be skipped", the
-//! compression names and the hyphenated aliases of the management modules.
+//! text or number, module sources, the compression names and the hyphenated
+//! aliases of the management modules.
 
 use super::Config;
-use super::source::{ModuleSource, Required};
+use super::source::ModuleSource;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use std::borrow::Cow;
 
@@ -62,20 +62,6 @@ impl JsonSchema for ModuleSource {
         json_schema!({
             "description": "A pip requirement (name==version, URL or local path); none, false, null or empty to skip the module.",
             "anyOf": [{"type": "string"}, {"type": "null"}, {"const": false}]
-        })
-    }
-}
-
-impl JsonSchema for Required {
-    fn schema_name() -> Cow<'static, str> {
-        "celery".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "The celery requirement: mandatory, cannot be skipped. Default: celery==3.1.17.",
-            "type": "string",
-            "minLength": 1,
-            "not": {"enum": ["none", "None", "NONE"]}
         })
     }
 }

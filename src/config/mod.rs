@@ -4,10 +4,12 @@ pub mod detect;
 pub mod init;
 pub mod json_schema;
 pub mod modules;
+mod profile;
 mod source;
 mod types;
 
-pub use source::{ModuleSource, Required};
+pub use profile::Profile;
+pub use source::ModuleSource;
 pub use types::{BaseModules, Config, InstallerChoice, ManagementModules, Package, Publish};
 
 use crate::error::{Error, Result};
@@ -138,12 +140,20 @@ mod tests {
     }
 
     #[test]
-    fn celery_cannot_be_skipped() {
+    fn celery_is_skipped_like_any_module() {
         for v in ["none", "~", "false", "''"] {
-            let e = parse_str(&format!("base_modules:\n  celery: {v}\n"), "c").unwrap_err();
-            assert!(e.message.contains("celery is mandatory"), "{v}: {e}");
-            assert!(e.message.starts_with("c:2:"), "{e}");
+            let c = parse_str(&format!("base_modules:\n  celery: {v}\n"), "c").unwrap();
+            assert_eq!(c.base_modules.unwrap().celery, ModuleSource::Skip, "{v}");
         }
+    }
+
+    #[test]
+    fn profiles_by_name_and_an_unknown_one_lists_both() {
+        let c = parse_str("profile: modern\n", "c").unwrap();
+        assert_eq!(c.profile, Some(Profile::Modern));
+        let e = parse_str("release: x\nprofile: Modern\n", "c.yaml").unwrap_err();
+        assert!(e.message.starts_with("c.yaml:2:"), "{e}");
+        assert!(e.message.contains("expected one of legacy, modern"), "{e}");
     }
 
     #[test]

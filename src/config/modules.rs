@@ -1,15 +1,75 @@
-//! The modules every agent gets, their install order and default sources.
+//! The modules an agent can get: their install order and their default sources
+//! for each profile (`profile`, [`super::Profile`]).
 
-/// Default celery requirement (mandatory, installed first).
-pub const DEFAULT_CELERY: &str = "celery==3.1.17";
+/// One entry of `base_modules`.
+pub struct BaseModule {
+    /// The config key.
+    pub key: &'static str,
+    /// Its source when not given, with `profile: legacy` (the original packager's defaults;
+    /// None: installed only when given).
+    pub legacy: Option<&'static str>,
+    /// What `cfy-ap init --profile legacy` writes: the Cloudify 3.2 release on
+    /// PyPI (June 2015; Python 2 only), instead of the GitHub master tarball.
+    pub legacy_pin: Option<&'static str>,
+    /// Its source when not given, with `profile: modern`.
+    pub modern: Option<&'static str>,
+}
 
-/// Base modules in install order: (config key, GitHub repository under cloudify-cosmo).
-pub const BASE_MODULES: [(&str, &str); 4] = [
-    ("rest_client", "cloudify-rest-client"),
-    ("plugins_common", "cloudify-plugins-common"),
-    ("script_plugin", "cloudify-script-plugin"),
-    ("diamond_plugin", "cloudify-diamond-plugin"),
+/// The base modules in install order. `modern` installs cloudify-common alone:
+/// since Cloudify 4.4 it holds the REST client, the plugins' common code and
+/// the script plugin, and the agent no longer uses celery. 7.0.5 (November
+/// 2024) is its last release; it says Python 3.6, its dependencies need 3.8.
+pub const BASE_MODULES: [BaseModule; 6] = [
+    BaseModule {
+        key: "celery",
+        legacy: Some("celery==3.1.17"),
+        legacy_pin: Some("celery==3.1.17"),
+        modern: None,
+    },
+    BaseModule {
+        key: "cloudify_common",
+        legacy: None,
+        legacy_pin: None,
+        modern: Some("cloudify-common==7.0.5"),
+    },
+    BaseModule {
+        key: "rest_client",
+        legacy: Some(
+            "https://github.com/cloudify-cosmo/cloudify-rest-client/archive/master.tar.gz",
+        ),
+        legacy_pin: Some("cloudify-rest-client==3.2"),
+        modern: None,
+    },
+    BaseModule {
+        key: "plugins_common",
+        legacy: Some(
+            "https://github.com/cloudify-cosmo/cloudify-plugins-common/archive/master.tar.gz",
+        ),
+        legacy_pin: Some("cloudify-plugins-common==3.2"),
+        modern: None,
+    },
+    BaseModule {
+        key: "script_plugin",
+        legacy: Some(
+            "https://github.com/cloudify-cosmo/cloudify-script-plugin/archive/master.tar.gz",
+        ),
+        legacy_pin: Some("cloudify-script-plugin==1.2"),
+        modern: None,
+    },
+    BaseModule {
+        key: "diamond_plugin",
+        legacy: Some(
+            "https://github.com/cloudify-cosmo/cloudify-diamond-plugin/archive/master.tar.gz",
+        ),
+        legacy_pin: Some("cloudify-diamond-plugin==1.2"),
+        modern: None,
+    },
 ];
+
+/// The cloudify-manager tag `cfy-ap init --profile legacy` writes as
+/// `management_modules_version`: the management modules are not on PyPI, and
+/// the manager's master no longer holds them.
+pub const LEGACY_MANAGER_PIN: &str = "3.2";
 
 /// Management modules in install order: config key; the source subdirectory is
 /// `plugins/<key with dashes>` in the cloudify-manager tree.
@@ -22,10 +82,6 @@ pub const MANAGEMENT_MODULES: [&str; 4] = [
 
 pub const DEFAULT_MANAGER_SOURCE: &str =
     "https://github.com/cloudify-cosmo/cloudify-manager/archive/{version}.tar.gz";
-
-pub fn base_default(repo: &str) -> String {
-    format!("https://github.com/cloudify-cosmo/{repo}/archive/master.tar.gz")
-}
 
 pub fn manager_subdir(key: &str) -> String {
     format!("plugins/{}", key.replace('_', "-"))

@@ -64,19 +64,3 @@ impl<'de> Deserialize<'de> for ModuleSource {
         d.deserialize_any(SourceVisitor)
     }
 }
-
-/// The celery entry: overridable but never skippable (None: the default).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-#[serde(transparent)]
-pub struct Required(pub Option<String>);
-
-impl<'de> Deserialize<'de> for Required {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match ModuleSource::deserialize(d)? {
-            ModuleSource::Pip(s) => Ok(Required(Some(s))),
-            ModuleSource::Skip | ModuleSource::Default => Err(de::Error::custom(
-                "celery is mandatory and cannot be skipped: give a pip requirement such as celery==3.1.17, or remove the key to use the default",
-            )),
-        }
-    }
-}

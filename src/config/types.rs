@@ -4,7 +4,8 @@
 //! are the descriptions of the JSON Schema (`cfy-ap schema`, [`super::json_schema`]).
 
 use super::json_schema::{compression, hyphen_aliases, text};
-use super::source::{ModuleSource, Required};
+use super::profile::Profile;
+use super::source::ModuleSource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -27,13 +28,15 @@ pub struct Config {
     /// The interpreter the virtualenv is made with. Default: /usr/bin/python, else python3 from PATH.
     #[serde(default, deserialize_with = "path")]
     pub python_path: Option<String>,
+    /// Which modules the keys left out of base_modules and management_modules stand for: legacy (Cloudify 3.x, the original packager's layout) or modern (Cloudify 4.4 and later: cloudify-common). Default: legacy.
+    pub profile: Option<Profile>,
     /// Base modules, installed in this order.
     pub base_modules: Option<BaseModules>,
     /// Branch or tag of the cloudify-manager source. Default: master.
     #[serde(default)]
     #[schemars(schema_with = "text")]
     pub management_modules_version: Option<String>,
-    /// Management modules; by default from the cloudify-manager source.
+    /// Management modules (Cloudify 3.x); by default from the cloudify-manager source (profile legacy), not installed (modern).
     pub management_modules: Option<ManagementModules>,
     /// URL template with {version}, a local .tar.gz or a directory. Default: the GitHub archive of cloudify-manager.
     pub management_modules_source: Option<String>,
@@ -99,43 +102,73 @@ impl InstallerChoice {
     }
 }
 
-/// Base modules, installed in this order.
+/// Base modules, installed in this order (the order of `modules::BASE_MODULES`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaseModules {
+    /// Default: celery==3.1.17 (profile legacy); not installed (modern).
     #[serde(default)]
-    pub celery: Required,
-    /// Default: the cloudify-rest-client master tarball.
+    pub celery: ModuleSource,
+    /// Cloudify 4.4 and later (it replaces rest_client, plugins_common and script_plugin). Default: not installed (legacy); cloudify-common==7.0.5 (modern).
+    #[serde(default)]
+    pub cloudify_common: ModuleSource,
+    /// Default: the cloudify-rest-client master tarball (legacy); not installed (modern).
     #[serde(default)]
     pub rest_client: ModuleSource,
-    /// Default: the cloudify-plugins-common master tarball.
+    /// Default: the cloudify-plugins-common master tarball (legacy); not installed (modern).
     #[serde(default)]
     pub plugins_common: ModuleSource,
-    /// Default: the cloudify-script-plugin master tarball.
+    /// Default: the cloudify-script-plugin master tarball (legacy); not installed (modern).
     #[serde(default)]
     pub script_plugin: ModuleSource,
-    /// Default: the cloudify-diamond-plugin master tarball.
+    /// Default: the cloudify-diamond-plugin master tarball (legacy); not installed (modern).
     #[serde(default)]
     pub diamond_plugin: ModuleSource,
 }
 
-/// Management modules; by default from the cloudify-manager source.
+impl BaseModules {
+    /// The values in install order, beside `modules::BASE_MODULES`.
+    pub fn in_order(self) -> [ModuleSource; 6] {
+        [
+            self.celery,
+            self.cloudify_common,
+            self.rest_client,
+            self.plugins_common,
+            self.script_plugin,
+            self.diamond_plugin,
+        ]
+    }
+}
+
+/// Management modules (Cloudify 3.x); by default from the cloudify-manager source (profile legacy), not installed (modern).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = hyphen_aliases)]
 pub struct ManagementModules {
-    /// Default: plugins/agent-installer of the manager source.
+    /// Default: plugins/agent-installer of the manager source (legacy); not installed (modern).
     #[serde(default, alias = "agent-installer")]
     pub agent_installer: ModuleSource,
-    /// Default: plugins/plugin-installer of the manager source.
+    /// Default: plugins/plugin-installer of the manager source (legacy); not installed (modern).
     #[serde(default, alias = "plugin-installer")]
     pub plugin_installer: ModuleSource,
-    /// Default: plugins/windows-agent-installer of the manager source.
+    /// Default: plugins/windows-agent-installer of the manager source (legacy); not installed (modern).
     #[serde(default, alias = "windows-agent-installer")]
     pub windows_agent_installer: ModuleSource,
-    /// Default: plugins/windows-plugin-installer of the manager source.
+    /// Default: plugins/windows-plugin-installer of the manager source (legacy); not installed (modern).
     #[serde(default, alias = "windows-plugin-installer")]
     pub windows_plugin_installer: ModuleSource,
+}
+
+impl ManagementModules {
+    /// The values in install order, beside `modules::MANAGEMENT_MODULES`.
+    pub fn in_order(self) -> [ModuleSource; 4] {
+        [
+            self.agent_installer,
+            self.plugin_installer,
+            self.windows_agent_installer,
+            self.windows_plugin_installer,
+        ]
+    }
 }
 
 /// The manager package (--format deb / --format rpm).

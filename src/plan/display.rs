@@ -87,6 +87,17 @@ impl fmt::Display for Plan {
             Ok(dir) => writeln!(f, "bytecode cache: {} (CPython 3.7-3.10)", dir.display())?,
             Err(why) => writeln!(f, "bytecode cache: {why}")?,
         }
+        let default = if self.profile_given {
+            ""
+        } else {
+            ", the default"
+        };
+        writeln!(
+            f,
+            "profile:      {}{default} ({})",
+            self.profile.name(),
+            self.profile.summary()
+        )?;
         if let Some(src) = &self.manager_source {
             writeln!(f, "manager source: {}", redact(src))?;
         }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::package::{Format, PackagePlan, PackageWriter};
 use crate::publish::PublishOptions;
 use crate::util::paths::{normalize, parent_dir};
-use modules::module_list;
+pub(crate) use modules::module_list;
 use paths::resolve_python;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,10 @@ pub struct Plan {
     pub venv: PathBuf,
     /// Member prefix inside the tar (the venv path, normalised, no leading `/`).
     pub tar_prefix: String,
+    /// `profile`: the module set the keys left out stand for.
+    pub profile: crate::config::Profile,
+    /// False when the config has no `profile` key (the default was taken).
+    pub profile_given: bool,
     pub modules: Vec<Module>,
     /// Resolved cloudify-manager source, present only when a module needs it.
     pub manager_source: Option<String>,
@@ -191,7 +195,15 @@ impl Plan {
             )));
         }
 
+        let profile = cfg.profile.unwrap_or_default();
         let modules = module_list(cfg);
+        if modules.is_empty() && opts.from_tar.is_none() {
+            return Err(Error::config(format!(
+                "no module to install: the config skips every module of profile {} and adds none",
+                profile.name()
+            ))
+            .with("give a module in base_modules or additional_modules, or remove a `none`"));
+        }
         let needs_manager = modules.iter().any(|m| matches!(m.spec, Spec::Manager(_)));
         let manager_source = needs_manager.then(|| {
             let version = cfg
@@ -308,6 +320,8 @@ impl Plan {
             python_warning,
             venv,
             tar_prefix,
+            profile,
+            profile_given: cfg.profile.is_some(),
             modules,
             manager_source,
             pip_options,

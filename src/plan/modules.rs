@@ -1,50 +1,38 @@
 //! The module list of a plan: every module in install order with its source;
-//! skipped ones left out.
+//! skipped ones left out. A key the config leaves out takes its profile's default.
 
 use super::{Module, Spec};
 use crate::config::modules::{self, BASE_MODULES, MANAGEMENT_MODULES};
 use crate::config::{Config, ModuleSource};
 
 /// Every module in install order; skipped ones are left out.
-pub(super) fn module_list(cfg: &Config) -> Vec<Module> {
+pub(crate) fn module_list(cfg: &Config) -> Vec<Module> {
+    let profile = cfg.profile.unwrap_or_default();
+    let mut out = Vec::new();
     let base = cfg.base_modules.clone().unwrap_or_default();
-    let mut out = vec![Module {
-        key: "celery".into(),
-        spec: Spec::Pip(
-            base.celery
-                .0
-                .unwrap_or_else(|| modules::DEFAULT_CELERY.into()),
-        ),
-    }];
-    let given = [
-        base.rest_client,
-        base.plugins_common,
-        base.script_plugin,
-        base.diamond_plugin,
-    ];
-    for ((key, repo), given) in BASE_MODULES.iter().zip(given) {
+    for (m, given) in BASE_MODULES.iter().zip(base.in_order()) {
         let spec = match given {
             ModuleSource::Skip => continue,
             ModuleSource::Pip(s) => Spec::Pip(s),
-            ModuleSource::Default => Spec::Pip(modules::base_default(repo)),
+            ModuleSource::Default => match profile.base_default(m) {
+                Some(s) => Spec::Pip(s.to_string()),
+                None => continue,
+            },
         };
         out.push(Module {
-            key: key.to_string(),
+            key: m.key.to_string(),
             spec,
         });
     }
     let mgmt = cfg.management_modules.clone().unwrap_or_default();
-    let given = [
-        mgmt.agent_installer,
-        mgmt.plugin_installer,
-        mgmt.windows_agent_installer,
-        mgmt.windows_plugin_installer,
-    ];
-    for (key, given) in MANAGEMENT_MODULES.iter().zip(given) {
+    for (key, given) in MANAGEMENT_MODULES.iter().zip(mgmt.in_order()) {
         let spec = match given {
             ModuleSource::Skip => continue,
             ModuleSource::Pip(s) => Spec::Pip(s),
-            ModuleSource::Default => Spec::Manager(modules::manager_subdir(key)),
+            ModuleSource::Default if profile.management_by_default() => {
+                Spec::Manager(modules::manager_subdir(key))
+            }
+            ModuleSource::Default => continue,
         };
         out.push(Module {
             key: key.to_string(),
@@ -107,5 +95,51 @@ mod tests {
         );
         assert_eq!(keys[4].1, Spec::Manager("plugins/agent-installer".into()));
         assert_eq!(keys[5].1, Spec::Pip("my-pi==1".into()));
+    }
+
+    fn listed(yaml: &str) -> Vec<(String, Spec)> {
+        let cfg = crate::config::parse_str(yaml, "c").unwrap();
+        module_list(&cfg)
+            .into_iter()
+            .map(|m| (m.key, m.spec))
+            .collect()
+    }
+
+    #[test]
+    fn modern_installs_cloudify_common_and_what_is_given() {
+        let pip = |k: &str, s: &str| (k.to_string(), Spec::Pip(s.into()));
+        assert_eq!(
+            listed("profile: modern\n"),
+            [pip("cloudify_common", "cloudify-common==7.0.5")]
+        );
+        // Given keys are installed, in the one install order; none skips the default.
+        assert_eq!(
+            listed(
+                "profile: modern\nbase_modules:\n  script_plugin: ./sp\n  celery: celery==5.5.3\nmanagement_modules:\n  plugin_installer: ./pi\n"
+            ),
+            [
+                pip("celery", "celery==5.5.3"),
+                pip("cloudify_common", "cloudify-common==7.0.5"),
+                pip("script_plugin", "./sp"),
+                pip("plugin_installer", "./pi"),
+            ]
+        );
+        assert_eq!(
+            listed("profile: modern\nbase_modules:\n  cloudify_common: none\n"),
+            []
+        );
+    }
+
+    #[test]
+    fn legacy_is_the_default_and_skips_celery_like_any_module() {
+        let all = listed("");
+        assert_eq!(listed("profile: legacy\n"), all);
+        assert_eq!(all.len(), 9);
+        assert!(!all.iter().any(|(k, _)| k == "cloudify_common"));
+        assert_eq!(listed("base_modules:\n  celery: none\n"), all[1..]);
+        // cloudify_common given in legacy goes after celery.
+        let with = listed("base_modules:\n  cloudify_common: cloudify-common==4.4\n");
+        assert_eq!(with[1].0, "cloudify_common");
+        assert_eq!(with.len(), 10);
     }
 }

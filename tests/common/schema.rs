@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// Validate `value` against `schema` (the subset of draft-07 `cfy-ap schema` uses: type,
-/// properties, additionalProperties, items, anyOf, not, enum, const, minimum,
+/// properties, additionalProperties, items, anyOf, oneOf, not, enum, const, minimum,
 /// maximum, minLength, local $ref). Returns one message per problem, with the
 /// JSON path of the value.
 pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
@@ -92,6 +92,21 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
     {
         errors.push(format!("{at}: {v} matches none of the allowed forms"));
     }
+    if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
+        let matching = one
+            .iter()
+            .filter(|sub| {
+                let mut e = Vec::new();
+                check(root, sub, v, at, &mut e);
+                e.is_empty()
+            })
+            .count();
+        if matching != 1 {
+            errors.push(format!(
+                "{at}: {v} matches {matching} of the forms, not exactly one"
+            ));
+        }
+    }
     if let Some(not) = s.get("not") {
         let mut e = Vec::new();
         check(root, not, v, at, &mut e);
@@ -131,18 +146,15 @@ mod tests {
 
     #[test]
     fn validator_accepts_good_and_rejects_bad() {
-        let good = "release: 1.10\nbase_modules:\n  celery: celery==3.1.17\n  diamond_plugin: false\n  rest_client: none\n  script_plugin:\nmanagement_modules:\n  agent-installer: /x\npip_options: [--no-index]\ntar_compression_level: 9\nrelocatable: false\npackage:\n  version: 3.2\n  compression: xz\n";
+        let good = "release: 1.10\nprofile: modern\nbase_modules:\n  celery: none\n  cloudify_common: cloudify-common==7.0.5\n  diamond_plugin: false\n  rest_client: none\n  script_plugin:\nmanagement_modules:\n  agent-installer: /x\npip_options: [--no-index]\ntar_compression_level: 9\nrelocatable: false\npackage:\n  version: 3.2\n  compression: xz\n";
         assert_eq!(check_yaml(good), Vec::<String>::new());
         assert!(check_yaml("").is_empty());
         let bad = [
             ("venvv: /x\n", "$.venvv: unknown key"),
             ("tar_compression_level: 10\n", "more than 9"),
             ("keep_venv: maybe\n", "$.keep_venv: expected"),
-            ("base_modules:\n  celery: none\n", "not allowed"),
-            (
-                "base_modules:\n  celery:\n",
-                "$.base_modules.celery: expected",
-            ),
+            ("profile: Modern\n", "$.profile"),
+            ("installer: conda\n", "$.installer"),
             (
                 "base_modules:\n  rest_client: true\n",
                 "none of the allowed forms",

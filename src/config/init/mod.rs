@@ -1,23 +1,15 @@
-//! `cfy-ap init`: a commented example config for this host, every key with its
-//! default and what it does.
+//! `cfy-ap init`: a commented example config for this host and a profile,
+//! every key with its default and what it does (the modules: [`modules`]).
 
+mod modules;
+
+use crate::config::Profile;
 use crate::config::detect::{self, Host};
-use crate::config::modules;
 use crate::error::{Error, Result};
 use crate::util::atomic::AtomicFile;
+pub use modules::host_python;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// The interpreter a build would use on this host without `python_path`.
-/// The interpreter for `python_path` on this host: the system's (/usr/bin/python,
-/// then /usr/bin/python3), else python3 from PATH.
-pub fn host_python() -> Option<PathBuf> {
-    ["/usr/bin/python", "/usr/bin/python3"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| crate::plan::find_on_path("python3"))
-}
+use std::path::Path;
 
 /// A YAML scalar for `s`: plain when that is unambiguous, else single-quoted.
 fn scalar(s: &str) -> String {
@@ -35,9 +27,9 @@ fn scalar(s: &str) -> String {
     }
 }
 
-/// The example config text. `host`: the detected distribution (None when it could
-/// not be detected); `python`: the interpreter found on this host.
-pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
+/// The example config text for `profile`. `host`: the detected distribution
+/// (None when it could not be detected); `python`: the interpreter found on this host.
+pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profile) -> String {
     let mut s = String::new();
     let mut out = |line: &str| {
         s.push_str(line);
@@ -71,6 +63,9 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("");
     out("# The interpreter the virtualenv is made with. The agent needs the same");
     out("# interpreter at the same path on the machines it runs on.");
+    for line in modules::python_note(profile) {
+        out(line);
+    }
     out("# Default: /usr/bin/python, else python3 from PATH. Found on this host:");
     match python {
         Some(p) => out(&format!(
@@ -84,34 +79,9 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# and activate find their own location). false: a plain virtualenv.");
     out("# relocatable: true");
     out("");
-    out("# The base modules, installed in this order. Each is a pip requirement");
-    out("# (name==version, a URL or a local path); none or false skips it (not celery).");
-    out("# base_modules:");
-    out(&format!("#   celery: {}", modules::DEFAULT_CELERY));
-    for (key, repo) in modules::BASE_MODULES {
-        out(&format!("#   {key}: {}", modules::base_default(repo)));
+    for line in modules::section(profile) {
+        out(&line);
     }
-    out("");
-    out("# The management modules come from the cloudify-manager source tree at this");
-    out("# version (a branch or tag), unless given as pip requirements below.");
-    out("# management_modules_version: master");
-    out("# management_modules:");
-    for key in modules::MANAGEMENT_MODULES {
-        out(&format!(
-            "#   {key}: <{} of the manager source>",
-            modules::manager_subdir(key)
-        ));
-    }
-    out("# Where the manager source comes from: a URL template with {version}, a local");
-    out("# .tar.gz or a local directory.");
-    out(&format!(
-        "# management_modules_source: {}",
-        modules::DEFAULT_MANAGER_SOURCE
-    ));
-    out("");
-    out("# Your plugins and other modules, installed last, in this order.");
-    out("# additional_modules:");
-    out("#   - my-plugin==1.0");
     out("");
     out("# Extra arguments for every `pip install` (offline builds: a wheel directory).");
     out("# pip_options: [--no-index, --find-links, ./wheels]");
@@ -123,8 +93,10 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     out("# uv_path: uv                   # default: uv on PATH (`pip install uv`)");
     out("# virtualenv_path: DIR          # Python 2.7: virtualenv installed with pip --target DIR");
     out("# The installer's download and wheel cache (its --cache-dir; default: pip's or");
-    out("# uv's own), which also holds the bytecode cache (cfy-ap-pyc; default:");
-    out("# ~/.cache/cfy-ap/pyc). Not inside the venv; `~` is not expanded.");
+    out("# uv's own). It also holds the bytecode cache, in cfy-ap-pyc (default:");
+    out("# $XDG_CACHE_HOME/cfy-ap/pyc, else ~/.cache/cfy-ap/pyc). It and the venv must");
+    out("# not contain each other. `~` is not expanded; a relative path is relative to");
+    out("# the current directory.");
     out("# cache_dir: /var/cache/cfy-ap");
     out("# bytecode_cache: true          # reuse .pyc of earlier builds (CPython 3.7-3.10)");
     out("");
@@ -177,17 +149,17 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>) -> String {
     s
 }
 
-/// The example config for this host.
-pub fn text() -> String {
+/// The example config for this host and `profile`.
+pub fn text(profile: Profile) -> String {
     let host = detect::detect().ok();
-    let python = host_python();
-    example_config(host.as_ref(), python.as_deref())
+    let python = host_python(profile);
+    example_config(host.as_ref(), python.as_deref(), profile)
 }
 
-/// Write the example config to the file `path` (standard output is the
-/// command line's). Refuses to replace an existing file without `force`.
-pub fn write(path: &Path, force: bool) -> Result<String> {
-    let text = text();
+/// Write the example config for `profile` to the file `path` (standard output
+/// is the command line's). Refuses to replace an existing file without `force`.
+pub fn write(path: &Path, force: bool, profile: Profile) -> Result<String> {
+    let text = text(profile);
     crate::util::atomic::check_replaceable(path)?;
     if path.exists() && !force {
         return Err(Error::exists(format!("{} already exists", path.display()))
@@ -227,33 +199,37 @@ mod tests {
             distribution: "Ubuntu".into(),
             release: "trusty".into(),
         };
-        let text = example_config(Some(&host), Some(Path::new("/usr/bin/python3")));
-        let cfg = crate::config::parse_str(&text, "init").unwrap();
-        assert_eq!(cfg.distribution.as_deref(), Some("Ubuntu"));
-        assert_eq!(cfg.release.as_deref(), Some("trusty"));
-        assert_eq!(cfg.python_path.as_deref(), Some("/usr/bin/python3"));
-        // Uncommenting every `# key: value` line at the top level parses too, and
-        // names every key of the config.
         let keys = config_keys();
-        for key in keys.iter().filter(|k| !k.contains('.')) {
-            assert!(
-                text.contains(&format!("\n{key}:")) || text.contains(&format!("# {key}:")),
-                "{key} missing from the example"
-            );
+        for profile in Profile::ALL {
+            let text = example_config(Some(&host), Some(Path::new("/usr/bin/python3")), profile);
+            let cfg = crate::config::parse_str(&text, "init").unwrap();
+            assert_eq!(cfg.distribution.as_deref(), Some("Ubuntu"));
+            assert_eq!(cfg.release.as_deref(), Some("trusty"));
+            assert_eq!(cfg.python_path.as_deref(), Some("/usr/bin/python3"));
+            assert_eq!(cfg.profile, Some(profile));
+            // Every key of the config is named, set or commented out.
+            for key in keys.iter().filter(|k| !k.contains('.')) {
+                assert!(
+                    text.contains(&format!("\n{key}:")) || text.contains(&format!("# {key}:")),
+                    "{key} missing from the {profile:?} example"
+                );
+            }
+            for (section, key) in keys.iter().filter_map(|k| k.split_once('.')) {
+                let named = [
+                    format!("\n#   {key}:"),
+                    format!("\n  {key}:"),
+                    format!("\n  # {key}:"),
+                ];
+                assert!(
+                    named.iter().any(|n| text.contains(n.as_str())),
+                    "{section}.{key} missing from the {profile:?} example"
+                );
+            }
         }
-        for key in keys.iter().filter_map(|k| k.split_once('.')) {
-            assert!(
-                text.contains(&format!("#   {}:", key.1)),
-                "{}.{} missing from the example",
-                key.0,
-                key.1
-            );
-        }
-        let undetected = example_config(None, None);
-        assert_eq!(
-            crate::config::parse_str(&undetected, "init").unwrap(),
-            crate::config::Config::default()
-        );
+        // Undetected, no Python: what is set is the profile and its modules.
+        let undetected = example_config(None, None, Profile::Legacy);
+        let cfg = crate::config::parse_str(&undetected, "init").unwrap();
+        assert_eq!((cfg.distribution, cfg.python_path), (None, None));
     }
 
     #[test]
