@@ -4,6 +4,7 @@
 mod bytecode;
 mod command;
 pub mod dists;
+mod failure;
 pub mod install;
 mod manager;
 mod pip;
