@@ -57,6 +57,8 @@ pub struct InstallerPlan {
     /// Why `auto` cannot use uv whatever the Python (not found, pip_options).
     pub no_uv: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// The CA bundle variables set on the host (checked readable).
+    pub ca: super::ca::Trust,
 }
 
 impl InstallerPlan {
@@ -68,6 +70,7 @@ impl InstallerPlan {
         cache_dir: Option<PathBuf>,
         pip_options: &[String],
         venv: &Path,
+        ca: super::ca::Trust,
     ) -> Result<InstallerPlan> {
         if let Some(c) = &cache_dir
             && (c.starts_with(venv) || venv.starts_with(c))
@@ -112,6 +115,7 @@ impl InstallerPlan {
             uv,
             no_uv,
             cache_dir,
+            ca,
         })
     }
 
@@ -140,7 +144,7 @@ pub fn select(
     let uv_supports = interpreter.at_least(3, 7);
     let pip = |why: String| -> (Box<dyn Installer>, String) {
         (
-            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone())),
+            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone()).with_env(ip.ca.pip_env())),
             why,
         )
     };
@@ -184,7 +188,7 @@ pub fn select(
         Err(e) => return Err(e),
     };
     let options = uv::translate_options(&plan.pip_options).unwrap_or_default();
-    let uv = Uv::new(exe, version, options, ip.cache_dir.clone());
+    let uv = Uv::new(exe, version, options, ip.cache_dir.clone()).with_env(ip.ca.uv_env());
     Ok((Box::new(uv), use_uv))
 }
 

@@ -2,6 +2,7 @@
 //! scrubbed (`scrub`) → tar.gz → cleanup.
 
 mod bytecode;
+pub mod ca;
 mod command;
 pub mod dists;
 mod failure;
