@@ -328,6 +328,114 @@ fn a_failing_module_is_named_with_both_installers() {
 }
 
 #[test]
+fn an_unreachable_index_fails_once_with_the_installers_reason() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uv = uv();
+    let offline = format!(
+        "pip_options: [--no-index, --find-links, {}/wheels]",
+        fixtures().display()
+    );
+    for (installer, reason) in [
+        ("pip", "Failed to establish a new connection"),
+        ("uv", "tcp connect error"),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let extra = format!("installer: {installer}\nuv_path: {}\n", uv.display());
+        let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
+            &offline,
+            &format!("pip_options: [--index-url, 'http://127.0.0.1:{port}/simple/']"),
+        );
+        assert!(cfg.contains(&port.to_string()), "{cfg}");
+        std::fs::write(dir.join("config.yaml"), cfg).unwrap();
+        let start = std::time::Instant::now();
+        let out = cfy_ap_within(
+            dir,
+            &["-c", "config.yaml", "-v"],
+            &[],
+            std::time::Duration::from_secs(150),
+        );
+        let took = start.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{installer}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("could not reach the package index or a download: Connection refused"),
+            "{installer}: {err}"
+        );
+        // The installer's own reason, under the message.
+        let message = err.find("error: ").expect("an error line");
+        assert!(err[message..].contains(reason), "{installer}: {err}");
+        // One install run (-v echoes each command), not one more per module.
+        let runs = err
+            .lines()
+            .filter(|l| l.trim_start().starts_with("$ ") && l.contains(" install "))
+            .count();
+        assert_eq!(runs, 1, "{installer}: {err}");
+        assert!(
+            !err.contains("trying each module alone"),
+            "{installer}: {err}"
+        );
+        assert!(took.as_secs() < 60, "{installer}: {took:?}\n{err}");
+        assert!(!dir.join("cloudify/env").exists());
+        assert!(!dir.join("out.tar.gz").exists());
+    }
+}
+
+#[test]
+fn uv_trusts_the_ca_bundle_named_for_pip() {
+    use common::http::{Http, Tls, simple_index};
+    // An HTTPS index on 127.0.0.1 whose certificate a throwaway CA signed.
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tls = Tls::new(&dir.join("ca"));
+    let served = dir.join("index");
+    simple_index(&served, &fixtures().join("wheels"));
+    let https = Http::serve_tls(&served, &dir.join("https.log"), &tls);
+    let offline = format!(
+        "pip_options: [--no-index, --find-links, {}/wheels]",
+        fixtures().display()
+    );
+    let extra = format!("installer: uv\nuv_path: {}\n", uv().display());
+    let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
+        &offline,
+        &format!("pip_options: [--index-url, {}]", https.https_url("simple/")),
+    );
+    std::fs::write(dir.join("config.yaml"), cfg).unwrap();
+    let vars = [
+        "PIP_CERT",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+    ];
+    let args = ["-c", "config.yaml"];
+
+    // No CA variable: uv does not trust the index, and says so once.
+    let out = cfy_ap_unset(dir, &args, &[], &vars);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not reach the package index or a download: invalid peer certificate"),
+        "{err}"
+    );
+
+    // Only PIP_CERT, which uv does not read: uv is given SSL_CERT_FILE.
+    let ca = tls.ca.to_str().unwrap();
+    let out = cfy_ap_unset(dir, &args, &[("PIP_CERT", ca)], &vars[1..]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.join("out.tar.gz").is_file());
+    assert!(
+        https
+            .requests()
+            .contains("GET /files/celery-3.1.17-py3-none-any.whl")
+    );
+}
+
+#[test]
 fn uv_missing_or_given_options_it_does_not_take_is_refused_before_any_work() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();

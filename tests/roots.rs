@@ -444,3 +444,118 @@ fn an_unprivileged_user_builds_in_a_root_owned_by_root() {
     );
     assert!(listing.lines().all(|l| l.contains(" root/root ")));
 }
+
+/// Every variable that names a CA bundle (the test machine may set them all).
+const CA_VARS: [&str; 4] = [
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+];
+
+#[test]
+fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
+    use common::http::{Http, Tls, simple_index};
+    // An HTTPS index on 127.0.0.1 whose certificate only a throwaway CA signed:
+    // what a private index or a TLS-intercepting proxy looks like to pip.
+    let (_keep, root) = roots::copy("bullseye");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tls = Tls::new(&dir.join("ca"));
+    let served = dir.join("index");
+    simple_index(&served, &fixtures().join("wheels"));
+    let https = Http::serve_tls(&served, &dir.join("https.log"), &tls);
+    let offline = format!(
+        "pip_options: [--no-index, --find-links, {}/wheels]",
+        fixtures().display()
+    );
+    let index = https.https_url("simple/");
+    let cfg = roots::config("").replace(&offline, &format!("pip_options: [--index-url, {index}]"));
+    assert!(cfg.contains(&index), "{cfg}");
+    fs::write(dir.join("c.yaml"), cfg).unwrap();
+    // The build's temporary directory (shown read-write in the root) does not
+    // hold the CA: only showing the CA file itself makes it visible there.
+    let tmp = dir.join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let tmp = tmp.to_str().unwrap();
+    let r = root.to_str().unwrap();
+    let ca = tls.ca.to_str().unwrap();
+    let args = ["-c", "c.yaml", "--root", r];
+    let before = roots::listing(&root);
+
+    // The dry run names the file and how the root sees it.
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let o = cfy_ap_unset(dir, &dry, &[("PIP_CERT", ca)], &CA_VARS[1..]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout).into_owned();
+    let want = format!("CA bundle:    {ca} (PIP_CERT; shown read-only inside the root)");
+    assert!(plan.contains(&want), "{want:?} not in\n{plan}");
+    assert!(plan.contains(&format!(", {ca}")), "{plan}");
+
+    // Without a CA variable pip cannot trust the index: one failure, pip's reason.
+    let o = cfy_ap_unset(dir, &args, &[("TMPDIR", tmp)], &CA_VARS);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("could not reach the package index or a download: certificate verify failed"),
+        "{err}"
+    );
+    assert!(err.contains("CERTIFICATE_VERIFY_FAILED"), "{err}");
+    assert!(!dir.join("debian-bullseye-agent.tar.gz").exists());
+
+    // PIP_CERT names the CA on the host: shown in the root, pip trusts the index.
+    let o = cfy_ap_unset(
+        dir,
+        &args,
+        &[("PIP_CERT", ca), ("TMPDIR", tmp)],
+        &CA_VARS[1..],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let tar = dir.join("debian-bullseye-agent.tar.gz");
+    let listing = tool("tar", &["tzf", tar.to_str().unwrap()]);
+    assert!(
+        listing.contains("env/lib/python3.9/site-packages/celery/"),
+        "{listing}"
+    );
+    assert!(
+        https
+            .requests()
+            .contains("GET /files/celery-3.1.17-py3-none-any.whl"),
+        "{}",
+        https.requests()
+    );
+    fs::remove_file(&tar).unwrap();
+
+    // Only SSL_CERT_FILE (which this pip does not read): pip is given PIP_CERT.
+    let o = cfy_ap_unset(
+        dir,
+        &args,
+        &[("SSL_CERT_FILE", ca), ("TMPDIR", tmp)],
+        &CA_VARS[..3],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(tar.exists());
+
+    // A variable naming a missing file: exit 2 before any work.
+    let missing = dir.join("ca/missing.pem");
+    let o = cfy_ap_unset(
+        dir,
+        &args,
+        &[("REQUESTS_CA_BUNDLE", missing.to_str().unwrap())],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "REQUESTS_CA_BUNDLE={} names a CA bundle that cannot be read",
+            missing.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(!stderr(&o).contains("==>"), "{}", text(&o));
+
+    assert_eq!(roots::listing(&root), before, "the root changed");
+    assert!(roots::mounts_with(r).is_empty());
+}

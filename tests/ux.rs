@@ -171,6 +171,7 @@ fn the_man_page_renders() {
         "NO_COLOR",
         "VERSION",
         "PIP_*, UV_*",
+        "PIP_CERT, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE",
         "CFY_AP_HEARTBEAT",
     ] {
         assert!(env.contains(var), "{var} missing:\n{env}");

@@ -141,7 +141,15 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
     let mut child = command.spawn().map_err(|e| {
         Error::build(format!("cannot run {}: {e}", cmd.program.to_string_lossy())).with(NOT_STARTED)
     })?;
-    let mut relays: Vec<_> = child.stderr.take().map(relay).into_iter().collect();
+    // Relayed output is kept in the log file too: a failure's tail is its
+    // details (and tells `install::blame` why) at -v as well.
+    let copy = || logfile.try_clone().ok();
+    let mut relays: Vec<_> = child
+        .stderr
+        .take()
+        .map(|e| relay(e, copy()))
+        .into_iter()
+        .collect();
     let reader = match child.stdout.take() {
         Some(mut out) if cmd.capture_stdout => Some(std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -149,7 +157,7 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
             bytes
         })),
         Some(out) => {
-            relays.push(relay(out));
+            relays.push(relay(out, copy()));
             None
         }
         None => None,
@@ -194,8 +202,12 @@ pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
 
 /// Copy a program's output to our stderr line by line, each line redacted as
 /// our own are: pip and uv print index and download URLs as given
-/// (`Looking in indexes: …`, `Downloading …?token=…`).
-fn relay(from: impl Read + Send + 'static) -> std::thread::JoinHandle<()> {
+/// (`Looking in indexes: …`, `Downloading …?token=…`). Each line also goes to
+/// `keep` as it came (one write per line: the two relays share the file).
+fn relay(
+    from: impl Read + Send + 'static,
+    mut keep: Option<std::fs::File>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut from = std::io::BufReader::new(from);
         let mut line = Vec::new();
@@ -203,6 +215,12 @@ fn relay(from: impl Read + Send + 'static) -> std::thread::JoinHandle<()> {
             let text = String::from_utf8_lossy(&line);
             let shown = redact(text.trim_end_matches(['\n', '\r']));
             let _ = writeln!(std::io::stderr().lock(), "{shown}");
+            if let Some(f) = keep.as_mut() {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let _ = f.write_all(&line);
+            }
             line.clear();
         }
     })

@@ -3,11 +3,14 @@
 //!
 //! Every module goes into one installer run, in the documented order, so the
 //! resolver sees them together (like a requirements file). When that run fails,
-//! each module is tried alone to name the one(s) at fault. Afterwards every
+//! its output says why (`failure`): only a resolver conflict has each module
+//! tried alone to name the one(s) at fault; an unreachable index or an
+//! untrusted certificate fails once, with the installer's reason. Afterwards every
 //! requested module is validated against what is really in `site-packages`
 //! (see `dists`), the same way for both installers.
 
 use super::dists::{self, Dist};
+use super::failure::{self, Cause};
 use super::manager::ManagerTree;
 use super::pip::Pip;
 use super::python::Interpreter;
@@ -54,6 +57,8 @@ pub struct InstallerPlan {
     /// Why `auto` cannot use uv whatever the Python (not found, pip_options).
     pub no_uv: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// The CA bundle variables set on the host (checked readable).
+    pub ca: super::ca::Trust,
 }
 
 impl InstallerPlan {
@@ -65,6 +70,7 @@ impl InstallerPlan {
         cache_dir: Option<PathBuf>,
         pip_options: &[String],
         venv: &Path,
+        ca: super::ca::Trust,
     ) -> Result<InstallerPlan> {
         if let Some(c) = &cache_dir
             && (c.starts_with(venv) || venv.starts_with(c))
@@ -109,6 +115,7 @@ impl InstallerPlan {
             uv,
             no_uv,
             cache_dir,
+            ca,
         })
     }
 
@@ -137,7 +144,7 @@ pub fn select(
     let uv_supports = interpreter.at_least(3, 7);
     let pip = |why: String| -> (Box<dyn Installer>, String) {
         (
-            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone())),
+            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone()).with_env(ip.ca.pip_env())),
             why,
         )
     };
@@ -181,7 +188,7 @@ pub fn select(
         Err(e) => return Err(e),
     };
     let options = uv::translate_options(&plan.pip_options).unwrap_or_default();
-    let uv = Uv::new(exe, version, options, ip.cache_dir.clone());
+    let uv = Uv::new(exe, version, options, ip.cache_dir.clone()).with_env(ip.ca.uv_env());
     Ok((Box::new(uv), use_uv))
 }
 
@@ -293,16 +300,63 @@ pub fn install_modules(
     Ok(installed.into_iter().map(|d| (d.name, d.version)).collect())
 }
 
-/// The one-pass install failed: try each module alone to name the culprit(s).
+/// The one-pass install failed: say why from the installer's output (its tail,
+/// redacted, is `pass`'s details). Only when the resolver blamed a conflict is
+/// each module tried alone to name the one(s) at fault; an unreachable index
+/// fails once with the reason, and other failures name the modules the
+/// installer's error lines name.
 fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log: &Log) -> Error {
-    log.detail("the install pass failed; trying each module alone to find which");
-    let mut failed: Vec<(&str, &str, Error)> = Vec::new();
-    for (key, spec) in specs {
-        if let Err(e) = installer.install(std::slice::from_ref(spec), log) {
-            failed.push((key, spec, e));
+    if matches!(pass.kind, crate::error::Kind::Interrupted(_)) {
+        return pass;
+    }
+    let output = &pass.details;
+    match failure::classify(output) {
+        Cause::Conflict => alone(installer, specs, pass, log),
+        Cause::Network => {
+            let why = failure::network_reason(output)
+                .unwrap_or_else(|| "see the installer's output below".into());
+            let mut err = Error::build(format!(
+                "{} could not reach the package index or a download: {why}",
+                installer.name()
+            ));
+            err.details = failure::reasons(output);
+            err.with("check the index URL (pip_options, PIP_INDEX_URL), the network and proxy (HTTPS_PROXY), and the CA bundle the installer trusts (PIP_CERT, SSL_CERT_FILE; a --root build shows the file inside the root)")
+        }
+        Cause::Other => {
+            let said = failure::reasons(output);
+            let named: Vec<String> = specs
+                .iter()
+                .filter(|(_, s)| said.iter().any(|l| l.contains(s.as_str())))
+                .map(|(k, s)| format!("module {k} from {}", redact(s)))
+                .collect();
+            let mut err = if named.is_empty() {
+                Error::build(format!(
+                    "installing the modules with {} failed",
+                    installer.name()
+                ))
+            } else {
+                Error::build(format!("could not install {}", named.join(", ")))
+            };
+            err.details = pass.details;
+            err.with(HINT)
         }
     }
-    let hint = "check the module's source and pip_options (offline builds need e.g. --no-index --find-links DIR)";
+}
+
+const HINT: &str = "check the module's source and pip_options (offline builds need e.g. --no-index --find-links DIR)";
+
+/// The resolver found the modules in conflict: try each alone to name the
+/// culprit(s).
+fn alone(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log: &Log) -> Error {
+    log.detail("the resolver found a conflict; trying each module alone to find which");
+    let mut failed: Vec<(&str, &str, Error)> = Vec::new();
+    for (key, spec) in specs {
+        match installer.install(std::slice::from_ref(spec), log) {
+            Err(e) if matches!(e.kind, crate::error::Kind::Interrupted(_)) => return e,
+            Err(e) => failed.push((key, spec, e)),
+            Ok(()) => {}
+        }
+    }
     match failed.len() {
         0 => {
             let mut err = Error::build(format!(
@@ -319,7 +373,7 @@ fn blame(installer: &dyn Installer, specs: &[(String, String)], pass: Error, log
                 .collect();
             let mut err = Error::build(format!("could not install {}", names.join(", ")));
             err.details = failed.swap_remove(0).2.details;
-            err.with(hint)
+            err.with(HINT)
         }
     }
 }

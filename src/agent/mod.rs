@@ -2,8 +2,10 @@
 //! scrubbed (`scrub`) → tar.gz → cleanup.
 
 mod bytecode;
+pub mod ca;
 mod command;
 pub mod dists;
+mod failure;
 pub mod install;
 mod manager;
 mod pip;

@@ -13,6 +13,7 @@ use super::install::Installer;
 use super::python::{self, Interpreter, VenvTool};
 use crate::error::Result;
 use crate::log::Log;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub struct Pip {
@@ -24,6 +25,8 @@ pub struct Pip {
     /// `--find-links` for the seed wheels.
     seed_dir: Option<PathBuf>,
     version: Option<String>,
+    /// Set for every pip run (the CA bundle variable pip reads, see `ca`).
+    env: Option<(&'static str, OsString)>,
 }
 
 impl Pip {
@@ -35,7 +38,13 @@ impl Pip {
             wheel: None,
             seed_dir: None,
             version: None,
+            env: None,
         }
+    }
+
+    pub fn with_env(mut self, env: Option<(&'static str, OsString)>) -> Pip {
+        self.env = env;
+        self
     }
 }
 
@@ -80,6 +89,9 @@ impl Installer for Pip {
         };
         // Bytecode is compiled afterwards, on all cores (see `bytecode`).
         cmd = cmd.args(["install", "--progress-bar", "off", "--no-compile"]);
+        if let Some((k, v)) = &self.env {
+            cmd = cmd.env(k, v);
+        }
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }

@@ -84,6 +84,8 @@ pub struct Uv {
     pub cache_dir: Option<PathBuf>,
     venv: PathBuf,
     seeds: Option<Seeds>,
+    /// Set for every uv run (the CA bundle variable uv reads, see `ca`).
+    env: Option<(&'static str, std::ffi::OsString)>,
 }
 
 impl Uv {
@@ -95,11 +97,20 @@ impl Uv {
             cache_dir: cache,
             venv: PathBuf::new(),
             seeds: None,
+            env: None,
         }
+    }
+
+    pub fn with_env(mut self, env: Option<(&'static str, std::ffi::OsString)>) -> Uv {
+        self.env = env;
+        self
     }
 
     fn command(&self, sub: &[&str]) -> Run {
         let mut cmd = Run::new(&self.exe).args(sub);
+        if let Some((k, v)) = &self.env {
+            cmd = cmd.env(k, v);
+        }
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }

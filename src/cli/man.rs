@@ -68,6 +68,7 @@ fn environment() -> Vec<(String, String)> {
         (openpgp::PASSPHRASE_ENV, "The passphrase of the signing key (publish --sign-key, package signing); never asked for, never taken from the command line."),
         ("VERSION", "The package version for --format deb or rpm when the config has no package.version."),
         ("PIP_*, UV_*", "Passed on to pip and uv (PIP_INDEX_URL, UV_INDEX_URL, PIP_CERT, ...). cfy-ap sets PIP_DISABLE_PIP_VERSION_CHECK=1, PIP_NO_INPUT=1 and PYTHONHASHSEED=0 for them."),
+        ("PIP_CERT, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE", "The CA bundle the installer trusts (a private index, a TLS-intercepting proxy). Each must name a readable file, else exit 2 before any work. pip is also given PIP_CERT when only SSL_CERT_FILE is set, uv SSL_CERT_FILE when only the others are. In a --root build each file is shown read-only at the same path inside the root; with none set the root's own bundle serves. --dry-run names the files."),
         ("PATH", "Searched for python3 when python_path is not set and /usr/bin/python is missing, and for uv when uv_path is not set."),
         ("XDG_CACHE_HOME, HOME", "Where the bytecode cache is when cache_dir is not set (see FILES)."),
         ("TMPDIR", "Where the installer's output is kept while it runs."),

@@ -73,6 +73,10 @@ impl fmt::Display for Plan {
             writeln!(f, "pip options:  {}", redact(&self.pip_options.join(" ")))?;
         }
         writeln!(f, "installer:    {}", self.installer.describe())?;
+        let note = |f: &std::path::Path| self.root.as_ref().map(|r| r.ca_note(f).to_string());
+        for line in self.installer.ca.describe(self.root.is_some(), note) {
+            writeln!(f, "CA bundle:    {line}")?;
+        }
         if let Some(v) = &self.virtualenv_path {
             writeln!(
                 f,

@@ -237,6 +237,10 @@ impl Plan {
             cfg.cache_dir.as_ref().map(|p| normalize(&cwd.join(p))),
             &pip_options,
             &venv,
+            match opts.from_tar {
+                Some(_) => crate::agent::ca::Trust::default(),
+                None => crate::agent::ca::Trust::from_env(&cwd)?,
+            },
         )?;
 
         let virtualenv_path = match (&cfg.virtualenv_path, &opts.from_tar, &root) {
@@ -306,9 +310,10 @@ impl Plan {
 
         let pip_options = cfg.pip_options.clone().unwrap_or_default();
         let root = match root {
-            Some(r) => {
-                Some(r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?)
-            }
+            Some(r) => Some(
+                r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?
+                    .with_ca_files(&installer.ca)?,
+            ),
             None => None,
         };
         Ok(Plan {

@@ -6,6 +6,7 @@
 //! runs them with one publish. The build commands themselves run through
 //! `build::root` (a private mount namespace over an overlay of the root).
 
+mod ca;
 pub mod multi;
 pub mod paths;
 

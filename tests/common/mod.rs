@@ -61,6 +61,15 @@ pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("running cfy-ap")
 }
 
+/// [`cfy_ap`] with the variables `unset` removed from its environment.
+pub fn cfy_ap_unset(dir: &Path, args: &[&str], envs: &[(&str, &str)], unset: &[&str]) -> Output {
+    let (mut cmd, _cache) = command(dir, args, envs);
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    cmd.output().expect("running cfy-ap")
+}
+
 /// [`cfy_ap`], killed after `limit`: a hang is a failure, not a stuck suite.
 pub fn cfy_ap_within(
     dir: &Path,
