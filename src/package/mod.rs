@@ -85,8 +85,11 @@ pub struct PackagePlan {
     /// Upstream version in dpkg/rpm form (`3.2rc1` → `3.2~rc1`).
     pub version: String,
     pub revision: String,
-    /// As configured (validated), or None for the build host's.
+    /// The package's label as configured (validated), or None for the build
+    /// host's.
     pub architecture: Option<String>,
+    /// The CPU architecture of the agent it carries, rpm/uname style (`aarch64`).
+    pub agent_architecture: String,
     pub maintainer: String,
     /// As configured: first line replaces the synopsis, the rest the prose.
     pub description: Option<String>,
@@ -122,6 +125,11 @@ pub struct Context<'a> {
     pub writers: &'a [&'a dyn PackageWriter],
     pub distribution: &'a str,
     pub release: &'a str,
+    /// The agent's name (`debian-bookworm-aarch64-agent`): the package's is
+    /// `cloudify-<agent>` unless set.
+    pub agent: &'a str,
+    /// The agent's CPU architecture, rpm/uname style (`aarch64`).
+    pub architecture: &'a str,
     pub output_tar: &'a Path,
     /// Directory of the config file, searched for `packaging/`.
     pub config_dir: Option<&'a Path>,
@@ -155,7 +163,7 @@ pub fn resolve(ctx: &Context) -> Result<Vec<PackagePlan>> {
     let version = package_version(&given).map_err(|e| e.with(format!("(from {from})")))?;
     let name = match &p.name {
         Some(n) => check_name(n)?,
-        None => default_name(ctx.distribution, ctx.release),
+        None => default_name(ctx.agent),
     };
     let revision = p.revision.clone().unwrap_or_else(|| "1".into());
     if revision.is_empty()
@@ -253,6 +261,7 @@ pub fn resolve(ctx: &Context) -> Result<Vec<PackagePlan>> {
         version,
         revision,
         architecture,
+        agent_architecture: ctx.architecture.to_string(),
         maintainer,
         description: p.description.clone(),
         homepage,

@@ -3,9 +3,12 @@
 
 use crate::error::{Error, Result};
 
-/// `cloudify-<distribution>-<release>-agent`, lowercased, invalid characters as `-`.
-pub fn default_name(distribution: &str, release: &str) -> String {
-    sanitize(&format!("cloudify-{distribution}-{release}-agent"))
+/// `cloudify-<agent>`, lowercased, invalid characters as `-`, where `agent` is
+/// the agent's name (`debian-bookworm-agent`, `debian-bookworm-aarch64-agent`
+/// for an architecture managers do not assume): the package is named after
+/// what it carries.
+pub fn default_name(agent: &str) -> String {
+    sanitize(&format!("cloudify-{agent}"))
 }
 
 /// Lowercased, every character dpkg does not allow in a name as `-`.
@@ -214,16 +217,20 @@ mod tests {
     #[test]
     fn names_and_arches() {
         assert_eq!(
-            default_name("Ubuntu", "trusty"),
+            default_name("Ubuntu-trusty-agent"),
             "cloudify-ubuntu-trusty-agent"
         );
         assert_eq!(
-            default_name("centos", "Final"),
+            default_name("centos-Final-agent"),
             "cloudify-centos-final-agent"
         );
         assert_eq!(
-            default_name("SuSE Linux", "15_1"),
+            default_name("SuSE Linux-15_1-agent"),
             "cloudify-suse-linux-15-1-agent"
+        );
+        assert_eq!(
+            default_name("debian-bookworm-aarch64-agent"),
+            "cloudify-debian-bookworm-aarch64-agent"
         );
         assert!(check_name("my-agent+x.1").is_ok());
         for bad in ["My-agent", "-x", "a", "a_b", "a b"] {

@@ -53,6 +53,10 @@ pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
     lines.push(String::new());
     lines.push(format!("Distribution: {}", pkg.distribution));
     lines.push(format!("Release: {}", pkg.release));
+    lines.push(format!(
+        "Architecture of the agent's hosts: {}",
+        pkg.agent_architecture
+    ));
     match &agent.python_version {
         Some(v) => lines.push(format!("Python: {v}")),
         None => lines.push("Python: not recorded (packaged from an existing agent tar)".into()),

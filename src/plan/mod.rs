@@ -285,6 +285,8 @@ impl Plan {
             writers,
             distribution: &distribution,
             release: &release,
+            agent: &agent,
+            architecture: crate::debian::arch::host(),
             output_tar: &output_tar,
             config_dir: config_dir.as_deref(),
             cwd: &cwd,

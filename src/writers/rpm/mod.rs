@@ -327,6 +327,8 @@ mod tests {
             writers: crate::writers::ALL,
             distribution: "centos",
             release: "Core",
+            agent: "centos-Core-agent",
+            architecture: "x86_64",
             output_tar: tar,
             config_dir: None,
             cwd: Path::new(env!("CARGO_MANIFEST_DIR")),
