@@ -74,7 +74,7 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
                 plan.release,
                 plan.architecture
             ))
-            .with("give each distribution release one root (and do not set distribution/release in the config when building in several roots)"));
+            .with("give each distribution release and architecture one root (and do not set distribution/release/architecture in the config when building in several roots)"));
         }
         let theirs = other.outputs();
         if let Some(clash) = plan.outputs().into_iter().find(|o| theirs.contains(o)) {
