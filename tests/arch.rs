@@ -159,6 +159,19 @@ fn a_configured_architecture_must_be_the_root_s() {
         assert_eq!(roots::listing(&root), before);
         assert!(no_tars(dir));
     }
+    // Not a name at all: located too.
+    fs::write(
+        dir.join("c.yaml"),
+        format!("architecture: 'arm 64'\n{}", roots::config("")),
+    )
+    .unwrap();
+    let o = cfy_ap(dir, &["-c", "c.yaml", "--root", r, "--dry-run"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("c.yaml:1:15: architecture: \"arm 64\" is not an architecture name"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

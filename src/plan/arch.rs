@@ -54,6 +54,16 @@ pub(super) fn resolve(
             .collect(),
         (None, Some(py)) => vec![(py.to_path_buf(), py.display().to_string())],
     };
+    if let Some(c) = configured {
+        let v = c.value.trim();
+        let ok = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_';
+        if v.is_empty() || !v.chars().all(ok) {
+            return Err(Error::config(format!(
+                "{}architecture: {v:?} is not an architecture name (arm64 or aarch64, amd64 or x86_64, ppc64el, s390x...)",
+                place(c, origin)
+            )));
+        }
+    }
     let host = canonical(host());
     let mut found = read_first(&candidates).map(|(a, from, head)| (a, from, Some(head)));
     if found.is_none() && root.is_none() && python.is_some() {
@@ -93,15 +103,20 @@ pub(super) fn resolve(
     Ok(Resolved { name, note })
 }
 
-fn mismatch(c: &Spanned<String>, origin: Option<&Path>, arch: &str, from: &str) -> Error {
+/// `file:line:col: ` of the config's value (what config errors start with).
+fn place(c: &Spanned<String>, origin: Option<&Path>) -> String {
     let at = c.referenced;
-    let place = match origin {
+    match origin {
         Some(o) if at.line() > 0 => format!("{}:{}:{}: ", o.display(), at.line(), at.column()),
         Some(o) => format!("{}: ", o.display()),
         None => String::new(),
-    };
+    }
+}
+
+fn mismatch(c: &Spanned<String>, origin: Option<&Path>, arch: &str, from: &str) -> Error {
     Error::config(format!(
-        "{place}architecture: {} does not match the agent's, {arch} (detected from {from})",
+        "{}architecture: {} does not match the agent's, {arch} (detected from {from})",
+        place(c, origin),
         c.value.trim()
     ))
     .with("remove `architecture:` (it is detected), or build with an interpreter for that architecture (--root DIR: a root filesystem of that architecture)")
