@@ -35,6 +35,10 @@ have mmdebstrap || need+=(mmdebstrap)
 have objdump || need+=(binutils)
 have unshare || need+=(util-linux)
 have chroot || need+=(coreutils)
+# The arm64 root (tests/arch.rs) runs through qemu-user; arch-test tells whether
+# an architecture runs here (tests/tools/roots.sh).
+[ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || need+=(qemu-user-static)
+have arch-test || need+=(arch-test)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -71,8 +75,10 @@ if [ -x "$py27" ] && [ ! -f "$virtualenv/virtualenv/__main__.py" ]; then
   mv -T "$tmp" "$virtualenv"
 fi
 export CFY_AP_TEST_VIRTUALENV="$virtualenv"
-# Debian 11 and 13 roots for the --root tests (cached in /var/cache/cfy-ap-test/roots),
-# and the portable binary (its own target dir; tests/portable.rs reuses it).
-bash tests/tools/roots.sh bullseye trixie
+# Debian 11 and 13 roots and a Debian 12 arm64 one (qemu's aarch64 binfmt_misc
+# handler registered first) for the --root tests (cached in
+# /var/cache/cfy-ap-test/roots), and the portable binary (its own target dir;
+# tests/portable.rs reuses it).
+bash tests/tools/roots.sh bullseye trixie bookworm:arm64
 bash packaging/portable.sh target/portable/dist
 cargo test --locked

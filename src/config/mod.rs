@@ -191,6 +191,18 @@ mod tests {
     }
 
     #[test]
+    fn architecture_keeps_its_place_for_later_errors() {
+        let c = parse_str("release: x\narchitecture: arm64\n", "c").unwrap();
+        let a = c.architecture.unwrap();
+        assert_eq!(a.value, "arm64");
+        assert_eq!((a.referenced.line(), a.referenced.column()), (2, 15));
+        // The manager package's label is another key.
+        let c = parse_str("package:\n  architecture: all\n", "c").unwrap();
+        assert!(c.architecture.is_none());
+        assert_eq!(c.package.unwrap().architecture.as_deref(), Some("all"));
+    }
+
+    #[test]
     fn numbers_are_kept_as_written_for_strings() {
         let c = parse_str("release: 1.10\npackage:\n  version: 3.2\n", "c").unwrap();
         assert_eq!(c.release.as_deref(), Some("1.10"));

@@ -73,6 +73,10 @@ pub struct Config {
     pub publish: Option<Publish>,
     /// Root filesystems to build the agent in, one agent each (like --root).
     pub build_roots: Option<Vec<String>>,
+    /// The CPU architecture the agent is for (arm64 or aarch64, amd64 or x86_64...): it must be the one detected from the interpreter (the root's with --root), else the run stops before any work; a name other than x86_64 goes into the default agent tar and venv names. Unlike package.architecture, which only labels the manager package. Default: detected.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub architecture: Option<serde_saphyr::Spanned<String>>,
 }
 
 /// Config key `installer` (and `--installer`).
@@ -185,7 +189,7 @@ pub struct Package {
     #[serde(default)]
     #[schemars(schema_with = "text")]
     pub revision: Option<String>,
-    /// Default: this host's architecture.
+    /// The manager package's Architecture label (the package only carries the agent tar). Not the agent's own CPU architecture: that is the top-level `architecture`. Default: this host's architecture.
     pub architecture: Option<String>,
     /// `Full Name <email>`.
     pub maintainer: Option<String>,

@@ -1,6 +1,7 @@
 //! Architecture names, one table: Debian's (`amd64`, `ppc64el`), rpm's
 //! (`x86_64`, `ppc64le`) and this machine's (uname style), used by the package
-//! writers and by the apt publisher.
+//! writers, by the apt publisher and for the agent's own architecture (the
+//! plan's, [`canonical`] spelling).
 
 /// Debian architecture name for an rpm/uname name (`x86_64` → `amd64`).
 pub fn deb_name(arch: &str) -> String {
@@ -33,6 +34,16 @@ pub fn rpm_name(arch: &str) -> String {
     .to_string()
 }
 
+/// One spelling for an architecture named either way (`arm64` or `aarch64` →
+/// `aarch64`, `amd64` → `x86_64`): rpm/uname style, through both tables.
+pub fn canonical(arch: &str) -> String {
+    rpm_name(&deb_name(arch))
+}
+
+/// The architecture Cloudify managers assume for an agent whose name carries
+/// none: agents for it keep the names they always had.
+pub const UNNAMED: &str = "x86_64";
+
 /// The build host's architecture, uname style.
 pub fn host() -> &'static str {
     match std::env::consts::ARCH {
@@ -60,5 +71,19 @@ mod tests {
         assert_eq!(rpm_name("amd64"), "x86_64");
         assert_eq!(rpm_name("all"), "noarch");
         assert_eq!(rpm_name(&deb_name("ppc64le")), "ppc64le");
+        for (given, want) in [
+            ("arm64", "aarch64"),
+            ("aarch64", "aarch64"),
+            ("amd64", "x86_64"),
+            ("x86_64", "x86_64"),
+            ("ppc64el", "ppc64le"),
+            ("i386", "i686"),
+            ("s390x", "s390x"),
+        ] {
+            assert_eq!(canonical(given), want);
+        }
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(canonical(host()), UNNAMED);
+        }
     }
 }

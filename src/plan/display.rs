@@ -40,6 +40,13 @@ impl fmt::Display for Plan {
         let how = if self.detected { " (detected)" } else { "" };
         writeln!(f, "distribution: {}{how}", self.distribution)?;
         writeln!(f, "release:      {}{how}", self.release)?;
+        writeln!(
+            f,
+            "architecture: {} (Debian: {}; {})",
+            self.architecture,
+            self.deb_architecture(),
+            self.architecture_note
+        )?;
         if let Some(root) = &self.root {
             writeln!(f, "{root}")?;
         }

@@ -2,11 +2,12 @@
 //! in install order with its source. `--dry-run` prints it (`display.rs`); the
 //! pipeline executes it.
 
+mod arch;
 mod display;
 mod modules;
 mod paths;
 
-pub use paths::{find_on_path, tar_prefix};
+pub use paths::{agent_name, find_on_path, tar_prefix};
 
 use crate::config::modules::DEFAULT_MANAGER_SOURCE;
 use crate::config::{Config, detect};
@@ -40,6 +41,14 @@ pub struct Plan {
     pub release: String,
     /// True when distribution/release came from the host's /etc files.
     pub detected: bool,
+    /// The CPU architecture the agent is for, rpm/uname style (`x86_64`,
+    /// `aarch64`; `debian::arch::canonical`): detected from the interpreter's ELF
+    /// header (the root's), or `architecture:`. [`Plan::deb_architecture`] gives
+    /// Debian's name.
+    pub architecture: String,
+    /// How the architecture was found (and how the root's programs run), shown
+    /// in the plan.
+    pub architecture_note: String,
     pub python: PathBuf,
     /// Said to the user when the interpreter is not the configured/default one.
     pub python_note: Option<String>,
@@ -155,7 +164,24 @@ impl Plan {
                 )));
             }
         }
-        let agent = format!("{distribution}-{release}-agent");
+        let (python, python_note) = match opts.from_tar {
+            Some(_) => (PathBuf::new(), None),
+            None => match &root {
+                Some(root) => root.python(cfg.python_path.as_deref())?,
+                None => resolve_python(cfg.python_path.as_deref())?,
+            },
+        };
+
+        let architecture = arch::resolve(
+            cfg.architecture.as_ref(),
+            opts.config_path.as_deref(),
+            root.as_ref(),
+            opts.from_tar
+                .is_none()
+                .then(|| normalize(&cwd.join(&python)))
+                .as_deref(),
+        )?;
+        let agent = agent_name(&distribution, &release, &architecture.name);
 
         let venv_text = cfg
             .venv
@@ -165,14 +191,6 @@ impl Plan {
         let venv_base = if root.is_some() { Path::new("/") } else { &cwd };
         let venv = normalize(&venv_base.join(&venv_text));
         let tar_prefix = tar_prefix(&venv_text, &venv)?;
-
-        let (python, python_note) = match opts.from_tar {
-            Some(_) => (PathBuf::new(), None),
-            None => match &root {
-                Some(root) => root.python(cfg.python_path.as_deref())?,
-                None => resolve_python(cfg.python_path.as_deref())?,
-            },
-        };
 
         // In a root the interpreter is the root's own; with --from-tar there is none.
         let python_warning = match (&root, &opts.from_tar) {
@@ -286,7 +304,7 @@ impl Plan {
             distribution: &distribution,
             release: &release,
             agent: &agent,
-            architecture: crate::debian::arch::host(),
+            architecture: &architecture.name,
             output_tar: &output_tar,
             config_dir: config_dir.as_deref(),
             cwd: &cwd,
@@ -322,6 +340,8 @@ impl Plan {
             distribution,
             release,
             detected,
+            architecture: architecture.name,
+            architecture_note: architecture.note,
             python,
             python_note,
             python_warning,
@@ -349,6 +369,11 @@ impl Plan {
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
             root,
         })
+    }
+
+    /// The agent's architecture by Debian's name (`arm64`, `amd64`).
+    pub fn deb_architecture(&self) -> String {
+        crate::debian::arch::deb_name(&self.architecture)
     }
 
     /// Every file this run reads that an output could overwrite: `(what, path)`.

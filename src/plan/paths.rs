@@ -1,5 +1,6 @@
 //! Paths of a plan: the interpreter (configured, `/usr/bin/python`, or python3
-//! on PATH) and the tar member prefix derived from the venv as written.
+//! on PATH), the agent's default name (tar and venv) and the tar member prefix
+//! derived from the venv as written.
 
 use crate::error::{Error, Result};
 use std::path::{Component, Path, PathBuf};
@@ -55,6 +56,18 @@ pub(super) fn private_python_warning(python: &Path) -> Option<String> {
     ))
 }
 
+/// The agent's default name, for its tar (`<name>.tar.gz`) and its venv
+/// (`/cloudify/<name>/env`): `<distribution>-<release>-agent`, with the
+/// architecture (`arch`, canonical: `aarch64`) before `-agent` unless it is the
+/// one managers assume (`debian::arch::UNNAMED`), whose names stay as they were.
+pub fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
+    if arch == crate::debian::arch::UNNAMED {
+        format!("{distribution}-{release}-agent")
+    } else {
+        format!("{distribution}-{release}-{arch}-agent")
+    }
+}
+
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -95,6 +108,22 @@ pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_names_carry_other_architectures() {
+        assert_eq!(
+            agent_name("debian", "bookworm", "x86_64"),
+            "debian-bookworm-agent"
+        );
+        assert_eq!(
+            agent_name("debian", "bookworm", "aarch64"),
+            "debian-bookworm-aarch64-agent"
+        );
+        assert_eq!(
+            agent_name("Ubuntu", "trusty", "i686"),
+            "Ubuntu-trusty-i686-agent"
+        );
+    }
 
     #[test]
     fn tar_prefix_rules() {

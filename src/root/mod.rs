@@ -2,10 +2,12 @@
 //! distribution whose root filesystem is DIR, with DIR's own Python, at the
 //! venv's final path inside DIR. This module checks a root and resolves what the
 //! plan needs from it (distribution, Python, the host paths the build must see);
-//! [`paths`] resolves paths inside a root; [`multi`] makes one plan per root and
+//! [`paths`] resolves paths inside a root; [`binfmt`] tells whether a root of
+//! another architecture can run here; [`multi`] makes one plan per root and
 //! runs them with one publish. The build commands themselves run through
 //! `build::root` (a private mount namespace over an overlay of the root).
 
+pub mod binfmt;
 mod ca;
 pub mod multi;
 pub mod paths;

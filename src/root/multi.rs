@@ -1,5 +1,5 @@
 //! Several build roots in one run: one plan per root, named by each root's own
-//! distribution and release; clashes are refused before any work. The agents are
+//! distribution, release and architecture; clashes are refused before any work. The agents are
 //! built one after another; with `publish:` every deb goes into the repository in
 //! one publish at the end (one writer, one index update).
 
@@ -69,15 +69,19 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
             .unwrap_or_default()
     };
     for other in earlier {
-        if other.distribution == plan.distribution && other.release == plan.release {
+        if other.distribution == plan.distribution
+            && other.release == plan.release
+            && other.architecture == plan.architecture
+        {
             return Err(Error::config(format!(
-                "the roots {} and {} are both {} {}: each agent is named by its root's distribution and release",
+                "the roots {} and {} are both {} {} for {}: each agent is named by its root's distribution, release and architecture",
                 dir(other),
                 dir(plan),
                 plan.distribution,
-                plan.release
+                plan.release,
+                plan.architecture
             ))
-            .with("give each distribution release one root (and do not set distribution/release in the config when building in several roots)"));
+            .with("give each distribution release and architecture one root (and do not set distribution/release/architecture in the config when building in several roots)"));
         }
         let theirs = other.outputs();
         if let Some(clash) = plan.outputs().into_iter().find(|o| theirs.contains(o)) {
@@ -116,11 +120,12 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         log.info(&format!(
-            "==> agent {}/{}: {} {}{}",
+            "==> agent {}/{}: {} {} {}{}",
             i + 1,
             plans.len(),
             plan.distribution,
             plan.release,
+            plan.architecture,
             plan.root
                 .as_ref()
                 .map(|r| format!(" (root {})", r.dir.display()))

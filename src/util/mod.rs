@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod date;
+pub mod elf;
 pub mod epoch;
 pub mod input;
 pub mod malloc;

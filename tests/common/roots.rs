@@ -7,18 +7,20 @@ use super::{repo, tool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A fresh copy of the cached `suite` root (bullseye: Debian 11, trixie: 13),
-/// made first when missing. Removed with the returned directory.
+/// A fresh copy of the cached `suite` root (bullseye: Debian 11, trixie: 13;
+/// `bookworm:arm64`: Debian 12 for arm64, run through qemu-user), made first
+/// when missing. Removed with the returned directory.
 pub fn copy(suite: &str) -> (tempfile::TempDir, PathBuf) {
     let script = repo().join("tests/tools/roots.sh");
     tool("bash", &[script.to_str().unwrap(), suite]);
     let cache = std::env::var("CFY_AP_TEST_ROOTS")
         .unwrap_or_else(|_| "/var/cache/cfy-ap-test/roots".to_string());
+    let name = suite.replace(':', "-");
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join(suite);
+    let root = dir.path().join(&name);
     tool(
         "cp",
-        &["-a", &format!("{cache}/{suite}"), root.to_str().unwrap()],
+        &["-a", &format!("{cache}/{name}"), root.to_str().unwrap()],
     );
     (dir, root)
 }

@@ -114,6 +114,11 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profi
     out("# are paths inside each root; each agent is named by its root's distribution.");
     out("# build_roots: [/srv/roots/debian-bullseye, /srv/roots/centos-7]");
     out("");
+    out("# The agent's CPU architecture (arm64 or aarch64...), detected from the");
+    out("# interpreter (the root's with --root); set it to refuse any other. Other than");
+    out("# x86_64, it is in the default tar and venv names (debian-bookworm-aarch64-agent).");
+    out("# architecture: <detected>");
+    out("");
     out("# The manager package, for `--format deb` and `--format rpm`.");
     out("# package:");
     out("#   version: 3.2rc1            # required for deb/rpm (or $VERSION)");
