@@ -9,20 +9,10 @@
 
 mod common;
 
-use common::roots::{self, IMPORTS};
+use common::roots::{self, IMPORTS, chroot, write_config};
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-fn write_config(dir: &Path, extra: &str) {
-    fs::write(dir.join("c.yaml"), roots::config(extra)).unwrap();
-}
-
-fn chroot(root: &Path, args: &[&str]) -> String {
-    let mut v = vec![root.to_str().unwrap()];
-    v.extend_from_slice(args);
-    tool("chroot", &v)
-}
 
 /// The first bytes of an ELF executable for `machine` (64-bit).
 fn elf_header(little: bool, machine: u16) -> Vec<u8> {

@@ -388,30 +388,15 @@ fn an_unreachable_index_fails_once_with_the_installers_reason() {
 
 #[test]
 fn uv_trusts_the_ca_bundle_named_for_pip() {
-    use common::http::{Http, Tls, simple_index};
+    use common::http::{CA_VARS, fixture_index};
     // An HTTPS index on 127.0.0.1 whose certificate a throwaway CA signed.
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let tls = Tls::new(&dir.join("ca"));
-    let served = dir.join("index");
-    simple_index(&served, &fixtures().join("wheels"));
-    let https = Http::serve_tls(&served, &dir.join("https.log"), &tls);
-    let offline = format!(
-        "pip_options: [--no-index, --find-links, {}/wheels]",
-        fixtures().display()
-    );
     let extra = format!("installer: uv\nuv_path: {}\n", uv().display());
-    let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
-        &offline,
-        &format!("pip_options: [--index-url, {}]", https.https_url("simple/")),
-    );
+    let cfg = offline_config("cloudify/env", "out.tar.gz", &extra);
+    let (tls, https, cfg) = fixture_index(dir, &cfg);
     std::fs::write(dir.join("config.yaml"), cfg).unwrap();
-    let vars = [
-        "PIP_CERT",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "SSL_CERT_FILE",
-    ];
+    let vars = CA_VARS;
     let args = ["-c", "config.yaml"];
 
     // No CA variable: uv does not trust the index, and says so once.

@@ -7,22 +7,11 @@
 
 mod common;
 
-use common::roots::{self, IMPORTS};
+use common::roots::{self, IMPORTS, chroot, write_config};
 use common::*;
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn write_config(dir: &Path, extra: &str) {
-    fs::write(dir.join("c.yaml"), roots::config(extra)).unwrap();
-}
-
-fn chroot(root: &Path, args: &[&str]) -> String {
-    let mut v = vec![root.to_str().unwrap()];
-    v.extend_from_slice(args);
-    tool("chroot", &v)
-}
 
 #[test]
 fn builds_in_a_debian_11_root_left_unchanged() {
@@ -445,33 +434,15 @@ fn an_unprivileged_user_builds_in_a_root_owned_by_root() {
     assert!(listing.lines().all(|l| l.contains(" root/root ")));
 }
 
-/// Every variable that names a CA bundle (the test machine may set them all).
-const CA_VARS: [&str; 4] = [
-    "PIP_CERT",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "SSL_CERT_FILE",
-];
-
 #[test]
 fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
-    use common::http::{Http, Tls, simple_index};
+    use common::http::{CA_VARS, fixture_index};
     // An HTTPS index on 127.0.0.1 whose certificate only a throwaway CA signed:
     // what a private index or a TLS-intercepting proxy looks like to pip.
     let (_keep, root) = roots::copy("bullseye");
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let tls = Tls::new(&dir.join("ca"));
-    let served = dir.join("index");
-    simple_index(&served, &fixtures().join("wheels"));
-    let https = Http::serve_tls(&served, &dir.join("https.log"), &tls);
-    let offline = format!(
-        "pip_options: [--no-index, --find-links, {}/wheels]",
-        fixtures().display()
-    );
-    let index = https.https_url("simple/");
-    let cfg = roots::config("").replace(&offline, &format!("pip_options: [--index-url, {index}]"));
-    assert!(cfg.contains(&index), "{cfg}");
+    let (tls, https, cfg) = fixture_index(dir, &roots::config(""));
     fs::write(dir.join("c.yaml"), cfg).unwrap();
     // The build's temporary directory (shown read-write in the root) does not
     // hold the CA: only showing the CA file itself makes it visible there.

@@ -5,15 +5,11 @@
 
 mod common;
 
-use common::roots;
+use common::roots::{self, write_config};
 use common::*;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-
-fn write_config(dir: &Path, extra: &str) {
-    fs::write(dir.join("c.yaml"), roots::config(extra)).unwrap();
-}
 
 /// A private apt (own config, state, cache; trusted local file: source) that
 /// answers `apt-cache policy`.

@@ -215,19 +215,24 @@ fn installs_verifies_and_removes_in_a_throwaway_root() {
     assert!(left.is_empty(), "left after rpm -e: {left:?}");
 }
 
+/// The files of `rpm`, unpacked into `dir` (rpm2cpio | cpio).
+fn unpack(rpm: &Path, dir: &Path) {
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(rpm));
+    let o = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{}", show(&o));
+}
+
 #[test]
 fn agent_tar_inside_is_byte_identical() {
     let st = Setup::new("rpm", "version: '3.2'");
     let rpm = st.package(&[], &[]);
     let x = st.path().join("x");
     fs::create_dir(&x).unwrap();
-    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
-    let o = Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(&x)
-        .output()
-        .expect("sh");
-    assert!(o.status.success(), "{}", show(&o));
+    unpack(&rpm, &x);
     let inside = x
         .join(RES.trim_start_matches('/'))
         .join("agents/centos-Core-agent.tar.gz");
@@ -235,13 +240,7 @@ fn agent_tar_inside_is_byte_identical() {
         fs::read(inside).unwrap() == fs::read(st.path().join("agent.tar.gz")).unwrap(),
         "agent tar differs"
     );
-    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&st.common()));
-    let o = Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(&x)
-        .output()
-        .expect("sh");
-    assert!(o.status.success(), "{}", show(&o));
+    unpack(&st.common(), &x);
     let conf = x
         .join(RES.trim_start_matches('/'))
         .join("templates/centos-celeryd-cloudify.conf.template");

@@ -184,6 +184,33 @@ impl Tls {
 
 /// A PEP 503 simple index of the wheels in `wheels`, in `dir`: the files in
 /// `dir/files/`, a page per project in `dir/simple/<name>/`.
+/// Every variable that names a CA bundle (the test machine may set them all).
+pub const CA_VARS: [&str; 4] = [
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+];
+
+/// A PEP 503 index of the fixture wheels served over HTTPS on 127.0.0.1, its
+/// certificate signed by a throwaway CA made under `dir` (what a private index
+/// or a TLS-intercepting proxy looks like to pip), and `cfg` (an offline
+/// fixture config) with its `pip_options` pointing at it instead.
+pub fn fixture_index(dir: &Path, cfg: &str) -> (Tls, Http, String) {
+    let tls = Tls::new(&dir.join("ca"));
+    let served = dir.join("index");
+    simple_index(&served, &super::fixtures().join("wheels"));
+    let https = Http::serve_tls(&served, &dir.join("https.log"), &tls);
+    let offline = format!(
+        "pip_options: [--no-index, --find-links, {}/wheels]",
+        super::fixtures().display()
+    );
+    let index = https.https_url("simple/");
+    assert!(cfg.contains(&offline), "{cfg}");
+    let cfg = cfg.replace(&offline, &format!("pip_options: [--index-url, {index}]"));
+    (tls, https, cfg)
+}
+
 pub fn simple_index(dir: &Path, wheels: &Path) {
     let files = dir.join("files");
     fs::create_dir_all(&files).unwrap();

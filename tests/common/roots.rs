@@ -80,6 +80,18 @@ pub fn config(extra: &str) -> String {
     format!("{}{extra}", super::offline_modules("/usr/bin/python3"))
 }
 
+/// `<dir>/c.yaml`: [`config`] with `extra`.
+pub fn write_config(dir: &Path, extra: &str) {
+    std::fs::write(dir.join("c.yaml"), config(extra)).unwrap();
+}
+
+/// `chroot ROOT ARGS…` (must succeed): its stdout.
+pub fn chroot(root: &Path, args: &[&str]) -> String {
+    let mut v = vec![root.to_str().unwrap()];
+    v.extend_from_slice(args);
+    tool("chroot", &v)
+}
+
 /// The modules every fixture agent imports.
 pub const IMPORTS: &str = "import celery, cloudify_rest_client, cloudify, script_runner, diamond_agent, worker_installer, plugin_installer, windows_agent_installer, windows_plugin_installer, my_plugin; print('ok')";
 
