@@ -66,7 +66,7 @@ pub struct Cli {
     pub force: bool,
     #[command(flatten)]
     pub verbosity: Verbosity,
-    /// Output formats (repeat or comma-separate): tar, deb, rpm
+    /// Output formats (repeat or comma-separate): tar, deb, rpm (deb and rpm: the agent's package and the distribution's common one)
     #[arg(
         long = "format",
         value_parser = format_parser(),

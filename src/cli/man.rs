@@ -64,7 +64,7 @@ fn exit_status() -> Vec<(String, String)> {
 
 fn environment() -> Vec<(String, String)> {
     [
-        (epoch::VAR, "Seconds since 1970: the time stamped into every output (agent tar, deb, rpm, repository indices), which makes them reproducible; passed on to Python, which then writes hash-based .pyc files. Anything but a whole number is exit 2."),
+        (epoch::VAR, "Seconds since 1970: the time stamped into every output (agent tar, deb, rpm, repository indices), which makes them reproducible; passed on to Python, which then writes hash-based .pyc files. Without it a common package is stamped with its files' newest mtime (so it is the same bytes in every run) and the rest with the current time. Anything but a whole number is exit 2."),
         (openpgp::PASSPHRASE_ENV, "The passphrase of the signing key (publish --sign-key, package signing); never asked for, never taken from the command line."),
         ("VERSION", "The package version for --format deb or rpm when the config has no package.version."),
         ("PIP_*, UV_*", "Passed on to pip and uv (PIP_INDEX_URL, UV_INDEX_URL, PIP_CERT, ...). cfy-ap sets PIP_DISABLE_PIP_VERSION_CHECK=1, PIP_NO_INPUT=1 and PYTHONHASHSEED=0 for them."),
