@@ -11,6 +11,7 @@ use crate::plan::Plan;
 use crate::util::atomic;
 use crate::{publish, writers};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// What a run produced.
 #[derive(Debug, Default)]
@@ -37,7 +38,7 @@ impl Report {
 pub struct Job {
     package: usize,
     format: Format,
-    job: Option<Box<dyn WriteJob>>,
+    job: Option<Rc<dyn WriteJob>>,
 }
 
 /// Everything that can be refused, refused before any work: a bad
@@ -74,11 +75,22 @@ pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
     for s in &shared {
         atomic::check_replaceable(s)?;
     }
+    // One prepared writer per format serves every package of the plan: they
+    // share the `package:` settings, so a signing key is loaded (and its
+    // passphrase tried) once.
+    let mut prepared: Vec<(Format, Rc<dyn WriteJob>)> = Vec::new();
     let mut jobs = Vec::new();
     for (package, pkg) in plan.packages.iter().enumerate() {
         for format in pkg.formats() {
-            let writer = writers::get(format).expect("the plan only holds known writers");
-            let job = writer.prepare(pkg)?;
+            let job = match prepared.iter().find(|(f, _)| *f == format) {
+                Some((_, job)) => Rc::clone(job),
+                None => {
+                    let writer = writers::get(format).expect("the plan only holds known writers");
+                    let job: Rc<dyn WriteJob> = Rc::from(writer.prepare(pkg)?);
+                    prepared.push((format, Rc::clone(&job)));
+                    job
+                }
+            };
             let dest = pkg.output(format).expect("planned output");
             let kept =
                 shared.iter().any(|s| s == dest) && already_written(plan, pkg, job.as_ref(), dest)?;

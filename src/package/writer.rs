@@ -24,7 +24,10 @@ pub trait PackageWriter: Sync {
     }
 
     /// Everything that can fail before the agent is built (e.g. loading and
-    /// trying a signing key); the returned job writes the package later.
+    /// trying a signing key); the returned job writes the package later. It is
+    /// prepared with the agent's package and writes the plan's common package
+    /// too: they share the `package:` settings, and checks of what only the
+    /// agent's has (its Depends) belong here.
     fn prepare(&self, pkg: &PackagePlan) -> Result<Box<dyn WriteJob>>;
 }
 
