@@ -79,10 +79,10 @@ fn ar_members(deb: &Path) -> Vec<String> {
 fn deb_reads_back_with_dpkg_deb() {
     let st = Setup::new("deb", "version: 3.2rc1");
     let deb = st.package(&[], &[]);
-    let arch = tool_text("dpkg", &["--print-architecture"]);
+    // `Architecture: all`: it installs on any manager.
     assert_eq!(
         deb.file_name().unwrap().to_str().unwrap(),
-        format!("{NAME}_3.2~rc1-1_{}.deb", arch.trim())
+        format!("{NAME}_3.2~rc1-1_all.deb")
     );
     assert_eq!(
         ar_members(&deb),
@@ -93,6 +93,7 @@ fn deb_reads_back_with_dpkg_deb() {
     for want in [
         format!("Package: {NAME}\n"),
         "Version: 3.2~rc1-1\n".into(),
+        "Architecture: all\n".into(),
         "Section: misc\nPriority: optional\n".into(),
         "Maintainer: Cloudify Agent Packager <cfy-ap@example.invalid>\n".into(),
         "Description: Cloudify agent for Ubuntu trusty\n".into(),
@@ -481,14 +482,15 @@ fn dry_run_prints_the_package_and_touches_nothing() {
 
 #[test]
 fn version_from_the_environment() {
-    let st = Setup::new("deb", "name: my-agent\narchitecture: all");
+    // A configured label replaces `all`.
+    let st = Setup::new("deb", "name: my-agent\narchitecture: amd64");
     let o = st.build(&[], &[("VERSION", "4.0a1")]);
     assert!(o.status.success(), "{}", show(&o));
     assert_eq!(
         st.out_files(),
         [
             "cloudify-ubuntu-agent-common_4.0~a1-1_all.deb",
-            "my-agent_4.0~a1-1_all.deb"
+            "my-agent_4.0~a1-1_amd64.deb"
         ]
     );
 }
@@ -608,8 +610,7 @@ fn full_pipeline_builds_tar_and_deb() {
     fs::write(dir.path().join("c.yaml"), yaml).unwrap();
     let o = cfy_ap(dir.path(), &["-c", "c.yaml", "--format", "tar,deb"], &[]);
     assert!(o.status.success(), "{}", show(&o));
-    let arch = tool_text("dpkg", &["--print-architecture"]);
-    let deb = dir.path().join(format!("{NAME}_3.2-1_{}.deb", arch.trim()));
+    let deb = dir.path().join(format!("{NAME}_3.2-1_all.deb"));
     let info = tool_text("dpkg-deb", &["--field", s(&deb), "Description"]);
     assert!(info.contains("\n Python: 3."), "{info}");
     assert!(info.contains("\n  celery 3.1.17\n"), "{info}");

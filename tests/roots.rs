@@ -119,7 +119,7 @@ fn builds_in_a_debian_11_root_left_unchanged() {
     assert!(chroot(&root, &[&format!("{env}/bin/python"), "--version"]).contains("3.9"));
 
     // The deb installs and removes with the root's own dpkg.
-    let deb = dir.join("cloudify-debian-bullseye-agent_3.2-1_amd64.deb");
+    let deb = dir.join("cloudify-debian-bullseye-agent_3.2-1_all.deb");
     fs::copy(&deb, root.join("tmp/agent.deb")).unwrap();
     let common = dir.join("cloudify-debian-agent-common_3.2-1_all.deb");
     fs::copy(&common, root.join("tmp/common.deb")).unwrap();

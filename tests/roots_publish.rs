@@ -158,11 +158,11 @@ fn ci_matrix_shell_jobs_then_one_publish() {
         ],
     );
     assert!(
-        dir.join("out/job-1/cloudify-debian-bullseye-agent_3.2-1_amd64.deb")
+        dir.join("out/job-1/cloudify-debian-bullseye-agent_3.2-1_all.deb")
             .is_file()
     );
     assert!(
-        dir.join("out/job-2/cloudify-debian-trixie-agent_3.2-1_amd64.deb")
+        dir.join("out/job-2/cloudify-debian-trixie-agent_3.2-1_all.deb")
             .is_file()
     );
     // Each job wrote the common package; the same bytes, published once.

@@ -274,6 +274,9 @@ pub struct PublishArgs {
     /// Checksums the Release lists: SHA256 (required), SHA512, SHA1, MD5Sum [default: SHA256]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub release_hashes: Vec<String>,
+    /// Architectures the Release lists (each with its indices) besides those of the packages and the indices already there, e.g. amd64,arm64 (apt clients of an architecture not listed warn and see nothing)
+    #[arg(long = "architecture", value_name = "LIST", value_delimiter = ',')]
+    pub architectures: Vec<String>,
     /// Drop packages from the codename's indices (their pool files go when no index names them)
     #[arg(long, value_name = "NAME[=VERSION][/ARCH]", num_args = 1.., conflicts_with = "list")]
     pub remove: Vec<String>,

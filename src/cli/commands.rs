@@ -157,6 +157,8 @@ pub fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> 
             publish::ReleaseHashes::parse(&a.release_hashes)
                 .map_err(|e| Error::config(format!("--release-hashes: {e}")))?
         },
+        architectures: agent_packager::debian::arch::debian_list(&a.architectures)
+            .map_err(|e| Error::config(format!("--architecture: {e}")))?,
         force,
         ..Default::default()
     };

@@ -189,7 +189,7 @@ pub struct Package {
     #[serde(default)]
     #[schemars(schema_with = "text")]
     pub revision: Option<String>,
-    /// The manager package's Architecture label (the package only carries the agent tar). Not the agent's own CPU architecture: that is the top-level `architecture`. Default: this host's architecture.
+    /// The manager package's Architecture label (the package only carries the agent tar). Not the agent's own CPU architecture: that is the top-level `architecture`. Default: all (noarch in an rpm): the package installs on the manager, whatever its CPU, and its name carries the agent's architecture when that is not x86_64, so packages of several architectures install side by side.
     pub architecture: Option<String>,
     /// `Full Name <email>`.
     pub maintainer: Option<String>,
@@ -247,6 +247,8 @@ pub struct Publish {
     pub keep: Option<u32>,
     /// Checksums the Release lists for each index: SHA256 (required), SHA512, SHA1, MD5Sum. Default: [SHA256].
     pub release_hashes: Option<Vec<String>>,
+    /// Architectures the apt repository lists (each gets its indices, where apt clients of that architecture find the Architecture: all packages), besides those of the packages and indices already there and the agents this run builds (which are added automatically), e.g. [amd64, arm64]. Default: none more.
+    pub architectures: Option<Vec<String>>,
 }
 
 /// A path key's value: a NUL byte is refused here, where the error names the

@@ -40,6 +40,37 @@ pub fn canonical(arch: &str) -> String {
     rpm_name(&deb_name(arch))
 }
 
+/// Whether `name` can be an architecture name in either spelling: lowercase
+/// letters, digits, `_` and `-`, starting with a letter or digit (`arm64`,
+/// `x86_64`, `musl-linux-arm64`).
+pub fn is_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Architecture names as a list key gives them (either spelling, any order),
+/// Debian's spelling, sorted, without `all`.
+pub fn debian_list<S: AsRef<str>>(
+    names: &[S],
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let mut out = std::collections::BTreeSet::new();
+    for name in names {
+        let name = name.as_ref().trim();
+        if !is_name(name) {
+            return Err(format!(
+                "{name:?} is not an architecture name (arm64 or aarch64, amd64 or x86_64, ppc64el, s390x...)"
+            ));
+        }
+        let deb = deb_name(name);
+        if deb != "all" {
+            out.insert(deb);
+        }
+    }
+    Ok(out)
+}
+
 /// The architecture Cloudify managers assume for an agent whose name carries
 /// none: agents for it keep the names they always had.
 pub const UNNAMED: &str = "x86_64";
@@ -82,6 +113,19 @@ mod tests {
         ] {
             assert_eq!(canonical(given), want);
         }
+        for ok in ["arm64", "x86_64", "musl-linux-arm64", "s390x"] {
+            assert!(is_name(ok), "{ok}");
+        }
+        for bad in ["", "ARM64", "arm 64", "-arm", "arm/64", "_x"] {
+            assert!(!is_name(bad), "{bad:?}");
+        }
+        let list = debian_list(&["aarch64", "amd64", "all", "arm64"]).unwrap();
+        assert_eq!(Vec::from_iter(list), ["amd64", "arm64"]);
+        assert!(
+            debian_list(&["arm 64"])
+                .unwrap_err()
+                .contains("\"arm 64\" is not")
+        );
         if cfg!(target_arch = "x86_64") {
             assert_eq!(canonical(host()), UNNAMED);
         }

@@ -28,6 +28,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_RESOURCES: &str = "/opt/manager/resources";
 pub const DEFAULT_MAINTAINER: &str = "Cloudify Agent Packager <cfy-ap@example.invalid>";
 pub const DEFAULT_LICENSE: &str = "Apache-2.0";
+/// Every manager package's architecture unless `package.architecture` says
+/// otherwise: it installs on the manager, whose CPU need not be the agent's (the
+/// agent's is in the package's name when it is not x86_64, so the packages of
+/// one release for several architectures install side by side).
+pub const DEFAULT_ARCHITECTURE: &str = "all";
 
 /// An output format of a run: the agent tar itself, or a package around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,8 +90,8 @@ pub struct PackagePlan {
     /// Upstream version in dpkg/rpm form (`3.2rc1` → `3.2~rc1`).
     pub version: String,
     pub revision: String,
-    /// The package's label as configured (validated), or None for the build
-    /// host's.
+    /// The package's label as configured (validated), or None for
+    /// [`DEFAULT_ARCHITECTURE`].
     pub architecture: Option<String>,
     /// The CPU architecture of the agent it carries, rpm/uname style (`aarch64`).
     pub agent_architecture: String,
@@ -310,8 +315,9 @@ impl PackagePlan {
     pub fn full_version(&self) -> String {
         format!("{}-{}", self.version, self.revision)
     }
+    /// The package's Debian architecture: as configured, else `all`.
     pub fn deb_arch(&self) -> String {
-        arch::deb_name(self.architecture.as_deref().unwrap_or(arch::host()))
+        arch::deb_name(self.architecture.as_deref().unwrap_or(DEFAULT_ARCHITECTURE))
     }
     pub fn rpm_arch(&self) -> String {
         arch::rpm_name(&self.deb_arch())

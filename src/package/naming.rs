@@ -36,11 +36,7 @@ pub fn check_name(name: &str) -> Result<String> {
 }
 
 pub fn check_arch(arch: &str) -> Result<String> {
-    let ok = !arch.is_empty()
-        && arch
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok {
+    if crate::debian::arch::is_name(arch) {
         Ok(arch.to_string())
     } else {
         Err(Error::config(format!(

@@ -5,7 +5,7 @@
 //! root, also whether its programs can run here at all (`root::binfmt`). All
 //! before any work.
 
-use crate::debian::arch::{canonical, host};
+use crate::debian::arch::{self, canonical, host};
 use crate::error::{Error, Result};
 use crate::root::Root;
 use crate::root::binfmt::{self, Runs};
@@ -56,8 +56,7 @@ pub(super) fn resolve(
     };
     if let Some(c) = configured {
         let v = c.value.trim();
-        let ok = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_';
-        if v.is_empty() || !v.chars().all(ok) {
+        if !arch::is_name(v) {
             return Err(Error::config(format!(
                 "{}architecture: {v:?} is not an architecture name (arm64 or aarch64, amd64 or x86_64, ppc64el, s390x...)",
                 place(c, origin)

@@ -10,8 +10,13 @@ fn publish_line(p: &PublishOptions) -> String {
         .keep
         .map(|n| format!(", keeping the newest {n}"))
         .unwrap_or_default();
+    let arches = Vec::from_iter(p.architectures.iter().map(String::as_str));
+    let arches = match arches.is_empty() {
+        true => String::new(),
+        false => format!(", listing {}", arches.join(" ")),
+    };
     format!(
-        "publish: the debs into {} ({} {}, {}{keep})",
+        "publish: the debs into {} ({} {}, {}{keep}{arches})",
         p.repo.display(),
         p.suite(),
         p.component,

@@ -312,12 +312,17 @@ impl Plan {
 
         // A `publish:` section publishes the deb this run builds; without
         // `--format deb` there is nothing to publish and the section is unused.
+        // The repository lists the agent's architecture, so that its hosts'
+        // apt finds indices even when every package is `Architecture: all`.
         let publish = match &cfg.publish {
             Some(p)
                 if opts.formats.contains(&Format::Deb)
                     && (p.repo.is_some() || p.rpm_repo.is_none()) =>
             {
-                Some(PublishOptions::from_config(p, opts.force)?)
+                Some(
+                    PublishOptions::from_config(p, opts.force)?
+                        .listing([architecture.name.as_str()]),
+                )
             }
             _ => None,
         };

@@ -59,6 +59,7 @@ use crate::openpgp::{self, Signer};
 
 use crate::error::{Error, Result};
 use crate::log::Log;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Where and how to publish. [`Default`] gives the documented defaults with an
@@ -102,6 +103,12 @@ pub struct PublishOptions {
     /// The checksums the Release lists (`publish.release_hashes`,
     /// `--release-hashes`; default SHA256 alone).
     pub release_hashes: ReleaseHashes,
+    /// Debian architectures the Release lists (each with its indices) besides
+    /// those of the packages and the indices already there: the agents'
+    /// architectures of a build run, `publish.architectures`, `--architecture`.
+    /// Without any, a repository of `Architecture: all` packages lists this
+    /// host's.
+    pub architectures: BTreeSet<String>,
 }
 
 impl Default for PublishOptions {
@@ -122,6 +129,7 @@ impl Default for PublishOptions {
             sign_key_id: None,
             keep: None,
             release_hashes: ReleaseHashes::default(),
+            architectures: BTreeSet::new(),
         }
     }
 }
@@ -154,9 +162,22 @@ impl PublishOptions {
                     .map_err(|e| Error::config(format!("publish.release_hashes: {e}")))?,
                 None => d.release_hashes,
             },
+            architectures: match &p.architectures {
+                Some(names) => crate::debian::arch::debian_list(names)
+                    .map_err(|e| Error::config(format!("publish.architectures: {e}")))?,
+                None => d.architectures,
+            },
             force,
             ..d
         })
+    }
+
+    /// These options, also listing `arches` (any spelling: `arm64`, `aarch64`).
+    pub fn listing<'a>(mut self, arches: impl IntoIterator<Item = &'a str>) -> Self {
+        let debian = arches.into_iter().map(crate::debian::arch::deb_name);
+        self.architectures
+            .extend(debian.filter(|a| a != "all" && !a.is_empty()));
+        self
     }
 
     pub fn suite(&self) -> &str {

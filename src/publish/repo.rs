@@ -307,6 +307,7 @@ fn writes<'s>(
             }
         }
     }
+    arches.extend(opts.architectures.iter().cloned());
     if arches.is_empty() {
         arches.insert(crate::debian::arch::host_deb());
     }

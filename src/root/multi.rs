@@ -108,7 +108,17 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
     for plan in plans {
         pipeline::preflight(plan)?;
     }
-    let publish = plans.first().and_then(|p| p.publish.clone());
+    // One publish for all: it lists every agent's architecture.
+    let publish = plans.first().and_then(|p| p.publish.clone()).map(|o| {
+        o.listing(
+            plans
+                .iter()
+                .flat_map(|p| p.publish.iter())
+                .flat_map(|o| &o.architectures)
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+    });
     if let Some(opts) = &publish {
         // Every deb these runs will publish: refused now if already taken.
         let planned: Vec<publish::Planned> = plans

@@ -151,6 +151,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profi
     out("#   rpm_repo: ./yum-repo       # a yum repository for the .rpm (--format rpm)");
     out("#   keep: 3                    # keep the newest 3 versions of each package");
     out("#   release_hashes: [SHA256]   # add SHA512; MD5Sum, SHA1 for old mirroring tools");
+    out("#   architectures: [arm64]     # listed besides the packages' and this run's agents'");
     s
 }
 
