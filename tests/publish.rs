@@ -937,3 +937,75 @@ fn many_packages_at_once_index_like_a_few_at_a_time() {
         assert!(apt.policy(name).contains("Candidate: 1.0-1"), "{name}");
     }
 }
+
+#[test]
+fn listed_architectures_get_indices_and_stay_listed() {
+    // A repository of `Architecture: all` packages for arm64 and amd64 hosts
+    // (the agents' manager packages are all `all`): `--architecture` lists
+    // both, apt for either finds its index, and later publishes keep them.
+    require_tools();
+    let w = workdir();
+    let debs = w.path().join("debs");
+    fs::create_dir(&debs).unwrap();
+    let one = make_deb(&debs, "arch-docs", "1.0-1", "all");
+    let two = make_deb(&debs, "arch-docs", "1.1-1", "all");
+    let repo = w.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    let release = || fs::read_to_string(repo.join("dists/stable/Release")).unwrap();
+
+    // A name that is no architecture: exit 2, nothing written.
+    let o = publish(&["--repo", repo_s, "--architecture", "arm 64"], &[&one]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--architecture: \"arm 64\" is not an architecture name"),
+        "{}",
+        text(&o)
+    );
+    assert!(!repo.exists());
+
+    // Either spelling; `all` is not an index of its own.
+    ok(publish(
+        &["--repo", repo_s, "--architecture", "aarch64,amd64,all"],
+        &[&one],
+    ));
+    assert!(
+        release().contains("\nArchitectures: amd64 arm64\n"),
+        "{}",
+        release()
+    );
+    ok(publish(&["--repo", repo_s], &[&two]));
+    assert!(
+        release().contains("\nArchitectures: amd64 arm64\n"),
+        "{}",
+        release()
+    );
+    for arch in ["amd64", "arm64"] {
+        let packages = packages_file(&repo, arch);
+        assert!(packages.contains("Version: 1.1-1\n"), "{arch}: {packages}");
+        let apt = Apt::new(w.path(), &format!("apt-{arch}"));
+        fs::write(
+            apt.root.join("etc/apt.conf.d/arch"),
+            format!("APT::Architecture \"{arch}\";\nAPT::Architectures {{ \"{arch}\"; }};\n"),
+        )
+        .unwrap();
+        apt.trust(&format!("file:{repo_s}"));
+        apt.update_clean();
+        assert!(
+            apt.policy("arch-docs").contains("Candidate: 1.1-1"),
+            "{arch}"
+        );
+    }
+    // An armhf apt is not served: no index for it, so not even the `all`
+    // package.
+    let apt = Apt::new(w.path(), "apt-armhf");
+    fs::write(
+        apt.root.join("etc/apt.conf.d/arch"),
+        "APT::Architecture \"armhf\";\nAPT::Architectures { \"armhf\"; };\n",
+    )
+    .unwrap();
+    apt.trust(&format!("file:{repo_s}"));
+    let o = apt.run("apt-get", &["update"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let policy = apt.policy("arch-docs");
+    assert!(!policy.contains("Candidate: 1.1-1"), "{policy}");
+}

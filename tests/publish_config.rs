@@ -37,20 +37,19 @@ fn deb_is_published_in_the_same_run() {
     let w = setup();
     std::fs::write(
         w.path().join("c.yaml"),
-        config("publish:\n  repo: apt\n  codename: agents\n"),
+        config("publish:\n  repo: apt\n  codename: agents\n  architectures: [aarch64]\n"),
     )
     .unwrap();
     let args = BUILD;
     let dry = cfy_ap(w.path(), &[&args[..], &["--dry-run"]].concat(), &[]);
     assert!(dry.status.success(), "{}", text(&dry));
-    // The agent's architecture (the host's, for an agent from a tar) is listed.
+    // The agent's architecture (the host's, for an agent from a tar) is listed
+    // with the configured ones.
     let arch = tool("dpkg", &["--print-architecture"]);
+    assert_eq!(arch.trim(), "amd64", "this test assumes an amd64 host");
     let plan = String::from_utf8_lossy(&dry.stdout).into_owned();
     assert!(
-        plan.contains(&format!(
-            "publish: the debs into apt (agents main, unsigned, listing {})",
-            arch.trim()
-        )),
+        plan.contains("publish: the debs into apt (agents main, unsigned, listing amd64 arm64)"),
         "{plan}"
     );
     let out = cfy_ap(w.path(), &args, &[]);
@@ -79,7 +78,11 @@ fn deb_is_published_in_the_same_run() {
         packages.contains(&format!("SHA256: {}\n", sha256(&deb))),
         "{packages}"
     );
-    assert!(w.path().join("apt/dists/agents/Release").is_file());
+    let release = std::fs::read_to_string(w.path().join("apt/dists/agents/Release")).unwrap();
+    assert!(
+        release.contains("\nArchitectures: amd64 arm64\n"),
+        "{release}"
+    );
     assert!(
         packages.contains("Package: cloudify-ubuntu-agent-common\n"),
         "{packages}"

@@ -270,10 +270,7 @@ fn deb_and_rpm_in_one_run_and_dry_run() {
     let o = st.build(&["--dry-run"], &[]);
     assert!(o.status.success(), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        out.contains(&format!("{NAME}-3.2-1.noarch.rpm")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("{NAME}-3.2-1.noarch.rpm")), "{out}");
     assert!(
         out.contains(&format!(
             "rpm payload: gzip (level 0); Requires: {COMMON} >= 3.2-1, python2 >= 2.7"

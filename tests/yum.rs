@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::dnf::Dnf;
 use common::http::Http;
 use common::package::{EPOCH, Setup};
 use common::{text, tree_hash};
@@ -105,89 +106,6 @@ fn common_rpm(dest: &Path, version: &str) -> PathBuf {
     dest.join(format!(
         "cloudify-centos-agent-common-{version}-1.noarch.rpm"
     ))
-}
-
-/// A private dnf: its own config, repos and install root.
-struct Dnf {
-    dir: PathBuf,
-}
-
-impl Dnf {
-    fn new(work: &Path) -> Dnf {
-        let dir = work.join("dnf");
-        fs::create_dir_all(dir.join("repos.d")).unwrap();
-        fs::create_dir_all(dir.join("root")).unwrap();
-        fs::write(
-            dir.join("dnf.conf"),
-            "[main]\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=False\nmetadata_expire=0\n",
-        )
-        .unwrap();
-        Dnf { dir }
-    }
-
-    /// A `.repo` file as the README tells clients to write it.
-    fn repo(&self, id: &str, baseurl: &str, gpgkey: &Path) {
-        fs::write(
-            self.dir.join(format!("repos.d/{id}.repo")),
-            format!(
-                "[{id}]\nname={id}\nbaseurl={baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
-                gpgkey.display()
-            ),
-        )
-        .unwrap();
-    }
-
-    /// A local repository read without any signature check.
-    fn unsigned_repo(&self, id: &str, dir: &Path) {
-        self.unsigned_url(id, &format!("file://{}", dir.display()));
-    }
-
-    /// A repository at `baseurl` read without any signature check.
-    fn unsigned_url(&self, id: &str, baseurl: &str) {
-        fs::write(
-            self.dir.join(format!("repos.d/{id}.repo")),
-            format!("[{id}]\nname={id}\nbaseurl={baseurl}\ngpgcheck=0\nrepo_gpgcheck=0\n"),
-        )
-        .unwrap();
-    }
-
-    fn run(&self, repo: &str, args: &[&str]) -> Output {
-        let d = self.dir.display();
-        Command::new("dnf")
-            .args([
-                "-y",
-                &format!("--installroot={d}/root"),
-                &format!("--config={d}/dnf.conf"),
-                &format!("--setopt=reposdir={d}/repos.d"),
-                "--releasever=9",
-                "--disablerepo=*",
-                &format!("--enablerepo={repo}"),
-            ])
-            .args(args)
-            .env("LC_ALL", "C.UTF-8")
-            .output()
-            .expect("dnf (apt-get install dnf)")
-    }
-
-    #[track_caller]
-    fn ok(&self, repo: &str, args: &[&str]) -> String {
-        let o = self.run(repo, args);
-        assert!(o.status.success(), "dnf {args:?}: {}", text(&o));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// The version-release of `name` installed in the root.
-    fn installed(&self, name: &str) -> String {
-        let o = Command::new("rpm")
-            .arg(format!("--root={}/root", self.dir.display()))
-            .args(["-q", "--qf", "%{VERSION}-%{RELEASE}", name])
-            .output()
-            .unwrap();
-        if !o.status.success() {
-            return String::new();
-        }
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
 }
 
 #[test]
@@ -842,9 +760,7 @@ fn deterministic_and_zstd_and_config_publishing() {
     fs::write(st.path().join("c.yaml"), &yaml).unwrap();
     let o = st.build(&["-f"], &[]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        yum.join("Packages/c/cfg-agent-2.0-1.noarch.rpm").exists()
-    );
+    assert!(yum.join("Packages/c/cfg-agent-2.0-1.noarch.rpm").exists());
     assert!(yum.join("repodata/repomd.xml.asc").is_file());
     dnf.repo("cfg", &format!("file://{}", yum.display()), &public);
     dnf.ok("cfg", &["install", "cfg-agent"]);

@@ -382,6 +382,12 @@ impl fmt::Display for PackagePlan {
             self.name,
             self.full_version()
         )?;
+        let hosts = match self.role {
+            Role::Agent => format!(" (the agent's hosts: {})", self.agent_architecture),
+            Role::Common => String::new(),
+        };
+        let (deb, rpm) = (self.deb_arch(), self.rpm_arch());
+        writeln!(f, "  architecture: {deb} / {rpm}{hosts}")?;
         for out in &self.outputs {
             writeln!(f, "  {}:  {}", out.format.name(), out.path.display())?;
             for note in &out.notes {

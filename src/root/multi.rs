@@ -58,6 +58,15 @@ pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Re
         }
         plans.push(plan);
     }
+    // One publish takes every agent's deb: the repository lists each agent's
+    // architecture.
+    let arches: Vec<String> = plans.iter().map(Plan::deb_architecture).collect();
+    for plan in &mut plans {
+        plan.publish = plan
+            .publish
+            .take()
+            .map(|o| o.listing(arches.iter().map(String::as_str)));
+    }
     Ok(plans)
 }
 
@@ -108,17 +117,7 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
     for plan in plans {
         pipeline::preflight(plan)?;
     }
-    // One publish for all: it lists every agent's architecture.
-    let publish = plans.first().and_then(|p| p.publish.clone()).map(|o| {
-        o.listing(
-            plans
-                .iter()
-                .flat_map(|p| p.publish.iter())
-                .flat_map(|o| &o.architectures)
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-    });
+    let publish = plans.first().and_then(|p| p.publish.clone());
     if let Some(opts) = &publish {
         // Every deb these runs will publish: refused now if already taken.
         let planned: Vec<publish::Planned> = plans

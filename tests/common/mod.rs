@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod dnf;
 pub mod http;
 pub mod package;
 pub mod roots;
