@@ -1,6 +1,7 @@
 //! One error type for the whole tool. Every error carries the exit code class the
-//! CLI reports (see README, "Exit codes"), a one-line message and optional context
-//! lines (what was being done, how to fix it).
+//! CLI reports (see README, "Exit codes"), a one-line message, optional context
+//! lines (what was being done, how to fix it) and, where one was behind it, the
+//! underlying error ([`std::error::Error::source`]; `-v` prints the chain).
 
 use std::fmt;
 use std::io;
@@ -36,6 +37,8 @@ pub struct Error {
     pub message: String,
     /// Extra lines printed under the message (context, captured tool output, hints).
     pub details: Vec<String>,
+    /// The error behind this one (an I/O error, a parser's), kept whole.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,6 +49,7 @@ impl Error {
             kind,
             message: message.into(),
             details: Vec::new(),
+            cause: None,
         }
     }
     pub fn build(message: impl Into<String>) -> Self {
@@ -59,7 +63,24 @@ impl Error {
     }
     /// An I/O failure on `path` while doing `what` (e.g. "writing", "reading").
     pub fn io(what: &str, path: &Path, err: io::Error) -> Self {
-        Self::build(format!("{what} {}: {}", path.display(), io_cause(&err)))
+        Self::build(format!("{what} {}: {}", path.display(), io_cause(&err))).caused_by(err)
+    }
+    /// Keep `cause` as the error behind this one (its text is usually in the
+    /// message already; `-v` shows it whole, e.g. an OS error's code).
+    pub fn caused_by(mut self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+    /// The chain of causes behind this error, nearest first, one line each:
+    /// what `-v` prints under the message.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push(format!("{e} ({e:?})"));
+            next = e.source();
+        }
+        out
     }
     /// Add a context or hint line.
     pub fn with(mut self, line: impl Into<String>) -> Self {
@@ -81,7 +102,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What an I/O error says, without the name of the temporary file it was about
 /// (`tempfile` wraps the OS error and appends ` at path "DIR/.NAME.XXXXXX"`):
@@ -102,5 +129,24 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, what: &str, path: &Path) -> Result<T> {
         self.map_err(|e| Error::io(what, path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_its_cause() {
+        let gone = io::Error::from_raw_os_error(2);
+        let e = Error::io("reading", Path::new("/x"), gone).with("hint");
+        assert_eq!(e.to_string(), "reading /x: No such file or directory (os error 2)\n  hint");
+        let causes = e.causes();
+        assert_eq!(causes.len(), 1);
+        assert!(causes[0].contains("code: 2") && causes[0].contains("NotFound"), "{causes:?}");
+        // Nested: an Error caused by an Error caused by an io::Error.
+        let outer = Error::config("bad").caused_by(e);
+        assert_eq!(outer.causes().len(), 2);
+        assert!(Error::build("plain").causes().is_empty());
     }
 }

@@ -15,6 +15,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{}{e}", error_prefix());
+            if v.verbose {
+                for cause in e.causes() {
+                    let _ = writeln!(std::io::stderr(), "  caused by: {cause}");
+                }
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
