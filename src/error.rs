@@ -140,10 +140,16 @@ mod tests {
     fn keeps_its_cause() {
         let gone = io::Error::from_raw_os_error(2);
         let e = Error::io("reading", Path::new("/x"), gone).with("hint");
-        assert_eq!(e.to_string(), "reading /x: No such file or directory (os error 2)\n  hint");
+        assert_eq!(
+            e.to_string(),
+            "reading /x: No such file or directory (os error 2)\n  hint"
+        );
         let causes = e.causes();
         assert_eq!(causes.len(), 1);
-        assert!(causes[0].contains("code: 2") && causes[0].contains("NotFound"), "{causes:?}");
+        assert!(
+            causes[0].contains("code: 2") && causes[0].contains("NotFound"),
+            "{causes:?}"
+        );
         // Nested: an Error caused by an Error caused by an io::Error.
         let outer = Error::config("bad").caused_by(e);
         assert_eq!(outer.causes().len(), 2);

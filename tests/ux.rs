@@ -490,7 +490,20 @@ fn errors_name_the_directory_not_internal_temporary_files() {
         for internal in ["cfy-ap-probe", ".partial", "at path"] {
             assert!(!err.contains(internal), "{args:?} names {internal}:\n{err}");
         }
+        assert!(!err.contains("caused by:"), "{err}");
     }
+    // -v adds the error behind it, whole: the OS error's code and kind.
+    let out = cfy_ap(dir, &["-v", "archive", "d", "/sys/a.tar.gz"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    let cause = err
+        .lines()
+        .find_map(|l| l.strip_prefix("  caused by: "))
+        .unwrap_or_else(|| panic!("no cause:\n{err}"));
+    assert!(
+        cause.contains("os error") && cause.contains("kind: "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -76,6 +76,7 @@ fn unwritable(dir: &Path, e: std::io::Error) -> Error {
         crate::error::io_cause(&e)
     ))
     .with("create the directory or make it writable, or choose another output path")
+    .caused_by(e)
 }
 
 /// Fail early (before any build work) when an output's directory cannot take it.
