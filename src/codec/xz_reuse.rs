@@ -9,6 +9,9 @@
 //! Format reference: "The .xz File Format" 1.1.0 (stream header/footer, blocks,
 //! index, variable-length integers).
 
+// The one place that calls liblzma directly: every `unsafe` here has its SAFETY note.
+#![allow(unsafe_code)]
+
 use super::{Chunk, Previous};
 use std::collections::HashMap;
 use std::io;
@@ -175,11 +178,9 @@ impl Encoder1 {
         use liblzma_sys as sys;
         // SAFETY: plain data; lzma_lzma_preset fills it in (false = success).
         let mut opts: sys::lzma_options_lzma = unsafe { std::mem::zeroed() };
-        assert_eq!(
-            unsafe { sys::lzma_lzma_preset(&mut opts, PRESET) },
-            0,
-            "xz preset"
-        );
+        // SAFETY: `opts` is a valid, exclusively borrowed options struct.
+        let failed = unsafe { sys::lzma_lzma_preset(&mut opts, PRESET) };
+        assert_eq!(failed, 0, "xz preset");
         opts.dict_size = DICT_SIZE;
         let filters = [
             sys::lzma_filter {
@@ -211,6 +212,8 @@ impl Encoder1 {
             // allocation; liblzma writes at most `room` bytes there.
             strm.next_out = unsafe { out.as_mut_ptr().add(out.len()) };
             strm.avail_out = room;
+            // SAFETY: `strm` was set up by lzma_stream_encoder above; its input
+            // is `data` (alive for the call) and its output the room just given.
             let ret = unsafe { sys::lzma_code(strm, sys::LZMA_FINISH) };
             let wrote = room - strm.avail_out;
             // SAFETY: liblzma initialized `wrote` more bytes.
