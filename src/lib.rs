@@ -26,6 +26,7 @@ pub mod package;
 pub mod pipeline;
 pub mod plan;
 pub mod publish;
+pub mod repo;
 pub mod root;
 pub mod util;
 pub mod writers;

@@ -13,6 +13,7 @@ use super::table::Table;
 use super::{Action, PublishOptions, Published};
 use crate::debian::version;
 use crate::error::{Error, Result};
+use crate::repo::duplicate::{self, Verdict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,10 @@ impl Plans {
     }
 }
 
+impl duplicate::Identity for Key {
+    const BUMP: &'static str = "the version";
+}
+
 /// Decide on every package of `incoming` (read from `debs`) against `comp`.
 pub(super) fn decide(
     opts: &PublishOptions,
@@ -145,26 +150,24 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
+        let verdict = duplicate::against(
+            &key,
+            sha256,
+            src,
+            published.as_ref().map(|old| duplicate::Published {
+                digest: old.sha256(),
+                location: old.filename(),
+            }),
+            opts.force,
+        )?;
         let (action, copy, fresh) = match published {
-            Some(old) if old.sha256() == sha256 => {
+            Some(old) if verdict == Verdict::Same => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &by)?.exists();
                 if old.filename() != filename {
                     elsewhere.insert(i, old.filename().to_string());
                 }
                 (Action::Unchanged, missing, missing)
-            }
-            Some(old) if !opts.force => {
-                return Err(Error::exists(format!(
-                    "{what} is already published with different contents ({})",
-                    old.filename()
-                ))
-                .with(format!(
-                    "published SHA256 {}, {} has {sha256}",
-                    old.sha256(),
-                    src.display()
-                ))
-                .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
                 pool.resolve(filename, &by)?;
@@ -184,7 +187,7 @@ pub(super) fn decide(
                         old.version()
                     ))
                     .with(format!("{} has other contents", src.display()))
-                    .with("bump the version, or use -f/--force to replace it"));
+                    .with(duplicate::bump_or_force::<Key>()));
                 }
                 let there = pool.resolve(filename, &by)?.exists();
                 superseded.push(old.key());

@@ -230,12 +230,11 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
             if l.sha256() == s.sha256() {
                 continue; // published once
             }
-            return Err(Error::config(format!(
-                "{} given twice with different contents: {} and {}",
-                s.key(),
-                debs[*l_from as usize].display(),
-                debs[*from as usize].display()
-            )));
+            return Err(crate::repo::duplicate::given_twice(
+                &s.key(),
+                &debs[*l_from as usize],
+                &debs[*from as usize],
+            ));
         }
         let (at, len) = out.put(s)?;
         table.push_at(0, at, len, s);

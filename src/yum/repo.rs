@@ -11,6 +11,7 @@ use crate::openpgp::Signer;
 use crate::publish::pool::{Naming, Resolver};
 use crate::publish::write::{remove_partials, replace_file, temp_file};
 use crate::publish::{Action, Published, Summary, generation, stage};
+use crate::repo::duplicate::{self, Verdict};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -18,16 +19,40 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
-type Key = (String, String, String, String, String);
+/// What identifies an rpm in a repository: name, epoch, version, release,
+/// arch (`name [epoch:]version-release (arch)` in messages).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    name: String,
+    epoch: String,
+    ver: String,
+    rel: String,
+    arch: String,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.epoch == "0" {
+            write!(f, "{} {}-{} ({})", self.name, self.ver, self.rel, self.arch)
+        } else {
+            let (e, v, r) = (&self.epoch, &self.ver, &self.rel);
+            write!(f, "{} {e}:{v}-{r} ({})", self.name, self.arch)
+        }
+    }
+}
+
+impl duplicate::Identity for Key {
+    const BUMP: &'static str = "the version or release";
+}
 
 fn key(e: &Entry) -> Key {
-    (
-        e.name.clone(),
-        e.epoch.clone(),
-        e.ver.clone(),
-        e.rel.clone(),
-        e.arch.clone(),
-    )
+    Key {
+        name: e.name.clone(),
+        epoch: e.epoch.clone(),
+        ver: e.ver.clone(),
+        rel: e.rel.clone(),
+        arch: e.arch.clone(),
+    }
 }
 
 pub(super) fn run(
@@ -91,10 +116,6 @@ fn evr(e: &Entry) -> String {
     }
 }
 
-fn what(e: &Entry) -> String {
-    format!("{} {} ({})", e.name, evr(e), e.arch)
-}
-
 /// How a package file that would leave the repository is refused.
 fn naming(root: &Path) -> Naming<'_> {
     Naming {
@@ -116,44 +137,28 @@ fn decide(
     let mut owners: HashMap<String, (Key, String)> = old
         .packages
         .iter()
-        .map(|e| (e.location.clone(), (key(e), what(e))))
+        .map(|e| (e.location.clone(), (key(e), key(e).to_string())))
         .collect();
     let mut files = Resolver::new(root);
-    let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
+    let mut given = duplicate::Given::default();
     let mut plans = Vec::new();
     for inc in staged {
         let e = &inc.entry;
         let k = key(e);
-        let what = what(e);
-        if let Some((sha, src)) = seen.get(&k) {
-            if *sha == e.pkgid {
-                continue;
-            }
-            return Err(Error::config(format!(
-                "{what} given twice with different contents: {} and {}",
-                src.display(),
-                inc.src.display()
-            )));
+        let what = k.to_string();
+        if !given.first(&k, e.pkgid.clone(), &inc.src)? {
+            continue;
         }
-        seen.insert(k.clone(), (e.pkgid.clone(), inc.src.clone()));
-        let (action, at) = match index.get(&k) {
-            Some(o) if o.pkgid == e.pkgid => (Action::Unchanged, &o.location),
-            Some(o) if !opts.force => {
-                return Err(Error::exists(format!(
-                    "{what} is already published with different contents ({})",
-                    o.location
-                ))
-                .with(format!(
-                    "published SHA256 {}, {} has {}",
-                    o.pkgid,
-                    inc.src.display(),
-                    e.pkgid
-                ))
-                .with("bump the version or release, or use -f/--force to replace it"));
-            }
-            Some(_) => (Action::Replaced, &e.location),
-            None => (Action::Added, &e.location),
-        };
+        let published = index.get(&k).map(|o| duplicate::Published {
+            digest: o.pkgid.as_str(),
+            location: o.location.as_str(),
+        });
+        let (action, at) =
+            match duplicate::against(&k, e.pkgid.as_str(), &inc.src, published, opts.force)? {
+                Verdict::Same => (Action::Unchanged, &index[&k].location),
+                Verdict::Replace => (Action::Replaced, &e.location),
+                Verdict::New => (Action::Added, &e.location),
+            };
         let dest = files.resolve(at, &naming(root))?;
         let copy = match action {
             Action::Replaced => true,

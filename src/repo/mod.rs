@@ -1,0 +1,4 @@
+//! The repository kit: what apt ([`crate::publish`]) and yum ([`crate::yum`])
+//! publishing share.
+
+pub mod duplicate;
