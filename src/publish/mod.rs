@@ -173,7 +173,7 @@ impl PublishOptions {
                 "publish: no repository directory given (--repo DIR, or publish.repo in the config)",
             ));
         }
-        crate::yum::check_repo_kind(&self.repo, crate::yum::PackageKind::Deb)?;
+        crate::repo::kind::check_repo_kind(&self.repo, crate::repo::kind::PackageKind::Deb)?;
         let names = [
             ("codename", self.codename.as_str()),
             ("suite", self.suite()),

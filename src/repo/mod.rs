@@ -2,3 +2,4 @@
 //! publishing share.
 
 pub mod duplicate;
+pub mod kind;

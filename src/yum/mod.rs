@@ -30,7 +30,6 @@
 //!    metadata files of the previous `repomd.xml` are kept (a client holding it
 //!    still finds them).
 
-pub mod detect;
 mod existing;
 mod filelists;
 mod incoming;
@@ -42,12 +41,11 @@ mod rpmfile;
 mod rpmhead;
 mod xml;
 
-pub use detect::{PackageKind, check_repo_kind, kind_of, package_kind};
-
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::openpgp::{self, Signer};
 use crate::publish::Summary;
+use crate::repo::kind::{self, PackageKind};
 use std::path::PathBuf;
 
 /// How the metadata documents are compressed.
@@ -123,7 +121,7 @@ impl YumOptions {
                 "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
             ));
         }
-        check_repo_kind(&self.repo, PackageKind::Rpm)?;
+        kind::check_repo_kind(&self.repo, PackageKind::Rpm)?;
         repo::check_repodata(&self.repo)
     }
 }
