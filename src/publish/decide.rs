@@ -4,15 +4,16 @@
 //! another index). (The same package given twice is settled when they are
 //! read, `incoming.rs`.)
 
+use super::digest::hash_file;
 use super::incoming::Incoming;
 use super::index::{Key, Stanza};
 use super::pool;
-use super::stage::hash_file;
 use super::state::{Component, referenced_elsewhere};
 use super::table::Table;
 use super::{Action, PublishOptions, Published};
 use crate::debian::version;
 use crate::error::{Error, Result};
+use crate::repo::confine::Resolver;
 use crate::repo::duplicate::{self, Verdict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -103,7 +104,7 @@ impl Plans {
     pub fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
         self.table.rows(true).map(|r| {
             let (i, s) = r?;
-            let mut p = Published::of(&s, self.what[i].action);
+            let mut p = super::published_of(&s, self.what[i].action);
             if let Some(f) = self.elsewhere.get(&i) {
                 p.filename = f.clone();
             }
@@ -116,6 +117,12 @@ impl duplicate::Identity for Key {
     const BUMP: &'static str = "the version";
 }
 
+impl crate::repo::report::Given for Plans {
+    fn lines(&self) -> Box<dyn Iterator<Item = Result<Published>> + '_> {
+        Box::new(self.published())
+    }
+}
+
 /// Decide on every package of `incoming` (read from `debs`) against `comp`.
 pub(super) fn decide(
     opts: &PublishOptions,
@@ -124,7 +131,7 @@ pub(super) fn decide(
     debs: &[PathBuf],
 ) -> Result<Plans> {
     let root = &opts.repo;
-    let mut pool = pool::Resolver::new(root);
+    let mut pool = Resolver::new(root);
     let mut decided = Vec::with_capacity(incoming.src.len());
     let mut elsewhere = HashMap::new();
     let mut superseded = Vec::new();
@@ -142,7 +149,7 @@ pub(super) fn decide(
             Some(_) => comp.source(&key),
             None => PathBuf::new(),
         };
-        let by = pool::Naming::index(&index);
+        let by = pool::by_index(&index);
         let shared = |idx: PathBuf| {
             Error::exists(format!(
                 "{filename} already exists with other contents and is also indexed by {}",

@@ -514,7 +514,7 @@ fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
     }
     let [package, version, arch, filename, sha256] = parts;
     // A path from a file on disk is not trusted: it must stay in the repository.
-    super::pool::Naming::index(path).plain(filename)?;
+    super::pool::by_index(path).plain(filename)?;
     Ok(Found {
         package,
         version,

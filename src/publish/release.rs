@@ -140,7 +140,7 @@ pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
                     .tempfile_in(&sub)
                     .ctx("writing to", &sub)?;
                 fs::copy(src, tmp.path()).ctx("writing", tmp.path())?;
-                super::stage::set_mode(tmp.as_file(), tmp.path())?;
+                crate::repo::stage::set_mode(tmp.as_file(), tmp.path())?;
                 tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
                 tmp.persist(&dest)
                     .map_err(|e| Error::io("writing", &dest, e.error))?;

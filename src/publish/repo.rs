@@ -9,14 +9,14 @@ use super::index::{self, Key, Stanza};
 use super::lifecycle::{self, Request};
 use super::release::{self, Release};
 use super::render::{self, Rendered, Stream};
-use super::stage;
 use super::state::{Component, load_components, read_optional};
-use super::write::{self, current_index, write_atomic, write_indices};
+use super::write::{current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Report, Summary};
-use super::{copy, foreign, generation, precheck};
+use super::{copy, foreign, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
+use crate::repo::{generation, lock, stage, storage};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ pub(super) fn run(
             incoming::read(debs, &opts.component, root)
         })
     })?;
-    let _lock = stage::lock(root, log)?;
+    let _lock = lock::lock(root, log)?;
     stage::remove_stale_staging(root);
     commit(opts, req, incoming, signer, log)
 }
@@ -123,19 +123,19 @@ fn commit(
             },
         };
         if let Some(st) = st {
-            removed.push(Published::of(&st, Action::Removed));
+            removed.push(super::published_of(&st, Action::Removed));
         }
     }
     let mut copied: Vec<Published> = changes
         .copies
         .iter()
-        .map(|s| Published::of(s, Action::Copied))
+        .map(|s| super::published_of(s, Action::Copied))
         .collect();
     copied.extend(
         changes
             .already
             .iter()
-            .map(|s| Published::of(s, Action::Unchanged)),
+            .map(|s| super::published_of(s, Action::Unchanged)),
     );
     copied.extend(removed);
     let others = copied;
@@ -316,7 +316,7 @@ fn writes<'s>(
         for arch in &arches {
             let rel = format!("{name}/binary-{arch}");
             let dir = dist.join(&rel);
-            write::remove_partials(&dir);
+            storage::remove_partials(&dir);
             let index = Rendered::new(move || {
                 // This architecture's and `all` stanzas; errors go through.
                 let here = move |s: &Result<Stanza>| {

@@ -44,8 +44,8 @@ mod xml;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::openpgp::{self, Signer};
-use crate::publish::Summary;
 use crate::repo::kind::{self, PackageKind};
+use crate::repo::report::Summary;
 use std::path::PathBuf;
 
 /// How the metadata documents are compressed.

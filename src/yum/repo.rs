@@ -8,10 +8,11 @@ use super::{Compression, YumOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use crate::publish::pool::{Naming, Resolver};
-use crate::publish::write::{remove_partials, replace_file, temp_file};
-use crate::publish::{Action, Published, Summary, generation, stage};
+use crate::repo::confine::{Naming, Resolver};
 use crate::repo::duplicate::{self, Verdict};
+use crate::repo::report::{Action, Published, Summary};
+use crate::repo::storage::{LocalDir, Storage, Swap, remove_partials};
+use crate::repo::{generation, lock, stage};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -68,7 +69,7 @@ pub(super) fn run(
             incoming::stage_all(&root, rpms, clamp)
         })
     })?;
-    let _lock = stage::lock(&root, log)?;
+    let _lock = lock::lock(&root, log)?;
     // Again under the lock: another process may have changed it meanwhile.
     check_repodata(&root)?;
     stage::remove_stale_staging(&root);
@@ -293,12 +294,12 @@ fn commit(
     // previous one names pruned. One filesystem sync makes it durable with
     // the packages.
     let next = generation::prepare(&repodata)?;
+    let store = LocalDir::new(&next);
     let mut records = Vec::new();
     for d in &docs {
         let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
-        let dest = next.join(&name);
-        if !dest.exists() {
-            replace_file(&dest, &d.compressed)?;
+        if !store.exists(&name)? {
+            store.write_new(&name, &d.compressed)?;
         }
         records.push(NewRecord {
             kind: d.kind,
@@ -316,23 +317,20 @@ fn commit(
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    replace_file(&next.join("repomd.xml"), text.as_bytes())?;
-    let next_asc = next.join("repomd.xml.asc");
+    store.write_new("repomd.xml", text.as_bytes())?;
     match signer {
-        Some(s) => replace_file(&next_asc, s.detached(text.as_bytes(), revision)?.as_bytes())?,
-        None => match fs::remove_file(&next_asc) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::io("removing", &next_asc, e));
-            }
-            _ => {}
-        },
+        Some(s) => store.write_new(
+            "repomd.xml.asc",
+            s.detached(text.as_bytes(), revision)?.as_bytes(),
+        )?,
+        None => store.delete("repomd.xml.asc")?,
     }
     let keep: HashSet<String> = records
         .iter()
         .map(|r| r.href.clone())
         .chain(old.records.iter().map(|r| r.href.clone()))
         .collect();
-    prune(&next, &keep);
+    prune(&store, &keep);
     stage::sync_filesystem(root)?;
 
     // 3. The switch: repomd.xml, its signature and the files they name
@@ -359,50 +357,55 @@ fn persist_packages(root: &Path, moves: Vec<(String, TempPath)>) -> Result<()> {
 }
 
 /// Make `repomd.xml.asc` match `repomd` (written with a signer, removed
-/// without one). Returns whether anything changed.
+/// without one): a compare-and-swap on the signature, the switch object of a
+/// change of signature alone. Returns whether anything changed.
 fn fix_signature(
     repodata: &Path,
     repomd: &str,
     signer: Option<&Signer>,
     signed_before: bool,
 ) -> Result<bool> {
-    let asc_path = repodata.join("repomd.xml.asc");
-    match signer {
+    const ASC: &str = "repomd.xml.asc";
+    let store = LocalDir::new(repodata);
+    let current = store.read(ASC)?;
+    let tag = current.as_ref().map(|(_, tag)| tag);
+    let next = match signer {
         Some(s) => {
-            let current = fs::read_to_string(&asc_path)
-                .is_ok_and(|asc| s.verifies_detached(repomd.as_bytes(), &asc));
-            if current {
+            let valid = current.as_ref().is_some_and(|(asc, _)| {
+                std::str::from_utf8(asc)
+                    .is_ok_and(|asc| s.verifies_detached(repomd.as_bytes(), asc))
+            });
+            if valid {
                 return Ok(false);
             }
-            let asc = s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?;
-            let tmp = temp_file(repodata, "repomd.xml.asc", asc.as_bytes())?;
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| crate::error::Error::io("flushing", &tmp, e))?;
-            tmp.persist(&asc_path)
-                .map_err(|e| Error::io("writing", &asc_path, e.error))?;
-            Ok(true)
+            Some(s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?)
         }
-        None if signed_before => {
-            fs::remove_file(&asc_path).ctx("removing", &asc_path)?;
-            Ok(true)
-        }
-        None => Ok(false),
+        None if signed_before => None,
+        None => return Ok(false),
+    };
+    match store.compare_and_swap(ASC, tag, next.as_deref().map(str::as_bytes))? {
+        Swap::Done(_) => Ok(true),
+        Swap::Conflict(_) => Err(Error::build(format!(
+            "{} changed during this publish (another publisher without the lock?)",
+            repodata.join(ASC).display()
+        ))
+        .with("publish again")),
     }
 }
 
-/// Remove metadata files (`<sha256>-<type>.<ext>`) not in `keep`.
-fn prune(repodata: &Path, keep: &HashSet<String>) {
-    let Ok(entries) = fs::read_dir(repodata) else {
+/// Remove the metadata files (`<sha256>-<type>.<ext>`) of `repodata` not in
+/// `keep` (best effort: what is left is collected by a later publish).
+fn prune(repodata: &impl Storage, keep: &HashSet<String>) {
+    let Ok(names) = repodata.list("") else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for name in names {
         let ours = name.len() > 65
             && name.as_bytes()[64] == b'-'
-            && name[..64].bytes().all(|c| c.is_ascii_hexdigit());
+            && name[..64].bytes().all(|c| c.is_ascii_hexdigit())
+            && !name.contains('/');
         if ours && !keep.contains(&format!("repodata/{name}")) {
-            let _ = fs::remove_file(e.path());
+            let _ = repodata.delete(&name);
         }
     }
 }
