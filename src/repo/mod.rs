@@ -1,4 +1,4 @@
-//! The repository kit: what apt ([`crate::publish`]) and yum ([`crate::yum`])
+//! The repository kit: what apt ([`crate::apt`]) and yum ([`crate::yum`])
 //! publishing share.
 
 pub(crate) mod confine;

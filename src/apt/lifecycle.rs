@@ -374,7 +374,7 @@ mod tests {
 
     fn keys(keys: &[(&str, &str, &str)]) -> Vec<Key> {
         keys.iter()
-            .map(|(p, v, a)| crate::publish::state::test_stanza(p, v, a, "00").key())
+            .map(|(p, v, a)| crate::apt::state::test_stanza(p, v, a, "00").key())
             .collect()
     }
 

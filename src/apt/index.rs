@@ -571,7 +571,7 @@ fn fnv1a(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::render::Rendered;
+    use crate::apt::render::Rendered;
 
     /// `text` as a file in `dir`, opened as an index.
     fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> Arc<Spill> {

@@ -148,15 +148,15 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::index::Stanza;
+    use crate::apt::index::Stanza;
 
     fn stanza(rel: &str, bytes: &[u8]) -> Stanza {
-        let d = crate::publish::Digests::of(bytes);
+        let d = crate::apt::Digests::of(bytes);
         let text = format!(
             "Package: a\nVersion: 1\nArchitecture: all\nFilename: {rel}\nSize: {}\nSHA256: {}\n\n",
             d.size, d.sha256
         );
-        crate::publish::index::parse(&text.into(), Path::new("P"))
+        crate::apt::index::parse(&text.into(), Path::new("P"))
             .unwrap()
             .remove(0)
     }

@@ -252,7 +252,7 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::state::test_stanza;
+    use crate::apt::state::test_stanza;
 
     fn run(dir: &Path, stanzas: &[(u32, Stanza)]) -> Run {
         let mut read = stanzas.to_vec();
