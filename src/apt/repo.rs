@@ -62,16 +62,6 @@ fn commit(
     let mut comps = load_components(&live)?;
     let signed = precheck::signatures(&live, signer.is_some(), opts)?;
     let (previous, foreign) = precheck::release(&live, opts)?;
-    let before = Before {
-        signed,
-        listed: previous
-            .as_deref()
-            .map(release::listed_files)
-            .unwrap_or_default(),
-        release: previous,
-        foreign,
-        moved_from,
-    };
     let mut plans = decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
@@ -186,6 +176,17 @@ fn commit(
         .filter(|s| !dropped.contains(&s.key()))
         .collect();
     copies.sort_by(|a, b| index::order(a, b));
+    let before = Before {
+        comps: &comps,
+        signed,
+        listed: previous
+            .as_deref()
+            .map(release::listed_files)
+            .unwrap_or_default(),
+        release: previous,
+        foreign,
+        moved_from,
+    };
     let (changed, deleted) = std::thread::scope(|scope| {
         let new = New {
             component: &opts.component,
@@ -193,8 +194,9 @@ fn commit(
             copies: &copies,
             gained: &gained,
             lost: &lost,
+            garbage: &garbage,
         };
-        writes(scope, opts, req, &comps, new, before, signer, log, garbage)
+        writes(scope, opts, req, before, new, signer, log)
     })?;
     Ok(Summary {
         packages: Report::new(plans, others),
@@ -207,7 +209,9 @@ fn commit(
 }
 
 /// The live generation as this publish found it.
-struct Before {
+struct Before<'a> {
+    /// Its components.
+    comps: &'a BTreeMap<String, Component>,
     /// Whether it is signed.
     signed: bool,
     /// Its Release, and the files that lists.
@@ -230,6 +234,9 @@ struct New<'a> {
     gained: &'a BTreeSet<String>,
     /// Architectures whose index loses a stanza.
     lost: &'a BTreeSet<String>,
+    /// Pool files of the stanzas removed: deleted after the switch when no
+    /// index names them any more.
+    garbage: &'a [String],
 }
 
 impl<'a> New<'a> {
@@ -251,31 +258,36 @@ impl<'a> New<'a> {
     }
 }
 
+/// The next generation of `dists/<codename>` being written: its directory
+/// and the files written there (synced before the switch).
+struct Next<'a> {
+    dir: &'a Path,
+    written: Vec<PathBuf>,
+}
+
+impl Next<'_> {
+    /// Write `name` (relative to the generation) through a temporary file.
+    fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.dir.join(name), bytes, &mut self.written)
+    }
+}
+
 /// The writes, in order (see the module docs of [`super`]): pool files on a
-/// thread of `scope` while the next generation is prepared, then the switch
-/// and the pool's clean-up. Returns whether anything changed and the pool
-/// files deleted.
-#[allow(clippy::too_many_arguments)]
+/// thread of `scope` while the next generation is rendered (indices,
+/// Release, signatures, by-hash pruned), then the commit: the switch, and the
+/// pool's clean-up. Returns whether anything changed and the pool files
+/// deleted.
 fn writes<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     opts: &'s PublishOptions,
     req: &'s Request,
-    comps: &BTreeMap<String, Component>,
+    before: Before<'_>,
     new: New<'s>,
-    before: Before,
     signer: Option<&Signer>,
     log: &Log,
-    garbage: Vec<String>,
 ) -> Result<(bool, Vec<String>)> {
     let root = &opts.repo;
     let live = root.join("dists").join(&opts.codename);
-    let Before {
-        signed: signed_before,
-        release: previous,
-        foreign,
-        listed,
-        moved_from,
-    } = before;
     // 1. Pool files, straight into their directories (`copy.rs`), copied and
     // synced on another thread while the indices are built; waited for
     // before the switch.
@@ -287,21 +299,90 @@ fn writes<'s>(
         files.iter().map(|f| root.join(f)).collect()
     });
     let pool = copy::start(scope, root, new.plans, &req.debs);
-    let mut written: Vec<PathBuf> = Vec::new();
 
     // 2. Indices and their by-hash copies, in the next generation.
     let dist = generation::prepare(&live)?;
-    let dist = &dist;
-    let mut arches: BTreeSet<String> = BTreeSet::new();
-    for (name, c) in comps {
-        arches.extend(c.arches.iter().cloned());
+    let mut next = Next {
+        dir: &dist,
+        written: Vec::new(),
+    };
+    let arches = index_arches(before.comps.iter().map(|(name, c)| {
         // An `all` package goes into every architecture's index (a
-        // `binary-all` directory, where there is one, is kept above).
+        // `binary-all` directory, where there is one, is kept).
         let gained = match *name == new.component {
             true => new.gained.iter(),
             false => Default::default(),
         };
-        for arch in c.stanzas.arches().iter().chain(gained) {
+        (&c.arches, c.stanzas.arches().iter().chain(gained))
+    }));
+    let (mut files, changed_indices) = indices(&mut next, opts, &before, new, &arches)?;
+
+    // 3. Release, Release.gpg, InRelease.
+    let arches: Vec<String> = arches.into_iter().collect();
+    // Files of other tools listed in the Release stay listed (see foreign.rs).
+    for path in &before.foreign.files {
+        if let Some(d) = foreign::digests(&dist, path, before.listed.get(path))? {
+            let d = d.only(opts.release_hashes);
+            let file = dist.join(path);
+            release::link_by_hash(file.parent().unwrap_or(&dist), &file, &d)?;
+            files.insert(path.clone(), d);
+        }
+    }
+    let date = crate::util::epoch::build_time()? as i64;
+    let text = release_text(opts, &before, &arches, &files, date);
+    let (write_release, release_text) =
+        next_release(before.release.as_deref(), text, changed_indices);
+    let mut changed = wrote_pool || changed_indices;
+    if signer.is_none() && before.signed {
+        for name in ["InRelease", "Release.gpg"] {
+            let p = dist.join(name);
+            fs::remove_file(&p).ctx("removing", &p)?;
+        }
+        changed = true;
+    }
+    if write_release {
+        next.write("Release", release_text.as_bytes())?;
+        changed = true;
+    }
+    if let Some(signer) = signer {
+        changed |= sign(&mut next, signer, &release_text, write_release, date)?;
+    }
+
+    // 4. Housekeeping: old by-hash generations.
+    if changed {
+        for name in before.comps.keys() {
+            for arch in &arches {
+                let rel = format!("{name}/binary-{arch}");
+                let keep = by_hash_kept(&rel, &files, &before.listed);
+                release::prune_by_hash(&dist.join(&rel), &keep)?;
+            }
+        }
+    }
+    // 5. The commit: the switch (readers see the whole new generation at
+    // once), the suite link, then the garbage: pool files no index names any
+    // more, now that the new Release is live.
+    if changed {
+        generation::switch(&dist, &live, &next.written, pool, &mut fresh)?;
+    } else {
+        pool.wait()?;
+        generation::remove_debris(&live)?;
+    }
+    super::suite::link(opts, before.moved_from.as_deref(), signer, log)?;
+    let deleted = lifecycle::collect_garbage(root, new.garbage)?;
+    Ok((changed, deleted))
+}
+
+/// The architectures with an index: every component's `binary-<arch>`
+/// directories (`all` too, where there is one) and the architectures of its
+/// stanzas, old and new (an `all` stanza is in every index, not in one of
+/// its own); the host's when there are none.
+fn index_arches<'a, A: Iterator<Item = &'a String>>(
+    comps: impl Iterator<Item = (&'a BTreeSet<String>, A)>,
+) -> BTreeSet<String> {
+    let mut arches: BTreeSet<String> = BTreeSet::new();
+    for (dirs, stanzas) in comps {
+        arches.extend(dirs.iter().cloned());
+        for arch in stanzas {
             if arch != "all" && !arches.contains(arch) {
                 arches.insert(arch.to_string());
             }
@@ -310,12 +391,26 @@ fn writes<'s>(
     if arches.is_empty() {
         arches.insert(crate::debian::arch::host_deb());
     }
+    arches
+}
+
+/// Every index of the next generation: those known to change, or that
+/// differ from the one there, rendered and written (with their by-hash
+/// copies); the others kept. Returns the files the Release lists and
+/// whether any index was written.
+fn indices(
+    next: &mut Next<'_>,
+    opts: &PublishOptions,
+    before: &Before<'_>,
+    new: New<'_>,
+    arches: &BTreeSet<String>,
+) -> Result<(BTreeMap<String, Digests>, bool)> {
     let mut files: BTreeMap<String, Digests> = BTreeMap::new();
     let mut to_write: Vec<(PathBuf, String, Rendered)> = Vec::new();
-    for (name, c) in comps {
-        for arch in &arches {
+    for (name, c) in before.comps {
+        for arch in arches {
             let rel = format!("{name}/binary-{arch}");
-            let dir = dist.join(&rel);
+            let dir = next.dir.join(&rel);
             storage::remove_partials(&dir);
             let index = Rendered::new(move || {
                 // This architecture's and `all` stanzas; errors go through.
@@ -329,7 +424,7 @@ fn writes<'s>(
             // An index known to change is not compared with the one there.
             let found = match new.changes(name, arch) {
                 true => None,
-                false => current_index(&dir, &rel, c.current.get(arch), &index, &listed)?,
+                false => current_index(&dir, &rel, c.current.get(arch), &index, &before.listed)?,
             };
             match found {
                 Some(found) => {
@@ -343,108 +438,234 @@ fn writes<'s>(
             }
         }
     }
-    let changed_indices = !to_write.is_empty();
-    write_indices(&to_write, opts.release_hashes, &mut files, &mut written)?;
-    drop(to_write);
+    let changed = !to_write.is_empty();
+    write_indices(
+        &to_write,
+        opts.release_hashes,
+        &mut files,
+        &mut next.written,
+    )?;
+    Ok((files, changed))
+}
 
-    // 3. Release, Release.gpg, InRelease.
-    let components: Vec<String> = comps.keys().cloned().collect();
-    let arches: Vec<String> = arches.into_iter().collect();
-    // Files of other tools listed in the Release stay listed (see foreign.rs).
-    for path in &foreign.files {
-        if let Some(d) = foreign::digests(dist, path, listed.get(path))? {
-            let d = d.only(opts.release_hashes);
-            let file = dist.join(path);
-            release::link_by_hash(file.parent().unwrap_or(dist), &file, &d)?;
-            files.insert(path.clone(), d);
-        }
-    }
+/// The Release text of the next generation, dated `date`.
+fn release_text(
+    opts: &PublishOptions,
+    before: &Before<'_>,
+    arches: &[String],
+    files: &BTreeMap<String, Digests>,
+    date: i64,
+) -> String {
+    let components: Vec<String> = before.comps.keys().cloned().collect();
     let description = opts
         .description
         .clone()
-        .or_else(|| foreign.description.clone())
+        .or_else(|| before.foreign.description.clone())
         .unwrap_or_else(|| format!("{} {} repository", opts.label, opts.codename));
-    let date = crate::util::epoch::build_time()? as i64;
-    let text = Release {
+    Release {
         origin: &opts.origin,
         label: &opts.label,
         suite: opts.suite(),
         codename: &opts.codename,
         date,
-        architectures: &arches,
+        architectures: arches,
         components: &components,
         description: &description,
-        extra: &foreign.fields,
-        files: &files,
+        extra: &before.foreign.fields,
+        files,
         hashes: opts.release_hashes,
     }
-    .render();
-    let same_release = previous
-        .as_deref()
-        .is_some_and(|p| release::without_date(p) == release::without_date(&text));
-    let write_release = changed_indices || !same_release;
-    let release_text = if write_release {
-        text
-    } else {
-        previous.clone().unwrap_or(text)
-    };
-    let mut changed = wrote_pool || changed_indices;
-    if signer.is_none() && signed_before {
-        for name in ["InRelease", "Release.gpg"] {
-            let p = dist.join(name);
-            fs::remove_file(&p).ctx("removing", &p)?;
-        }
-        changed = true;
+    .render()
+}
+
+/// Whether the Release is written, and its text: `text`, unless the indices
+/// are unchanged and it differs from the `previous` one only in its Date
+/// (the repository is the same: the previous Release, and its signatures,
+/// stay).
+fn next_release(previous: Option<&str>, text: String, changed_indices: bool) -> (bool, String) {
+    let same = previous.is_some_and(|p| release::without_date(p) == release::without_date(&text));
+    let write = changed_indices || !same;
+    match (write, previous) {
+        (false, Some(previous)) => (false, previous.to_string()),
+        _ => (write, text),
     }
-    if write_release {
-        write_atomic(&dist.join("Release"), release_text.as_bytes(), &mut written)?;
-        changed = true;
+}
+
+/// Make `Release.gpg` and `InRelease` sign `release` (unless they already
+/// do and the Release is not rewritten). Returns whether they were written.
+fn sign(
+    next: &mut Next<'_>,
+    signer: &Signer,
+    release: &str,
+    write_release: bool,
+    date: i64,
+) -> Result<bool> {
+    let in_release = read_optional(&next.dir.join("InRelease"))?;
+    let current = !write_release
+        && next.dir.join("Release.gpg").exists()
+        && in_release.is_some_and(|t| signer.signed(&t, release));
+    if current {
+        return Ok(false);
     }
-    if let Some(signer) = signer {
-        let in_release = read_optional(&dist.join("InRelease"))?;
-        let current = !write_release
-            && dist.join("Release.gpg").exists()
-            && in_release.is_some_and(|t| signer.signed(&t, &release_text));
-        if !current {
-            let sigs = signer.sign(&release_text, date)?;
-            let gpg = dist.join("Release.gpg");
-            write_atomic(&gpg, sigs.release_gpg.as_bytes(), &mut written)?;
-            write_atomic(
-                &dist.join("InRelease"),
-                sigs.in_release.as_bytes(),
-                &mut written,
-            )?;
-            changed = true;
-        }
+    let sigs = signer.sign(release, date)?;
+    next.write("Release.gpg", sigs.release_gpg.as_bytes())?;
+    next.write("InRelease", sigs.in_release.as_bytes())?;
+    Ok(true)
+}
+
+/// The by-hash names kept in the index directory `rel`: those of the current
+/// and of the previous generation of every file there.
+fn by_hash_kept(
+    rel: &str,
+    files: &BTreeMap<String, Digests>,
+    listed: &BTreeMap<String, release::Listed>,
+) -> HashSet<String> {
+    let mut keep = HashSet::new();
+    let here = |path: &String| Path::new(path).parent() == Some(Path::new(rel));
+    for d in files.iter().filter(|(p, _)| here(p)).map(|(_, d)| d) {
+        keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
+    }
+    for l in listed.iter().filter(|(p, _)| here(p)).map(|(_, l)| l) {
+        keep.extend(l.digests.iter().flatten().cloned());
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apt::ReleaseHashes;
+    use sha2::{Digest, Sha256};
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
-    // 4. Housekeeping: old by-hash generations, the suite link.
-    if changed {
-        for name in comps.keys() {
-            for arch in &arches {
-                let rel = format!("{name}/binary-{arch}");
-                let mut keep = HashSet::new();
-                // Current and previous generation of every file in that directory.
-                let here = |path: &String| Path::new(path).parent() == Some(Path::new(&rel));
-                for d in files.iter().filter(|(p, _)| here(p)).map(|(_, d)| d) {
-                    keep.extend(HASH_NAMES.iter().map(|h| d.get(h).to_string()));
-                }
-                for l in listed.iter().filter(|(p, _)| here(p)).map(|(_, l)| l) {
-                    keep.extend(l.digests.iter().flatten().cloned());
-                }
-                release::prune_by_hash(&dist.join(&rel), &keep)?;
-            }
-        }
+    #[test]
+    fn indices_are_for_the_directories_and_the_stanzas_architectures() {
+        let arches = |comps: &[(&[&str], &[&str])]| {
+            let sets: Vec<(BTreeSet<String>, Vec<String>)> = comps
+                .iter()
+                .map(|(d, s)| (set(d), s.iter().map(|a| a.to_string()).collect()))
+                .collect();
+            index_arches(sets.iter().map(|(d, s)| (d, s.iter())))
+        };
+        // Directories and stanzas of every component; `all` alone adds none.
+        let got = arches(&[(&["amd64"], &["amd64", "all"]), (&["i386"], &["arm64"])]);
+        assert_eq!(got, set(&["amd64", "arm64", "i386"]));
+        // A `binary-all` directory there is kept.
+        assert_eq!(
+            arches(&[(&["all", "amd64"], &["all"])]),
+            set(&["all", "amd64"])
+        );
+        // Nothing known: the host's architecture.
+        let host = crate::debian::arch::host_deb();
+        assert_eq!(arches(&[]), set(&[host.as_str()]));
+        assert_eq!(arches(&[(&[], &["all"])]), set(&[host.as_str()]));
     }
-    // 5. The switch: readers see the whole new generation at once.
-    if changed {
-        generation::switch(dist, &live, &written, pool, &mut fresh)?;
-    } else {
-        pool.wait()?;
-        generation::remove_debris(&live)?;
+
+    #[test]
+    fn a_release_from_the_state_and_the_indices() {
+        let opts = PublishOptions {
+            codename: "bookworm".into(),
+            suite: Some("stable".into()),
+            release_hashes: ReleaseHashes::parse(&["SHA256", "SHA512"]).unwrap(),
+            ..PublishOptions::default()
+        };
+        let comps: BTreeMap<String, Component> = [("contrib", ()), ("main", ())]
+            .into_iter()
+            .map(|(n, ())| (n.to_string(), Component::default()))
+            .collect();
+        let foreign = foreign::Foreign {
+            fields: vec!["Valid-Until: Sat, 01 Jan 2000 00:00:00 +0000".into()],
+            ..Default::default()
+        };
+        let before = Before {
+            comps: &comps,
+            signed: false,
+            release: None,
+            listed: BTreeMap::new(),
+            foreign,
+            moved_from: None,
+        };
+        let index = b"Package: a\n\n";
+        let files: BTreeMap<String, Digests> = [(
+            "main/binary-amd64/Packages".to_string(),
+            Digests::of(index).only(opts.release_hashes),
+        )]
+        .into();
+        let arches = ["amd64".to_string(), "arm64".to_string()];
+        let text = release_text(&opts, &before, &arches, &files, 1_700_000_000);
+        let sha256 = hex::encode(Sha256::digest(index));
+        let sha512 = hex::encode(sha2::Sha512::digest(index));
+        let expected = format!(
+            "Origin: cfy-ap\nLabel: cfy-ap\nSuite: stable\nCodename: bookworm\n\
+             Date: Tue, 14 Nov 2023 22:13:20 +0000\nArchitectures: amd64 arm64\n\
+             Components: contrib main\nDescription: cfy-ap bookworm repository\n\
+             Valid-Until: Sat, 01 Jan 2000 00:00:00 +0000\nAcquire-By-Hash: yes\n\
+             SHA256:\n {sha256}               12 main/binary-amd64/Packages\n\
+             SHA512:\n {sha512}               12 main/binary-amd64/Packages\n"
+        );
+        assert_eq!(text, expected);
+        // A Description given, else the existing one, else the default.
+        let described = Before {
+            foreign: foreign::Foreign {
+                description: Some("theirs".into()),
+                ..Default::default()
+            },
+            ..before
+        };
+        let text = release_text(&opts, &described, &arches, &files, 0);
+        assert!(text.contains("\nDescription: theirs\n"), "{text}");
+        let opts = PublishOptions {
+            description: Some("ours".into()),
+            ..opts
+        };
+        let text = release_text(&opts, &described, &arches, &files, 0);
+        assert!(text.contains("\nDescription: ours\n"), "{text}");
     }
-    super::suite::link(opts, moved_from.as_deref(), signer, log)?;
-    // 6. Pool files no index names any more, now that the new Release is live.
-    let deleted = lifecycle::collect_garbage(root, &garbage)?;
-    Ok((changed, deleted))
+
+    #[test]
+    fn a_release_that_differs_only_in_its_date_is_kept() {
+        let old = "Origin: o\nDate: Thu, 01 Jan 1970 00:00:00 +0000\nSHA256:\n x 1 f\n";
+        let new = "Origin: o\nDate: Tue, 14 Nov 2023 22:13:20 +0000\nSHA256:\n x 1 f\n";
+        let other = "Origin: p\nDate: Tue, 14 Nov 2023 22:13:20 +0000\nSHA256:\n x 1 f\n";
+        assert_eq!(
+            next_release(Some(old), new.into(), false),
+            (false, old.into())
+        );
+        // Rewritten when an index changed, the content differs, or there is none.
+        assert_eq!(
+            next_release(Some(old), new.into(), true),
+            (true, new.into())
+        );
+        assert_eq!(
+            next_release(Some(old), other.into(), false),
+            (true, other.into())
+        );
+        assert_eq!(next_release(None, new.into(), false), (true, new.into()));
+    }
+
+    #[test]
+    fn by_hash_keeps_the_current_and_the_previous_generation_of_its_directory() {
+        let (now, was) = (Digests::of(b"now"), Digests::of(b"was"));
+        let files: BTreeMap<String, Digests> = [
+            ("main/binary-amd64/Packages".to_string(), now.clone()),
+            (
+                "main/binary-arm64/Packages".to_string(),
+                Digests::of(b"arm"),
+            ),
+        ]
+        .into();
+        let listed = release::listed_files(&format!(
+            "SHA256:\n {} 3 main/binary-amd64/Packages.gz\n {} 3 main/binary-arm64/Packages\n",
+            was.get("SHA256"),
+            Digests::of(b"old arm").get("SHA256"),
+        ));
+        let keep = by_hash_kept("main/binary-amd64", &files, &listed);
+        let mut expected: HashSet<String> =
+            HASH_NAMES.iter().map(|h| now.get(h).to_string()).collect();
+        expected.insert(was.get("SHA256").to_string());
+        assert_eq!(keep, expected);
+    }
 }
