@@ -6,10 +6,11 @@ use super::decide::{Plans, decide};
 use super::digest::{Digests, HASH_NAMES};
 use super::incoming::{self, Incoming};
 use super::index::{self, Key, Stanza};
-use super::lifecycle::{self, Request};
+use super::lifecycle::{self, Changes, Request};
 use super::release::{self, Release};
 use super::render::{self, Rendered, Stream};
 use super::state::{Component, load_components, read_optional};
+use super::table::Table;
 use super::write::{current_index, write_atomic, write_indices};
 use super::{Action, PublishOptions, Published, Report, Summary};
 use super::{copy, foreign, precheck};
@@ -47,6 +48,9 @@ pub(super) fn run(
     commit(opts, req, incoming, signer, log)
 }
 
+/// The transaction under the lock, in phases: read the live state, decide
+/// the changes (a dry run stops there), apply them to the component's table,
+/// then render the next generation and commit it ([`writes`]).
 fn commit(
     opts: &PublishOptions,
     req: &Request,
@@ -55,27 +59,84 @@ fn commit(
     log: &Log,
 ) -> Result<Summary> {
     let root = &opts.repo;
-    // Readers use `live`; this publish writes the next generation beside it.
+    // 1. The live state. Readers use `live`; this publish writes the next
+    // generation beside it.
     let live = root.join("dists").join(&opts.codename);
     let moved_from = super::suite::check(opts, signer.is_some())?;
     generation::remove_debris(&live)?;
     let mut comps = load_components(&live)?;
     let signed = precheck::signatures(&live, signer.is_some(), opts)?;
     let (previous, foreign) = precheck::release(&live, opts)?;
+
+    // 2. The changes: the packages given, copies, removals and retention,
+    // all decided before anything is written.
     let mut plans = decide(
         opts,
         comps.entry(opts.component.clone()).or_default(),
         incoming,
         &req.debs,
     )?;
-    // Copies, removals and retention: decided before anything is written.
-    let place = format!("{}/{}", opts.codename, opts.component);
-    let source = match &req.copy_from {
-        Some(from) if *from == opts.codename => {
-            return Err(Error::config(format!(
-                "--copy {from}: that is the target codename"
-            )));
-        }
+    let source = copy_source(opts, req)?;
+    let mut changes = lifecycle::plan(
+        req,
+        opts.force,
+        &format!("{}/{}", opts.codename, opts.component),
+        &comps[&opts.component].stanzas,
+        &plans.table,
+        source.as_ref().map(|(n, s)| (n.as_str(), s)),
+    )?;
+    // Replaced by a dpkg-equal version string (`decide.rs`): removed too.
+    changes.removals.extend(plans.superseded.iter().cloned());
+    let others = report_lines(&comps[&opts.component], &changes, &plans)?;
+    let summary = |plans: Plans, changed: bool, deleted: Vec<String>, dry_run: bool| Summary {
+        packages: Report::new(plans, others),
+        changed,
+        release: live.join("Release"),
+        signed_by: signer.map(Signer::primary_fingerprint),
+        deleted,
+        dry_run,
+    };
+    if req.dry_run {
+        return Ok(summary(plans, false, Vec::new(), true));
+    }
+
+    // 3. The changes applied to the component's table.
+    let comp = comps.get_mut(&opts.component).expect("inserted above");
+    let applied = apply(comp, &changes, &mut plans)?;
+
+    // 4. The next generation, rendered and committed.
+    let before = Before {
+        comps: &comps,
+        signed,
+        listed: previous
+            .as_deref()
+            .map(release::listed_files)
+            .unwrap_or_default(),
+        release: previous,
+        foreign,
+        moved_from,
+    };
+    let (changed, deleted) = std::thread::scope(|scope| {
+        let new = New {
+            component: &opts.component,
+            plans: &plans,
+            copies: &applied.copies,
+            gained: &applied.gained,
+            lost: &applied.lost,
+            garbage: &applied.garbage,
+        };
+        writes(scope, opts, req, before, new, signer, log)
+    })?;
+    Ok(summary(plans, changed, deleted, false))
+}
+
+/// With `--copy FROM`: `FROM/<component>` and its stanzas.
+fn copy_source(opts: &PublishOptions, req: &Request) -> Result<Option<(String, Table)>> {
+    let root = &opts.repo;
+    match &req.copy_from {
+        Some(from) if *from == opts.codename => Err(Error::config(format!(
+            "--copy {from}: that is the target codename"
+        ))),
         Some(from) => {
             let dir = root.join("dists").join(from);
             let mut src = load_components(&dir)?;
@@ -89,23 +150,18 @@ fn commit(
                         root.display()
                     ))
                 })?;
-            Some((format!("{from}/{}", opts.component), stanzas))
+            Ok(Some((format!("{from}/{}", opts.component), stanzas)))
         }
-        None => None,
-    };
-    let mut changes = lifecycle::plan(
-        req,
-        opts.force,
-        &place,
-        &comps[&opts.component].stanzas,
-        &plans.table,
-        source.as_ref().map(|(n, s)| (n.as_str(), s)),
-    )?;
-    // Replaced by a dpkg-equal version string (`decide.rs`): removed too.
-    changes.removals.extend(plans.superseded.iter().cloned());
+        None => Ok(None),
+    }
+}
+
+/// The report lines besides the packages given: copied, already there,
+/// removed (a removal names the stanza it drops, wherever it was found).
+fn report_lines(comp: &Component, changes: &Changes, plans: &Plans) -> Result<Vec<Published>> {
     let mut removed: Vec<Published> = Vec::new();
     for key in &changes.removals {
-        let st = match comps[&opts.component].stanzas.get(key)? {
+        let st = match comp.stanzas.get(key)? {
             Some(st) => Some(st),
             None => match changes.copies.iter().find(|c| c.key() == *key) {
                 Some(st) => Some(st.clone()),
@@ -116,38 +172,40 @@ fn commit(
             removed.push(super::published_of(&st, Action::Removed));
         }
     }
-    let mut copied: Vec<Published> = changes
+    let mut lines: Vec<Published> = changes
         .copies
         .iter()
         .map(|s| super::published_of(s, Action::Copied))
         .collect();
-    copied.extend(
+    lines.extend(
         changes
             .already
             .iter()
             .map(|s| super::published_of(s, Action::Unchanged)),
     );
-    copied.extend(removed);
-    let others = copied;
-    if req.dry_run {
-        return Ok(Summary {
-            packages: Report::new(plans, others),
-            changed: false,
-            release: live.join("Release"),
-            signed_by: signer.map(Signer::primary_fingerprint),
-            deleted: Vec::new(),
-            dry_run: true,
-        });
-    }
+    lines.extend(removed);
+    Ok(lines)
+}
 
-    // The component's table keeps what was there, less what is replaced or
-    // removed; the new stanzas stay where they are (the plans' table, the
-    // copies) and join it when the indices are rendered.
+/// What applying the changes to a component's table gives the writes.
+struct Applied<'a> {
+    /// The copies kept, in the order indices list them (to be merged with
+    /// the table's).
+    copies: Vec<&'a Stanza>,
+    /// Architectures whose index loses a stanza (replaced or removed), and
+    /// those of the new stanzas.
+    lost: BTreeSet<String>,
+    gained: BTreeSet<String>,
+    /// Pool files of the stanzas removed.
+    garbage: Vec<String>,
+}
+
+/// Apply `changes` to `comp`: its table keeps what was there, less what is
+/// replaced or removed; the new stanzas stay where they are (the plans'
+/// table, the copies) and join it when the indices are rendered.
+fn apply<'a>(comp: &mut Component, changes: &'a Changes, plans: &mut Plans) -> Result<Applied<'a>> {
     let dropped: HashSet<&Key> = changes.removals.iter().collect();
     let mut garbage = Vec::new();
-    let comp = comps.get_mut(&opts.component).expect("inserted above");
-    // Architectures whose index loses a stanza (replaced or removed), and
-    // those of the new stanzas.
     let mut lost: BTreeSet<String> = BTreeSet::new();
     let mut gained: BTreeSet<String> = BTreeSet::new();
     let copies = changes.copies.iter().cloned().map(Ok);
@@ -169,42 +227,17 @@ fn commit(
         }
         plans.table.remove(key)?;
     }
-    // In the order indices list them, to be merged with the table's.
     let mut copies: Vec<&Stanza> = changes
         .copies
         .iter()
         .filter(|s| !dropped.contains(&s.key()))
         .collect();
     copies.sort_by(|a, b| index::order(a, b));
-    let before = Before {
-        comps: &comps,
-        signed,
-        listed: previous
-            .as_deref()
-            .map(release::listed_files)
-            .unwrap_or_default(),
-        release: previous,
-        foreign,
-        moved_from,
-    };
-    let (changed, deleted) = std::thread::scope(|scope| {
-        let new = New {
-            component: &opts.component,
-            plans: &plans,
-            copies: &copies,
-            gained: &gained,
-            lost: &lost,
-            garbage: &garbage,
-        };
-        writes(scope, opts, req, before, new, signer, log)
-    })?;
-    Ok(Summary {
-        packages: Report::new(plans, others),
-        changed,
-        release: live.join("Release"),
-        signed_by: signer.map(Signer::primary_fingerprint),
-        deleted,
-        dry_run: false,
+    Ok(Applied {
+        copies,
+        lost,
+        gained,
+        garbage,
     })
 }
 
