@@ -215,6 +215,7 @@ fn commit(
     let repodata = root.join("repodata");
     let repomd_path = repodata.join("repomd.xml");
     let asc_path = repodata.join("repomd.xml.asc");
+    // The live state.
     let old = existing::load(root)?;
     let signed_before = asc_path.exists();
     if signer.is_none() && signed_before && !opts.unsigned {
@@ -224,6 +225,7 @@ fn commit(
         ))
         .with("give --sign-key, or --unsigned to publish it unsigned"));
     }
+    // The changes.
     let mut plans = decide(root, opts, &old, staged)?;
     let summary = |plans: Vec<Plan>, changed: bool| Summary {
         packages: plans
@@ -238,6 +240,7 @@ fn commit(
         dry_run: false,
     };
 
+    // The next generation, rendered and committed:
     // 1. Packages, renamed into place while, on another thread, the metadata
     // documents are rendered and compressed.
     let moves: Vec<(String, TempPath)> = plans
@@ -255,27 +258,7 @@ fn commit(
         let changed = fix_signature(&repodata, text, signer, signed_before)?;
         return Ok(summary(plans, wrote || changed));
     }
-    let replaced: HashSet<Key> = plans
-        .iter()
-        .filter(|p| p.published.action == Action::Replaced)
-        .map(|p| key(&p.incoming.entry))
-        .collect();
-    let mut entries: Vec<&Entry> = old
-        .packages
-        .iter()
-        .filter(|e| !replaced.contains(&key(e)))
-        .chain(plans.iter().filter(|p| p.new).map(|p| &p.incoming.entry))
-        .collect();
-    entries.sort_by(|a, b| {
-        (&a.name, &a.arch, &a.epoch, &a.ver, &a.rel, &a.location).cmp(&(
-            &b.name,
-            &b.arch,
-            &b.epoch,
-            &b.ver,
-            &b.rel,
-            &b.location,
-        ))
-    });
+    let entries = next_entries(&old, &plans);
     // The packages this publish adds to `Packages/`: gone again if it fails
     // before the switch (no metadata would name them).
     let fresh = moves.iter().map(|(rel, _)| root.join(rel));
@@ -295,28 +278,14 @@ fn commit(
     // the packages.
     let next = generation::prepare(&repodata)?;
     let store = LocalDir::new(&next);
-    let mut records = Vec::new();
-    for d in &docs {
-        let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
-        if !store.exists(&name)? {
-            store.write_new(&name, &d.compressed)?;
-        }
-        records.push(NewRecord {
-            kind: d.kind,
-            href: format!("repodata/{name}"),
-            checksum: d.checksum.clone(),
-            open_checksum: d.open_checksum.clone(),
-            size: d.compressed.len() as u64,
-            open_size: d.open_size,
-        });
-    }
     let revision = crate::util::epoch::build_time()? as i64;
-    let carried: Vec<&repomd::Record> = old
-        .records
-        .iter()
-        .filter(|r| !repomd::managed(&r.kind))
-        .collect();
-    let text = repomd::render(revision, &records, &carried);
+    let (records, text) = next_repomd(&docs, &old, opts.compression, revision);
+    for (d, r) in docs.iter().zip(&records) {
+        let name = r.href.strip_prefix("repodata/").unwrap_or(&r.href);
+        if !store.exists(name)? {
+            store.write_new(name, &d.compressed)?;
+        }
+    }
     store.write_new("repomd.xml", text.as_bytes())?;
     match signer {
         Some(s) => store.write_new(
@@ -338,6 +307,63 @@ fn commit(
     // pairs a repomd.xml with another one's signature).
     generation::exchange(&next, &repodata, &mut fresh)?;
     Ok(summary(plans, true))
+}
+
+/// The packages of the next metadata: those published, less those replaced,
+/// and the new ones, in the order of the documents (name, arch, epoch,
+/// version, release, location).
+fn next_entries<'a>(old: &'a Existing, plans: &'a [Plan]) -> Vec<&'a Entry> {
+    let replaced: HashSet<Key> = plans
+        .iter()
+        .filter(|p| p.published.action == Action::Replaced)
+        .map(|p| key(&p.incoming.entry))
+        .collect();
+    let mut entries: Vec<&Entry> = old
+        .packages
+        .iter()
+        .filter(|e| !replaced.contains(&key(e)))
+        .chain(plans.iter().filter(|p| p.new).map(|p| &p.incoming.entry))
+        .collect();
+    entries.sort_by(|a, b| {
+        (&a.name, &a.arch, &a.epoch, &a.ver, &a.rel, &a.location).cmp(&(
+            &b.name,
+            &b.arch,
+            &b.epoch,
+            &b.ver,
+            &b.rel,
+            &b.location,
+        ))
+    });
+    entries
+}
+
+/// The records of the metadata documents `docs` (each named by its
+/// checksum) and the `repomd.xml` text of revision `revision` listing them,
+/// with the records of other tools' documents in `old` carried over.
+fn next_repomd(
+    docs: &[Document],
+    old: &Existing,
+    compression: Compression,
+    revision: i64,
+) -> (Vec<NewRecord>, String) {
+    let records: Vec<NewRecord> = docs
+        .iter()
+        .map(|d| NewRecord {
+            kind: d.kind,
+            href: format!("repodata/{}-{}{}", d.checksum, d.kind, compression.suffix()),
+            checksum: d.checksum.clone(),
+            open_checksum: d.open_checksum.clone(),
+            size: d.compressed.len() as u64,
+            open_size: d.open_size,
+        })
+        .collect();
+    let carried: Vec<&repomd::Record> = old
+        .records
+        .iter()
+        .filter(|r| !repomd::managed(&r.kind))
+        .collect();
+    let text = repomd::render(revision, &records, &carried);
+    (records, text)
 }
 
 /// Rename staged packages to their places in `Packages/`.
@@ -503,6 +529,7 @@ fn compress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn entry(epoch: &str, pkgid: &str, location: &str) -> Entry {
         let s = |v: &str| v.to_string();
@@ -518,6 +545,118 @@ mod tests {
             filelists: String::new(),
             other: String::new(),
         }
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn the_next_metadata_from_the_state_and_the_changes() {
+        let e = |name: &str, pkgid: &str| Entry {
+            name: name.into(),
+            arch: "noarch".into(),
+            epoch: "0".into(),
+            ver: "1".into(),
+            rel: "1".into(),
+            pkgid: pkgid.into(),
+            location: format!("Packages/{name}.rpm"),
+            primary: format!("<package>{name} {pkgid}</package>"),
+            filelists: format!("<package pkgid=\"{pkgid}\"/>"),
+            other: format!("<package pkgid=\"{pkgid}\" name=\"{name}\"/>"),
+        };
+        let updateinfo = "<data type=\"updateinfo\"><location href=\"repodata/u.xml\"/></data>";
+        let old = Existing {
+            repomd: Some(String::new()),
+            records: vec![
+                repomd::Record {
+                    kind: "primary".into(),
+                    href: "repodata/old-primary.xml.gz".into(),
+                    checksum: "old".into(),
+                    checksum_type: "sha256".into(),
+                    raw: "<data type=\"primary\"/>".into(),
+                },
+                repomd::Record {
+                    kind: "updateinfo".into(),
+                    href: "repodata/u.xml".into(),
+                    checksum: "u".into(),
+                    checksum_type: "sha256".into(),
+                    raw: updateinfo.into(),
+                },
+            ],
+            packages: vec![e("b", "b1"), e("a", "a1")],
+        };
+        let plan = |entry: Entry, action: Action| Plan {
+            published: Published {
+                package: entry.name.clone(),
+                version: "1-1".into(),
+                architecture: "noarch".into(),
+                filename: entry.location.clone(),
+                sha256: entry.pkgid.clone(),
+                action,
+            },
+            new: action != Action::Unchanged,
+            copy_to: None,
+            incoming: Incoming {
+                src: PathBuf::from("x.rpm"),
+                entry,
+                tmp: None,
+            },
+        };
+        // b replaced (-f), c added, a given again unchanged.
+        let plans = [
+            plan(e("c", "c1"), Action::Added),
+            plan(e("b", "b2"), Action::Replaced),
+            plan(e("a", "a1"), Action::Unchanged),
+        ];
+        let entries = next_entries(&old, &plans);
+        let ids: Vec<&str> = entries.iter().map(|e| e.pkgid.as_str()).collect();
+        assert_eq!(ids, ["a1", "b2", "c1"]);
+
+        let docs = render_documents(&entries, Compression::Gzip).unwrap();
+        let primary = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <metadata xmlns=\"http://linux.duke.edu/metadata/common\" \
+             xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"3\">\n\
+             <package>a a1</package>\n<package>b b2</package>\n<package>c c1</package>\n\
+             </metadata>";
+        assert_eq!(docs[0].kind, "primary");
+        assert_eq!(gunzip(&docs[0].compressed), primary);
+        let other = gunzip(&docs[2].compressed);
+        assert!(other.contains("packages=\"3\">\n<package pkgid=\"a1\" name=\"a\"/>\n"));
+        assert!(other.ends_with("<package pkgid=\"c1\" name=\"c\"/>\n</otherdata>"));
+
+        let (records, text) = next_repomd(&docs, &old, Compression::Gzip, 1_700_000_000);
+        let kinds: Vec<&str> = records.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, ["primary", "filelists", "other"]);
+        let p = &records[0];
+        assert_eq!(p.open_checksum, hex::encode(Sha256::digest(primary)));
+        assert_eq!(p.open_size, primary.len() as u64);
+        assert_eq!(p.checksum, hex::encode(Sha256::digest(&docs[0].compressed)));
+        let expected = format!(
+            "  <data type=\"primary\">\n    <checksum type=\"sha256\">{c}</checksum>\n    \
+             <open-checksum type=\"sha256\">{o}</open-checksum>\n    \
+             <location href=\"repodata/{c}-primary.xml.gz\"/>\n    \
+             <timestamp>1700000000</timestamp>\n    <size>{s}</size>\n    \
+             <open-size>{n}</open-size>\n  </data>\n",
+            c = p.checksum,
+            o = p.open_checksum,
+            s = docs[0].compressed.len(),
+            n = primary.len()
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert!(text.contains("  <revision>1700000000</revision>\n"));
+        // Another tool's record is carried; the old primary is not.
+        assert!(
+            text.ends_with(&format!("  {updateinfo}\n</repomd>\n")),
+            "{text}"
+        );
+        assert!(!text.contains("old-primary"));
+        let zstd = next_repomd(&docs, &old, Compression::Zstd, 0).0;
+        assert!(zstd[2].href.ends_with("-other.xml.zst"));
     }
 
     #[test]
