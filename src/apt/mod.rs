@@ -4,7 +4,9 @@
 //! Library entry points: [`publish()`] (what `cfy-ap publish` and a `publish:`
 //! config section run) and [`export_key()`].
 //!
-//! How a publish goes, and why it is safe:
+//! How a publish goes, and why it is safe (the phases of
+//! `repo::transaction`, on the parts of the repository kit
+//! [`crate::repo`]; `repo.rs` is the transaction):
 //! 1. The signing key is loaded and unlocked, and every `.deb` is read once —
 //!    checksummed, its control parsed — while being copied to a hidden staging
 //!    file in the repository root. Any bad input stops here, before the
@@ -14,9 +16,10 @@
 //!    read-modify-write below between publishers; none loses another's package.
 //! 3. Existing `Packages` indices are parsed (old packages are never re-read) and
 //!    every duplicate (same name, version, architecture) is decided: identical
-//!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`.
+//!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`
+//!    (`repo::duplicate`, the policy the yum publisher shares).
 //! 4. Writes: pool files first; then the next `dists/<codename>` is prepared
-//!    beside the live one (hard links of its files, `generation.rs`), its
+//!    beside the live one (hard links of its files, `repo::generation`), its
 //!    indices (`Packages`, `.gz`, `.xz`) with their `by-hash/` copies,
 //!    `Release`, `Release.gpg` and `InRelease` written there, made durable, and
 //!    swapped with the live directory in one atomic rename. Plain and by-hash

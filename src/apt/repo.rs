@@ -17,7 +17,7 @@ use super::{copy, foreign, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use crate::repo::{generation, lock, stage, storage};
+use crate::repo::{generation, storage, transaction};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,17 +35,17 @@ pub(super) fn run(
         ..opts.clone()
     };
     let root = &opts.repo;
-    let incoming = stage::in_root(root, || {
+    let staging = || {
         if debs.is_empty() {
             return Ok(Incoming::none());
         }
         log.step(&format!("read {} package(s)", debs.len()), || {
             incoming::read(debs, &opts.component, root)
         })
-    })?;
-    let _lock = lock::lock(root, log)?;
-    stage::remove_stale_staging(root);
-    commit(opts, req, incoming, signer, log)
+    };
+    transaction::run(root, log, staging, |incoming| {
+        commit(opts, req, incoming, signer, log)
+    })
 }
 
 /// The transaction under the lock, in phases: read the live state, decide

@@ -24,9 +24,9 @@
 //! link with another generation is replaced, never written into), what was
 //! written made durable by [`Storage::flush`] before a switch, the switch one
 //! atomic rename, and every key confined to the directory, symlinks not
-//! followed out of it ([`super::confine`]). A whole generation of a directory
+//! followed out of it (`repo::confine`). A whole generation of a directory
 //! (`dists/<codename>`, `repodata`) is switched by an atomic directory
-//! exchange ([`super::generation`]); a [`LocalDir`] over the next generation
+//! exchange (`repo::generation`); a [`LocalDir`] over the next generation
 //! is where its objects are written.
 
 use super::confine::{Naming, Resolver};

@@ -12,7 +12,7 @@ use crate::repo::confine::{Naming, Resolver};
 use crate::repo::duplicate::{self, Verdict};
 use crate::repo::report::{Action, Published, Summary};
 use crate::repo::storage::{LocalDir, Storage, Swap, remove_partials};
-use crate::repo::{generation, lock, stage};
+use crate::repo::{generation, stage, transaction};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -64,19 +64,19 @@ pub(super) fn run(
 ) -> Result<Summary> {
     let root = std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?;
     let clamp = crate::util::epoch::source_date_epoch()?.map(|t| t as i64);
-    let staged = stage::in_root(&root, || {
+    let staging = || {
         log.step(&format!("read {} package(s)", rpms.len()), || {
             incoming::stage_all(&root, rpms, clamp)
         })
-    })?;
-    let _lock = lock::lock(&root, log)?;
-    // Again under the lock: another process may have changed it meanwhile.
-    check_repodata(&root)?;
-    stage::remove_stale_staging(&root);
-    remove_partials(&root.join("repodata"));
-    // A killed publish's unfinished `.repodata.next`.
-    generation::remove_debris(&root.join("repodata"))?;
-    commit(&root, opts, staged, signer)
+    };
+    transaction::run(&root, log, staging, |staged| {
+        // Again under the lock: another process may have changed it meanwhile.
+        check_repodata(&root)?;
+        remove_partials(&root.join("repodata"));
+        // A killed publish's unfinished `.repodata.next`.
+        generation::remove_debris(&root.join("repodata"))?;
+        commit(&root, opts, staged, signer)
+    })
 }
 
 /// `repodata/` must be a directory of the repository: it is replaced by its
