@@ -9,15 +9,16 @@ use super::index::{self, Key, Stanza};
 use super::lifecycle::{self, Changes, Request};
 use super::release::{self, Release};
 use super::render::{self, Rendered, Stream};
-use super::state::{Component, load_components, read_optional};
+use super::state::{Component, load_components};
 use super::table::Table;
-use super::write::{current_index, write_atomic, write_indices};
+use super::write::{current_index, write_indices};
 use super::{Action, PublishOptions, Published, Report, Summary};
 use super::{copy, foreign, precheck};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use crate::repo::{generation, storage, transaction};
+use crate::repo::storage::{self, LocalDir, Storage};
+use crate::repo::{generation, transaction};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -291,17 +292,26 @@ impl<'a> New<'a> {
     }
 }
 
-/// The next generation of `dists/<codename>` being written: its directory
-/// and the files written there (synced before the switch).
+/// The next generation of `dists/<codename>` being written: its directory,
+/// the storage over it, and the indices streamed there (synced with what the
+/// storage wrote before the switch).
 struct Next<'a> {
     dir: &'a Path,
+    store: LocalDir,
     written: Vec<PathBuf>,
 }
 
 impl Next<'_> {
-    /// Write `name` (relative to the generation) through a temporary file.
+    /// Write `name` (relative to the generation).
     fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
-        write_atomic(&self.dir.join(name), bytes, &mut self.written)
+        self.store.write_new(name, bytes)
+    }
+
+    /// Everything written, to be made durable by the switch.
+    fn written(&mut self) -> Vec<PathBuf> {
+        let mut all = std::mem::take(&mut self.written);
+        all.extend(self.store.take_written());
+        all
     }
 }
 
@@ -337,6 +347,7 @@ fn writes<'s>(
     let dist = generation::prepare(&live)?;
     let mut next = Next {
         dir: &dist,
+        store: LocalDir::new(&dist),
         written: Vec::new(),
     };
     let arches = index_arches(before.comps.iter().map(|(name, c)| {
@@ -395,7 +406,7 @@ fn writes<'s>(
     // once), the suite link, then the garbage: pool files no index names any
     // more, now that the new Release is live.
     if changed {
-        generation::switch(&dist, &live, &next.written, pool, &mut fresh)?;
+        generation::switch(&dist, &live, &next.written(), pool, &mut fresh)?;
     } else {
         pool.wait()?;
         generation::remove_debris(&live)?;
@@ -533,10 +544,11 @@ fn sign(
     write_release: bool,
     date: i64,
 ) -> Result<bool> {
-    let in_release = read_optional(&next.dir.join("InRelease"))?;
+    let in_release = next.store.read("InRelease")?;
     let current = !write_release
-        && next.dir.join("Release.gpg").exists()
-        && in_release.is_some_and(|t| signer.signed(&t, release));
+        && next.store.exists("Release.gpg")?
+        && in_release
+            .is_some_and(|(t, _)| std::str::from_utf8(&t).is_ok_and(|t| signer.signed(t, release)));
     if current {
         return Ok(false);
     }

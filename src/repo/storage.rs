@@ -101,15 +101,37 @@ impl LocalDir {
         }
     }
 
-    /// The path of `key`, confined to the directory.
-    fn path(&self, key: &str) -> Result<PathBuf> {
-        let by = Naming {
+    /// How a key that would leave the directory is refused.
+    fn naming(&self) -> Naming<'_> {
+        Naming {
             file: &self.root,
             field: "object",
             fix: "the repository's directories must stay inside it: \
                   replace a symlink leading elsewhere by a directory",
-        };
-        self.resolver.borrow_mut().resolve(key, &by)
+        }
+    }
+
+    /// The path of `key` to read it, confined to the directory (a symlink on
+    /// the way, the last component too, must not lead out of it).
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        self.resolver.borrow_mut().resolve(key, &self.naming())
+    }
+
+    /// The path of `key` to replace or remove it: its directories confined;
+    /// the last component may be a symlink, as a rename or an unlink acts on
+    /// the link itself, never on what it points to.
+    fn path_to_change(&self, key: &str) -> Result<PathBuf> {
+        self.naming().plain(key)?;
+        if let Some((dir, _)) = key.rsplit_once('/') {
+            self.path(dir)?;
+        }
+        Ok(self.root.join(key))
+    }
+
+    /// The files [`Storage::write_new`] wrote and no [`Storage::flush`] made
+    /// durable yet (for a generation switch, which syncs them with the rest).
+    pub fn take_written(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.written.borrow_mut())
     }
 }
 
@@ -146,7 +168,7 @@ impl Storage for LocalDir {
     }
 
     fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        let path = self.path(key)?;
+        let path = self.path_to_change(key)?;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).ctx("creating", dir)?;
         }
@@ -156,7 +178,7 @@ impl Storage for LocalDir {
     }
 
     fn flush(&self) -> Result<()> {
-        let written = std::mem::take(&mut *self.written.borrow_mut());
+        let written = self.take_written();
         let mut dirs: Vec<&Path> = written.iter().filter_map(|p| p.parent()).collect();
         dirs.sort();
         dirs.dedup();
@@ -202,7 +224,7 @@ impl Storage for LocalDir {
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        let path = self.path(key)?;
+        let path = self.path_to_change(key)?;
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("removing", &path, e)),
             _ => Ok(()),
@@ -367,5 +389,16 @@ mod tests {
         }
         assert!(s.list("out/").is_err());
         assert_eq!(fs::read(outside.join("secret")).unwrap(), b"s");
+        // A symlink as the object itself: never read through, but replaced
+        // or removed as a link (what it points to is left alone).
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("link")).unwrap();
+        assert!(s.read("link").is_err());
+        s.write_new("link", b"mine").unwrap();
+        assert_eq!(fs::read(root.join("link")).unwrap(), b"mine");
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("link2")).unwrap();
+        s.delete("link2").unwrap();
+        assert!(fs::symlink_metadata(root.join("link2")).is_err());
+        assert_eq!(fs::read(outside.join("secret")).unwrap(), b"s");
+        assert_eq!(s.take_written(), [root.join("link")]);
     }
 }
