@@ -98,40 +98,113 @@ pub fn report(summary: &Summary, log: &Log) {
         return; // every line is informational (the packages given are not read back)
     }
     for p in summary.packages.iter() {
-        let p = match p {
-            Ok(p) => p,
-            Err(e) => {
-                log.warn(&format!("cannot report a package: {e}"));
-                continue;
-            }
-        };
-        let what = match (p.action, summary.dry_run) {
-            (Action::Added, false) => "added",
-            (Action::Added, true) => "would add",
-            (Action::Unchanged, _) => "already published",
-            (Action::Replaced, false) => "replaced",
-            (Action::Replaced, true) => "would replace",
-            (Action::Copied, false) => "copied",
-            (Action::Copied, true) => "would copy",
-            (Action::Removed, false) => "removed",
-            (Action::Removed, true) => "would remove",
-        };
-        log.info(&format!(
-            "{what}: {} {} ({}) {}",
-            p.package, p.version, p.architecture, p.filename
-        ));
+        match p {
+            Ok(p) => log.info(&line(&p, summary.dry_run)),
+            Err(e) => log.warn(&format!("cannot report a package: {e}")),
+        }
     }
     for f in &summary.deleted {
         log.info(&format!("deleted from the pool: {f}"));
     }
+    log.info(&last_line(summary));
+}
+
+/// The line of one package: what happened (or would, in a dry run) to it.
+fn line(p: &Published, dry_run: bool) -> String {
+    let what = match (p.action, dry_run) {
+        (Action::Added, false) => "added",
+        (Action::Added, true) => "would add",
+        (Action::Unchanged, _) => "already published",
+        (Action::Replaced, false) => "replaced",
+        (Action::Replaced, true) => "would replace",
+        (Action::Copied, false) => "copied",
+        (Action::Copied, true) => "would copy",
+        (Action::Removed, false) => "removed",
+        (Action::Removed, true) => "would remove",
+    };
+    format!(
+        "{what}: {} {} ({}) {}",
+        p.package, p.version, p.architecture, p.filename
+    )
+}
+
+/// The last line: the repository's state after the publish.
+fn last_line(summary: &Summary) -> String {
     let state = match (summary.changed, &summary.signed_by) {
         _ if summary.dry_run => "dry run, nothing changed".to_string(),
         (false, _) => "unchanged".to_string(),
         (true, Some(fpr)) => format!("updated, signed by {fpr}"),
         (true, None) => "updated, unsigned".to_string(),
     };
-    log.info(&format!(
-        "repository {}: {state}",
-        summary.release.display()
-    ));
+    format!("repository {}: {state}", summary.release.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines read back from a table, the first of which cannot be.
+    struct Table(Vec<Published>);
+
+    impl Given for Table {
+        fn lines(&self) -> Box<dyn Iterator<Item = Result<Published>> + '_> {
+            let broken = std::iter::once(Err(crate::Error::build("gone")));
+            Box::new(broken.chain(self.0.iter().cloned().map(Ok)))
+        }
+    }
+
+    fn published(package: &str, action: Action) -> Published {
+        Published {
+            package: package.into(),
+            version: "1.0".into(),
+            architecture: "amd64".into(),
+            filename: format!("pool/main/{package}.deb"),
+            sha256: "00".into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn the_given_packages_first_then_the_others_and_one_line_each() {
+        let report = Report::new(
+            Table(vec![published("a", Action::Added)]),
+            vec![published("r", Action::Removed)],
+        );
+        let lines: Vec<String> = report
+            .iter()
+            .map(|p| p.map(|p| line(&p, false)).unwrap_or_else(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "gone",
+                "added: a 1.0 (amd64) pool/main/a.deb",
+                "removed: r 1.0 (amd64) pool/main/r.deb"
+            ]
+        );
+        let dry = line(&published("c", Action::Copied), true);
+        assert_eq!(dry, "would copy: c 1.0 (amd64) pool/main/c.deb");
+        let same = line(&published("u", Action::Unchanged), true);
+        assert!(same.starts_with("already published: "));
+    }
+
+    #[test]
+    fn the_last_line_says_what_became_of_the_repository() {
+        let mut s = Summary {
+            packages: Vec::new().into(),
+            changed: true,
+            release: PathBuf::from("r/dists/stable/Release"),
+            signed_by: Some("ABCD".into()),
+            deleted: Vec::new(),
+            dry_run: false,
+        };
+        let last = |s: &Summary| last_line(s).replace("repository r/dists/stable/Release: ", "");
+        assert_eq!(last(&s), "updated, signed by ABCD");
+        s.signed_by = None;
+        assert_eq!(last(&s), "updated, unsigned");
+        s.changed = false;
+        assert_eq!(last(&s), "unchanged");
+        s.dry_run = true;
+        assert_eq!(last(&s), "dry run, nothing changed");
+    }
 }
