@@ -398,7 +398,7 @@ fn writes<'s>(
             for arch in &arches {
                 let rel = format!("{name}/binary-{arch}");
                 let keep = by_hash_kept(&rel, &files, &before.listed);
-                release::prune_by_hash(&dist.join(&rel), &keep)?;
+                release::prune_by_hash(&next.store, &rel, &keep)?;
             }
         }
     }

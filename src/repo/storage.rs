@@ -128,6 +128,14 @@ impl LocalDir {
         Ok(self.root.join(key))
     }
 
+    /// Remove the directory `key` when it is empty (best effort: an object
+    /// store has no directories, a local one keeps none it emptied).
+    pub fn remove_empty_dir(&self, key: &str) {
+        if let Ok(path) = self.path_to_change(key) {
+            let _ = fs::remove_dir(path);
+        }
+    }
+
     /// The files [`Storage::write_new`] wrote and no [`Storage::flush`] made
     /// durable yet (for a generation switch, which syncs them with the rest).
     pub fn take_written(&self) -> Vec<PathBuf> {
