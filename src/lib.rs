@@ -7,14 +7,16 @@
 //! which runs [`agent`] (virtualenv, installer, validation, relocation) →
 //! [`archive`] (deterministic tar over the parallel gzip of [`codec`]) → one
 //! [`writers`] module per package format (deb, rpm, behind
-//! [`package::PackageWriter`]) → [`publish`] (apt repository) and [`yum`]
-//! (yum/dnf repository). [`root`] runs one plan per build root (`--root`).
+//! [`package::PackageWriter`]) → [`apt`] (apt repository) and [`yum`]
+//! (yum/dnf repository), siblings built on the repository kit [`repo`]
+//! (never importing each other). [`root`] runs one plan per build root (`--root`).
 //! Shared below them:
 //! [`debian`] (deb822, versions, architectures, ar), [`openpgp`] (one key
 //! loader for apt and rpm signing) and [`util`] (atomic outputs, the one
 //! SOURCE_DATE_EPOCH policy, dates, redaction).
 
 pub mod agent;
+pub mod apt;
 pub mod archive;
 pub mod codec;
 pub mod config;
@@ -25,7 +27,10 @@ pub mod openpgp;
 pub mod package;
 pub mod pipeline;
 pub mod plan;
-pub mod publish;
+/// The apt publisher's former name, for the build side (`pipeline`, `plan`,
+/// `root`) until it names [`apt`].
+pub use apt as publish;
+pub mod repo;
 pub mod root;
 pub mod util;
 pub mod writers;

@@ -36,7 +36,7 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
 /// Write `bytes` to standard output, the one way every command does. A reader
 /// that went away (`| head -1`: EPIPE) ends the command quietly with status 0,
 /// as it has all it wanted; any other failure (`>/dev/full`) is exit 1.
-fn print(bytes: &[u8]) -> Result<(), Error> {
+pub(super) fn print(bytes: &[u8]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -126,70 +126,16 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
-    use agent_packager::publish;
+/// `cfy-ap publish`: only dispatches — `--export-key`, rpms to the yum
+/// publisher ([`super::yum`]), everything else to the apt one ([`super::apt`]).
+pub fn publish(a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     if let (Some(dest), Some(key)) = (&a.export_key, &a.sign_key) {
-        atomic::check_not_inputs(
-            std::slice::from_ref(dest),
-            &[("--sign-key".to_string(), key.clone())],
-        )?;
-        let fpr = publish::export_key(key, dest, force)?;
-        log.info(&format!("wrote {} (key {fpr})", dest.display()));
-        return Ok(());
+        return super::apt::export_key(key, dest, force, log);
     }
     if !a.debs.is_empty() && a.copy.is_none() && super::yum::is_rpm(&a)? {
         return super::yum::publish(&a, force, log);
     }
-    let opts = publish::PublishOptions {
-        repo: a.repo.clone().unwrap_or_default(),
-        codename: a.codename.clone(),
-        suite: a.suite.clone(),
-        component: a.component.clone(),
-        origin: a.origin.clone(),
-        label: a.label.clone(),
-        sign_key: a.sign_key.clone(),
-        sign_key_id: a.sign_key_id.clone(),
-        unsigned: a.unsigned,
-        adopt: a.adopt,
-        release_hashes: if a.release_hashes.is_empty() {
-            publish::ReleaseHashes::default()
-        } else {
-            publish::ReleaseHashes::parse(&a.release_hashes)
-                .map_err(|e| Error::config(format!("--release-hashes: {e}")))?
-        },
-        architectures: agent_packager::debian::arch::debian_list(&a.architectures)
-            .map_err(|e| Error::config(format!("--architecture: {e}")))?,
-        force,
-        ..Default::default()
-    };
-    if a.list {
-        return publish_list(&opts, a.json);
-    }
-    let selectors = |specs: Vec<String>| -> Result<Vec<publish::Selector>, Error> {
-        specs.iter().map(|s| publish::Selector::parse(s)).collect()
-    };
-    // With --copy the positional arguments are package names, else .deb files
-    // (moved, not copied: there may be thousands).
-    let positional = std::mem::take(&mut a.debs);
-    let (debs, copy) = match a.copy {
-        Some(_) => {
-            let names = positional.iter().map(|d| d.display().to_string());
-            (Vec::new(), selectors(names.collect())?)
-        }
-        None => (positional, Vec::new()),
-    };
-    let req = publish::Request {
-        debs,
-        remove: selectors(a.remove.clone())?,
-        keep: a.keep.map(|n| n as usize),
-        copy_from: a.copy.clone(),
-        copy,
-        copy_all: a.all,
-        dry_run: a.dry_run,
-    };
-    let summary = publish::apply(&opts, &req, log)?;
-    publish::report(&summary, log);
-    Ok(())
+    super::apt::publish(a, force, log)
 }
 
 /// `cfy-ap packaging-files DISTRO DIR`: write a built-in packaging set out for
@@ -212,22 +158,4 @@ pub fn packaging_files(a: &PackagingFilesArgs, force: bool, log: &Log) -> Result
         a.dir.display()
     ));
     Ok(())
-}
-
-/// `publish --list`: one line per package (or JSON) on standard output.
-fn publish_list(opts: &agent_packager::publish::PublishOptions, json: bool) -> Result<(), Error> {
-    let entries = agent_packager::publish::list(opts)?;
-    if json {
-        let text = serde_json::to_string_pretty(&entries)
-            .map_err(|e| Error::build(format!("writing JSON: {e}")))?;
-        return print(format!("{text}\n").as_bytes());
-    }
-    let mut text = String::new();
-    for e in entries {
-        text.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            e.package, e.version, e.architecture, e.size, e.filename
-        ));
-    }
-    print(text.as_bytes())
 }

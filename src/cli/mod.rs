@@ -1,7 +1,9 @@
 //! The `cfy-ap` command line: [`args`] (clap types) and [`commands`] (one
-//! handler per command; [`yum`] is `publish` for rpms; [`man`] the man page);
+//! handler per command; `publish` dispatches to [`apt`] (debs) or [`yum`]
+//! (rpms); [`man`] the man page);
 //! [`run`] is the one dispatch.
 
+pub mod apt;
 pub mod args;
 pub mod commands;
 pub mod man;

@@ -2,13 +2,15 @@
 //! yum publish with the command line's options.
 
 use super::args::PublishArgs;
-use agent_packager::yum::{self, Compression, PackageKind, YumOptions};
-use agent_packager::{Error, log::Log, publish};
+use agent_packager::repo::kind::{self, PackageKind};
+use agent_packager::repo::report;
+use agent_packager::yum::{self, Compression, YumOptions};
+use agent_packager::{Error, log::Log};
 
 /// Are the packages rpms (checked by content)? Mixed kinds, and options of the
 /// other kind of repository, are usage errors.
 pub fn is_rpm(a: &PublishArgs) -> Result<bool, Error> {
-    let kind = yum::kind_of(&a.debs)?;
+    let kind = kind::kind_of(&a.debs)?;
     if kind == PackageKind::Deb {
         if a.compression.is_some() {
             return Err(Error::config(
@@ -43,6 +45,6 @@ pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
         ..YumOptions::default()
     };
     let summary = yum::publish(&opts, &a.debs, log)?;
-    publish::report(&summary, log);
+    report::report(&summary, log);
     Ok(())
 }

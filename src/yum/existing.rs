@@ -6,7 +6,7 @@
 
 use super::repomd::{self, Record, attribute};
 use crate::error::{Error, Result};
-use crate::publish::pool::{self, Naming};
+use crate::repo::confine::{self, Naming};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 use sha2::{Digest, Sha256};
@@ -139,7 +139,7 @@ fn empty(p: &Entry) -> String {
 
 /// The document a record of `repomd` names, checked and decompressed.
 fn document(root: &Path, repomd: &Path, rec: &Record) -> Result<String> {
-    let path = pool::resolve(root, &rec.href, &named_in(repomd))?;
+    let path = confine::resolve(root, &rec.href, &named_in(repomd))?;
     let raw = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
     if rec.checksum_type == "sha256" && hex::encode(Sha256::digest(&raw)) != rec.checksum {
         return Err(broken(

@@ -8,7 +8,7 @@ use super::primary::FileRow;
 use super::rpmfile::{self, Rpm};
 use super::{filelists, other, primary, xml};
 use crate::error::{Error, Result};
-use crate::publish::stage;
+use crate::repo::stage;
 use rpm::IndexTag;
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;

@@ -5,8 +5,9 @@
 //! Library entry points: [`publish()`] (what `cfy-ap publish X.rpm…` and a
 //! `publish.rpm_repo` config key run) and [`check()`].
 //!
-//! How a publish goes, with the guarantees of the apt side (`crate::publish`,
-//! whose staging, lock, write and signing helpers it uses):
+//! How a publish goes, with the guarantees of the apt side ([`crate::apt`]),
+//! both built on the repository kit ([`crate::repo`]: staging, lock,
+//! duplicate policy, generations, storage):
 //! 1. The key is loaded and unlocked, and every `.rpm` is read once — its
 //!    header parsed, header and payload digests checked, the file checksummed
 //!    — while it is copied to a staging file in the repository root, and its
@@ -17,20 +18,20 @@
 //!    there are never re-read) and duplicates are decided: same name, epoch,
 //!    version, release and arch with the same bytes → nothing to do; other
 //!    bytes → refused (exit 3) unless `force`. Every path written or read is
-//!    confined to the repository (`publish::pool`'s checks), and a file one
+//!    confined to the repository (`repo::confine`), and a file one
 //!    package's entry names is never written for another (the epoch is part
 //!    of the file name: `incoming::location`).
 //! 4. Writes: packages, each a temporary file renamed into place; then the next
-//!    `repodata` beside the live one (`.repodata.next`, a hard-linked copy):
+//!    `repodata` beside the live one (`.repodata.next`, a hard-linked copy,
+//!    written through the storage seam, `repo::storage`):
 //!    the new metadata files (named by their checksum), `repomd.xml` and
 //!    `repomd.xml.asc` written there and the metadata files older than the
 //!    previous `repomd.xml` pruned; one filesystem sync; then the two
-//!    directories exchanged in one step (`publish::generation`). A reader sees
+//!    directories exchanged in one step (`repo::generation`). A reader sees
 //!    the old `repomd.xml` with its signature or the new one with its own; the
 //!    metadata files of the previous `repomd.xml` are kept (a client holding it
 //!    still finds them).
 
-pub mod detect;
 mod existing;
 mod filelists;
 mod incoming;
@@ -42,12 +43,11 @@ mod rpmfile;
 mod rpmhead;
 mod xml;
 
-pub use detect::{PackageKind, check_repo_kind, kind_of, package_kind};
-
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::openpgp::{self, Signer};
-use crate::publish::Summary;
+use crate::repo::kind::{self, PackageKind};
+use crate::repo::report::Summary;
 use std::path::PathBuf;
 
 /// How the metadata documents are compressed.
@@ -123,7 +123,7 @@ impl YumOptions {
                 "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
             ));
         }
-        check_repo_kind(&self.repo, PackageKind::Rpm)?;
+        kind::check_repo_kind(&self.repo, PackageKind::Rpm)?;
         repo::check_repodata(&self.repo)
     }
 }

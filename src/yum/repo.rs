@@ -8,9 +8,11 @@ use super::{Compression, YumOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
-use crate::publish::pool::{Naming, Resolver};
-use crate::publish::write::{remove_partials, replace_file, temp_file};
-use crate::publish::{Action, Published, Summary, generation, stage};
+use crate::repo::confine::{Naming, Resolver};
+use crate::repo::duplicate::{self, Verdict};
+use crate::repo::report::{Action, Published, Summary};
+use crate::repo::storage::{LocalDir, Storage, Swap, remove_partials};
+use crate::repo::{generation, stage, transaction};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -18,16 +20,40 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
-type Key = (String, String, String, String, String);
+/// What identifies an rpm in a repository: name, epoch, version, release,
+/// arch (`name [epoch:]version-release (arch)` in messages).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    name: String,
+    epoch: String,
+    ver: String,
+    rel: String,
+    arch: String,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.epoch == "0" {
+            write!(f, "{} {}-{} ({})", self.name, self.ver, self.rel, self.arch)
+        } else {
+            let (e, v, r) = (&self.epoch, &self.ver, &self.rel);
+            write!(f, "{} {e}:{v}-{r} ({})", self.name, self.arch)
+        }
+    }
+}
+
+impl duplicate::Identity for Key {
+    const BUMP: &'static str = "the version or release";
+}
 
 fn key(e: &Entry) -> Key {
-    (
-        e.name.clone(),
-        e.epoch.clone(),
-        e.ver.clone(),
-        e.rel.clone(),
-        e.arch.clone(),
-    )
+    Key {
+        name: e.name.clone(),
+        epoch: e.epoch.clone(),
+        ver: e.ver.clone(),
+        rel: e.rel.clone(),
+        arch: e.arch.clone(),
+    }
 }
 
 pub(super) fn run(
@@ -38,19 +64,19 @@ pub(super) fn run(
 ) -> Result<Summary> {
     let root = std::path::absolute(&opts.repo).ctx("resolving", &opts.repo)?;
     let clamp = crate::util::epoch::source_date_epoch()?.map(|t| t as i64);
-    let staged = stage::in_root(&root, || {
+    let staging = || {
         log.step(&format!("read {} package(s)", rpms.len()), || {
             incoming::stage_all(&root, rpms, clamp)
         })
-    })?;
-    let _lock = stage::lock(&root, log)?;
-    // Again under the lock: another process may have changed it meanwhile.
-    check_repodata(&root)?;
-    stage::remove_stale_staging(&root);
-    remove_partials(&root.join("repodata"));
-    // A killed publish's unfinished `.repodata.next`.
-    generation::remove_debris(&root.join("repodata"))?;
-    commit(&root, opts, staged, signer)
+    };
+    transaction::run(&root, log, staging, |staged| {
+        // Again under the lock: another process may have changed it meanwhile.
+        check_repodata(&root)?;
+        remove_partials(&root.join("repodata"));
+        // A killed publish's unfinished `.repodata.next`.
+        generation::remove_debris(&root.join("repodata"))?;
+        commit(&root, opts, staged, signer)
+    })
 }
 
 /// `repodata/` must be a directory of the repository: it is replaced by its
@@ -91,10 +117,6 @@ fn evr(e: &Entry) -> String {
     }
 }
 
-fn what(e: &Entry) -> String {
-    format!("{} {} ({})", e.name, evr(e), e.arch)
-}
-
 /// How a package file that would leave the repository is refused.
 fn naming(root: &Path) -> Naming<'_> {
     Naming {
@@ -116,44 +138,28 @@ fn decide(
     let mut owners: HashMap<String, (Key, String)> = old
         .packages
         .iter()
-        .map(|e| (e.location.clone(), (key(e), what(e))))
+        .map(|e| (e.location.clone(), (key(e), key(e).to_string())))
         .collect();
     let mut files = Resolver::new(root);
-    let mut seen: HashMap<Key, (String, PathBuf)> = HashMap::new();
+    let mut given = duplicate::Given::default();
     let mut plans = Vec::new();
     for inc in staged {
         let e = &inc.entry;
         let k = key(e);
-        let what = what(e);
-        if let Some((sha, src)) = seen.get(&k) {
-            if *sha == e.pkgid {
-                continue;
-            }
-            return Err(Error::config(format!(
-                "{what} given twice with different contents: {} and {}",
-                src.display(),
-                inc.src.display()
-            )));
+        let what = k.to_string();
+        if !given.first(&k, e.pkgid.clone(), &inc.src)? {
+            continue;
         }
-        seen.insert(k.clone(), (e.pkgid.clone(), inc.src.clone()));
-        let (action, at) = match index.get(&k) {
-            Some(o) if o.pkgid == e.pkgid => (Action::Unchanged, &o.location),
-            Some(o) if !opts.force => {
-                return Err(Error::exists(format!(
-                    "{what} is already published with different contents ({})",
-                    o.location
-                ))
-                .with(format!(
-                    "published SHA256 {}, {} has {}",
-                    o.pkgid,
-                    inc.src.display(),
-                    e.pkgid
-                ))
-                .with("bump the version or release, or use -f/--force to replace it"));
-            }
-            Some(_) => (Action::Replaced, &e.location),
-            None => (Action::Added, &e.location),
-        };
+        let published = index.get(&k).map(|o| duplicate::Published {
+            digest: o.pkgid.as_str(),
+            location: o.location.as_str(),
+        });
+        let (action, at) =
+            match duplicate::against(&k, e.pkgid.as_str(), &inc.src, published, opts.force)? {
+                Verdict::Same => (Action::Unchanged, &index[&k].location),
+                Verdict::Replace => (Action::Replaced, &e.location),
+                Verdict::New => (Action::Added, &e.location),
+            };
         let dest = files.resolve(at, &naming(root))?;
         let copy = match action {
             Action::Replaced => true,
@@ -209,6 +215,7 @@ fn commit(
     let repodata = root.join("repodata");
     let repomd_path = repodata.join("repomd.xml");
     let asc_path = repodata.join("repomd.xml.asc");
+    // The live state.
     let old = existing::load(root)?;
     let signed_before = asc_path.exists();
     if signer.is_none() && signed_before && !opts.unsigned {
@@ -218,6 +225,7 @@ fn commit(
         ))
         .with("give --sign-key, or --unsigned to publish it unsigned"));
     }
+    // The changes.
     let mut plans = decide(root, opts, &old, staged)?;
     let summary = |plans: Vec<Plan>, changed: bool| Summary {
         packages: plans
@@ -232,6 +240,7 @@ fn commit(
         dry_run: false,
     };
 
+    // The next generation, rendered and committed:
     // 1. Packages, renamed into place while, on another thread, the metadata
     // documents are rendered and compressed.
     let moves: Vec<(String, TempPath)> = plans
@@ -249,6 +258,61 @@ fn commit(
         let changed = fix_signature(&repodata, text, signer, signed_before)?;
         return Ok(summary(plans, wrote || changed));
     }
+    let entries = next_entries(&old, &plans);
+    // The packages this publish adds to `Packages/`: gone again if it fails
+    // before the switch (no metadata would name them).
+    let fresh = moves.iter().map(|(rel, _)| root.join(rel));
+    let mut fresh = generation::Fresh::new(fresh.filter(|p| !p.exists()).collect());
+    let (docs, persisted) = std::thread::scope(|s| {
+        let render = s.spawn(|| render_documents(&entries, opts.compression));
+        let persisted = persist_packages(root, moves);
+        (render.join().expect("metadata renderer"), persisted)
+    });
+    persisted?;
+    let docs = docs?;
+
+    // 2. The next `repodata`, beside the live one (`.repodata.next`, a
+    // hard-linked copy of it): the new metadata files, repomd.xml and its
+    // signature written there, and what neither this repomd.xml nor the
+    // previous one names pruned. One filesystem sync makes it durable with
+    // the packages.
+    let next = generation::prepare(&repodata)?;
+    let store = LocalDir::new(&next);
+    let revision = crate::util::epoch::build_time()? as i64;
+    let (records, text) = next_repomd(&docs, &old, opts.compression, revision);
+    for (d, r) in docs.iter().zip(&records) {
+        let name = r.href.strip_prefix("repodata/").unwrap_or(&r.href);
+        if !store.exists(name)? {
+            store.write_new(name, &d.compressed)?;
+        }
+    }
+    store.write_new("repomd.xml", text.as_bytes())?;
+    match signer {
+        Some(s) => store.write_new(
+            "repomd.xml.asc",
+            s.detached(text.as_bytes(), revision)?.as_bytes(),
+        )?,
+        None => store.delete("repomd.xml.asc")?,
+    }
+    let keep: HashSet<String> = records
+        .iter()
+        .map(|r| r.href.clone())
+        .chain(old.records.iter().map(|r| r.href.clone()))
+        .collect();
+    prune(&store, &keep);
+    stage::sync_filesystem(root)?;
+
+    // 3. The switch: repomd.xml, its signature and the files they name
+    // change in one step (a reader, or a publish killed at any point, never
+    // pairs a repomd.xml with another one's signature).
+    generation::exchange(&next, &repodata, &mut fresh)?;
+    Ok(summary(plans, true))
+}
+
+/// The packages of the next metadata: those published, less those replaced,
+/// and the new ones, in the order of the documents (name, arch, epoch,
+/// version, release, location).
+fn next_entries<'a>(old: &'a Existing, plans: &'a [Plan]) -> Vec<&'a Entry> {
     let replaced: HashSet<Key> = plans
         .iter()
         .filter(|p| p.published.action == Action::Replaced)
@@ -270,71 +334,36 @@ fn commit(
             &b.location,
         ))
     });
-    // The packages this publish adds to `Packages/`: gone again if it fails
-    // before the switch (no metadata would name them).
-    let fresh = moves.iter().map(|(rel, _)| root.join(rel));
-    let mut fresh = generation::Fresh::new(fresh.filter(|p| !p.exists()).collect());
-    let (docs, persisted) = std::thread::scope(|s| {
-        let render = s.spawn(|| render_documents(&entries, opts.compression));
-        let persisted = persist_packages(root, moves);
-        (render.join().expect("metadata renderer"), persisted)
-    });
-    persisted?;
-    let docs = docs?;
+    entries
+}
 
-    // 2. The next `repodata`, beside the live one (`.repodata.next`, a
-    // hard-linked copy of it): the new metadata files, repomd.xml and its
-    // signature written there, and what neither this repomd.xml nor the
-    // previous one names pruned. One filesystem sync makes it durable with
-    // the packages.
-    let next = generation::prepare(&repodata)?;
-    let mut records = Vec::new();
-    for d in &docs {
-        let name = format!("{}-{}{}", d.checksum, d.kind, opts.compression.suffix());
-        let dest = next.join(&name);
-        if !dest.exists() {
-            replace_file(&dest, &d.compressed)?;
-        }
-        records.push(NewRecord {
+/// The records of the metadata documents `docs` (each named by its
+/// checksum) and the `repomd.xml` text of revision `revision` listing them,
+/// with the records of other tools' documents in `old` carried over.
+fn next_repomd(
+    docs: &[Document],
+    old: &Existing,
+    compression: Compression,
+    revision: i64,
+) -> (Vec<NewRecord>, String) {
+    let records: Vec<NewRecord> = docs
+        .iter()
+        .map(|d| NewRecord {
             kind: d.kind,
-            href: format!("repodata/{name}"),
+            href: format!("repodata/{}-{}{}", d.checksum, d.kind, compression.suffix()),
             checksum: d.checksum.clone(),
             open_checksum: d.open_checksum.clone(),
             size: d.compressed.len() as u64,
             open_size: d.open_size,
-        });
-    }
-    let revision = crate::util::epoch::build_time()? as i64;
+        })
+        .collect();
     let carried: Vec<&repomd::Record> = old
         .records
         .iter()
         .filter(|r| !repomd::managed(&r.kind))
         .collect();
     let text = repomd::render(revision, &records, &carried);
-    replace_file(&next.join("repomd.xml"), text.as_bytes())?;
-    let next_asc = next.join("repomd.xml.asc");
-    match signer {
-        Some(s) => replace_file(&next_asc, s.detached(text.as_bytes(), revision)?.as_bytes())?,
-        None => match fs::remove_file(&next_asc) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::io("removing", &next_asc, e));
-            }
-            _ => {}
-        },
-    }
-    let keep: HashSet<String> = records
-        .iter()
-        .map(|r| r.href.clone())
-        .chain(old.records.iter().map(|r| r.href.clone()))
-        .collect();
-    prune(&next, &keep);
-    stage::sync_filesystem(root)?;
-
-    // 3. The switch: repomd.xml, its signature and the files they name
-    // change in one step (a reader, or a publish killed at any point, never
-    // pairs a repomd.xml with another one's signature).
-    generation::exchange(&next, &repodata, &mut fresh)?;
-    Ok(summary(plans, true))
+    (records, text)
 }
 
 /// Rename staged packages to their places in `Packages/`.
@@ -354,50 +383,55 @@ fn persist_packages(root: &Path, moves: Vec<(String, TempPath)>) -> Result<()> {
 }
 
 /// Make `repomd.xml.asc` match `repomd` (written with a signer, removed
-/// without one). Returns whether anything changed.
+/// without one): a compare-and-swap on the signature, the switch object of a
+/// change of signature alone. Returns whether anything changed.
 fn fix_signature(
     repodata: &Path,
     repomd: &str,
     signer: Option<&Signer>,
     signed_before: bool,
 ) -> Result<bool> {
-    let asc_path = repodata.join("repomd.xml.asc");
-    match signer {
+    const ASC: &str = "repomd.xml.asc";
+    let store = LocalDir::new(repodata);
+    let current = store.read(ASC)?;
+    let tag = current.as_ref().map(|(_, tag)| tag);
+    let next = match signer {
         Some(s) => {
-            let current = fs::read_to_string(&asc_path)
-                .is_ok_and(|asc| s.verifies_detached(repomd.as_bytes(), &asc));
-            if current {
+            let valid = current.as_ref().is_some_and(|(asc, _)| {
+                std::str::from_utf8(asc)
+                    .is_ok_and(|asc| s.verifies_detached(repomd.as_bytes(), asc))
+            });
+            if valid {
                 return Ok(false);
             }
-            let asc = s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?;
-            let tmp = temp_file(repodata, "repomd.xml.asc", asc.as_bytes())?;
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| crate::error::Error::io("flushing", &tmp, e))?;
-            tmp.persist(&asc_path)
-                .map_err(|e| Error::io("writing", &asc_path, e.error))?;
-            Ok(true)
+            Some(s.detached(repomd.as_bytes(), crate::util::epoch::build_time()? as i64)?)
         }
-        None if signed_before => {
-            fs::remove_file(&asc_path).ctx("removing", &asc_path)?;
-            Ok(true)
-        }
-        None => Ok(false),
+        None if signed_before => None,
+        None => return Ok(false),
+    };
+    match store.compare_and_swap(ASC, tag, next.as_deref().map(str::as_bytes))? {
+        Swap::Done(_) => Ok(true),
+        Swap::Conflict(_) => Err(Error::build(format!(
+            "{} changed during this publish (another publisher without the lock?)",
+            repodata.join(ASC).display()
+        ))
+        .with("publish again")),
     }
 }
 
-/// Remove metadata files (`<sha256>-<type>.<ext>`) not in `keep`.
-fn prune(repodata: &Path, keep: &HashSet<String>) {
-    let Ok(entries) = fs::read_dir(repodata) else {
+/// Remove the metadata files (`<sha256>-<type>.<ext>`) of `repodata` not in
+/// `keep` (best effort: what is left is collected by a later publish).
+fn prune(repodata: &impl Storage, keep: &HashSet<String>) {
+    let Ok(names) = repodata.list("") else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for name in names {
         let ours = name.len() > 65
             && name.as_bytes()[64] == b'-'
-            && name[..64].bytes().all(|c| c.is_ascii_hexdigit());
+            && name[..64].bytes().all(|c| c.is_ascii_hexdigit())
+            && !name.contains('/');
         if ours && !keep.contains(&format!("repodata/{name}")) {
-            let _ = fs::remove_file(e.path());
+            let _ = repodata.delete(&name);
         }
     }
 }
@@ -495,6 +529,7 @@ fn compress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn entry(epoch: &str, pkgid: &str, location: &str) -> Entry {
         let s = |v: &str| v.to_string();
@@ -510,6 +545,118 @@ mod tests {
             filelists: String::new(),
             other: String::new(),
         }
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn the_next_metadata_from_the_state_and_the_changes() {
+        let e = |name: &str, pkgid: &str| Entry {
+            name: name.into(),
+            arch: "noarch".into(),
+            epoch: "0".into(),
+            ver: "1".into(),
+            rel: "1".into(),
+            pkgid: pkgid.into(),
+            location: format!("Packages/{name}.rpm"),
+            primary: format!("<package>{name} {pkgid}</package>"),
+            filelists: format!("<package pkgid=\"{pkgid}\"/>"),
+            other: format!("<package pkgid=\"{pkgid}\" name=\"{name}\"/>"),
+        };
+        let updateinfo = "<data type=\"updateinfo\"><location href=\"repodata/u.xml\"/></data>";
+        let old = Existing {
+            repomd: Some(String::new()),
+            records: vec![
+                repomd::Record {
+                    kind: "primary".into(),
+                    href: "repodata/old-primary.xml.gz".into(),
+                    checksum: "old".into(),
+                    checksum_type: "sha256".into(),
+                    raw: "<data type=\"primary\"/>".into(),
+                },
+                repomd::Record {
+                    kind: "updateinfo".into(),
+                    href: "repodata/u.xml".into(),
+                    checksum: "u".into(),
+                    checksum_type: "sha256".into(),
+                    raw: updateinfo.into(),
+                },
+            ],
+            packages: vec![e("b", "b1"), e("a", "a1")],
+        };
+        let plan = |entry: Entry, action: Action| Plan {
+            published: Published {
+                package: entry.name.clone(),
+                version: "1-1".into(),
+                architecture: "noarch".into(),
+                filename: entry.location.clone(),
+                sha256: entry.pkgid.clone(),
+                action,
+            },
+            new: action != Action::Unchanged,
+            copy_to: None,
+            incoming: Incoming {
+                src: PathBuf::from("x.rpm"),
+                entry,
+                tmp: None,
+            },
+        };
+        // b replaced (-f), c added, a given again unchanged.
+        let plans = [
+            plan(e("c", "c1"), Action::Added),
+            plan(e("b", "b2"), Action::Replaced),
+            plan(e("a", "a1"), Action::Unchanged),
+        ];
+        let entries = next_entries(&old, &plans);
+        let ids: Vec<&str> = entries.iter().map(|e| e.pkgid.as_str()).collect();
+        assert_eq!(ids, ["a1", "b2", "c1"]);
+
+        let docs = render_documents(&entries, Compression::Gzip).unwrap();
+        let primary = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <metadata xmlns=\"http://linux.duke.edu/metadata/common\" \
+             xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"3\">\n\
+             <package>a a1</package>\n<package>b b2</package>\n<package>c c1</package>\n\
+             </metadata>";
+        assert_eq!(docs[0].kind, "primary");
+        assert_eq!(gunzip(&docs[0].compressed), primary);
+        let other = gunzip(&docs[2].compressed);
+        assert!(other.contains("packages=\"3\">\n<package pkgid=\"a1\" name=\"a\"/>\n"));
+        assert!(other.ends_with("<package pkgid=\"c1\" name=\"c\"/>\n</otherdata>"));
+
+        let (records, text) = next_repomd(&docs, &old, Compression::Gzip, 1_700_000_000);
+        let kinds: Vec<&str> = records.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, ["primary", "filelists", "other"]);
+        let p = &records[0];
+        assert_eq!(p.open_checksum, hex::encode(Sha256::digest(primary)));
+        assert_eq!(p.open_size, primary.len() as u64);
+        assert_eq!(p.checksum, hex::encode(Sha256::digest(&docs[0].compressed)));
+        let expected = format!(
+            "  <data type=\"primary\">\n    <checksum type=\"sha256\">{c}</checksum>\n    \
+             <open-checksum type=\"sha256\">{o}</open-checksum>\n    \
+             <location href=\"repodata/{c}-primary.xml.gz\"/>\n    \
+             <timestamp>1700000000</timestamp>\n    <size>{s}</size>\n    \
+             <open-size>{n}</open-size>\n  </data>\n",
+            c = p.checksum,
+            o = p.open_checksum,
+            s = docs[0].compressed.len(),
+            n = primary.len()
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert!(text.contains("  <revision>1700000000</revision>\n"));
+        // Another tool's record is carried; the old primary is not.
+        assert!(
+            text.ends_with(&format!("  {updateinfo}\n</repomd>\n")),
+            "{text}"
+        );
+        assert!(!text.contains("old-primary"));
+        let zstd = next_repomd(&docs, &old, Compression::Zstd, 0).0;
+        assert!(zstd[2].href.ends_with("-other.xml.zst"));
     }
 
     #[test]

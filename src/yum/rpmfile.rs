@@ -7,6 +7,7 @@
 //! payload.
 
 use crate::error::{Error, Result};
+use crate::repo::kind::{self, PackageKind};
 use md5::Md5;
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
 use sha2::{Digest, Sha256};
@@ -161,7 +162,7 @@ pub(crate) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<
         .map(|b| b[..b.len().min(21)].to_vec())
         .unwrap_or_default();
     if head.starts_with(b"!<arch>\ndebian-binary") {
-        return Err(super::detect::mixed(src, super::PackageKind::Rpm));
+        return Err(kind::mixed(src, PackageKind::Rpm));
     }
     let parsed = parse(&mut tee);
     if let Some(e) = tee.write_error.take() {
@@ -300,11 +301,6 @@ fn check_word(what: &str, v: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Does `head` (the first bytes of a file) start like an rpm?
-pub(crate) fn looks_like_rpm(head: &[u8]) -> bool {
-    head.starts_with(&[0xed, 0xab, 0xee, 0xdb])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,7 +313,5 @@ mod tests {
         for bad in ["", "../x", "a/b", ".hidden", "a b", "tab\t"] {
             assert!(check_word("x", bad).is_err(), "{bad:?}");
         }
-        assert!(looks_like_rpm(&[0xed, 0xab, 0xee, 0xdb, 3]));
-        assert!(!looks_like_rpm(b"!<arch>\n"));
     }
 }

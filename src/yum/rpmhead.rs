@@ -44,7 +44,7 @@ pub(super) struct Head {
 pub(super) fn read(r: &mut impl Read) -> Result<Head, String> {
     let mut bytes = Vec::with_capacity(8192);
     take(r, &mut bytes, 4, "lead")?;
-    if !super::rpmfile::looks_like_rpm(&bytes) {
+    if !crate::repo::kind::looks_like_rpm(&bytes) {
         return Err("no rpm lead (magic ed ab ee db)".into());
     }
     take(r, &mut bytes, LEAD - 4, "lead")?;

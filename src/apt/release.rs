@@ -4,6 +4,7 @@
 use super::digest::{Digests, HASH_NAMES, ReleaseHashes};
 use crate::debian::deb822;
 use crate::error::{Error, IoContext, Result};
+use crate::repo::storage::{LocalDir, Storage};
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
@@ -140,7 +141,7 @@ pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
                     .tempfile_in(&sub)
                     .ctx("writing to", &sub)?;
                 fs::copy(src, tmp.path()).ctx("writing", tmp.path())?;
-                super::stage::set_mode(tmp.as_file(), tmp.path())?;
+                crate::repo::stage::set_mode(tmp.as_file(), tmp.path())?;
                 tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
                 tmp.persist(&dest)
                     .map_err(|e| Error::io("writing", &dest, e.error))?;
@@ -150,30 +151,20 @@ pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
     Ok(())
 }
 
-/// Remove the `by-hash` entries of `dir` whose digest is not in `keep`
-/// (the digests of the current and the previous generation of its files).
-pub fn prune_by_hash(dir: &Path, keep: &HashSet<String>) -> Result<()> {
+/// Remove the `by-hash` entries of the index directory `rel` of `store`
+/// whose digest is not in `keep` (the digests of the current and the
+/// previous generation of its files).
+pub fn prune_by_hash(store: &LocalDir, rel: &str, keep: &HashSet<String>) -> Result<()> {
     for name in HASH_NAMES {
-        let sub = dir.join("by-hash").join(name);
-        let entries = match fs::read_dir(&sub) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("reading", &sub, e)),
-        };
-        for entry in entries {
-            let entry = entry.ctx("reading", &sub)?;
-            let file = entry.file_name();
-            if !keep.contains(file.to_string_lossy().as_ref()) {
-                let path = entry.path();
-                match fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io("removing", &path, e)),
-                }
+        let prefix = format!("{rel}/by-hash/{name}/");
+        for key in store.list(&prefix)? {
+            let file = &key[prefix.len()..];
+            if !file.contains('/') && !keep.contains(file) {
+                store.delete(&key)?;
             }
         }
         // A checksum no longer listed leaves its directory empty: it goes too.
-        let _ = fs::remove_dir(&sub);
+        store.remove_empty_dir(&prefix[..prefix.len() - 1]);
     }
     Ok(())
 }
@@ -239,5 +230,32 @@ mod tests {
             .collect();
         dirs.sort();
         assert_eq!(dirs, ["SHA256", "SHA512"]);
+    }
+
+    #[test]
+    fn by_hash_entries_not_kept_are_pruned_and_their_emptied_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let by_hash = t.path().join("main/binary-amd64/by-hash");
+        for (name, files) in [("SHA256", ["aa", "bb"]), ("SHA512", ["cc", "dd"])] {
+            fs::create_dir_all(by_hash.join(name)).unwrap();
+            for f in files {
+                fs::write(by_hash.join(name).join(f), f).unwrap();
+            }
+        }
+        let other = t.path().join("main/binary-arm64/by-hash/SHA256");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("ee"), "ee").unwrap();
+        let keep: HashSet<String> = ["aa".to_string()].into();
+        prune_by_hash(&LocalDir::new(t.path()), "main/binary-amd64", &keep).unwrap();
+        let left: Vec<String> = fs::read_dir(by_hash.join("SHA256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["aa"]);
+        assert!(!by_hash.join("SHA512").exists());
+        assert!(
+            other.join("ee").exists(),
+            "another directory's entries stay"
+        );
     }
 }

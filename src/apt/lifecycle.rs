@@ -14,6 +14,7 @@ use super::state::subdirs;
 use super::table::Table;
 use crate::debian::version;
 use crate::error::{Error, Result};
+use crate::repo::confine;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
@@ -350,7 +351,7 @@ pub(super) fn collect_garbage(root: &Path, candidates: &[String]) -> Result<Vec<
         if live.contains(rel) || deleted.contains(rel) {
             continue;
         }
-        let path = pool::resolve(root, rel, &pool::Naming::index(Path::new("the index")))?;
+        let path = confine::resolve(root, rel, &pool::by_index(Path::new("the index")))?;
         match fs::remove_file(&path) {
             Ok(()) => deleted.push(rel.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -373,7 +374,7 @@ mod tests {
 
     fn keys(keys: &[(&str, &str, &str)]) -> Vec<Key> {
         keys.iter()
-            .map(|(p, v, a)| crate::publish::state::test_stanza(p, v, a, "00").key())
+            .map(|(p, v, a)| crate::apt::state::test_stanza(p, v, a, "00").key())
             .collect()
     }
 

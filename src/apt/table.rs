@@ -270,7 +270,7 @@ impl Iterator for Rows<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::state::test_stanza as stanza;
+    use crate::apt::state::test_stanza as stanza;
     use std::fs;
     use std::path::Path;
 

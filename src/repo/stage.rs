@@ -1,23 +1,22 @@
-//! Reading the packages before the repository is touched ([`stage_all_with`],
-//! `incoming.rs`), the lock, syncing, and work on another thread. The commit
-//! copies new packages straight into the pool (`copy.rs`), checking the bytes
-//! against the checksums taken when they were read. (The yum publisher still
-//! stages copies in the repository root: [`stage_copy`].)
+//! The first phase of a publish, for both formats: reading the packages
+//! given before the repository is touched ([`stage_all_with`], [`in_root`]),
+//! outside the lock; and what the later phases share: syncing ([`sync_all`],
+//! [`sync_filesystem`]) and work on another thread ([`Background`]). The apt
+//! publisher copies new packages straight into the pool at commit, checking
+//! the bytes against the checksums taken when they were read; the yum
+//! publisher stages copies in the repository root ([`stage_copy`]).
 
-use super::digest::{Digests, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::log::Log;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
-const LOCK_FILE: &str = ".cfy-ap.lock";
-pub(super) const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
+pub(crate) const STAGING_PREFIX: &str = ".cfy-ap-incoming.";
 
 /// `stage` over `srcs` on a few threads, results in order; the first failure
-/// stops the others and is returned. (Shared with the yum publisher.)
+/// stops the others and is returned.
 pub(crate) fn stage_all_with<T: Send>(
     srcs: &[PathBuf],
     stage: impl Fn(&Path) -> Result<T> + Sync,
@@ -29,7 +28,7 @@ pub(crate) fn stage_all_with<T: Send>(
 /// Create the repository root (and its missing parents), then `read` the
 /// packages into it (before the lock). When that fails the directories made
 /// here are removed again: a refused publish into a new directory leaves
-/// nothing behind. (Shared with the yum publisher.)
+/// nothing behind.
 pub(crate) fn in_root<T>(root: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     let made: Vec<&Path> = root.ancestors().take_while(|d| !d.exists()).collect();
     fs::create_dir_all(root)
@@ -82,64 +81,6 @@ pub(crate) fn set_mode(file: &File, path: &Path) -> Result<()> {
         .ctx("setting permissions of", path)
 }
 
-/// Exclusive lock on the repository, held until the returned file is dropped.
-/// The lock is a regular file in the repository: a symlink there (which could
-/// create a file elsewhere) or a FIFO (which would block the open) is refused,
-/// exit 2.
-pub(crate) fn lock(root: &Path, log: &Log) -> Result<File> {
-    let path = root.join(LOCK_FILE);
-    let not_regular = |what: &str| {
-        Error::config(format!(
-            "lock file {} is {what}, not a regular file",
-            path.display()
-        ))
-        .with("remove it (cfy-ap creates it) and publish again")
-    };
-    // No-follow and non-blocking: a symlink fails (ELOOP), a FIFO opens at once.
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o644)
-        .custom_flags(libc_flags())
-        .open(&path);
-    let file = match file {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-            return Err(not_regular("a symbolic link"));
-        }
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) => {
-            return Err(not_regular("a FIFO"));
-        }
-        Err(e) => return Err(Error::io("opening lock file", &path, e)),
-    };
-    let meta = file.metadata().ctx("reading", &path)?;
-    if !meta.is_file() {
-        return Err(not_regular(crate::util::input::kind(&meta)));
-    }
-    match file.try_lock() {
-        Ok(()) => return Ok(file),
-        Err(fs::TryLockError::WouldBlock) => {}
-        Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
-    }
-    log.info(&format!(
-        "waiting for another publisher to finish ({})",
-        path.display()
-    ));
-    loop {
-        match file.lock() {
-            Ok(()) => return Ok(file),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("locking", &path, e)),
-        }
-    }
-}
-
-/// `O_NOFOLLOW | O_NONBLOCK`.
-fn libc_flags() -> i32 {
-    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32
-}
-
 /// Staging files of publishers that died (killed mid-copy). Live ones are kept:
 /// they stage before taking the lock.
 pub(crate) fn remove_stale_staging(root: &Path) {
@@ -179,7 +120,7 @@ pub(crate) fn sync_filesystem(root: &Path) -> Result<()> {
 /// exactly these, never the whole filesystem. Run on several threads at once,
 /// so the filesystem can commit them together instead of one journal commit
 /// each. (Each path is made as its turn comes: no list of them all.)
-pub(super) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
+pub(crate) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
     root: &Path,
     files: &[F],
     dirs: &[D],
@@ -199,7 +140,7 @@ pub(super) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
 /// and synced while the indices are built). [`Background::wait`] for its
 /// result; a dropped one is waited for too, so nothing runs on after an error
 /// returns.
-pub(super) struct Background<'s>(Option<std::thread::ScopedJoinHandle<'s, Result<()>>>);
+pub(crate) struct Background<'s>(Option<std::thread::ScopedJoinHandle<'s, Result<()>>>);
 
 impl<'s> Background<'s> {
     pub fn spawn(
@@ -229,19 +170,5 @@ impl<'s> Background<'s> {
 impl Drop for Background<'_> {
     fn drop(&mut self) {
         let _ = self.join();
-    }
-}
-
-pub(super) fn hash_file(path: &Path) -> Result<Digests> {
-    let mut f = File::open(path).ctx("reading", path)?;
-    let mut h = Hasher::default();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Ok(h.finish()),
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("reading", path, e)),
-        }
     }
 }

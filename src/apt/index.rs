@@ -514,7 +514,7 @@ fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
     }
     let [package, version, arch, filename, sha256] = parts;
     // A path from a file on disk is not trusted: it must stay in the repository.
-    super::pool::Naming::index(path).plain(filename)?;
+    super::pool::by_index(path).plain(filename)?;
     Ok(Found {
         package,
         version,
@@ -571,7 +571,7 @@ fn fnv1a(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::render::Rendered;
+    use crate::apt::render::Rendered;
 
     /// `text` as a file in `dir`, opened as an index.
     fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> Arc<Spill> {

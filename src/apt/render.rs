@@ -195,8 +195,8 @@ pub fn merged<'a>(old: Stream<'a>, new: Stream<'a>) -> Stream<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::index::Reader;
-    use crate::publish::state::test_stanza;
+    use crate::apt::index::Reader;
+    use crate::apt::state::test_stanza;
 
     #[test]
     fn an_index_merged_with_new_stanzas_is_the_whole_sorted() {

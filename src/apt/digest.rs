@@ -306,3 +306,20 @@ impl Hasher {
         }
     }
 }
+
+/// The checksums of the file at `path`.
+pub(super) fn hash_file(path: &std::path::Path) -> crate::Result<Digests> {
+    use crate::error::{Error, IoContext};
+    use std::io::{self, Read};
+    let mut f = std::fs::File::open(path).ctx("reading", path)?;
+    let mut h = Hasher::default();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(h.finish()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading", path, e)),
+        }
+    }
+}

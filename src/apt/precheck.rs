@@ -9,6 +9,7 @@ use super::foreign::{self, Foreign};
 use super::index;
 use super::release;
 use crate::error::{Error, Result};
+use crate::repo::duplicate;
 use std::fs;
 use std::path::Path;
 
@@ -79,7 +80,7 @@ pub(super) fn repository(
                     opts.repo.display(),
                     s.filename()
                 ))
-                .with("bump the version, or use -f/--force to replace it"));
+                .with(duplicate::bump_or_force::<index::Key>()));
             }
         }
     }

@@ -4,15 +4,17 @@
 //! another index). (The same package given twice is settled when they are
 //! read, `incoming.rs`.)
 
+use super::digest::hash_file;
 use super::incoming::Incoming;
 use super::index::{Key, Stanza};
 use super::pool;
-use super::stage::hash_file;
 use super::state::{Component, referenced_elsewhere};
 use super::table::Table;
 use super::{Action, PublishOptions, Published};
 use crate::debian::version;
 use crate::error::{Error, Result};
+use crate::repo::confine::Resolver;
+use crate::repo::duplicate::{self, Verdict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -102,12 +104,22 @@ impl Plans {
     pub fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
         self.table.rows(true).map(|r| {
             let (i, s) = r?;
-            let mut p = Published::of(&s, self.what[i].action);
+            let mut p = super::published_of(&s, self.what[i].action);
             if let Some(f) = self.elsewhere.get(&i) {
                 p.filename = f.clone();
             }
             Ok(p)
         })
+    }
+}
+
+impl duplicate::Identity for Key {
+    const BUMP: &'static str = "the version";
+}
+
+impl crate::repo::report::Given for Plans {
+    fn lines(&self) -> Box<dyn Iterator<Item = Result<Published>> + '_> {
+        Box::new(self.published())
     }
 }
 
@@ -119,7 +131,7 @@ pub(super) fn decide(
     debs: &[PathBuf],
 ) -> Result<Plans> {
     let root = &opts.repo;
-    let mut pool = pool::Resolver::new(root);
+    let mut pool = Resolver::new(root);
     let mut decided = Vec::with_capacity(incoming.src.len());
     let mut elsewhere = HashMap::new();
     let mut superseded = Vec::new();
@@ -137,7 +149,7 @@ pub(super) fn decide(
             Some(_) => comp.source(&key),
             None => PathBuf::new(),
         };
-        let by = pool::Naming::index(&index);
+        let by = pool::by_index(&index);
         let shared = |idx: PathBuf| {
             Error::exists(format!(
                 "{filename} already exists with other contents and is also indexed by {}",
@@ -145,26 +157,24 @@ pub(super) fn decide(
             ))
             .with("replacing it would break that index (pool files are shared): bump the version")
         };
+        let verdict = duplicate::against(
+            &key,
+            sha256,
+            src,
+            published.as_ref().map(|old| duplicate::Published {
+                digest: old.sha256(),
+                location: old.filename(),
+            }),
+            opts.force,
+        )?;
         let (action, copy, fresh) = match published {
-            Some(old) if old.sha256() == sha256 => {
+            Some(old) if verdict == Verdict::Same => {
                 // Identical: nothing to do, unless its pool file went missing.
                 let missing = !pool.resolve(old.filename(), &by)?.exists();
                 if old.filename() != filename {
                     elsewhere.insert(i, old.filename().to_string());
                 }
                 (Action::Unchanged, missing, missing)
-            }
-            Some(old) if !opts.force => {
-                return Err(Error::exists(format!(
-                    "{what} is already published with different contents ({})",
-                    old.filename()
-                ))
-                .with(format!(
-                    "published SHA256 {}, {} has {sha256}",
-                    old.sha256(),
-                    src.display()
-                ))
-                .with("bump the version, or use -f/--force to replace it"));
             }
             Some(_) => {
                 pool.resolve(filename, &by)?;
@@ -184,7 +194,7 @@ pub(super) fn decide(
                         old.version()
                     ))
                     .with(format!("{} has other contents", src.display()))
-                    .with("bump the version, or use -f/--force to replace it"));
+                    .with(duplicate::bump_or_force::<Key>()));
                 }
                 let there = pool.resolve(filename, &by)?.exists();
                 superseded.push(old.key());

@@ -39,7 +39,7 @@ pub fn package_kind(path: &Path) -> Option<PackageKind> {
         }
     }
     let head = &head[..got];
-    if super::rpmfile::looks_like_rpm(head) {
+    if looks_like_rpm(head) {
         Some(PackageKind::Rpm)
     } else if head.starts_with(b"!<arch>\ndebian-binary") {
         Some(PackageKind::Deb)
@@ -72,6 +72,11 @@ pub fn kind_of(files: &[PathBuf]) -> Result<PackageKind> {
             PackageKind::Deb
         },
     )
+}
+
+/// Does `head` (the first bytes of a file) start like an rpm (its lead magic)?
+pub(crate) fn looks_like_rpm(head: &[u8]) -> bool {
+    head.starts_with(&[0xed, 0xab, 0xee, 0xdb])
 }
 
 /// The error for a package of the other kind among `kind` packages.
@@ -141,6 +146,8 @@ mod tests {
         assert_eq!(package_kind(&deb), Some(PackageKind::Deb));
         assert_eq!(package_kind(&rpm), Some(PackageKind::Rpm));
         assert_eq!(package_kind(&text), None);
+        assert!(looks_like_rpm(&[0xed, 0xab, 0xee, 0xdb, 3]));
+        assert!(!looks_like_rpm(b"!<arch>\n"));
         assert_eq!(
             kind_of(&[rpm.clone(), text.clone()]).unwrap(),
             PackageKind::Rpm

@@ -12,8 +12,8 @@
 //! place (stale ones are removed by the next publish, `stage::remove_stale_staging`).
 
 use super::decide::{Plans, ToCopy as Job};
-use super::stage;
 use crate::error::{Error, IoContext, Result};
+use crate::repo::stage;
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -78,7 +78,7 @@ pub(super) fn copy_all<'a>(root: &Path, jobs: &'a [Job]) -> Result<Vec<&'a str>>
 /// The directories that will get new entries, found before anything is created:
 /// each job's directory and, for one that does not exist yet, its parents up to
 /// the first that does (`""` is `root`). Pool paths are relative and
-/// `/`-separated, without `.` or `..` (`pool::Naming::plain`).
+/// `/`-separated, without `.` or `..` (`confine::Naming::plain`).
 fn touched_dirs<'a>(root: &Path, jobs: &'a [Job]) -> Vec<&'a str> {
     let parent = |rel: &'a str| rel.rsplit_once('/').map_or("", |(dir, _)| dir);
     let mut touched: BTreeSet<&str> = BTreeSet::new();
@@ -148,15 +148,15 @@ fn copy_checked(job: &Job, out: &mut dyn Write, out_path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::index::Stanza;
+    use crate::apt::index::Stanza;
 
     fn stanza(rel: &str, bytes: &[u8]) -> Stanza {
-        let d = crate::publish::Digests::of(bytes);
+        let d = crate::apt::Digests::of(bytes);
         let text = format!(
             "Package: a\nVersion: 1\nArchitecture: all\nFilename: {rel}\nSize: {}\nSHA256: {}\n\n",
             d.size, d.sha256
         );
-        crate::publish::index::parse(&text.into(), Path::new("P"))
+        crate::apt::index::parse(&text.into(), Path::new("P"))
             .unwrap()
             .remove(0)
     }

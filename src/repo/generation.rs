@@ -136,7 +136,7 @@ fn clone_tree(from: &Path, to: &Path) -> Result<()> {
 /// `next` are synced, and the pool's copy and sync (`pool`, started earlier) is waited
 /// for: the new generation and all it names are on disk before it becomes visible.
 /// Once switched, `fresh` is part of the repository.
-pub(super) fn switch(
+pub(crate) fn switch(
     next: &Next,
     live: &Path,
     written: &[PathBuf],

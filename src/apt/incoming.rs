@@ -16,9 +16,10 @@ use super::index::{Reader, Stanza, order};
 use super::limits::MAX_STANZA;
 use super::spill::Spill;
 use super::table::Table;
-use super::{debfile, pool, stage};
+use super::{debfile, pool};
 use crate::debian::version;
 use crate::error::{Error, IoContext, Result};
+use crate::repo::stage;
 use crate::util::merge::Merge;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -230,12 +231,11 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
             if l.sha256() == s.sha256() {
                 continue; // published once
             }
-            return Err(Error::config(format!(
-                "{} given twice with different contents: {} and {}",
-                s.key(),
-                debs[*l_from as usize].display(),
-                debs[*from as usize].display()
-            )));
+            return Err(crate::repo::duplicate::given_twice(
+                &s.key(),
+                &debs[*l_from as usize],
+                &debs[*from as usize],
+            ));
         }
         let (at, len) = out.put(s)?;
         table.push_at(0, at, len, s);
@@ -252,7 +252,7 @@ fn merge(dir: &Path, runs: Vec<Run>, debs: &[PathBuf]) -> Result<Incoming> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::state::test_stanza;
+    use crate::apt::state::test_stanza;
 
     fn run(dir: &Path, stanzas: &[(u32, Stanza)]) -> Run {
         let mut read = stanzas.to_vec();

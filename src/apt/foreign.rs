@@ -145,7 +145,7 @@ pub(super) fn digests(dist: &Path, path: &str, listed: Option<&Listed>) -> Resul
             sha512: sha512.clone(),
         }));
     }
-    super::stage::hash_file(&file).map(Some)
+    super::digest::hash_file(&file).map(Some)
 }
 
 #[cfg(test)]

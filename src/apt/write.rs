@@ -1,13 +1,14 @@
 //! Writing the indices and the Release files: temporary file, then rename.
 
+use super::digest::hash_file;
 use super::digest::{Batch, Digests, PartsHasher, ReleaseHashes};
 use super::index::Stanza;
 use super::release;
 use super::render::{self, Rendered};
 use super::spill::Spill;
-use super::stage::{hash_file, set_mode};
 use crate::codec::{Chunk, Previous, gz_reuse, xz_reuse};
 use crate::error::{Error, IoContext, Result};
+use crate::repo::storage::{open_temp, replace_file};
 use crate::util::parallel::Workers;
 use std::collections::BTreeMap;
 use std::fs;
@@ -237,36 +238,6 @@ impl Streamed {
     }
 }
 
-/// A complete temporary file beside `dir/name`, mode 0644 (synced later, with
-/// everything else this publish wrote, before the switch).
-pub(crate) fn temp_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<TempPath> {
-    Ok(open_temp(dir, name, bytes)?.into_temp_path())
-}
-
-/// [`temp_file`], still open for more.
-fn open_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<NamedTempFile> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .ctx("writing to", dir)?;
-    tmp.write_all(bytes).ctx("writing", tmp.path())?;
-    set_mode(tmp.as_file(), tmp.path())?;
-    Ok(tmp)
-}
-
-/// Write `dest` through a temporary file beside it, renamed over it: a name
-/// that is a hard link shared with another generation is replaced, never
-/// written into.
-pub(crate) fn replace_file(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    temp_file(dir, &name, bytes)?
-        .persist(dest)
-        .map_err(|e| Error::io("writing", dest, e.error))?;
-    Ok(())
-}
-
 /// [`replace_file`] (its directory created first); its path goes to
 /// `written` (synced before the switch).
 pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
@@ -275,19 +246,4 @@ pub(super) fn write_atomic(dest: &Path, bytes: &[u8], written: &mut Vec<PathBuf>
     replace_file(dest, bytes)?;
     written.push(dest.to_path_buf());
     Ok(())
-}
-
-/// Remove temporary files left in `dir` by a publish that was killed. Only lock
-/// holders write them, so any found under the lock are debris.
-pub(crate) fn remove_partials(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".partial") && !name.starts_with(".cfy-ap-") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }

@@ -4,7 +4,9 @@
 //! Library entry points: [`publish()`] (what `cfy-ap publish` and a `publish:`
 //! config section run) and [`export_key()`].
 //!
-//! How a publish goes, and why it is safe:
+//! How a publish goes, and why it is safe (the phases of
+//! `repo::transaction`, on the parts of the repository kit
+//! [`crate::repo`]; `repo.rs` is the transaction):
 //! 1. The signing key is loaded and unlocked, and every `.deb` is read once —
 //!    checksummed, its control parsed — while being copied to a hidden staging
 //!    file in the repository root. Any bad input stops here, before the
@@ -14,9 +16,10 @@
 //!    read-modify-write below between publishers; none loses another's package.
 //! 3. Existing `Packages` indices are parsed (old packages are never re-read) and
 //!    every duplicate (same name, version, architecture) is decided: identical
-//!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`.
+//!    bytes → nothing to do; different bytes → refused (exit 3) unless `force`
+//!    (`repo::duplicate`, the policy the yum publisher shares).
 //! 4. Writes: pool files first; then the next `dists/<codename>` is prepared
-//!    beside the live one (hard links of its files, `generation.rs`), its
+//!    beside the live one (hard links of its files, `repo::generation`), its
 //!    indices (`Packages`, `.gz`, `.xz`) with their `by-hash/` copies,
 //!    `Release`, `Release.gpg` and `InRelease` written there, made durable, and
 //!    swapped with the live directory in one atomic rename. Plain and by-hash
@@ -35,23 +38,22 @@ mod debfile;
 mod decide;
 mod digest;
 mod foreign;
-pub(crate) mod generation;
 mod incoming;
 mod index;
 mod lifecycle;
 mod limits;
-pub(crate) mod pool;
+mod pool;
 mod precheck;
 mod release;
 mod render;
 mod repo;
 mod spill;
-pub(crate) mod stage;
 mod state;
 mod suite;
 mod table;
-pub(crate) mod write;
+mod write;
 
+pub use crate::repo::report::{Action, Published, Report, Summary, report};
 pub use digest::{Digests, ReleaseHashes};
 pub use lifecycle::{Request, Selector};
 
@@ -194,7 +196,7 @@ impl PublishOptions {
                 "publish: no repository directory given (--repo DIR, or publish.repo in the config)",
             ));
         }
-        crate::yum::check_repo_kind(&self.repo, crate::yum::PackageKind::Deb)?;
+        crate::repo::kind::check_repo_kind(&self.repo, crate::repo::kind::PackageKind::Deb)?;
         let names = [
             ("codename", self.codename.as_str()),
             ("suite", self.suite()),
@@ -244,99 +246,15 @@ impl PublishOptions {
     }
 }
 
-/// What happened to one package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Newly added to the repository.
-    Added,
-    /// Already published with identical bytes: nothing done.
-    Unchanged,
-    /// Already published with different bytes, replaced (`force`).
-    Replaced,
-    /// Copied from another codename (`--copy`).
-    Copied,
-    /// Dropped from the indices (`--remove`, `--keep`).
-    Removed,
-}
-
-/// One package given to [`publish()`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub package: String,
-    pub version: String,
-    pub architecture: String,
-    /// Path in the repository (`pool/main/d/demo/demo_1.0_amd64.deb`).
-    pub filename: String,
-    pub sha256: String,
-    pub action: Action,
-}
-
-impl Published {
-    /// The report line of the package `st` describes.
-    fn of(st: &index::Stanza, action: Action) -> Published {
-        Published {
-            package: st.package().to_string(),
-            version: st.version().to_string(),
-            architecture: st.arch().to_string(),
-            filename: st.filename().to_string(),
-            sha256: st.sha256().to_string(),
-            action,
-        }
-    }
-}
-
-/// The result of [`publish()`].
-#[derive(Debug)]
-pub struct Summary {
-    /// What happened to each package.
-    pub packages: Report,
-    /// Whether any file of the repository was written.
-    pub changed: bool,
-    /// `dists/<codename>/Release`.
-    pub release: PathBuf,
-    /// Fingerprint of the signing key, when signed.
-    pub signed_by: Option<String>,
-    /// Pool files deleted because no index names them any more.
-    pub deleted: Vec<String>,
-    /// A dry run: `packages` says what would happen; nothing was written.
-    pub dry_run: bool,
-}
-
-/// The report lines of a publish, in order: first the packages given (those
-/// of an apt publish are read back from disk, as many may have been given),
-/// then the others (copied, removed).
-pub struct Report {
-    given: Option<decide::Plans>,
-    others: Vec<Published>,
-}
-
-impl Report {
-    fn new(given: decide::Plans, others: Vec<Published>) -> Report {
-        Report {
-            given: Some(given),
-            others,
-        }
-    }
-
-    /// Every line (an error when one of the packages given cannot be read back).
-    pub fn iter(&self) -> impl Iterator<Item = Result<Published>> + '_ {
-        let given = self.given.iter().flat_map(decide::Plans::published);
-        given.chain(self.others.iter().cloned().map(Ok))
-    }
-}
-
-impl From<Vec<Published>> for Report {
-    fn from(others: Vec<Published>) -> Report {
-        Report {
-            given: None,
-            others,
-        }
-    }
-}
-
-impl std::fmt::Debug for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+/// The report line of the package `st` describes.
+fn published_of(st: &index::Stanza, action: Action) -> Published {
+    Published {
+        package: st.package().to_string(),
+        version: st.version().to_string(),
+        architecture: st.arch().to_string(),
+        filename: st.filename().to_string(),
+        sha256: st.sha256().to_string(),
+        action,
     }
 }
 
@@ -462,50 +380,6 @@ pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
             component,
         })
         .collect())
-}
-
-/// Print what [`publish()`] did: one line per package and a last line.
-pub fn report(summary: &Summary, log: &Log) {
-    if log.quiet {
-        return; // every line is informational (the packages given are not read back)
-    }
-    for p in summary.packages.iter() {
-        let p = match p {
-            Ok(p) => p,
-            Err(e) => {
-                log.warn(&format!("cannot report a package: {e}"));
-                continue;
-            }
-        };
-        let what = match (p.action, summary.dry_run) {
-            (Action::Added, false) => "added",
-            (Action::Added, true) => "would add",
-            (Action::Unchanged, _) => "already published",
-            (Action::Replaced, false) => "replaced",
-            (Action::Replaced, true) => "would replace",
-            (Action::Copied, false) => "copied",
-            (Action::Copied, true) => "would copy",
-            (Action::Removed, false) => "removed",
-            (Action::Removed, true) => "would remove",
-        };
-        log.info(&format!(
-            "{what}: {} {} ({}) {}",
-            p.package, p.version, p.architecture, p.filename
-        ));
-    }
-    for f in &summary.deleted {
-        log.info(&format!("deleted from the pool: {f}"));
-    }
-    let state = match (summary.changed, &summary.signed_by) {
-        _ if summary.dry_run => "dry run, nothing changed".to_string(),
-        (false, _) => "unchanged".to_string(),
-        (true, Some(fpr)) => format!("updated, signed by {fpr}"),
-        (true, None) => "updated, unsigned".to_string(),
-    };
-    log.info(&format!(
-        "repository {}: {state}",
-        summary.release.display()
-    ));
 }
 
 /// Write the public half of the secret key `sign_key` to `dest`, for clients'

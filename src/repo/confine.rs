@@ -1,42 +1,18 @@
-//! The pool: where a package's file lives, and which paths may be used at all.
-//!
-//! Pool identity is the whole version, epoch included:
-//! `pool/<component>/<prefix>/<source>/<package>_<version>_<arch>.deb` where a
-//! version's epoch colon is written `%3a` (as `apt-get download` names files),
-//! so `1:1.0` → `pkg_1%3a1.0_all.deb` and `1.0` → `pkg_1.0_all.deb`. `%` is not
-//! allowed in Debian versions, so two different version strings never map to one
-//! file name.
-//!
-//! Paths read from a repository's own indices (`Filename:`) are not trusted: they
-//! must be relative, without `.`/`..`/empty components, and must not leave the
-//! repository through a symlink.
+//! No-follow confinement: paths read from a repository's own metadata (an apt
+//! index's `Filename`, a yum `location`) are not trusted. They must be
+//! relative, without `.`/`..`/empty components, and must not leave the
+//! repository through a symlink; a refusal names the file and field that gave
+//! the path.
 
-use super::debfile::Control;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The pool path of a package (see the module docs).
-pub(super) fn pool_path(component: &str, c: &Control) -> String {
-    let source = c.source();
-    let prefix = if source.starts_with("lib") && source.len() > 3 {
-        &source[..4]
-    } else {
-        &source[..1]
-    };
-    format!(
-        "pool/{component}/{prefix}/{source}/{}_{}_{}.deb",
-        c.package(),
-        c.version().replace(':', "%3a"),
-        c.architecture()
-    )
-}
-
 /// Who names a path that must stay inside the repository, for the refusal
 /// when it does not: the file naming it (an index, a metadata document), the
-/// field, and what to do about it. The yum publisher confines its paths with
-/// the same checks ([`crate::yum`]).
+/// field, and what to do about it.
 #[derive(Clone, Copy)]
 pub(crate) struct Naming<'a> {
     pub file: &'a Path,
@@ -45,15 +21,6 @@ pub(crate) struct Naming<'a> {
 }
 
 impl<'a> Naming<'a> {
-    /// The `Filename` of a stanza in the apt index `file`.
-    pub fn index(file: &'a Path) -> Naming<'a> {
-        Naming {
-            file,
-            field: "Filename",
-            fix: "repair that index (or remove the stanza) before publishing",
-        }
-    }
-
     /// Refused (exit 2): `{file}: {field} "{rel}" {why}`, with the fix.
     fn refuse(&self, rel: &str, why: &str) -> Error {
         Error::config(format!(
@@ -111,14 +78,22 @@ pub(crate) fn resolve(root: &Path, rel: &str, by: &Naming) -> Result<PathBuf> {
 /// to be plain (no symlink) are remembered, so each path costs a few `lstat`s
 /// instead of a full canonicalization.
 pub(crate) struct Resolver<'a> {
-    root: &'a Path,
+    root: Cow<'a, Path>,
     plain: HashSet<PathBuf>,
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(root: &'a Path) -> Resolver<'a> {
         Resolver {
-            root,
+            root: Cow::Borrowed(root),
+            plain: HashSet::new(),
+        }
+    }
+
+    /// A resolver that owns its root.
+    pub fn owned(root: PathBuf) -> Resolver<'static> {
+        Resolver {
+            root: Cow::Owned(root),
             plain: HashSet::new(),
         }
     }
@@ -138,13 +113,13 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             match fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => return resolve(self.root, rel, by),
+                Ok(m) if m.file_type().is_symlink() => return resolve(&self.root, rel, by),
                 Ok(m) if !last && m.is_dir() => {
                     self.plain.insert(cur.clone());
                 }
                 Ok(_) => return Ok(path),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(path),
-                Err(_) => return resolve(self.root, rel, by),
+                Err(_) => return resolve(&self.root, rel, by),
             }
         }
         Ok(path)
@@ -155,17 +130,12 @@ impl<'a> Resolver<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn epochs_never_collide() {
-        let c = |v: &str| {
-            Control::parse(&format!("Package: pkg\nVersion: {v}\nArchitecture: all\n")).unwrap()
-        };
-        let a = pool_path("main", &c("1:1.0"));
-        let b = pool_path("main", &c("1.0"));
-        let z = pool_path("main", &c("0:1.0"));
-        assert_eq!(b, "pool/main/p/pkg/pkg_1.0_all.deb");
-        assert_eq!(a, "pool/main/p/pkg/pkg_1%3a1.0_all.deb");
-        assert!(a != b && z != b && z != a);
+    fn named() -> Naming<'static> {
+        Naming {
+            file: Path::new("P"),
+            field: "Filename",
+            fix: "repair it",
+        }
     }
 
     #[test]
@@ -181,13 +151,9 @@ mod tests {
             "pool/..",
             "",
         ] {
-            assert!(Naming::index(Path::new("P")).plain(bad).is_err(), "{bad}");
+            assert!(named().plain(bad).is_err(), "{bad}");
         }
-        assert!(
-            Naming::index(Path::new("P"))
-                .plain("pool/main/a/a/a_1_all.deb")
-                .is_ok()
-        );
+        assert!(named().plain("pool/main/a/a/a_1_all.deb").is_ok());
     }
 
     #[test]
@@ -207,7 +173,7 @@ mod tests {
         .unwrap();
         std::os::unix::fs::symlink(outside.join("gone"), root.join("pool/main/d")).unwrap();
         let mut r = Resolver::new(&root);
-        let idx = &Naming::index(Path::new("Packages"));
+        let idx = &named();
         for rel in [
             "pool/main/a/a/a_1_all.deb",
             "pool/main/a/a/a_2_all.deb",

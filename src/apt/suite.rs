@@ -11,13 +11,13 @@
 //!   signed again when it was signed).
 
 use super::PublishOptions;
-use super::generation;
-use super::stage::Background;
 use super::state::read_optional;
 use super::write::write_atomic;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
+use crate::repo::generation;
+use crate::repo::stage::Background;
 use std::fs;
 use std::path::{Path, PathBuf};
 
