@@ -14,8 +14,9 @@
 use super::command::{Run, run};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
-use crate::plan::{Plan, find_on_path};
+use crate::plan::Plan;
 use crate::root::Root;
+use crate::util::paths::find_on_path;
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -62,7 +62,7 @@ pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
 pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
     match uv_path {
         Some(p) => p.is_file().then(|| p.to_path_buf()),
-        None => crate::plan::find_on_path("uv"),
+        None => crate::util::paths::find_on_path("uv"),
     }
 }
 

@@ -7,7 +7,7 @@ mod display;
 mod modules;
 mod paths;
 
-pub use paths::{agent_name, find_on_path, tar_prefix};
+pub use paths::{agent_name, tar_prefix};
 
 use crate::config::modules::DEFAULT_MANAGER_SOURCE;
 use crate::config::{Config, detect};
@@ -130,8 +130,6 @@ impl Default for Options {
         }
     }
 }
-
-pub const DEFAULT_TAR_LEVEL: u32 = 6;
 
 impl Plan {
     /// Resolve `cfg` with the command-line choices; `writers` are the package
@@ -282,7 +280,9 @@ impl Plan {
             &venv,
         );
 
-        let tar_level = cfg.tar_compression_level.unwrap_or(DEFAULT_TAR_LEVEL);
+        let tar_level = cfg
+            .tar_compression_level
+            .unwrap_or(crate::config::DEFAULT_TAR_LEVEL);
         if !(1..=9).contains(&tar_level) {
             return Err(Error::config(format!(
                 "tar_compression_level must be between 1 and 9, got {tar_level}"

@@ -3,6 +3,7 @@
 //! derived from the venv as written.
 
 use crate::error::{Error, Result};
+use crate::util::paths::find_on_path;
 use std::path::{Component, Path, PathBuf};
 
 pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Option<String>)> {
@@ -66,13 +67,6 @@ pub fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
     } else {
         format!("{distribution}-{release}-{arch}-agent")
     }
-}
-
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The venv as written, normalised, without a leading `/`: the tar member prefix.
