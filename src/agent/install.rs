@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::plan::{Plan, Spec};
 use crate::util::redact::redact;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One tool that makes the virtualenv and installs into it.
 pub trait Installer {
@@ -45,92 +45,6 @@ pub trait Installer {
     /// Every distribution in the virtualenv.
     fn installed(&self) -> Result<Vec<Dist>> {
         dists::scan(&super::root::host_path(self.venv()))
-    }
-}
-
-/// The installer part of the plan (config `installer`, `uv_path`, `cache_dir`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallerPlan {
-    pub choice: InstallerChoice,
-    /// uv, when found (`uv_path`, else PATH).
-    pub uv: Option<PathBuf>,
-    /// Why `auto` cannot use uv whatever the Python (not found, pip_options).
-    pub no_uv: Option<String>,
-    pub cache_dir: Option<PathBuf>,
-    /// The CA bundle variables set on the host (checked readable).
-    pub ca: super::ca::Trust,
-}
-
-impl InstallerPlan {
-    /// Refuses (exit 2) an explicit `uv` that is missing or cannot take the
-    /// pip_options, and a cache inside the virtualenv, before any work.
-    pub fn resolve(
-        choice: InstallerChoice,
-        uv_path: Option<&Path>,
-        cache_dir: Option<PathBuf>,
-        pip_options: &[String],
-        venv: &Path,
-        ca: super::ca::Trust,
-    ) -> Result<InstallerPlan> {
-        if let Some(c) = &cache_dir
-            && (c.starts_with(venv) || venv.starts_with(c))
-        {
-            return Err(Error::config(format!(
-                "cache_dir {} and the venv {} must not contain each other: the cache would leak into the agent",
-                c.display(),
-                venv.display()
-            )));
-        }
-        let uv = if choice == InstallerChoice::Pip {
-            None
-        } else {
-            uv::locate(uv_path)
-        };
-        let options = uv::translate_options(pip_options);
-        let no_uv = match (&uv, &options) {
-            (None, _) => Some(match uv_path {
-                Some(p) => format!("uv not found at {} (uv_path)", p.display()),
-                None => "uv not found on PATH".to_string(),
-            }),
-            (_, Err(opt)) => Some(format!("pip_options has {opt}, which uv does not take")),
-            _ => None,
-        };
-        if choice == InstallerChoice::Uv {
-            if uv.is_none() {
-                return Err(Error::config(format!(
-                    "installer: uv, but {}",
-                    no_uv.unwrap_or_default()
-                ))
-                .with("install it with `pip install uv` (or see https://docs.astral.sh/uv/), set uv_path, or use installer: pip"));
-            }
-            if let Err(opt) = options {
-                return Err(Error::config(format!(
-                    "installer: uv does not take the pip option {opt} (pip_options)"
-                ))
-                .with("uv takes --index-url, --extra-index-url, --find-links and --no-index; use installer: pip for other options"));
-            }
-        }
-        Ok(InstallerPlan {
-            choice,
-            uv,
-            no_uv,
-            cache_dir,
-            ca,
-        })
-    }
-
-    /// For `--dry-run`.
-    pub fn describe(&self) -> String {
-        match (self.choice, &self.uv, &self.no_uv) {
-            (InstallerChoice::Pip, ..) => "pip".into(),
-            (InstallerChoice::Uv, Some(uv), _) => format!("uv ({})", uv.display()),
-            (InstallerChoice::Auto, _, Some(why)) => format!("auto: pip ({why})"),
-            (_, Some(uv), _) => format!(
-                "auto: uv ({}) for Python 3.7 and later, else pip",
-                uv.display()
-            ),
-            _ => self.choice.name().into(),
-        }
     }
 }
 
@@ -187,7 +101,7 @@ pub fn select(
         }
         Err(e) => return Err(e),
     };
-    let options = uv::translate_options(&plan.pip_options).unwrap_or_default();
+    let options = crate::plan::installer::translate_options(&plan.pip_options).unwrap_or_default();
     let uv = Uv::new(exe, version, options, ip.cache_dir.clone()).with_env(ip.ca.uv_env());
     Ok((Box::new(uv), use_uv))
 }

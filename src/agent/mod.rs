@@ -2,7 +2,6 @@
 //! scrubbed (`scrub`) → tar.gz → cleanup.
 
 mod bytecode;
-pub mod ca;
 mod command;
 pub mod dists;
 mod failure;
@@ -37,7 +36,7 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
-    let venv = crate::root::venv_on_host(plan);
+    let venv = plan.venv_on_host();
     if plan.from_tar.is_none()
         && let Ok(meta) = std::fs::symlink_metadata(&venv)
         && !meta.is_dir()
@@ -110,7 +109,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ),
         started,
     );
-    if crate::root::venv_on_host(plan).exists() {
+    if plan.venv_on_host().exists() {
         root::remove_venv(plan, log)?;
     }
     let mut guard = VenvGuard {
@@ -176,23 +175,6 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         installed,
         archive,
     })
-}
-
-/// Where the bytecode cache is for `plan`'s `cache_dir` (None: no cache), or
-/// why there is none.
-pub fn bytecode_cache_location(
-    enabled: bool,
-    cache_dir: Option<&Path>,
-    venv: &Path,
-) -> std::result::Result<PathBuf, &'static str> {
-    if !enabled {
-        return Err("off");
-    }
-    let dir = pyc_cache::location(cache_dir).ok_or("off: no HOME or XDG_CACHE_HOME")?;
-    if dir.starts_with(venv) || venv.starts_with(&dir) {
-        return Err("off: it and the venv would contain each other");
-    }
-    Ok(dir)
 }
 
 /// The bytecode cache `--dry-run` names: the plan's, when the build would use

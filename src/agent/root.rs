@@ -282,7 +282,7 @@ pub fn remove_venv(plan: &Plan, log: &Log) -> Result<()> {
 /// `keep_venv` in a root: copy the finished venv (`built`, on the host) into the
 /// root at its path there, replacing an old one.
 pub fn keep_in_root(plan: &Plan, built: &Path) -> Result<PathBuf> {
-    let dest = crate::root::venv_on_host(plan);
+    let dest = plan.venv_on_host();
     if dest.exists() {
         std::fs::remove_dir_all(&dest).ctx("removing the old virtualenv", &dest)?;
     }

@@ -18,54 +18,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
 
-/// The pip options uv understands, with whether each takes a value.
-const KNOWN: [(&str, bool); 6] = [
-    ("--index-url", true),
-    ("-i", true),
-    ("--extra-index-url", true),
-    ("--find-links", true),
-    ("-f", true),
-    ("--no-index", false),
-];
-
-/// `pip_options` as uv arguments; Err names the first option uv does not take.
-pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut it = options.iter();
-    while let Some(opt) = it.next() {
-        let (name, inline) = match opt.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
-            _ => (opt.as_str(), None),
-        };
-        let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == name) else {
-            return Err(opt.split('=').next().unwrap_or(opt).to_string());
-        };
-        let long = match name {
-            "-i" => "--index-url",
-            "-f" => "--find-links",
-            other => other,
-        };
-        out.push(long.to_string());
-        if takes_value {
-            match inline {
-                Some(v) => out.push(v.to_string()),
-                None => out.push(it.next().ok_or_else(|| name.to_string())?.clone()),
-            }
-        } else if inline.is_some() {
-            return Err(opt.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// `uv_path` when given, else `uv` on PATH.
-pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
-    match uv_path {
-        Some(p) => p.is_file().then(|| p.to_path_buf()),
-        None => crate::util::paths::find_on_path("uv"),
-    }
-}
-
 /// `uv --version` → `0.13.9`.
 pub fn version(uv: &Path, log: &Log) -> Result<String> {
     let out = run(Run::new(uv).arg("--version"), log).map_err(|e| {
@@ -234,41 +186,5 @@ fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::translate_options;
-
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn known_options_pass_unknown_are_named() {
-        assert_eq!(
-            translate_options(&s(&["--no-index", "-f", "/w", "--index-url=https://h/s"])).unwrap(),
-            s(&[
-                "--no-index",
-                "--find-links",
-                "/w",
-                "--index-url",
-                "https://h/s"
-            ])
-        );
-        assert_eq!(
-            translate_options(&s(&["--extra-index-url", "u", "-i", "v"])).unwrap(),
-            s(&["--extra-index-url", "u", "--index-url", "v"])
-        );
-        assert_eq!(
-            translate_options(&s(&["--no-index", "--trusted-host", "h"])).unwrap_err(),
-            "--trusted-host"
-        );
-        assert_eq!(translate_options(&s(&["--pre=1"])).unwrap_err(), "--pre");
-        assert_eq!(
-            translate_options(&s(&["--find-links"])).unwrap_err(),
-            "--find-links"
-        );
     }
 }

@@ -3,9 +3,13 @@
 //! pipeline executes it.
 
 mod arch;
+pub mod bytecode_cache;
+pub mod ca;
 mod display;
+pub mod installer;
 mod modules;
 mod paths;
+mod root_ca;
 
 pub use paths::{agent_name, tar_prefix};
 
@@ -67,7 +71,7 @@ pub struct Plan {
     pub manager_source: Option<String>,
     pub pip_options: Vec<String>,
     /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
-    pub installer: crate::agent::install::InstallerPlan,
+    pub installer: installer::InstallerPlan,
     /// `virtualenv_path`: where `python -m virtualenv` finds virtualenv first.
     pub virtualenv_path: Option<PathBuf>,
     /// The bytecode cache (`bytecode_cache`, `--no-bytecode-cache`), or why none.
@@ -244,7 +248,7 @@ impl Plan {
             Some(_) => crate::config::InstallerChoice::Pip,
             None => opts.installer.or(cfg.installer).unwrap_or_default(),
         };
-        let installer = crate::agent::install::InstallerPlan::resolve(
+        let installer = installer::InstallerPlan::resolve(
             choice,
             cfg.uv_path
                 .as_ref()
@@ -254,8 +258,8 @@ impl Plan {
             &pip_options,
             &venv,
             match opts.from_tar {
-                Some(_) => crate::agent::ca::Trust::default(),
-                None => crate::agent::ca::Trust::from_env(&cwd)?,
+                Some(_) => ca::Trust::default(),
+                None => ca::Trust::from_env(&cwd)?,
             },
         )?;
 
@@ -269,12 +273,12 @@ impl Plan {
             }
             (Some(p), None, None) => {
                 let dir = normalize(&cwd.join(p));
-                crate::agent::python::check_virtualenv_path(&dir)?;
+                paths::check_virtualenv_path(&dir)?;
                 Some(dir)
             }
         };
 
-        let bytecode_cache = crate::agent::bytecode_cache_location(
+        let bytecode_cache = bytecode_cache::resolve(
             opts.bytecode_cache && cfg.bytecode_cache != Some(false),
             installer.cache_dir.as_deref(),
             &venv,
@@ -329,9 +333,16 @@ impl Plan {
         };
 
         let pip_options = cfg.pip_options.clone().unwrap_or_default();
+        let pip_specs: Vec<&str> = modules
+            .iter()
+            .filter_map(|m| match &m.spec {
+                Spec::Pip(s) => Some(s.as_str()),
+                Spec::Manager(_) => None,
+            })
+            .collect();
         let root = match root {
             Some(r) => Some(
-                r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?
+                r.with_host_paths(&pip_specs, &pip_options, manager_source.as_deref(), &cwd)?
                     .with_ca_files(&installer.ca)?,
             ),
             None => None,
@@ -369,6 +380,14 @@ impl Plan {
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
             root,
         })
+    }
+
+    /// The venv's path as the host sees it: inside the root for `--root` builds.
+    pub fn venv_on_host(&self) -> PathBuf {
+        match &self.root {
+            Some(r) => r.host_path(&self.venv),
+            None => self.venv.clone(),
+        }
     }
 
     /// The agent's architecture by Debian's name (`arm64`, `amd64`).

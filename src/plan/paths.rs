@@ -39,6 +39,23 @@ pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Optio
     }
 }
 
+/// `virtualenv_path`, checked before any work: a directory holding the
+/// `virtualenv` package (or the single-file `virtualenv.py` of versions before 20).
+pub fn check_virtualenv_path(dir: &Path) -> Result<()> {
+    if dir.join("virtualenv/__main__.py").is_file() || dir.join("virtualenv.py").is_file() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "virtualenv_path {}: no virtualenv there ({} is missing)",
+        dir.display(),
+        dir.join("virtualenv/__main__.py").display()
+    ))
+    .with(format!(
+        "install it there without touching the interpreter: <python_path> -m pip install --target {} 'virtualenv<20.22' (20.22 dropped Python 2), or remove virtualenv_path to use the interpreter's own virtualenv",
+        dir.display()
+    )))
+}
+
 /// Where distributions install Python: an interpreter elsewhere (pyenv, a home
 /// directory, a build tree, a relative path) is private to this host.
 const SYSTEM_PYTHON_DIRS: [&str; 3] = ["/usr", "/bin", "/opt"];
