@@ -3,6 +3,10 @@
 //! writer (`crate::writers`) → publishing the deb into an apt repository
 //! (`publish:`) and the rpm into a yum repository (`publish.rpm_repo`).
 
+mod multi;
+
+pub use multi::{execute_all, plans};
+
 use crate::agent::{self, Outcome};
 use crate::error::{Error, Result};
 use crate::log::Log;

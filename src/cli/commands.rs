@@ -16,7 +16,7 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
     // One plan, or one per build root (`--root`, `build_roots:`).
-    let plans = agent_packager::root::plans(&config, &options, writers::ALL)?;
+    let plans = agent_packager::pipeline::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
         let texts: Vec<String> = plans
             .into_iter()
@@ -29,7 +29,7 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
             .collect();
         return print(format!("{}\n", texts.join("\n\n")).as_bytes());
     }
-    agent_packager::root::execute_all(&plans, log)?;
+    agent_packager::pipeline::execute_all(&plans, log)?;
     Ok(())
 }
 

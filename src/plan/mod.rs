@@ -115,7 +115,7 @@ pub struct Options {
     pub installer: Option<crate::config::InstallerChoice>,
     /// `--root` (repeatable): the roots to build in; empty: `build_roots:` or the host.
     pub roots: Vec<PathBuf>,
-    /// The one root this plan builds in (set per root by `root::plans`).
+    /// The one root this plan builds in (set per root by `pipeline::plans`).
     pub root: Option<PathBuf>,
 }
 

@@ -3,15 +3,12 @@
 //! venv's final path inside DIR. This module checks a root and resolves what the
 //! plan needs from it (distribution, Python, the host paths the build must see);
 //! [`paths`] resolves paths inside a root; [`binfmt`] tells whether a root of
-//! another architecture can run here; [`multi`] makes one plan per root and
-//! runs them with one publish. The build commands themselves run through
-//! `build::root` (a private mount namespace over an overlay of the root).
+//! another architecture can run here. `pipeline::multi` makes one plan per root
+//! and runs them with one publish; the build commands themselves run through
+//! `agent::root` (a private mount namespace over an overlay of the root).
 
 pub mod binfmt;
-pub mod multi;
 pub mod paths;
-
-pub use multi::{execute_all, plans};
 
 use crate::config::detect;
 use crate::error::{Error, Result};
