@@ -4,8 +4,10 @@
 //! (`publish:`) and the rpm into a yum repository (`publish.rpm_repo`).
 
 mod multi;
+mod targets;
 
-pub use multi::{execute_all, plans};
+pub use multi::{Run, execute_all, plans};
+pub use targets::Targets;
 
 use crate::agent::{self, Outcome};
 use crate::error::{Error, Result};
@@ -49,16 +51,17 @@ pub struct Job {
 /// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
 /// unwritable directories, unusable signing keys. Returns each package writer,
 /// prepared.
-pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
+pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     crate::util::epoch::check()?;
     let outputs = plan.outputs();
-    atomic::check_not_inputs(&outputs, &plan.inputs())?;
+    let mut inputs = plan.inputs();
+    inputs.extend(targets.inputs());
+    atomic::check_not_inputs(&outputs, &inputs)?;
     if plan.from_tar.is_none() {
         // The venv is deleted (`-f`, a failed build) and archived: nothing this
         // run writes may be in it, the repositories it publishes into included.
         let mut written = outputs.clone();
-        written.extend(plan.publish.iter().map(|p| p.repo.clone()));
-        written.extend(plan.yum_publish.iter().map(|p| p.repo.clone()));
+        written.extend(targets.repos());
         atomic::check_outside(&written, &plan.venv, "the venv")?;
     }
     // A common package that exists (another release's run wrote it into the same
@@ -105,10 +108,10 @@ pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
             });
         }
     }
-    if let Some(opts) = &plan.publish {
+    if let Some(opts) = &targets.apt {
         publish::check(opts, &planned_debs(&plan.packages))?;
     }
-    if let Some(opts) = &plan.yum_publish {
+    if let Some(opts) = &targets.yum {
         crate::yum::check(opts)?;
     }
     Ok(jobs)
@@ -168,10 +171,11 @@ pub fn planned_debs(packages: &[PackagePlan]) -> Vec<publish::Planned> {
         .collect()
 }
 
-pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
+/// Run `plan`, publishing its packages into `targets`.
+pub fn execute(plan: &Plan, targets: &Targets, log: &Log) -> Result<Report> {
     // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
     crate::util::signals::install()?;
-    let jobs = preflight(plan)?;
+    let jobs = preflight(plan, targets)?;
     let mut report = Report::default();
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),
@@ -229,14 +233,14 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
         ));
         report.packages.push((format, written.path));
     }
-    if let Some(opts) = &plan.publish {
+    if let Some(opts) = &targets.apt {
         let debs: Vec<PathBuf> = report.written(Format::Deb).cloned().collect();
         let summary = log.step(&format!("published into {}", opts.repo.display()), || {
             publish::publish(opts, &debs, log)
         })?;
         publish::report(&summary, log);
     }
-    if let Some(opts) = &plan.yum_publish {
+    if let Some(opts) = &targets.yum {
         let rpms: Vec<PathBuf> = report.written(Format::Rpm).cloned().collect();
         let summary = log.step(&format!("published into {}", opts.repo.display()), || {
             crate::yum::publish(opts, &rpms, log)

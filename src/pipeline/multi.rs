@@ -3,6 +3,7 @@
 //! built one after another; with `publish:` every deb goes into the repository in
 //! one publish at the end (one writer, one index update).
 
+use super::Targets;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::Log;
@@ -12,9 +13,24 @@ use crate::plan::{Options, Plan};
 use crate::publish;
 use std::path::PathBuf;
 
-/// The plans of a run: one per root (`--root`, else `build_roots:`), or the host's.
-/// `writers`: the package writers available (`crate::writers::ALL`).
-pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Vec<Plan>> {
+/// What one invocation builds: a plan per build root (or the host's), and where
+/// their packages are published.
+#[derive(Debug)]
+pub struct Run {
+    pub plans: Vec<Plan>,
+    pub targets: Targets,
+}
+
+/// The run: its plans (one per root: `--root`, else `build_roots:`; or the
+/// host's) and its publishing targets. `writers`: the package writers available
+/// (`crate::writers::ALL`).
+pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Run> {
+    let plans = root_plans(cfg, opts, writers)?;
+    let targets = Targets::resolve(cfg, opts)?;
+    Ok(Run { plans, targets })
+}
+
+fn root_plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Vec<Plan>> {
     let roots: Vec<PathBuf> = if !opts.roots.is_empty() {
         opts.roots.clone()
     } else {
@@ -101,14 +117,15 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
 
 /// Run every plan; with several, refuse before any work what any of them would
 /// refuse, then build each and publish all debs at once.
-pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
-    if let [plan] = plans {
-        return Ok(vec![pipeline::execute(plan, log)?]);
+pub fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
+    let Run { plans, targets } = run;
+    if let [plan] = plans.as_slice() {
+        return Ok(vec![pipeline::execute(plan, targets, log)?]);
     }
     for plan in plans {
-        pipeline::preflight(plan)?;
+        pipeline::preflight(plan, targets)?;
     }
-    let publish = plans.first().and_then(|p| p.publish.clone());
+    let publish = targets.apt.clone();
     if let Some(opts) = &publish {
         // Every deb these runs will publish: refused now if already taken.
         let planned: Vec<publish::Planned> = plans
@@ -131,11 +148,12 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
                 .map(|r| format!(" (root {})", r.dir.display()))
                 .unwrap_or_default()
         ));
-        let one = Plan {
-            publish: None,
-            ..plan.clone()
+        // The debs are published once, below; the rpms with each plan.
+        let each = Targets {
+            apt: None,
+            yum: targets.yum.clone(),
         };
-        reports.push(pipeline::execute(&one, log)?);
+        reports.push(pipeline::execute(plan, &each, log)?);
     }
     if let Some(opts) = &publish {
         let debs: Vec<PathBuf> = reports

@@ -17,7 +17,6 @@ use crate::config::modules::DEFAULT_MANAGER_SOURCE;
 use crate::config::{Config, detect};
 use crate::error::{Error, Result};
 use crate::package::{Format, PackagePlan, PackageWriter};
-use crate::publish::PublishOptions;
 use crate::util::paths::{normalize, parent_dir};
 pub(crate) use modules::module_list;
 use paths::resolve_python;
@@ -89,10 +88,6 @@ pub struct Plan {
     /// The manager packages: the agent's, then its distribution's common one
     /// (empty without a package format).
     pub packages: Vec<PackagePlan>,
-    /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
-    pub publish: Option<PublishOptions>,
-    /// The yum repository the rpm goes into (config `publish.rpm_repo`, with `--format rpm`).
-    pub yum_publish: Option<crate::yum::YumOptions>,
     /// The config file read, if any (an input no output may overwrite).
     pub config_file: Option<PathBuf>,
     /// `--root DIR`: build inside that root filesystem (`python`, `venv` are paths in it).
@@ -314,24 +309,6 @@ impl Plan {
             cwd: &cwd,
         })?;
 
-        // A `publish:` section publishes the deb this run builds; without
-        // `--format deb` there is nothing to publish and the section is unused.
-        let publish = match &cfg.publish {
-            Some(p)
-                if opts.formats.contains(&Format::Deb)
-                    && (p.repo.is_some() || p.rpm_repo.is_none()) =>
-            {
-                Some(PublishOptions::from_config(p, opts.force)?)
-            }
-            _ => None,
-        };
-        let yum_publish = match &cfg.publish {
-            Some(p) if opts.formats.contains(&Format::Rpm) => {
-                crate::yum::YumOptions::from_config(p, opts.force)
-            }
-            _ => None,
-        };
-
         let pip_options = cfg.pip_options.clone().unwrap_or_default();
         let pip_specs: Vec<&str> = modules
             .iter()
@@ -375,8 +352,6 @@ impl Plan {
             force: opts.force,
             from_tar,
             packages,
-            publish,
-            yum_publish,
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
             root,
         })
@@ -411,9 +386,6 @@ impl Plan {
         }
         for p in &self.packages {
             out.extend(p.inputs());
-        }
-        if let Some(k) = self.publish.as_ref().and_then(|p| p.sign_key.clone()) {
-            out.push(("publish.sign_key".into(), k));
         }
         out
     }
