@@ -49,9 +49,16 @@ pub struct Job {
 
 /// Everything that can be refused, refused before any work: a bad
 /// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
-/// unwritable directories, unusable signing keys. Returns each package writer,
-/// prepared.
+/// unwritable directories, unusable signing keys, packages the repositories
+/// would refuse. Returns each package writer, prepared.
 pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
+    let jobs = prepare(plan, targets)?;
+    check_targets(targets, &planned_debs(&plan.packages))?;
+    Ok(jobs)
+}
+
+/// [`preflight`] but for the repositories' own checks: once per plan.
+fn prepare(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     crate::util::epoch::check()?;
     let outputs = plan.outputs();
     let mut inputs = plan.inputs();
@@ -108,13 +115,19 @@ pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
             });
         }
     }
+    Ok(jobs)
+}
+
+/// The repositories' checks, once per run: `planned` (the agent debs of every
+/// plan) refused when taken, the keys loaded and tried.
+fn check_targets(targets: &Targets, planned: &[publish::Planned]) -> Result<()> {
     if let Some(opts) = &targets.apt {
-        publish::check(opts, &planned_debs(&plan.packages))?;
+        publish::check(opts, planned)?;
     }
     if let Some(opts) = &targets.yum {
         crate::yum::check(opts)?;
     }
-    Ok(jobs)
+    Ok(())
 }
 
 /// Whether `dest` already holds the package `job` would write there (the common
@@ -176,6 +189,11 @@ pub fn execute(plan: &Plan, targets: &Targets, log: &Log) -> Result<Report> {
     // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
     crate::util::signals::install()?;
     let jobs = preflight(plan, targets)?;
+    build(plan, jobs, targets, log)
+}
+
+/// Run `plan` with the writers [`preflight`] prepared for it.
+fn build(plan: &Plan, jobs: Vec<Job>, targets: &Targets, log: &Log) -> Result<Report> {
     let mut report = Report::default();
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),

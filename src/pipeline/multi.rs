@@ -116,26 +116,32 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
 }
 
 /// Run every plan; with several, refuse before any work what any of them would
-/// refuse, then build each and publish all debs at once.
+/// refuse (each plan's checks and writers once, the repositories' once for all),
+/// then build each and publish all debs at once.
 pub fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
     let Run { plans, targets } = run;
     if let [plan] = plans.as_slice() {
         return Ok(vec![pipeline::execute(plan, targets, log)?]);
     }
+    // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
+    crate::util::signals::install()?;
+    let mut prepared = Vec::new();
     for plan in plans {
-        pipeline::preflight(plan, targets)?;
+        prepared.push(pipeline::prepare(plan, targets)?);
     }
-    let publish = targets.apt.clone();
-    if let Some(opts) = &publish {
-        // Every deb these runs will publish: refused now if already taken.
-        let planned: Vec<publish::Planned> = plans
-            .iter()
-            .flat_map(|p| pipeline::planned_debs(&p.packages))
-            .collect();
-        publish::check(opts, &planned)?;
-    }
+    // Every deb these runs will publish: refused now if already taken.
+    let planned: Vec<publish::Planned> = plans
+        .iter()
+        .flat_map(|p| pipeline::planned_debs(&p.packages))
+        .collect();
+    pipeline::check_targets(targets, &planned)?;
+    // The debs are published once, below; the rpms with each plan.
+    let each = Targets {
+        apt: None,
+        yum: targets.yum.clone(),
+    };
     let mut reports = Vec::new();
-    for (i, plan) in plans.iter().enumerate() {
+    for (i, (plan, jobs)) in plans.iter().zip(prepared).enumerate() {
         log.info(&format!(
             "==> agent {}/{}: {} {} {}{}",
             i + 1,
@@ -148,14 +154,9 @@ pub fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
                 .map(|r| format!(" (root {})", r.dir.display()))
                 .unwrap_or_default()
         ));
-        // The debs are published once, below; the rpms with each plan.
-        let each = Targets {
-            apt: None,
-            yum: targets.yum.clone(),
-        };
-        reports.push(pipeline::execute(plan, &each, log)?);
+        reports.push(pipeline::build(plan, jobs, &each, log)?);
     }
-    if let Some(opts) = &publish {
+    if let Some(opts) = &targets.apt {
         let debs: Vec<PathBuf> = reports
             .iter()
             .flat_map(|r| r.written(Format::Deb).cloned())
