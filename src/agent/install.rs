@@ -14,6 +14,7 @@ use super::failure::{self, Cause};
 use super::manager::ManagerTree;
 use super::pip::Pip;
 use super::python::Interpreter;
+use super::sandbox::Sandbox;
 use super::uv::{self, Uv};
 use crate::config::InstallerChoice;
 use crate::error::{Error, Result};
@@ -42,9 +43,11 @@ pub trait Installer {
         Ok(())
     }
     fn venv(&self) -> &Path;
+    /// Where it runs (in the root of a `--root` build).
+    fn sandbox(&self) -> &Sandbox;
     /// Every distribution in the virtualenv.
     fn installed(&self) -> Result<Vec<Dist>> {
-        dists::scan(&super::root::host_path(self.venv()))
+        dists::scan(&self.sandbox().host_path(self.venv()))
     }
 }
 
@@ -52,13 +55,17 @@ pub trait Installer {
 pub fn select(
     plan: &Plan,
     interpreter: &Interpreter,
+    sandbox: &Sandbox,
     log: &Log,
 ) -> Result<(Box<dyn Installer>, String)> {
     let ip = &plan.installer;
     let uv_supports = interpreter.at_least(3, 7);
     let pip = |why: String| -> (Box<dyn Installer>, String) {
         (
-            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone()).with_env(ip.ca.pip_env())),
+            Box::new(
+                Pip::new(&plan.pip_options, ip.cache_dir.clone(), sandbox.clone())
+                    .with_env(ip.ca.pip_env()),
+            ),
             why,
         )
     };
@@ -94,7 +101,7 @@ pub fn select(
         },
     };
     let exe = ip.uv.clone().expect("uv located when usable");
-    let version = match uv::version(&exe, log) {
+    let version = match uv::version(&exe, sandbox, log) {
         Ok(v) => v,
         Err(e) if ip.choice == InstallerChoice::Auto => {
             return Ok(pip(format!("auto: {}", e.message)));
@@ -102,7 +109,8 @@ pub fn select(
         Err(e) => return Err(e),
     };
     let options = crate::plan::installer::translate_options(&plan.pip_options).unwrap_or_default();
-    let uv = Uv::new(exe, version, options, ip.cache_dir.clone()).with_env(ip.ca.uv_env());
+    let uv = Uv::new(exe, version, options, ip.cache_dir.clone(), sandbox.clone())
+        .with_env(ip.ca.uv_env());
     Ok((Box::new(uv), use_uv))
 }
 
@@ -119,7 +127,7 @@ pub fn install_modules(
         Some(src) => Some(log.step(
             &format!("fetched the cloudify-manager source {}", redact(src)),
             || {
-                let work = super::manager_work_dir(&super::root::host_path(&plan.venv));
+                let work = super::manager_work_dir(&installer.sandbox().host_path(&plan.venv));
                 ManagerTree::fetch(src, &work, log)
             },
         )?),
@@ -131,7 +139,9 @@ pub fn install_modules(
             Spec::Pip(s) => s.clone(),
             Spec::Manager(sub) => {
                 let tree = manager.as_ref().expect("manager source planned");
-                super::root::inside_path(tree.module_dir(&m.key, sub)?)
+                installer
+                    .sandbox()
+                    .inside_path(tree.module_dir(&m.key, sub)?)
                     .display()
                     .to_string()
             }
@@ -157,6 +167,7 @@ pub fn install_modules(
             installer.venv(),
             interpreter,
             plan.bytecode_cache.as_deref().ok(),
+            installer.sandbox(),
             log,
         )
     })?;
@@ -321,6 +332,7 @@ pub fn hide_credentials(
     options: &[String],
     requirements: &[String],
     venv: &Path,
+    sandbox: &Sandbox,
 ) -> Result<Hidden> {
     let secret = |v: &str| redact(v) != v;
     let mut lines: Vec<String> = Vec::new();
@@ -361,7 +373,7 @@ pub fn hide_credentials(
             _file: None,
         });
     }
-    let dir = crate::util::paths::parent_dir(&super::root::host_path(venv));
+    let dir = crate::util::paths::parent_dir(&sandbox.host_path(venv));
     // tempfile creates it 0600.
     let file = tempfile::Builder::new()
         .prefix(".cfy-ap-requirements.")
@@ -376,7 +388,7 @@ pub fn hide_credentials(
                 .with("the directory the venv is made in must be writable")
         })?;
     args.push("-r".into());
-    args.push(super::root::inside_path(file.to_path_buf()).into());
+    args.push(sandbox.inside_path(file.to_path_buf()).into());
     Ok(Hidden {
         options: kept,
         requirements: args,
@@ -397,6 +409,7 @@ pub fn wrap(msg: String, e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::hide_credentials;
+    use crate::agent::sandbox::Sandbox;
     use std::os::unix::fs::PermissionsExt;
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -416,7 +429,7 @@ mod tests {
             "--index-url=https://h/simple?token=T",
         ]);
         let reqs = s(&["celery==3.1.17", "x @ https://h/x.whl?token=T2", "/src/y"]);
-        let hidden = hide_credentials(&options, &reqs, &venv).unwrap();
+        let hidden = hide_credentials(&options, &reqs, &venv, &Sandbox::host()).unwrap();
         assert_eq!(hidden.options, s(&["--no-index", "-f", "/wheels"]));
         assert_eq!(hidden.requirements[..2], ["celery==3.1.17", "/src/y"]);
         assert_eq!(hidden.requirements[2], "-r");
@@ -432,7 +445,7 @@ mod tests {
         assert!(!file.exists());
 
         // Without credentials: everything as it was, no file.
-        let plain = hide_credentials(&options[..3], &reqs[..1], &venv).unwrap();
+        let plain = hide_credentials(&options[..3], &reqs[..1], &venv, &Sandbox::host()).unwrap();
         assert_eq!(plain.options, options[..3]);
         assert_eq!(plain.requirements, ["celery==3.1.17"]);
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);

@@ -11,7 +11,7 @@ mod pip;
 mod pyc_cache;
 pub mod python;
 pub mod relocate;
-mod root;
+mod sandbox;
 mod scrub;
 mod seed;
 mod uv;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::plan::Plan;
 use crate::util::atomic::check_writable;
+use sandbox::Sandbox;
 use std::path::{Path, PathBuf};
 
 /// What a successful build produced.
@@ -91,15 +92,15 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     {
         log.warn(said);
     }
-    // With a root: commands run inside it, files land in its overlay (root.rs);
-    // `venv` is where the venv's files are on the host.
-    let _session = root::Session::start(plan, log)?;
-    let venv = root::host_path(&plan.venv);
+    // With a root: commands run inside it, files land in its overlay
+    // (sandbox.rs); `venv` is where the venv's files are on the host.
+    let sandbox = Sandbox::start(plan, log)?;
+    let venv = sandbox.host_path(&plan.venv);
     // The installer depends on the interpreter, so this step's line is printed
     // when both are known.
     let started = std::time::Instant::now();
-    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), log)?;
-    let (mut installer, why) = install::select(plan, &interpreter, log)?;
+    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), &sandbox, log)?;
+    let (mut installer, why) = install::select(plan, &interpreter, &sandbox, log)?;
     log.done(
         &format!(
             "checked python {} ({}), installer {} ({why})",
@@ -110,7 +111,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         started,
     );
     if plan.venv_on_host().exists() {
-        root::remove_venv(plan, log)?;
+        sandbox::remove_venv(plan, &sandbox, log)?;
     }
     let mut guard = VenvGuard {
         path: &venv,
@@ -161,7 +162,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     }
     guard.armed = false;
     if plan.keep_venv && plan.root.is_some() {
-        let kept = root::keep_in_root(plan, &venv)?;
+        let kept = sandbox::keep_in_root(plan, &venv)?;
         log.info(&format!("kept virtualenv {} in the root", kept.display()));
     } else if plan.keep_venv {
         log.info(&format!("kept virtualenv {}", plan.venv.display()));
@@ -188,6 +189,7 @@ pub fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'sta
     match python::probe(
         &plan.python,
         plan.virtualenv_path.as_deref(),
+        &Sandbox::host(),
         &Log::new(false, true),
     ) {
         Ok(i) if !bytecode::uses_cache(i.pyc.as_ref()) => {

@@ -1,6 +1,7 @@
 //! The base interpreter: what it is, and making the virtualenv with it.
 
 use super::command::{Run, run};
+use super::sandbox::Sandbox;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
@@ -116,12 +117,18 @@ except Exception:
 "#;
 
 /// What `python` is; `virtualenv_path` is where to look for virtualenv first.
-pub fn probe(python: &Path, virtualenv_path: Option<&Path>, log: &Log) -> Result<Interpreter> {
+pub fn probe(
+    python: &Path,
+    virtualenv_path: Option<&Path>,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<Interpreter> {
     let out = run(
         with_virtualenv_path(
             Run::new(python).arg("-c").arg_shown_as(PROBE, "<probe>"),
             virtualenv_path,
         ),
+        sandbox,
         log,
     )
     .map_err(|e| {
@@ -167,8 +174,14 @@ pub fn probe(python: &Path, virtualenv_path: Option<&Path>, log: &Log) -> Result
     })
 }
 
-pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &Log) -> Result<()> {
-    create_parent(venv)?;
+pub fn create_venv(
+    python: &Path,
+    interpreter: &Interpreter,
+    venv: &Path,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<()> {
+    create_parent(venv, sandbox)?;
     let module = match interpreter.tool {
         VenvTool::Venv => "venv",
         VenvTool::Virtualenv => "virtualenv",
@@ -178,7 +191,7 @@ pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &
         VenvTool::Virtualenv => with_virtualenv_path(cmd, interpreter.virtualenv_path.as_deref()),
         VenvTool::Venv => cmd,
     };
-    run(cmd, log).map_err(|e| {
+    run(cmd, sandbox, log).map_err(|e| {
         super::install::wrap(
             format!(
                 "creating the virtualenv {} with {} -m {module} failed",
@@ -192,12 +205,18 @@ pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &
 }
 
 /// `python -m venv --without-pip`: the seed packages come with the modules (see `seed`).
-pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<()> {
-    create_parent(venv)?;
+pub fn create_venv_without_pip(
+    python: &Path,
+    venv: &Path,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<()> {
+    create_parent(venv, sandbox)?;
     run(
         Run::new(python)
             .args(["-m", "venv", "--without-pip"])
             .arg(venv),
+        sandbox,
         log,
     )
     .map_err(|e| {
@@ -215,8 +234,8 @@ pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<
 
 /// Create the directory the virtualenv goes into (in a `--root` build: in the
 /// root's overlay on the host).
-pub fn create_parent(venv: &Path) -> Result<()> {
-    if let Some(parent) = super::root::host_path(venv).parent() {
+pub fn create_parent(venv: &Path, sandbox: &Sandbox) -> Result<()> {
+    if let Some(parent) = sandbox.host_path(venv).parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"

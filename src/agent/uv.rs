@@ -13,14 +13,15 @@
 use super::command::{Run, run};
 use super::install::{Installer, wrap};
 use super::python::Interpreter;
+use super::sandbox::Sandbox;
 use super::seed::Seeds;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
 
 /// `uv --version` → `0.13.9`.
-pub fn version(uv: &Path, log: &Log) -> Result<String> {
-    let out = run(Run::new(uv).arg("--version"), log).map_err(|e| {
+pub fn version(uv: &Path, sandbox: &Sandbox, log: &Log) -> Result<String> {
+    let out = run(Run::new(uv).arg("--version"), sandbox, log).map_err(|e| {
         Error::config(format!("uv at {} does not run", uv.display()))
             .with(e.message)
             .with("install it with `pip install uv`, or set uv_path to a working uv")
@@ -38,10 +39,18 @@ pub struct Uv {
     seeds: Option<Seeds>,
     /// Set for every uv run (the CA bundle variable uv reads, see `ca`).
     env: Option<(&'static str, std::ffi::OsString)>,
+    /// Where uv runs (the host: `install::select` takes no uv for a `--root` build).
+    sandbox: Sandbox,
 }
 
 impl Uv {
-    pub fn new(exe: PathBuf, version: String, options: Vec<String>, cache: Option<PathBuf>) -> Uv {
+    pub fn new(
+        exe: PathBuf,
+        version: String,
+        options: Vec<String>,
+        cache: Option<PathBuf>,
+        sandbox: Sandbox,
+    ) -> Uv {
         Uv {
             exe,
             version,
@@ -50,6 +59,7 @@ impl Uv {
             venv: PathBuf::new(),
             seeds: None,
             env: None,
+            sandbox,
         }
     }
 
@@ -82,11 +92,11 @@ impl Installer for Uv {
         venv: &Path,
         log: &Log,
     ) -> Result<Vec<String>> {
-        super::python::create_parent(venv)?;
+        super::python::create_parent(venv, &self.sandbox)?;
         self.venv = venv.to_path_buf();
         // The interpreter's own pip/setuptools wheels, installed with the modules;
         // without them, uv seeds pip/setuptools/wheel from the index.
-        self.seeds = super::seed::find(interpreter, log);
+        self.seeds = super::seed::find(interpreter, &self.sandbox, log);
         let mut cmd = self
             .command(&["venv", "--quiet", "--no-project"])
             .arg("--python")
@@ -94,7 +104,7 @@ impl Installer for Uv {
         if self.seeds.is_none() {
             cmd = cmd.arg("--seed").args(&self.options);
         }
-        run(cmd.arg(venv), log).map_err(|e| {
+        run(cmd.arg(venv), &self.sandbox, log).map_err(|e| {
             wrap(
                 format!("creating the virtualenv {} with uv failed", venv.display()),
                 e,
@@ -110,12 +120,17 @@ impl Installer for Uv {
     fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
         // A `--root` build copies: its venv lives in an overlay (uv never runs
         // inside a root today, see `install::select`; this keeps it safe if it does).
-        let link = if super::root::active() {
+        let link = if self.sandbox.in_root() {
             "copy"
         } else {
             "hardlink"
         };
-        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
+        let hidden = super::install::hide_credentials(
+            &self.options,
+            requirements,
+            &self.venv,
+            &self.sandbox,
+        )?;
         let mut cmd = self
             .command(&["pip", "install", "--link-mode", link])
             .arg("--python")
@@ -125,8 +140,12 @@ impl Installer for Uv {
         if let Some(s) = &self.seeds {
             cmd = cmd.arg("--find-links").arg(&s.dir);
         }
-        run(cmd.args(&hidden.requirements), log)?;
+        run(cmd.args(&hidden.requirements), &self.sandbox, log)?;
         Ok(())
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     fn finish(&self, _log: &Log) -> Result<()> {

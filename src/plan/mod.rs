@@ -360,7 +360,7 @@ impl Plan {
     /// The venv's path as the host sees it: inside the root for `--root` builds.
     pub fn venv_on_host(&self) -> PathBuf {
         match &self.root {
-            Some(r) => r.host_path(&self.venv),
+            Some(r) => r.join(&self.venv),
             None => self.venv.clone(),
         }
     }

@@ -5,7 +5,7 @@
 //! [`paths`] resolves paths inside a root; [`binfmt`] tells whether a root of
 //! another architecture can run here. `pipeline::multi` makes one plan per root
 //! and runs them with one publish; the build commands themselves run through
-//! `agent::root` (a private mount namespace over an overlay of the root).
+//! `agent::sandbox` (a private mount namespace over an overlay of the root).
 
 pub mod binfmt;
 pub mod paths;
@@ -176,8 +176,9 @@ impl Root {
         Ok(self)
     }
 
-    /// The host path of a path inside the root (no links followed).
-    pub fn host_path(&self, inside: &Path) -> PathBuf {
+    /// Where a path inside the root is in the root's own directory (no links
+    /// followed). A build writes elsewhere: see `agent::sandbox::Sandbox::host_path`.
+    pub fn join(&self, inside: &Path) -> PathBuf {
         self.dir.join(inside.strip_prefix("/").unwrap_or(inside))
     }
 }
