@@ -57,7 +57,8 @@ pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// [`preflight`] but for the repositories' own checks: once per plan.
+/// Everything [`preflight`] refuses but the repositories' own checks: a run of
+/// several plans prepares each plan once, then checks the repositories once.
 fn prepare(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     crate::util::epoch::check()?;
     let outputs = plan.outputs();
@@ -118,8 +119,8 @@ fn prepare(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// The repositories' checks, once per run: `planned` (the agent debs of every
-/// plan) refused when taken, the keys loaded and tried.
+/// The repositories' checks: the debs `planned` (every plan's agent debs in a
+/// run of several) refused when taken, the keys loaded and tried.
 fn check_targets(targets: &Targets, planned: &[publish::Planned]) -> Result<()> {
     if let Some(opts) = &targets.apt {
         publish::check(opts, planned)?;
