@@ -3,17 +3,20 @@
 //! .deb or .rpm, and through apt and yum/dnf repositories.
 //!
 //! Data flows one way: [`config`] (schema, defaults, validation) → [`plan`] (what
-//! `--dry-run` prints; with the format-neutral [`package`] plan) → [`pipeline`],
-//! which runs [`agent`] (virtualenv, installer, validation, relocation) →
-//! [`archive`] (deterministic tar over the parallel gzip of [`codec`]) → one
-//! [`writers`] module per package format (deb, rpm, behind
-//! [`package::PackageWriter`]) → [`apt`] (apt repository) and [`yum`]
-//! (yum/dnf repository), siblings built on the repository kit [`repo`]
-//! (never importing each other). [`root`] runs one plan per build root (`--root`).
+//! `--dry-run` prints: the installer, the CA bundle and the bytecode cache resolved,
+//! a build [`root`] checked; with the format-neutral [`package`] plan) → [`pipeline`]
+//! (one plan per build root, where the packages are published, preflight once per
+//! plan), which runs [`agent`] (virtualenv, installer, validation, relocation; inside
+//! a root through its `Sandbox`) → [`archive`] (deterministic tar over the parallel
+//! gzip of [`codec`]) → one [`writers`] module per package format (deb, rpm, behind
+//! [`package::PackageWriter`]) → [`apt`] (apt repository) and [`yum`] (yum/dnf
+//! repository): siblings built on the repository kit [`repo`], never importing each
+//! other, beside the build side (of it they import only [`config`]).
 //! Shared below them:
 //! [`debian`] (deb822, versions, architectures, ar), [`openpgp`] (one key
 //! loader for apt and rpm signing) and [`util`] (atomic outputs, the one
-//! SOURCE_DATE_EPOCH policy, dates, redaction).
+//! SOURCE_DATE_EPOCH policy, dates, redaction, the `$PATH` lookup).
+//! `tests/layering.rs` fails on any cycle between these modules.
 
 pub mod agent;
 pub mod apt;
@@ -27,9 +30,6 @@ pub mod openpgp;
 pub mod package;
 pub mod pipeline;
 pub mod plan;
-/// The apt publisher's former name, for the build side (`pipeline`, `plan`,
-/// `root`) until it names [`apt`].
-pub use apt as publish;
 pub mod repo;
 pub mod root;
 pub mod util;

@@ -3,13 +3,19 @@
 //! writer (`crate::writers`) → publishing the deb into an apt repository
 //! (`publish:`) and the rpm into a yum repository (`publish.rpm_repo`).
 
+mod multi;
+mod targets;
+
+pub use multi::{Run, execute_all, plans};
+pub use targets::Targets;
+
 use crate::agent::{self, Outcome};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::package::{AgentInfo, Format, PackagePlan, Role, WriteJob, Written};
 use crate::plan::Plan;
 use crate::util::atomic;
-use crate::{publish, writers};
+use crate::{apt, writers};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -43,18 +49,27 @@ pub struct Job {
 
 /// Everything that can be refused, refused before any work: a bad
 /// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
-/// unwritable directories, unusable signing keys. Returns each package writer,
-/// prepared.
-pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
+/// unwritable directories, unusable signing keys, packages the repositories
+/// would refuse. Returns each package writer, prepared.
+pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
+    let jobs = prepare(plan, targets)?;
+    check_targets(targets, &planned_debs(&plan.packages))?;
+    Ok(jobs)
+}
+
+/// Everything [`preflight`] refuses but the repositories' own checks: a run of
+/// several plans prepares each plan once, then checks the repositories once.
+fn prepare(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     crate::util::epoch::check()?;
     let outputs = plan.outputs();
-    atomic::check_not_inputs(&outputs, &plan.inputs())?;
+    let mut inputs = plan.inputs();
+    inputs.extend(targets.inputs());
+    atomic::check_not_inputs(&outputs, &inputs)?;
     if plan.from_tar.is_none() {
         // The venv is deleted (`-f`, a failed build) and archived: nothing this
         // run writes may be in it, the repositories it publishes into included.
         let mut written = outputs.clone();
-        written.extend(plan.publish.iter().map(|p| p.repo.clone()));
-        written.extend(plan.yum_publish.iter().map(|p| p.repo.clone()));
+        written.extend(targets.repos());
         atomic::check_outside(&written, &plan.venv, "the venv")?;
     }
     // A common package that exists (another release's run wrote it into the same
@@ -101,13 +116,19 @@ pub fn preflight(plan: &Plan) -> Result<Vec<Job>> {
             });
         }
     }
-    if let Some(opts) = &plan.publish {
-        publish::check(opts, &planned_debs(&plan.packages))?;
+    Ok(jobs)
+}
+
+/// The repositories' checks: the debs `planned` (every plan's agent debs in a
+/// run of several) refused when taken, the keys loaded and tried.
+fn check_targets(targets: &Targets, planned: &[apt::Planned]) -> Result<()> {
+    if let Some(opts) = &targets.apt {
+        apt::check(opts, planned)?;
     }
-    if let Some(opts) = &plan.yum_publish {
+    if let Some(opts) = &targets.yum {
         crate::yum::check(opts)?;
     }
-    Ok(jobs)
+    Ok(())
 }
 
 /// Whether `dest` already holds the package `job` would write there (the common
@@ -156,7 +177,7 @@ fn already_written(
 /// version and architecture are taken. Not the common package: the repository
 /// may hold it already from another release's run, and the publish takes it
 /// again unchanged when its bytes are the same (it is stamped so that they are).
-pub fn planned_debs(packages: &[PackagePlan]) -> Vec<publish::Planned> {
+pub fn planned_debs(packages: &[PackagePlan]) -> Vec<apt::Planned> {
     packages
         .iter()
         .filter(|p| p.role == Role::Agent && p.formats().contains(&Format::Deb))
@@ -164,10 +185,16 @@ pub fn planned_debs(packages: &[PackagePlan]) -> Vec<publish::Planned> {
         .collect()
 }
 
-pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
+/// Run `plan`, publishing its packages into `targets`.
+pub fn execute(plan: &Plan, targets: &Targets, log: &Log) -> Result<Report> {
     // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
     crate::util::signals::install()?;
-    let jobs = preflight(plan)?;
+    let jobs = preflight(plan, targets)?;
+    build(plan, jobs, targets, log)
+}
+
+/// Run `plan` with the writers [`preflight`] prepared for it.
+fn build(plan: &Plan, jobs: Vec<Job>, targets: &Targets, log: &Log) -> Result<Report> {
     let mut report = Report::default();
     let agent = match &plan.from_tar {
         Some(tar) => AgentInfo::from_tar(tar),
@@ -225,19 +252,19 @@ pub fn execute(plan: &Plan, log: &Log) -> Result<Report> {
         ));
         report.packages.push((format, written.path));
     }
-    if let Some(opts) = &plan.publish {
+    if let Some(opts) = &targets.apt {
         let debs: Vec<PathBuf> = report.written(Format::Deb).cloned().collect();
         let summary = log.step(&format!("published into {}", opts.repo.display()), || {
-            publish::publish(opts, &debs, log)
+            apt::publish(opts, &debs, log)
         })?;
-        publish::report(&summary, log);
+        apt::report(&summary, log);
     }
-    if let Some(opts) = &plan.yum_publish {
+    if let Some(opts) = &targets.yum {
         let rpms: Vec<PathBuf> = report.written(Format::Rpm).cloned().collect();
         let summary = log.step(&format!("published into {}", opts.repo.display()), || {
             crate::yum::publish(opts, &rpms, log)
         })?;
-        publish::report(&summary, log);
+        apt::report(&summary, log);
     }
     Ok(report)
 }

@@ -34,6 +34,7 @@
 
 use super::pyc_cache::PycCache;
 use super::python::{Interpreter, PycId};
+use super::sandbox::Sandbox;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::io::Write;
@@ -135,24 +136,25 @@ pub fn compile(
     venv: &Path,
     interpreter: &Interpreter,
     cache: Option<&Path>,
+    sandbox: &Sandbox,
     log: &Log,
 ) -> Result<Compiled> {
     let pyc = interpreter.pyc.as_ref();
     let mut files: Vec<PathBuf> = Vec::new();
     // Listed where the files are (the host, or a root's overlay); named for the
     // venv's Python as it sees them.
-    for sp in super::dists::site_packages(&super::root::host_path(venv))? {
+    for sp in super::dists::site_packages(&sandbox.host_path(venv))? {
         let lib = crate::util::paths::parent_dir(&sp);
         for e in walkdir::WalkDir::new(&lib).sort_by_file_name() {
             let e = e.map_err(|e| Error::build(format!("reading {}: {e}", lib.display())))?;
             if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "py") {
-                files.push(super::root::inside_path(e.into_path()));
+                files.push(sandbox.inside_path(e.into_path()));
             }
         }
     }
     let checked = std::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty());
     if !(checked && interpreter.at_least(3, 7)) {
-        let set = set_mtimes(&files, crate::util::epoch::source_date_epoch()?)?;
+        let set = set_mtimes(&files, crate::util::epoch::source_date_epoch()?, sandbox)?;
         if set > 0 {
             log.detail(&format!(
                 "{set} sources given the mtime the tar stores (their timestamp .pyc hold it)"
@@ -161,7 +163,7 @@ pub fn compile(
     }
     let python = venv.join("bin/python");
     let Some(id) = pyc.filter(|p| uses_cache(Some(p))) else {
-        let failed = chunks(&python, COMPILE, &files, log)?;
+        let failed = chunks(&python, COMPILE, &files, sandbox, log)?;
         return Ok(Compiled {
             compiled: files.len() - failed,
             failed,
@@ -170,10 +172,10 @@ pub fn compile(
     };
     // A `--root` build compiles inside the root: no cache there.
     let cache = cache
-        .filter(|_| !super::root::active())
+        .filter(|_| !sandbox.in_root())
         .map(|dir| PycCache::new(dir, id, checked, COMPILE_PINNED));
     let Some(cache) = cache else {
-        let failed = chunks(&python, COMPILE_PINNED, &files, log)?;
+        let failed = chunks(&python, COMPILE_PINNED, &files, sandbox, log)?;
         return Ok(Compiled {
             compiled: files.len() - failed,
             failed,
@@ -183,7 +185,8 @@ pub fn compile(
     for why in &cache.skipped {
         log.detail(&format!("bytecode cache: skipped {why}"));
     }
-    let looked = crate::util::parallel::parallel_map(&files, |f| from_cache(&cache, f, id));
+    let looked =
+        crate::util::parallel::parallel_map(&files, |f| from_cache(&cache, f, id, sandbox));
     let mut misses: Vec<(PathBuf, String)> = Vec::new();
     for (f, r) in files.iter().zip(looked) {
         if let Some(key) = r? {
@@ -197,7 +200,7 @@ pub fn compile(
         cache.root().display()
     ));
     let todo: Vec<PathBuf> = misses.iter().map(|(f, _)| f.clone()).collect();
-    let failed = chunks(&python, COMPILE_PINNED, &todo, log)?;
+    let failed = chunks(&python, COMPILE_PINNED, &todo, sandbox, log)?;
     // One pack for every new entry (see `pyc_cache`).
     let fresh = crate::util::parallel::parallel_map(&misses, |(f, key)| {
         std::fs::read(pyc_path(f, id)).map(|pyc| (key.clone(), pyc))
@@ -224,10 +227,8 @@ pub fn compile(
 /// Give each of `files` the mtime the tar will store for it
 /// (`archive::member_mtime`); how many changed. A file hard-linked elsewhere
 /// (uv's cache) is replaced by a copy, never changed in place.
-fn set_mtimes(files: &[PathBuf], clamp: Option<u64>) -> Result<usize> {
-    // Host paths made here: a root's mapping belongs to this thread, not to
-    // the pool's.
-    let hosts: Vec<PathBuf> = files.iter().map(|f| super::root::host_path(f)).collect();
+fn set_mtimes(files: &[PathBuf], clamp: Option<u64>, sandbox: &Sandbox) -> Result<usize> {
+    let hosts: Vec<PathBuf> = files.iter().map(|f| sandbox.host_path(f)).collect();
     let set = crate::util::parallel::parallel_map(&hosts, |host| -> Result<bool> {
         let meta = std::fs::symlink_metadata(host).ctx("reading", host)?;
         let stored = crate::archive::member_mtime(meta.mtime(), clamp);
@@ -254,15 +255,20 @@ fn set_mtimes(files: &[PathBuf], clamp: Option<u64>) -> Result<usize> {
 
 /// Write `file`'s `.pyc` from the cache, as the compiling script would have
 /// (same path, same mode); None on a hit, else the key to store it under.
-fn from_cache(cache: &PycCache, file: &Path, id: &PycId) -> Result<Option<String>> {
-    let host = super::root::host_path(file);
+fn from_cache(
+    cache: &PycCache,
+    file: &Path,
+    id: &PycId,
+    sandbox: &Sandbox,
+) -> Result<Option<String>> {
+    let host = sandbox.host_path(file);
     let source = std::fs::read(&host).ctx("reading", &host)?;
     let meta = std::fs::metadata(&host).ctx("reading", &host)?;
     let key = cache.key(file, &source);
     let Some(pyc) = cache.load(&key, (meta.mtime() as u32, meta.size() as u32)) else {
         return Ok(Some(key));
     };
-    let dest = super::root::host_path(&pyc_path(file, id));
+    let dest = sandbox.host_path(&pyc_path(file, id));
     let dir = crate::util::paths::parent_dir(&dest);
     std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
     // A new file renamed into place, as the compiling script does: an existing
@@ -300,7 +306,13 @@ fn pyc_path(file: &Path, id: &PycId) -> PathBuf {
 }
 
 /// Compile `files` with `script` in `CHUNKS` fixed chunks; how many failed.
-fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<usize> {
+fn chunks(
+    python: &Path,
+    script: &str,
+    files: &[PathBuf],
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<usize> {
     if files.is_empty() {
         return Ok(0);
     }
@@ -313,7 +325,7 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
     ));
     let mut children = Vec::new();
     // Inside a `--root` every process mounts the root's one overlay: one at a time.
-    let sequential = super::root::active();
+    let sequential = sandbox.in_root();
     let mut failed = Ok(0);
     let mut add = |r: Result<usize>| match (&mut failed, r) {
         (Ok(n), Ok(m)) => *n += m,
@@ -321,8 +333,8 @@ fn chunks(python: &Path, script: &str, files: &[PathBuf], log: &Log) -> Result<u
         _ => {}
     };
     for chunk in files.chunks(size) {
-        // In a `--root` build the interpreter runs inside the root (root.rs).
-        let (program, args) = super::root::wrap(
+        // In a `--root` build the interpreter runs inside the root (sandbox.rs).
+        let (program, args) = sandbox.wrap(
             &python.as_os_str().to_owned(),
             &["-c".into(), script.into()],
         );
@@ -429,7 +441,14 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let (python, sp) = venv_with_pth(t.path());
         let log = Log::new(false, true);
-        let failed = chunks(&python, COMPILE, &[sp.join("mod.py")], &log).unwrap();
+        let failed = chunks(
+            &python,
+            COMPILE,
+            &[sp.join("mod.py")],
+            &Sandbox::host(),
+            &log,
+        )
+        .unwrap();
         assert_eq!(failed, 0);
         let cache: Vec<String> = std::fs::read_dir(sp.join("__pycache__"))
             .unwrap()

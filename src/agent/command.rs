@@ -3,6 +3,7 @@
 //! redacted too (pip and uv print index and download URLs as given), otherwise
 //! it is captured and its tail is shown when the command fails.
 
+use super::sandbox::Sandbox;
 use crate::error::Error;
 use crate::log::Log;
 use crate::util::redact::redact;
@@ -93,10 +94,10 @@ pub fn last_words(e: &Error) -> Option<&str> {
 }
 
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
-pub fn run(cmd: Run, log: &Log) -> Result<String, Error> {
+pub fn run(cmd: Run, sandbox: &Sandbox, log: &Log) -> Result<String, Error> {
     log.detail(&format!("$ {}", cmd.display()));
-    // In a `--root` build the command runs inside the root (root.rs).
-    let (program, args) = super::root::wrap(&cmd.program, &cmd.args);
+    // In a `--root` build the command runs inside the root (sandbox.rs).
+    let (program, args) = sandbox.wrap(&cmd.program, &cmd.args);
     let mut command = Command::new(&program);
     command
         .args(&args)

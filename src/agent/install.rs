@@ -14,13 +14,14 @@ use super::failure::{self, Cause};
 use super::manager::ManagerTree;
 use super::pip::Pip;
 use super::python::Interpreter;
+use super::sandbox::Sandbox;
 use super::uv::{self, Uv};
 use crate::config::InstallerChoice;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::plan::{Plan, Spec};
 use crate::util::redact::redact;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One tool that makes the virtualenv and installs into it.
 pub trait Installer {
@@ -42,95 +43,11 @@ pub trait Installer {
         Ok(())
     }
     fn venv(&self) -> &Path;
+    /// Where it runs (in the root of a `--root` build).
+    fn sandbox(&self) -> &Sandbox;
     /// Every distribution in the virtualenv.
     fn installed(&self) -> Result<Vec<Dist>> {
-        dists::scan(&super::root::host_path(self.venv()))
-    }
-}
-
-/// The installer part of the plan (config `installer`, `uv_path`, `cache_dir`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallerPlan {
-    pub choice: InstallerChoice,
-    /// uv, when found (`uv_path`, else PATH).
-    pub uv: Option<PathBuf>,
-    /// Why `auto` cannot use uv whatever the Python (not found, pip_options).
-    pub no_uv: Option<String>,
-    pub cache_dir: Option<PathBuf>,
-    /// The CA bundle variables set on the host (checked readable).
-    pub ca: super::ca::Trust,
-}
-
-impl InstallerPlan {
-    /// Refuses (exit 2) an explicit `uv` that is missing or cannot take the
-    /// pip_options, and a cache inside the virtualenv, before any work.
-    pub fn resolve(
-        choice: InstallerChoice,
-        uv_path: Option<&Path>,
-        cache_dir: Option<PathBuf>,
-        pip_options: &[String],
-        venv: &Path,
-        ca: super::ca::Trust,
-    ) -> Result<InstallerPlan> {
-        if let Some(c) = &cache_dir
-            && (c.starts_with(venv) || venv.starts_with(c))
-        {
-            return Err(Error::config(format!(
-                "cache_dir {} and the venv {} must not contain each other: the cache would leak into the agent",
-                c.display(),
-                venv.display()
-            )));
-        }
-        let uv = if choice == InstallerChoice::Pip {
-            None
-        } else {
-            uv::locate(uv_path)
-        };
-        let options = uv::translate_options(pip_options);
-        let no_uv = match (&uv, &options) {
-            (None, _) => Some(match uv_path {
-                Some(p) => format!("uv not found at {} (uv_path)", p.display()),
-                None => "uv not found on PATH".to_string(),
-            }),
-            (_, Err(opt)) => Some(format!("pip_options has {opt}, which uv does not take")),
-            _ => None,
-        };
-        if choice == InstallerChoice::Uv {
-            if uv.is_none() {
-                return Err(Error::config(format!(
-                    "installer: uv, but {}",
-                    no_uv.unwrap_or_default()
-                ))
-                .with("install it with `pip install uv` (or see https://docs.astral.sh/uv/), set uv_path, or use installer: pip"));
-            }
-            if let Err(opt) = options {
-                return Err(Error::config(format!(
-                    "installer: uv does not take the pip option {opt} (pip_options)"
-                ))
-                .with("uv takes --index-url, --extra-index-url, --find-links and --no-index; use installer: pip for other options"));
-            }
-        }
-        Ok(InstallerPlan {
-            choice,
-            uv,
-            no_uv,
-            cache_dir,
-            ca,
-        })
-    }
-
-    /// For `--dry-run`.
-    pub fn describe(&self) -> String {
-        match (self.choice, &self.uv, &self.no_uv) {
-            (InstallerChoice::Pip, ..) => "pip".into(),
-            (InstallerChoice::Uv, Some(uv), _) => format!("uv ({})", uv.display()),
-            (InstallerChoice::Auto, _, Some(why)) => format!("auto: pip ({why})"),
-            (_, Some(uv), _) => format!(
-                "auto: uv ({}) for Python 3.7 and later, else pip",
-                uv.display()
-            ),
-            _ => self.choice.name().into(),
-        }
+        dists::scan(&self.sandbox().host_path(self.venv()))
     }
 }
 
@@ -138,13 +55,17 @@ impl InstallerPlan {
 pub fn select(
     plan: &Plan,
     interpreter: &Interpreter,
+    sandbox: &Sandbox,
     log: &Log,
 ) -> Result<(Box<dyn Installer>, String)> {
     let ip = &plan.installer;
     let uv_supports = interpreter.at_least(3, 7);
     let pip = |why: String| -> (Box<dyn Installer>, String) {
         (
-            Box::new(Pip::new(&plan.pip_options, ip.cache_dir.clone()).with_env(ip.ca.pip_env())),
+            Box::new(
+                Pip::new(&plan.pip_options, ip.cache_dir.clone(), sandbox.clone())
+                    .with_env(ip.ca.pip_env()),
+            ),
             why,
         )
     };
@@ -180,15 +101,16 @@ pub fn select(
         },
     };
     let exe = ip.uv.clone().expect("uv located when usable");
-    let version = match uv::version(&exe, log) {
+    let version = match uv::version(&exe, sandbox, log) {
         Ok(v) => v,
         Err(e) if ip.choice == InstallerChoice::Auto => {
             return Ok(pip(format!("auto: {}", e.message)));
         }
         Err(e) => return Err(e),
     };
-    let options = uv::translate_options(&plan.pip_options).unwrap_or_default();
-    let uv = Uv::new(exe, version, options, ip.cache_dir.clone()).with_env(ip.ca.uv_env());
+    let options = crate::plan::installer::translate_options(&plan.pip_options).unwrap_or_default();
+    let uv = Uv::new(exe, version, options, ip.cache_dir.clone(), sandbox.clone())
+        .with_env(ip.ca.uv_env());
     Ok((Box::new(uv), use_uv))
 }
 
@@ -205,7 +127,7 @@ pub fn install_modules(
         Some(src) => Some(log.step(
             &format!("fetched the cloudify-manager source {}", redact(src)),
             || {
-                let work = super::manager_work_dir(&super::root::host_path(&plan.venv));
+                let work = super::manager_work_dir(&installer.sandbox().host_path(&plan.venv));
                 ManagerTree::fetch(src, &work, log)
             },
         )?),
@@ -217,7 +139,9 @@ pub fn install_modules(
             Spec::Pip(s) => s.clone(),
             Spec::Manager(sub) => {
                 let tree = manager.as_ref().expect("manager source planned");
-                super::root::inside_path(tree.module_dir(&m.key, sub)?)
+                installer
+                    .sandbox()
+                    .inside_path(tree.module_dir(&m.key, sub)?)
                     .display()
                     .to_string()
             }
@@ -243,6 +167,7 @@ pub fn install_modules(
             installer.venv(),
             interpreter,
             plan.bytecode_cache.as_deref().ok(),
+            installer.sandbox(),
             log,
         )
     })?;
@@ -407,6 +332,7 @@ pub fn hide_credentials(
     options: &[String],
     requirements: &[String],
     venv: &Path,
+    sandbox: &Sandbox,
 ) -> Result<Hidden> {
     let secret = |v: &str| redact(v) != v;
     let mut lines: Vec<String> = Vec::new();
@@ -447,7 +373,7 @@ pub fn hide_credentials(
             _file: None,
         });
     }
-    let dir = crate::util::paths::parent_dir(&super::root::host_path(venv));
+    let dir = crate::util::paths::parent_dir(&sandbox.host_path(venv));
     // tempfile creates it 0600.
     let file = tempfile::Builder::new()
         .prefix(".cfy-ap-requirements.")
@@ -462,7 +388,7 @@ pub fn hide_credentials(
                 .with("the directory the venv is made in must be writable")
         })?;
     args.push("-r".into());
-    args.push(super::root::inside_path(file.to_path_buf()).into());
+    args.push(sandbox.inside_path(file.to_path_buf()).into());
     Ok(Hidden {
         options: kept,
         requirements: args,
@@ -483,6 +409,7 @@ pub fn wrap(msg: String, e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::hide_credentials;
+    use crate::agent::sandbox::Sandbox;
     use std::os::unix::fs::PermissionsExt;
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -502,7 +429,7 @@ mod tests {
             "--index-url=https://h/simple?token=T",
         ]);
         let reqs = s(&["celery==3.1.17", "x @ https://h/x.whl?token=T2", "/src/y"]);
-        let hidden = hide_credentials(&options, &reqs, &venv).unwrap();
+        let hidden = hide_credentials(&options, &reqs, &venv, &Sandbox::host()).unwrap();
         assert_eq!(hidden.options, s(&["--no-index", "-f", "/wheels"]));
         assert_eq!(hidden.requirements[..2], ["celery==3.1.17", "/src/y"]);
         assert_eq!(hidden.requirements[2], "-r");
@@ -518,7 +445,7 @@ mod tests {
         assert!(!file.exists());
 
         // Without credentials: everything as it was, no file.
-        let plain = hide_credentials(&options[..3], &reqs[..1], &venv).unwrap();
+        let plain = hide_credentials(&options[..3], &reqs[..1], &venv, &Sandbox::host()).unwrap();
         assert_eq!(plain.options, options[..3]);
         assert_eq!(plain.requirements, ["celery==3.1.17"]);
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);

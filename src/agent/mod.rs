@@ -2,7 +2,6 @@
 //! scrubbed (`scrub`) → tar.gz → cleanup.
 
 mod bytecode;
-pub mod ca;
 mod command;
 pub mod dists;
 mod failure;
@@ -12,7 +11,7 @@ mod pip;
 mod pyc_cache;
 pub mod python;
 pub mod relocate;
-mod root;
+mod sandbox;
 mod scrub;
 mod seed;
 mod uv;
@@ -22,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::plan::Plan;
 use crate::util::atomic::check_writable;
+use sandbox::Sandbox;
 use std::path::{Path, PathBuf};
 
 /// What a successful build produced.
@@ -37,7 +37,7 @@ pub struct Outcome {
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
 pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
-    let venv = crate::root::venv_on_host(plan);
+    let venv = plan.venv_on_host();
     if plan.from_tar.is_none()
         && let Ok(meta) = std::fs::symlink_metadata(&venv)
         && !meta.is_dir()
@@ -92,15 +92,15 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     {
         log.warn(said);
     }
-    // With a root: commands run inside it, files land in its overlay (root.rs);
-    // `venv` is where the venv's files are on the host.
-    let _session = root::Session::start(plan, log)?;
-    let venv = root::host_path(&plan.venv);
+    // With a root: commands run inside it, files land in its overlay
+    // (sandbox.rs); `venv` is where the venv's files are on the host.
+    let sandbox = Sandbox::start(plan, log)?;
+    let venv = sandbox.host_path(&plan.venv);
     // The installer depends on the interpreter, so this step's line is printed
     // when both are known.
     let started = std::time::Instant::now();
-    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), log)?;
-    let (mut installer, why) = install::select(plan, &interpreter, log)?;
+    let interpreter = python::probe(&plan.python, plan.virtualenv_path.as_deref(), &sandbox, log)?;
+    let (mut installer, why) = install::select(plan, &interpreter, &sandbox, log)?;
     log.done(
         &format!(
             "checked python {} ({}), installer {} ({why})",
@@ -110,8 +110,8 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
         ),
         started,
     );
-    if crate::root::venv_on_host(plan).exists() {
-        root::remove_venv(plan, log)?;
+    if plan.venv_on_host().exists() {
+        sandbox::remove_venv(plan, &sandbox, log)?;
     }
     let mut guard = VenvGuard {
         path: &venv,
@@ -162,7 +162,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     }
     guard.armed = false;
     if plan.keep_venv && plan.root.is_some() {
-        let kept = root::keep_in_root(plan, &venv)?;
+        let kept = sandbox::keep_in_root(plan, &venv)?;
         log.info(&format!("kept virtualenv {} in the root", kept.display()));
     } else if plan.keep_venv {
         log.info(&format!("kept virtualenv {}", plan.venv.display()));
@@ -178,23 +178,6 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     })
 }
 
-/// Where the bytecode cache is for `plan`'s `cache_dir` (None: no cache), or
-/// why there is none.
-pub fn bytecode_cache_location(
-    enabled: bool,
-    cache_dir: Option<&Path>,
-    venv: &Path,
-) -> std::result::Result<PathBuf, &'static str> {
-    if !enabled {
-        return Err("off");
-    }
-    let dir = pyc_cache::location(cache_dir).ok_or("off: no HOME or XDG_CACHE_HOME")?;
-    if dir.starts_with(venv) || venv.starts_with(&dir) {
-        return Err("off: it and the venv would contain each other");
-    }
-    Ok(dir)
-}
-
 /// The bytecode cache `--dry-run` names: the plan's, when the build would use
 /// it. Only CPython 3.7 to 3.10 does, so the interpreter is asked (its probe
 /// writes nothing); a `--root` build compiles inside the root, without it.
@@ -206,6 +189,7 @@ pub fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'sta
     match python::probe(
         &plan.python,
         plan.virtualenv_path.as_deref(),
+        &Sandbox::host(),
         &Log::new(false, true),
     ) {
         Ok(i) if !bytecode::uses_cache(i.pyc.as_ref()) => {

@@ -11,6 +11,7 @@
 use super::command::{Run, run};
 use super::install::Installer;
 use super::python::{self, Interpreter, VenvTool};
+use super::sandbox::Sandbox;
 use crate::error::Result;
 use crate::log::Log;
 use std::ffi::OsString;
@@ -27,10 +28,12 @@ pub struct Pip {
     version: Option<String>,
     /// Set for every pip run (the CA bundle variable pip reads, see `ca`).
     env: Option<(&'static str, OsString)>,
+    /// Where pip runs: in the root of a `--root` build.
+    sandbox: Sandbox,
 }
 
 impl Pip {
-    pub fn new(options: &[String], cache_dir: Option<PathBuf>) -> Pip {
+    pub fn new(options: &[String], cache_dir: Option<PathBuf>, sandbox: Sandbox) -> Pip {
         Pip {
             options: options.to_vec(),
             cache_dir,
@@ -39,6 +42,7 @@ impl Pip {
             seed_dir: None,
             version: None,
             env: None,
+            sandbox,
         }
     }
 
@@ -65,14 +69,14 @@ impl Installer for Pip {
     ) -> Result<Vec<String>> {
         self.venv = venv.to_path_buf();
         let seeds = match interpreter.tool {
-            VenvTool::Venv => super::seed::find(interpreter, log),
+            VenvTool::Venv => super::seed::find(interpreter, &self.sandbox, log),
             VenvTool::Virtualenv => None,
         };
         let Some(seeds) = seeds else {
-            python::create_venv(py, interpreter, venv, log)?;
+            python::create_venv(py, interpreter, venv, &self.sandbox, log)?;
             return Ok(Vec::new());
         };
-        python::create_venv_without_pip(py, venv, log)?;
+        python::create_venv_without_pip(py, venv, &self.sandbox, log)?;
         self.version = seeds.requirements[0]
             .strip_prefix("pip==")
             .map(str::to_string);
@@ -95,16 +99,25 @@ impl Installer for Pip {
         if let Some(c) = &self.cache_dir {
             cmd = cmd.arg("--cache-dir").arg(c);
         }
-        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
+        let hidden = super::install::hide_credentials(
+            &self.options,
+            requirements,
+            &self.venv,
+            &self.sandbox,
+        )?;
         cmd = cmd.args(&hidden.options);
         if let Some(d) = &self.seed_dir {
             cmd = cmd.arg("--find-links").arg(d);
         }
-        run(cmd.args(&hidden.requirements).stream(), log)?;
+        run(cmd.args(&hidden.requirements).stream(), &self.sandbox, log)?;
         Ok(())
     }
 
     fn venv(&self) -> &Path {
         &self.venv
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 }

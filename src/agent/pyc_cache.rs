@@ -20,7 +20,7 @@
 //! a temporary file and renamed, so concurrent builds never see half of one.
 //! When a build finds `MERGE_AT` packs or more, its pack takes every intact
 //! entry of those too and they are removed (a concurrent build that misses them
-//! only compiles). The cache lives outside the venv (see `location`): nothing
+//! only compiles). The cache lives outside the venv (see `plan::bytecode_cache`): nothing
 //! of it goes into the agent but the `.pyc` themselves.
 
 use super::python::PycId;
@@ -42,19 +42,6 @@ const MERGE_AT: usize = 16;
 /// build writes one. A build of the test fixtures' agent writes 614 entries in
 /// 5.8 MB (about 9.4 kB each): this is some 27,000 `.pyc`, over 40 such agents.
 pub const MAX_PACK: u64 = 256 << 20;
-
-/// Where the cache is: `<cache_dir>/cfy-ap-pyc` when `cache_dir` is set, else
-/// `$XDG_CACHE_HOME/cfy-ap/pyc`, else `~/.cache/cfy-ap/pyc`; None without a home.
-pub fn location(cache_dir: Option<&Path>) -> Option<PathBuf> {
-    if let Some(c) = cache_dir {
-        return Some(c.join("cfy-ap-pyc"));
-    }
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        Some(x) if Path::new(&x).is_absolute() => PathBuf::from(x),
-        _ => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
-    };
-    Some(base.join("cfy-ap").join("pyc"))
-}
 
 pub struct PycCache {
     root: PathBuf,
@@ -393,13 +380,5 @@ mod tests {
         let got = c.load(&k, (0x01020304, 9)).unwrap();
         assert_eq!(&got[8..16], &[4, 3, 2, 1, 9, 0, 0, 0]);
         assert_eq!(&got[16..], b"marshalled code");
-    }
-
-    #[test]
-    fn location_prefers_cache_dir_then_xdg_then_home() {
-        assert_eq!(
-            location(Some(Path::new("/c"))),
-            Some(PathBuf::from("/c/cfy-ap-pyc"))
-        );
     }
 }

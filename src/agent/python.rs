@@ -1,6 +1,7 @@
 //! The base interpreter: what it is, and making the virtualenv with it.
 
 use super::command::{Run, run};
+use super::sandbox::Sandbox;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
@@ -36,23 +37,6 @@ impl Interpreter {
             .collect();
         v.as_slice() >= [major, minor].as_slice()
     }
-}
-
-/// `virtualenv_path`, checked before any work: a directory holding the
-/// `virtualenv` package (or the single-file `virtualenv.py` of versions before 20).
-pub fn check_virtualenv_path(dir: &Path) -> Result<()> {
-    if dir.join("virtualenv/__main__.py").is_file() || dir.join("virtualenv.py").is_file() {
-        return Ok(());
-    }
-    Err(Error::config(format!(
-        "virtualenv_path {}: no virtualenv there ({} is missing)",
-        dir.display(),
-        dir.join("virtualenv/__main__.py").display()
-    ))
-    .with(format!(
-        "install it there without touching the interpreter: <python_path> -m pip install --target {} 'virtualenv<20.22' (20.22 dropped Python 2), or remove virtualenv_path to use the interpreter's own virtualenv",
-        dir.display()
-    )))
 }
 
 /// `run` with `virtualenv_path` first on `PYTHONPATH` (before any inherited one).
@@ -133,12 +117,18 @@ except Exception:
 "#;
 
 /// What `python` is; `virtualenv_path` is where to look for virtualenv first.
-pub fn probe(python: &Path, virtualenv_path: Option<&Path>, log: &Log) -> Result<Interpreter> {
+pub fn probe(
+    python: &Path,
+    virtualenv_path: Option<&Path>,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<Interpreter> {
     let out = run(
         with_virtualenv_path(
             Run::new(python).arg("-c").arg_shown_as(PROBE, "<probe>"),
             virtualenv_path,
         ),
+        sandbox,
         log,
     )
     .map_err(|e| {
@@ -184,8 +174,14 @@ pub fn probe(python: &Path, virtualenv_path: Option<&Path>, log: &Log) -> Result
     })
 }
 
-pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &Log) -> Result<()> {
-    create_parent(venv)?;
+pub fn create_venv(
+    python: &Path,
+    interpreter: &Interpreter,
+    venv: &Path,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<()> {
+    create_parent(venv, sandbox)?;
     let module = match interpreter.tool {
         VenvTool::Venv => "venv",
         VenvTool::Virtualenv => "virtualenv",
@@ -195,7 +191,7 @@ pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &
         VenvTool::Virtualenv => with_virtualenv_path(cmd, interpreter.virtualenv_path.as_deref()),
         VenvTool::Venv => cmd,
     };
-    run(cmd, log).map_err(|e| {
+    run(cmd, sandbox, log).map_err(|e| {
         super::install::wrap(
             format!(
                 "creating the virtualenv {} with {} -m {module} failed",
@@ -209,12 +205,18 @@ pub fn create_venv(python: &Path, interpreter: &Interpreter, venv: &Path, log: &
 }
 
 /// `python -m venv --without-pip`: the seed packages come with the modules (see `seed`).
-pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<()> {
-    create_parent(venv)?;
+pub fn create_venv_without_pip(
+    python: &Path,
+    venv: &Path,
+    sandbox: &Sandbox,
+    log: &Log,
+) -> Result<()> {
+    create_parent(venv, sandbox)?;
     run(
         Run::new(python)
             .args(["-m", "venv", "--without-pip"])
             .arg(venv),
+        sandbox,
         log,
     )
     .map_err(|e| {
@@ -232,8 +234,8 @@ pub fn create_venv_without_pip(python: &Path, venv: &Path, log: &Log) -> Result<
 
 /// Create the directory the virtualenv goes into (in a `--root` build: in the
 /// root's overlay on the host).
-pub fn create_parent(venv: &Path) -> Result<()> {
-    if let Some(parent) = super::root::host_path(venv).parent() {
+pub fn create_parent(venv: &Path, sandbox: &Sandbox) -> Result<()> {
+    if let Some(parent) = sandbox.host_path(venv).parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 "run as a user who may write there (the default venv is under /cloudify), or set `venv` to a writable path such as cloudify/<agent>/env"

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 /// What was rewritten (names relative to `bin/`, sorted).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct Rewritten {
     pub scripts: Vec<String>,
     pub activate: Vec<String>,
     /// Files that name the venv but could not be rewritten: (name, why).
@@ -45,13 +45,13 @@ pub struct Report {
 }
 
 /// Rewrite the scripts in `<venv>/bin` to find the venv from their own location.
-pub fn make_relocatable(venv: &Path, log: &Log) -> Result<Report> {
+pub fn make_relocatable(venv: &Path, log: &Log) -> Result<Rewritten> {
     make_relocatable_at(venv, venv, log)
 }
 
 /// The same for a venv whose files are at `dir` while its scripts name it `venv`
 /// (a `--root` build: files on the host, paths as inside the root).
-pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Report> {
+pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Rewritten> {
     let bin = dir.join("bin");
     // The venv as pip may have spelled it: as given, and with symlinks resolved.
     let mut roots = vec![venv.display().to_string()];
@@ -67,7 +67,7 @@ pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Report>
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     names.sort();
-    let mut report = Report::default();
+    let mut report = Rewritten::default();
     for (name, path) in names {
         let meta = std::fs::symlink_metadata(&path).ctx("reading", &path)?;
         if !meta.file_type().is_file() {

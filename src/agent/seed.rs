@@ -9,6 +9,7 @@
 //! what `python -m venv` would have given it, with either installer.
 
 use super::python::Interpreter;
+use super::sandbox::Sandbox;
 use crate::log::Log;
 use std::path::{Path, PathBuf};
 
@@ -24,10 +25,10 @@ pub struct Seeds {
 
 /// The interpreter's seed wheels (found by the probe), or None when it has no
 /// usable pip wheel.
-pub fn find(interpreter: &Interpreter, log: &Log) -> Option<Seeds> {
+pub fn find(interpreter: &Interpreter, sandbox: &Sandbox, log: &Log) -> Option<Seeds> {
     // Inside a `--root` the wheel directory is the root's, not the host's: the
     // venv is made with ensurepip there instead.
-    if super::root::active() {
+    if sandbox.in_root() {
         return None;
     }
     let dir = interpreter.wheel_dir.as_deref()?;

@@ -13,62 +13,15 @@
 use super::command::{Run, run};
 use super::install::{Installer, wrap};
 use super::python::Interpreter;
+use super::sandbox::Sandbox;
 use super::seed::Seeds;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
 use std::path::{Path, PathBuf};
 
-/// The pip options uv understands, with whether each takes a value.
-const KNOWN: [(&str, bool); 6] = [
-    ("--index-url", true),
-    ("-i", true),
-    ("--extra-index-url", true),
-    ("--find-links", true),
-    ("-f", true),
-    ("--no-index", false),
-];
-
-/// `pip_options` as uv arguments; Err names the first option uv does not take.
-pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut it = options.iter();
-    while let Some(opt) = it.next() {
-        let (name, inline) = match opt.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
-            _ => (opt.as_str(), None),
-        };
-        let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == name) else {
-            return Err(opt.split('=').next().unwrap_or(opt).to_string());
-        };
-        let long = match name {
-            "-i" => "--index-url",
-            "-f" => "--find-links",
-            other => other,
-        };
-        out.push(long.to_string());
-        if takes_value {
-            match inline {
-                Some(v) => out.push(v.to_string()),
-                None => out.push(it.next().ok_or_else(|| name.to_string())?.clone()),
-            }
-        } else if inline.is_some() {
-            return Err(opt.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// `uv_path` when given, else `uv` on PATH.
-pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
-    match uv_path {
-        Some(p) => p.is_file().then(|| p.to_path_buf()),
-        None => crate::plan::find_on_path("uv"),
-    }
-}
-
 /// `uv --version` → `0.13.9`.
-pub fn version(uv: &Path, log: &Log) -> Result<String> {
-    let out = run(Run::new(uv).arg("--version"), log).map_err(|e| {
+pub fn version(uv: &Path, sandbox: &Sandbox, log: &Log) -> Result<String> {
+    let out = run(Run::new(uv).arg("--version"), sandbox, log).map_err(|e| {
         Error::config(format!("uv at {} does not run", uv.display()))
             .with(e.message)
             .with("install it with `pip install uv`, or set uv_path to a working uv")
@@ -86,10 +39,18 @@ pub struct Uv {
     seeds: Option<Seeds>,
     /// Set for every uv run (the CA bundle variable uv reads, see `ca`).
     env: Option<(&'static str, std::ffi::OsString)>,
+    /// Where uv runs (the host: `install::select` takes no uv for a `--root` build).
+    sandbox: Sandbox,
 }
 
 impl Uv {
-    pub fn new(exe: PathBuf, version: String, options: Vec<String>, cache: Option<PathBuf>) -> Uv {
+    pub fn new(
+        exe: PathBuf,
+        version: String,
+        options: Vec<String>,
+        cache: Option<PathBuf>,
+        sandbox: Sandbox,
+    ) -> Uv {
         Uv {
             exe,
             version,
@@ -98,6 +59,7 @@ impl Uv {
             venv: PathBuf::new(),
             seeds: None,
             env: None,
+            sandbox,
         }
     }
 
@@ -130,11 +92,11 @@ impl Installer for Uv {
         venv: &Path,
         log: &Log,
     ) -> Result<Vec<String>> {
-        super::python::create_parent(venv)?;
+        super::python::create_parent(venv, &self.sandbox)?;
         self.venv = venv.to_path_buf();
         // The interpreter's own pip/setuptools wheels, installed with the modules;
         // without them, uv seeds pip/setuptools/wheel from the index.
-        self.seeds = super::seed::find(interpreter, log);
+        self.seeds = super::seed::find(interpreter, &self.sandbox, log);
         let mut cmd = self
             .command(&["venv", "--quiet", "--no-project"])
             .arg("--python")
@@ -142,7 +104,7 @@ impl Installer for Uv {
         if self.seeds.is_none() {
             cmd = cmd.arg("--seed").args(&self.options);
         }
-        run(cmd.arg(venv), log).map_err(|e| {
+        run(cmd.arg(venv), &self.sandbox, log).map_err(|e| {
             wrap(
                 format!("creating the virtualenv {} with uv failed", venv.display()),
                 e,
@@ -158,12 +120,17 @@ impl Installer for Uv {
     fn install(&self, requirements: &[String], log: &Log) -> Result<()> {
         // A `--root` build copies: its venv lives in an overlay (uv never runs
         // inside a root today, see `install::select`; this keeps it safe if it does).
-        let link = if super::root::active() {
+        let link = if self.sandbox.in_root() {
             "copy"
         } else {
             "hardlink"
         };
-        let hidden = super::install::hide_credentials(&self.options, requirements, &self.venv)?;
+        let hidden = super::install::hide_credentials(
+            &self.options,
+            requirements,
+            &self.venv,
+            &self.sandbox,
+        )?;
         let mut cmd = self
             .command(&["pip", "install", "--link-mode", link])
             .arg("--python")
@@ -173,8 +140,12 @@ impl Installer for Uv {
         if let Some(s) = &self.seeds {
             cmd = cmd.arg("--find-links").arg(&s.dir);
         }
-        run(cmd.args(&hidden.requirements), log)?;
+        run(cmd.args(&hidden.requirements), &self.sandbox, log)?;
         Ok(())
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     fn finish(&self, _log: &Log) -> Result<()> {
@@ -234,41 +205,5 @@ fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::translate_options;
-
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn known_options_pass_unknown_are_named() {
-        assert_eq!(
-            translate_options(&s(&["--no-index", "-f", "/w", "--index-url=https://h/s"])).unwrap(),
-            s(&[
-                "--no-index",
-                "--find-links",
-                "/w",
-                "--index-url",
-                "https://h/s"
-            ])
-        );
-        assert_eq!(
-            translate_options(&s(&["--extra-index-url", "u", "-i", "v"])).unwrap(),
-            s(&["--extra-index-url", "u", "--index-url", "v"])
-        );
-        assert_eq!(
-            translate_options(&s(&["--no-index", "--trusted-host", "h"])).unwrap_err(),
-            "--trusted-host"
-        );
-        assert_eq!(translate_options(&s(&["--pre=1"])).unwrap_err(), "--pre");
-        assert_eq!(
-            translate_options(&s(&["--find-links"])).unwrap_err(),
-            "--find-links"
-        );
     }
 }

@@ -143,7 +143,7 @@ pub struct ArchiveArgs {
     #[arg(long, value_name = "PATH")]
     pub prefix: Option<String>,
     /// gzip level 1-9
-    #[arg(long, default_value_t = agent_packager::plan::DEFAULT_TAR_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
+    #[arg(long, default_value_t = agent_packager::config::DEFAULT_TAR_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub level: u32,
     /// Keep setuid/setgid bits of files not owned by root (members are stored as
     /// root:root, so by default those bits are cleared, with a warning)

@@ -16,20 +16,22 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
     // One plan, or one per build root (`--root`, `build_roots:`).
-    let plans = agent_packager::root::plans(&config, &options, writers::ALL)?;
+    let run = agent_packager::pipeline::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
-        let texts: Vec<String> = plans
+        let publish = run.targets.lines();
+        let texts: Vec<String> = run
+            .plans
             .into_iter()
             .map(|mut plan| {
                 if plan.from_tar.is_none() {
                     plan.bytecode_cache = agent_packager::agent::dry_run_bytecode_cache(&plan);
                 }
-                plan.to_string()
+                plan.describe(&publish).to_string()
             })
             .collect();
         return print(format!("{}\n", texts.join("\n\n")).as_bytes());
     }
-    agent_packager::root::execute_all(&plans, log)?;
+    agent_packager::pipeline::execute_all(&run, log)?;
     Ok(())
 }
 

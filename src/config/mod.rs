@@ -17,6 +17,9 @@ use crate::util::input::{MAX_CONFIG, read_bounded};
 use crate::util::redact::redact;
 use std::path::Path;
 
+/// `tar_compression_level` when the config has none (and `archive --level`'s default).
+pub const DEFAULT_TAR_LEVEL: u32 = 6;
+
 /// Read and parse a config file. Errors name `file:line:col` and show the line.
 pub fn load_file(path: &Path) -> Result<Config> {
     if !path.exists() {

@@ -3,17 +3,20 @@
 //! pipeline executes it.
 
 mod arch;
+pub mod bytecode_cache;
+pub mod ca;
 mod display;
+pub mod installer;
 mod modules;
 mod paths;
+mod root_ca;
 
-pub use paths::{agent_name, find_on_path, tar_prefix};
+pub use paths::{agent_name, tar_prefix};
 
 use crate::config::modules::DEFAULT_MANAGER_SOURCE;
 use crate::config::{Config, detect};
 use crate::error::{Error, Result};
 use crate::package::{Format, PackagePlan, PackageWriter};
-use crate::publish::PublishOptions;
 use crate::util::paths::{normalize, parent_dir};
 pub(crate) use modules::module_list;
 use paths::resolve_python;
@@ -67,7 +70,7 @@ pub struct Plan {
     pub manager_source: Option<String>,
     pub pip_options: Vec<String>,
     /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
-    pub installer: crate::agent::install::InstallerPlan,
+    pub installer: installer::InstallerPlan,
     /// `virtualenv_path`: where `python -m virtualenv` finds virtualenv first.
     pub virtualenv_path: Option<PathBuf>,
     /// The bytecode cache (`bytecode_cache`, `--no-bytecode-cache`), or why none.
@@ -85,10 +88,6 @@ pub struct Plan {
     /// The manager packages: the agent's, then its distribution's common one
     /// (empty without a package format).
     pub packages: Vec<PackagePlan>,
-    /// The apt repository the deb goes into (config `publish:`, with `--format deb`).
-    pub publish: Option<PublishOptions>,
-    /// The yum repository the rpm goes into (config `publish.rpm_repo`, with `--format rpm`).
-    pub yum_publish: Option<crate::yum::YumOptions>,
     /// The config file read, if any (an input no output may overwrite).
     pub config_file: Option<PathBuf>,
     /// `--root DIR`: build inside that root filesystem (`python`, `venv` are paths in it).
@@ -111,7 +110,7 @@ pub struct Options {
     pub installer: Option<crate::config::InstallerChoice>,
     /// `--root` (repeatable): the roots to build in; empty: `build_roots:` or the host.
     pub roots: Vec<PathBuf>,
-    /// The one root this plan builds in (set per root by `root::plans`).
+    /// The one root this plan builds in (set per root by `pipeline::plans`).
     pub root: Option<PathBuf>,
 }
 
@@ -130,8 +129,6 @@ impl Default for Options {
         }
     }
 }
-
-pub const DEFAULT_TAR_LEVEL: u32 = 6;
 
 impl Plan {
     /// Resolve `cfg` with the command-line choices; `writers` are the package
@@ -246,7 +243,7 @@ impl Plan {
             Some(_) => crate::config::InstallerChoice::Pip,
             None => opts.installer.or(cfg.installer).unwrap_or_default(),
         };
-        let installer = crate::agent::install::InstallerPlan::resolve(
+        let installer = installer::InstallerPlan::resolve(
             choice,
             cfg.uv_path
                 .as_ref()
@@ -256,8 +253,8 @@ impl Plan {
             &pip_options,
             &venv,
             match opts.from_tar {
-                Some(_) => crate::agent::ca::Trust::default(),
-                None => crate::agent::ca::Trust::from_env(&cwd)?,
+                Some(_) => ca::Trust::default(),
+                None => ca::Trust::from_env(&cwd)?,
             },
         )?;
 
@@ -271,18 +268,20 @@ impl Plan {
             }
             (Some(p), None, None) => {
                 let dir = normalize(&cwd.join(p));
-                crate::agent::python::check_virtualenv_path(&dir)?;
+                paths::check_virtualenv_path(&dir)?;
                 Some(dir)
             }
         };
 
-        let bytecode_cache = crate::agent::bytecode_cache_location(
+        let bytecode_cache = bytecode_cache::resolve(
             opts.bytecode_cache && cfg.bytecode_cache != Some(false),
             installer.cache_dir.as_deref(),
             &venv,
         );
 
-        let tar_level = cfg.tar_compression_level.unwrap_or(DEFAULT_TAR_LEVEL);
+        let tar_level = cfg
+            .tar_compression_level
+            .unwrap_or(crate::config::DEFAULT_TAR_LEVEL);
         if !(1..=9).contains(&tar_level) {
             return Err(Error::config(format!(
                 "tar_compression_level must be between 1 and 9, got {tar_level}"
@@ -310,33 +309,17 @@ impl Plan {
             cwd: &cwd,
         })?;
 
-        // A `publish:` section publishes the deb this run builds; without
-        // `--format deb` there is nothing to publish and the section is unused.
-        // The repository lists the agent's architecture, so that its hosts'
-        // apt finds indices even when every package is `Architecture: all`.
-        let publish = match &cfg.publish {
-            Some(p)
-                if opts.formats.contains(&Format::Deb)
-                    && (p.repo.is_some() || p.rpm_repo.is_none()) =>
-            {
-                Some(
-                    PublishOptions::from_config(p, opts.force)?
-                        .listing([architecture.name.as_str()]),
-                )
-            }
-            _ => None,
-        };
-        let yum_publish = match &cfg.publish {
-            Some(p) if opts.formats.contains(&Format::Rpm) => {
-                crate::yum::YumOptions::from_config(p, opts.force)
-            }
-            _ => None,
-        };
-
         let pip_options = cfg.pip_options.clone().unwrap_or_default();
+        let pip_specs: Vec<&str> = modules
+            .iter()
+            .filter_map(|m| match &m.spec {
+                Spec::Pip(s) => Some(s.as_str()),
+                Spec::Manager(_) => None,
+            })
+            .collect();
         let root = match root {
             Some(r) => Some(
-                r.with_host_paths(&modules, &pip_options, manager_source.as_deref(), &cwd)?
+                r.with_host_paths(&pip_specs, &pip_options, manager_source.as_deref(), &cwd)?
                     .with_ca_files(&installer.ca)?,
             ),
             None => None,
@@ -369,11 +352,17 @@ impl Plan {
             force: opts.force,
             from_tar,
             packages,
-            publish,
-            yum_publish,
             config_file: opts.config_path.as_ref().map(|c| normalize(&cwd.join(c))),
             root,
         })
+    }
+
+    /// The venv's path as the host sees it: inside the root for `--root` builds.
+    pub fn venv_on_host(&self) -> PathBuf {
+        match &self.root {
+            Some(r) => r.join(&self.venv),
+            None => self.venv.clone(),
+        }
     }
 
     /// The agent's architecture by Debian's name (`arm64`, `amd64`).
@@ -397,9 +386,6 @@ impl Plan {
         }
         for p in &self.packages {
             out.extend(p.inputs());
-        }
-        if let Some(k) = self.publish.as_ref().and_then(|p| p.sign_key.clone()) {
-            out.push(("publish.sign_key".into(), k));
         }
         out
     }

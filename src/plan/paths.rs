@@ -3,6 +3,7 @@
 //! derived from the venv as written.
 
 use crate::error::{Error, Result};
+use crate::util::paths::find_on_path;
 use std::path::{Component, Path, PathBuf};
 
 pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Option<String>)> {
@@ -38,6 +39,23 @@ pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Optio
     }
 }
 
+/// `virtualenv_path`, checked before any work: a directory holding the
+/// `virtualenv` package (or the single-file `virtualenv.py` of versions before 20).
+pub fn check_virtualenv_path(dir: &Path) -> Result<()> {
+    if dir.join("virtualenv/__main__.py").is_file() || dir.join("virtualenv.py").is_file() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "virtualenv_path {}: no virtualenv there ({} is missing)",
+        dir.display(),
+        dir.join("virtualenv/__main__.py").display()
+    ))
+    .with(format!(
+        "install it there without touching the interpreter: <python_path> -m pip install --target {} 'virtualenv<20.22' (20.22 dropped Python 2), or remove virtualenv_path to use the interpreter's own virtualenv",
+        dir.display()
+    )))
+}
+
 /// Where distributions install Python: an interpreter elsewhere (pyenv, a home
 /// directory, a build tree, a relative path) is private to this host.
 const SYSTEM_PYTHON_DIRS: [&str; 3] = ["/usr", "/bin", "/opt"];
@@ -66,13 +84,6 @@ pub fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
     } else {
         format!("{distribution}-{release}-{arch}-agent")
     }
-}
-
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The venv as written, normalised, without a leading `/`: the tar member prefix.

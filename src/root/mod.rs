@@ -3,20 +3,15 @@
 //! venv's final path inside DIR. This module checks a root and resolves what the
 //! plan needs from it (distribution, Python, the host paths the build must see);
 //! [`paths`] resolves paths inside a root; [`binfmt`] tells whether a root of
-//! another architecture can run here; [`multi`] makes one plan per root and
-//! runs them with one publish. The build commands themselves run through
-//! `build::root` (a private mount namespace over an overlay of the root).
+//! another architecture can run here. `pipeline::multi` makes one plan per root
+//! and runs them with one publish; the build commands themselves run through
+//! `agent::sandbox` (a private mount namespace over an overlay of the root).
 
 pub mod binfmt;
-mod ca;
-pub mod multi;
 pub mod paths;
-
-pub use multi::{execute_all, plans};
 
 use crate::config::detect;
 use crate::error::{Error, Result};
-use crate::plan::{Module, Plan, Spec};
 use crate::util::paths::normalize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -120,21 +115,18 @@ impl Root {
         .with("install Python with venv in the root (Debian: mmdebstrap --include=python3,python3-venv, or `chroot ROOT apt-get install python3-venv`), or set python_path to the interpreter's path inside the root"))
     }
 
-    /// Find the host paths the plan's modules, pip options and manager source
-    /// name, and check that each can be shown at the same path inside the root.
+    /// Find the host paths the plan's modules (`specs`: those handed to pip as
+    /// written), pip options and manager source name, and check that each can be
+    /// shown at the same path inside the root.
     pub fn with_host_paths(
         mut self,
-        modules: &[Module],
+        specs: &[&str],
         pip_options: &[String],
         manager_source: Option<&str>,
         cwd: &Path,
     ) -> Result<Root> {
         let mut words: Vec<&str> = pip_options.iter().map(String::as_str).collect();
-        for m in modules {
-            if let Spec::Pip(s) = &m.spec {
-                words.push(s);
-            }
-        }
+        words.extend(specs);
         // A local manager directory is installed from; a .tar.gz is read on the host.
         words.extend(manager_source.filter(|m| Path::new(m).is_dir()));
         let mut binds: Vec<PathBuf> = Vec::new();
@@ -184,17 +176,10 @@ impl Root {
         Ok(self)
     }
 
-    /// The host path of a path inside the root (no links followed).
-    pub fn host_path(&self, inside: &Path) -> PathBuf {
+    /// Where a path inside the root is in the root's own directory (no links
+    /// followed). A build writes elsewhere: see `agent::sandbox::Sandbox::host_path`.
+    pub fn join(&self, inside: &Path) -> PathBuf {
         self.dir.join(inside.strip_prefix("/").unwrap_or(inside))
-    }
-}
-
-/// The venv's path as the host sees it: inside the root for `--root` builds.
-pub fn venv_on_host(plan: &Plan) -> PathBuf {
-    match &plan.root {
-        Some(r) => r.host_path(&plan.venv),
-        None => plan.venv.clone(),
     }
 }
 
@@ -231,21 +216,13 @@ mod tests {
         }
         std::fs::write(h.join("reqs.txt"), "").unwrap();
         let root = tempfile::tempdir().unwrap();
-        let modules: Vec<Module> = [
+        let b = format!("file://{}/mods/b", h.display());
+        let modules = [
             "celery==3.1.17",
             "mods/a[extra]",
             "https://x.invalid/p.tar.gz",
-        ]
-        .iter()
-        .map(|s| Module {
-            key: "m".into(),
-            spec: Spec::Pip(s.to_string()),
-        })
-        .chain(std::iter::once(Module {
-            key: "n".into(),
-            spec: Spec::Pip(format!("file://{}/mods/b", h.display())),
-        }))
-        .collect();
+            &b,
+        ];
         let options: Vec<String> = [
             "--no-index",
             "--find-links",

@@ -1,4 +1,5 @@
-//! Lexical path helpers shared by the plan, the package plan and the CLI.
+//! Lexical path helpers shared by the plan, the package plan and the CLI, and the
+//! `$PATH` lookup.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -15,6 +16,14 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The first file called `name` in a directory of `$PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// The directory a file path is in (`.` for a bare file name).

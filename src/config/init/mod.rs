@@ -104,7 +104,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profi
     out(&format!("# output_tar: {agent}.tar.gz"));
     out(&format!(
         "# tar_compression_level: {}",
-        crate::plan::DEFAULT_TAR_LEVEL
+        super::DEFAULT_TAR_LEVEL
     ));
     out("");
     out("# Keep the virtualenv after the tar is written (it is deleted by default).");

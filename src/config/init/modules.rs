@@ -20,7 +20,7 @@ pub fn host_python(profile: Profile) -> Option<std::path::PathBuf> {
         .chain(&system)
         .map(std::path::PathBuf::from)
         .find(|p| p.is_file())
-        .or_else(|| crate::plan::find_on_path("python3"))
+        .or_else(|| crate::util::paths::find_on_path("python3"))
 }
 
 /// Which interpreters the profile's pinned modules need (comment lines).

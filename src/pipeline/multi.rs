@@ -3,18 +3,41 @@
 //! built one after another; with `publish:` every deb goes into the repository in
 //! one publish at the end (one writer, one index update).
 
+use super::Targets;
+use crate::apt;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::package::{Format, PackageWriter};
 use crate::pipeline::{self, Report};
 use crate::plan::{Options, Plan};
-use crate::publish;
 use std::path::PathBuf;
 
-/// The plans of a run: one per root (`--root`, else `build_roots:`), or the host's.
-/// `writers`: the package writers available (`crate::writers::ALL`).
-pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Vec<Plan>> {
+/// What one invocation builds: a plan per build root (or the host's), and where
+/// their packages are published.
+#[derive(Debug)]
+pub struct Run {
+    pub plans: Vec<Plan>,
+    pub targets: Targets,
+}
+
+/// The run: its plans (one per root: `--root`, else `build_roots:`; or the
+/// host's) and its publishing targets. `writers`: the package writers available
+/// (`crate::writers::ALL`).
+pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Run> {
+    let plans = root_plans(cfg, opts, writers)?;
+    let mut targets = Targets::resolve(cfg, opts)?;
+    // One publish takes every agent's deb: the repository lists each agent's
+    // architecture, so that its hosts' apt finds indices even when every
+    // package is `Architecture: all`.
+    let arches: Vec<String> = plans.iter().map(Plan::deb_architecture).collect();
+    targets.apt = targets
+        .apt
+        .map(|o| o.listing(arches.iter().map(String::as_str)));
+    Ok(Run { plans, targets })
+}
+
+fn root_plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Vec<Plan>> {
     let roots: Vec<PathBuf> = if !opts.roots.is_empty() {
         opts.roots.clone()
     } else {
@@ -58,15 +81,6 @@ pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Re
         }
         plans.push(plan);
     }
-    // One publish takes every agent's deb: the repository lists each agent's
-    // architecture.
-    let arches: Vec<String> = plans.iter().map(Plan::deb_architecture).collect();
-    for plan in &mut plans {
-        plan.publish = plan
-            .publish
-            .take()
-            .map(|o| o.listing(arches.iter().map(String::as_str)));
-    }
     Ok(plans)
 }
 
@@ -109,25 +123,32 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
 }
 
 /// Run every plan; with several, refuse before any work what any of them would
-/// refuse, then build each and publish all debs at once.
-pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
-    if let [plan] = plans {
-        return Ok(vec![pipeline::execute(plan, log)?]);
+/// refuse (each plan's checks and writers once, the repositories' once for all),
+/// then build each and publish all debs at once.
+pub fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
+    let Run { plans, targets } = run;
+    if let [plan] = plans.as_slice() {
+        return Ok(vec![pipeline::execute(plan, targets, log)?]);
     }
+    // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
+    crate::util::signals::install()?;
+    let mut prepared = Vec::new();
     for plan in plans {
-        pipeline::preflight(plan)?;
+        prepared.push(pipeline::prepare(plan, targets)?);
     }
-    let publish = plans.first().and_then(|p| p.publish.clone());
-    if let Some(opts) = &publish {
-        // Every deb these runs will publish: refused now if already taken.
-        let planned: Vec<publish::Planned> = plans
-            .iter()
-            .flat_map(|p| pipeline::planned_debs(&p.packages))
-            .collect();
-        publish::check(opts, &planned)?;
-    }
+    // Every deb these runs will publish: refused now if already taken.
+    let planned: Vec<apt::Planned> = plans
+        .iter()
+        .flat_map(|p| pipeline::planned_debs(&p.packages))
+        .collect();
+    pipeline::check_targets(targets, &planned)?;
+    // The debs are published once, below; the rpms with each plan.
+    let each = Targets {
+        apt: None,
+        yum: targets.yum.clone(),
+    };
     let mut reports = Vec::new();
-    for (i, plan) in plans.iter().enumerate() {
+    for (i, (plan, jobs)) in plans.iter().zip(prepared).enumerate() {
         log.info(&format!(
             "==> agent {}/{}: {} {} {}{}",
             i + 1,
@@ -140,22 +161,18 @@ pub fn execute_all(plans: &[Plan], log: &Log) -> Result<Vec<Report>> {
                 .map(|r| format!(" (root {})", r.dir.display()))
                 .unwrap_or_default()
         ));
-        let one = Plan {
-            publish: None,
-            ..plan.clone()
-        };
-        reports.push(pipeline::execute(&one, log)?);
+        reports.push(pipeline::build(plan, jobs, &each, log)?);
     }
-    if let Some(opts) = &publish {
+    if let Some(opts) = &targets.apt {
         let debs: Vec<PathBuf> = reports
             .iter()
             .flat_map(|r| r.written(Format::Deb).cloned())
             .collect();
         let summary = log.step(
             &format!("published {} debs into {}", debs.len(), opts.repo.display()),
-            || publish::publish(opts, &debs, log),
+            || apt::publish(opts, &debs, log),
         )?;
-        publish::report(&summary, log);
+        apt::report(&summary, log);
     }
     Ok(reports)
 }

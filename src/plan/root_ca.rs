@@ -1,4 +1,4 @@
-//! The host's CA bundle (`agent::ca`: `PIP_CERT`, `SSL_CERT_FILE`, …) in a
+//! The host's CA bundle (`plan::ca`: `PIP_CERT`, `SSL_CERT_FILE`, …) in a
 //! `--root` build: each file is shown read-only at its own path inside the
 //! root, like the other host paths the build reads, so the variables, which
 //! the commands inherit, name the same file there. Nothing is shown when no
@@ -8,9 +8,9 @@
 //! (`SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt`) does, and `--dry-run`
 //! says so.
 
-use super::{Root, paths};
-use crate::agent::ca::Trust;
+use super::ca::Trust;
 use crate::error::{Error, Result};
+use crate::root::{Root, paths};
 use std::path::Path;
 
 impl Root {

@@ -8,18 +8,21 @@
 //! (even on kill -9), and the root itself is never written: the venv is made at
 //! its final path in the overlay, and the host reads it from the upper directory.
 //!
-//! While a [`Session`] is active on this thread, [`host_path`], [`inside_path`]
-//! and [`wrap`] translate; without one they change nothing.
+//! A [`Sandbox`] is where the build's commands run: made by [`Sandbox::start`]
+//! for a plan with a root, the identity ([`Sandbox::host`]) without one. It is
+//! passed down from `agent::run`; [`Sandbox::host_path`], [`Sandbox::inside_path`]
+//! and [`Sandbox::wrap`] translate, on any thread.
 
 use super::command::{Run, run};
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
-use crate::plan::{Plan, find_on_path};
+use crate::plan::Plan;
 use crate::root::Root;
-use std::cell::RefCell;
+use crate::util::paths::find_on_path;
 use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Positional arguments: lower upper work merged cwd tmp binds... -- command...
 const SCRIPT: &str = r#"set -e
@@ -51,29 +54,36 @@ shift
 exec chroot "$m" /bin/sh -c 'cd "$1" 2>/dev/null || cd /; shift; exec "$@"' sh "$cwd" "$@"
 "#;
 
-struct Active {
+/// The overlay of a root the commands run in.
+struct Overlay {
     root: Root,
     upper: PathBuf,
     work: PathBuf,
     merged: PathBuf,
     unprivileged: bool,
-}
-
-thread_local! {
-    static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
-}
-
-/// The build of one plan inside its root; ends (and removes its scratch
-/// directory) when dropped.
-pub struct Session {
+    /// Holds upper, work and merged; removed when the last clone of the
+    /// sandbox is dropped.
     _scratch: tempfile::TempDir,
 }
 
-impl Session {
-    /// None for a plan without a root.
-    pub fn start(plan: &Plan, log: &Log) -> Result<Option<Session>> {
+/// Where the build's commands run, and where their paths are on the host.
+/// Clones share one overlay.
+#[derive(Clone, Default)]
+pub struct Sandbox {
+    overlay: Option<Arc<Overlay>>,
+}
+
+impl Sandbox {
+    /// The host itself: commands run as given, paths are the host's.
+    pub fn host() -> Sandbox {
+        Sandbox::default()
+    }
+
+    /// The sandbox of `plan`: an overlay of its root, checked by running a
+    /// command in it; the host without a root.
+    pub fn start(plan: &Plan, log: &Log) -> Result<Sandbox> {
         let Some(root) = &plan.root else {
-            return Ok(None);
+            return Ok(Sandbox::host());
         };
         for tool in ["unshare", "mount", "chroot"] {
             if find_on_path(tool).is_none() {
@@ -94,7 +104,7 @@ impl Session {
                 .ctx("setting permissions of", &p)?;
             Ok(p)
         };
-        let active = Active {
+        let overlay = Overlay {
             root: root.clone(),
             upper: dir("upper")?,
             work: dir("work")?,
@@ -103,23 +113,91 @@ impl Session {
                 .map(|m| m.uid())
                 .unwrap_or(0)
                 != 0,
+            _scratch: scratch,
         };
-        probe(active.unprivileged, log)?;
+        probe(overlay.unprivileged, log)?;
         log.detail(&format!(
             "building inside {} (overlay upper {})",
             root.dir.display(),
-            active.upper.display()
+            overlay.upper.display()
         ));
-        ACTIVE.with(|a| *a.borrow_mut() = Some(active));
-        let session = Session { _scratch: scratch };
-        check_setup(root, log)?;
-        Ok(Some(session))
+        let sandbox = Sandbox {
+            overlay: Some(Arc::new(overlay)),
+        };
+        sandbox.check_setup(root, log)?;
+        Ok(sandbox)
     }
-}
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        ACTIVE.with(|a| a.borrow_mut().take());
+    /// Whether commands run inside a root.
+    pub fn in_root(&self) -> bool {
+        self.overlay.is_some()
+    }
+
+    /// Run `/bin/sh -c :` inside the root: the mounts work, or exit 2 with why.
+    fn check_setup(&self, root: &Root, log: &Log) -> Result<()> {
+        let (program, args) = self.wrap(&"/bin/sh".into(), &["-c".into(), ":".into()]);
+        let out = std::process::Command::new(&program)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::build(format!("cannot run unshare: {e}")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        log.detail(&text);
+        let mut err = Error::config(format!(
+            "cannot set up the root {} for the build",
+            root.dir.display()
+        ));
+        for line in text.lines().filter(|l| !l.trim().is_empty()).take(5) {
+            err = err.with(line.to_string());
+        }
+        Err(err.with(
+            "the root needs /bin/sh; as a user other than root, the root's files must be yours (e.g. unpacked by you)",
+        ))
+    }
+
+    /// The host path of a path inside the root being built in (its overlay's upper
+    /// directory); unchanged on the host.
+    pub fn host_path(&self, inside: &Path) -> PathBuf {
+        match &self.overlay {
+            Some(s) => s.upper.join(inside.strip_prefix("/").unwrap_or(inside)),
+            None => inside.to_path_buf(),
+        }
+    }
+
+    /// The inverse of [`Sandbox::host_path`] for paths under the upper directory;
+    /// other host paths are shown at their own path inside, so they stay.
+    pub fn inside_path(&self, host: PathBuf) -> PathBuf {
+        match &self.overlay {
+            Some(s) => match host.strip_prefix(&s.upper) {
+                Ok(rel) => Path::new("/").join(rel),
+                Err(_) => host,
+            },
+            None => host,
+        }
+    }
+
+    /// The program and arguments that run `program args` inside the root.
+    pub fn wrap(&self, program: &OsString, args: &[OsString]) -> (OsString, Vec<OsString>) {
+        let Some(s) = &self.overlay else {
+            return (program.clone(), args.to_vec());
+        };
+        let mut v: Vec<OsString> = unshare_args(s.unprivileged)
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        v.extend(["--", "/bin/sh", "-c", SCRIPT, "cfy-ap-root"].map(OsString::from));
+        for p in [&s.root.dir, &s.upper, &s.work, &s.merged, &s.root.cwd] {
+            v.push(p.clone().into_os_string());
+        }
+        v.push(std::env::temp_dir().into_os_string());
+        v.extend(s.root.binds.iter().map(|b| b.clone().into_os_string()));
+        v.push("--".into());
+        v.push(program.clone());
+        v.extend(args.iter().cloned());
+        ("unshare".into(), v)
     }
 }
 
@@ -165,52 +243,6 @@ fn probe(unprivileged: bool, log: &Log) -> Result<()> {
     }
 }
 
-/// Run `/bin/sh -c :` inside the root: the mounts work, or exit 2 with why.
-fn check_setup(root: &Root, log: &Log) -> Result<()> {
-    let (program, args) = wrap(&"/bin/sh".into(), &["-c".into(), ":".into()]);
-    let out = std::process::Command::new(&program)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::build(format!("cannot run unshare: {e}")))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    log.detail(&text);
-    let mut err = Error::config(format!(
-        "cannot set up the root {} for the build",
-        root.dir.display()
-    ));
-    for line in text.lines().filter(|l| !l.trim().is_empty()).take(5) {
-        err = err.with(line.to_string());
-    }
-    Err(err.with(
-        "the root needs /bin/sh; as a user other than root, the root's files must be yours (e.g. unpacked by you)",
-    ))
-}
-
-/// The host path of a path inside the root being built in (its overlay's upper
-/// directory); unchanged without a session.
-pub fn host_path(inside: &Path) -> PathBuf {
-    ACTIVE.with(|a| match &*a.borrow() {
-        Some(s) => s.upper.join(inside.strip_prefix("/").unwrap_or(inside)),
-        None => inside.to_path_buf(),
-    })
-}
-
-/// The inverse of [`host_path`] for paths under the upper directory; other host
-/// paths are shown at their own path inside, so they stay.
-pub fn inside_path(host: PathBuf) -> PathBuf {
-    ACTIVE.with(|a| match &*a.borrow() {
-        Some(s) => match host.strip_prefix(&s.upper) {
-            Ok(rel) => Path::new("/").join(rel),
-            Err(_) => host,
-        },
-        None => host,
-    })
-}
-
 /// Scratch directories are `<temp>/cfy-ap-root.<pid>.<random>`.
 const SCRATCH: &str = "cfy-ap-root.";
 
@@ -235,36 +267,8 @@ fn sweep_stale() {
     }
 }
 
-/// Whether a `--root` build is running (commands go into the root).
-pub fn active() -> bool {
-    ACTIVE.with(|a| a.borrow().is_some())
-}
-
-/// The program and arguments that run `program args` inside the root.
-pub fn wrap(program: &OsString, args: &[OsString]) -> (OsString, Vec<OsString>) {
-    ACTIVE.with(|a| match &*a.borrow() {
-        None => (program.clone(), args.to_vec()),
-        Some(s) => {
-            let mut v: Vec<OsString> = unshare_args(s.unprivileged)
-                .into_iter()
-                .map(OsString::from)
-                .collect();
-            v.extend(["--", "/bin/sh", "-c", SCRIPT, "cfy-ap-root"].map(OsString::from));
-            for p in [&s.root.dir, &s.upper, &s.work, &s.merged, &s.root.cwd] {
-                v.push(p.clone().into_os_string());
-            }
-            v.push(std::env::temp_dir().into_os_string());
-            v.extend(s.root.binds.iter().map(|b| b.clone().into_os_string()));
-            v.push("--".into());
-            v.push(program.clone());
-            v.extend(args.iter().cloned());
-            ("unshare".into(), v)
-        }
-    })
-}
-
 /// Remove an existing venv (`--force`): on the host, or inside the root's overlay.
-pub fn remove_venv(plan: &Plan, log: &Log) -> Result<()> {
+pub fn remove_venv(plan: &Plan, sandbox: &Sandbox, log: &Log) -> Result<()> {
     if plan.root.is_none() {
         return std::fs::remove_dir_all(&plan.venv)
             .map_err(|e| Error::io("removing the old virtualenv", &plan.venv, e));
@@ -272,6 +276,7 @@ pub fn remove_venv(plan: &Plan, log: &Log) -> Result<()> {
     let code = "import shutil, sys; shutil.rmtree(sys.argv[1])";
     run(
         Run::new(&plan.python).args(["-c", code]).arg(&plan.venv),
+        sandbox,
         log,
     )
     .map(drop)
@@ -281,7 +286,7 @@ pub fn remove_venv(plan: &Plan, log: &Log) -> Result<()> {
 /// `keep_venv` in a root: copy the finished venv (`built`, on the host) into the
 /// root at its path there, replacing an old one.
 pub fn keep_in_root(plan: &Plan, built: &Path) -> Result<PathBuf> {
-    let dest = crate::root::venv_on_host(plan);
+    let dest = plan.venv_on_host();
     if dest.exists() {
         std::fs::remove_dir_all(&dest).ctx("removing the old virtualenv", &dest)?;
     }

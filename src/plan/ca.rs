@@ -7,7 +7,7 @@
 //! Each file is checked before any work (missing or unreadable: exit 2), each
 //! installer is given the variable it reads when the user set only another
 //! one, and a `--root` build shows the files read-only at the same path inside
-//! the root (`root::ca`), where the variables, inherited, still name them.
+//! the root (`root_ca.rs`), where the variables, inherited, still name them.
 //! Without any of them nothing is added: the installer trusts what it trusts on
 //! that system (in a root: the root's own bundle).
 
