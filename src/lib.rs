@@ -44,8 +44,22 @@ pub use plan::{Options, Plan};
 
 use std::path::Path;
 
-/// The original tool's entry point: build an agent from a config given as a value,
-/// or else read from `config_file` (default `config.yaml`).
+/// The original tool's entry point: build an agent from a config given as a
+/// value, or else read from `config_file` (default `config.yaml`), the way the
+/// command line's build does (`cfy-ap -c FILE`): one plan per build root, every
+/// check before any work (outputs, keys, repositories), then the agent, the
+/// packages its config asks for with `package:` given `--format` (here the
+/// tar), and the publishing of `publish:`. Returns the first agent's outcome.
+///
+/// ```no_run
+/// let cfg = agent_packager::config::parse_str(
+///     "distribution: Ubuntu\nrelease: trusty\noutput_tar: agent.tar.gz\n",
+///     "inline",
+/// )?;
+/// let outcome = agent_packager::create(Some(cfg), None, false, false)?;
+/// println!("{}", outcome.output_tar.display());
+/// # Ok::<(), agent_packager::Error>(())
+/// ```
 pub fn create(
     config: Option<Config>,
     config_file: Option<&Path>,
@@ -60,6 +74,11 @@ pub fn create(
         force,
         ..Options::default()
     };
-    let plan = Plan::resolve(&config, &options, writers::ALL)?;
-    agent::run(&plan, &log::Log::new(verbose, false))
+    let run = pipeline::plans(&config, &options, writers::ALL)?;
+    let log = log::Log::new(verbose, false);
+    let reports = pipeline::execute_all(&run, &log)?;
+    reports
+        .into_iter()
+        .find_map(|r| r.outcome)
+        .ok_or_else(|| Error::build("no agent was built"))
 }

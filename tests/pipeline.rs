@@ -213,3 +213,42 @@ fn first_difference(a: &str, b: &str) -> String {
     }
     "listings equal; contents differ".into()
 }
+
+#[test]
+fn the_library_s_create_builds_like_the_command_line() {
+    // `agent_packager::create`, the original tool's API: the config as a value,
+    // the same plan, checks and build as `cfy-ap -c`.
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tar = dir.join("lib-agent.tar.gz");
+    let cfg = offline_config(
+        dir.join("venv").to_str().unwrap(),
+        tar.to_str().unwrap(),
+        "installer: pip\n",
+    );
+    let parsed = agent_packager::config::parse_str(&cfg, "inline").unwrap();
+    let outcome = agent_packager::create(Some(parsed.clone()), None, false, false).unwrap();
+    assert_eq!(outcome.output_tar, tar);
+    assert!(
+        outcome
+            .installed
+            .iter()
+            .any(|(n, v)| n == "my-plugin" && v == "1.0"),
+        "{:?}",
+        outcome.installed
+    );
+    let listing = tool("tar", &["tzf", tar.to_str().unwrap()]);
+    assert!(listing.contains("/site-packages/my_plugin/"), "{listing}");
+
+    // Run again without force: refused before any work (exit 3's kind), the
+    // tar untouched, as the command line refuses it.
+    let before = sha256(&tar);
+    let e = agent_packager::create(Some(parsed), None, false, false).unwrap_err();
+    assert_eq!(e.kind, agent_packager::Kind::Exists, "{e}");
+    assert_eq!(e.exit_code(), 3);
+    assert_eq!(sha256(&tar), before);
+    std::fs::write(dir.join("c.yaml"), &cfg).unwrap();
+    let out = cfy_ap(dir, &["-c", "c.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stderr(&out).contains(&e.message), "{}\n{e}", text(&out));
+}
