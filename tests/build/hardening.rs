@@ -2,7 +2,7 @@
 //! items 14–22 and 25): each case asserts the exit code, the message, and that
 //! nothing was changed or left behind.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -8,7 +8,7 @@
 //! cfy-ap as `virtualenv_path`. A missing tool fails the test with a message
 //! saying how to get it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

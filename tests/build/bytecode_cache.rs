@@ -3,7 +3,7 @@
 //! cache, a cold one and none make the same agent, byte for byte; the cache never
 //! goes into the agent; a damaged entry is compiled afresh and replaced.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -8,7 +8,7 @@
 //! Needs: dpkg-deb, apt-get, apt-cache, gpg, gpgv, python3. The install steps
 //! (dpkg --root into a throwaway root) need root and are skipped otherwise.
 
-mod common;
+use crate::common;
 
 use common::apt::*;
 use common::http::Http;

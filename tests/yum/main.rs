@@ -7,6 +7,7 @@
 //! Needs (tests/run.sh installs them): dnf, createrepo_c, rpm, rpmbuild, gpg,
 //! dpkg-deb, python3.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::http::Http;

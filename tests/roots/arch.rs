@@ -7,7 +7,7 @@
 //! roots: an os-release and an ELF header as the Python). Needs root (chroot,
 //! mounts, binfmt_misc).
 
-mod common;
+use crate::common;
 
 use common::roots::{self, IMPORTS, chroot, write_config};
 use common::*;

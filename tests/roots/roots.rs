@@ -5,7 +5,7 @@
 //! root's dpkg, and the root is listed before and after: unchanged, nothing
 //! mounted, after success, failure and Ctrl-C. Needs root (chroot, mounts).
 
-mod common;
+use crate::common;
 
 use common::roots::{self, IMPORTS, chroot, write_config};
 use common::*;
