@@ -42,15 +42,13 @@ fn build_output(dir: &Path, name: &str, args: &[&str]) -> std::process::Output {
     let mut all = vec!["-c", "config.yaml", "-f", "-v"];
     all.extend_from_slice(args);
     let xdg = dir.join("xdg");
-    cfy_ap_within(
-        dir,
-        &all,
-        &[
-            ("SOURCE_DATE_EPOCH", "1700000000"),
-            ("XDG_CACHE_HOME", xdg.to_str().unwrap()),
-        ],
-        std::time::Duration::from_secs(300),
-    )
+    Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(all)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("XDG_CACHE_HOME", xdg)
+        .within(std::time::Duration::from_secs(300))
+        .output()
 }
 
 /// The cache's pack files, and (pack, start, end) of every entry in them:
