@@ -1,4 +1,4 @@
-//! Helpers for the apt repository tests (`tests/publish.rs`, `tests/harden.rs`):
+//! Helpers for the apt repository tests (`tests/apt`, and signing in `tests/package`):
 //! packages built by the real `dpkg-deb`, `cfy-ap publish` run as a process, a
 //! whole-tree hash for "nothing changed", a private apt (its own APT_CONFIG,
 //! state, cache and sources), throwaway gpg keys, hand-made `ar`/tar members for
@@ -21,7 +21,7 @@ pub fn require_tools() {
             .is_ok_and(|o| o.status.success());
         assert!(
             found,
-            "{tool} is needed by tests/publish.rs (apt-get install dpkg-dev apt gpg gpgv python3)"
+            "{tool} is needed by the apt tests (apt-get install dpkg-dev apt gpg gpgv python3)"
         );
     }
 }

@@ -1,7 +1,9 @@
 //! Integration tests that need Debian root filesystems (`--root`, chroot; made
 //! once by tests/tools/roots.sh, cached outside the checkout) or the portable
-//! binary (packaging/portable.sh, a cargo-zigbuild release build). Full tier only:
-//! `bash tests/run.sh --fast` leaves this target out.
+//! binary (packaging/portable.sh, a cargo-zigbuild release build), so it is left
+//! out of `bash tests/run.sh --fast`:
+//!
+//! Tier: full
 
 #[path = "../common/mod.rs"]
 mod common;

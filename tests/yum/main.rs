@@ -6,6 +6,10 @@
 //!
 //! Needs (tests/run.sh installs them): dnf, createrepo_c, rpm, rpmbuild, gpg,
 //! dpkg-deb, python3.
+//!
+//! Needs dnf, so it is left out of `bash tests/run.sh --fast`:
+//!
+//! Tier: full
 
 #[path = "../common/mod.rs"]
 mod common;
