@@ -3,7 +3,8 @@
 #
 #   bash tests/run.sh          everything (what .ci/run runs)
 #   bash tests/run.sh --fast   the unit tests and the integration targets that need
-#                              no Debian root, chroot, dnf or portable build
+#                              no Debian root, chroot, dnf, portable build or
+#                              whole agent builds (pip, uv, pyenv's Pythons)
 #
 # Installs the system tools the tests drive (real dpkg-deb, lintian, rpm,
 # rpmbuild, rpmlint, gpg/gpgv, apt, dnf, createrepo_c, python3 venv) when they are
@@ -11,11 +12,13 @@
 # integration target in turn, and prints how long each took. A failing target
 # does not stop the others; the exit status is 1 when any failed.
 #
-# Integration targets are the cargo convention's: tests/<area>/main.rs (build,
-# package, apt, yum, roots: one binary per area, its files modules of it) and any
-# tests/<name>.rs. A target is in the fast tier unless its main file has the line
+# Integration targets are the cargo convention's: tests/<area>/main.rs (cli,
+# package, apt, build, yum, roots: one binary per area, its files modules of it)
+# and any tests/<name>.rs. A target is in the fast tier unless its main file has
+# the line
 #   //! Tier: full
-# (tests/roots: Debian roots, chroots, qemu, the portable build; tests/yum: dnf).
+# (tests/build: whole agent builds, about 30 s of CPU each; tests/yum: dnf;
+# tests/roots: Debian roots, chroots, qemu, the portable build).
 # Arguments after the tier option go to every test binary (a name filter,
 # --test-threads=N, --nocapture...).
 set -euo pipefail
