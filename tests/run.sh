@@ -1,9 +1,34 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs the system tools the tests drive (real dpkg-deb,
-# lintian, rpm, rpmbuild, rpmlint, gpg/gpgv, apt, dnf, createrepo_c, python3
-# venv) when they are missing, then runs every unit and integration test.
+# The test suite, in two tiers:
+#
+#   bash tests/run.sh          everything (what .ci/run runs)
+#   bash tests/run.sh --fast   the unit tests and the integration targets that need
+#                              no Debian root, chroot, dnf, portable build or
+#                              whole agent builds (pip, uv, pyenv's Pythons)
+#
+# Installs the system tools the tests drive (real dpkg-deb, lintian, rpm,
+# rpmbuild, rpmlint, gpg/gpgv, apt, dnf, createrepo_c, python3 venv) when they are
+# missing, builds every test target once, then runs the unit tests and each
+# integration target in turn, and prints how long each took. A failing target
+# does not stop the others; the exit status is 1 when any failed.
+#
+# Integration targets are the cargo convention's: tests/<area>/main.rs (cli,
+# package, apt, build, yum, roots: one binary per area, its files modules of it)
+# and any tests/<name>.rs. A target is in the fast tier unless its main file has
+# the line
+#   //! Tier: full
+# (tests/build: whole agent builds, about 30 s of CPU each; tests/yum: dnf;
+# tests/roots: Debian roots, chroots, qemu, the portable build).
+# Arguments after the tier option go to every test binary (a name filter,
+# --test-threads=N, --nocapture...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tier=full
+if [ "${1:-}" = --fast ]; then
+  tier=fast
+  shift
+fi
+start=$(date +%s)
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have tar || need+=(tar)
@@ -30,12 +55,12 @@ have man || need+=(man-db)
 have script || need+=(bsdutils)
 have sha256sum || need+=(coreutils)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
-# --root and portable-binary tests (tests/roots.rs, tests/portable.rs).
+# --root and portable-binary tests (tests/roots: roots.rs, portable.rs).
 have mmdebstrap || need+=(mmdebstrap)
 have objdump || need+=(binutils)
 have unshare || need+=(util-linux)
 have chroot || need+=(coreutils)
-# The arm64 root (tests/arch.rs) runs through qemu-user; arch-test tells whether
+# The arm64 root (tests/roots/arch.rs) runs through qemu-user; arch-test tells whether
 # an architecture runs here (tests/tools/roots.sh).
 [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || need+=(qemu-user-static)
 have arch-test || need+=(arch-test)
@@ -78,7 +103,55 @@ export CFY_AP_TEST_VIRTUALENV="$virtualenv"
 # Debian 11 and 13 roots and a Debian 12 arm64 one (qemu's aarch64 binfmt_misc
 # handler registered first) for the --root tests (cached in
 # /var/cache/cfy-ap-test/roots), and the portable binary (its own target dir;
-# tests/portable.rs reuses it).
-bash tests/tools/roots.sh bullseye trixie bookworm:arm64
-bash packaging/portable.sh target/portable/dist
-cargo test --locked
+# tests/roots/portable.rs reuses it). Full tier only.
+if [ "$tier" = full ]; then
+  bash tests/tools/roots.sh bullseye trixie bookworm:arm64
+  bash packaging/portable.sh target/portable/dist
+fi
+
+# Each row of the table: step, tier, seconds, result. `unit` is the library's and
+# the binary's unit tests, `doc` the documentation examples.
+rows=()
+failed=0
+step() { # step NAME TIER COMMAND...
+  local name=$1 t=$2 s e rc=0
+  shift 2
+  echo "=== $name"
+  s=$(date +%s)
+  "$@" || rc=$?
+  e=$(date +%s)
+  if [ "$rc" = 0 ]; then
+    rows+=("$name $t $((e - s)) ok")
+  else
+    rows+=("$name $t $((e - s)) FAILED")
+    failed=1
+  fi
+}
+rows+=("set-up - $(($(date +%s) - start)) ok")
+step compile - cargo test --locked --no-run
+step unit fast cargo test --locked --lib --bins -- "$@"
+step doc fast cargo test --locked --doc -- "$@"
+for main in tests/*/main.rs tests/*.rs; do
+  [ -e "$main" ] || continue
+  case $main in
+    tests/common/*) continue ;;
+    */main.rs) name=$(basename "$(dirname "$main")") ;;
+    *) name=$(basename "$main" .rs) ;;
+  esac
+  t=fast
+  grep -qx '//! Tier: full' "$main" && t=full
+  if [ "$tier" = fast ] && [ "$t" = full ]; then
+    continue
+  fi
+  step "$name" "$t" cargo test --locked --test "$name" -- "$@"
+done
+
+echo
+echo "tests/run.sh ($tier tier): seconds per step"
+printf '%-18s %-5s %7s  %s\n' step tier seconds result
+for r in "${rows[@]}"; do
+  read -r name t secs result <<<"$r"
+  printf '%-18s %-5s %7s  %s\n' "$name" "$t" "$secs" "$result"
+done
+printf '%-18s %-5s %7s\n' total "" "$(($(date +%s) - start))"
+exit "$failed"

@@ -1,9 +1,10 @@
-//! Helpers for the apt repository tests (`tests/publish.rs`, `tests/harden.rs`):
+//! Helpers for the apt repository tests (`tests/apt`, and signing in `tests/package`):
 //! packages built by the real `dpkg-deb`, `cfy-ap publish` run as a process, a
 //! whole-tree hash for "nothing changed", a private apt (its own APT_CONFIG,
 //! state, cache and sources), throwaway gpg keys, hand-made `ar`/tar members for
 //! packages dpkg-deb refuses to build.
 
+use super::Cmd;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +21,7 @@ pub fn require_tools() {
             .is_ok_and(|o| o.status.success());
         assert!(
             found,
-            "{tool} is needed by tests/publish.rs (apt-get install dpkg-dev apt gpg gpgv python3)"
+            "{tool} is needed by the apt tests (apt-get install dpkg-dev apt gpg gpgv python3)"
         );
     }
 }
@@ -104,15 +105,16 @@ pub fn publish(args: &[&str], debs: &[&Path]) -> Output {
     publish_env(args, debs, &[])
 }
 
+/// `cfy-ap publish ARGS DEBS` ([`Cmd::cfy_ap`]: no SOURCE_DATE_EPOCH) with no
+/// passphrase inherited and `env` set; its output, whatever the exit.
 pub fn publish_env(args: &[&str], debs: &[&Path], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("publish").args(args).args(debs);
-    cmd.env_remove("CFY_AP_SIGN_PASSPHRASE")
-        .env_remove("SOURCE_DATE_EPOCH");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    Cmd::cfy_ap()
+        .arg("publish")
+        .args(args)
+        .args(debs)
+        .env_remove("CFY_AP_SIGN_PASSPHRASE")
+        .envs(env)
+        .output()
 }
 
 #[track_caller]

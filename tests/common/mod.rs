@@ -3,13 +3,15 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod cmd;
 pub mod dnf;
 pub mod http;
 pub mod package;
 pub mod roots;
 
+pub use cmd::Cmd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -56,68 +58,18 @@ pip_options: [--no-index, --find-links, {f}/wheels]
     )
 }
 
-/// Run cfy-ap in `dir` with `args`; `envs` are added to the environment.
+/// Run cfy-ap in `dir` with `args` and the variables `envs` set, in the
+/// environment of [`Cmd::cfy_ap`]; its output, whatever the exit.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let (mut cmd, _cache) = command(dir, args, envs);
-    cmd.output().expect("running cfy-ap")
-}
-
-/// [`cfy_ap`] with the variables `unset` removed from its environment.
-pub fn cfy_ap_unset(dir: &Path, args: &[&str], envs: &[(&str, &str)], unset: &[&str]) -> Output {
-    let (mut cmd, _cache) = command(dir, args, envs);
-    for k in unset {
-        cmd.env_remove(k);
-    }
-    cmd.output().expect("running cfy-ap")
-}
-
-/// [`cfy_ap`], killed after `limit`: a hang is a failure, not a stuck suite.
-pub fn cfy_ap_within(
-    dir: &Path,
-    args: &[&str],
-    envs: &[(&str, &str)],
-    limit: std::time::Duration,
-) -> Output {
-    let (mut cmd, _cache) = command(dir, args, envs);
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("running cfy-ap");
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let o = child.wait_with_output().unwrap();
-            panic!("cfy-ap {args:?} hung for {limit:?}\n{}", text(&o));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// The command [`cfy_ap`] runs, and its private caches (removed on drop).
-fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Command, tempfile::TempDir) {
-    // A private pip cache per run: pip's shared cache is not safe for the parallel
-    // builds the test harness runs (a half-written entry breaks another build);
-    // a private bytecode cache too (tests/bytecode_cache.rs sets its own), and
-    // private app data for virtualenv (else ~/.local/share/virtualenv).
-    let cache = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
+    Cmd::cfy_ap()
+        .current_dir(dir)
         .args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("PIP_CACHE_DIR", cache.path())
-        .env("UV_CACHE_DIR", cache.path().join("uv"))
-        .env("XDG_CACHE_HOME", cache.path().join("xdg"))
-        // virtualenv's app data (seed wheels, interpreter info) for Python 2.7.
-        .env("XDG_DATA_HOME", cache.path().join("xdg-data"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    (cmd, cache)
+        .envs(envs)
+        .output()
 }
 
+/// How a program ended and what it printed (exit code, then stdout and stderr
+/// under headings): for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(
         "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -132,17 +84,9 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// Run a system tool; panic with its output unless it exits 0. Returns stdout.
+#[track_caller]
 pub fn tool(program: &str, args: &[&str]) -> String {
-    let o = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        o.status.success(),
-        "{program} {args:?} failed\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Cmd::new(program).args(args).stdout()
 }
 
 /// Every file and directory below `dir`, relative, sorted.

@@ -3,10 +3,10 @@
 //! `package:` section gets the given lines; builds with `--from-tar` so package
 //! tests need no virtualenv. Shared by the deb and rpm tests.
 
-use super::repo;
+use super::{Cmd, repo};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 pub const EPOCH: &str = "1700000000";
 
@@ -18,19 +18,17 @@ pub struct Setup {
     release: &'static str,
 }
 
-/// Runs cfy-ap in `dir` with SOURCE_DATE_EPOCH set and no VERSION or passphrase
-/// inherited from the environment.
+/// Runs cfy-ap ([`Cmd::cfy_ap`]) in `dir` with SOURCE_DATE_EPOCH set and no
+/// VERSION or passphrase inherited from the environment; `envs` are set last.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cfy-ap"));
-    c.current_dir(dir)
+    Cmd::cfy_ap()
+        .current_dir(dir)
         .args(args)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .env_remove("VERSION")
-        .env_remove("CFY_AP_SIGN_PASSPHRASE");
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("running cfy-ap")
+        .env_remove("CFY_AP_SIGN_PASSPHRASE")
+        .envs(envs)
+        .output()
 }
 
 impl Setup {

@@ -5,7 +5,7 @@
 //! builds it before `cargo test`; here portable.sh runs again (a no-op when fresh,
 //! a full ~2.5 min build otherwise).
 
-mod common;
+use crate::common;
 
 use common::roots::{self, IMPORTS};
 use common::*;

@@ -3,7 +3,7 @@
 //! cache, a cold one and none make the same agent, byte for byte; the cache never
 //! goes into the agent; a damaged entry is compiled afresh and replaced.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;
@@ -42,15 +42,13 @@ fn build_output(dir: &Path, name: &str, args: &[&str]) -> std::process::Output {
     let mut all = vec!["-c", "config.yaml", "-f", "-v"];
     all.extend_from_slice(args);
     let xdg = dir.join("xdg");
-    cfy_ap_within(
-        dir,
-        &all,
-        &[
-            ("SOURCE_DATE_EPOCH", "1700000000"),
-            ("XDG_CACHE_HOME", xdg.to_str().unwrap()),
-        ],
-        std::time::Duration::from_secs(300),
-    )
+    Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(all)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("XDG_CACHE_HOME", xdg)
+        .within(std::time::Duration::from_secs(300))
+        .output()
 }
 
 /// The cache's pack files, and (pack, start, end) of every entry in them:

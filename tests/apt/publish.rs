@@ -8,8 +8,9 @@
 //! Needs: dpkg-deb, apt-get, apt-cache, gpg, gpgv, python3. The install steps
 //! (dpkg --root into a throwaway root) need root and are skipped otherwise.
 
-mod common;
+use crate::common;
 
+use common::Cmd;
 use common::apt::*;
 use common::http::Http;
 use std::fs;
@@ -858,10 +859,9 @@ fn lower_case_control_fields_are_read_back() {
     ok(publish(&["--repo", repo_s], &[&lower]));
     // Reading the index back (it holds `package: lower-agent`) must not fail.
     ok(publish(&["--repo", repo_s], &[&other]));
-    let list = text(&ok(Command::new(BIN)
+    let list = text(&ok(Cmd::cfy_ap()
         .args(["publish", "--repo", repo_s, "--list"])
-        .output()
-        .unwrap()));
+        .output()));
     assert!(list.contains("lower-agent\t1.0-1\tall"), "{list}");
     let http = Http::serve(w.path(), &w.path().join("http.log"));
     let apt = Apt::new(w.path(), "apt");

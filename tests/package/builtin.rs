@@ -3,7 +3,7 @@
 //! byte for byte), overridden by one that is, and written out by
 //! `cfy-ap packaging-files`.
 
-mod common;
+use crate::common;
 
 use common::package::{Setup, cfy_ap};
 use common::*;

@@ -3,7 +3,7 @@
 //! (`packaging/ci-matrix.sh`: parallel jobs, then one publish); a private apt
 //! (own config, state and cache) must see both packages. Needs root.
 
-mod common;
+use crate::common;
 
 use common::roots::{self, write_config};
 use common::*;

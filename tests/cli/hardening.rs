@@ -2,7 +2,7 @@
 //! items 14–22 and 25): each case asserts the exit code, the message, and that
 //! nothing was changed or left behind.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;
@@ -259,7 +259,11 @@ fn config_and_packages_must_be_bounded_regular_files() {
         (".", "not a regular file (a directory)"),
         ("big.yaml", "more than the limit"),
     ] {
-        let o = cfy_ap_within(d, &["-c", cfg, "--dry-run"], &[], limit);
+        let o = Cmd::cfy_ap()
+            .current_dir(d)
+            .args(["-c", cfg, "--dry-run"])
+            .within(limit)
+            .output();
         assert_eq!(code(&o), Some(2), "{cfg}: {}", text(&o));
         assert!(stderr(&o).contains(what), "{cfg}: {}", text(&o));
     }
@@ -268,7 +272,11 @@ fn config_and_packages_must_be_bounded_regular_files() {
     mkfifo(&d.join("fifo.deb"));
     fs::create_dir(d.join("dir.deb")).unwrap();
     for deb in ["fifo.deb", "dir.deb"] {
-        let o = cfy_ap_within(d, &["publish", "--repo", "repo", deb], &[], limit);
+        let o = Cmd::cfy_ap()
+            .current_dir(d)
+            .args(["publish", "--repo", "repo", deb])
+            .within(limit)
+            .output();
         assert_eq!(code(&o), Some(2), "{deb}: {}", text(&o));
         assert!(stderr(&o).contains("not a regular file"), "{}", text(&o));
         assert!(!d.join("repo").exists(), "{deb}: a repository was created");

@@ -1,8 +1,8 @@
 //! The everyday experience: `init`, completions, the man page, the JSON Schema, and
 //! progress on a terminal (run under `script`, which gives the binary a pty).
 
-mod common;
-#[path = "common/schema.rs"]
+use crate::common;
+#[path = "../common/schema.rs"]
 mod schema_check;
 
 use agent_packager::config::json_schema::config_schema;

@@ -9,7 +9,7 @@
 //! roots: an os-release and an ELF header as the Python). Needs root (chroot,
 //! mounts, binfmt_misc).
 
-mod common;
+use crate::common;
 
 use common::dnf::Dnf;
 use common::roots::{self, IMPORTS, chroot, write_config};

@@ -1,6 +1,6 @@
 //! End-to-end: the real binary builds real agents with a real Python, offline.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;

@@ -6,13 +6,18 @@
 //!
 //! Needs (tests/run.sh installs them): dnf, createrepo_c, rpm, rpmbuild, gpg,
 //! dpkg-deb, python3.
+//!
+//! Needs dnf, so it is left out of `bash tests/run.sh --fast`:
+//!
+//! Tier: full
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::dnf::Dnf;
 use common::http::Http;
 use common::package::{EPOCH, Setup};
-use common::{text, tree_hash};
+use common::{Cmd, text, tree_hash};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Read;
@@ -24,14 +29,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_cfy-ap");
 
 /// `cfy-ap publish ARGS FILES` with SOURCE_DATE_EPOCH and no inherited passphrase.
 fn publish(args: &[&str], files: &[&Path]) -> Output {
-    Command::new(BIN)
+    Cmd::cfy_ap()
         .arg("publish")
         .args(args)
         .args(files)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .env_remove("CFY_AP_SIGN_PASSPHRASE")
         .output()
-        .unwrap()
 }
 
 #[track_caller]
@@ -162,13 +166,12 @@ fn dnf_installs_the_newest_upgrades_and_refuses_a_wrong_key() {
 
     // A newer version: dnf upgrade gets it.
     let v3 = cfy_rpm(&st, &debs, "demo-agent", "1.2", &sign);
-    let with_date = Command::new(BIN)
+    let with_date = Cmd::cfy_ap()
         .args(["publish", "--repo", repo_s, "--sign-key", key_s])
         .arg(&v3)
         .arg(common_rpm(&debs, "1.2"))
         .env("SOURCE_DATE_EPOCH", "1700000100")
-        .output()
-        .unwrap();
+        .output();
     ok(with_date);
     // --refresh: with metadata_expire=0, dnf still keeps a cache made within
     // the same second (expired means older than 0 s), and publishing is faster.

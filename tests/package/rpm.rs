@@ -3,7 +3,7 @@
 //! for throwaway signing keys. Most tests package a small synthetic agent tar
 //! with `--from-tar`; one runs the whole pipeline on the offline fixtures.
 
-mod common;
+use crate::common;
 
 use common::package::{EPOCH, Setup, cfy_ap};
 use common::repo;

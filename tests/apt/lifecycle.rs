@@ -3,7 +3,7 @@
 //! bad input changes nothing (tree hash); a pool file another codename still
 //! names is never deleted.
 
-mod common;
+use crate::common;
 
 use common::apt::*;
 use common::http::Http;

@@ -5,7 +5,7 @@
 //! root's dpkg, and the root is listed before and after: unchanged, nothing
 //! mounted, after success, failure and Ctrl-C. Needs root (chroot, mounts).
 
-mod common;
+use crate::common;
 
 use common::roots::{self, IMPORTS, chroot, write_config};
 use common::*;
@@ -457,7 +457,12 @@ fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
     // The dry run names the file and how the root sees it.
     let mut dry = args.to_vec();
     dry.push("--dry-run");
-    let o = cfy_ap_unset(dir, &dry, &[("PIP_CERT", ca)], &CA_VARS[1..]);
+    let o = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(&dry)
+        .env("PIP_CERT", ca)
+        .envs_remove(&CA_VARS[1..])
+        .output();
     assert!(o.status.success(), "{}", text(&o));
     let plan = String::from_utf8_lossy(&o.stdout).into_owned();
     let want = format!("CA bundle:    {ca} (PIP_CERT; shown read-only inside the root)");
@@ -465,7 +470,12 @@ fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
     assert!(plan.contains(&format!(", {ca}")), "{plan}");
 
     // Without a CA variable pip cannot trust the index: one failure, pip's reason.
-    let o = cfy_ap_unset(dir, &args, &[("TMPDIR", tmp)], &CA_VARS);
+    let o = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .env("TMPDIR", tmp)
+        .envs_remove(&CA_VARS)
+        .output();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = stderr(&o);
     assert!(
@@ -476,12 +486,12 @@ fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
     assert!(!dir.join("debian-bullseye-agent.tar.gz").exists());
 
     // PIP_CERT names the CA on the host: shown in the root, pip trusts the index.
-    let o = cfy_ap_unset(
-        dir,
-        &args,
-        &[("PIP_CERT", ca), ("TMPDIR", tmp)],
-        &CA_VARS[1..],
-    );
+    let o = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .envs(&[("PIP_CERT", ca), ("TMPDIR", tmp)])
+        .envs_remove(&CA_VARS[1..])
+        .output();
     assert!(o.status.success(), "{}", text(&o));
     let tar = dir.join("debian-bullseye-agent.tar.gz");
     let listing = tool("tar", &["tzf", tar.to_str().unwrap()]);
@@ -499,23 +509,22 @@ fn pip_in_a_root_trusts_the_ca_file_the_host_names() {
     fs::remove_file(&tar).unwrap();
 
     // Only SSL_CERT_FILE (which this pip does not read): pip is given PIP_CERT.
-    let o = cfy_ap_unset(
-        dir,
-        &args,
-        &[("SSL_CERT_FILE", ca), ("TMPDIR", tmp)],
-        &CA_VARS[..3],
-    );
+    let o = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .envs(&[("SSL_CERT_FILE", ca), ("TMPDIR", tmp)])
+        .envs_remove(&CA_VARS[..3])
+        .output();
     assert!(o.status.success(), "{}", text(&o));
     assert!(tar.exists());
 
     // A variable naming a missing file: exit 2 before any work.
     let missing = dir.join("ca/missing.pem");
-    let o = cfy_ap_unset(
-        dir,
-        &args,
-        &[("REQUESTS_CA_BUNDLE", missing.to_str().unwrap())],
-        &[],
-    );
+    let o = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .env("REQUESTS_CA_BUNDLE", &missing)
+        .output();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         stderr(&o).contains(&format!(

@@ -1,7 +1,7 @@
 //! Bad input: each error has a clear message, the documented exit code, and
 //! leaves nothing behind.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

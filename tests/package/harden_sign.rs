@@ -4,7 +4,7 @@
 //! needs `--sign-key-id`, `-f` never drops signatures (`--unsigned` does), and an
 //! exit-3 refusal comes before the package is built.
 
-mod common;
+use crate::common;
 
 use common::apt::*;
 use common::package::Setup;

@@ -3,7 +3,7 @@
 //! run from there: imports, every console script, pip, and the activate scripts of
 //! every shell present; then again after the old installers' shebang `sed`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::os::unix::fs::symlink;

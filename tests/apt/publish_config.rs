@@ -1,7 +1,7 @@
 //! A `publish:` section: `--format deb` builds the deb and publishes it in one run;
 //! a bad publish setting fails before anything is built.
 
-mod common;
+use crate::common;
 
 use common::*;
 

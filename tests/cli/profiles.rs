@@ -2,7 +2,7 @@
 //! offline from the fixtures once only the download locations are pointed at
 //! them; the dry run names the profile; celery is optional.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -8,7 +8,7 @@
 //! cfy-ap as `virtualenv_path`. A missing tool fails the test with a message
 //! saying how to get it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};
@@ -354,12 +354,11 @@ fn an_unreachable_index_fails_once_with_the_installers_reason() {
         assert!(cfg.contains(&port.to_string()), "{cfg}");
         std::fs::write(dir.join("config.yaml"), cfg).unwrap();
         let start = std::time::Instant::now();
-        let out = cfy_ap_within(
-            dir,
-            &["-c", "config.yaml", "-v"],
-            &[],
-            std::time::Duration::from_secs(150),
-        );
+        let out = Cmd::cfy_ap()
+            .current_dir(dir)
+            .args(["-c", "config.yaml", "-v"])
+            .within(std::time::Duration::from_secs(150))
+            .output();
         let took = start.elapsed();
         assert_eq!(out.status.code(), Some(1), "{installer}: {}", text(&out));
         let err = stderr(&out);
@@ -400,7 +399,11 @@ fn uv_trusts_the_ca_bundle_named_for_pip() {
     let args = ["-c", "config.yaml"];
 
     // No CA variable: uv does not trust the index, and says so once.
-    let out = cfy_ap_unset(dir, &args, &[], &vars);
+    let out = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .envs_remove(&vars)
+        .output();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
     assert!(
@@ -410,7 +413,12 @@ fn uv_trusts_the_ca_bundle_named_for_pip() {
 
     // Only PIP_CERT, which uv does not read: uv is given SSL_CERT_FILE.
     let ca = tls.ca.to_str().unwrap();
-    let out = cfy_ap_unset(dir, &args, &[("PIP_CERT", ca)], &vars[1..]);
+    let out = Cmd::cfy_ap()
+        .current_dir(dir)
+        .args(args)
+        .env("PIP_CERT", ca)
+        .envs_remove(&vars[1..])
+        .output();
     assert!(out.status.success(), "{}", text(&out));
     assert!(dir.join("out.tar.gz").is_file());
     assert!(

@@ -7,7 +7,7 @@
 //! SHA256, `InRelease` and `Release.gpg` verify with gpgv over the current
 //! Release.
 
-mod common;
+use crate::common;
 
 use common::apt::*;
 use common::http::Http;

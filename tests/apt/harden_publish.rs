@@ -2,7 +2,7 @@
 //! repository are refused before it is touched (exit code, message, and the whole
 //! tree hashed before and after), and what is accepted is read by the real apt.
 
-mod common;
+use crate::common;
 
 use common::apt::*;
 use common::http::Http;

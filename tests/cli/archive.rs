@@ -1,7 +1,7 @@
 //! `cfy-ap archive DIR OUT`: the same deterministic writer as the pipeline, checked
 //! with GNU tar and gzip.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::os::unix::fs::symlink;
