@@ -33,7 +33,7 @@ pub struct Stats {
 
 /// How to archive.
 #[derive(Debug, Clone, Copy)]
-pub struct TarOptions {
+pub(crate) struct TarOptions {
     /// gzip level 1-9.
     pub level: u32,
     /// Replace an existing output.
@@ -43,7 +43,7 @@ pub struct TarOptions {
 }
 
 /// Write `dir` as `out` (a .tar.gz) with members under `prefix`.
-pub fn write_tar_gz(
+pub(crate) fn write_tar_gz(
     dir: &Path,
     prefix: &str,
     out: &Path,
@@ -61,7 +61,12 @@ pub fn write_tar_gz(
 /// [`write_tar_gz`] with every option. When `out` lies inside `dir`, the output
 /// and its temporary file are left out of the archive (so the result does not
 /// depend on whether `out` existed before).
-pub fn write_tar_gz_with(dir: &Path, prefix: &str, out: &Path, opts: &TarOptions) -> Result<Stats> {
+pub(crate) fn write_tar_gz_with(
+    dir: &Path,
+    prefix: &str,
+    out: &Path,
+    opts: &TarOptions,
+) -> Result<Stats> {
     let meta = match std::fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -109,7 +114,7 @@ pub fn write_tar_gz_with(dir: &Path, prefix: &str, out: &Path, opts: &TarOptions
 
 /// A member prefix must be a relative path without `..` (a leading `/` is
 /// dropped, as tar does): exit 2 otherwise.
-pub fn check_prefix(prefix: &str) -> Result<String> {
+pub(crate) fn check_prefix(prefix: &str) -> Result<String> {
     let trimmed = prefix.trim_matches('/');
     let parts: Vec<&str> = trimmed
         .split('/')
@@ -134,7 +139,7 @@ fn within(dir: &Path, p: &Path) -> Option<PathBuf> {
 /// The mtime stored for a file whose mtime is `mtime`: negative as 0, clamped
 /// to SOURCE_DATE_EPOCH (`clamp`). A timestamp-based `.pyc` holds its source's
 /// mtime, so `bytecode` gives the sources this one before compiling them.
-pub fn member_mtime(mtime: i64, clamp: Option<u64>) -> u64 {
+pub(crate) fn member_mtime(mtime: i64, clamp: Option<u64>) -> u64 {
     let mtime = mtime.max(0) as u64;
     clamp.map_or(mtime, |c| mtime.min(c))
 }
@@ -146,21 +151,6 @@ struct Walk<'a> {
     /// Paths (as the walk names them) left out.
     exclude: &'a [PathBuf],
     keep_setid: bool,
-}
-
-/// Append every entry under `dir` (itself included, as `prefix/`) to `builder`.
-pub fn append_tree<W: Write>(
-    builder: &mut tar::Builder<W>,
-    dir: &Path,
-    prefix: &str,
-    clamp: Option<u64>,
-) -> Result<Stats> {
-    let walk = Walk {
-        clamp,
-        exclude: &[],
-        keep_setid: false,
-    };
-    walk.append_tree(builder, dir, prefix)
 }
 
 impl Walk<'_> {

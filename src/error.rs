@@ -21,6 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The process exit code of this kind.
     pub fn exit_code(self) -> i32 {
         match self {
             Kind::Build => 1,
@@ -31,9 +32,12 @@ impl Kind {
     }
 }
 
+/// An error: what failed, why, and what to do.
 #[derive(Debug)]
 pub struct Error {
+    /// Which exit code it means.
     pub kind: Kind,
+    /// The one-line message.
     pub message: String,
     /// Extra lines printed under the message (context, captured tool output, hints).
     pub details: Vec<String>,
@@ -41,9 +45,11 @@ pub struct Error {
     pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
+/// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of `kind` with `message`.
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -52,12 +58,15 @@ impl Error {
             cause: None,
         }
     }
+    /// A build failure (exit 1).
     pub fn build(message: impl Into<String>) -> Self {
         Self::new(Kind::Build, message)
     }
+    /// A usage or config error (exit 2).
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(Kind::Config, message)
     }
+    /// A refusal to overwrite (exit 3).
     pub fn exists(message: impl Into<String>) -> Self {
         Self::new(Kind::Exists, message)
     }
@@ -87,6 +96,7 @@ impl Error {
         self.details.push(line.into());
         self
     }
+    /// The process exit code of this error.
     pub fn exit_code(&self) -> i32 {
         self.kind.exit_code()
     }
@@ -113,7 +123,7 @@ impl std::error::Error for Error {
 /// What an I/O error says, without the name of the temporary file it was about
 /// (`tempfile` wraps the OS error and appends ` at path "DIR/.NAME.XXXXXX"`):
 /// that name is internal, and the message names the directory.
-pub fn io_cause(err: &io::Error) -> String {
+pub(crate) fn io_cause(err: &io::Error) -> String {
     let text = err.to_string();
     match text.rfind(" at path \"") {
         Some(at) if err.get_ref().is_some() && text.ends_with('"') => text[..at].to_string(),
@@ -122,7 +132,7 @@ pub fn io_cause(err: &io::Error) -> String {
 }
 
 /// Attach a path to an I/O result.
-pub trait IoContext<T> {
+pub(crate) trait IoContext<T> {
     fn ctx(self, what: &str, path: &Path) -> Result<T>;
 }
 

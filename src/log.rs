@@ -16,9 +16,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Where progress goes: step lines on stderr, more with `verbose`, none with `quiet`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Log {
+    /// `-v`: commands, their output, more detail.
     pub verbose: bool,
+    /// `-q`: errors only.
     pub quiet: bool,
 }
 
@@ -29,7 +32,7 @@ static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
 static COUNTING: AtomicBool = AtomicBool::new(false);
 
 /// Whether stderr is an interactive terminal that can take a spinner.
-pub fn stderr_is_live_terminal() -> bool {
+pub(crate) fn stderr_is_live_terminal() -> bool {
     if std::env::var("CFY_AP_PROGRESS").is_ok_and(|v| v == "plain") {
         return false;
     }
@@ -40,12 +43,12 @@ pub fn stderr_is_live_terminal() -> bool {
 }
 
 /// `NO_COLOR` (any non-empty value) turns colour off: <https://no-color.org>.
-pub fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `error: `, in red on a terminal unless `NO_COLOR` is set.
-pub fn error_prefix() -> &'static str {
+pub(crate) fn error_prefix() -> &'static str {
     if stderr_is_live_terminal() && color_enabled() {
         "\x1b[1;31merror:\x1b[0m "
     } else {
@@ -71,7 +74,7 @@ fn line(msg: &str) {
 }
 
 /// Count `n` bytes done in the running byte bar, if any.
-pub fn advance(n: u64) {
+pub(crate) fn advance(n: u64) {
     if COUNTING.load(Ordering::Relaxed) {
         with_active(|bar| {
             if let Some(bar) = bar {
@@ -82,7 +85,7 @@ pub fn advance(n: u64) {
 }
 
 /// A reader that counts what it reads into the running byte bar.
-pub struct Counted<R>(pub R);
+pub(crate) struct Counted<R>(pub R);
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -93,7 +96,7 @@ impl<R: Read> Read for Counted<R> {
 }
 
 /// Total size of the regular files under `dir` (for a byte bar).
-pub fn tree_bytes(dir: &std::path::Path) -> u64 {
+pub(crate) fn tree_bytes(dir: &std::path::Path) -> u64 {
     walkdir::WalkDir::new(dir)
         .follow_links(false)
         .into_iter()
@@ -198,6 +201,7 @@ enum Kind {
 }
 
 impl Log {
+    /// A log with these settings.
     pub fn new(verbose: bool, quiet: bool) -> Log {
         Log { verbose, quiet }
     }
@@ -225,6 +229,7 @@ impl Log {
         }
     }
 
+    /// A warning line (not with `quiet`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
             if self.colored() {
@@ -252,7 +257,7 @@ impl Log {
         self.run_step(what, Some((i, n)), Kind::Spinner, f)
     }
 
-    /// A step that reads about `total()` bytes through [`Counted`]: on a terminal,
+    /// A step that reads about `total()` bytes through `Counted`: on a terminal,
     /// a bar with bytes done and throughput. `total` is only computed then.
     pub fn step_bytes<T, E>(
         &self,

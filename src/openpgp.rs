@@ -15,22 +15,21 @@ use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
 use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, KeyVersion, Password, SigningKey, Timestamp};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The environment variable holding the signing key's passphrase.
-pub const PASSPHRASE_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
+pub(crate) const PASSPHRASE_ENV: &str = "CFY_AP_SIGN_PASSPHRASE";
 
 /// The passphrase policy: the one given explicitly (library callers), else
 /// [`PASSPHRASE_ENV`]; never a prompt, never the command line.
-pub fn passphrase(explicit: Option<&str>) -> Option<String> {
+pub(crate) fn passphrase(explicit: Option<&str>) -> Option<String> {
     explicit
         .map(str::to_string)
         .or_else(|| std::env::var(PASSPHRASE_ENV).ok())
 }
 
 /// A signing key, its secret material decrypted in memory.
-pub struct Signer {
-    pub path: PathBuf,
+pub(crate) struct Signer {
     key: SignedSecretKey,
     /// `None`: the primary key signs; else the index of a signing subkey.
     subkey: Option<usize>,
@@ -42,7 +41,7 @@ pub struct Signer {
 }
 
 /// The two signature files for one Release.
-pub struct Signatures {
+pub(crate) struct Signatures {
     pub in_release: String,
     pub release_gpg: String,
 }
@@ -50,19 +49,19 @@ pub struct Signatures {
 impl Signer {
     /// Load an OpenPGP secret key (armored or binary) and check that `passphrase`
     /// unlocks it, so a bad key fails before the repository is touched.
-    pub fn load(path: &Path, passphrase: Option<&str>) -> Result<Signer> {
+    pub(crate) fn load(path: &Path, passphrase: Option<&str>) -> Result<Signer> {
         Signer::load_as("signing key", path, passphrase)
     }
 
     /// [`Signer::load`], with errors naming the key as `label` (e.g. `package.sign_key`).
-    pub fn load_as(label: &str, path: &Path, passphrase: Option<&str>) -> Result<Signer> {
+    pub(crate) fn load_as(label: &str, path: &Path, passphrase: Option<&str>) -> Result<Signer> {
         Signer::load_selected(label, path, passphrase, None)
     }
 
     /// [`Signer::load_as`] for a file that may hold several secret keys: `key_id`
     /// (a fingerprint or key ID in hex, of the primary key or a subkey) picks one;
     /// without it a file with several keys is refused.
-    pub fn load_selected(
+    pub(crate) fn load_selected(
         label: &str,
         path: &Path,
         passphrase: Option<&str>,
@@ -98,7 +97,7 @@ impl Signer {
     }
 
     /// Load a secret key without unlocking it (enough to export its public half).
-    pub fn open(path: &Path) -> Result<Signer> {
+    pub(crate) fn open(path: &Path) -> Result<Signer> {
         Signer::open_selected("signing key", path, None)
     }
 
@@ -196,7 +195,6 @@ impl Signer {
             }
         };
         Ok(Signer {
-            path: path.to_path_buf(),
             key,
             subkey,
             armored,
@@ -205,18 +203,18 @@ impl Signer {
     }
 
     /// The key file's text when it is an armored secret key.
-    pub fn armored(&self) -> Option<&str> {
+    pub(crate) fn armored(&self) -> Option<&str> {
         self.armored.as_deref()
     }
 
     /// The passphrase that unlocked the key, if it needed one.
-    pub fn passphrase(&self) -> Option<&str> {
+    pub(crate) fn passphrase(&self) -> Option<&str> {
         self.passphrase.as_deref()
     }
 
     /// The newest creation time of the key and its subkeys: signatures are never
     /// dated before it (rpm with the Sequoia backend rejects those).
-    pub fn not_before(&self) -> u32 {
+    pub(crate) fn not_before(&self) -> u32 {
         std::iter::once(self.key.primary_key.created_at())
             .chain(self.key.secret_subkeys.iter().map(|k| k.key.created_at()))
             .map(|t| t.as_secs())
@@ -225,7 +223,7 @@ impl Signer {
     }
 
     /// The fingerprint of the key that signs (the primary key or a subkey).
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let fpr = match self.subkey {
             None => self.key.primary_key.fingerprint(),
             Some(i) => self.key.secret_subkeys[i].key.fingerprint(),
@@ -234,13 +232,13 @@ impl Signer {
     }
 
     /// The fingerprint of the primary key (what users see in `gpg --show-keys`).
-    pub fn primary_fingerprint(&self) -> String {
+    pub(crate) fn primary_fingerprint(&self) -> String {
         format!("{:X}", self.key.primary_key.fingerprint())
     }
 
     /// Sign `release`; `time` is the signature creation time (seconds since 1970),
     /// raised to the key's creation time if earlier.
-    pub fn sign(&self, release: &str, time: i64) -> Result<Signatures> {
+    pub(crate) fn sign(&self, release: &str, time: i64) -> Result<Signatures> {
         let fail = |e: pgp::errors::Error| Error::build(format!("signing Release: {e}"));
         match self.subkey {
             None => sign_with(&self.key.primary_key, &Password::empty(), release, time),
@@ -256,7 +254,7 @@ impl Signer {
 
     /// Is `in_release` this key's clearsigned copy of exactly `release`?
     /// (Checks the text and the issuer; a stale or foreign InRelease is re-signed.)
-    pub fn signed(&self, in_release: &str, release: &str) -> bool {
+    pub(crate) fn signed(&self, in_release: &str, release: &str) -> bool {
         let Ok((msg, _)) = CleartextSignedMessage::from_string(in_release) else {
             return false;
         };
@@ -294,7 +292,7 @@ impl Signer {
     }
 
     /// The public key, ASCII-armored (`.asc`) or binary (`.gpg`).
-    pub fn public_key(&self, armored: bool) -> Result<Vec<u8>> {
+    pub(crate) fn public_key(&self, armored: bool) -> Result<Vec<u8>> {
         let public = self.key.to_public_key();
         let out = if armored {
             public.to_armored_bytes(ArmorOptions::default())
@@ -336,7 +334,7 @@ mod validity {
 
     /// Why a (sub)key created at `created` is unusable at `now`: a revocation, or
     /// the key expiration time of its newest self-signature (or binding) past.
-    pub fn unusable<'a>(
+    pub(super) fn unusable<'a>(
         created: u32,
         mut revocations: impl Iterator<Item = &'a Signature>,
         self_sigs: impl Iterator<Item = &'a Signature>,
@@ -360,7 +358,7 @@ mod validity {
 
     /// The one key of `keys`, or the one `key_id` names (primary or subkey
     /// fingerprint, or key ID, hex, any case, `0x` and spaces ignored).
-    pub fn select(
+    pub(super) fn select(
         keys: Vec<SignedSecretKey>,
         key_id: Option<&str>,
     ) -> Result<SignedSecretKey, String> {

@@ -6,8 +6,9 @@
 mod multi;
 mod targets;
 
-pub use multi::{Run, execute_all, plans};
-pub use targets::Targets;
+pub use multi::Run;
+pub(crate) use multi::{execute_all, plans};
+pub(crate) use targets::Targets;
 
 use crate::agent::{self, Outcome};
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ impl Report {
 
 /// A prepared writer: which of the plan's packages, in which format. No
 /// writer: the file is already there, the same bytes ([`already_written`]).
-pub struct Job {
+pub(crate) struct Job {
     package: usize,
     format: Format,
     job: Option<Rc<dyn WriteJob>>,
@@ -51,7 +52,7 @@ pub struct Job {
 /// SOURCE_DATE_EPOCH, outputs that are inputs or would be overwritten (exit 3),
 /// unwritable directories, unusable signing keys, packages the repositories
 /// would refuse. Returns each package writer, prepared.
-pub fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
+pub(crate) fn preflight(plan: &Plan, targets: &Targets) -> Result<Vec<Job>> {
     let jobs = prepare(plan, targets)?;
     check_targets(targets, &planned_debs(&plan.packages))?;
     Ok(jobs)
@@ -177,7 +178,7 @@ fn already_written(
 /// version and architecture are taken. Not the common package: the repository
 /// may hold it already from another release's run, and the publish takes it
 /// again unchanged when its bytes are the same (it is stamped so that they are).
-pub fn planned_debs(packages: &[PackagePlan]) -> Vec<apt::Planned> {
+pub(crate) fn planned_debs(packages: &[PackagePlan]) -> Vec<apt::Planned> {
     packages
         .iter()
         .filter(|p| p.role == Role::Agent && p.formats().contains(&Format::Deb))
@@ -186,7 +187,7 @@ pub fn planned_debs(packages: &[PackagePlan]) -> Vec<apt::Planned> {
 }
 
 /// Run `plan`, publishing its packages into `targets`.
-pub fn execute(plan: &Plan, targets: &Targets, log: &Log) -> Result<Report> {
+pub(crate) fn execute(plan: &Plan, targets: &Targets, log: &Log) -> Result<Report> {
     // From here on, SIGINT/SIGTERM stop the run cleanly (see util::signals).
     crate::util::signals::install()?;
     let jobs = preflight(plan, targets)?;

@@ -3,7 +3,7 @@
 //! Every `.rs` file under `src/` is read, its comments and literals blanked out, and each
 //! path that leaves its top-level module is collected: `crate::x…` in use trees (grouped ones
 //! too) and inline paths, `super::…` that climbs to the crate root, and in the binary
-//! (`src/main.rs`, `src/cli/`) `agent_packager::x…`. A name re-exported at the crate root
+//! (`src/main.rs`, which calls the library's `cli`) `agent_packager::x…`. A name re-exported at the crate root
 //! (`pub use plan::{Options, Plan}` in `src/lib.rs`) counts as the module it comes from.
 //! Unit tests (`#[cfg(test)] mod …`) are left out: they are compiled only into the test
 //! binary, where the whole crate is present, so a test of `plan` that builds with
@@ -73,7 +73,7 @@ fn readme_shows_the_module_graph() {
 enum Crate {
     /// `src/lib.rs` and the library's modules: `crate::x` is the library's module `x`.
     Lib,
-    /// `src/main.rs` and `src/cli/`: `agent_packager::x` is the library's module `x`.
+    /// `src/main.rs`: `agent_packager::x` is the library's module `x` (its `main` is `cli`'s).
     Bin,
 }
 
@@ -145,12 +145,7 @@ fn module_of(rel: &Path) -> Option<(Crate, Vec<String>)> {
     if stem != "mod" {
         parts.push(stem);
     }
-    let krate = if parts[0] == "cli" {
-        Crate::Bin
-    } else {
-        Crate::Lib
-    };
-    Some((krate, parts))
+    Some((Crate::Lib, parts))
 }
 
 /// The `mod` items of a crate root.
@@ -791,7 +786,7 @@ fn module_of_maps_files_to_top_level_modules() {
     assert_eq!(m("main.rs"), Some((Crate::Bin, vec!["cli".into()])));
     assert_eq!(
         m("cli/args.rs"),
-        Some((Crate::Bin, vec!["cli".into(), "args".into()]))
+        Some((Crate::Lib, vec!["cli".into(), "args".into()]))
     );
     assert_eq!(m("plan/mod.rs"), Some((Crate::Lib, vec!["plan".into()])));
     assert_eq!(

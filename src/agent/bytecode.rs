@@ -51,7 +51,7 @@ const PINNED: std::ops::RangeInclusive<u32> = 7..=10;
 
 /// Whether builds with this interpreter use the bytecode cache: CPython 3.7 to
 /// 3.10 only (`PINNED`).
-pub fn uses_cache(pyc: Option<&PycId>) -> bool {
+pub(super) fn uses_cache(pyc: Option<&PycId>) -> bool {
     pyc.is_some_and(|p| PINNED.contains(&p.minor))
 }
 
@@ -122,7 +122,7 @@ print(failed)
 
 /// What `compile` did.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Compiled {
+pub(super) struct Compiled {
     pub compiled: usize,
     /// Not compilable (syntax for another Python, templates): skipped, as pip does.
     pub failed: usize,
@@ -132,7 +132,7 @@ pub struct Compiled {
 
 /// Compile every `.py` of the virtualenv's `lib/pythonX.Y/` with
 /// `interpreter`; `cache` is the bytecode cache.
-pub fn compile(
+pub(super) fn compile(
     venv: &Path,
     interpreter: &Interpreter,
     cache: Option<&Path>,

@@ -13,7 +13,7 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-pub struct Run {
+pub(super) struct Run {
     program: OsString,
     args: Vec<OsString>,
     /// How each argument is shown (a script passed with `-c` as `<probe>`).
@@ -25,7 +25,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(program: impl AsRef<OsStr>) -> Run {
+    pub(super) fn new(program: impl AsRef<OsStr>) -> Run {
         Run {
             program: program.as_ref().to_os_string(),
             args: Vec::new(),
@@ -35,34 +35,34 @@ impl Run {
         }
     }
     /// Set the environment variable `key` for this program only.
-    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Run {
+    pub(super) fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Run {
         self.envs
             .push((key.to_string(), value.as_ref().to_os_string()));
         self
     }
-    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
+    pub(super) fn arg(mut self, a: impl AsRef<OsStr>) -> Run {
         self.args.push(a.as_ref().to_os_string());
         self.shown.push(None);
         self
     }
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, it: I) -> Run {
+    pub(super) fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, it: I) -> Run {
         for a in it {
             self = self.arg(a);
         }
         self
     }
     /// An argument shown in messages as `shown` (a whole script is noise).
-    pub fn arg_shown_as(mut self, a: impl AsRef<OsStr>, shown: &str) -> Run {
+    pub(super) fn arg_shown_as(mut self, a: impl AsRef<OsStr>, shown: &str) -> Run {
         self = self.arg(a);
         *self.shown.last_mut().expect("just pushed") = Some(shown.to_string());
         self
     }
     /// Treat stdout as progress output (pip), not as a result.
-    pub fn stream(mut self) -> Run {
+    pub(super) fn stream(mut self) -> Run {
         self.capture_stdout = false;
         self
     }
-    pub fn display(&self) -> String {
+    pub(super) fn display(&self) -> String {
         let mut s = String::new();
         for (k, v) in &self.envs {
             s.push_str(&format!("{k}={} ", v.to_string_lossy()));
@@ -86,7 +86,7 @@ const NOT_STARTED: &str = "check that the program exists and is executable";
 
 /// The last line a failed program printed, if it ran and printed any (its
 /// output's tail is the error's details, see [`run`]).
-pub fn last_words(e: &Error) -> Option<&str> {
+pub(super) fn last_words(e: &Error) -> Option<&str> {
     e.details
         .last()
         .map(String::as_str)
@@ -94,7 +94,7 @@ pub fn last_words(e: &Error) -> Option<&str> {
 }
 
 /// Run to completion. Ok(stdout) on exit 0; Err with the output's tail otherwise.
-pub fn run(cmd: Run, sandbox: &Sandbox, log: &Log) -> Result<String, Error> {
+pub(super) fn run(cmd: Run, sandbox: &Sandbox, log: &Log) -> Result<String, Error> {
     log.detail(&format!("$ {}", cmd.display()));
     // In a `--root` build the command runs inside the root (sandbox.rs).
     let (program, args) = sandbox.wrap(&cmd.program, &cmd.args);
@@ -229,7 +229,7 @@ fn relay(
 
 /// Wait for a child spawned in its own process group, polling for signals:
 /// on SIGINT/SIGTERM/SIGHUP its group is stopped and the run's error returned.
-pub fn wait(child: &mut Child) -> Result<std::process::ExitStatus, Error> {
+pub(super) fn wait(child: &mut Child) -> Result<std::process::ExitStatus, Error> {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status),

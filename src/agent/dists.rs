@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// One installed distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dist {
+pub(crate) struct Dist {
     /// The name as published (`METADATA` `Name:`).
     pub name: String,
     pub version: String,
@@ -22,13 +22,13 @@ pub struct Dist {
 }
 
 impl Dist {
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         canonical_name(&self.name)
     }
 }
 
 /// The `site-packages` directories of a POSIX virtualenv (`lib/python*/site-packages`).
-pub fn site_packages(venv: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn site_packages(venv: &Path) -> Result<Vec<PathBuf>> {
     let lib = venv.join("lib");
     let mut out: Vec<PathBuf> = std::fs::read_dir(&lib)
         .ctx("reading", &lib)?
@@ -42,7 +42,7 @@ pub fn site_packages(venv: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Every distribution in the virtualenv, sorted by canonical name.
-pub fn scan(venv: &Path) -> Result<Vec<Dist>> {
+pub(crate) fn scan(venv: &Path) -> Result<Vec<Dist>> {
     let mut out = Vec::new();
     for sp in site_packages(venv)? {
         for entry in std::fs::read_dir(&sp).ctx("reading", &sp)?.flatten() {
@@ -93,7 +93,7 @@ fn header(text: &str, key: &str) -> Option<String> {
 
 /// What a module spec must have left in the virtualenv.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// A distribution of this canonical name.
     Name(String),
     /// A distribution installed from this location (normalised URL or absolute path).
@@ -101,7 +101,7 @@ pub enum Expect {
 }
 
 /// The expectation for one spec; relative paths are taken from `cwd` (as pip does).
-pub fn expect(spec: &str, cwd: &Path) -> Expect {
+pub(crate) fn expect(spec: &str, cwd: &Path) -> Expect {
     let s = spec.trim();
     if let Some((name, _)) = s.split_once(" @ ") {
         return Expect::Name(canonical_name(name.split('[').next().unwrap_or(name)));
@@ -119,7 +119,7 @@ pub fn expect(spec: &str, cwd: &Path) -> Expect {
 }
 
 /// The installed distribution that satisfies `e`, if any.
-pub fn find<'a>(e: &Expect, dists: &'a [Dist]) -> Option<&'a Dist> {
+pub(crate) fn find<'a>(e: &Expect, dists: &'a [Dist]) -> Option<&'a Dist> {
     match e {
         Expect::Name(n) => dists.iter().find(|d| &d.key() == n),
         Expect::From(loc) => dists.iter().find(|d| {
@@ -134,7 +134,7 @@ pub fn find<'a>(e: &Expect, dists: &'a [Dist]) -> Option<&'a Dist> {
 }
 
 /// Whether any distribution records where it came from (pip ≥ 20.1 and uv do).
-pub fn records_origins(dists: &[Dist]) -> bool {
+pub(crate) fn records_origins(dists: &[Dist]) -> bool {
     dists.iter().any(|d| d.direct_url.is_some())
 }
 
@@ -144,7 +144,7 @@ pub fn records_origins(dists: &[Dist]) -> bool {
 /// `PKG-INFO` or a literal `name=` in `setup.py`. For installers that do not
 /// record where a distribution came from (pip before 20.1), this is how a module
 /// given as a path or URL is still validated. None when it cannot be told.
-pub fn source_name(spec: &str, cwd: &Path) -> Option<String> {
+pub(crate) fn source_name(spec: &str, cwd: &Path) -> Option<String> {
     let s = spec.trim().split('[').next().unwrap_or(spec).trim();
     let file = if s.contains("://") {
         let path = s.split(['?', '#']).next().unwrap_or(s);

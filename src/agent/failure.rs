@@ -7,7 +7,7 @@
 
 /// What a failed install pass blames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
+pub(super) enum Cause {
     /// The resolver: the requirements cannot be satisfied together.
     Conflict,
     /// The index, a find-links page or a download could not be reached.
@@ -58,7 +58,7 @@ const NETWORK: [&str; 24] = [
 
 /// What `lines` (an installer's output) blame; a conflict wins over network
 /// words (a retried download may come before the real verdict).
-pub fn classify(lines: &[String]) -> Cause {
+pub(super) fn classify(lines: &[String]) -> Cause {
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().any(|w| l.contains(w)));
     if has(&CONFLICT) {
         Cause::Conflict
@@ -72,7 +72,7 @@ pub fn classify(lines: &[String]) -> Cause {
 /// The lines that say why: pip's `ERROR:` lines and uv's `error:`/`Caused by:`
 /// and `×`/`╰─▶` lines, and the network lines; a run of pip's `Retrying`
 /// warnings counts once (the last). Empty when none.
-pub fn reasons(lines: &[String]) -> Vec<String> {
+pub(super) fn reasons(lines: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     // Whether the last line kept is one of pip's retry warnings.
     let mut retrying = false;
@@ -100,7 +100,7 @@ pub fn reasons(lines: &[String]) -> Vec<String> {
 /// The short reason of a network failure, for the message: the innermost
 /// cause pip or uv gives (`Connection refused`, `certificate verify failed:
 /// unable to get local issuer certificate`, …), else None.
-pub fn network_reason(lines: &[String]) -> Option<String> {
+pub(super) fn network_reason(lines: &[String]) -> Option<String> {
     const SHORT: [&str; 10] = [
         "certificate verify failed",
         "invalid peer certificate",

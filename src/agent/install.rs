@@ -24,7 +24,7 @@ use crate::util::redact::redact;
 use std::path::Path;
 
 /// One tool that makes the virtualenv and installs into it.
-pub trait Installer {
+pub(crate) trait Installer {
     /// `pip 23.0.1`, `uv 0.13.9`.
     fn name(&self) -> String;
     /// Make the virtualenv; returns the seed requirements (pip, setuptools) that
@@ -52,7 +52,7 @@ pub trait Installer {
 }
 
 /// The installer for this interpreter, and why it was chosen.
-pub fn select(
+pub(crate) fn select(
     plan: &Plan,
     interpreter: &Interpreter,
     sandbox: &Sandbox,
@@ -116,7 +116,7 @@ pub fn select(
 
 /// Install every module in one pass, then validate; returns every distribution
 /// in the virtualenv as (name, version), sorted by name.
-pub fn install_modules(
+pub(crate) fn install_modules(
     plan: &Plan,
     installer: &dyn Installer,
     seeds: &[String],
@@ -315,7 +315,7 @@ const FILE_OPTIONS: [&str; 5] = [
 /// What an installer run is given instead of `options` and `requirements`
 /// when they hold credentials: every local user can read a command line
 /// (`ps`).
-pub struct Hidden {
+pub(crate) struct Hidden {
     /// `options` less the index and find-links options with a credential.
     pub options: Vec<String>,
     /// The requirements without a credential, in order, then `-r FILE`.
@@ -328,7 +328,7 @@ pub struct Hidden {
 /// Split `options` and `requirements` (what `redact` changes holds a
 /// credential) into arguments and a requirements file, see [`Hidden`]. A
 /// build without credentials runs exactly as before.
-pub fn hide_credentials(
+pub(crate) fn hide_credentials(
     options: &[String],
     requirements: &[String],
     venv: &Path,
@@ -397,7 +397,7 @@ pub fn hide_credentials(
 }
 
 /// `msg`, with the failed command and its output as details.
-pub fn wrap(msg: String, e: Error) -> Error {
+pub(crate) fn wrap(msg: String, e: Error) -> Error {
     if matches!(e.kind, crate::error::Kind::Interrupted(_)) {
         return e;
     }

@@ -10,7 +10,7 @@ use crate::util::redact::redact;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub struct ManagerTree {
+pub(super) struct ManagerTree {
     /// Removed on drop.
     _work: Option<WorkDir>,
     pub root: PathBuf,
@@ -36,7 +36,7 @@ impl Drop for WorkDir {
 
 impl ManagerTree {
     /// `work` is the directory to download/extract into (created, then removed on drop).
-    pub fn fetch(source: &str, work: &Path, log: &Log) -> Result<ManagerTree> {
+    pub(super) fn fetch(source: &str, work: &Path, log: &Log) -> Result<ManagerTree> {
         if source.starts_with("http://") || source.starts_with("https://") {
             let dir = WorkDir::create(work)?;
             let archive = dir.0.join("source.tar.gz");
@@ -75,7 +75,7 @@ impl ManagerTree {
     }
 
     /// The directory of one management module, e.g. `plugins/agent-installer`.
-    pub fn module_dir(&self, key: &str, subdir: &str) -> Result<PathBuf> {
+    pub(super) fn module_dir(&self, key: &str, subdir: &str) -> Result<PathBuf> {
         let dir = self.root.join(subdir);
         if dir.is_dir() {
             Ok(dir)

@@ -3,14 +3,14 @@
 
 mod bytecode;
 mod command;
-pub mod dists;
+pub(crate) mod dists;
 mod failure;
-pub mod install;
+pub(crate) mod install;
 mod manager;
 mod pip;
 mod pyc_cache;
-pub mod python;
-pub mod relocate;
+pub(crate) mod python;
+pub(crate) mod relocate;
 mod sandbox;
 mod scrub;
 mod seed;
@@ -25,18 +25,22 @@ use sandbox::Sandbox;
 use std::path::{Path, PathBuf};
 
 /// What a successful build produced.
+/// What building an agent produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The agent tar written.
     pub output_tar: PathBuf,
+    /// The agent's Python version (`3.11.2`).
     pub python_version: String,
     /// Every distribution in the venv: (name, version), sorted by name.
     pub installed: Vec<(String, String)>,
+    /// What went into the tar: entries, bytes in and out.
     pub archive: archive::Stats,
 }
 
 /// Refuse before any work when something would be overwritten without `--force`,
 /// or when an output directory cannot be written.
-pub fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
+pub(crate) fn precheck(plan: &Plan, outputs: &[PathBuf]) -> Result<()> {
     let venv = plan.venv_on_host();
     if plan.from_tar.is_none()
         && let Ok(meta) = std::fs::symlink_metadata(&venv)
@@ -84,7 +88,7 @@ fn is_replaceable_venv(dir: &Path) -> bool {
 }
 
 /// Build the agent virtualenv and its tar.gz.
-pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
+pub(crate) fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
     precheck(plan, &plan.outputs())?;
     for said in [&plan.python_note, &plan.python_warning]
         .into_iter()
@@ -181,7 +185,7 @@ pub fn run(plan: &Plan, log: &Log) -> Result<Outcome> {
 /// The bytecode cache `--dry-run` names: the plan's, when the build would use
 /// it. Only CPython 3.7 to 3.10 does, so the interpreter is asked (its probe
 /// writes nothing); a `--root` build compiles inside the root, without it.
-pub fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'static str> {
+pub(crate) fn dry_run_bytecode_cache(plan: &Plan) -> std::result::Result<PathBuf, &'static str> {
     let dir = plan.bytecode_cache.clone()?;
     if plan.root.is_some() {
         return Err("off: --root builds compile inside the root");

@@ -17,7 +17,7 @@ use crate::log::Log;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-pub struct Pip {
+pub(super) struct Pip {
     options: Vec<String>,
     cache_dir: Option<PathBuf>,
     venv: PathBuf,
@@ -33,7 +33,7 @@ pub struct Pip {
 }
 
 impl Pip {
-    pub fn new(options: &[String], cache_dir: Option<PathBuf>, sandbox: Sandbox) -> Pip {
+    pub(super) fn new(options: &[String], cache_dir: Option<PathBuf>, sandbox: Sandbox) -> Pip {
         Pip {
             options: options.to_vec(),
             cache_dir,
@@ -46,7 +46,7 @@ impl Pip {
         }
     }
 
-    pub fn with_env(mut self, env: Option<(&'static str, OsString)>) -> Pip {
+    pub(super) fn with_env(mut self, env: Option<(&'static str, OsString)>) -> Pip {
         self.env = env;
         self
     }

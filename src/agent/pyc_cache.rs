@@ -41,9 +41,9 @@ const MERGE_AT: usize = 16;
 /// The largest pack read (README "Limits"); larger ones are skipped, and no
 /// build writes one. A build of the test fixtures' agent writes 614 entries in
 /// 5.8 MB (about 9.4 kB each): this is some 27,000 `.pyc`, over 40 such agents.
-pub const MAX_PACK: u64 = 256 << 20;
+pub(super) const MAX_PACK: u64 = 256 << 20;
 
-pub struct PycCache {
+pub(super) struct PycCache {
     root: PathBuf,
     /// Hash state over interpreter, mode and script: each key goes on from it.
     base: Sha256,
@@ -62,7 +62,7 @@ impl PycCache {
     /// foreign file is left out: its entries are misses; so is anything but a
     /// regular file of at most `MAX_PACK` bytes, see `skipped`). Stops reading
     /// when a signal arrives (the run is stopping).
-    pub fn new(root: &Path, id: &PycId, checked: bool, script: &str) -> PycCache {
+    pub(super) fn new(root: &Path, id: &PycId, checked: bool, script: &str) -> PycCache {
         let mut base = Sha256::new();
         for part in [
             MAGIC,
@@ -117,12 +117,12 @@ impl PycCache {
         cache
     }
 
-    pub fn root(&self) -> &Path {
+    pub(super) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The key of `source` compiled under the path `compiled_as`.
-    pub fn key(&self, compiled_as: &Path, source: &[u8]) -> String {
+    pub(super) fn key(&self, compiled_as: &Path, source: &[u8]) -> String {
         let mut h = self.base.clone();
         let path = compiled_as.as_os_str().as_encoded_bytes();
         h.update((path.len() as u64).to_le_bytes());
@@ -142,7 +142,7 @@ impl PycCache {
 
     /// The cached `.pyc`, if present and intact; `mtime_size` is the source's,
     /// for the header of a timestamp-based `.pyc`.
-    pub fn load(&self, key: &str, mtime_size: (u32, u32)) -> Option<Vec<u8>> {
+    pub(super) fn load(&self, key: &str, mtime_size: (u32, u32)) -> Option<Vec<u8>> {
         let mut pyc = self.intact(key)?.to_vec();
         if !self.checked {
             pyc[8..12].copy_from_slice(&mtime_size.0.to_le_bytes());
@@ -155,7 +155,7 @@ impl PycCache {
     /// cache is never a reason for a build to fail: 0 when it cannot be
     /// written). With `MERGE_AT` packs or more, their intact entries go in too
     /// and the old packs are removed.
-    pub fn store(&self, entries: &[(String, Vec<u8>)]) -> usize {
+    pub(super) fn store(&self, entries: &[(String, Vec<u8>)]) -> usize {
         let mut pack = PACK.to_vec();
         let mut stored = 0;
         let mut seen = std::collections::HashSet::new();

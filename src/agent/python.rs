@@ -7,7 +7,7 @@ use crate::log::Log;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenvTool {
+pub(crate) enum VenvTool {
     /// `python -m venv` (stdlib, needs ensurepip).
     Venv,
     /// `python -m virtualenv`.
@@ -15,7 +15,7 @@ pub enum VenvTool {
 }
 
 #[derive(Debug, Clone)]
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     pub version: String,
     pub tool: VenvTool,
     /// Where ensurepip keeps its wheels, if anywhere (see `seed`).
@@ -29,7 +29,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// Python `major.minor` or later.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+    pub(crate) fn at_least(&self, major: u32, minor: u32) -> bool {
         let v: Vec<u32> = self
             .version
             .split('.')
@@ -54,7 +54,7 @@ fn with_virtualenv_path(run: Run, dir: Option<&Path>) -> Run {
 
 /// A CPython 3.7+ interpreter's bytecode identity, from the probe's `pyc` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PycId {
+pub(crate) struct PycId {
     /// `importlib.util.MAGIC_NUMBER`.
     pub magic: Vec<u8>,
     /// `sys.implementation.cache_tag`, e.g. `cpython-37`.
@@ -117,7 +117,7 @@ except Exception:
 "#;
 
 /// What `python` is; `virtualenv_path` is where to look for virtualenv first.
-pub fn probe(
+pub(crate) fn probe(
     python: &Path,
     virtualenv_path: Option<&Path>,
     sandbox: &Sandbox,
@@ -174,7 +174,7 @@ pub fn probe(
     })
 }
 
-pub fn create_venv(
+pub(crate) fn create_venv(
     python: &Path,
     interpreter: &Interpreter,
     venv: &Path,
@@ -205,7 +205,7 @@ pub fn create_venv(
 }
 
 /// `python -m venv --without-pip`: the seed packages come with the modules (see `seed`).
-pub fn create_venv_without_pip(
+pub(crate) fn create_venv_without_pip(
     python: &Path,
     venv: &Path,
     sandbox: &Sandbox,
@@ -234,7 +234,7 @@ pub fn create_venv_without_pip(
 
 /// Create the directory the virtualenv goes into (in a `--root` build: in the
 /// root's overlay on the host).
-pub fn create_parent(venv: &Path, sandbox: &Sandbox) -> Result<()> {
+pub(crate) fn create_parent(venv: &Path, sandbox: &Sandbox) -> Result<()> {
     if let Some(parent) = sandbox.host_path(venv).parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {

@@ -37,21 +37,16 @@ use std::path::{Path, PathBuf};
 
 /// What was rewritten (names relative to `bin/`, sorted).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Rewritten {
+pub(crate) struct Rewritten {
     pub scripts: Vec<String>,
     pub activate: Vec<String>,
     /// Files that name the venv but could not be rewritten: (name, why).
     pub skipped: Vec<(String, String)>,
 }
 
-/// Rewrite the scripts in `<venv>/bin` to find the venv from their own location.
-pub fn make_relocatable(venv: &Path, log: &Log) -> Result<Rewritten> {
-    make_relocatable_at(venv, venv, log)
-}
-
 /// The same for a venv whose files are at `dir` while its scripts name it `venv`
 /// (a `--root` build: files on the host, paths as inside the root).
-pub fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Rewritten> {
+pub(crate) fn make_relocatable_at(dir: &Path, venv: &Path, log: &Log) -> Result<Rewritten> {
     let bin = dir.join("bin");
     // The venv as pip may have spelled it: as given, and with symlinks resolved.
     let mut roots = vec![venv.display().to_string()];

@@ -69,19 +69,19 @@ struct Overlay {
 /// Where the build's commands run, and where their paths are on the host.
 /// Clones share one overlay.
 #[derive(Clone, Default)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     overlay: Option<Arc<Overlay>>,
 }
 
 impl Sandbox {
     /// The host itself: commands run as given, paths are the host's.
-    pub fn host() -> Sandbox {
+    pub(crate) fn host() -> Sandbox {
         Sandbox::default()
     }
 
     /// The sandbox of `plan`: an overlay of its root, checked by running a
     /// command in it; the host without a root.
-    pub fn start(plan: &Plan, log: &Log) -> Result<Sandbox> {
+    pub(crate) fn start(plan: &Plan, log: &Log) -> Result<Sandbox> {
         let Some(root) = &plan.root else {
             return Ok(Sandbox::host());
         };
@@ -129,7 +129,7 @@ impl Sandbox {
     }
 
     /// Whether commands run inside a root.
-    pub fn in_root(&self) -> bool {
+    pub(crate) fn in_root(&self) -> bool {
         self.overlay.is_some()
     }
 
@@ -160,7 +160,7 @@ impl Sandbox {
 
     /// The host path of a path inside the root being built in (its overlay's upper
     /// directory); unchanged on the host.
-    pub fn host_path(&self, inside: &Path) -> PathBuf {
+    pub(crate) fn host_path(&self, inside: &Path) -> PathBuf {
         match &self.overlay {
             Some(s) => s.upper.join(inside.strip_prefix("/").unwrap_or(inside)),
             None => inside.to_path_buf(),
@@ -169,7 +169,7 @@ impl Sandbox {
 
     /// The inverse of [`Sandbox::host_path`] for paths under the upper directory;
     /// other host paths are shown at their own path inside, so they stay.
-    pub fn inside_path(&self, host: PathBuf) -> PathBuf {
+    pub(crate) fn inside_path(&self, host: PathBuf) -> PathBuf {
         match &self.overlay {
             Some(s) => match host.strip_prefix(&s.upper) {
                 Ok(rel) => Path::new("/").join(rel),
@@ -180,7 +180,7 @@ impl Sandbox {
     }
 
     /// The program and arguments that run `program args` inside the root.
-    pub fn wrap(&self, program: &OsString, args: &[OsString]) -> (OsString, Vec<OsString>) {
+    pub(crate) fn wrap(&self, program: &OsString, args: &[OsString]) -> (OsString, Vec<OsString>) {
         let Some(s) = &self.overlay else {
             return (program.clone(), args.to_vec());
         };
@@ -268,7 +268,7 @@ fn sweep_stale() {
 }
 
 /// Remove an existing venv (`--force`): on the host, or inside the root's overlay.
-pub fn remove_venv(plan: &Plan, sandbox: &Sandbox, log: &Log) -> Result<()> {
+pub(super) fn remove_venv(plan: &Plan, sandbox: &Sandbox, log: &Log) -> Result<()> {
     if plan.root.is_none() {
         return std::fs::remove_dir_all(&plan.venv)
             .map_err(|e| Error::io("removing the old virtualenv", &plan.venv, e));
@@ -285,7 +285,7 @@ pub fn remove_venv(plan: &Plan, sandbox: &Sandbox, log: &Log) -> Result<()> {
 
 /// `keep_venv` in a root: copy the finished venv (`built`, on the host) into the
 /// root at its path there, replacing an old one.
-pub fn keep_in_root(plan: &Plan, built: &Path) -> Result<PathBuf> {
+pub(super) fn keep_in_root(plan: &Plan, built: &Path) -> Result<PathBuf> {
     let dest = plan.venv_on_host();
     if dest.exists() {
         std::fs::remove_dir_all(&dest).ctx("removing the old virtualenv", &dest)?;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// Redact every `direct_url.json` of `venv` (a host path), then refuse the
 /// venv if a metadata file still holds one of `secrets`.
-pub fn scrub(venv: &Path, secrets: &[String], log: &Log) -> Result<()> {
+pub(super) fn scrub(venv: &Path, secrets: &[String], log: &Log) -> Result<()> {
     let mut metadata = vec![venv.join("pyvenv.cfg")];
     for sp in super::dists::site_packages(venv)? {
         for e in std::fs::read_dir(&sp).ctx("reading", &sp)?.flatten() {

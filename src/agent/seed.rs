@@ -14,7 +14,7 @@ use crate::log::Log;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seeds {
+pub(super) struct Seeds {
     /// The directory to add as `--find-links`.
     pub dir: PathBuf,
     /// The pip wheel itself (pip can run from it: `python <wheel>/pip`).
@@ -25,7 +25,7 @@ pub struct Seeds {
 
 /// The interpreter's seed wheels (found by the probe), or None when it has no
 /// usable pip wheel.
-pub fn find(interpreter: &Interpreter, sandbox: &Sandbox, log: &Log) -> Option<Seeds> {
+pub(super) fn find(interpreter: &Interpreter, sandbox: &Sandbox, log: &Log) -> Option<Seeds> {
     // Inside a `--root` the wheel directory is the root's, not the host's: the
     // venv is made with ensurepip there instead.
     if sandbox.in_root() {

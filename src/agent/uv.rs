@@ -20,7 +20,7 @@ use crate::log::Log;
 use std::path::{Path, PathBuf};
 
 /// `uv --version` → `0.13.9`.
-pub fn version(uv: &Path, sandbox: &Sandbox, log: &Log) -> Result<String> {
+pub(super) fn version(uv: &Path, sandbox: &Sandbox, log: &Log) -> Result<String> {
     let out = run(Run::new(uv).arg("--version"), sandbox, log).map_err(|e| {
         Error::config(format!("uv at {} does not run", uv.display()))
             .with(e.message)
@@ -29,7 +29,7 @@ pub fn version(uv: &Path, sandbox: &Sandbox, log: &Log) -> Result<String> {
     Ok(out.split_whitespace().nth(1).unwrap_or("?").to_string())
 }
 
-pub struct Uv {
+pub(super) struct Uv {
     pub exe: PathBuf,
     pub version: String,
     /// pip_options already translated.
@@ -44,7 +44,7 @@ pub struct Uv {
 }
 
 impl Uv {
-    pub fn new(
+    pub(super) fn new(
         exe: PathBuf,
         version: String,
         options: Vec<String>,
@@ -63,7 +63,7 @@ impl Uv {
         }
     }
 
-    pub fn with_env(mut self, env: Option<(&'static str, std::ffi::OsString)>) -> Uv {
+    pub(super) fn with_env(mut self, env: Option<(&'static str, std::ffi::OsString)>) -> Uv {
         self.env = env;
         self
     }

@@ -19,20 +19,20 @@ const CHUNK: usize = 256 << 10;
 
 /// A binary package's `control` file, checked for what a repository needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Control {
+pub(super) struct Control {
     para: Paragraph,
 }
 
 /// What publishing needs to know about one `.deb`.
 #[derive(Debug, Clone)]
-pub struct Deb {
+pub(super) struct Deb {
     pub control: Control,
     pub digests: Digests,
 }
 
 impl Control {
     /// Parse one deb822 paragraph, checking the fields a repository needs.
-    pub fn parse(text: &str) -> std::result::Result<Control, String> {
+    pub(super) fn parse(text: &str) -> std::result::Result<Control, String> {
         let control = Control {
             para: Paragraph::parse(text)?,
         };
@@ -60,25 +60,25 @@ impl Control {
         Ok(control)
     }
 
-    pub fn fields(&self) -> &[(String, String)] {
+    pub(super) fn fields(&self) -> &[(String, String)] {
         self.para.fields()
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.para.get(name)
     }
 
-    pub fn package(&self) -> &str {
+    pub(super) fn package(&self) -> &str {
         self.get("Package").unwrap_or_default()
     }
-    pub fn version(&self) -> &str {
+    pub(super) fn version(&self) -> &str {
         self.get("Version").unwrap_or_default()
     }
-    pub fn architecture(&self) -> &str {
+    pub(super) fn architecture(&self) -> &str {
         self.get("Architecture").unwrap_or_default()
     }
     /// The source package name (`Source: name (version)` → `name`), else the package.
-    pub fn source(&self) -> &str {
+    pub(super) fn source(&self) -> &str {
         match self.get("Source") {
             Some(s) if !s.is_empty() => s.split_whitespace().next().unwrap_or(s),
             _ => self.package(),
@@ -130,7 +130,7 @@ impl Read for Tee<'_> {
 
 /// Read `src` once: check that it is a binary package, parse its control file and
 /// checksum every byte, copying the bytes to `copy` (named `copy_path` in errors).
-pub fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<Deb> {
+pub(super) fn read(src: &Path, copy: Option<(&mut dyn Write, &Path)>) -> Result<Deb> {
     let file = File::open(src).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::config(format!("{}: no such file", src.display())),
         _ => Error::io("reading", src, e),

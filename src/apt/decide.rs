@@ -59,13 +59,13 @@ pub(super) struct ToCopy<'a> {
 
 impl Plans {
     /// Whether any package goes into the pool.
-    pub fn copies_any(&self) -> bool {
+    pub(super) fn copies_any(&self) -> bool {
         self.what.iter().any(|w| w.copy)
     }
 
     /// The packages to copy into the pool (of `debs`, the files given), in
     /// order, read again from the table.
-    pub fn to_copy<'a>(
+    pub(super) fn to_copy<'a>(
         &'a self,
         debs: &'a [PathBuf],
     ) -> impl Iterator<Item = Result<ToCopy<'a>>> + 'a {
@@ -86,7 +86,7 @@ impl Plans {
 
     /// The pool files (relative to the repository) the copies create: what a
     /// publish failing before its switch removes again, as no index names them.
-    pub fn fresh(&self) -> Result<Vec<String>> {
+    pub(super) fn fresh(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for r in self.table.rows(true) {
             let (i, stanza) = r?;
@@ -101,7 +101,7 @@ impl Plans {
     }
 
     /// The report lines, in order.
-    pub fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
+    pub(super) fn published(&self) -> impl Iterator<Item = Result<Published>> + '_ {
         self.table.rows(true).map(|r| {
             let (i, s) = r?;
             let mut p = super::published_of(&s, self.what[i].action);

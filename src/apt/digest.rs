@@ -108,7 +108,7 @@ impl ReleaseHashes {
 
 /// Size and hex digests of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Digests {
+pub(super) struct Digests {
     pub size: u64,
     pub md5: String,
     pub sha1: String,
@@ -117,10 +117,11 @@ pub struct Digests {
 }
 
 /// The digest names used in Release files and as `by-hash/<name>/` directories.
-pub const HASH_NAMES: [&str; 4] = ["MD5Sum", "SHA1", "SHA256", "SHA512"];
+pub(super) const HASH_NAMES: [&str; 4] = ["MD5Sum", "SHA1", "SHA256", "SHA512"];
 
 impl Digests {
-    pub fn of(bytes: &[u8]) -> Digests {
+    #[cfg(test)]
+    pub(super) fn of(bytes: &[u8]) -> Digests {
         let mut h = Hasher::default();
         h.update(bytes);
         h.finish()
@@ -130,7 +131,8 @@ impl Digests {
     /// over every core (a `Packages` of 5,000 packages is 3 MB; hashing it and
     /// its compressed forms is most of the CPU time of adding one package).
     /// The digests not selected are left empty.
-    pub fn of_all(buffers: &[&[u8]], hashes: ReleaseHashes) -> Vec<Digests> {
+    #[cfg(test)]
+    pub(super) fn of_all(buffers: &[&[u8]], hashes: ReleaseHashes) -> Vec<Digests> {
         let jobs: Vec<(usize, usize)> = (0..buffers.len())
             .flat_map(|b| {
                 (0..4)
@@ -167,7 +169,7 @@ impl Digests {
     }
 
     /// These digests with the ones `hashes` does not select left empty.
-    pub fn only(mut self, hashes: ReleaseHashes) -> Digests {
+    pub(super) fn only(mut self, hashes: ReleaseHashes) -> Digests {
         for (on, d) in hashes.0.iter().zip([
             &mut self.md5,
             &mut self.sha1,
@@ -182,7 +184,7 @@ impl Digests {
     }
 
     /// The hex digest for one of the `HASH_NAMES`.
-    pub fn get(&self, name: &str) -> &str {
+    pub(super) fn get(&self, name: &str) -> &str {
         match name {
             "MD5Sum" => &self.md5,
             "SHA1" => &self.sha1,
@@ -195,13 +197,13 @@ impl Digests {
 /// The selected digests of a text fed in batches of parts (an index written
 /// piece by piece): each algorithm runs on its own thread for the whole text,
 /// so hashing overlaps whatever the caller does meanwhile.
-pub struct PartsHasher {
+pub(super) struct PartsHasher {
     size: u64,
     workers: Vec<(SyncSender<Batch>, JoinHandle<Algo>)>,
 }
 
 /// Parts of a text, in order, shared with the hashing threads.
-pub type Batch = Arc<Vec<Vec<u8>>>;
+pub(super) type Batch = Arc<Vec<Vec<u8>>>;
 
 enum Algo {
     Md5(Md5),
@@ -222,7 +224,7 @@ impl Algo {
 }
 
 impl PartsHasher {
-    pub fn new(hashes: ReleaseHashes) -> PartsHasher {
+    pub(super) fn new(hashes: ReleaseHashes) -> PartsHasher {
         let all = [
             Algo::Md5(Md5::new()),
             Algo::Sha1(Sha1::new()),
@@ -248,7 +250,7 @@ impl PartsHasher {
     }
 
     /// The next parts, in order.
-    pub fn update(&mut self, batch: &Batch) {
+    pub(super) fn update(&mut self, batch: &Batch) {
         self.size += batch.iter().map(|p| p.len() as u64).sum::<u64>();
         for (tx, _) in &self.workers {
             tx.send(batch.clone()).expect("hashing thread");
@@ -256,7 +258,7 @@ impl PartsHasher {
     }
 
     /// The digests (the ones not selected empty).
-    pub fn finish(self) -> Digests {
+    pub(super) fn finish(self) -> Digests {
         let mut d = Digests {
             size: self.size,
             md5: String::new(),
@@ -279,7 +281,7 @@ impl PartsHasher {
 
 /// Incremental hasher for all four digests at once.
 #[derive(Default)]
-pub struct Hasher {
+pub(super) struct Hasher {
     size: u64,
     md5: Md5,
     sha1: Sha1,
@@ -288,7 +290,7 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(super) fn update(&mut self, bytes: &[u8]) {
         self.size += bytes.len() as u64;
         self.md5.update(bytes);
         self.sha1.update(bytes);
@@ -296,7 +298,7 @@ impl Hasher {
         self.sha512.update(bytes);
     }
 
-    pub fn finish(self) -> Digests {
+    pub(super) fn finish(self) -> Digests {
         Digests {
             size: self.size,
             md5: hex::encode(self.md5.finalize()),

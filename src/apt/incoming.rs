@@ -44,7 +44,7 @@ pub(super) struct Incoming {
 
 impl Incoming {
     /// No packages.
-    pub fn none() -> Incoming {
+    pub(super) fn none() -> Incoming {
         Incoming {
             table: Table::default(),
             src: Vec::new(),

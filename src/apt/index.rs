@@ -19,7 +19,7 @@ const REPOSITORY_FIELDS: [&str; 6] = ["Filename", "Size", "MD5sum", "SHA1", "SHA
 /// the new packages' stanzas, `incoming.rs`) points at its text there and
 /// keeps only the fields in memory.
 #[derive(Debug, Clone)]
-pub struct Stanza {
+pub(super) struct Stanza {
     buf: Arc<str>,
     /// The paragraph, without the blank line that ends it.
     at: Text,
@@ -67,7 +67,7 @@ impl Eq for Stanza {}
 /// Made from a stanza, whose buffer it shares (no copy of the three strings);
 /// equal, hashed and ordered as that triple.
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(crate) struct Key {
     buf: Arc<str>,
     parts: [Span; 3],
 }
@@ -77,13 +77,13 @@ impl Key {
         let Span(a, b) = self.parts[i];
         &self.buf[a as usize..b as usize]
     }
-    pub fn package(&self) -> &str {
+    pub(crate) fn package(&self) -> &str {
         self.get(0)
     }
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         self.get(1)
     }
-    pub fn arch(&self) -> &str {
+    pub(crate) fn arch(&self) -> &str {
         self.get(2)
     }
     fn parts(&self) -> (&str, &str, &str) {
@@ -130,7 +130,7 @@ impl Stanza {
     }
     /// Append the whole paragraph (without the blank line that ends it) to
     /// `out`; a spilled one is read back.
-    pub fn append_text(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+    pub(super) fn append_text(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
         match &self.at {
             Text::Here(span) => {
                 out.extend_from_slice(self.get(*span).as_bytes());
@@ -141,7 +141,7 @@ impl Stanza {
     }
 
     /// The length of the paragraph's text.
-    pub fn text_len(&self) -> usize {
+    pub(super) fn text_len(&self) -> usize {
         match &self.at {
             Text::Here(span) => (span.1 - span.0) as usize,
             Text::InFile(_, _, len) => *len as usize,
@@ -150,7 +150,7 @@ impl Stanza {
 
     /// The whole paragraph (tests).
     #[cfg(test)]
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         let mut out = Vec::new();
         self.append_text(&mut out).expect("readable");
         String::from_utf8(out).expect("text")
@@ -180,27 +180,27 @@ impl Stanza {
         }
     }
 
-    pub fn package(&self) -> &str {
+    pub(super) fn package(&self) -> &str {
         self.get(self.package)
     }
-    pub fn version(&self) -> &str {
+    pub(super) fn version(&self) -> &str {
         self.get(self.version)
     }
-    pub fn arch(&self) -> &str {
+    pub(super) fn arch(&self) -> &str {
         self.get(self.arch)
     }
     /// The pool path (relative to the repository root).
-    pub fn filename(&self) -> &str {
+    pub(super) fn filename(&self) -> &str {
         self.get(self.filename)
     }
-    pub fn sha256(&self) -> &str {
+    pub(super) fn sha256(&self) -> &str {
         self.get(self.sha256)
     }
-    pub fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         self.size
     }
 
-    pub fn key(&self) -> Key {
+    pub(super) fn key(&self) -> Key {
         Key {
             buf: self.buf.clone(),
             parts: [self.package, self.version, self.arch],
@@ -209,7 +209,7 @@ impl Stanza {
 
     /// The stanza for `deb` stored at `filename` (relative to the repository root):
     /// every control field, then the location and checksums, Description last.
-    pub fn from_deb(deb: &Deb, filename: &str) -> Stanza {
+    pub(super) fn from_deb(deb: &Deb, filename: &str) -> Stanza {
         let c = &deb.control;
         let d = &deb.digests;
         let mut text = String::with_capacity(2048);
@@ -283,7 +283,7 @@ impl Stanza {
 /// each stanza keeps its fields in memory and points at its text in the file.
 /// `None` when there is no file (tests).
 #[cfg(test)]
-pub fn read(path: &Path) -> Result<Option<(Arc<Spill>, Vec<Stanza>)>> {
+pub(super) fn read(path: &Path) -> Result<Option<(Arc<Spill>, Vec<Stanza>)>> {
     let Some(reader) = Reader::open(path)? else {
         return Ok(None);
     };
@@ -295,7 +295,7 @@ pub fn read(path: &Path) -> Result<Option<(Arc<Spill>, Vec<Stanza>)>> {
 /// each keeps its fields in memory and points at its text in the file, which
 /// stays open (the file is never changed in place: a publish writes a new one
 /// and renames it). Only a block's stanzas are held at once.
-pub struct Reader {
+pub(super) struct Reader {
     path: PathBuf,
     file: Arc<Spill>,
     buf: Vec<u8>,
@@ -309,7 +309,7 @@ pub struct Reader {
 
 impl Reader {
     /// `None` when there is no file.
-    pub fn open(path: &Path) -> Result<Option<Reader>> {
+    pub(super) fn open(path: &Path) -> Result<Option<Reader>> {
         let file = match Spill::open(path) {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -320,7 +320,7 @@ impl Reader {
 
     /// The stanzas of `file` (named `path` in errors), read `block` bytes at
     /// a time (a small block where many are read side by side).
-    pub fn over(file: Arc<Spill>, path: &Path, block: usize) -> Reader {
+    pub(super) fn over(file: Arc<Spill>, path: &Path, block: usize) -> Reader {
         Reader {
             path: path.to_path_buf(),
             file,
@@ -333,11 +333,11 @@ impl Reader {
     }
 
     /// The file read (the stanzas point into it).
-    pub fn file(&self) -> &Arc<Spill> {
+    pub(super) fn file(&self) -> &Arc<Spill> {
         &self.file
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -416,7 +416,7 @@ impl Iterator for Reader {
 
 /// The stanza whose text is `para`, found at `at` of the index `file` (at
 /// `path`) again, after [`Reader`] read it: its fields parsed again.
-pub fn reread(file: &Arc<Spill>, at: u64, para: &[u8], path: &Path) -> Result<Stanza> {
+pub(super) fn reread(file: &Arc<Spill>, at: u64, para: &[u8], path: &Path) -> Result<Stanza> {
     let para = utf8_at(para, at, path)?;
     Ok(Stanza::compact(
         &found(para, path)?,
@@ -436,11 +436,11 @@ fn utf8_at<'a>(bytes: &'a [u8], at: u64, path: &Path) -> Result<&'a str> {
 }
 
 /// How much of an index [`Reader`] takes at a time (more when a stanza is larger).
-pub const READ_BLOCK: usize = 128 << 10;
+pub(super) const READ_BLOCK: usize = 128 << 10;
 
 /// Parse a `Packages` text held in memory: the stanzas share `text`.
 #[cfg(test)]
-pub fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
+pub(super) fn parse(text: &Arc<str>, path: &Path) -> Result<Vec<Stanza>> {
     deb822::paragraphs(text)
         .map(|para| {
             let f = found(para, path)?;
@@ -527,7 +527,7 @@ fn found<'a>(para: &'a str, path: &Path) -> Result<Found<'a>> {
 
 impl Stanza {
     /// Where its text is in a file (an index read in place, a spill file).
-    pub fn location(&self) -> Option<(&Arc<Spill>, u64, u32)> {
+    pub(super) fn location(&self) -> Option<(&Arc<Spill>, u64, u32)> {
         match &self.at {
             Text::InFile(file, at, len) => Some((file, *at, *len)),
             Text::Here(_) => None,
@@ -535,7 +535,7 @@ impl Stanza {
     }
 
     /// A hash of its key, the same in every process ([`Key::stable_hash`]).
-    pub fn stable_hash(&self) -> u64 {
+    pub(super) fn stable_hash(&self) -> u64 {
         fnv1a(&[self.package(), self.version(), self.arch()])
     }
 }
@@ -543,13 +543,13 @@ impl Stanza {
 impl Key {
     /// A hash of the key, the same in every process (unlike std's, which is
     /// seeded per process): 64-bit FNV-1a.
-    pub fn stable_hash(&self) -> u64 {
+    pub(crate) fn stable_hash(&self) -> u64 {
         fnv1a(&[self.package(), self.version(), self.arch()])
     }
 }
 
 /// The order stanzas are written in: name, then Debian version order, then arch.
-pub fn order(a: &Stanza, b: &Stanza) -> Ordering {
+pub(super) fn order(a: &Stanza, b: &Stanza) -> Ordering {
     a.package()
         .cmp(b.package())
         .then_with(|| version::compare(a.version(), b.version()))

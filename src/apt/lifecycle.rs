@@ -22,14 +22,14 @@ use std::path::{Path, PathBuf};
 
 /// `NAME[=VERSION][/ARCH]`: which packages an operation applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
+pub(crate) struct Selector {
     pub name: String,
     pub version: Option<String>,
     pub arch: Option<String>,
 }
 
 impl Selector {
-    pub fn parse(spec: &str) -> Result<Selector> {
+    pub(crate) fn parse(spec: &str) -> Result<Selector> {
         let (rest, arch) = match spec.rsplit_once('/') {
             Some((r, a)) => (r, Some(a.to_string())),
             None => (spec, None),
@@ -52,7 +52,7 @@ impl Selector {
         })
     }
 
-    pub fn matches(&self, key: &Key) -> bool {
+    pub(crate) fn matches(&self, key: &Key) -> bool {
         self.name == key.package()
             && self.version.as_ref().is_none_or(|v| v == key.version())
             && self.arch.as_ref().is_none_or(|a| a == key.arch())
@@ -74,7 +74,7 @@ impl std::fmt::Display for Selector {
 
 /// What one run does besides adding `.deb` files.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     /// `.deb` files to add.
     pub debs: Vec<PathBuf>,
     /// Packages to drop from the codename's indices.
@@ -93,14 +93,14 @@ pub struct Request {
 
 impl Request {
     /// Only adding packages.
-    pub fn add(debs: &[PathBuf]) -> Request {
+    pub(crate) fn add(debs: &[PathBuf]) -> Request {
         Request {
             debs: debs.to_vec(),
             ..Request::default()
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.debs.is_empty()
             && self.remove.is_empty()
             && self.keep.is_none()

@@ -7,27 +7,27 @@
 use crate::debian::relation;
 
 /// `Package:` and `Source:` names, in bytes.
-pub const MAX_NAME: usize = 100;
+pub(super) const MAX_NAME: usize = 100;
 /// `Version:`, in bytes (epoch included).
-pub const MAX_VERSION: usize = 100;
+pub(super) const MAX_VERSION: usize = 100;
 /// `Architecture:`, in bytes.
-pub const MAX_ARCH: usize = 32;
+pub(super) const MAX_ARCH: usize = 32;
 /// A package's stanza in the index, in bytes (its control fields with the
 /// location and checksums added): apt 2.6 fails `apt-get update` ("Unable to
 /// parse package file") on a stanza of 1,048,703 bytes and more (measured:
 /// 1,048,702 parses), so one MiB is the most published.
-pub const MAX_STANZA: usize = 1 << 20;
+pub(super) const MAX_STANZA: usize = 1 << 20;
 /// A package's `control` file, in bytes (refused beyond, never truncated): no
 /// bigger one fits in a stanza.
-pub const MAX_CONTROL: u64 = MAX_STANZA as u64;
+pub(super) const MAX_CONTROL: u64 = MAX_STANZA as u64;
 /// `--codename`, `--suite`, `--component`, in bytes.
-pub const MAX_DIST_NAME: usize = 64;
+pub(super) const MAX_DIST_NAME: usize = 64;
 /// `--origin`, `--label`, description, in bytes.
-pub const MAX_TEXT: usize = 256;
+pub(super) const MAX_TEXT: usize = 256;
 
 /// Check a control file's identity fields' lengths and every relation field.
 /// `fields` are the control file's fields in order.
-pub fn check_control(fields: &[(String, String)]) -> Result<(), String> {
+pub(super) fn check_control(fields: &[(String, String)]) -> Result<(), String> {
     for (name, value) in fields {
         let max = match name.to_ascii_lowercase().as_str() {
             "package" | "source" => MAX_NAME,
@@ -70,7 +70,7 @@ const RESERVED_PREFIXES: [&str; 7] = [
 ];
 
 /// Why `component` cannot be a component, if it cannot.
-pub fn reserved_component(component: &str) -> Option<String> {
+pub(super) fn reserved_component(component: &str) -> Option<String> {
     let lower = component.to_ascii_lowercase();
     let clash = RESERVED.contains(&lower.as_str())
         || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p));

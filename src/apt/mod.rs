@@ -53,9 +53,12 @@ mod suite;
 mod table;
 mod write;
 
-pub use crate::repo::report::{Action, Published, Report, Summary, report};
-pub use digest::{Digests, ReleaseHashes};
-pub use lifecycle::{Request, Selector};
+pub use crate::repo::report::Summary;
+pub(crate) use crate::repo::report::{Action, Published, Report, report};
+#[cfg(test)]
+use digest::Digests;
+pub(crate) use digest::ReleaseHashes;
+pub(crate) use lifecycle::{Request, Selector};
 
 use crate::openpgp::{self, Signer};
 
@@ -87,7 +90,7 @@ pub struct PublishOptions {
     /// published unsigned (clients need `[trusted=yes]`).
     pub sign_key: Option<PathBuf>,
     /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`
-    /// ([`openpgp::passphrase`]).
+    /// (`openpgp::passphrase`).
     pub passphrase: Option<String>,
     /// Replace a published package whose bytes differ.
     pub force: bool,
@@ -99,7 +102,7 @@ pub struct PublishOptions {
     pub adopt: bool,
     /// Which key of a key file holding several (fingerprint or key ID, hex).
     pub sign_key_id: Option<String>,
-    /// Retention applied by [`publish()`]: keep the newest N versions of each
+    /// Retention applied by every publish: keep the newest N versions of each
     /// package and architecture (`publish.keep`; `--keep` on the command line).
     pub keep: Option<usize>,
     /// The checksums the Release lists (`publish.release_hashes`,
@@ -182,6 +185,7 @@ impl PublishOptions {
         self
     }
 
+    /// The Release's `Suite:`: the suite given, else the codename.
     pub fn suite(&self) -> &str {
         self.suite.as_deref().unwrap_or(&self.codename)
     }
@@ -272,7 +276,7 @@ fn published_of(st: &index::Stanza, action: Action) -> Published {
 /// publish into a signed repository without `force` → [`Kind::Exists`](crate::Kind);
 /// I/O failures → [`Kind::Build`](crate::Kind) (an interrupted publish leaves a
 /// repository that clients still read consistently; publishing again completes it).
-pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
+pub(crate) fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Summary> {
     let req = Request {
         keep: opts.keep,
         ..Request::add(debs)
@@ -282,7 +286,7 @@ pub fn publish(opts: &PublishOptions, debs: &[PathBuf], log: &Log) -> Result<Sum
 
 /// [`publish()`] with removals, retention and copies (see [`Request`]), in one
 /// transaction.
-pub fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary> {
+pub(crate) fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary> {
     if req.is_empty() {
         return Err(Error::config(
             "publish: no .deb files given (nor --remove, --keep or --copy)",
@@ -335,32 +339,37 @@ fn checked(opts: &PublishOptions) -> Result<Option<Signer>> {
 }
 
 /// A package a run is about to build and publish: (name, version, architecture).
-pub type Planned = (String, String, String);
+pub(crate) type Planned = (String, String, String);
 
 /// Check the options, SOURCE_DATE_EPOCH and the signing key, and the target
 /// repository (read-only: signatures that would be dropped, a foreign
 /// repository, `planned` already published without `force`), touching
 /// nothing: lets a build with a `publish:` section fail before any work.
-pub fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
+pub(crate) fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
     let signer = checked(opts)?;
     precheck::repository(opts, signer.is_some(), planned)
 }
 
-/// One package of a codename, as [`list()`] gives it.
+/// One package of a codename, as [`list_debs`](crate::list_debs) gives it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
+    /// The package's name.
     pub package: String,
+    /// Its version, as the index says it.
     pub version: String,
+    /// Its Debian architecture (`amd64`, `all`).
     pub architecture: String,
+    /// The `.deb`'s size in bytes.
     pub size: u64,
     /// Pool path, relative to the repository root.
     pub filename: String,
+    /// The component it is in.
     pub component: String,
 }
 
 /// The packages of `opts.codename` (every component), sorted by name, dpkg
 /// version and architecture. Read-only: takes no lock and writes nothing.
-pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
+pub(crate) fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
     opts.validate()?;
     let dist = opts.repo.join("dists").join(&opts.codename);
     if !dist.is_dir() {
@@ -385,7 +394,7 @@ pub fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
 /// Write the public half of the secret key `sign_key` to `dest`, for clients'
 /// `signed-by=`: binary when `dest` ends in `.gpg`, else ASCII-armored. Returns
 /// the primary key's fingerprint. An existing `dest` is replaced only with `force`.
-pub fn export_key(sign_key: &Path, dest: &Path, force: bool) -> Result<String> {
+pub(crate) fn export_key(sign_key: &Path, dest: &Path, force: bool) -> Result<String> {
     let signer = Signer::open(sign_key)?;
     let binary = dest.extension().is_some_and(|e| e == "gpg");
     let bytes = signer.public_key(!binary)?;

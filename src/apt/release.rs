@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 /// Everything a Release file says.
-pub struct Release<'a> {
+pub(super) struct Release<'a> {
     pub origin: &'a str,
     pub label: &'a str,
     pub suite: &'a str,
@@ -30,7 +30,7 @@ pub struct Release<'a> {
 }
 
 impl Release<'_> {
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut out = String::with_capacity(512 + self.files.len() * 4 * 120);
         let mut field = |name: &str, value: &str| {
             out.push_str(name);
@@ -64,7 +64,7 @@ impl Release<'_> {
 
 /// The Release text without its Date line: two Releases that differ only in
 /// Date describe the same repository.
-pub fn without_date(release: &str) -> String {
+pub(super) fn without_date(release: &str) -> String {
     release
         .lines()
         .filter(|l| !l.starts_with("Date:"))
@@ -74,7 +74,7 @@ pub fn without_date(release: &str) -> String {
 
 /// One file as listed in an existing Release: its size and the digests given.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Listed {
+pub(super) struct Listed {
     pub size: u64,
     /// Indexed like [`HASH_NAMES`].
     pub digests: [Option<String>; 4],
@@ -82,7 +82,7 @@ pub struct Listed {
 
 /// The files an existing Release lists, by path. Tolerant: unknown or odd lines
 /// are skipped (the Release being replaced may come from another tool).
-pub fn listed_files(release: &str) -> BTreeMap<String, Listed> {
+pub(super) fn listed_files(release: &str) -> BTreeMap<String, Listed> {
     let mut files: BTreeMap<String, Listed> = BTreeMap::new();
     for field in deb822::fields(release) {
         let Some(i) = HASH_NAMES
@@ -108,7 +108,7 @@ pub fn listed_files(release: &str) -> BTreeMap<String, Listed> {
 }
 
 /// Does the Release listing agree with these digests?
-pub fn matches(listed: Option<&Listed>, d: &Digests) -> bool {
+pub(super) fn matches(listed: Option<&Listed>, d: &Digests) -> bool {
     listed.is_some_and(|l| {
         l.size == d.size
             && HASH_NAMES
@@ -122,7 +122,7 @@ pub fn matches(listed: Option<&Listed>, d: &Digests) -> bool {
 /// Make `dir/by-hash/<hash>/<hex>` entries for a complete file at `src` (a hard
 /// link when possible, else a copy). Entries are content-addressed, so one that
 /// already exists is left alone.
-pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
+pub(super) fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
     for name in HASH_NAMES.into_iter().filter(|n| !d.get(n).is_empty()) {
         let sub = dir.join("by-hash").join(name);
         let dest = sub.join(d.get(name));
@@ -154,7 +154,7 @@ pub fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
 /// Remove the `by-hash` entries of the index directory `rel` of `store`
 /// whose digest is not in `keep` (the digests of the current and the
 /// previous generation of its files).
-pub fn prune_by_hash(store: &LocalDir, rel: &str, keep: &HashSet<String>) -> Result<()> {
+pub(super) fn prune_by_hash(store: &LocalDir, rel: &str, keep: &HashSet<String>) -> Result<()> {
     for name in HASH_NAMES {
         let prefix = format!("{rel}/by-hash/{name}/");
         for key in store.list(&prefix)? {

@@ -19,17 +19,17 @@ const CHUNK_EVERY: u64 = 32;
 const CHUNK_MAX: usize = 128;
 
 /// Stanzas in the order they are written ([`index::order`]).
-pub type Stream<'a> = Box<dyn Iterator<Item = Result<Stanza>> + Send + 'a>;
+pub(super) type Stream<'a> = Box<dyn Iterator<Item = Result<Stanza>> + Send + 'a>;
 
 /// A `Packages` file to write: a way to stream its stanzas, in order, as
 /// often as it is read (to compare it with the file there, to write it).
-pub struct Rendered<'a> {
+pub(super) struct Rendered<'a> {
     source: Box<dyn Fn() -> Stream<'a> + Send + Sync + 'a>,
 }
 
 impl<'a> Rendered<'a> {
     /// The file `source` streams (in order, no key twice).
-    pub fn new(source: impl Fn() -> Stream<'a> + Send + Sync + 'a) -> Rendered<'a> {
+    pub(super) fn new(source: impl Fn() -> Stream<'a> + Send + Sync + 'a) -> Rendered<'a> {
         Rendered {
             source: Box::new(source),
         }
@@ -37,13 +37,13 @@ impl<'a> Rendered<'a> {
 
     /// The file of `stanzas`, sorted here.
     #[cfg(test)]
-    pub fn sorted(mut stanzas: Vec<&'a Stanza>) -> Rendered<'a> {
+    pub(super) fn sorted(mut stanzas: Vec<&'a Stanza>) -> Rendered<'a> {
         stanzas.sort_by(|a, b| index::order(a, b));
         Rendered::new(move || Box::new(stanzas.clone().into_iter().cloned().map(Ok)))
     }
 
     /// Its chunks, in order: runs of whole stanzas.
-    pub fn chunks(&self) -> Chunks<'a> {
+    pub(super) fn chunks(&self) -> Chunks<'a> {
         Chunks {
             stream: (self.source)(),
         }
@@ -51,7 +51,7 @@ impl<'a> Rendered<'a> {
 
     /// Whether `current` (an index read in place) holds exactly this file.
     /// Stanzas read from it, in its order, are not read again.
-    pub fn is(&self, current: &Arc<Spill>) -> Result<bool> {
+    pub(super) fn is(&self, current: &Arc<Spill>) -> Result<bool> {
         let len = current.len();
         // Where the next stanza must start; after a stanza read from
         // `current`, the two bytes that must be a blank line.
@@ -107,7 +107,7 @@ impl<'a> Rendered<'a> {
 
     /// The whole text (tests).
     #[cfg(test)]
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         let mut bytes = Vec::new();
         for chunk in self.chunks() {
             bytes.extend(text(&chunk.unwrap()).unwrap());
@@ -121,7 +121,7 @@ fn unreadable(e: io::Error) -> crate::error::Error {
 }
 
 /// The chunks of a [`Rendered`] file, in order.
-pub struct Chunks<'a> {
+pub(super) struct Chunks<'a> {
     stream: Stream<'a>,
 }
 
@@ -148,7 +148,7 @@ impl Iterator for Chunks<'_> {
 /// The text of a chunk: its stanzas, each ended by a blank line. Stanzas next
 /// to each other in the same file (an index read in place) are read from it
 /// in one go, blank lines between them included.
-pub fn text(stanzas: &[Stanza]) -> io::Result<Vec<u8>> {
+pub(super) fn text(stanzas: &[Stanza]) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(stanzas.iter().map(|s| s.text_len() + 2).sum());
     let mut rest = stanzas;
     while let Some((first, _)) = rest.split_first() {
@@ -185,7 +185,7 @@ fn follows(a: &Stanza, b: &Stanza) -> bool {
 
 /// `old` (a stream in order) and `new` (sorted, no key of `old`) as one
 /// stream in order.
-pub fn merged<'a>(old: Stream<'a>, new: Stream<'a>) -> Stream<'a> {
+pub(super) fn merged<'a>(old: Stream<'a>, new: Stream<'a>) -> Stream<'a> {
     match Merge::new(vec![old, new], index::order) {
         Ok(m) => Box::new(m.map(|item| item.map(|(_, s)| s))),
         Err(e) => Box::new(std::iter::once(Err(e))),

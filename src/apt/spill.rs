@@ -16,14 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A file of stanza texts: an existing index (read only), or an append-only
 /// spill file written by many threads at once.
 #[derive(Debug)]
-pub struct Spill {
+pub(super) struct Spill {
     file: File,
     len: AtomicU64,
 }
 
 impl Spill {
     /// A new, empty spill file in `dir` (on the filesystem being published to).
-    pub fn new(dir: &Path) -> Result<Spill> {
+    pub(super) fn new(dir: &Path) -> Result<Spill> {
         let file =
             tempfile::tempfile_in(dir).map_err(|e| Error::io("cannot write into", dir, e))?;
         Ok(Spill {
@@ -33,7 +33,7 @@ impl Spill {
     }
 
     /// An existing file, to read stanzas from.
-    pub fn open(path: &Path) -> io::Result<Spill> {
+    pub(super) fn open(path: &Path) -> io::Result<Spill> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         Ok(Spill {
@@ -43,12 +43,12 @@ impl Spill {
     }
 
     /// The file's length.
-    pub fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.len.load(Ordering::Relaxed)
     }
 
     /// Read what is at `at` into `buf`, as much as there is (0 at the end).
-    pub fn read_some(&self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
+    pub(super) fn read_some(&self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.file.read_at(buf, at) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -59,14 +59,14 @@ impl Spill {
 
     /// Append `bytes` (several threads may append at once); returns where
     /// they are.
-    pub fn append(&self, bytes: &[u8]) -> io::Result<u64> {
+    pub(super) fn append(&self, bytes: &[u8]) -> io::Result<u64> {
         let at = self.len.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.file.write_all_at(bytes, at)?;
         Ok(at)
     }
 
     /// Append the `len` bytes at `at` to `out`.
-    pub fn get(&self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    pub(super) fn get(&self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
         out.resize(start + len, 0);
         self.file.read_exact_at(&mut out[start..], at)

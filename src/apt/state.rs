@@ -39,7 +39,7 @@ pub(super) struct Component {
 impl Component {
     /// The index a stanza was read from (for errors): its architecture's, or for
     /// `all` the first architecture's.
-    pub fn source(&self, key: &Key) -> PathBuf {
+    pub(super) fn source(&self, key: &Key) -> PathBuf {
         let arch = match key.arch() {
             "all" => self.arches.iter().next().map_or("all", String::as_str),
             arch => arch,

@@ -43,7 +43,7 @@ impl Table {
     /// writes them: merged as they are read); of stanzas with the same key the
     /// first is kept (an `all` package is listed in the index of every
     /// architecture). Indices in another order are read whole and sorted.
-    pub fn read(indices: Vec<Reader>) -> Result<Table> {
+    pub(super) fn read(indices: Vec<Reader>) -> Result<Table> {
         let mut t = Table::default();
         for r in &indices {
             t.files.push((r.file().clone(), r.path().to_path_buf()));
@@ -91,7 +91,7 @@ impl Table {
 
     /// A table over `file` (named `path` in errors), rows to be added in
     /// index order ([`Table::push_at`]) and the table then [`Table::done`].
-    pub fn over(file: Arc<Spill>, path: PathBuf) -> Table {
+    pub(super) fn over(file: Arc<Spill>, path: PathBuf) -> Table {
         Table {
             files: vec![(file, path)],
             ..Table::default()
@@ -99,7 +99,7 @@ impl Table {
     }
 
     /// Add the stanza `s`, whose text is `len` bytes at `at` of `files[file]`.
-    pub fn push_at(&mut self, file: usize, at: u64, len: u32, s: &Stanza) {
+    pub(super) fn push_at(&mut self, file: usize, at: u64, len: u32, s: &Stanza) {
         self.by_key.push((s.stable_hash(), self.rows.len() as u32));
         self.rows.push(Row {
             at,
@@ -113,7 +113,7 @@ impl Table {
     }
 
     /// The table, its rows all added.
-    pub fn done(mut self) -> Table {
+    pub(super) fn done(mut self) -> Table {
         self.by_key.sort_unstable();
         self.rows.shrink_to_fit();
         self.by_key.shrink_to_fit();
@@ -122,17 +122,17 @@ impl Table {
 
     /// How many rows (removed ones included).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Mark row `i` removed.
-    pub fn drop_row(&mut self, i: usize) {
+    pub(super) fn drop_row(&mut self, i: usize) {
         self.rows[i].gone = true;
     }
 
     /// The stanza of row `i` (removed or not), read again from its index.
-    pub fn row(&self, i: usize) -> Result<Stanza> {
+    pub(super) fn row(&self, i: usize) -> Result<Stanza> {
         let r = self.rows[i];
         let (file, path) = &self.files[usize::from(r.file)];
         let mut text = Vec::with_capacity(r.len as usize);
@@ -156,12 +156,12 @@ impl Table {
         Ok(None)
     }
 
-    pub fn get(&self, key: &Key) -> Result<Option<Stanza>> {
+    pub(super) fn get(&self, key: &Key) -> Result<Option<Stanza>> {
         Ok(self.find(key)?.map(|(_, s)| s))
     }
 
     /// Drop the stanza of `key`, returning it.
-    pub fn remove(&mut self, key: &Key) -> Result<Option<Stanza>> {
+    pub(super) fn remove(&mut self, key: &Key) -> Result<Option<Stanza>> {
         let found = self.find(key)?;
         if let Some((i, _)) = &found {
             self.rows[*i].gone = true;
@@ -171,7 +171,7 @@ impl Table {
 
     /// The stanzas left of package `name`, in order: found by halving (a few
     /// stanzas read again), not by reading them all.
-    pub fn named(&self, name: &str) -> Result<Vec<Stanza>> {
+    pub(super) fn named(&self, name: &str) -> Result<Vec<Stanza>> {
         let (mut lo, mut hi) = (0, self.rows.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -194,19 +194,19 @@ impl Table {
     }
 
     /// The architectures named by the stanzas read (removed ones included).
-    pub fn arches(&self) -> &BTreeSet<String> {
+    pub(super) fn arches(&self) -> &BTreeSet<String> {
         &self.arches
     }
 
     /// The stanzas left, in order, read again from their indices a block at
     /// a time.
-    pub fn stream(&self) -> Stream<'_> {
+    pub(super) fn stream(&self) -> Stream<'_> {
         Box::new(self.rows(false).map(|r| r.map(|(_, s)| s)))
     }
 
     /// Every row with its number, in order (removed ones too with
     /// `removed`), read a block at a time.
-    pub fn rows(&self, removed: bool) -> Rows<'_> {
+    pub(super) fn rows(&self, removed: bool) -> Rows<'_> {
         Rows {
             table: self,
             next: 0,

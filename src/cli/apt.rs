@@ -2,13 +2,13 @@
 //! `--export-key`): the apt publish with the command line's options.
 
 use super::args::PublishArgs;
-use agent_packager::apt::{self, PublishOptions};
-use agent_packager::util::atomic;
-use agent_packager::{Error, log::Log};
+use crate::apt::{self, PublishOptions};
+use crate::util::atomic;
+use crate::{Error, log::Log};
 use std::path::Path;
 
 /// `--export-key FILE`: the public half of `--sign-key`.
-pub fn export_key(key: &Path, dest: &Path, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn export_key(key: &Path, dest: &Path, force: bool, log: &Log) -> Result<(), Error> {
     atomic::check_not_inputs(
         &[dest.to_path_buf()],
         &[("--sign-key".to_string(), key.to_path_buf())],
@@ -18,7 +18,7 @@ pub fn export_key(key: &Path, dest: &Path, force: bool, log: &Log) -> Result<(),
     Ok(())
 }
 
-pub fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     let opts = PublishOptions {
         repo: a.repo.clone().unwrap_or_default(),
         codename: a.codename.clone(),
@@ -36,7 +36,7 @@ pub fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> 
             apt::ReleaseHashes::parse(&a.release_hashes)
                 .map_err(|e| Error::config(format!("--release-hashes: {e}")))?
         },
-        architectures: agent_packager::debian::arch::debian_list(&a.architectures)
+        architectures: crate::debian::arch::debian_list(&a.architectures)
             .map_err(|e| Error::config(format!("--architecture: {e}")))?,
         force,
         ..Default::default()

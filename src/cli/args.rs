@@ -1,7 +1,7 @@
 //! The command line's shape (clap types) and the options it gives the plan.
 
-use agent_packager::config::{InstallerChoice, Profile};
-use agent_packager::{Error, Format, Options};
+use crate::config::{InstallerChoice, Profile};
+use crate::{Error, Format, Options};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
@@ -57,7 +57,7 @@ const SEE_MAN: &str = see_man!();
         see_man!()
     )
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Path to the config YAML
     #[arg(short, long, value_name = "PATH", default_value = "config.yaml")]
     pub config: PathBuf,
@@ -98,7 +98,7 @@ pub struct Cli {
 
 /// `-v`/`-q`: the build's, and those of every command that reports progress.
 #[derive(Args, Debug, Clone, Copy, Default)]
-pub struct Verbosity {
+pub(crate) struct Verbosity {
     /// Say more: each step as it starts, the commands run and their output
     #[arg(short, long)]
     pub verbose: bool,
@@ -108,7 +108,7 @@ pub struct Verbosity {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a deterministic tar.gz of an existing directory
     #[command(after_help = SEE_MAN)]
     Archive(ArchiveArgs),
@@ -134,7 +134,7 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct ArchiveArgs {
+pub(crate) struct ArchiveArgs {
     /// The directory to archive
     pub dir: PathBuf,
     /// The .tar.gz to write
@@ -143,7 +143,7 @@ pub struct ArchiveArgs {
     #[arg(long, value_name = "PATH")]
     pub prefix: Option<String>,
     /// gzip level 1-9
-    #[arg(long, default_value_t = agent_packager::config::DEFAULT_TAR_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
+    #[arg(long, default_value_t = crate::config::DEFAULT_TAR_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub level: u32,
     /// Keep setuid/setgid bits of files not owned by root (members are stored as
     /// root:root, so by default those bits are cleared, with a warning)
@@ -174,7 +174,7 @@ impl Command {
 /// Parse the command line, or exit 2 as clap does. An option of the build given
 /// before a command is refused rather than ignored (`cfy-ap --dry-run archive …`
 /// would write), except `-f`, `-v` and `-q` before a command that takes them.
-pub fn parse() -> Cli {
+pub(crate) fn parse() -> Cli {
     let mut cmd = Cli::command();
     let matches = cmd.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
@@ -205,12 +205,12 @@ pub fn parse() -> Cli {
 
 impl Cli {
     /// `-f`, given before the command or after it.
-    pub fn force(&self) -> bool {
+    pub(crate) fn force(&self) -> bool {
         self.force || self.command.as_ref().is_some_and(|c| c.own().0)
     }
 
     /// `-v`/`-q`, given before the command or after it.
-    pub fn verbosity(&self) -> Verbosity {
+    pub(crate) fn verbosity(&self) -> Verbosity {
         let own = self.command.as_ref().map(|c| c.own().1).unwrap_or_default();
         Verbosity {
             verbose: self.verbosity.verbose || own.verbose,
@@ -218,7 +218,7 @@ impl Cli {
         }
     }
 
-    pub fn options(&self) -> Result<Options, Error> {
+    pub(crate) fn options(&self) -> Result<Options, Error> {
         let mut formats = Vec::new();
         for f in &self.formats {
             if !formats.contains(f) {
@@ -240,7 +240,7 @@ impl Cli {
 }
 
 #[derive(Args, Debug)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// The repository directory
     #[arg(long, value_name = "DIR", required_unless_present = "export_key")]
     pub repo: Option<PathBuf>,
@@ -325,7 +325,7 @@ pub struct PublishArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Where to write it (`-`: standard output)
     #[arg(value_name = "PATH", default_value = "config.yaml")]
     pub path: PathBuf,
@@ -346,21 +346,21 @@ pub struct InitArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: ShellArg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum ShellArg {
+pub(crate) enum ShellArg {
     Bash,
     Zsh,
     Fish,
 }
 
 #[derive(Args, Debug)]
-pub struct PackagingFilesArgs {
+pub(crate) struct PackagingFilesArgs {
     /// Distribution whose set to write (ubuntu, debian, centos; Red Hat- and
     /// Debian-like names map to their family's set)
     #[arg(value_name = "DISTRO")]

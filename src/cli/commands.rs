@@ -4,19 +4,19 @@
 use super::args::{
     ArchiveArgs, Cli, CompletionsArgs, InitArgs, PackagingFilesArgs, PublishArgs, ShellArg,
 };
-use agent_packager::package::builtin;
-use agent_packager::util::atomic;
-use agent_packager::util::paths::normalize;
-use agent_packager::{Error, archive, config, log::Log, writers};
+use crate::package::builtin;
+use crate::util::atomic;
+use crate::util::paths::normalize;
+use crate::{Error, archive, config, log::Log, writers};
 use clap::CommandFactory;
 use std::io::Write;
 
 /// The main job: resolve the plan from the config; print it (`--dry-run`) or run it.
-pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
+pub(crate) fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
     let options = cli.options()?;
     let config = config::load_file(&cli.config)?;
     // One plan, or one per build root (`--root`, `build_roots:`).
-    let run = agent_packager::pipeline::plans(&config, &options, writers::ALL)?;
+    let run = crate::pipeline::plans(&config, &options, writers::ALL)?;
     if cli.dry_run {
         let publish = run.targets.lines();
         let texts: Vec<String> = run
@@ -24,14 +24,14 @@ pub fn build(cli: &Cli, log: &Log) -> Result<(), Error> {
             .into_iter()
             .map(|mut plan| {
                 if plan.from_tar.is_none() {
-                    plan.bytecode_cache = agent_packager::agent::dry_run_bytecode_cache(&plan);
+                    plan.bytecode_cache = crate::agent::dry_run_bytecode_cache(&plan);
                 }
                 plan.describe(&publish).to_string()
             })
             .collect();
         return print(format!("{}\n", texts.join("\n\n")).as_bytes());
     }
-    agent_packager::pipeline::execute_all(&run, log)?;
+    crate::pipeline::execute_all(&run, log)?;
     Ok(())
 }
 
@@ -47,7 +47,7 @@ pub(super) fn print(bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-pub fn init(a: &InitArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn init(a: &InitArgs, force: bool, log: &Log) -> Result<(), Error> {
     if a.path.as_os_str() == "-" {
         return print(config::init::text(a.profile).as_bytes());
     }
@@ -62,7 +62,7 @@ pub fn init(a: &InitArgs, force: bool, log: &Log) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn completions(a: &CompletionsArgs) -> Result<(), Error> {
+pub(crate) fn completions(a: &CompletionsArgs) -> Result<(), Error> {
     use clap_complete::Shell;
     let shell = match a.shell {
         ShellArg::Bash => Shell::Bash,
@@ -74,22 +74,22 @@ pub fn completions(a: &CompletionsArgs) -> Result<(), Error> {
     print(&out)
 }
 
-pub fn man() -> Result<(), Error> {
+pub(crate) fn man() -> Result<(), Error> {
     print(&super::man::render()?)
 }
 
-pub fn schema() -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(&agent_packager::config::json_schema::config_schema())
+pub(crate) fn schema() -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(&crate::config::json_schema::config_schema())
         .map_err(|e| Error::build(format!("serializing the schema: {e}")))?;
     print(format!("{text}\n").as_bytes())
 }
 
-pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
     let prefix = match &a.prefix {
         Some(p) => archive::check_prefix(p)?,
         None => {
             let abs = normalize(&std::env::current_dir().unwrap_or_default().join(&a.dir));
-            agent_packager::plan::tar_prefix(&a.dir.to_string_lossy(), &abs)?
+            crate::plan::tar_prefix(&a.dir.to_string_lossy(), &abs)?
         }
     };
     atomic::check_replaceable(&a.output)?;
@@ -106,7 +106,7 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
     };
     let stats = log.step_bytes(
         &format!("wrote {}", a.output.display()),
-        || agent_packager::log::tree_bytes(&a.dir),
+        || crate::log::tree_bytes(&a.dir),
         || archive::write_tar_gz_with(&a.dir, &prefix, &a.output, &opts),
     )?;
     for s in &stats.cleared_setid {
@@ -130,7 +130,7 @@ pub fn archive(a: &ArchiveArgs, force: bool, log: &Log) -> Result<(), Error> {
 
 /// `cfy-ap publish`: only dispatches — `--export-key`, rpms to the yum
 /// publisher ([`super::yum`]), everything else to the apt one ([`super::apt`]).
-pub fn publish(a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn publish(a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     if let (Some(dest), Some(key)) = (&a.export_key, &a.sign_key) {
         return super::apt::export_key(key, dest, force, log);
     }
@@ -142,7 +142,7 @@ pub fn publish(a: PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
 
 /// `cfy-ap packaging-files DISTRO DIR`: write a built-in packaging set out for
 /// editing (then point `package.config_files` at DIR).
-pub fn packaging_files(a: &PackagingFilesArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn packaging_files(a: &PackagingFilesArgs, force: bool, log: &Log) -> Result<(), Error> {
     let set = builtin::for_distribution(&a.distribution).ok_or_else(|| {
         Error::config(format!(
             "no built-in packaging files for distribution {:?}",

@@ -3,8 +3,8 @@
 //! EXIT STATUS, ENVIRONMENT, FILES.
 
 use super::args::Cli;
-use agent_packager::error::Kind;
-use agent_packager::{Error, openpgp, util::epoch};
+use crate::error::Kind;
+use crate::{Error, openpgp, util::epoch};
 use clap::CommandFactory;
 use std::io::Write;
 
@@ -91,7 +91,7 @@ fn files() -> Vec<(String, String)> {
 }
 
 /// The whole page, in roff.
-pub fn render() -> Result<Vec<u8>, Error> {
+pub(crate) fn render() -> Result<Vec<u8>, Error> {
     let mut cmd = Cli::command();
     cmd.build();
     let page = || -> std::io::Result<Vec<u8>> {

@@ -2,14 +2,14 @@
 //! yum publish with the command line's options.
 
 use super::args::PublishArgs;
-use agent_packager::repo::kind::{self, PackageKind};
-use agent_packager::repo::report;
-use agent_packager::yum::{self, Compression, YumOptions};
-use agent_packager::{Error, log::Log};
+use crate::repo::kind::{self, PackageKind};
+use crate::repo::report;
+use crate::yum::{self, Compression, YumOptions};
+use crate::{Error, log::Log};
 
 /// Are the packages rpms (checked by content)? Mixed kinds, and options of the
 /// other kind of repository, are usage errors.
-pub fn is_rpm(a: &PublishArgs) -> Result<bool, Error> {
+pub(crate) fn is_rpm(a: &PublishArgs) -> Result<bool, Error> {
     let kind = kind::kind_of(&a.debs)?;
     if kind == PackageKind::Deb {
         if a.compression.is_some() {
@@ -35,7 +35,7 @@ pub fn is_rpm(a: &PublishArgs) -> Result<bool, Error> {
     Ok(true)
 }
 
-pub fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
+pub(crate) fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Error> {
     let opts = YumOptions {
         repo: a.repo.clone().unwrap_or_default(),
         sign_key: a.sign_key.clone(),

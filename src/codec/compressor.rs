@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-pub enum Compressor<W: Write> {
+pub(crate) enum Compressor<W: Write> {
     Gzip(GzipWriter<W>),
     Xz(liblzma::write::XzEncoder<W>),
     Zstd(zstd::Encoder<'static, W>),
@@ -20,7 +20,7 @@ pub enum Compressor<W: Write> {
 impl<W: Write> Compressor<W> {
     /// gzip level 0 stores everything; gzip runs on one thread here (the package
     /// payloads are mostly the stored agent tar, and output must not depend on it).
-    pub fn new(w: W, c: Compression, level: u32) -> io::Result<Self> {
+    pub(crate) fn new(w: W, c: Compression, level: u32) -> io::Result<Self> {
         Ok(match c {
             Compression::Gzip => Compressor::Gzip(GzipWriter::new(
                 w,
@@ -37,13 +37,13 @@ impl<W: Write> Compressor<W> {
     }
 
     /// Store the next bytes without compressing them (gzip only; others ignore it).
-    pub fn set_store(&mut self, store: bool) {
+    pub(crate) fn set_store(&mut self, store: bool) {
         if let Compressor::Gzip(g) = self {
             g.set_store(store);
         }
     }
 
-    pub fn finish(self) -> io::Result<W> {
+    pub(crate) fn finish(self) -> io::Result<W> {
         match self {
             Compressor::Gzip(g) => g.finish(),
             Compressor::Xz(x) => x.finish(),
@@ -77,7 +77,7 @@ impl<W: Write> Write for Compressor<W> {
 /// Copy exactly `size` bytes of `path` into `out`, feeding them to `hash`. A file
 /// that changes size while it is read is an error (the archive header already
 /// promised `size` bytes). `what` names the output in write errors.
-pub fn copy_hashed<W: Write, D: Digest>(
+pub(crate) fn copy_hashed<W: Write, D: Digest>(
     path: &Path,
     size: u64,
     out: &mut W,

@@ -23,7 +23,7 @@ thread_local! {
 }
 
 /// A reader of the decompressed bytes of the gzip member `src` starts with.
-pub struct GzMember<R: Read> {
+pub(crate) struct GzMember<R: Read> {
     src: R,
     state: Option<State>,
     pos: usize,
@@ -38,7 +38,7 @@ fn bad(what: &str) -> io::Error {
 
 impl<R: Read> GzMember<R> {
     /// Read the member header; the body is read through [`Read`].
-    pub fn new(src: R) -> io::Result<GzMember<R>> {
+    pub(crate) fn new(src: R) -> io::Result<GzMember<R>> {
         let mut state = SPARE
             .with(|s| s.borrow_mut().take())
             .unwrap_or_else(|| State {

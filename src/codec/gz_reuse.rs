@@ -19,7 +19,8 @@ const HEADER_LEN: usize = 10 + 2 + XLEN;
 
 /// Compress `chunks` into gzip members, reusing members of `previous` (an
 /// earlier output of this function) whose data is equal.
-pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
+#[cfg(test)]
+pub(crate) fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
     let in_memory = "reading memory";
     let mut enc = Encoder::new(previous.map(Previous::Bytes)).expect(in_memory);
     enc.push(chunks).expect(in_memory);
@@ -30,7 +31,7 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
 /// [`Encoder::take`] hands over the bytes made since the last one (so neither
 /// the text nor the compressed file is ever held whole); [`Encoder::finish`]
 /// returns the rest. Only the reused members of the previous file are read.
-pub struct Encoder<'p> {
+pub(crate) struct Encoder<'p> {
     previous: Option<Previous<'p>>,
     /// Where each member of the previous file is: (offset, length).
     reusable: Members,
@@ -39,7 +40,7 @@ pub struct Encoder<'p> {
 }
 
 impl<'p> Encoder<'p> {
-    pub fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
+    pub(crate) fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
         Ok(Encoder {
             reusable: match previous {
                 Some(p) => old_members(p)?,
@@ -53,7 +54,7 @@ impl<'p> Encoder<'p> {
 
     /// The next chunks, in order: members reused where the data is equal, the
     /// others compressed on every core.
-    pub fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
         let key = |c: &Chunk| (c.sha256, c.data.len() as u32);
         let todo: Vec<&Chunk> = chunks
             .iter()
@@ -78,12 +79,12 @@ impl<'p> Encoder<'p> {
     }
 
     /// The bytes produced since the last call.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
     }
 
     /// The rest of the file (an empty text is one empty member).
-    pub fn finish(mut self) -> io::Result<Vec<u8>> {
+    pub(crate) fn finish(mut self) -> io::Result<Vec<u8>> {
         if self.chunks == 0 {
             self.push(&[Chunk::new(b"")])?;
         }

@@ -26,7 +26,7 @@ const MAX_STORED: usize = 65535;
 
 /// Tuning knobs for [`GzipWriter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GzipOptions {
+pub(crate) struct GzipOptions {
     /// Compression level 0–9 (0 = everything stored); larger values are clamped to 9.
     pub level: u32,
     /// Number of compression threads; 1 compresses inline without spawning.
@@ -159,7 +159,7 @@ fn deflate_job(level: u32, job: &Job) -> Result<Piece, String> {
 /// chunk), so the output does not depend on how the input was written.
 /// Dropping the writer without `finish` stops and joins its threads and
 /// leaves a truncated stream.
-pub struct GzipWriter<W: Write> {
+pub(crate) struct GzipWriter<W: Write> {
     inner: W,
     level: u32,
     chunk_size: usize,
@@ -178,7 +178,7 @@ pub struct GzipWriter<W: Write> {
 
 impl<W: Write> GzipWriter<W> {
     /// Creates the writer; nothing is written to `inner` until data flows.
-    pub fn new(inner: W, opts: GzipOptions) -> Self {
+    pub(crate) fn new(inner: W, opts: GzipOptions) -> Self {
         let level = opts.level.min(9);
         let chunk_size = opts.chunk_size.max(1);
         let threads = opts.threads.max(1);
@@ -212,13 +212,13 @@ impl<W: Write> GzipWriter<W> {
     }
 
     /// Total uncompressed bytes accepted so far.
-    pub fn bytes_in(&self) -> u64 {
+    pub(crate) fn bytes_in(&self) -> u64 {
         self.total_in
     }
 
     /// Switches between deflate (false) and stored blocks (true) for the bytes
     /// written from now on. A real switch ends the current chunk.
-    pub fn set_store(&mut self, store: bool) {
+    pub(crate) fn set_store(&mut self, store: bool) {
         if store != self.store && self.level > 0 && !self.failed {
             // An error is remembered in `failed` and reported by the next write/finish.
             let _ = self.cut(false);
@@ -227,7 +227,7 @@ impl<W: Write> GzipWriter<W> {
     }
 
     /// Writes the remaining data and the gzip trailer; returns the inner writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         self.check()?;
         if self.storing() || self.buf.is_empty() {
             self.cut(false)?;

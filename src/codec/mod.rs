@@ -7,12 +7,12 @@
 //! ([`gunzip`]).
 
 mod compressor;
-pub mod gunzip;
-pub mod gz_reuse;
-pub mod gzip;
-pub mod xz_reuse;
+pub(crate) mod gunzip;
+pub(crate) mod gz_reuse;
+pub(crate) mod gzip;
+pub(crate) mod xz_reuse;
 
-pub use compressor::{Compressor, copy_hashed};
+pub(crate) use compressor::{Compressor, copy_hashed};
 
 use crate::error::{Error, Result};
 use std::ops::RangeInclusive;
@@ -94,14 +94,14 @@ impl Setting {
 /// a piece at a time: its layout from a few headers, and only the members or
 /// blocks that are reused, so a previous file is never held whole.
 #[derive(Clone, Copy)]
-pub enum Previous<'a> {
+pub(crate) enum Previous<'a> {
     Bytes(&'a [u8]),
     File(&'a std::fs::File),
 }
 
 impl Previous<'_> {
     /// Its size in bytes.
-    pub fn size(&self) -> std::io::Result<u64> {
+    pub(crate) fn size(&self) -> std::io::Result<u64> {
         match self {
             Previous::Bytes(b) => Ok(b.len() as u64),
             Previous::File(f) => Ok(f.metadata()?.len()),
@@ -109,14 +109,14 @@ impl Previous<'_> {
     }
 
     /// The `len` bytes at `at` (an error when they are not all there).
-    pub fn read(&self, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn read(&self, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
         let mut buf = vec![0; len];
         self.read_into(at, &mut buf)?;
         Ok(buf)
     }
 
     /// Fill `buf` with the bytes at `at`.
-    pub fn read_into(&self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    pub(crate) fn read_into(&self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
         match self {
             Previous::Bytes(b) => {
                 let start = usize::try_from(at).unwrap_or(usize::MAX);
@@ -134,13 +134,13 @@ impl Previous<'_> {
 
 /// One chunk of a text being compressed (e.g. an index) and the SHA-256 of its bytes (how compressed chunks of
 /// the previous files are recognised for reuse).
-pub struct Chunk<'a> {
+pub(crate) struct Chunk<'a> {
     pub data: &'a [u8],
     pub sha256: [u8; 32],
 }
 
 impl<'a> Chunk<'a> {
-    pub fn new(data: &'a [u8]) -> Chunk<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Chunk<'a> {
         use sha2::Digest;
         Chunk {
             data,

@@ -41,7 +41,8 @@ struct Block<B> {
 
 /// Compress `chunks` into one xz stream, one block per chunk, reusing the blocks
 /// of `previous` (an earlier output of this function) where the data is equal.
-pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
+#[cfg(test)]
+pub(crate) fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
     let in_memory = "reading memory";
     let mut enc = Encoder::new(previous.map(Previous::Bytes)).expect(in_memory);
     enc.push(chunks).expect(in_memory);
@@ -52,7 +53,7 @@ pub fn encode(chunks: &[Chunk], previous: Option<&[u8]>) -> Vec<u8> {
 /// [`Encoder::take`] hands over the bytes made since the last one (so neither
 /// the text nor the compressed file is ever held whole); [`Encoder::finish`]
 /// returns the rest. Only the reused blocks of the previous file are read.
-pub struct Encoder<'p> {
+pub(crate) struct Encoder<'p> {
     previous: Option<Previous<'p>>,
     /// Where each block of the previous file is (its offset as `bytes`).
     reusable: Blocks,
@@ -62,7 +63,7 @@ pub struct Encoder<'p> {
 }
 
 impl<'p> Encoder<'p> {
-    pub fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
+    pub(crate) fn new(previous: Option<Previous<'p>>) -> io::Result<Encoder<'p>> {
         let mut out = Vec::with_capacity(12);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&FLAGS);
@@ -80,7 +81,7 @@ impl<'p> Encoder<'p> {
 
     /// The next chunks, in order: blocks reused where the data is equal, the
     /// others compressed on every core.
-    pub fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, chunks: &[Chunk]) -> io::Result<()> {
         let key = |c: &Chunk| (c.sha256, c.data.len() as u64);
         let todo: Vec<&Chunk> = chunks
             .iter()
@@ -108,12 +109,12 @@ impl<'p> Encoder<'p> {
     }
 
     /// The bytes produced since the last call.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
     }
 
     /// The rest of the stream: what was not taken yet, the index, the footer.
-    pub fn finish(mut self) -> io::Result<Vec<u8>> {
+    pub(crate) fn finish(mut self) -> io::Result<Vec<u8>> {
         let mut index = vec![0u8];
         put_varint(&mut index, self.sizes.len() as u64);
         for (unpadded, uncompressed) in &self.sizes {

@@ -14,17 +14,17 @@ pub struct Host {
 }
 
 /// The root directory the `/etc` files are read under.
-pub fn sysroot() -> PathBuf {
+pub(crate) fn sysroot() -> PathBuf {
     std::env::var_os("CFY_AP_SYSROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
-pub fn detect() -> Result<Host> {
+pub(crate) fn detect() -> Result<Host> {
     detect_in(&sysroot())
 }
 
-pub fn detect_in(root: &Path) -> Result<Host> {
+pub(crate) fn detect_in(root: &Path) -> Result<Host> {
     let os = read_kv(&root.join("etc/os-release"));
     let lsb = read_kv(&root.join("etc/lsb-release"));
     let redhat = std::fs::read_to_string(root.join("etc/redhat-release")).ok();

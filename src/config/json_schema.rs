@@ -11,7 +11,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use std::borrow::Cow;
 
 /// The JSON Schema of the config file.
-pub fn config_schema() -> serde_json::Value {
+pub(crate) fn config_schema() -> serde_json::Value {
     let mut settings = schemars::generate::SchemaSettings::draft07();
     // One self-contained tree: editors show each key's description in place.
     settings.inline_subschemas = true;

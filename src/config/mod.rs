@@ -1,16 +1,17 @@
 //! Configuration: the YAML schema, loading with located errors, and host detection.
 
-pub mod detect;
-pub mod init;
-pub mod json_schema;
-pub mod modules;
+pub(crate) mod detect;
+pub(crate) mod init;
+pub(crate) mod json_schema;
+pub(crate) mod modules;
 mod profile;
 mod source;
 mod types;
 
-pub use profile::Profile;
-pub use source::ModuleSource;
-pub use types::{BaseModules, Config, InstallerChoice, ManagementModules, Package, Publish};
+pub(crate) use profile::Profile;
+pub(crate) use source::ModuleSource;
+pub use types::Config;
+pub(crate) use types::{InstallerChoice, Package, Publish};
 
 use crate::error::{Error, Result};
 use crate::util::input::{MAX_CONFIG, read_bounded};
@@ -18,10 +19,10 @@ use crate::util::redact::redact;
 use std::path::Path;
 
 /// `tar_compression_level` when the config has none (and `archive --level`'s default).
-pub const DEFAULT_TAR_LEVEL: u32 = 6;
+pub(crate) const DEFAULT_TAR_LEVEL: u32 = 6;
 
 /// Read and parse a config file. Errors name `file:line:col` and show the line.
-pub fn load_file(path: &Path) -> Result<Config> {
+pub(crate) fn load_file(path: &Path) -> Result<Config> {
     if !path.exists() {
         return Err(
             Error::config(format!("config file {} not found", path.display())).with(
@@ -37,7 +38,7 @@ pub fn load_file(path: &Path) -> Result<Config> {
 
 /// Parse config text; `origin` names the file in error messages. An empty file is
 /// an empty config (every key at its default).
-pub fn parse_str(text: &str, origin: &str) -> Result<Config> {
+pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config> {
     match serde_saphyr::from_str::<Option<Config>>(text) {
         Ok(c) => Ok(c.unwrap_or_default()),
         Err(e) => Err(located_error(&e, origin)),

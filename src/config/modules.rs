@@ -19,7 +19,7 @@ pub struct BaseModule {
 /// since Cloudify 4.4 it holds the REST client, the plugins' common code and
 /// the script plugin, and the agent no longer uses celery. 7.0.5 (November
 /// 2024) is its last release; it says Python 3.6, its dependencies need 3.8.
-pub const BASE_MODULES: [BaseModule; 6] = [
+pub(crate) const BASE_MODULES: [BaseModule; 6] = [
     BaseModule {
         key: "celery",
         legacy: Some("celery==3.1.17"),
@@ -69,26 +69,26 @@ pub const BASE_MODULES: [BaseModule; 6] = [
 /// The cloudify-manager tag `cfy-ap init --profile legacy` writes as
 /// `management_modules_version`: the management modules are not on PyPI, and
 /// the manager's master no longer holds them.
-pub const LEGACY_MANAGER_PIN: &str = "3.2";
+pub(crate) const LEGACY_MANAGER_PIN: &str = "3.2";
 
 /// Management modules in install order: config key; the source subdirectory is
 /// `plugins/<key with dashes>` in the cloudify-manager tree.
-pub const MANAGEMENT_MODULES: [&str; 4] = [
+pub(crate) const MANAGEMENT_MODULES: [&str; 4] = [
     "agent_installer",
     "plugin_installer",
     "windows_agent_installer",
     "windows_plugin_installer",
 ];
 
-pub const DEFAULT_MANAGER_SOURCE: &str =
+pub(crate) const DEFAULT_MANAGER_SOURCE: &str =
     "https://github.com/cloudify-cosmo/cloudify-manager/archive/{version}.tar.gz";
 
-pub fn manager_subdir(key: &str) -> String {
+pub(crate) fn manager_subdir(key: &str) -> String {
     format!("plugins/{}", key.replace('_', "-"))
 }
 
 /// PEP 503 normalised distribution name (`My_Plugin.x` → `my-plugin-x`).
-pub fn canonical_name(name: &str) -> String {
+pub(crate) fn canonical_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.trim().chars() {
@@ -107,7 +107,7 @@ pub fn canonical_name(name: &str) -> String {
 
 /// The distribution name a plain requirement string names (`celery==3.1.17`,
 /// `pyzmq>=14`, `foo[bar]`), or None for URLs and paths.
-pub fn requirement_name(spec: &str) -> Option<String> {
+pub(crate) fn requirement_name(spec: &str) -> Option<String> {
     let s = spec.trim();
     if s.contains("://") || s.starts_with('.') || s.starts_with('/') || s.contains(" @ ") {
         return None;

@@ -22,7 +22,7 @@ pub struct Config {
     #[serde(default)]
     #[schemars(schema_with = "text")]
     pub release: Option<String>,
-    /// Where the virtualenv is built; also the member path in the tar. Default: /cloudify/<distribution>-<release>-agent/env.
+    /// Where the virtualenv is built; also the member path in the tar. Default: `/cloudify/<distribution>-<release>-agent/env`.
     #[serde(default, deserialize_with = "path")]
     pub venv: Option<String>,
     /// The interpreter the virtualenv is made with. Default: /usr/bin/python, else python3 from PATH.
@@ -57,7 +57,7 @@ pub struct Config {
     pub cache_dir: Option<String>,
     /// Reuse the .pyc of earlier builds (CPython 3.7-3.10), cached in <cache_dir>/cfy-ap-pyc, else ~/.cache/cfy-ap/pyc; never in the agent. Default: true.
     pub bytecode_cache: Option<bool>,
-    /// The agent archive. Default: <distribution>-<release>-agent.tar.gz.
+    /// The agent archive. Default: `<distribution>-<release>-agent.tar.gz`.
     #[serde(default, deserialize_with = "path")]
     pub output_tar: Option<String>,
     /// Keep the virtualenv after the tar is written. Default: false.

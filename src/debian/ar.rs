@@ -12,13 +12,13 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-pub const MAGIC: &[u8; 8] = b"!<arch>\n";
+pub(crate) const MAGIC: &[u8; 8] = b"!<arch>\n";
 /// The size field has 10 decimal digits.
-pub const MAX_MEMBER: u64 = 9_999_999_999;
+pub(crate) const MAX_MEMBER: u64 = 9_999_999_999;
 const HEADER_LEN: u64 = 60;
 
 /// A 60-byte member header.
-pub fn header(name: &str, mtime: u64, size: u64) -> io::Result<[u8; 60]> {
+pub(crate) fn header(name: &str, mtime: u64, size: u64) -> io::Result<[u8; 60]> {
     if name.is_empty() || name.len() > 16 || name.contains('/') || !name.is_ascii() {
         return Err(io::Error::other(format!("bad ar member name {name:?}")));
     }
@@ -45,25 +45,25 @@ fn too_big(name: &str, size: u64) -> io::Error {
 
 /// A member whose data is being streamed; finish it with [`ArWriter::end`].
 #[must_use]
-pub struct Open {
+pub(crate) struct Open {
     name: String,
     header_at: u64,
     data_at: u64,
 }
 
-pub struct ArWriter<W: Write + Seek> {
+pub(crate) struct ArWriter<W: Write + Seek> {
     inner: W,
     mtime: u64,
 }
 
 impl<W: Write + Seek> ArWriter<W> {
-    pub fn new(mut inner: W, mtime: u64) -> io::Result<Self> {
+    pub(crate) fn new(mut inner: W, mtime: u64) -> io::Result<Self> {
         inner.write_all(MAGIC)?;
         Ok(ArWriter { inner, mtime })
     }
 
     /// Appends a whole member; returns the offset of its data.
-    pub fn append(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
+    pub(crate) fn append(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
         self.inner
             .write_all(&header(name, self.mtime, data.len() as u64)?)?;
         let at = self.inner.stream_position()?;
@@ -76,7 +76,7 @@ impl<W: Write + Seek> ArWriter<W> {
 
     /// Replaces the data of a member written by [`append`](Self::append) with
     /// bytes of exactly the same length.
-    pub fn rewrite(&mut self, data_at: u64, old_len: usize, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn rewrite(&mut self, data_at: u64, old_len: usize, data: &[u8]) -> io::Result<()> {
         if data.len() != old_len {
             return Err(io::Error::other(
                 "ar member rewritten with a different size",
@@ -90,7 +90,7 @@ impl<W: Write + Seek> ArWriter<W> {
     }
 
     /// Starts a member of unknown size: write its data to [`get_mut`](Self::get_mut).
-    pub fn begin(&mut self, name: &str) -> io::Result<Open> {
+    pub(crate) fn begin(&mut self, name: &str) -> io::Result<Open> {
         let header_at = self.inner.stream_position()?;
         self.inner.write_all(&header(name, self.mtime, 0)?)?;
         Ok(Open {
@@ -101,7 +101,7 @@ impl<W: Write + Seek> ArWriter<W> {
     }
 
     /// Ends a streamed member: patches its size, pads it. Returns the size.
-    pub fn end(&mut self, open: Open) -> io::Result<u64> {
+    pub(crate) fn end(&mut self, open: Open) -> io::Result<u64> {
         let end = self.inner.stream_position()?;
         let size = end - open.data_at;
         if size > MAX_MEMBER {
@@ -117,11 +117,11 @@ impl<W: Write + Seek> ArWriter<W> {
         Ok(size)
     }
 
-    pub fn get_mut(&mut self) -> &mut W {
+    pub(crate) fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
 
-    pub fn into_inner(self) -> W {
+    pub(crate) fn into_inner(self) -> W {
         self.inner
     }
 }
@@ -129,7 +129,7 @@ impl<W: Write + Seek> ArWriter<W> {
 // Reading (the apt publisher reads every .deb it is given once, streaming).
 
 /// Read and check the archive signature.
-pub fn read_magic(r: &mut impl Read) -> std::result::Result<(), String> {
+pub(crate) fn read_magic(r: &mut impl Read) -> std::result::Result<(), String> {
     let mut magic = [0u8; 8];
     if read_full(r, &mut magic)? != 8 || &magic != MAGIC {
         return Err("no ar archive signature".into());
@@ -137,7 +137,7 @@ pub fn read_magic(r: &mut impl Read) -> std::result::Result<(), String> {
     Ok(())
 }
 
-pub fn read_err(e: io::Error) -> String {
+pub(crate) fn read_err(e: io::Error) -> String {
     format!("read failed: {e}")
 }
 
@@ -155,7 +155,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::result::Result<usize, St
 }
 
 /// The next member header while reading: (name, size), or `None` at the end of the archive.
-pub fn next_member(r: &mut impl Read) -> std::result::Result<Option<(String, u64)>, String> {
+pub(crate) fn next_member(r: &mut impl Read) -> std::result::Result<Option<(String, u64)>, String> {
     let mut h = [0u8; 60];
     match read_full(r, &mut h)? {
         0 => return Ok(None),
@@ -177,7 +177,7 @@ pub fn next_member(r: &mut impl Read) -> std::result::Result<Option<(String, u64
 }
 
 /// Consume the `left` bytes remaining of a member of `size` bytes plus its padding.
-pub fn skip(r: &mut impl Read, left: u64, size: u64) -> std::result::Result<(), String> {
+pub(crate) fn skip(r: &mut impl Read, left: u64, size: u64) -> std::result::Result<(), String> {
     let want = left + size % 2;
     let got = drain(&mut r.take(want)).map_err(read_err)?;
     // The padding byte of the very last member may be missing.
@@ -187,7 +187,7 @@ pub fn skip(r: &mut impl Read, left: u64, size: u64) -> std::result::Result<(), 
     Ok(())
 }
 
-pub fn drain(r: &mut impl Read) -> io::Result<u64> {
+pub(crate) fn drain(r: &mut impl Read) -> io::Result<u64> {
     let mut buf = vec![0u8; 64 << 10];
     let mut total = 0;
     loop {

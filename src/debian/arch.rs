@@ -4,7 +4,7 @@
 //! plan's, [`canonical`] spelling).
 
 /// Debian architecture name for an rpm/uname name (`x86_64` → `amd64`).
-pub fn deb_name(arch: &str) -> String {
+pub(crate) fn deb_name(arch: &str) -> String {
     match arch {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -20,7 +20,7 @@ pub fn deb_name(arch: &str) -> String {
 }
 
 /// rpm architecture name for a Debian one (`amd64` → `x86_64`).
-pub fn rpm_name(arch: &str) -> String {
+pub(crate) fn rpm_name(arch: &str) -> String {
     match arch {
         "amd64" => "x86_64",
         "arm64" => "aarch64",
@@ -36,14 +36,14 @@ pub fn rpm_name(arch: &str) -> String {
 
 /// One spelling for an architecture named either way (`arm64` or `aarch64` →
 /// `aarch64`, `amd64` → `x86_64`): rpm/uname style, through both tables.
-pub fn canonical(arch: &str) -> String {
+pub(crate) fn canonical(arch: &str) -> String {
     rpm_name(&deb_name(arch))
 }
 
 /// Whether `name` can be an architecture name in either spelling: lowercase
 /// letters, digits, `_` and `-`, starting with a letter or digit (`arm64`,
 /// `x86_64`, `musl-linux-arm64`).
-pub fn is_name(name: &str) -> bool {
+pub(crate) fn is_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
             .chars()
@@ -52,7 +52,7 @@ pub fn is_name(name: &str) -> bool {
 
 /// Architecture names as a list key gives them (either spelling, any order),
 /// Debian's spelling, sorted, without `all`.
-pub fn debian_list<S: AsRef<str>>(
+pub(crate) fn debian_list<S: AsRef<str>>(
     names: &[S],
 ) -> Result<std::collections::BTreeSet<String>, String> {
     let mut out = std::collections::BTreeSet::new();
@@ -73,10 +73,10 @@ pub fn debian_list<S: AsRef<str>>(
 
 /// The architecture Cloudify managers assume for an agent whose name carries
 /// none: agents for it keep the names they always had.
-pub const UNNAMED: &str = "x86_64";
+pub(crate) const UNNAMED: &str = "x86_64";
 
 /// The build host's architecture, uname style.
-pub fn host() -> &'static str {
+pub(crate) fn host() -> &'static str {
     match std::env::consts::ARCH {
         "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
         other => other,
@@ -85,7 +85,7 @@ pub fn host() -> &'static str {
 
 /// This machine's Debian architecture (for a repository holding only
 /// `Architecture: all` packages).
-pub fn host_deb() -> String {
+pub(crate) fn host_deb() -> String {
     deb_name(host())
 }
 

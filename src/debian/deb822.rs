@@ -7,14 +7,14 @@
 /// One strictly parsed paragraph: fields in file order; multi-line values keep
 /// their continuation lines (each starting with a space) after `\n`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paragraph {
+pub(crate) struct Paragraph {
     fields: Vec<(String, String)>,
 }
 
 impl Paragraph {
     /// Parse exactly one paragraph: field names must be printable ASCII, not
     /// start with `-` or `#`, and appear once (case-insensitively).
-    pub fn parse(text: &str) -> Result<Paragraph, String> {
+    pub(crate) fn parse(text: &str) -> Result<Paragraph, String> {
         let mut fields: Vec<(String, String)> = Vec::new();
         let mut ended = false;
         for (n, line) in text.lines().enumerate() {
@@ -57,12 +57,12 @@ impl Paragraph {
         Ok(Paragraph { fields })
     }
 
-    pub fn fields(&self) -> &[(String, String)] {
+    pub(crate) fn fields(&self) -> &[(String, String)] {
         &self.fields
     }
 
     /// A field's value (names compare case-insensitively).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(f, _)| f.eq_ignore_ascii_case(name))
@@ -73,12 +73,12 @@ impl Paragraph {
 /// The paragraphs of a multi-paragraph file, each without the blank line(s)
 /// after it (trailing whitespace trimmed). A line of only spaces and tabs is
 /// blank too.
-pub fn paragraphs(text: &str) -> Paragraphs<'_> {
+pub(crate) fn paragraphs(text: &str) -> Paragraphs<'_> {
     Paragraphs { rest: text }
 }
 
 /// Iterator of [`paragraphs`].
-pub struct Paragraphs<'a> {
+pub(crate) struct Paragraphs<'a> {
     rest: &'a str,
 }
 
@@ -136,7 +136,7 @@ fn is_blank(line: &str) -> bool {
 /// and its continuation lines as written (leading whitespace included, joined
 /// by newlines; empty when there are none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field<'a> {
+pub(crate) struct Field<'a> {
     pub name: &'a str,
     pub value: &'a str,
     pub continuation: &'a str,
@@ -145,12 +145,12 @@ pub struct Field<'a> {
 /// The fields of one paragraph, leniently: lines that are neither a field nor a
 /// continuation are skipped (the text may come from another tool). Nothing is
 /// allocated: the fields are slices of `para`.
-pub fn fields(para: &str) -> Fields<'_> {
+pub(crate) fn fields(para: &str) -> Fields<'_> {
     Fields { rest: para }
 }
 
 /// Iterator of [`fields`].
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     rest: &'a str,
 }
 

@@ -14,7 +14,7 @@ use super::version;
 /// A version relation operator. `<` and `>` are dpkg's obsolete spellings of
 /// `<=` and `>=` (still accepted by dpkg and apt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Earlier,
     EarlierEqual,
     Equal,
@@ -37,7 +37,7 @@ impl Op {
     }
 
     /// The dpkg spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Op::Earlier => "<<",
             Op::EarlierEqual => "<=",
@@ -50,7 +50,7 @@ impl Op {
 
 /// One alternative of a relation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relation {
+pub(crate) struct Relation {
     pub name: String,
     /// `any`, `native` or an architecture (after `name:`).
     pub arch_qualifier: Option<String>,
@@ -62,10 +62,10 @@ pub struct Relation {
 }
 
 /// A parsed field: AND of groups, each an OR of alternatives.
-pub type Relations = Vec<Vec<Relation>>;
+pub(crate) type Relations = Vec<Vec<Relation>>;
 
 /// The relation fields of a binary package (`Static-Built-Using` included).
-pub const BINARY_FIELDS: [&str; 11] = [
+pub(crate) const BINARY_FIELDS: [&str; 11] = [
     "Pre-Depends",
     "Depends",
     "Recommends",
@@ -83,7 +83,7 @@ pub const BINARY_FIELDS: [&str; 11] = [
 /// the grammar, plus no alternatives in Breaks/Conflicts/Replaces/Provides/
 /// Built-Using, only `=` in Provides and Built-Using, no architecture lists or
 /// build profiles. `Ok(None)` when `field` is not a relation field.
-pub fn check_field(field: &str, value: &str) -> Result<Option<Relations>, String> {
+pub(crate) fn check_field(field: &str, value: &str) -> Result<Option<Relations>, String> {
     let Some(name) = BINARY_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(field)) else {
         return Ok(None);
     };
@@ -129,7 +129,7 @@ pub fn check_field(field: &str, value: &str) -> Result<Option<Relations>, String
 
 /// Parse a relation field (the grammar only; see [`check_field`] for a binary
 /// package's rules). Continuation lines are whitespace.
-pub fn parse(value: &str) -> Result<Relations, String> {
+pub(crate) fn parse(value: &str) -> Result<Relations, String> {
     let mut out = Vec::new();
     for (i, group) in value.split(',').enumerate() {
         if group.trim().is_empty() {

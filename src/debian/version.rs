@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 /// Whether `v` is a valid Debian version: `[epoch:]upstream[-revision]`, the
 /// epoch digits, the upstream part starting with a digit, only letters, digits
 /// and `.+~-:`, not ending in `-`.
-pub fn is_valid(v: &str) -> bool {
+pub(crate) fn is_valid(v: &str) -> bool {
     let rest = match v.split_once(':') {
         Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|c| c.is_ascii_digit()) => {
             rest
@@ -25,7 +25,7 @@ pub fn is_valid(v: &str) -> bool {
 }
 
 /// Compare two Debian version strings.
-pub fn compare(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare(a: &str, b: &str) -> Ordering {
     let (ea, ua, ra) = split(a);
     let (eb, ub, rb) = split(b);
     ea.cmp(&eb)

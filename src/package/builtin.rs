@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 /// `SOURCE_DATE_EPOCH` is not set (2026-12-03 00:00 UTC): the last change to the
 /// sets. Move it forward whenever `packaging/` changes, so a changed set is
 /// stamped later than the one it replaces.
-pub const SET_TIME: u64 = 1_796_256_000;
+pub(crate) const SET_TIME: u64 = 1_796_256_000;
 
 /// The directory name plans show for a built-in set: `(built-in)/<set>`.
-pub const MARKER: &str = "(built-in)";
+pub(crate) const MARKER: &str = "(built-in)";
 
 /// One distribution's files, in the order of [`CONFIG_FILES`].
-pub struct Set {
+pub(crate) struct Set {
     pub name: &'static str,
     pub files: [&'static [u8]; 3],
 }
@@ -56,11 +56,11 @@ macro_rules! set {
     };
 }
 
-pub static SETS: [Set; 3] = [set!("ubuntu"), set!("debian"), set!("centos")];
+pub(crate) static SETS: [Set; 3] = [set!("ubuntu"), set!("debian"), set!("centos")];
 
 /// The rpmlint filters for the manager rpm (`rpmlint -r cfy-ap.rpmlintrc X.rpm`),
 /// written beside every set: what cfy-ap's rpm is known to trip, each explained.
-pub const RPMLINTRC: (&str, &[u8]) = (
+pub(crate) const RPMLINTRC: (&str, &[u8]) = (
     "cfy-ap.rpmlintrc",
     include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -70,7 +70,7 @@ pub const RPMLINTRC: (&str, &[u8]) = (
 
 /// The set for a distribution name (any case): its own, else its family's
 /// (Red Hat-like → `centos`, Debian-like → `debian`).
-pub fn for_distribution(distribution: &str) -> Option<&'static Set> {
+pub(crate) fn for_distribution(distribution: &str) -> Option<&'static Set> {
     let d = distribution.to_lowercase();
     let name = match d.as_str() {
         "ubuntu" | "debian" | "centos" => d.as_str(),
@@ -83,25 +83,25 @@ pub fn for_distribution(distribution: &str) -> Option<&'static Set> {
 }
 
 /// The virtual directory a plan names for `set`.
-pub fn dir_of(set: &Set) -> PathBuf {
+pub(crate) fn dir_of(set: &Set) -> PathBuf {
     Path::new(MARKER).join(set.name)
 }
 
 /// The set a plan's config directory names, if it is a built-in one.
-pub fn set_of(config_dir: &Path) -> Option<&'static Set> {
+pub(crate) fn set_of(config_dir: &Path) -> Option<&'static Set> {
     let name = config_dir.strip_prefix(MARKER).ok()?.to_str()?;
     SETS.iter().find(|s| s.name == name)
 }
 
 /// The known set names, for messages.
-pub fn names() -> Vec<&'static str> {
+pub(crate) fn names() -> Vec<&'static str> {
     SETS.iter().map(|s| s.name).collect()
 }
 
 /// Write `set` into `dir` (created when missing) as `<file>` with the modes the
 /// package gives them, and [`RPMLINTRC`] beside them (it is not packaged).
 /// Refuses (exit 3) before writing anything when a file exists, unless `force`.
-pub fn write_set(set: &Set, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_set(set: &Set, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = CONFIG_FILES.iter().map(|(f, _, _)| dir.join(f)).collect();
     paths.push(dir.join(RPMLINTRC.0));
     if !force && let Some(p) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
@@ -124,20 +124,20 @@ pub fn write_set(set: &Set, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
 }
 
 /// A package plan whose built-in files (if any) exist on disk while it lives.
-pub struct Staged<'a> {
+pub(crate) struct Staged<'a> {
     _dir: Option<tempfile::TempDir>,
     plan: Cow<'a, PackagePlan>,
 }
 
 impl Staged<'_> {
-    pub fn plan(&self) -> &PackagePlan {
+    pub(crate) fn plan(&self) -> &PackagePlan {
         &self.plan
     }
 }
 
 /// `pkg` as is, or, when it uses a built-in set, a copy whose config files point
 /// at the set written into a temporary directory.
-pub fn stage(pkg: &PackagePlan) -> Result<Staged<'_>> {
+pub(crate) fn stage(pkg: &PackagePlan) -> Result<Staged<'_>> {
     let Some(set) = set_of(&pkg.config_dir) else {
         return Ok(Staged {
             _dir: None,

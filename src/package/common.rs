@@ -19,7 +19,7 @@ use crate::error::{IoContext, Result};
 use std::path::Path;
 
 /// `cloudify-<distribution>-agent-common`, in package-name characters.
-pub fn default_name(distribution: &str) -> String {
+pub(super) fn default_name(distribution: &str) -> String {
     super::naming::sanitize(&format!("cloudify-{distribution}-agent-common"))
 }
 
@@ -53,7 +53,7 @@ pub(super) fn split(agent: &mut PackagePlan) -> Result<PackagePlan> {
 
 /// Whether `a` and `b` are the same common package from the same files, to be
 /// written once (several roots of one distribution in a run).
-pub fn same_common(a: &PackagePlan, b: &PackagePlan) -> bool {
+pub(crate) fn same_common(a: &PackagePlan, b: &PackagePlan) -> bool {
     a.role == Role::Common
         && b.role == Role::Common
         && a.name == b.name

@@ -8,10 +8,10 @@ use crate::util::paths::normalize;
 use std::path::{Path, PathBuf};
 
 /// Last place searched for `packaging/<distribution>/`.
-pub const SYSTEM_PACKAGING: &str = "/usr/share/cfy-ap/packaging";
+pub(super) const SYSTEM_PACKAGING: &str = "/usr/share/cfy-ap/packaging";
 /// The per-distribution files: name in the config directory, directory under
 /// `<resources>/packages/`, mode. Installed as `<Distribution>-<name>`.
-pub const CONFIG_FILES: [(&str, &str, u32); 3] = [
+pub(crate) const CONFIG_FILES: [(&str, &str, u32); 3] = [
     ("agent-disable-requiretty.sh", "scripts", 0o755),
     ("celeryd-cloudify.conf.template", "templates", 0o644),
     ("celeryd-cloudify.init.template", "templates", 0o644),
@@ -54,7 +54,7 @@ impl AgentInfo {
 }
 
 /// `--from-tar PATH`: an existing gzip file, packaged with `--format deb` (not tar).
-pub fn check_from_tar(path: &Path, formats: &[Format]) -> Result<PathBuf> {
+pub(crate) fn check_from_tar(path: &Path, formats: &[Format]) -> Result<PathBuf> {
     let path = normalize(path);
     if formats.contains(&Format::Tar) || formats.is_empty() {
         return Err(Error::config(

@@ -4,17 +4,17 @@
 //! the package installs — plus the [`PackageWriter`] seam that every format's
 //! writer (`crate::writers`) implements. Nothing here knows a particular format.
 
-pub mod builtin;
+pub(crate) mod builtin;
 mod common;
 mod files;
 mod naming;
-pub mod texts;
+pub(crate) mod texts;
 mod writer;
 
-pub use common::{default_name as default_common_name, same_common};
-pub use files::{AgentInfo, CONFIG_FILES, InstallFile, SYSTEM_PACKAGING, Source, check_from_tar};
-pub use naming::{check_arch, check_name, default_name, package_version};
-pub use writer::{PackageWriter, WriteJob, Written};
+pub(crate) use common::same_common;
+pub(crate) use files::{AgentInfo, CONFIG_FILES, InstallFile, Source, check_from_tar};
+pub(crate) use naming::{check_arch, check_name, default_name, package_version};
+pub(crate) use writer::{PackageWriter, WriteJob, Written};
 
 use crate::codec::Setting;
 use crate::config::Package;
@@ -25,20 +25,24 @@ use crate::util::paths::{normalize, parent_dir};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_RESOURCES: &str = "/opt/manager/resources";
-pub const DEFAULT_MAINTAINER: &str = "Cloudify Agent Packager <cfy-ap@example.invalid>";
-pub const DEFAULT_LICENSE: &str = "Apache-2.0";
+pub(crate) const DEFAULT_RESOURCES: &str = "/opt/manager/resources";
+pub(crate) const DEFAULT_MAINTAINER: &str = "Cloudify Agent Packager <cfy-ap@example.invalid>";
+pub(crate) const DEFAULT_LICENSE: &str = "Apache-2.0";
 /// Every manager package's architecture unless `package.architecture` says
 /// otherwise: it installs on the manager, whose CPU need not be the agent's (the
 /// agent's is in the package's name when it is not x86_64, so the packages of
 /// one release for several architectures install side by side).
-pub const DEFAULT_ARCHITECTURE: &str = "all";
+pub(crate) const DEFAULT_ARCHITECTURE: &str = "all";
 
 /// An output format of a run: the agent tar itself, or a package around it.
+/// What a run writes: the agent tar, a deb, an rpm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {
+    /// The agent tar.gz.
     Tar,
+    /// The manager `.deb`.
     Deb,
+    /// The manager `.rpm`.
     Rpm,
 }
 
@@ -46,6 +50,7 @@ impl Format {
     /// Every format, in the order `--format` lists them.
     pub const ALL: [Format; 3] = [Format::Tar, Format::Deb, Format::Rpm];
 
+    /// Its name on the command line (`--format deb`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Tar => "tar",
@@ -54,6 +59,7 @@ impl Format {
         }
     }
 
+    /// The format named `name`, if any.
     pub fn parse(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -123,7 +129,7 @@ pub struct PackagePlan {
 }
 
 /// What [`resolve`] needs from the rest of the plan.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub package: Option<&'a Package>,
     pub formats: &'a [Format],
     /// The package writers available (`crate::writers::ALL`).
@@ -143,7 +149,7 @@ pub struct Context<'a> {
 
 /// The package plans: the agent's and, when it has config files, its
 /// distribution's common package; none when no package format is requested.
-pub fn resolve(ctx: &Context) -> Result<Vec<PackagePlan>> {
+pub(crate) fn resolve(ctx: &Context) -> Result<Vec<PackagePlan>> {
     let writers: Vec<&dyn PackageWriter> = ctx
         .writers
         .iter()

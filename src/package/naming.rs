@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// the agent's name (`debian-bookworm-agent`, `debian-bookworm-aarch64-agent`
 /// for an architecture managers do not assume): the package is named after
 /// what it carries.
-pub fn default_name(agent: &str) -> String {
+pub(crate) fn default_name(agent: &str) -> String {
     sanitize(&format!("cloudify-{agent}"))
 }
 
@@ -26,7 +26,7 @@ pub(super) fn sanitize(name: &str) -> String {
 }
 
 /// A package name as dpkg wants it: `[a-z0-9][a-z0-9+.-]+`.
-pub fn check_name(name: &str) -> Result<String> {
+pub(crate) fn check_name(name: &str) -> Result<String> {
     if crate::debian::is_package_name(name) {
         return Ok(name.to_string());
     }
@@ -35,7 +35,7 @@ pub fn check_name(name: &str) -> Result<String> {
     )))
 }
 
-pub fn check_arch(arch: &str) -> Result<String> {
+pub(crate) fn check_arch(arch: &str) -> Result<String> {
     if crate::debian::arch::is_name(arch) {
         Ok(arch.to_string())
     } else {
@@ -49,7 +49,7 @@ pub fn check_arch(arch: &str) -> Result<String> {
 /// manager orders them like Python does: `3.2rc1` → `3.2~rc1`, `3.2a1` → `3.2~a1`,
 /// `3.2.dev3` → `3.2~~dev3` (before `3.2~a1`), `3.2.post1` → `3.2+post1`. Anything
 /// else must already be a valid upstream version (digit first; letters, digits, `.+~`).
-pub fn package_version(given: &str) -> Result<String> {
+pub(crate) fn package_version(given: &str) -> Result<String> {
     let v = given.trim();
     let v = match v.strip_prefix(['v', 'V']) {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,

@@ -5,7 +5,7 @@ use super::{AgentInfo, PackagePlan, Role};
 
 /// The Description field value: synopsis line, then the extended description
 /// with every line indented by one space and empty lines as ` .`.
-pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
+pub(crate) fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
     if pkg.role == Role::Common {
         return indent(
             format!(
@@ -71,7 +71,7 @@ pub fn description(pkg: &PackagePlan, agent: &AgentInfo) -> String {
 
 /// What the package is, in a few words (changelog entries, copyright comment):
 /// `Cloudify agent for debian bookworm`.
-pub fn what(pkg: &PackagePlan) -> String {
+pub(crate) fn what(pkg: &PackagePlan) -> String {
     match pkg.role {
         Role::Agent => format!("Cloudify agent for {} {}", pkg.distribution, pkg.release),
         Role::Common => format!(
@@ -134,7 +134,7 @@ fn wrap(text: &str) -> String {
 
 /// Summary and description without the Debian indentation (` .` lines become
 /// empty lines), as rpm's Summary and Description tags take them.
-pub fn summary_and_body(pkg: &PackagePlan, agent: &AgentInfo) -> (String, String) {
+pub(crate) fn summary_and_body(pkg: &PackagePlan, agent: &AgentInfo) -> (String, String) {
     let deb = description(pkg, agent);
     let mut lines = deb.lines();
     let summary = lines.next().unwrap_or_default().to_string();

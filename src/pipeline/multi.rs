@@ -17,14 +17,16 @@ use std::path::PathBuf;
 /// their packages are published.
 #[derive(Debug)]
 pub struct Run {
+    /// One plan per build root (or the host's).
     pub plans: Vec<Plan>,
+    /// Where their packages are published.
     pub targets: Targets,
 }
 
 /// The run: its plans (one per root: `--root`, else `build_roots:`; or the
 /// host's) and its publishing targets. `writers`: the package writers available
 /// (`crate::writers::ALL`).
-pub fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Run> {
+pub(crate) fn plans(cfg: &Config, opts: &Options, writers: &[&dyn PackageWriter]) -> Result<Run> {
     let plans = root_plans(cfg, opts, writers)?;
     let mut targets = Targets::resolve(cfg, opts)?;
     // One publish takes every agent's deb: the repository lists each agent's
@@ -125,7 +127,7 @@ fn check_clashes(earlier: &[Plan], plan: &Plan) -> Result<()> {
 /// Run every plan; with several, refuse before any work what any of them would
 /// refuse (each plan's checks and writers once, the repositories' once for all),
 /// then build each and publish all debs at once.
-pub fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
+pub(crate) fn execute_all(run: &Run, log: &Log) -> Result<Vec<Report>> {
     let Run { plans, targets } = run;
     if let [plan] = plans.as_slice() {
         return Ok(vec![pipeline::execute(plan, targets, log)?]);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the cache is: `<cache_dir>/cfy-ap-pyc` when `cache_dir` is set, else
 /// `$XDG_CACHE_HOME/cfy-ap/pyc`, else `~/.cache/cfy-ap/pyc`; None without a home.
-pub fn location(cache_dir: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn location(cache_dir: Option<&Path>) -> Option<PathBuf> {
     if let Some(c) = cache_dir {
         return Some(c.join("cfy-ap-pyc"));
     }
@@ -18,7 +18,7 @@ pub fn location(cache_dir: Option<&Path>) -> Option<PathBuf> {
 
 /// Where the bytecode cache is for `plan`'s `cache_dir` (None: no cache), or
 /// why there is none.
-pub fn resolve(
+pub(crate) fn resolve(
     enabled: bool,
     cache_dir: Option<&Path>,
     venv: &Path,

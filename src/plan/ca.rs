@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The variables that name a CA bundle, in the order they are shown.
-pub const VARS: [&str; 4] = [
+pub(crate) const VARS: [&str; 4] = [
     "PIP_CERT",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",

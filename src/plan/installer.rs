@@ -105,7 +105,7 @@ const KNOWN: [(&str, bool); 6] = [
 ];
 
 /// `pip_options` as uv arguments; Err names the first option uv does not take.
-pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
+pub(crate) fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut it = options.iter();
     while let Some(opt) = it.next() {
@@ -135,7 +135,7 @@ pub fn translate_options(options: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// `uv_path` when given, else `uv` on PATH.
-pub fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn locate(uv_path: Option<&Path>) -> Option<PathBuf> {
     match uv_path {
         Some(p) => p.is_file().then(|| p.to_path_buf()),
         None => crate::util::paths::find_on_path("uv"),

@@ -3,15 +3,15 @@
 //! pipeline executes it.
 
 mod arch;
-pub mod bytecode_cache;
-pub mod ca;
+pub(crate) mod bytecode_cache;
+pub(crate) mod ca;
 mod display;
-pub mod installer;
+pub(crate) mod installer;
 mod modules;
 mod paths;
 mod root_ca;
 
-pub use paths::{agent_name, tar_prefix};
+pub(crate) use paths::{agent_name, tar_prefix};
 
 use crate::config::modules::DEFAULT_MANAGER_SOURCE;
 use crate::config::{Config, detect};
@@ -38,9 +38,12 @@ pub struct Module {
     pub spec: Spec,
 }
 
+/// What a build will do, every default applied and path resolved: what `--dry-run` prints.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The agent's distribution (`ubuntu`, `debian`, `centos`).
     pub distribution: String,
+    /// Its release (`trusty`, `bookworm`).
     pub release: String,
     /// True when distribution/release came from the host's /etc files.
     pub detected: bool,
@@ -52,12 +55,14 @@ pub struct Plan {
     /// How the architecture was found (and how the root's programs run), shown
     /// in the plan.
     pub architecture_note: String,
+    /// The interpreter the venv is made with.
     pub python: PathBuf,
     /// Said to the user when the interpreter is not the configured/default one.
     pub python_note: Option<String>,
     /// Said before the build (and in `--dry-run`) when the interpreter is private
     /// to this host, so the agent cannot run on the target.
     pub python_warning: Option<String>,
+    /// Where the venv is built (the path the agent runs from).
     pub venv: PathBuf,
     /// Member prefix inside the tar (the venv path, normalised, no leading `/`).
     pub tar_prefix: String,
@@ -65,9 +70,11 @@ pub struct Plan {
     pub profile: crate::config::Profile,
     /// False when the config has no `profile` key (the default was taken).
     pub profile_given: bool,
+    /// The modules installed, in order.
     pub modules: Vec<Module>,
     /// Resolved cloudify-manager source, present only when a module needs it.
     pub manager_source: Option<String>,
+    /// Options given to pip (and translated for uv).
     pub pip_options: Vec<String>,
     /// Which installer builds the agent (`installer`, `uv_path`, `cache_dir`).
     pub installer: installer::InstallerPlan,
@@ -75,13 +82,19 @@ pub struct Plan {
     pub virtualenv_path: Option<PathBuf>,
     /// The bytecode cache (`bytecode_cache`, `--no-bytecode-cache`), or why none.
     pub bytecode_cache: std::result::Result<PathBuf, &'static str>,
+    /// The agent tar to write.
     pub output_tar: PathBuf,
+    /// Keep the venv after the tar is written.
     pub keep_venv: bool,
     /// Rewrite bin/ scripts and activate to work from any path (`relocatable`).
     pub relocatable: bool,
+    /// The tar's gzip level.
     pub tar_level: u32,
+    /// What the run writes.
     pub formats: Vec<Format>,
+    /// Check that every requested module got installed.
     pub validate: bool,
+    /// Replace outputs that exist (`-f`).
     pub force: bool,
     /// `--from-tar`: package this existing agent tar; no virtualenv is built.
     pub from_tar: Option<PathBuf>,
@@ -97,10 +110,13 @@ pub struct Plan {
 /// Command-line choices that shape the plan.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// `--format`: what the run writes.
     pub formats: Vec<Format>,
+    /// false: `--no-validation`.
     pub validate: bool,
     /// false: `--no-bytecode-cache`.
     pub bytecode_cache: bool,
+    /// `-f`: replace outputs that exist.
     pub force: bool,
     /// The config file read (its directory is searched for `packaging/`).
     pub config_path: Option<PathBuf>,

@@ -41,7 +41,7 @@ pub(super) fn resolve_python(configured: Option<&str>) -> Result<(PathBuf, Optio
 
 /// `virtualenv_path`, checked before any work: a directory holding the
 /// `virtualenv` package (or the single-file `virtualenv.py` of versions before 20).
-pub fn check_virtualenv_path(dir: &Path) -> Result<()> {
+pub(super) fn check_virtualenv_path(dir: &Path) -> Result<()> {
     if dir.join("virtualenv/__main__.py").is_file() || dir.join("virtualenv.py").is_file() {
         return Ok(());
     }
@@ -78,7 +78,7 @@ pub(super) fn private_python_warning(python: &Path) -> Option<String> {
 /// (`/cloudify/<name>/env`): `<distribution>-<release>-agent`, with the
 /// architecture (`arch`, canonical: `aarch64`) before `-agent` unless it is the
 /// one managers assume (`debian::arch::UNNAMED`), whose names stay as they were.
-pub fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
+pub(crate) fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
     if arch == crate::debian::arch::UNNAMED {
         format!("{distribution}-{release}-agent")
     } else {
@@ -89,7 +89,7 @@ pub fn agent_name(distribution: &str, release: &str, arch: &str) -> String {
 /// The venv as written, normalised, without a leading `/`: the tar member prefix.
 /// A relative path that climbs out of the current directory falls back to the
 /// absolute path.
-pub fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
+pub(crate) fn tar_prefix(written: &str, absolute: &Path) -> Result<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut climbed = false;
     for c in Path::new(written).components() {

@@ -32,7 +32,7 @@ impl<'a> Naming<'a> {
     }
 
     /// Check the form of a path: relative, plain components.
-    pub fn plain(&self, rel: &str) -> Result<()> {
+    pub(crate) fn plain(&self, rel: &str) -> Result<()> {
         // Segments between slashes: none empty (no leading, doubled or trailing
         // slash), none `.` or `..`.
         let plain = rel
@@ -83,7 +83,7 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(root: &'a Path) -> Resolver<'a> {
+    pub(crate) fn new(root: &'a Path) -> Resolver<'a> {
         Resolver {
             root: Cow::Borrowed(root),
             plain: HashSet::new(),
@@ -91,7 +91,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// A resolver that owns its root.
-    pub fn owned(root: PathBuf) -> Resolver<'static> {
+    pub(crate) fn owned(root: PathBuf) -> Resolver<'static> {
         Resolver {
             root: Cow::Owned(root),
             plain: HashSet::new(),
@@ -101,7 +101,7 @@ impl<'a> Resolver<'a> {
     /// Same answer as [`resolve`]: walks `rel` from the root; below a missing
     /// component nothing can lead elsewhere, and any symlink on the way takes
     /// the full check.
-    pub fn resolve(&mut self, rel: &str, by: &Naming) -> Result<PathBuf> {
+    pub(crate) fn resolve(&mut self, rel: &str, by: &Naming) -> Result<PathBuf> {
         by.plain(rel)?;
         let path = self.root.join(rel);
         let mut cur = self.root.to_path_buf();

@@ -15,7 +15,7 @@ use std::hash::Hash;
 use std::path::{Path, PathBuf};
 
 /// What identifies a package in a repository.
-pub trait Identity: Display + Eq + Hash + Clone {
+pub(crate) trait Identity: Display + Eq + Hash + Clone {
     /// What a packager changes to publish other bytes: `"the version"`,
     /// `"the version or release"`.
     const BUMP: &'static str;
@@ -23,7 +23,7 @@ pub trait Identity: Display + Eq + Hash + Clone {
 
 /// The decision on one package against the published one of its identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// None of its identity is published.
     New,
     /// Published with the same bytes: nothing to do.
@@ -33,7 +33,7 @@ pub enum Verdict {
 }
 
 /// A published package, as the policy needs it.
-pub struct Published<'a, D: ?Sized> {
+pub(crate) struct Published<'a, D: ?Sized> {
     pub digest: &'a D,
     /// Where it is (a path relative to the repository).
     pub location: &'a str,
@@ -41,7 +41,7 @@ pub struct Published<'a, D: ?Sized> {
 
 /// Decide on the package `id`, read from `src` with `digest`, against
 /// `published`: see the module docs.
-pub fn against<I: Identity, D: PartialEq + Display + ?Sized>(
+pub(crate) fn against<I: Identity, D: PartialEq + Display + ?Sized>(
     id: &I,
     digest: &D,
     src: &Path,
@@ -66,12 +66,12 @@ pub fn against<I: Identity, D: PartialEq + Display + ?Sized>(
 }
 
 /// The advice of a refusal that `-f` overrides.
-pub fn bump_or_force<I: Identity>() -> String {
+pub(crate) fn bump_or_force<I: Identity>() -> String {
     format!("bump {}, or use -f/--force to replace it", I::BUMP)
 }
 
 /// The error for `id` given twice (from `first` and `second`) with other bytes.
-pub fn given_twice(id: &impl Display, first: &Path, second: &Path) -> Error {
+pub(crate) fn given_twice(id: &impl Display, first: &Path, second: &Path) -> Error {
     Error::config(format!(
         "{id} given twice with different contents: {} and {}",
         first.display(),
@@ -80,7 +80,7 @@ pub fn given_twice(id: &impl Display, first: &Path, second: &Path) -> Error {
 }
 
 /// The packages given so far, to settle one given twice.
-pub struct Given<I, D> {
+pub(crate) struct Given<I, D> {
     seen: HashMap<I, (D, PathBuf)>,
 }
 
@@ -96,7 +96,7 @@ impl<I: Identity, D: PartialEq> Given<I, D> {
     /// Record `id` read from `src`: `Ok(true)` when it is new, `Ok(false)`
     /// when it was given before with the same bytes (published once), an
     /// error when with other bytes.
-    pub fn first(&mut self, id: &I, digest: D, src: &Path) -> Result<bool> {
+    pub(crate) fn first(&mut self, id: &I, digest: D, src: &Path) -> Result<bool> {
         match self.seen.get(id) {
             Some((d, _)) if *d == digest => Ok(false),
             Some((_, first)) => Err(given_twice(id, first, src)),

@@ -57,12 +57,12 @@ type Finder<'a> = Box<dyn FnOnce() -> Vec<PathBuf> + 'a>;
 
 impl<'a> Fresh<'a> {
     /// These files.
-    pub fn new(files: Vec<PathBuf>) -> Fresh<'a> {
+    pub(crate) fn new(files: Vec<PathBuf>) -> Fresh<'a> {
         Fresh(Some(Box::new(move || files)))
     }
 
     /// The files `find` gives, asked for only when they are to be removed.
-    pub fn found_by(find: impl FnOnce() -> Vec<PathBuf> + 'a) -> Fresh<'a> {
+    pub(crate) fn found_by(find: impl FnOnce() -> Vec<PathBuf> + 'a) -> Fresh<'a> {
         Fresh(Some(Box::new(find)))
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A package format, as found in a file's first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageKind {
+pub(crate) enum PackageKind {
     /// ar archive whose first member is `debian-binary`.
     Deb,
     /// rpm lead magic `ed ab ee db`.
@@ -26,7 +26,7 @@ impl PackageKind {
 
 /// The kind of `path`, `None` for anything else (an unreadable file is
 /// `None` too: the publisher then reports it properly).
-pub fn package_kind(path: &Path) -> Option<PackageKind> {
+pub(crate) fn package_kind(path: &Path) -> Option<PackageKind> {
     let mut head = [0u8; 21];
     let mut f = std::fs::File::open(path).ok()?;
     let mut got = 0;
@@ -53,7 +53,7 @@ pub fn package_kind(path: &Path) -> Option<PackageKind> {
 /// known, a `.rpm` name picks rpm, else deb. Only the first files are opened:
 /// the publishers check every file anyway, and the rpm reader names a deb
 /// among rpms as a mixture.
-pub fn kind_of(files: &[PathBuf]) -> Result<PackageKind> {
+pub(crate) fn kind_of(files: &[PathBuf]) -> Result<PackageKind> {
     // Only regular files are opened: a FIFO would block the read of its magic.
     // (A missing file is reported by the publisher that reads it.)
     for f in files.iter().filter(|f| f.exists()) {
@@ -99,7 +99,7 @@ pub(crate) fn mixed(path: &Path, kind: PackageKind) -> Error {
 /// Refuse to put `kind` packages into `repo` when it is no directory (a file,
 /// `/dev/null`) or already holds the other kind of repository (`dists/` or
 /// `pool/` for apt, `repodata/` for yum).
-pub fn check_repo_kind(repo: &Path, kind: PackageKind) -> Result<()> {
+pub(crate) fn check_repo_kind(repo: &Path, kind: PackageKind) -> Result<()> {
     if let Ok(meta) = std::fs::metadata(repo)
         && !meta.is_dir()
     {

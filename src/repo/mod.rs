@@ -17,11 +17,11 @@
 //! - [`report`]: what a publish did, one line per package.
 
 pub(crate) mod confine;
-pub mod duplicate;
+pub(crate) mod duplicate;
 pub(crate) mod generation;
-pub mod kind;
+pub(crate) mod kind;
 pub(crate) mod lock;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod stage;
-pub mod storage;
+pub(crate) mod storage;
 pub(crate) mod transaction;

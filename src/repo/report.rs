@@ -93,7 +93,7 @@ impl std::fmt::Debug for Report {
 }
 
 /// Print what a publish did: one line per package and a last line.
-pub fn report(summary: &Summary, log: &Log) {
+pub(crate) fn report(summary: &Summary, log: &Log) {
     if log.quiet {
         return; // every line is informational (the packages given are not read back)
     }

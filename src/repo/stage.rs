@@ -143,7 +143,7 @@ pub(crate) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
 pub(crate) struct Background<'s>(Option<std::thread::ScopedJoinHandle<'s, Result<()>>>);
 
 impl<'s> Background<'s> {
-    pub fn spawn(
+    pub(crate) fn spawn(
         scope: &'s std::thread::Scope<'s, '_>,
         work: impl FnOnce() -> Result<()> + Send + 's,
     ) -> Background<'s> {
@@ -151,11 +151,11 @@ impl<'s> Background<'s> {
     }
 
     /// Nothing running.
-    pub fn idle() -> Background<'static> {
+    pub(crate) fn idle() -> Background<'static> {
         Background(None)
     }
 
-    pub fn wait(mut self) -> Result<()> {
+    pub(crate) fn wait(mut self) -> Result<()> {
         self.join()
     }
 

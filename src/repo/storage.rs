@@ -22,7 +22,8 @@
 //! [`LocalDir`] keeps today's guarantees of a local repository: every object
 //! written through a temporary file renamed into place (a name shared by hard
 //! link with another generation is replaced, never written into), what was
-//! written made durable by [`Storage::flush`] before a switch, the switch one
+//! written made durable by the caller before a switch (`LocalDir::take_written`
+//! lists it), the switch one
 //! atomic rename, and every key confined to the directory, symlinks not
 //! followed out of it (`repo::confine`). A whole generation of a directory
 //! (`dists/<codename>`, `repodata`) is switched by an atomic directory
@@ -41,11 +42,11 @@ use tempfile::{NamedTempFile, TempPath};
 
 /// The version of an object, as a compare-and-swap expects it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag(pub String);
+pub(crate) struct Tag(pub String);
 
 /// The outcome of a [`Storage::compare_and_swap`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Swap {
+pub(crate) enum Swap {
     /// Switched: the object's new version (`None`: removed).
     Done(Option<Tag>),
     /// Another publish changed it since it was read: its version now.
@@ -53,7 +54,7 @@ pub enum Swap {
 }
 
 /// Where a repository's objects live (see the module docs).
-pub trait Storage {
+pub(crate) trait Storage {
     /// The object `key` and its version; `None` when there is none.
     fn read(&self, key: &str) -> Result<Option<(Vec<u8>, Tag)>>;
 
@@ -63,9 +64,6 @@ pub trait Storage {
     /// Write the object `key`, which clients do not read yet (a generation not
     /// switched to, or a content-addressed name whose content cannot differ).
     fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()>;
-
-    /// Make every object written so far durable (before a switch).
-    fn flush(&self) -> Result<()>;
 
     /// Replace the switch object `key` by `bytes` (`None`: remove it) when its
     /// version is `expected` (`None`: when there is none).
@@ -84,7 +82,7 @@ pub trait Storage {
 }
 
 /// A [`Storage`] over a local directory (see the module docs).
-pub struct LocalDir {
+pub(crate) struct LocalDir {
     root: PathBuf,
     resolver: RefCell<Resolver<'static>>,
     /// What [`Storage::write_new`] wrote, for [`Storage::flush`].
@@ -93,7 +91,7 @@ pub struct LocalDir {
 
 impl LocalDir {
     /// The directory `root` (it must exist).
-    pub fn new(root: &Path) -> LocalDir {
+    pub(crate) fn new(root: &Path) -> LocalDir {
         LocalDir {
             root: root.to_path_buf(),
             resolver: RefCell::new(Resolver::owned(root.to_path_buf())),
@@ -130,7 +128,7 @@ impl LocalDir {
 
     /// Remove the directory `key` when it is empty (best effort: an object
     /// store has no directories, a local one keeps none it emptied).
-    pub fn remove_empty_dir(&self, key: &str) {
+    pub(crate) fn remove_empty_dir(&self, key: &str) {
         if let Ok(path) = self.path_to_change(key) {
             let _ = fs::remove_dir(path);
         }
@@ -138,7 +136,7 @@ impl LocalDir {
 
     /// The files [`Storage::write_new`] wrote and no [`Storage::flush`] made
     /// durable yet (for a generation switch, which syncs them with the rest).
-    pub fn take_written(&self) -> Vec<PathBuf> {
+    pub(crate) fn take_written(&self) -> Vec<PathBuf> {
         std::mem::take(&mut *self.written.borrow_mut())
     }
 }
@@ -182,20 +180,6 @@ impl Storage for LocalDir {
         }
         replace_file(&path, bytes)?;
         self.written.borrow_mut().push(path);
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<()> {
-        let written = self.take_written();
-        let mut dirs: Vec<&Path> = written.iter().filter_map(|p| p.parent()).collect();
-        dirs.sort();
-        dirs.dedup();
-        for f in &written {
-            sync(f, true)?;
-        }
-        for d in dirs {
-            sync(d, false)?;
-        }
         Ok(())
     }
 
@@ -336,7 +320,7 @@ mod tests {
         s.write_new("a/x", b"one").unwrap();
         s.write_new("a/b/y", b"two").unwrap();
         s.write_new("c", b"three").unwrap();
-        s.flush().unwrap();
+        assert_eq!(s.take_written().len(), 3);
         let (bytes, tag) = s.read("a/x").unwrap().unwrap();
         assert_eq!(bytes, b"one");
         assert!(s.exists("a/b/y").unwrap() && !s.exists("a/z").unwrap());

@@ -9,11 +9,11 @@ use crate::util::elf::Head;
 use std::path::{Path, PathBuf};
 
 /// Where the kernel shows binfmt_misc.
-pub const DIR: &str = "/proc/sys/fs/binfmt_misc";
+pub(crate) const DIR: &str = "/proc/sys/fs/binfmt_misc";
 
 /// How the root's programs run here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Runs {
+pub(crate) enum Runs {
     Natively,
     /// Through this binfmt_misc handler (its name, its interpreter).
     Through(String, PathBuf),
@@ -93,7 +93,13 @@ fn native(arch: &str, host: &str) -> bool {
 /// How a program with header `head` (of architecture `arch`, canonical) runs
 /// inside the root `root` on a `host` whose binfmt_misc is `dir`; Err says why
 /// it cannot (one sentence, without the remedy).
-pub fn check(dir: &Path, root: &Path, head: &Head, arch: &str, host: &str) -> Result<Runs, String> {
+pub(crate) fn check(
+    dir: &Path,
+    root: &Path,
+    head: &Head,
+    arch: &str,
+    host: &str,
+) -> Result<Runs, String> {
     if native(arch, host) {
         return Ok(Runs::Natively);
     }

@@ -7,8 +7,8 @@
 //! and runs them with one publish; the build commands themselves run through
 //! `agent::sandbox` (a private mount namespace over an overlay of the root).
 
-pub mod binfmt;
-pub mod paths;
+pub(crate) mod binfmt;
+pub(crate) mod paths;
 
 use crate::config::detect;
 use crate::error::{Error, Result};

@@ -10,7 +10,7 @@ const MAX_LINKS: usize = 40;
 
 /// `inside` (absolute, as in the root) on the host, every link resolved within
 /// `root`; None when a component is missing or links loop.
-pub fn resolve(root: &Path, inside: &Path) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, inside: &Path) -> Option<PathBuf> {
     let mut todo: Vec<OsString> = parts(inside);
     todo.reverse();
     let mut cur = PathBuf::new();
@@ -43,7 +43,7 @@ pub fn resolve(root: &Path, inside: &Path) -> Option<PathBuf> {
 
 /// The first existing component of `inside` that is a symbolic link in `root`
 /// (a mount there would land outside the root), as a path inside the root.
-pub fn first_symlink(root: &Path, inside: &Path) -> Option<PathBuf> {
+pub(crate) fn first_symlink(root: &Path, inside: &Path) -> Option<PathBuf> {
     let mut cur = PathBuf::from("/");
     for part in parts(inside) {
         if part == ".." {
@@ -73,7 +73,7 @@ fn parts(path: &Path) -> Vec<OsString> {
 
 /// Whether `dir` (absolute, resolved) lies on a mount with the `ro` option, by
 /// /proc/self/mountinfo (the longest mount point containing it).
-pub fn on_read_only_mount(dir: &Path) -> bool {
+pub(crate) fn on_read_only_mount(dir: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };

@@ -11,13 +11,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     tmp: NamedTempFile,
     dest: PathBuf,
 }
 
 impl AtomicFile {
-    pub fn create(dest: &Path) -> Result<AtomicFile> {
+    pub(crate) fn create(dest: &Path) -> Result<AtomicFile> {
         check_replaceable(dest)?;
         let dir = super::paths::parent_dir(dest);
         let name = dest
@@ -35,17 +35,17 @@ impl AtomicFile {
         })
     }
 
-    pub fn file(&mut self) -> &mut File {
+    pub(crate) fn file(&mut self) -> &mut File {
         self.tmp.as_file_mut()
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.tmp.path()
     }
 
     /// Give the file mode 0644 and rename it into place. Without `overwrite`, an
     /// existing destination (even one created meanwhile) is never replaced.
-    pub fn commit(self, overwrite: bool) -> Result<()> {
+    pub(crate) fn commit(self, overwrite: bool) -> Result<()> {
         let AtomicFile { tmp, dest } = self;
         // Again at the last moment: something may have appeared meanwhile.
         check_replaceable(&dest)?;
@@ -80,7 +80,7 @@ fn unwritable(dir: &Path, e: std::io::Error) -> Error {
 }
 
 /// Fail early (before any build work) when an output's directory cannot take it.
-pub fn check_writable(dest: &Path) -> Result<()> {
+pub(crate) fn check_writable(dest: &Path) -> Result<()> {
     let dir = super::paths::parent_dir(dest);
     tempfile::Builder::new()
         .prefix(".cfy-ap-probe.")
@@ -91,7 +91,7 @@ pub fn check_writable(dest: &Path) -> Result<()> {
 
 /// Refuse (exit 2) an output path holding anything but a regular file: `-f`
 /// replaces files, never devices, FIFOs, sockets, directories or symlinks.
-pub fn check_replaceable(dest: &Path) -> Result<()> {
+pub(crate) fn check_replaceable(dest: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dest) {
         Ok(meta) if !meta.is_file() => Err(Error::config(format!(
             "output {} is {}: refusing to replace it (only regular files are replaced)",
@@ -106,7 +106,7 @@ pub fn check_replaceable(dest: &Path) -> Result<()> {
 /// Whether `a` and `b` name the same file: the same device and inode when both
 /// exist, else the same canonical path.
 /// Whether the files `a` and `b` hold the same bytes (read in blocks).
-pub fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+pub(crate) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     use std::io::Read;
     let open = |p: &Path| std::fs::File::open(p).ctx("reading", p);
     let (mut fa, mut fb) = (open(a)?, open(b)?);
@@ -127,7 +127,7 @@ pub fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     }
 }
 
-pub fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
@@ -137,7 +137,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The canonical form of a path whose file may not exist yet: its parent
 /// canonicalized, plus its name.
-pub fn canonical(path: &Path) -> Option<PathBuf> {
+pub(crate) fn canonical(path: &Path) -> Option<PathBuf> {
     if let Ok(c) = path.canonicalize() {
         return Some(c);
     }
@@ -148,7 +148,7 @@ pub fn canonical(path: &Path) -> Option<PathBuf> {
 
 /// Refuse (exit 2) any output that is also an input (`(label, path)`): writing
 /// it would destroy what the run reads.
-pub fn check_not_inputs(outputs: &[PathBuf], inputs: &[(String, PathBuf)]) -> Result<()> {
+pub(crate) fn check_not_inputs(outputs: &[PathBuf], inputs: &[(String, PathBuf)]) -> Result<()> {
     for out in outputs {
         if let Some((label, _)) = inputs.iter().find(|(_, input)| same_file(out, input)) {
             return Err(Error::config(format!(
@@ -165,7 +165,7 @@ pub fn check_not_inputs(outputs: &[PathBuf], inputs: &[(String, PathBuf)]) -> Re
 /// file beside it, with its permissions (and `mtime`, when given), is renamed over
 /// it. The old inode is never modified, so where it is hard-linked (uv links the
 /// agent's files from its cache) the other names keep their bytes.
-pub fn replace_contents(
+pub(crate) fn replace_contents(
     path: &Path,
     data: &[u8],
     mtime: Option<std::time::SystemTime>,
@@ -196,7 +196,7 @@ pub fn replace_contents(
 /// Refuse (exit 2) an output (a file, or a repository directory) inside `dir`,
 /// as written or after following symlinks: the run deletes or archives `dir`
 /// (`what` says which directory it is).
-pub fn check_outside(outputs: &[PathBuf], dir: &Path, what: &str) -> Result<()> {
+pub(crate) fn check_outside(outputs: &[PathBuf], dir: &Path, what: &str) -> Result<()> {
     let lexical = |p: &Path| {
         std::path::absolute(p)
             .ok()

@@ -3,7 +3,7 @@
 
 /// A UTC date and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
+pub(crate) struct Civil {
     pub year: i64,
     pub month: u32,
     pub day: u32,
@@ -14,7 +14,7 @@ pub struct Civil {
     pub weekday: u32,
 }
 
-pub fn civil(epoch: i64) -> Civil {
+pub(crate) fn civil(epoch: i64) -> Civil {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil algorithm.
@@ -38,7 +38,7 @@ pub fn civil(epoch: i64) -> Civil {
 }
 
 /// `Thu, 01 Jan 1970 00:00:00 +0000` (RFC 2822, as dpkg and apt want it).
-pub fn rfc2822(epoch: i64) -> String {
+pub(crate) fn rfc2822(epoch: i64) -> String {
     const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

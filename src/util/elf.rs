@@ -8,15 +8,15 @@ use std::path::Path;
 
 /// How many bytes of a file are kept: what the kernel's binfmt_misc matches
 /// magic against (BINPRM_BUF_SIZE) and more than any ELF header needs.
-pub const HEAD: usize = 256;
+pub(crate) const HEAD: usize = 256;
 
 /// The first bytes of an executable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head(pub Vec<u8>);
+pub(crate) struct Head(pub Vec<u8>);
 
 impl Head {
     /// Up to [`HEAD`] bytes of `path` (links followed).
-    pub fn read(path: &Path) -> std::io::Result<Head> {
+    pub(crate) fn read(path: &Path) -> std::io::Result<Head> {
         let mut bytes = Vec::with_capacity(HEAD);
         std::fs::File::open(path)?
             .take(HEAD as u64)
@@ -26,7 +26,7 @@ impl Head {
 
     /// The architecture of an ELF executable, uname style; None when this is not
     /// an ELF header or its machine is not one a Linux distribution ships for.
-    pub fn machine(&self) -> Option<&'static str> {
+    pub(crate) fn machine(&self) -> Option<&'static str> {
         let b = &self.0;
         if b.len() < 20 || b[..4] != *b"\x7fELF" {
             return None;
@@ -63,7 +63,7 @@ impl Head {
 
     /// An ELF header's first 20 bytes: class, byte order, e_type EXEC, machine.
     #[cfg(test)]
-    pub fn fake(wide: bool, little: bool, machine: u16) -> Head {
+    pub(crate) fn fake(wide: bool, little: bool, machine: u16) -> Head {
         let mut b = b"\x7fELF".to_vec();
         b.push(if wide { 2 } else { 1 });
         b.push(if little { 1 } else { 2 });

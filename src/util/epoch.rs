@@ -6,10 +6,10 @@
 
 use crate::error::{Error, Result};
 
-pub const VAR: &str = "SOURCE_DATE_EPOCH";
+pub(crate) const VAR: &str = "SOURCE_DATE_EPOCH";
 
 /// The value of `SOURCE_DATE_EPOCH`, when set.
-pub fn source_date_epoch() -> Result<Option<u64>> {
+pub(crate) fn source_date_epoch() -> Result<Option<u64>> {
     match std::env::var(VAR) {
         Ok(v) if !v.trim().is_empty() => parse(&v).map(Some),
         Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
@@ -18,7 +18,7 @@ pub fn source_date_epoch() -> Result<Option<u64>> {
 }
 
 /// `SOURCE_DATE_EPOCH` when set, else now: the time stamped into outputs.
-pub fn build_time() -> Result<u64> {
+pub(crate) fn build_time() -> Result<u64> {
     Ok(source_date_epoch()?.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -28,7 +28,7 @@ pub fn build_time() -> Result<u64> {
 }
 
 /// Refuse a bad `SOURCE_DATE_EPOCH` before any work.
-pub fn check() -> Result<()> {
+pub(crate) fn check() -> Result<()> {
     source_date_epoch().map(drop)
 }
 

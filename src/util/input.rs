@@ -8,11 +8,11 @@ use std::io::Read;
 use std::path::Path;
 
 /// The largest config file read (see README "Limits").
-pub const MAX_CONFIG: u64 = 4 << 20;
+pub(crate) const MAX_CONFIG: u64 = 4 << 20;
 
 /// Refuse `path` (named `what` in errors) unless it is a regular file (symlinks
 /// followed) of at most `limit` bytes. Exit 2 otherwise.
-pub fn check_regular(path: &Path, what: &str, limit: u64) -> Result<u64> {
+pub(crate) fn check_regular(path: &Path, what: &str, limit: u64) -> Result<u64> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::config(format!("{what} {}: cannot read it: {e}", path.display())))?;
     if !meta.is_file() {
@@ -33,7 +33,7 @@ pub fn check_regular(path: &Path, what: &str, limit: u64) -> Result<u64> {
 }
 
 /// Read a regular file of at most `limit` bytes (checked before and while reading).
-pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
     check_regular(path, what, limit)?;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -52,7 +52,7 @@ pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
 /// at most `limit` bytes; Err says why not. Opened without blocking (a FIFO
 /// would hang the run), then checked on the open file, so nothing swapped in
 /// between the check and the read is read.
-pub fn read_regular(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn read_regular(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = match rustix::fs::open(path, flags, Mode::empty()) {
@@ -85,7 +85,7 @@ pub fn read_regular(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, Str
 }
 
 /// What kind of file this is, for messages.
-pub fn kind(meta: &std::fs::Metadata) -> &'static str {
+pub(crate) fn kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
     if t.is_dir() {

@@ -19,7 +19,7 @@
 
 /// Fix the mmap threshold at glibc's default (which also stops it from moving)
 /// and allow one arena per core.
-pub fn tune_allocator() {
+pub(crate) fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const M_MMAP_THRESHOLD: i32 = -3;

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 /// that order already); of equal items, the one of the earlier stream comes
 /// first. Each item comes with the index of its stream. An error of a stream
 /// is passed on (the merge is then over).
-pub struct Merge<T, I> {
+pub(crate) struct Merge<T, I> {
     streams: Vec<I>,
     heads: Vec<Option<T>>,
     before: fn(&T, &T) -> Ordering,
@@ -15,7 +15,7 @@ pub struct Merge<T, I> {
 
 impl<T, E, I: Iterator<Item = Result<T, E>>> Merge<T, I> {
     /// Reads the first item of every stream.
-    pub fn new(mut streams: Vec<I>, before: fn(&T, &T) -> Ordering) -> Result<Self, E> {
+    pub(crate) fn new(mut streams: Vec<I>, before: fn(&T, &T) -> Ordering) -> Result<Self, E> {
         let mut heads = Vec::with_capacity(streams.len());
         for s in &mut streams {
             heads.push(s.next().transpose()?);

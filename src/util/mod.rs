@@ -2,14 +2,14 @@
 //! UTC dates, lexical paths, small parallel jobs, merging ordered streams, credential redaction for
 //! anything printed, and the allocator's one setting.
 
-pub mod atomic;
-pub mod date;
-pub mod elf;
-pub mod epoch;
-pub mod input;
-pub mod malloc;
-pub mod merge;
-pub mod parallel;
-pub mod paths;
-pub mod redact;
-pub mod signals;
+pub(crate) mod atomic;
+pub(crate) mod date;
+pub(crate) mod elf;
+pub(crate) mod epoch;
+pub(crate) mod input;
+pub(crate) mod malloc;
+pub(crate) mod merge;
+pub(crate) mod parallel;
+pub(crate) mod paths;
+pub(crate) mod redact;
+pub(crate) mod signals;

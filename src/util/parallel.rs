@@ -4,7 +4,7 @@ use std::sync::mpsc;
 
 /// The cores this process may use (asked once: the standard library reads the
 /// cgroup files on every call).
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
@@ -15,7 +15,10 @@ pub fn cores() -> usize {
 /// no threads are started and torn down per batch (each exit unmaps a stack,
 /// and every unmap of a multi-threaded process interrupts the other cores to
 /// flush their TLBs). Small jobs (one item) run on the calling thread.
-pub fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
+pub(crate) fn parallel_map<I: Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(&I) -> T + Sync + Send,
+) -> Vec<T> {
     use rayon::prelude::*;
     if cores().min(items.len()) <= 1 {
         return items.iter().map(f).collect();
@@ -28,7 +31,7 @@ pub fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + 
 /// become free (for jobs that mostly wait on the filesystem, where more threads
 /// than cores pay); results in order. The first failure stops the other threads
 /// from starting new items and is returned.
-pub fn try_map<I: Sync, T: Send, E: Send>(
+pub(crate) fn try_map<I: Sync, T: Send, E: Send>(
     items: &[I],
     threads: usize,
     f: impl Fn(&I) -> Result<T, E> + Sync,
@@ -51,7 +54,7 @@ pub fn try_map<I: Sync, T: Send, E: Send>(
 }
 
 /// [`try_map`] for jobs without a result: nothing is kept per item.
-pub fn try_for_each<I: Sync, E: Send>(
+pub(crate) fn try_for_each<I: Sync, E: Send>(
     items: &[I],
     threads: usize,
     f: impl Fn(&I) -> Result<(), E> + Sync,
@@ -105,7 +108,7 @@ fn each<I: Sync, E: Send>(
 /// One thread per core for the life of a scope, running `f` over batch after
 /// batch of items ([`Workers::map`]): for many small batches, where starting
 /// threads for each would cost more than the work.
-pub struct Workers<I, T> {
+pub(crate) struct Workers<I, T> {
     jobs: mpsc::SyncSender<(usize, I)>,
     results: mpsc::Receiver<(usize, std::thread::Result<T>)>,
 }
@@ -113,7 +116,10 @@ pub struct Workers<I, T> {
 impl<I: Send, T: Send> Workers<I, T> {
     /// Start the threads in `scope`; they stop when the `Workers` is dropped
     /// (which must happen before the scope ends).
-    pub fn start<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, f: &'scope F) -> Self
+    pub(crate) fn start<'scope, F>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        f: &'scope F,
+    ) -> Self
     where
         F: Fn(I) -> T + Sync,
         I: 'scope,
@@ -142,7 +148,7 @@ impl<I: Send, T: Send> Workers<I, T> {
     }
 
     /// `f` over `items`, results in order. A panic of `f` is resumed here.
-    pub fn map(&self, items: Vec<I>) -> Vec<T> {
+    pub(crate) fn map(&self, items: Vec<I>) -> Vec<T> {
         let n = items.len();
         let mut out: Vec<Option<std::thread::Result<T>>> = (0..n).map(|_| None).collect();
         let mut got = 0;

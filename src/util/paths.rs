@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 /// Lexically normalise an absolute path (`.` and `..` resolved, no symlinks followed).
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -19,7 +19,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// The first file called `name` in a directory of `$PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(name))
@@ -27,7 +27,7 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// The directory a file path is in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

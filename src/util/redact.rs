@@ -36,20 +36,20 @@ const SECRET_SUFFIXES: [&str; 8] = [
 
 /// Replace every URL's user-info and secret query and fragment values in
 /// `text` with `****`.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     rewrite(text, Keep::Nothing)
 }
 
 /// For text that is stored (a `direct_url.json` in the agent): as [`redact`],
 /// but a user name stays (`git@`, `user:****@`); only its password goes.
-pub fn redact_stored(text: &str) -> String {
+pub(crate) fn redact_stored(text: &str) -> String {
     rewrite(text, Keep::User)
 }
 
 /// The secrets [`redact`] hides in `text` (user-info, passwords, secret query
 /// and fragment values), each at least [`MIN_SECRET`] characters long: what
 /// must be found nowhere in the agent.
-pub fn secrets(text: &str) -> Vec<String> {
+pub(crate) fn secrets(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for_each_url(text, |_, authority, rest| {
         if let Some(at) = authority.rfind('@') {
@@ -75,7 +75,7 @@ pub fn secrets(text: &str) -> Vec<String> {
 
 /// Shorter values are not looked for by [`secrets`]: they would be found by
 /// chance (`git`, `1`).
-pub const MIN_SECRET: usize = 6;
+pub(crate) const MIN_SECRET: usize = 6;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Keep {

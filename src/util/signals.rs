@@ -17,7 +17,7 @@ const SIGTERM: i32 = signal_hook::consts::SIGTERM;
 const SIGHUP: i32 = signal_hook::consts::SIGHUP;
 
 /// Catch SIGINT, SIGTERM and SIGHUP from now on (once per process; later calls do nothing).
-pub fn install() -> Result<()> {
+pub(crate) fn install() -> Result<()> {
     if RECEIVED.get().is_some() {
         return Ok(());
     }
@@ -31,13 +31,13 @@ pub fn install() -> Result<()> {
 }
 
 /// The signal received, if any.
-pub fn pending() -> Option<i32> {
+pub(crate) fn pending() -> Option<i32> {
     let sig = RECEIVED.get()?.load(Ordering::SeqCst);
     (sig != 0).then_some(sig as i32)
 }
 
 /// Err when a signal was received: the caller stops and cleans up.
-pub fn check() -> Result<()> {
+pub(crate) fn check() -> Result<()> {
     match pending() {
         Some(sig) => Err(interrupted(sig)),
         None => Ok(()),
@@ -45,7 +45,7 @@ pub fn check() -> Result<()> {
 }
 
 /// The error a run stopped by `sig` ends with (exit 128 + sig).
-pub fn interrupted(sig: i32) -> Error {
+pub(crate) fn interrupted(sig: i32) -> Error {
     let name = match sig {
         SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",

@@ -89,6 +89,7 @@ pub struct YumOptions {
     pub sign_key: Option<PathBuf>,
     /// The key's passphrase; `None` reads `$CFY_AP_SIGN_PASSPHRASE`.
     pub passphrase: Option<String>,
+    /// How the metadata files are compressed (gzip, zstd...).
     pub compression: Compression,
     /// Replace a published package whose bytes differ.
     pub force: bool,
@@ -140,7 +141,7 @@ impl YumOptions {
 /// [`Kind::Exists`](crate::Kind); I/O failures →
 /// [`Kind::Build`](crate::Kind) (an interrupted publish leaves a repository
 /// that clients read consistently; publishing again completes it).
-pub fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary> {
+pub(crate) fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary> {
     opts.validate()?;
     if rpms.is_empty() {
         return Err(Error::config("publish: no .rpm files given"));
@@ -151,7 +152,7 @@ pub fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary
 
 /// Check the options and unlock the key without touching anything, so a build
 /// with `publish.rpm_repo` fails before any work.
-pub fn check(opts: &YumOptions) -> Result<()> {
+pub(crate) fn check(opts: &YumOptions) -> Result<()> {
     opts.validate()?;
     opts.signer().map(|_| ())
 }

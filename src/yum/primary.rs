@@ -111,7 +111,7 @@ pub(crate) struct FileRow {
 
 impl FileRow {
     /// Every file in header order.
-    pub fn all(rpm: &Rpm) -> Vec<FileRow> {
+    pub(super) fn all(rpm: &Rpm) -> Vec<FileRow> {
         let hdr = &rpm.meta.header;
         let Ok(split) = rpm.meta.get_file_paths_split() else {
             return Vec::new();
@@ -143,7 +143,7 @@ impl FileRow {
             .collect()
     }
 
-    pub fn write(&self, o: &mut String, indent: &str) {
+    pub(super) fn write(&self, o: &mut String, indent: &str) {
         match self.kind {
             Some(k) => {
                 let _ = write!(o, "{indent}<file type=\"{k}\">");

@@ -31,23 +31,23 @@ pub(crate) struct Rpm {
 }
 
 impl Rpm {
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         self.meta.get_name().unwrap_or_default()
     }
-    pub fn epoch(&self) -> u32 {
+    pub(super) fn epoch(&self) -> u32 {
         self.meta.get_epoch().unwrap_or(0)
     }
-    pub fn version(&self) -> &str {
+    pub(super) fn version(&self) -> &str {
         self.meta.get_version().unwrap_or_default()
     }
-    pub fn release(&self) -> &str {
+    pub(super) fn release(&self) -> &str {
         self.meta.get_release().unwrap_or_default()
     }
-    pub fn arch(&self) -> &str {
+    pub(super) fn arch(&self) -> &str {
         self.meta.get_arch().unwrap_or_default()
     }
     /// A string tag, empty when absent.
-    pub fn text(&self, tag: IndexTag) -> &str {
+    pub(super) fn text(&self, tag: IndexTag) -> &str {
         self.meta
             .header
             .get_entry_data_as_string(tag)
@@ -56,7 +56,7 @@ impl Rpm {
     }
     /// The payload size before compression, as rpm merges it from the
     /// signature header (`LONGARCHIVESIZE`, else `PAYLOADSIZE`), or 0.
-    pub fn archive_size(&self) -> u64 {
+    pub(super) fn archive_size(&self) -> u64 {
         let sig = &self.meta.signature;
         let hdr = &self.meta.header;
         sig.get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE)

@@ -226,7 +226,7 @@ fn the_library_s_create_builds_like_the_command_line() {
         tar.to_str().unwrap(),
         "installer: pip\n",
     );
-    let parsed = agent_packager::config::parse_str(&cfg, "inline").unwrap();
+    let parsed = agent_packager::parse_config(&cfg, "inline").unwrap();
     let outcome = agent_packager::create(Some(parsed.clone()), None, false, false).unwrap();
     assert_eq!(outcome.output_tar, tar);
     assert!(

@@ -5,7 +5,7 @@ use crate::common;
 #[path = "../common/schema.rs"]
 mod schema_check;
 
-use agent_packager::config::json_schema::config_schema;
+use agent_packager::config_schema;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
@@ -37,7 +37,7 @@ fn init_writes_a_config_that_parses_and_dry_runs() {
         "{written}"
     );
     assert!(written.contains("# relocatable: true"), "{written}");
-    let cfg = agent_packager::config::parse_str(&written, "init").unwrap();
+    let cfg = agent_packager::parse_config(&written, "init").unwrap();
     assert_eq!(cfg.release.as_deref(), Some("trusty"));
 
     // Never replaced without -f (exit 3), replaced with it.
@@ -235,7 +235,7 @@ fn the_schema_validates_the_fixture_configs_and_rejects_bad_ones() {
     ];
     for (name, yaml) in &configs {
         // The tool itself takes it...
-        agent_packager::config::parse_str(yaml, name).unwrap();
+        agent_packager::parse_config(yaml, name).unwrap();
         // ...and so does the schema.
         let v: Value = serde_saphyr::from_str(yaml).unwrap();
         let errors = schema_check::validate(&printed, &v);

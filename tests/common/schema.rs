@@ -137,7 +137,7 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agent_packager::config::json_schema::config_schema;
+    use agent_packager::config_schema;
 
     fn check_yaml(yaml: &str) -> Vec<String> {
         let v: Value = serde_saphyr::from_str(yaml).unwrap();

@@ -7,7 +7,7 @@ use crate::config::Profile;
 use crate::config::detect::{self, Host};
 use crate::error::{Error, Result};
 use crate::util::atomic::AtomicFile;
-pub use modules::host_python;
+pub(crate) use modules::host_python;
 use std::io::Write;
 use std::path::Path;
 
@@ -29,7 +29,11 @@ fn scalar(s: &str) -> String {
 
 /// The example config text for `profile`. `host`: the detected distribution
 /// (None when it could not be detected); `python`: the interpreter found on this host.
-pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profile) -> String {
+pub(crate) fn example_config(
+    host: Option<&Host>,
+    python: Option<&Path>,
+    profile: Profile,
+) -> String {
     let mut s = String::new();
     let mut out = |line: &str| {
         s.push_str(line);
@@ -156,7 +160,7 @@ pub fn example_config(host: Option<&Host>, python: Option<&Path>, profile: Profi
 }
 
 /// The example config for this host and `profile`.
-pub fn text(profile: Profile) -> String {
+pub(crate) fn text(profile: Profile) -> String {
     let host = detect::detect().ok();
     let python = host_python(profile);
     example_config(host.as_ref(), python.as_deref(), profile)
@@ -164,7 +168,7 @@ pub fn text(profile: Profile) -> String {
 
 /// Write the example config for `profile` to the file `path` (standard output
 /// is the command line's). Refuses to replace an existing file without `force`.
-pub fn write(path: &Path, force: bool, profile: Profile) -> Result<String> {
+pub(crate) fn write(path: &Path, force: bool, profile: Profile) -> Result<String> {
     let text = text(profile);
     crate::util::atomic::check_replaceable(path)?;
     if path.exists() && !force {

@@ -9,7 +9,7 @@ use crate::config::modules::{
 /// The interpreter `init` writes as `python_path` for `profile`: Cloudify 3.2's
 /// modules need Python 2, cloudify-common Python 3; else the one a build uses
 /// without the key (/usr/bin/python, then /usr/bin/python3, then python3 from PATH).
-pub fn host_python(profile: Profile) -> Option<std::path::PathBuf> {
+pub(crate) fn host_python(profile: Profile) -> Option<std::path::PathBuf> {
     let wanted: &[&str] = match profile {
         Profile::Legacy => &["/usr/bin/python2.7", "/usr/bin/python2"],
         Profile::Modern => &["/usr/bin/python3"],
@@ -24,7 +24,7 @@ pub fn host_python(profile: Profile) -> Option<std::path::PathBuf> {
 }
 
 /// Which interpreters the profile's pinned modules need (comment lines).
-pub fn python_note(profile: Profile) -> &'static [&'static str] {
+pub(super) fn python_note(profile: Profile) -> &'static [&'static str] {
     match profile {
         Profile::Legacy => &[
             "# The Cloudify 3.2 modules below are Python 2 only: this must be a Python 2.7",
@@ -38,7 +38,7 @@ pub fn python_note(profile: Profile) -> &'static [&'static str] {
 }
 
 /// `profile` and the module keys, each line of the config without its newline.
-pub fn section(profile: Profile) -> Vec<String> {
+pub(super) fn section(profile: Profile) -> Vec<String> {
     let mut s: Vec<String> = Vec::new();
     let mut out = |line: &str| s.push(line.to_string());
     out("# Which modules the keys left out below stand for. legacy (the default, also");

@@ -4,12 +4,12 @@
 use super::data::Entry;
 use crate::package::{AgentInfo, PackagePlan, Role};
 
-pub const SECTION: &str = "misc";
-pub const PRIORITY: &str = "optional";
+pub(crate) const SECTION: &str = "misc";
+pub(crate) const PRIORITY: &str = "optional";
 
 /// dpkg-gencontrol's Installed-Size (KiB): each regular file ceil(size / 1024),
 /// each directory 1, the root directory included.
-pub fn installed_size(entries: &[Entry]) -> u64 {
+pub(crate) fn installed_size(entries: &[Entry]) -> u64 {
     entries
         .iter()
         .map(|e| if e.is_dir() { 1 } else { e.size.div_ceil(1024) })
@@ -17,7 +17,7 @@ pub fn installed_size(entries: &[Entry]) -> u64 {
 }
 
 /// `md5sums`: `<hex>  <path without ./>` per file, in tar order, final newline.
-pub fn md5sums(entries: &[Entry], sums: &[Option<[u8; 16]>]) -> String {
+pub(crate) fn md5sums(entries: &[Entry], sums: &[Option<[u8; 16]>]) -> String {
     let mut out = String::new();
     for (e, sum) in entries.iter().zip(sums) {
         if let Some(sum) = sum {
@@ -27,7 +27,7 @@ pub fn md5sums(entries: &[Entry], sums: &[Option<[u8; 16]>]) -> String {
     out
 }
 
-pub fn control(pkg: &PackagePlan, agent: &AgentInfo, installed_size: u64) -> String {
+pub(crate) fn control(pkg: &PackagePlan, agent: &AgentInfo, installed_size: u64) -> String {
     let mut c = format!(
         "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: {}\nInstalled-Size: {installed_size}\n",
         pkg.name,
@@ -50,7 +50,7 @@ pub fn control(pkg: &PackagePlan, agent: &AgentInfo, installed_size: u64) -> Str
 
 /// The Depends entries: the common package (at least this version), then
 /// `package.depends`.
-pub fn depends(pkg: &PackagePlan) -> Vec<String> {
+pub(crate) fn depends(pkg: &PackagePlan) -> Vec<String> {
     let common = pkg
         .common
         .iter()
@@ -61,7 +61,7 @@ pub fn depends(pkg: &PackagePlan) -> Vec<String> {
 /// `/usr/share/doc/<name>/copyright` in the machine-readable format.
 /// Without `package.copyright`, the year of the build (SOURCE_DATE_EPOCH) and the
 /// modules' authors: lintian wants a year, and the holders are the modules' own.
-pub fn copyright(pkg: &PackagePlan, mtime: u64) -> String {
+pub(crate) fn copyright(pkg: &PackagePlan, mtime: u64) -> String {
     let common = [
         "Apache-2.0",
         "Artistic",
@@ -123,7 +123,7 @@ pub fn copyright(pkg: &PackagePlan, mtime: u64) -> String {
 }
 
 /// `changelog.Debian` (gzipped by the caller): one entry for this build.
-pub fn changelog(pkg: &PackagePlan, mtime: u64) -> String {
+pub(crate) fn changelog(pkg: &PackagePlan, mtime: u64) -> String {
     format!(
         "{} ({}) unstable; urgency=medium\n\n  * {}, packaged by cfy-ap {}.\n\n -- {}  {}\n",
         pkg.name,
@@ -136,7 +136,7 @@ pub fn changelog(pkg: &PackagePlan, mtime: u64) -> String {
 }
 
 /// `/usr/share/lintian/overrides/<name>`: each override with its reason.
-pub fn lintian_overrides(pkg: &PackagePlan) -> String {
+pub(crate) fn lintian_overrides(pkg: &PackagePlan) -> String {
     let name = &pkg.name;
     let mut out = String::new();
     if pkg.resources_dir == "/opt" || pkg.resources_dir.starts_with("/opt/") {

@@ -14,7 +14,7 @@ const BLOCK: usize = 512;
 
 /// Where an entry's bytes come from.
 #[derive(Debug, Clone)]
-pub enum Content {
+pub(crate) enum Content {
     Dir,
     File {
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum Content {
 }
 
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `./opt/x/` for directories, `./opt/x/file` for files.
     pub name: String,
     pub mode: u32,
@@ -34,17 +34,17 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         matches!(self.content, Content::Dir)
     }
     /// The path md5sums uses: the name without `./`.
-    pub fn md5_path(&self) -> &str {
+    pub(crate) fn md5_path(&self) -> &str {
         self.name.trim_start_matches("./")
     }
 }
 
 /// A compressing writer that may store some bytes uncompressed.
-pub trait Sink: Write {
+pub(crate) trait Sink: Write {
     fn set_store(&mut self, _store: bool) {}
 }
 
@@ -53,7 +53,7 @@ impl Sink for Vec<u8> {}
 /// Sorted tree from absolute file paths (`/opt/a/b`) with their content and mode;
 /// parent directories (0755) are added, `./` included. Sizes of files on disk are
 /// read here. Two files at the same path are an error.
-pub fn tree(files: Vec<(String, Content, u32)>) -> Result<Vec<Entry>> {
+pub(crate) fn tree(files: Vec<(String, Content, u32)>) -> Result<Vec<Entry>> {
     let mut map: BTreeMap<Vec<String>, Entry> = BTreeMap::new();
     let dir = |name: String| Entry {
         name,
@@ -92,7 +92,11 @@ pub fn tree(files: Vec<(String, Content, u32)>) -> Result<Vec<Entry>> {
 }
 
 /// Writes the entries as a tar stream; returns the md5 of each (None for dirs).
-pub fn write<S: Sink>(out: &mut S, entries: &[Entry], mtime: u64) -> Result<Vec<Option<[u8; 16]>>> {
+pub(crate) fn write<S: Sink>(
+    out: &mut S,
+    entries: &[Entry],
+    mtime: u64,
+) -> Result<Vec<Option<[u8; 16]>>> {
     let mut sums = Vec::with_capacity(entries.len());
     let mut buf = Vec::new();
     for e in entries {
@@ -131,7 +135,7 @@ pub fn write<S: Sink>(out: &mut S, entries: &[Entry], mtime: u64) -> Result<Vec<
 }
 
 /// The header block(s) for one entry: a GNU long-name entry first when needed.
-pub fn headers(name: &str, typ: EntryType, mode: u32, size: u64, mtime: u64) -> Vec<u8> {
+pub(crate) fn headers(name: &str, typ: EntryType, mode: u32, size: u64, mtime: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOCK);
     if name.len() > 100 {
         out.extend_from_slice(&block(

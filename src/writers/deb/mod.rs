@@ -13,8 +13,8 @@
 //! stored blocks, whose size depends only on the input length, so the placeholder
 //! and the real member are exactly the same size.
 
-pub mod control;
-pub mod data;
+pub(crate) mod control;
+pub(crate) mod data;
 
 use crate::codec::{Compression, Compressor};
 use crate::debian::ar;
@@ -27,7 +27,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// `--format deb`.
-pub struct DebWriter;
+pub(crate) struct DebWriter;
 
 impl PackageWriter for DebWriter {
     fn format(&self) -> Format {
@@ -89,7 +89,7 @@ fn level(pkg: &PackagePlan) -> u32 {
 }
 
 /// The generated documentation files: (absolute path, contents).
-pub fn doc_files(pkg: &PackagePlan, mtime: u64) -> Vec<(String, Option<String>)> {
+pub(crate) fn doc_files(pkg: &PackagePlan, mtime: u64) -> Vec<(String, Option<String>)> {
     let doc = format!("/usr/share/doc/{}", pkg.name);
     let mut out = vec![
         (format!("{doc}/changelog.Debian.gz"), None),

@@ -12,7 +12,7 @@ use ::rpm::Dependency;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Require {
+pub(crate) struct Require {
     pub name: String,
     /// `>=`, `<=`, `=`, `>`, `<`, or empty for any version.
     pub op: &'static str,
@@ -20,7 +20,7 @@ pub struct Require {
 }
 
 impl Require {
-    pub fn dependency(&self) -> Dependency {
+    pub(crate) fn dependency(&self) -> Dependency {
         let (n, v) = (self.name.clone(), self.version.clone());
         match self.op {
             ">=" => Dependency::greater_eq(n, v),
@@ -44,11 +44,11 @@ impl fmt::Display for Require {
 }
 
 /// Parses every entry; `key` (`rpm_depends` or `depends`) names the config key in errors.
-pub fn parse_all(entries: &[String], key: &str) -> Result<Vec<Require>> {
+pub(crate) fn parse_all(entries: &[String], key: &str) -> Result<Vec<Require>> {
     entries.iter().map(|e| parse(e, key)).collect()
 }
 
-pub fn parse(entry: &str, key: &str) -> Result<Require> {
+pub(crate) fn parse(entry: &str, key: &str) -> Result<Require> {
     let e = entry.trim();
     let bad = |why: &str| {
         let mut err = Error::config(format!("package.{key}: {entry:?} {why}"));

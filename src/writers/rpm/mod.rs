@@ -19,9 +19,9 @@
 //! 4 GiB or more does the crate build everything itself: it then reads each file
 //! twice and holds the whole compressed payload in memory.
 
-pub mod deps;
-pub mod sign;
-pub mod stream;
+pub(crate) mod deps;
+pub(crate) mod sign;
+pub(crate) mod stream;
 
 use crate::codec::{Compression, Setting};
 use crate::error::{Error, IoContext, Result};
@@ -31,22 +31,22 @@ use crate::package::{
 };
 use crate::util::atomic::AtomicFile;
 use ::rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder, Timestamp};
-pub use deps::Require;
-pub use sign::RpmSigner;
+pub(crate) use deps::Require;
+pub(crate) use sign::RpmSigner;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Default payload level per compressor when `package.compression_level` is unset.
-pub const DEFAULT_GZIP_LEVEL: u32 = 0;
-pub const DEFAULT_XZ_LEVEL: u32 = 0;
-pub const DEFAULT_ZSTD_LEVEL: u32 = 3;
+pub(crate) const DEFAULT_GZIP_LEVEL: u32 = 0;
+pub(crate) const DEFAULT_XZ_LEVEL: u32 = 0;
+pub(crate) const DEFAULT_ZSTD_LEVEL: u32 = 3;
 
 /// The Group tag (rpm's own default, `Unspecified`, counts as none for rpmlint).
-pub const GROUP: &str = "Applications/System";
+pub(crate) const GROUP: &str = "Applications/System";
 
 /// `--format rpm`.
-pub struct RpmWriter;
+pub(crate) struct RpmWriter;
 
 impl PackageWriter for RpmWriter {
     fn format(&self) -> Format {

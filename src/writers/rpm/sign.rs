@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// A checked signing key.
 #[derive(Debug)]
-pub struct RpmSigner {
+pub(crate) struct RpmSigner {
     pub path: PathBuf,
     signer: Signer,
     /// The newest creation time of the key and its subkeys: signatures are never
@@ -21,7 +21,7 @@ pub struct RpmSigner {
 }
 
 impl RpmSigner {
-    pub fn load(path: &Path) -> Result<RpmSigner> {
+    pub(crate) fn load(path: &Path) -> Result<RpmSigner> {
         const LABEL: &str = "package.sign_key";
         let key = openpgp::Signer::load_as(LABEL, path, openpgp::passphrase(None).as_deref())?;
         let bad = |msg: String| Error::config(format!("{LABEL} {}: {msg}", path.display()));
@@ -51,7 +51,7 @@ impl RpmSigner {
 
     /// The signature of `header` (the main header's bytes); `time` (the build
     /// time) is raised to the key's creation time when earlier.
-    pub fn signature(&self, header: &[u8], time: u32) -> Result<Vec<u8>> {
+    pub(crate) fn signature(&self, header: &[u8], time: u32) -> Result<Vec<u8>> {
         self.signer
             .sign(header, ::rpm::Timestamp(time.max(self.not_before)))
             .map_err(|e| Error::build(format!("signing the rpm with {}: {e}", self.path.display())))
@@ -59,7 +59,7 @@ impl RpmSigner {
 
     /// Signs the package header; `time` (the build time) is raised to the key's
     /// creation time when earlier.
-    pub fn sign(&self, pkg: &mut ::rpm::Package, time: u32) -> Result<()> {
+    pub(crate) fn sign(&self, pkg: &mut ::rpm::Package, time: u32) -> Result<()> {
         pkg.sign_with_timestamp(&self.signer, time.max(self.not_before))
             .map_err(|e| Error::build(format!("signing the rpm with {}: {e}", self.path.display())))
     }

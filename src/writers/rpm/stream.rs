@@ -35,7 +35,7 @@ use std::sync::mpsc;
 
 /// Payloads up to this size (all files together) are streamed here; the margin
 /// keeps the compressed payload plus header under 4 GiB (32-bit size tags).
-pub const LIMIT: u64 = (u32::MAX - (1 << 28)) as u64;
+pub(crate) const LIMIT: u64 = (u32::MAX - (1 << 28)) as u64;
 
 /// Builds the header with the crate (every file in `sources`, by target path,
 /// added to `builder` as an empty stand-in) and writes the package to `out`:
@@ -43,7 +43,7 @@ pub const LIMIT: u64 = (u32::MAX - (1 << 28)) as u64;
 /// fixed-length hex, sizes fixed-width integers), then the payload streamed after
 /// it, then the real metadata over the placeholder. Returns the header bytes
 /// (what a signature signs).
-pub fn write(
+pub(crate) fn write(
     builder: &mut PackageBuilder,
     sources: &BTreeMap<String, PathBuf>,
     compression: CompressionWithLevel,
