@@ -18,7 +18,9 @@
 # the line
 #   //! Tier: full
 # (tests/build: whole agent builds, about 30 s of CPU each; tests/yum: dnf;
-# tests/roots: Debian roots, chroots, qemu, the portable build).
+# tests/roots: Debian roots, chroots, qemu, the portable build). Inside the fast
+# targets, a test that builds a whole fixture agent sits in a module named
+# `builds` (e.g. cli's `ux::builds::progress_on_a_terminal`): --fast skips them.
 # Arguments after the tier option go to every test binary (a name filter,
 # --test-threads=N, --nocapture...).
 set -euo pipefail
@@ -143,7 +145,12 @@ for main in tests/*/main.rs tests/*.rs; do
   if [ "$tier" = fast ] && [ "$t" = full ]; then
     continue
   fi
-  step "$name" "$t" cargo test --locked --test "$name" -- "$@"
+  if [ "$tier" = fast ]; then
+    # Tests that build a whole fixture agent live in `builds` modules.
+    step "$name" "$t" cargo test --locked --test "$name" -- --skip 'builds::' "$@"
+  else
+    step "$name" "$t" cargo test --locked --test "$name" -- "$@"
+  fi
 done
 
 echo

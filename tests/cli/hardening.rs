@@ -605,97 +605,6 @@ fn has(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-#[test]
-fn installer_output_is_relayed_redacted() {
-    let w = tempfile::tempdir().unwrap();
-    let d = w.path();
-    let http = serve_plugin_wheel(d, "?token=RELAYSECRET1", "");
-    let o = cfy_ap(d, &["-c", "c.yaml", "-v"], &[]);
-    assert_eq!(code(&o), Some(0), "{}", text(&o));
-    assert!(!text(&o).contains("RELAYSECRET1"), "{}", text(&o));
-    // pip's own lines about the wheel were relayed, redacted.
-    assert!(
-        stderr(&o)
-            .lines()
-            .any(|l| !l.starts_with("    $ ") && l.contains("whl?token=****")),
-        "{}",
-        text(&o)
-    );
-    assert!(http.requests().contains("token=RELAYSECRET1"));
-}
-
-#[test]
-fn credentials_never_go_into_the_agent() {
-    let w = tempfile::tempdir().unwrap();
-    let d = w.path();
-    let http = serve_plugin_wheel(d, "?token=AGENTSECRET1&v=1", "keep_venv: true\n");
-    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
-    assert_eq!(code(&o), Some(0), "{}", text(&o));
-    assert!(http.requests().contains("token=AGENTSECRET1"));
-    let tar = tar_bytes(&d.join("x.tar.gz"));
-    assert!(!has(&tar, "AGENTSECRET1"), "the secret is in the agent");
-    assert!(
-        has(&tar, "whl?token=****&v=1"),
-        "no redacted direct_url.json"
-    );
-    // The dist-info's RECORD matches the rewritten direct_url.json.
-    let info = walkdir::WalkDir::new(d.join("cloudify/x/env"))
-        .into_iter()
-        .flatten()
-        .find(|e| e.file_name() == "my_plugin-1.0.dist-info")
-        .expect("my_plugin's dist-info")
-        .into_path();
-    let direct = fs::read(info.join("direct_url.json")).unwrap();
-    use base64::Engine;
-    use sha2::Digest;
-    let line = format!(
-        "my_plugin-1.0.dist-info/direct_url.json,sha256={},{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&direct)),
-        direct.len()
-    );
-    let record = fs::read_to_string(info.join("RECORD")).unwrap();
-    assert!(
-        record.lines().any(|l| l.trim_end() == line),
-        "{line} not in\n{record}"
-    );
-
-    // A secret of the config that is somewhere else in the metadata (here a
-    // plugin's description holds the index password): exit 1, naming the
-    // file, no agent, no venv.
-    let plugin = d.join("plugin");
-    fs::create_dir_all(plugin.join("my_plugin")).unwrap();
-    let src = fixtures().join("modules/my-plugin");
-    fs::copy(
-        src.join("my_plugin/__init__.py"),
-        plugin.join("my_plugin/__init__.py"),
-    )
-    .unwrap();
-    let toml = fs::read_to_string(src.join("pyproject.toml"))
-        .unwrap()
-        .replace("description = \"", "description = \"INDEXPASSWORD1 ");
-    fs::write(plugin.join("pyproject.toml"), toml).unwrap();
-    let cfg = offline_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
-        .replace(
-            &format!("  - {}/modules/my-plugin\n", fixtures().display()),
-            &format!("  - {}\n", s(&plugin)),
-        )
-        .replace(
-            "pip_options: [",
-            "pip_options: [--extra-index-url, 'https://bob:INDEXPASSWORD1@h.invalid/simple', ",
-        );
-    fs::write(d.join("p.yaml"), cfg).unwrap();
-    let o = cfy_ap(d, &["-c", "p.yaml"], &[]);
-    assert_eq!(code(&o), Some(1), "{}", text(&o));
-    assert!(
-        stderr(&o).contains("my_plugin-1.0.dist-info/METADATA holds a credential"),
-        "{}",
-        text(&o)
-    );
-    assert!(!text(&o).contains("INDEXPASSWORD1"), "{}", text(&o));
-    assert!(!d.join("y.tar.gz").exists());
-    assert!(!d.join("cloudify/y/env").exists());
-}
-
 /// Every command line of a running process that holds `secret`.
 fn command_lines_with(secret: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -709,34 +618,131 @@ fn command_lines_with(secret: &str) -> Vec<String> {
     found
 }
 
-#[test]
-fn credentials_are_not_on_any_command_line() {
-    let w = tempfile::tempdir().unwrap();
-    let d = w.path();
-    let http = serve_plugin_wheel(d, "?token=ARGVSECRET1", "");
-    // Index credentials too (not used: --no-index).
-    let cfg = fs::read_to_string(d.join("c.yaml")).unwrap().replace(
-        "pip_options: [",
-        "pip_options: [--extra-index-url, 'http://bob:ARGVSECRET2@127.0.0.1:9/simple', \
-         '--index-url=http://127.0.0.1:9/simple?token=ARGVSECRET3', ",
-    );
-    fs::write(d.join("c.yaml"), cfg).unwrap();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                seen.extend(command_lines_with("ARGVSECRET"));
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            seen
-        })
-    };
-    let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let seen = watcher.join().unwrap();
-    assert_eq!(code(&o), Some(0), "{}", text(&o));
-    assert!(http.requests().contains("token=ARGVSECRET1"));
-    assert!(seen.is_empty(), "on a command line: {:?}", &seen[..1]);
+/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// tier (`bash tests/run.sh --fast`) skips every `builds` module.
+mod builds {
+    use super::*;
+
+    #[test]
+    fn installer_output_is_relayed_redacted() {
+        let w = tempfile::tempdir().unwrap();
+        let d = w.path();
+        let http = serve_plugin_wheel(d, "?token=RELAYSECRET1", "");
+        let o = cfy_ap(d, &["-c", "c.yaml", "-v"], &[]);
+        assert_eq!(code(&o), Some(0), "{}", text(&o));
+        assert!(!text(&o).contains("RELAYSECRET1"), "{}", text(&o));
+        // pip's own lines about the wheel were relayed, redacted.
+        assert!(
+            stderr(&o)
+                .lines()
+                .any(|l| !l.starts_with("    $ ") && l.contains("whl?token=****")),
+            "{}",
+            text(&o)
+        );
+        assert!(http.requests().contains("token=RELAYSECRET1"));
+    }
+
+    #[test]
+    fn credentials_never_go_into_the_agent() {
+        let w = tempfile::tempdir().unwrap();
+        let d = w.path();
+        let http = serve_plugin_wheel(d, "?token=AGENTSECRET1&v=1", "keep_venv: true\n");
+        let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+        assert_eq!(code(&o), Some(0), "{}", text(&o));
+        assert!(http.requests().contains("token=AGENTSECRET1"));
+        let tar = tar_bytes(&d.join("x.tar.gz"));
+        assert!(!has(&tar, "AGENTSECRET1"), "the secret is in the agent");
+        assert!(
+            has(&tar, "whl?token=****&v=1"),
+            "no redacted direct_url.json"
+        );
+        // The dist-info's RECORD matches the rewritten direct_url.json.
+        let info = walkdir::WalkDir::new(d.join("cloudify/x/env"))
+            .into_iter()
+            .flatten()
+            .find(|e| e.file_name() == "my_plugin-1.0.dist-info")
+            .expect("my_plugin's dist-info")
+            .into_path();
+        let direct = fs::read(info.join("direct_url.json")).unwrap();
+        use base64::Engine;
+        use sha2::Digest;
+        let line = format!(
+            "my_plugin-1.0.dist-info/direct_url.json,sha256={},{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&direct)),
+            direct.len()
+        );
+        let record = fs::read_to_string(info.join("RECORD")).unwrap();
+        assert!(
+            record.lines().any(|l| l.trim_end() == line),
+            "{line} not in\n{record}"
+        );
+
+        // A secret of the config that is somewhere else in the metadata (here a
+        // plugin's description holds the index password): exit 1, naming the
+        // file, no agent, no venv.
+        let plugin = d.join("plugin");
+        fs::create_dir_all(plugin.join("my_plugin")).unwrap();
+        let src = fixtures().join("modules/my-plugin");
+        fs::copy(
+            src.join("my_plugin/__init__.py"),
+            plugin.join("my_plugin/__init__.py"),
+        )
+        .unwrap();
+        let toml = fs::read_to_string(src.join("pyproject.toml"))
+            .unwrap()
+            .replace("description = \"", "description = \"INDEXPASSWORD1 ");
+        fs::write(plugin.join("pyproject.toml"), toml).unwrap();
+        let cfg = offline_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
+            .replace(
+                &format!("  - {}/modules/my-plugin\n", fixtures().display()),
+                &format!("  - {}\n", s(&plugin)),
+            )
+            .replace(
+                "pip_options: [",
+                "pip_options: [--extra-index-url, 'https://bob:INDEXPASSWORD1@h.invalid/simple', ",
+            );
+        fs::write(d.join("p.yaml"), cfg).unwrap();
+        let o = cfy_ap(d, &["-c", "p.yaml"], &[]);
+        assert_eq!(code(&o), Some(1), "{}", text(&o));
+        assert!(
+            stderr(&o).contains("my_plugin-1.0.dist-info/METADATA holds a credential"),
+            "{}",
+            text(&o)
+        );
+        assert!(!text(&o).contains("INDEXPASSWORD1"), "{}", text(&o));
+        assert!(!d.join("y.tar.gz").exists());
+        assert!(!d.join("cloudify/y/env").exists());
+    }
+
+    #[test]
+    fn credentials_are_not_on_any_command_line() {
+        let w = tempfile::tempdir().unwrap();
+        let d = w.path();
+        let http = serve_plugin_wheel(d, "?token=ARGVSECRET1", "");
+        // Index credentials too (not used: --no-index).
+        let cfg = fs::read_to_string(d.join("c.yaml")).unwrap().replace(
+            "pip_options: [",
+            "pip_options: [--extra-index-url, 'http://bob:ARGVSECRET2@127.0.0.1:9/simple', \
+             '--index-url=http://127.0.0.1:9/simple?token=ARGVSECRET3', ",
+        );
+        fs::write(d.join("c.yaml"), cfg).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    seen.extend(command_lines_with("ARGVSECRET"));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                seen
+            })
+        };
+        let o = cfy_ap(d, &["-c", "c.yaml"], &[]);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = watcher.join().unwrap();
+        assert_eq!(code(&o), Some(0), "{}", text(&o));
+        assert!(http.requests().contains("token=ARGVSECRET1"));
+        assert!(seen.is_empty(), "on a command line: {:?}", &seen[..1]);
+    }
 }

@@ -315,84 +315,6 @@ fn screen(raw: &str) -> Vec<String> {
     lines
 }
 
-#[test]
-fn progress_on_a_terminal() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
-    std::fs::write(
-        dir.join("config.yaml"),
-        offline_config(
-            "cloudify/Ubuntu-trusty-agent/env",
-            "agent.tar.gz",
-            "keep_venv: true\n",
-        ),
-    )
-    .unwrap();
-    let bin = bin().display().to_string();
-    // Its own pip cache: concurrent builds sharing one can read half-written entries.
-    let cache = dir.join(".pip-cache").display().to_string();
-    let raw = on_a_terminal(
-        dir,
-        &format!("'{bin}' -c config.yaml"),
-        &[("PIP_CACHE_DIR", &cache)],
-    );
-    // Spinners were drawn (redrawn in place) with the ongoing form of each step.
-    assert!(raw.contains("\r\x1b[2K"), "no spinner:\n{raw:?}");
-    assert!(raw.contains("creating virtualenv"), "{raw:?}");
-    assert!(raw.contains("installing 10 modules with "), "{raw:?}");
-    assert!(raw.contains("writing "), "{raw:?}");
-    assert!(raw.contains("\x1b[1;32m==>\x1b[0m"), "no colour:\n{raw:?}");
-    // What stays on the screen is exactly the step lines, each whole.
-    let shown: Vec<String> = screen(&raw)
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert!(shown.len() >= 6, "{shown:#?}");
-    for l in &shown {
-        let whole = (l.starts_with("==> ")
-            && (l.ends_with("s)") || l.starts_with("==> validated ")))
-            || l.starts_with("agent ready: ")
-            || l.starts_with("kept virtualenv ");
-        assert!(whole && !l.contains('…'), "torn line {l:?} in\n{shown:#?}");
-    }
-    assert!(
-        shown
-            .iter()
-            .any(|l| l.starts_with("==> installed 10 modules with ")
-                && l.contains("additional_modules[0]"))
-    );
-
-    // NO_COLOR: the spinner stays, the colours go.
-    let raw = on_a_terminal(
-        dir,
-        &format!("'{bin}' archive cloudify copy.tar.gz"),
-        &[("NO_COLOR", "1")],
-    );
-    assert!(!raw.contains("\x1b[1;32m"), "{raw:?}");
-    assert!(!raw.contains("\x1b[36m"), "{raw:?}");
-    assert!(
-        screen(&raw)
-            .iter()
-            .any(|l| l.starts_with("==> wrote copy.tar.gz (")),
-        "{raw:?}"
-    );
-
-    // -q: nothing at all on success; CFY_AP_PROGRESS=plain: no escape sequences.
-    let raw = on_a_terminal(
-        dir,
-        &format!("'{bin}' -q -f archive cloudify copy.tar.gz"),
-        &[],
-    );
-    assert_eq!(raw, "", "quiet printed something");
-    let raw = on_a_terminal(
-        dir,
-        &format!("'{bin}' -f archive cloudify copy.tar.gz"),
-        &[("CFY_AP_PROGRESS", "plain")],
-    );
-    assert!(!raw.contains('\x1b'), "{raw:?}");
-    assert!(raw.contains("==> wrote copy.tar.gz ("), "{raw:?}");
-}
-
 /// pyenv's interpreters (tests/run.sh installs them), private to this host.
 const PYENV_311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
 const PYENV_37: &str = "/root/.pyenv/versions/3.7.16/bin/python3.7";
@@ -524,71 +446,6 @@ fn init_says_what_cache_dir_holds() {
     ] {
         assert!(written.contains(needed), "{needed} missing:\n{written}");
     }
-}
-
-#[test]
-fn long_steps_show_life_in_logs() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
-    std::fs::write(
-        dir.join("config.yaml"),
-        offline_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
-    )
-    .unwrap();
-    // stderr is a pipe (a CI log); a heartbeat every 0.2 s instead of 10 s.
-    let fast = [("CFY_AP_HEARTBEAT", "0.2")];
-    let out = cfy_ap(dir, &["-c", "config.yaml"], &fast);
-    assert!(out.status.success(), "{}", text(&out));
-    let err = stderr(&out);
-    let beats: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("... still "))
-        .collect();
-    let installing = beats
-        .iter()
-        .position(|l| l.starts_with("... still installing 10 modules with ") && l.ends_with(" s)"))
-        .unwrap_or_else(|| panic!("no heartbeat while installing:\n{err}"));
-    // Present tense while the step runs; its past-tense line comes after.
-    for beat in &beats {
-        let verb = beat["... still ".len()..].split(' ').next().unwrap();
-        assert!(verb.ends_with("ing"), "{beat}");
-    }
-    let beat_at = err.find(beats[installing]).unwrap();
-    let done_at = err.find("==> installed 10 modules with ").unwrap();
-    assert!(beat_at < done_at, "{err}");
-
-    // -q stays quiet; CFY_AP_HEARTBEAT=0 turns the heartbeat off.
-    let faster = [("CFY_AP_HEARTBEAT", "0.001")];
-    let off = [("CFY_AP_HEARTBEAT", "0")];
-    let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz"], &faster);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("... still writing copy.tar.gz ("),
-        "{}",
-        text(&out)
-    );
-    // -v: the step's start line is in the present tense too.
-    let out = cfy_ap(
-        dir,
-        &["-v", "archive", "cloudify", "copy.tar.gz", "-f"],
-        &off,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("--> writing copy.tar.gz ...\n"),
-        "{}",
-        text(&out)
-    );
-    let out = cfy_ap(
-        dir,
-        &["-q", "archive", "cloudify", "copy.tar.gz", "-f"],
-        &faster,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(stderr(&out), "", "quiet printed something");
-    let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz", "-f"], &off);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(!stderr(&out).contains("still"), "{}", text(&out));
 }
 
 /// The flags a `--help` lists (`-f`, `--force`, …): option lines only, not the
@@ -788,5 +645,156 @@ fn options_before_a_command_reach_it_or_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
         assert!(stderr(&out).contains(flag), "{args:?}\n{}", text(&out));
         assert!(!dir.join("out.tar.gz").exists(), "{args:?} wrote");
+    }
+}
+
+/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// tier (`bash tests/run.sh --fast`) skips every `builds` module.
+mod builds {
+    use super::*;
+
+    #[test]
+    fn progress_on_a_terminal() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        std::fs::write(
+            dir.join("config.yaml"),
+            offline_config(
+                "cloudify/Ubuntu-trusty-agent/env",
+                "agent.tar.gz",
+                "keep_venv: true\n",
+            ),
+        )
+        .unwrap();
+        let bin = bin().display().to_string();
+        // Its own pip cache: concurrent builds sharing one can read half-written entries.
+        let cache = dir.join(".pip-cache").display().to_string();
+        let raw = on_a_terminal(
+            dir,
+            &format!("'{bin}' -c config.yaml"),
+            &[("PIP_CACHE_DIR", &cache)],
+        );
+        // Spinners were drawn (redrawn in place) with the ongoing form of each step.
+        assert!(raw.contains("\r\x1b[2K"), "no spinner:\n{raw:?}");
+        assert!(raw.contains("creating virtualenv"), "{raw:?}");
+        assert!(raw.contains("installing 10 modules with "), "{raw:?}");
+        assert!(raw.contains("writing "), "{raw:?}");
+        assert!(raw.contains("\x1b[1;32m==>\x1b[0m"), "no colour:\n{raw:?}");
+        // What stays on the screen is exactly the step lines, each whole.
+        let shown: Vec<String> = screen(&raw)
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(shown.len() >= 6, "{shown:#?}");
+        for l in &shown {
+            let whole = (l.starts_with("==> ")
+                && (l.ends_with("s)") || l.starts_with("==> validated ")))
+                || l.starts_with("agent ready: ")
+                || l.starts_with("kept virtualenv ");
+            assert!(whole && !l.contains('…'), "torn line {l:?} in\n{shown:#?}");
+        }
+        assert!(
+            shown
+                .iter()
+                .any(|l| l.starts_with("==> installed 10 modules with ")
+                    && l.contains("additional_modules[0]"))
+        );
+
+        // NO_COLOR: the spinner stays, the colours go.
+        let raw = on_a_terminal(
+            dir,
+            &format!("'{bin}' archive cloudify copy.tar.gz"),
+            &[("NO_COLOR", "1")],
+        );
+        assert!(!raw.contains("\x1b[1;32m"), "{raw:?}");
+        assert!(!raw.contains("\x1b[36m"), "{raw:?}");
+        assert!(
+            screen(&raw)
+                .iter()
+                .any(|l| l.starts_with("==> wrote copy.tar.gz (")),
+            "{raw:?}"
+        );
+
+        // -q: nothing at all on success; CFY_AP_PROGRESS=plain: no escape sequences.
+        let raw = on_a_terminal(
+            dir,
+            &format!("'{bin}' -q -f archive cloudify copy.tar.gz"),
+            &[],
+        );
+        assert_eq!(raw, "", "quiet printed something");
+        let raw = on_a_terminal(
+            dir,
+            &format!("'{bin}' -f archive cloudify copy.tar.gz"),
+            &[("CFY_AP_PROGRESS", "plain")],
+        );
+        assert!(!raw.contains('\x1b'), "{raw:?}");
+        assert!(raw.contains("==> wrote copy.tar.gz ("), "{raw:?}");
+    }
+
+    #[test]
+    fn long_steps_show_life_in_logs() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        std::fs::write(
+            dir.join("config.yaml"),
+            offline_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
+        )
+        .unwrap();
+        // stderr is a pipe (a CI log); a heartbeat every 0.2 s instead of 10 s.
+        let fast = [("CFY_AP_HEARTBEAT", "0.2")];
+        let out = cfy_ap(dir, &["-c", "config.yaml"], &fast);
+        assert!(out.status.success(), "{}", text(&out));
+        let err = stderr(&out);
+        let beats: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("... still "))
+            .collect();
+        let installing = beats
+            .iter()
+            .position(|l| {
+                l.starts_with("... still installing 10 modules with ") && l.ends_with(" s)")
+            })
+            .unwrap_or_else(|| panic!("no heartbeat while installing:\n{err}"));
+        // Present tense while the step runs; its past-tense line comes after.
+        for beat in &beats {
+            let verb = beat["... still ".len()..].split(' ').next().unwrap();
+            assert!(verb.ends_with("ing"), "{beat}");
+        }
+        let beat_at = err.find(beats[installing]).unwrap();
+        let done_at = err.find("==> installed 10 modules with ").unwrap();
+        assert!(beat_at < done_at, "{err}");
+
+        // -q stays quiet; CFY_AP_HEARTBEAT=0 turns the heartbeat off.
+        let faster = [("CFY_AP_HEARTBEAT", "0.001")];
+        let off = [("CFY_AP_HEARTBEAT", "0")];
+        let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz"], &faster);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            stderr(&out).contains("... still writing copy.tar.gz ("),
+            "{}",
+            text(&out)
+        );
+        // -v: the step's start line is in the present tense too.
+        let out = cfy_ap(
+            dir,
+            &["-v", "archive", "cloudify", "copy.tar.gz", "-f"],
+            &off,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            stderr(&out).contains("--> writing copy.tar.gz ...\n"),
+            "{}",
+            text(&out)
+        );
+        let out = cfy_ap(
+            dir,
+            &["-q", "archive", "cloudify", "copy.tar.gz", "-f"],
+            &faster,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(stderr(&out), "", "quiet printed something");
+        let out = cfy_ap(dir, &["archive", "cloudify", "copy.tar.gz", "-f"], &off);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(!stderr(&out).contains("still"), "{}", text(&out));
     }
 }

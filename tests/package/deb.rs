@@ -594,37 +594,6 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert_ne!(fs::read(&deb).unwrap(), b"precious");
 }
 
-/// The whole pipeline on the offline fixtures: venv, pip, tar and deb in one run.
-#[test]
-fn full_pipeline_builds_tar_and_deb() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let yaml = common::offline_config(
-        &format!("{d}/venv/env"),
-        &format!("{d}/Ubuntu-trusty-agent.tar.gz"),
-        &format!(
-            "package:\n  version: '3.2'\n  config_files: {}/packaging/ubuntu\n",
-            repo().display()
-        ),
-    );
-    fs::write(dir.path().join("c.yaml"), yaml).unwrap();
-    let o = cfy_ap(dir.path(), &["-c", "c.yaml", "--format", "tar,deb"], &[]);
-    assert!(o.status.success(), "{}", show(&o));
-    let deb = dir.path().join(format!("{NAME}_3.2-1_all.deb"));
-    let info = tool_text("dpkg-deb", &["--field", s(&deb), "Description"]);
-    assert!(info.contains("\n Python: 3."), "{info}");
-    assert!(info.contains("\n  celery 3.1.17\n"), "{info}");
-    assert!(
-        info.contains("\n  cloudify-agent-installer-plugin 3.2\n"),
-        "{info}"
-    );
-    let x = dir.path().join("x");
-    tool("dpkg-deb", &["-x", s(&deb), s(&x)]);
-    let inside = fs::read(x.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz")).unwrap();
-    assert!(inside == fs::read(dir.path().join("Ubuntu-trusty-agent.tar.gz")).unwrap());
-    assert!(!dir.path().join("venv/env").exists());
-}
-
 /// Without SOURCE_DATE_EPOCH the agent package carries the build time, but the
 /// common package is stamped with its files' time: rebuilt later (or for
 /// another release, elsewhere) it is the same bytes, so a repository that has it
@@ -684,4 +653,41 @@ fn the_common_package_does_not_depend_on_the_build_time() {
     st.package(&["-f"], &unset);
     let listing = tool_text("dpkg-deb", &["--contents", s(&st.common())]);
     assert!(listing.contains(" 2026-12-03 00:00 ./opt/"), "{listing}");
+}
+
+/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// tier (`bash tests/run.sh --fast`) skips every `builds` module.
+mod builds {
+    use super::*;
+
+    /// The whole pipeline on the offline fixtures: venv, pip, tar and deb in one run.
+    #[test]
+    fn full_pipeline_builds_tar_and_deb() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let yaml = common::offline_config(
+            &format!("{d}/venv/env"),
+            &format!("{d}/Ubuntu-trusty-agent.tar.gz"),
+            &format!(
+                "package:\n  version: '3.2'\n  config_files: {}/packaging/ubuntu\n",
+                repo().display()
+            ),
+        );
+        fs::write(dir.path().join("c.yaml"), yaml).unwrap();
+        let o = cfy_ap(dir.path(), &["-c", "c.yaml", "--format", "tar,deb"], &[]);
+        assert!(o.status.success(), "{}", show(&o));
+        let deb = dir.path().join(format!("{NAME}_3.2-1_all.deb"));
+        let info = tool_text("dpkg-deb", &["--field", s(&deb), "Description"]);
+        assert!(info.contains("\n Python: 3."), "{info}");
+        assert!(info.contains("\n  celery 3.1.17\n"), "{info}");
+        assert!(
+            info.contains("\n  cloudify-agent-installer-plugin 3.2\n"),
+            "{info}"
+        );
+        let x = dir.path().join("x");
+        tool("dpkg-deb", &["-x", s(&deb), s(&x)]);
+        let inside = fs::read(x.join(RES).join("agents/Ubuntu-trusty-agent.tar.gz")).unwrap();
+        assert!(inside == fs::read(dir.path().join("Ubuntu-trusty-agent.tar.gz")).unwrap());
+        assert!(!dir.path().join("venv/env").exists());
+    }
 }

@@ -550,52 +550,59 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
 }
 
-/// The whole pipeline on the offline fixtures: venv, pip, tar, deb and rpm in one
-/// run, the agent built once.
-#[test]
-fn full_pipeline_builds_tar_deb_and_rpm() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let yaml = common::offline_config(
-        &format!("{d}/venv/env"),
-        &format!("{d}/centos-Core-agent.tar.gz"),
-        &format!(
-            "package:\n  version: '3.2'\n  config_files: {}/packaging/centos\n",
-            repo().display()
-        ),
-    )
-    .replace(
-        "distribution: Ubuntu\nrelease: trusty",
-        "distribution: centos\nrelease: Core",
-    );
-    fs::write(dir.path().join("c.yaml"), yaml).unwrap();
-    let o = cfy_ap(
-        dir.path(),
-        &["-c", "c.yaml", "--format", "tar,deb,rpm"],
-        &[],
-    );
-    assert!(o.status.success(), "{}", show(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.matches("agent ready").count(), 1, "{err}");
-    let rpm = dir.path().join(format!("{NAME}-3.2-1.noarch.rpm"));
-    let desc = tool("rpm", &["-qp", "--qf", "%{DESCRIPTION}", s(&rpm)]);
-    assert!(desc.contains("\nPython: 3."), "{desc}");
-    assert!(desc.contains("\n celery 3.1.17\n"), "{desc}");
-    let x = dir.path().join("x");
-    fs::create_dir(&x).unwrap();
-    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
-    let o = Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(&x)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", show(&o));
-    let inside = x
-        .join(RES.trim_start_matches('/'))
-        .join("agents/centos-Core-agent.tar.gz");
-    assert!(
-        fs::read(inside).unwrap() == fs::read(dir.path().join("centos-Core-agent.tar.gz")).unwrap(),
-        "agent tar inside the rpm differs from output_tar"
-    );
-    assert!(tool("rpm", &["-K", s(&rpm)]).ends_with(": digests OK\n"));
+/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// tier (`bash tests/run.sh --fast`) skips every `builds` module.
+mod builds {
+    use super::*;
+
+    /// The whole pipeline on the offline fixtures: venv, pip, tar, deb and rpm in one
+    /// run, the agent built once.
+    #[test]
+    fn full_pipeline_builds_tar_deb_and_rpm() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let yaml = common::offline_config(
+            &format!("{d}/venv/env"),
+            &format!("{d}/centos-Core-agent.tar.gz"),
+            &format!(
+                "package:\n  version: '3.2'\n  config_files: {}/packaging/centos\n",
+                repo().display()
+            ),
+        )
+        .replace(
+            "distribution: Ubuntu\nrelease: trusty",
+            "distribution: centos\nrelease: Core",
+        );
+        fs::write(dir.path().join("c.yaml"), yaml).unwrap();
+        let o = cfy_ap(
+            dir.path(),
+            &["-c", "c.yaml", "--format", "tar,deb,rpm"],
+            &[],
+        );
+        assert!(o.status.success(), "{}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.matches("agent ready").count(), 1, "{err}");
+        let rpm = dir.path().join(format!("{NAME}-3.2-1.noarch.rpm"));
+        let desc = tool("rpm", &["-qp", "--qf", "%{DESCRIPTION}", s(&rpm)]);
+        assert!(desc.contains("\nPython: 3."), "{desc}");
+        assert!(desc.contains("\n celery 3.1.17\n"), "{desc}");
+        let x = dir.path().join("x");
+        fs::create_dir(&x).unwrap();
+        let script = format!("rpm2cpio '{}' | cpio -idm --quiet", s(&rpm));
+        let o = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(&x)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+        let inside = x
+            .join(RES.trim_start_matches('/'))
+            .join("agents/centos-Core-agent.tar.gz");
+        assert!(
+            fs::read(inside).unwrap()
+                == fs::read(dir.path().join("centos-Core-agent.tar.gz")).unwrap(),
+            "agent tar inside the rpm differs from output_tar"
+        );
+        assert!(tool("rpm", &["-K", s(&rpm)]).ends_with(": digests OK\n"));
+    }
 }
