@@ -87,4 +87,20 @@ impl Dnf {
         }
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
+
+    /// The install root dnf installs into.
+    pub fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// `rpm -V name` in the install root: every file as the package has it.
+    #[track_caller]
+    pub fn verify(&self, name: &str) {
+        let o = Command::new("rpm")
+            .arg(format!("--root={}", self.root().display()))
+            .args(["-V", name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "rpm -V {name}: {}", text(&o));
+    }
 }

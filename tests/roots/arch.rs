@@ -260,16 +260,10 @@ fn amd64_and_arm64_agents_of_one_release_from_one_run() {
     }
     dnf.ok("agents", &["remove", ARM]);
     assert_eq!(dnf.installed(ARM), "");
-    let rpm_root = dnf.dir.join("root");
     for name in [AMD, COMMON] {
-        let o = Command::new("rpm")
-            .arg(format!("--root={}", rpm_root.display()))
-            .args(["-V", name])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "rpm -V {name}: {}", text(&o));
+        dnf.verify(name);
     }
-    let agents = rpm_root.join("opt/manager/resources/packages/agents");
+    let agents = dnf.root().join("opt/manager/resources/packages/agents");
     assert!(agents.join("debian-bookworm-agent.tar.gz").is_file());
     assert!(!agents.join("debian-bookworm-aarch64-agent.tar.gz").exists());
 }

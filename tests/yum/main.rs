@@ -1235,19 +1235,11 @@ fn agent_rpms_of_two_releases_install_side_by_side() {
     for name in [a, b, common] {
         assert_eq!(dnf.installed(name), "3.2-1", "{name}");
     }
-    let root = w.path().join("dnf/root");
-    let verify = |name: &str| {
-        let o = Command::new("rpm")
-            .arg(format!("--root={}", root.display()))
-            .args(["-V", name])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "rpm -V {name}: {}", text(&o));
-    };
+    let root = dnf.root();
     dnf.ok("two", &["remove", a]);
     assert_eq!(dnf.installed(a), "");
     for name in [b, common] {
-        verify(name);
+        dnf.verify(name);
     }
     let res = root.join("opt/manager/resources/packages");
     assert!(!res.join("agents/centos-Core-agent.tar.gz").exists());
