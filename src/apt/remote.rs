@@ -105,8 +105,17 @@ impl Apt<'_> {
 }
 
 impl Layout for Apt<'_> {
+    fn check(&self, top: &[String], url: &str) -> Result<()> {
+        match top.iter().any(|d| d == "repodata") {
+            true => Err(Error::config(format!(
+                "publish: {url} is a yum repository; debs go into an apt repository"
+            ))
+            .with("give another --repo prefix")),
+            false => Ok(()),
+        }
+    }
+
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        // The first request: a read, which fails on a missing bucket.
         let mut codenames: BTreeSet<String> = work.bucket().dirs("dists")?.into_iter().collect();
         codenames.insert(self.opts.codename.clone());
         for codename in codenames {

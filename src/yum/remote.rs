@@ -25,9 +25,17 @@ struct Yum;
 const REPOMD: &str = "repodata/repomd.xml";
 
 impl Layout for Yum {
+    fn check(&self, top: &[String], url: &str) -> Result<()> {
+        match top.iter().any(|d| d == "dists" || d == "pool") {
+            true => Err(Error::config(format!(
+                "publish: {url} is an apt repository; rpms go into a yum repository"
+            ))
+            .with("give another --repo prefix")),
+            false => Ok(()),
+        }
+    }
+
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        // The first request: a read, which fails on a missing bucket.
-        work.bucket().dirs("repodata")?;
         work.fetch(&format!("{REPOMD}.asc"))?;
         if !work.fetch(REPOMD)? {
             return Ok(());

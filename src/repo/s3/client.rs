@@ -151,12 +151,15 @@ impl Bucket {
     /// bucket or refused credentials fail here (exit 2).
     pub(crate) fn dirs(&self, rel: &str) -> Result<Vec<String>> {
         self.count(|c| c.list += 1);
-        let prefix = self.key(rel);
+        let prefix = self.key(rel.trim_end_matches('/'));
         let listed = self
             .runtime
             .block_on(self.store.list_with_delimiter(Some(&prefix)))
             .map_err(|e| self.error("listing", rel, e))?;
-        let base = format!("{}/", self.url.key(rel));
+        let base = match prefix.as_ref() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
         Ok(listed
             .common_prefixes
             .iter()
@@ -257,17 +260,28 @@ impl Bucket {
         let at = self.url.show(rel);
         let text = first_line(&e.to_string());
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
-        match &e {
-            object_store::Error::NotFound { .. } => Error::config(format!(
+        let full = e.to_string();
+        let status = |code: &str| full.contains(&format!("status code: {code}"));
+        let missing = matches!(e, object_store::Error::NotFound { .. })
+            || full.contains("NoSuchBucket")
+            || (status("404") && what == "listing");
+        let refused = matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || status("403")
+            || status("401");
+        if missing {
+            Error::config(format!(
                 "{what} {at}: the bucket {} does not exist at {endpoint}",
                 self.url.bucket
-            )),
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                Error::config(format!("{what} {at}: access refused: {text}")).with(
-                    "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket's policy",
-                )
-            }
-            _ => Error::build(format!("{what} {at}: {text}")),
+            ))
+        } else if refused {
+            Error::config(format!("{what} {at}: access refused: {text}")).with(
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket's policy",
+            )
+        } else {
+            Error::build(format!("{what} {at}: {text}"))
         }
         .caused_by(e)
     }

@@ -43,9 +43,11 @@ pub(crate) struct Names {
 
 /// What a format brings to a publish into a bucket.
 pub(crate) trait Layout {
+    /// Refuse a prefix holding the other kind of repository, given its
+    /// top-level "directories" (`dists`, `repodata`...).
+    fn check(&self, top: &[String], url: &str) -> Result<()>;
     /// Fetch into `work` what the local publisher reads of the live
-    /// repository (through [`Work::fetch`], [`Work::fetch_verified`]); the
-    /// first request should be a read that fails on a missing bucket.
+    /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
     fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
     /// What the repository in `dir` names.
     fn names(&self, dir: &Path) -> Result<Names>;
@@ -190,6 +192,9 @@ pub(crate) fn run<L: Layout, T>(
 ) -> Result<T> {
     let log = opts.log;
     let result = (|| {
+        // The first request, a read: a missing bucket or refused credentials
+        // fail here, before anything is written.
+        layout.check(&bucket.dirs("")?, &bucket.url().to_string())?;
         if opts.read_only {
             let mut work = Work::new(bucket)?;
             layout.fetch(&mut work)?;
