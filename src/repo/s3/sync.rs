@@ -45,7 +45,7 @@ pub(crate) struct Names {
 pub(crate) trait Layout {
     /// Refuse a prefix holding the other kind of repository, given its
     /// top-level "directories" (`dists`, `repodata`...).
-    fn check(&self, top: &[String], url: &str) -> Result<()>;
+    fn check_top(&self, top: &[String], url: &str) -> Result<()>;
     /// Fetch into `work` what the local publisher reads of the live
     /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
     fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
@@ -194,7 +194,7 @@ pub(crate) fn run<L: Layout, T>(
     let result = (|| {
         // The first request, a read: a missing bucket or refused credentials
         // fail here, before anything is written.
-        layout.check(&bucket.dirs("")?, &bucket.url().to_string())?;
+        layout.check_top(&bucket.dirs("")?, &bucket.url().to_string())?;
         if opts.read_only {
             let mut work = Work::new(bucket)?;
             layout.fetch(&mut work)?;
