@@ -145,7 +145,9 @@ pub(crate) fn example_config(
     out("");
     out("# An apt repository to publish the .deb into (see `cfy-ap publish --help`).");
     out("# publish:");
-    out("#   repo: ./apt-repo           # or s3://BUCKET/PREFIX (AWS_ENDPOINT_URL, AWS_PROFILE...)");
+    out(
+        "#   repo: ./apt-repo           # or s3://BUCKET/PREFIX (AWS_ENDPOINT_URL, AWS_PROFILE...)",
+    );
     out("#   codename: stable");
     out("#   suite: <the codename>");
     out("#   component: main");

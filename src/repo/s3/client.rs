@@ -180,46 +180,32 @@ impl Bucket {
         Ok(Some(tag))
     }
 
-    /// Upload the file `src` as `rel` (unconditionally: a package, or an
-    /// object clients do not read yet), streamed in parts when large.
-    pub(crate) fn upload(&self, rel: &str, src: &Path) -> Result<()> {
-        let mut file = std::fs::File::open(src).ctx("opening", src)?;
-        let size = file.metadata().ctx("reading", src)?.len();
-        let key = self.key(rel);
-        if size as usize <= PART {
-            let mut bytes = Vec::with_capacity(size as usize);
-            file.read_to_end(&mut bytes).ctx("reading", src)?;
-            return self.write_new(rel, &bytes);
-        }
-        let store = self.store.clone();
-        let mut parts = 0u64;
-        let result = self.runtime.block_on(async {
-            let upload = store.put_multipart(&key).await?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        w.abort().await?;
-                        return Err(object_store::Error::Generic {
-                            store: "file",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                w.wait_for_capacity(4).await?;
-                w.write(&buf[..n]);
+    /// Upload the files `(rel, src)` (unconditionally: packages, or objects
+    /// clients do not read yet), [`PARALLEL`] at a time; large ones streamed
+    /// in parts, never whole in memory.
+    pub(crate) fn upload(&self, files: &[(&str, &Path)]) -> Result<()> {
+        use futures_util::StreamExt;
+        let jobs = files.iter().map(|(rel, src)| {
+            let store = self.store.clone();
+            let key = self.key(rel);
+            async move { (*rel, *src, send(store, key, src).await) }
+        });
+        let results: Vec<_> = self.runtime.block_on(
+            futures_util::stream::iter(jobs)
+                .buffer_unordered(PARALLEL)
+                .collect(),
+        );
+        for (rel, src, result) in results {
+            match result {
+                Ok((bytes, requests)) => self.count(|c| {
+                    c.put += requests;
+                    c.up += bytes;
+                }),
+                Err(Sent::File(e)) => return Err(Error::io("reading", src, e)),
+                Err(Sent::Store(e)) => return Err(self.error("uploading", rel, e)),
             }
-            parts = size.div_ceil(PART as u64);
-            w.finish().await.map(|_| ())
-        });
-        self.count(|c| {
-            c.put += parts + 2;
-            c.up += size;
-        });
-        result.map_err(|e| self.error("uploading", rel, e))
+        }
+        Ok(())
     }
 
     fn put(&self, rel: &str, bytes: &[u8], mode: PutMode) -> Result<Option<Tag>, Put> {
@@ -285,6 +271,47 @@ impl Bucket {
         }
         .caused_by(e)
     }
+}
+
+/// Uploads in flight at once.
+const PARALLEL: usize = 16;
+
+/// Why an upload failed.
+enum Sent {
+    File(std::io::Error),
+    Store(object_store::Error),
+}
+
+/// Upload the file `src` as `key`: its size and the requests made.
+async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), Sent> {
+    let mut file = std::fs::File::open(src).map_err(Sent::File)?;
+    let size = file.metadata().map_err(Sent::File)?.len();
+    if size as usize <= PART {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).map_err(Sent::File)?;
+        store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(Sent::Store)?;
+        return Ok((size, 1));
+    }
+    let upload = store.put_multipart(&key).await.map_err(Sent::Store)?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = w.abort().await;
+                return Err(Sent::File(e));
+            }
+        };
+        w.wait_for_capacity(4).await.map_err(Sent::Store)?;
+        w.write(&buf[..n]);
+    }
+    w.finish().await.map_err(Sent::Store)?;
+    Ok((size, size.div_ceil(PART as u64) + 2))
 }
 
 /// A PUT's failure: a precondition not met, or anything else.

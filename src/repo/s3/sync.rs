@@ -257,8 +257,21 @@ fn commit<L: Layout>(
     if uploads.is_empty() && !switch_changed {
         return Ok(true);
     }
-    for rel in &uploads {
-        bucket.upload(rel, &files[rel])?;
+    // One rank after the other; inside a rank, in parallel.
+    let mut start = 0;
+    while start < uploads.len() {
+        let rank = layout.rank(&uploads[start]);
+        let end = start
+            + uploads[start..]
+                .iter()
+                .take_while(|r| layout.rank(r) == rank)
+                .count();
+        let batch: Vec<(&str, &Path)> = uploads[start..end]
+            .iter()
+            .map(|rel| (rel.as_str(), files[rel].as_path()))
+            .collect();
+        bucket.upload(&batch)?;
+        start = end;
     }
     if let Some(s) = &switch
         && switch_changed
