@@ -69,8 +69,9 @@ pub(crate) struct Work<'b> {
 
 impl<'b> Work<'b> {
     fn new(bucket: &'b Bucket) -> Result<Work<'b>> {
+        remove_dead_copies();
         let dir = tempfile::Builder::new()
-            .prefix("cfy-ap-s3.")
+            .prefix(&format!("{COPY}{}.", std::process::id()))
             .tempdir()
             .map_err(|e| Error::build(format!("creating a working directory: {e}")))?;
         Ok(Work {
@@ -168,6 +169,29 @@ impl<'b> Work<'b> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The working copies' name prefix, followed by the process ID.
+const COPY: &str = "cfy-ap-s3.";
+
+/// Remove the working copies of publishers that no longer run (killed).
+fn remove_dead_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(COPY)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if crate::repo::stage::gone(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
