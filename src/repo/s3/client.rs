@@ -53,6 +53,8 @@ impl std::fmt::Display for Counts {
 /// One bucket, at a repository's prefix.
 pub(crate) struct Bucket {
     url: S3Url,
+    /// The endpoint, for messages (`AWS` for AWS itself).
+    endpoint: String,
     store: Arc<AmazonS3>,
     runtime: tokio::runtime::Runtime,
     counts: Cell<Counts>,
@@ -120,6 +122,10 @@ impl Bucket {
             .map_err(|e| Error::build(format!("starting the S3 client: {e}")))?;
         Ok(Bucket {
             url: url.clone(),
+            endpoint: settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("AWS ({})", settings.region)),
             store: Arc::new(store),
             runtime,
             counts: Cell::new(Counts::default()),
@@ -245,7 +251,7 @@ impl Bucket {
     fn error(&self, what: &str, rel: &str, e: object_store::Error) -> Error {
         let at = self.url.show(rel);
         let text = first_line(&e.to_string());
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+        let endpoint = &self.endpoint;
         let full = e.to_string();
         let status = |code: &str| full.contains(&format!("status code: {code}"));
         let missing = matches!(e, object_store::Error::NotFound { .. })
