@@ -16,3 +16,5 @@ mod lifecycle;
 mod publish;
 /// A build's `publish:` section.
 mod publish_config;
+/// The S3 test harness itself: moto and the fault proxy.
+mod s3_harness;
