@@ -1,0 +1,1096 @@
+//! `cfy-ap publish --repo s3://BUCKET/PREFIX` of apt repositories into moto's S3
+//! server (tests/common/s3.rs), read back by the real `apt-get` over plain HTTP
+//! (anonymous, path-style, by-hash), signatures judged by `gpgv`. The fault proxy
+//! (tests/common/proxy.rs) sits between cfy-ap and moto where the requests are
+//! counted or failed.
+//!
+//! The oracle for "consistent" ([`consistent`]): InRelease verifies, Release and
+//! Release.gpg say the same, every index the Release lists is there under its
+//! by-hash name and its plain name with the digest and size listed, and every
+//! package the indices name is in the pool with its size and digest.
+//!
+//! Needs: dpkg-deb, apt-get, gpg, gpgv, moto (`$CFY_AP_TEST_MOTO`).
+
+use crate::common;
+
+use common::Cmd;
+use common::apt::{
+    Apt, Gpg, dpkg_root, host_arch, install_into, make_deb_with, require_tools, workdir,
+};
+use common::proxy::{Fault, FaultProxy};
+use common::s3::{Moto, SECRET};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What cfy-ap printed and how it ended, in one text.
+fn text(o: &Output) -> String {
+    common::text(o)
+}
+
+/// `cfy-ap publish ARGS DEBS` with `env` (an S3 endpoint and credentials), no
+/// inherited AWS profile, session or passphrase, at most 3 minutes. Whatever it
+/// did, the secret key never appears in what it printed.
+#[track_caller]
+fn publish(env: &[(String, String)], args: &[&str], debs: &[&Path]) -> Output {
+    // In a scratch directory: an s3:// URL taken for a path would land there.
+    let cwd = tempfile::tempdir().unwrap();
+    let o = command(env, args, debs)
+        .current_dir(cwd.path())
+        .within(Duration::from_secs(180))
+        .output();
+    assert!(
+        !text(&o).contains(SECRET),
+        "the secret access key was printed:\n{}",
+        text(&o)
+    );
+    o
+}
+
+fn command(env: &[(String, String)], args: &[&str], debs: &[&Path]) -> Cmd {
+    Cmd::cfy_ap()
+        .arg("publish")
+        .args(args)
+        .args(debs)
+        .envs_remove(&[
+            "CFY_AP_SIGN_PASSPHRASE",
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+        ])
+        .envs(env)
+}
+
+#[track_caller]
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "cfy-ap publish failed:\n{}", text(&o));
+    text(&o)
+}
+
+/// A tiny package `name` `version` (its payload names both, so every version
+/// has bytes of its own).
+fn deb(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let d = dir.join(format!("{name}-{version}"));
+    fs::create_dir_all(&d).unwrap();
+    make_deb_with(
+        &d,
+        name,
+        version,
+        "all",
+        format!("{name} {version}").as_bytes(),
+        "",
+    )
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A signing key: (secret `key.asc`, public keyring `key.gpg`) in `dir`.
+fn key(gpg: &Gpg, dir: &Path) -> (PathBuf, PathBuf) {
+    gpg.signing_key("S3 Repo <s3@example.invalid>", dir)
+}
+
+/// The stanzas of a Packages index as field maps.
+fn stanzas(packages: &str) -> Vec<BTreeMap<String, String>> {
+    packages
+        .split("\n\n")
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.starts_with(' '))
+                .filter_map(|l| l.split_once(": "))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The repository at `prefix` (codename `codename`), judged as a client would
+/// find it now; panics saying what is wrong. Returns "name version" of every
+/// package its indices list, sorted.
+#[track_caller]
+fn consistent(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<String> {
+    let scratch = tempfile::tempdir().unwrap();
+    let dist = format!("{prefix}/dists/{codename}");
+    let get = |key: &str| {
+        moto.get(key)
+            .unwrap_or_else(|| panic!("{key} is missing; keys: {:#?}", moto.keys(prefix)))
+    };
+    let in_release = scratch.path().join("InRelease");
+    fs::write(&in_release, get(&format!("{dist}/InRelease"))).unwrap();
+    let signed = scratch.path().join("InRelease.txt");
+    let o = Command::new("gpgv")
+        .arg("--keyring")
+        .arg(keyring)
+        .arg("--output")
+        .arg(&signed)
+        .arg(&in_release)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gpgv InRelease: {}", text(&o));
+    let release_text = fs::read_to_string(&signed).unwrap();
+    let release = get(&format!("{dist}/Release"));
+    assert_eq!(
+        String::from_utf8_lossy(&release),
+        release_text,
+        "Release and InRelease differ"
+    );
+    let (r, g) = (
+        scratch.path().join("Release"),
+        scratch.path().join("Release.gpg"),
+    );
+    fs::write(&r, &release).unwrap();
+    fs::write(&g, get(&format!("{dist}/Release.gpg"))).unwrap();
+    let o = common::apt::gpgv(keyring, &[&g, &r]);
+    assert!(o.status.success(), "gpgv Release.gpg: {}", text(&o));
+    assert!(
+        release_text.contains("\nAcquire-By-Hash: yes\n"),
+        "{release_text}"
+    );
+    let mut listed = Vec::new();
+    let mut in_sha256 = false;
+    for line in release_text.lines() {
+        if !line.starts_with(' ') {
+            in_sha256 = line == "SHA256:";
+            continue;
+        }
+        if in_sha256 {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            listed.push((
+                f[0].to_string(),
+                f[1].parse::<usize>().unwrap(),
+                f[2].to_string(),
+            ));
+        }
+    }
+    assert!(!listed.is_empty(), "no SHA256 index list:\n{release_text}");
+    let mut packages = Vec::new();
+    for (digest, size, path) in &listed {
+        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let by_hash = get(&format!("{dist}/{dir}/by-hash/SHA256/{digest}"));
+        assert_eq!(
+            (sha256(&by_hash), by_hash.len()),
+            (digest.clone(), *size),
+            "by-hash object of {path}"
+        );
+        let plain = get(&format!("{dist}/{path}"));
+        assert_eq!(
+            (sha256(&plain), plain.len()),
+            (digest.clone(), *size),
+            "plain object {path}"
+        );
+        if path.ends_with("/Packages") {
+            for s in stanzas(&String::from_utf8(plain).unwrap()) {
+                let file = &s["Filename"];
+                let bytes = get(&format!("{prefix}/{file}"));
+                assert_eq!(bytes.len().to_string(), s["Size"], "size of {file}");
+                assert_eq!(sha256(&bytes), s["SHA256"], "digest of {file}");
+                packages.push(format!("{} {}", s["Package"], s["Version"]));
+            }
+        }
+    }
+    packages.sort();
+    packages.dedup();
+    packages
+}
+
+/// A private apt reading `prefix` (codename stable) from moto over HTTP,
+/// anonymously, signed by `keyring`.
+fn client(work: &Path, name: &str, moto: &Moto, prefix: &str, keyring: &Path) -> Apt {
+    let apt = Apt::new(work, name);
+    apt.sources(&format!(
+        "deb [signed-by={}] {} stable main",
+        keyring.display(),
+        moto.http_url(prefix)
+    ));
+    apt
+}
+
+#[test]
+fn apt_installs_and_upgrades_from_a_signed_repository_in_s3() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let arch = host_arch();
+    let moto = Moto::start(w.path());
+    let env = moto.env();
+    let debs = w.path().join("debs");
+    let v1 = make_deb_with(
+        &debs.join("1"),
+        "s3-agent",
+        "1.0-1",
+        &arch,
+        b"one",
+        "Depends: libc6\n",
+    );
+    let v2 = make_deb_with(
+        &debs.join("2"),
+        "s3-agent",
+        "1.1-1",
+        &arch,
+        b"two",
+        "Depends: libc6\n",
+    );
+    let docs = deb(&debs, "s3-docs", "0.1");
+    let url = moto.s3_url("apt");
+    let key_s = secret.to_str().unwrap();
+    let out = ok(publish(
+        &env,
+        &["--repo", &url, "--sign-key", key_s],
+        &[&v1, &docs],
+    ));
+    assert!(out.contains("added: s3-agent 1.0-1"), "{out}");
+    assert_eq!(
+        consistent(&moto, "apt", "stable", &keyring),
+        ["s3-agent 1.0-1", "s3-docs 0.1"]
+    );
+    // The local layout, under the prefix.
+    let keys = moto.keys("apt/");
+    for k in [
+        "apt/dists/stable/InRelease".to_string(),
+        "apt/dists/stable/Release".to_string(),
+        "apt/dists/stable/Release.gpg".to_string(),
+        format!("apt/dists/stable/main/binary-{arch}/Packages.xz"),
+        format!("apt/pool/main/s/s3-agent/s3-agent_1.0-1_{arch}.deb"),
+        "apt/pool/main/s/s3-docs/s3-docs_0.1_all.deb".to_string(),
+    ] {
+        assert!(keys.contains(&k), "{k} missing: {keys:#?}");
+    }
+
+    let apt = client(w.path(), "apt", &moto, "apt", &keyring);
+    apt.update_clean();
+    assert!(apt.policy("s3-agent").contains("Candidate: 1.0-1"));
+    // apt fetched the indices by hash.
+    let log = moto.requests();
+    assert!(log.contains("/by-hash/SHA256/"), "{log}");
+
+    // A publish in a later second (Last-Modified has one-second resolution).
+    std::thread::sleep(Duration::from_millis(1100));
+    ok(publish(
+        &env,
+        &["--repo", &url, "--sign-key", key_s],
+        &[&v2],
+    ));
+    assert_eq!(
+        consistent(&moto, "apt", "stable", &keyring),
+        ["s3-agent 1.0-1", "s3-agent 1.1-1", "s3-docs 0.1"]
+    );
+    apt.update_clean();
+    let policy = apt.policy("s3-agent");
+    assert!(
+        policy.contains("Candidate: 1.1-1") && policy.contains(" 1.0-1 "),
+        "{policy}"
+    );
+    // The download is the published file, byte for byte.
+    let o = apt.run("apt-get", &["install", "--download-only", "-y", "s3-agent"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let fetched = apt
+        .root
+        .join(format!("cache/archives/s3-agent_1.1-1_{arch}.deb"));
+    assert_eq!(fs::read(&fetched).unwrap(), fs::read(&v2).unwrap());
+
+    // A key apt does not trust: refused.
+    let other_dir = w.path().join("other");
+    fs::create_dir_all(&other_dir).unwrap();
+    let (_, other) = gpg.signing_key("Other <other@example.invalid>", &other_dir);
+    let wrong = client(w.path(), "apt-wrong", &moto, "apt", &other);
+    let o = wrong.run("apt-get", &["update"]);
+    assert!(
+        text(&o).contains("NO_PUBKEY") || text(&o).contains("not signed"),
+        "apt accepted a repository signed by another key:\n{}",
+        text(&o)
+    );
+
+    if !common::apt::is_root() {
+        eprintln!("not root: skipping the install/upgrade steps");
+        return;
+    }
+    let root = dpkg_root(w.path(), &arch);
+    let o = install_into(&apt, &root, "s3-agent=1.0-1");
+    assert!(
+        text(&o).contains("Setting up s3-agent (1.0-1)"),
+        "{}",
+        text(&o)
+    );
+    let o = install_into(&apt, &root, "s3-agent");
+    assert!(
+        text(&o).contains("Unpacking s3-agent (1.1-1) over (1.0-1)"),
+        "{}",
+        text(&o)
+    );
+    let ran = Command::new(root.join("opt/s3-agent/bin/s3-agent"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "s3-agent 1.1-1"
+    );
+}
+
+/// Every key under `prefix` with the digest of its bytes.
+fn snapshot(moto: &Moto, prefix: &str) -> BTreeMap<String, String> {
+    moto.keys(prefix)
+        .into_iter()
+        .map(|k| {
+            let d = sha256(&moto.get(&k).unwrap());
+            (k, d)
+        })
+        .collect()
+}
+
+/// The proxy saw no request that writes (PUT, POST, DELETE) since its log was cleared.
+#[track_caller]
+fn wrote_nothing(proxy: &FaultProxy, what: &str) {
+    let writes: Vec<String> = proxy
+        .log()
+        .iter()
+        .filter(|s| s.method != "GET" && s.method != "HEAD")
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert!(writes.is_empty(), "{what} wrote: {writes:#?}");
+}
+
+#[test]
+fn every_publish_operation_works_against_s3() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let moto = Moto::start(w.path());
+    let proxy = FaultProxy::start(moto.port);
+    let env = Moto::env_for(&proxy.endpoint());
+    let d = w.path().join("debs");
+    let url = moto.s3_url("ops");
+    let key_s = secret.to_str().unwrap();
+    let signed = ["--repo", url.as_str(), "--sign-key", key_s];
+    fn with<'a>(signed: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [signed, extra].concat()
+    }
+    let a1 = deb(&d, "op-agent", "1.0");
+    let a2 = deb(&d, "op-agent", "2.0");
+    let a3 = deb(&d, "op-agent", "3.0");
+    let b = deb(&d, "op-base", "1.0");
+    let pool = |name: &str, v: &str| format!("ops/pool/main/o/{name}/{name}_{v}_all.deb");
+
+    // add
+    ok(publish(&env, &signed, &[&a1, &b]));
+    assert_eq!(
+        consistent(&moto, "ops", "stable", &keyring),
+        ["op-agent 1.0", "op-base 1.0"]
+    );
+
+    // The same bytes again: a no-op that writes nothing.
+    proxy.clear_log();
+    let out = ok(publish(&env, &signed, &[&a1]));
+    assert!(out.contains("already published"), "{out}");
+    wrote_nothing(&proxy, "publishing an already published package");
+
+    // Other bytes under the same name and version: refused (3), nothing written;
+    // -f replaces it.
+    let rebuilt = make_deb_with(&d.join("rebuilt"), "op-agent", "1.0", "all", b"rebuilt", "");
+    let before = snapshot(&moto, "ops/");
+    proxy.clear_log();
+    let o = publish(&env, &signed, &[&rebuilt]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("already published with different contents"),
+        "{}",
+        text(&o)
+    );
+    wrote_nothing(&proxy, "a refused duplicate");
+    assert_eq!(before, snapshot(&moto, "ops/"));
+    ok(publish(&env, &with(&signed, &["-f"]), &[&rebuilt]));
+    consistent(&moto, "ops", "stable", &keyring);
+    assert_eq!(
+        moto.get(&pool("op-agent", "1.0")).unwrap(),
+        fs::read(&rebuilt).unwrap(),
+        "-f replaced the pool object"
+    );
+
+    // --dry-run of an add, a remove, a keep and a copy: said, not done.
+    ok(publish(&env, &signed, &[&a2, &a3]));
+    let before = snapshot(&moto, "ops/");
+    proxy.clear_log();
+    let new = deb(&d, "op-new", "1.0");
+    for (args, files, says) in [
+        (vec!["--dry-run"], vec![new.as_path()], "op-new"),
+        (vec!["--dry-run", "--remove", "op-base"], vec![], "op-base"),
+        (vec!["--dry-run", "--keep", "1"], vec![], "op-agent"),
+        (
+            vec![
+                "--dry-run",
+                "--copy",
+                "stable",
+                "--codename",
+                "testing",
+                "--all",
+            ],
+            vec![],
+            "op-agent",
+        ),
+    ] {
+        let out = ok(publish(&env, &with(&signed, &args), &files));
+        assert!(out.contains(says), "{args:?}: {out}");
+    }
+    wrote_nothing(&proxy, "--dry-run");
+    assert_eq!(
+        before,
+        snapshot(&moto, "ops/"),
+        "--dry-run changed the bucket"
+    );
+
+    // --list (text and JSON), which writes nothing either.
+    let listed =
+        String::from_utf8(ok_output(publish(&env, &["--repo", &url, "--list"], &[]))).unwrap();
+    let mut names: Vec<String> = listed
+        .lines()
+        .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "op-agent 1.0",
+            "op-agent 2.0",
+            "op-agent 3.0",
+            "op-base 1.0"
+        ],
+        "{listed}"
+    );
+    let json = ok_output(publish(&env, &["--repo", &url, "--list", "--json"], &[]));
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let base = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["package"] == "op-base")
+        .unwrap();
+    assert_eq!(base["filename"], "pool/main/o/op-base/op-base_1.0_all.deb");
+    wrote_nothing(&proxy, "--list");
+
+    // --remove: gone from the indices; its pool file waits out the grace period.
+    ok(publish(&env, &with(&signed, &["--remove", "op-base"]), &[]));
+    assert_eq!(
+        consistent(&moto, "ops", "stable", &keyring),
+        ["op-agent 1.0", "op-agent 2.0", "op-agent 3.0"]
+    );
+    assert!(
+        moto.get(&pool("op-base", "1.0")).is_some(),
+        "collected before its grace period"
+    );
+
+    // --keep 1 --grace 0, and a later publish collects what nothing names.
+    ok(publish(
+        &env,
+        &with(&signed, &["--keep", "1", "--grace", "0"]),
+        &[],
+    ));
+    assert_eq!(
+        consistent(&moto, "ops", "stable", &keyring),
+        ["op-agent 3.0"]
+    );
+    // --copy into another codename: the same pool file, no second upload.
+    proxy.clear_log();
+    let out = ok(publish(
+        &env,
+        &with(
+            &signed,
+            &[
+                "--copy",
+                "stable",
+                "--codename",
+                "testing",
+                "--grace",
+                "0",
+                "op-agent=3.0",
+            ],
+        ),
+        &[],
+    ));
+    assert!(out.contains("copied: op-agent 3.0"), "{out}");
+    let pool_puts: Vec<String> = proxy
+        .log()
+        .iter()
+        .filter(|s| s.method == "PUT" && s.target.contains("/pool/"))
+        .map(|s| s.target.clone())
+        .collect();
+    assert!(
+        pool_puts.is_empty(),
+        "--copy uploaded pool files: {pool_puts:?}"
+    );
+    assert_eq!(
+        consistent(&moto, "ops", "testing", &keyring),
+        ["op-agent 3.0"]
+    );
+    assert_eq!(
+        consistent(&moto, "ops", "stable", &keyring),
+        ["op-agent 3.0"]
+    );
+    let pool_keys: Vec<String> = moto.keys("ops/pool/");
+    assert_eq!(
+        pool_keys,
+        [pool("op-agent", "3.0")],
+        "after two publishes with --grace 0 only the named pool file is left"
+    );
+    // Clients read both codenames.
+    let apt = client(w.path(), "apt", &moto, "ops", &keyring);
+    apt.sources(&format!(
+        "deb [signed-by={k}] {u} stable main\ndeb [signed-by={k}] {u} testing main",
+        k = keyring.display(),
+        u = moto.http_url("ops")
+    ));
+    apt.update_clean();
+    assert!(apt.policy("op-agent").contains("Candidate: 3.0"));
+}
+
+#[track_caller]
+fn ok_output(o: Output) -> Vec<u8> {
+    assert!(o.status.success(), "cfy-ap publish failed:\n{}", text(&o));
+    o.stdout
+}
+
+#[test]
+fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
+    require_tools();
+    let w = workdir();
+    let moto = Moto::start(w.path());
+    let proxy = FaultProxy::start(moto.port);
+    let env = Moto::env_for(&proxy.endpoint());
+    let d = w.path().join("debs");
+    let a = deb(&d, "bad-agent", "1.0");
+    for url in [
+        "s3://",
+        "s3:///prefix",
+        "s3://Not_A_Bucket!/apt",
+        "s3://no-such-bucket/apt",
+        "s3://cfy-ap-repos/../apt",
+    ] {
+        proxy.clear_log();
+        let o = publish(&env, &["--repo", url], &[&a]);
+        assert_eq!(o.status.code(), Some(2), "{url}: {}", text(&o));
+        assert!(
+            text(&o).contains("rror"),
+            "{url}: no error message: {}",
+            text(&o)
+        );
+        wrote_nothing(&proxy, url);
+    }
+    assert!(moto.keys("").is_empty(), "{:?}", moto.keys(""));
+    // An endpoint nobody listens on: a network failure (1), the secret unprinted.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let start = Instant::now();
+    let o = publish(
+        &Moto::env_for(&format!("http://127.0.0.1:{port}")),
+        &["--repo", &moto.s3_url("apt")],
+        &[&a],
+    );
+    assert!(matches!(o.status.code(), Some(1) | Some(2)), "{}", text(&o));
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// What a client loop found wrong: every failing `apt-get` output.
+struct Hammer {
+    stop: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Hammer {
+    /// `apt-get update` then a download of `package` (a fresh cache each time),
+    /// over and over until stopped.
+    fn start(apt: Apt, package: &'static str) -> Hammer {
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut rounds = 0;
+            let mut failures = Vec::new();
+            // Bounded: at most 10,000 rounds, and the test stops it.
+            for _ in 0..10_000 {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                rounds += 1;
+                let o = apt.run("apt-get", &["update"]);
+                let t = text(&o);
+                if !o.status.success()
+                    || t.lines().any(|l| {
+                        l.starts_with("W:") || l.starts_with("E:") || l.starts_with("Err:")
+                    })
+                {
+                    failures.push(format!("update:\n{t}"));
+                    continue;
+                }
+                let archives = apt.root.join("cache/archives");
+                for e in fs::read_dir(&archives).unwrap().flatten() {
+                    if e.path().extension().is_some_and(|x| x == "deb") {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+                let o = apt.run("apt-get", &["install", "--download-only", "-y", package]);
+                let t = text(&o);
+                if !o.status.success()
+                    || t.lines().any(|l| {
+                        l.starts_with("W:") || l.starts_with("E:") || l.starts_with("Err:")
+                    })
+                {
+                    failures.push(format!("install:\n{t}"));
+                }
+            }
+            (rounds, failures)
+        });
+        Hammer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// The failures' lines that matter: hash mismatches, 404s, signature trouble.
+fn summarize(failures: &[String]) -> String {
+    let mut out = String::new();
+    for f in failures.iter().take(5) {
+        out += f;
+        out += "\n----\n";
+    }
+    let count = |needle: &str| failures.iter().filter(|f| f.contains(needle)).count();
+    format!(
+        "{} failures (Hash Sum mismatch: {}, 404: {}, signature: {}):\n{out}",
+        failures.len(),
+        count("Hash Sum mismatch"),
+        count("404"),
+        failures
+            .iter()
+            .filter(|f| f.contains("NO_PUBKEY")
+                || f.contains("BADSIG")
+                || f.contains("not signed")
+                || f.contains("signature"))
+            .count()
+    )
+}
+
+/// The 30 publish operations of the hammers, in turn: new versions of the
+/// package the clients download, other packages added and removed, --keep.
+fn operations(d: &Path) -> Vec<(Vec<String>, Vec<PathBuf>)> {
+    (0..30)
+        .map(|i| match i % 5 {
+            0 => (vec![], vec![deb(d, "ham-agent", &format!("1.{i}"))]),
+            1 => (vec![], vec![deb(d, &format!("ham-extra{i}"), "1.0")]),
+            2 => (
+                vec!["--remove".to_string(), format!("ham-extra{}", i - 1)],
+                vec![],
+            ),
+            3 => (vec!["--keep".to_string(), "2".to_string()], vec![]),
+            _ => (
+                vec![],
+                vec![
+                    deb(d, "ham-agent", &format!("1.{i}")),
+                    deb(d, &format!("ham-more{i}"), "1.0"),
+                ],
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn clients_never_see_a_broken_repository_during_30_publishes() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let moto = Moto::start(w.path());
+    let env = moto.env();
+    let d = w.path().join("debs");
+    let url = moto.s3_url("ham");
+    let key_s = secret.to_str().unwrap();
+    // A grace period far longer than a client's update, short enough that the
+    // publishes collect garbage while the clients read.
+    let base = [
+        "--repo",
+        url.as_str(),
+        "--sign-key",
+        key_s,
+        "--grace",
+        "10s",
+        "-q",
+    ];
+    ok(publish(&env, &base, &[&deb(&d, "ham-agent", "1.0")]));
+    let ops = operations(&d);
+    let hammers: Vec<Hammer> = (0..2)
+        .map(|n| {
+            Hammer::start(
+                client(w.path(), &format!("apt{n}"), &moto, "ham", &keyring),
+                "ham-agent",
+            )
+        })
+        .collect();
+    let start = Instant::now();
+    for (args, debs) in &ops {
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(args.iter().map(String::as_str))
+            .collect();
+        let debs: Vec<&Path> = debs.iter().map(PathBuf::as_path).collect();
+        ok(publish(&env, &args, &debs));
+    }
+    let took = start.elapsed();
+    let (mut rounds, mut failures) = (0, Vec::new());
+    for h in hammers {
+        let (r, f) = h.finish();
+        rounds += r;
+        failures.extend(f);
+    }
+    eprintln!("30 publishes in {took:?}; {rounds} client rounds");
+    assert!(failures.is_empty(), "{}", summarize(&failures));
+    assert!(
+        rounds >= 10,
+        "only {rounds} client rounds ran during the publishes"
+    );
+    let now = consistent(&moto, "ham", "stable", &keyring);
+    assert!(
+        now.contains(&"ham-agent 1.29".to_string()) && now.contains(&"ham-agent 1.25".to_string()),
+        "{now:?}"
+    );
+}
+
+#[test]
+fn clients_never_see_a_broken_repository_when_publishers_are_killed() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let moto = Moto::start(w.path());
+    let env = moto.env();
+    let d = w.path().join("debs");
+    let url = moto.s3_url("kill");
+    let key_s = secret.to_str().unwrap();
+    let base = [
+        "--repo",
+        url.as_str(),
+        "--sign-key",
+        key_s,
+        "--grace",
+        "10s",
+        "-q",
+    ];
+    ok(publish(&env, &base, &[&deb(&d, "ham-agent", "1.0")]));
+    let ops = operations(&d);
+    let hammer = Hammer::start(
+        client(w.path(), "apt", &moto, "kill", &keyring),
+        "ham-agent",
+    );
+    // Kill points spread over a publish's life, from a fixed seed.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut killed_mid_way = 0;
+    for (args, debs) in &ops {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let after = Duration::from_millis(seed % 600);
+        let mut child: Child = Command::new(common::bin())
+            .current_dir(w.path())
+            .arg("publish")
+            .args(base)
+            .args(args)
+            .args(debs)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_remove("AWS_PROFILE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < after && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_way += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    // A completing publish: every package of the adds, through whatever lease
+    // or half-written objects the killed ones left.
+    let all: Vec<&Path> = ops
+        .iter()
+        .flat_map(|(_, debs)| debs.iter().map(PathBuf::as_path))
+        .collect();
+    let start = Instant::now();
+    ok(publish(&env, &base, &all));
+    let completing = start.elapsed();
+    let (rounds, failures) = hammer.finish();
+    eprintln!(
+        "{killed_mid_way} of 30 publishes killed mid-way; completing publish {completing:?}; {rounds} client rounds"
+    );
+    assert!(failures.is_empty(), "{}", summarize(&failures));
+    assert!(
+        killed_mid_way >= 10,
+        "only {killed_mid_way} publishes were killed before finishing"
+    );
+    let now = consistent(&moto, "kill", "stable", &keyring);
+    for p in &all {
+        let name = p.file_name().unwrap().to_string_lossy();
+        let mut it = name.trim_end_matches("_all.deb").split('_');
+        let entry = format!("{} {}", it.next().unwrap(), it.next().unwrap());
+        assert!(
+            now.contains(&entry),
+            "{entry} missing after the completing publish: {now:?}"
+        );
+    }
+}
+
+#[test]
+fn eight_publishers_at_once_lose_nothing() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let moto = Moto::start(w.path());
+    let env = moto.env();
+    let d = w.path().join("debs");
+    let url = moto.s3_url("par");
+    let key_s = secret.to_str().unwrap();
+    let debs: Vec<PathBuf> = (0..8)
+        .map(|i| deb(&d, &format!("par-agent{i}"), "1.0"))
+        .collect();
+    let start = Instant::now();
+    let outputs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = debs
+            .iter()
+            .map(|p| {
+                let env = &env;
+                let url = &url;
+                s.spawn(move || publish(env, &["--repo", url, "--sign-key", key_s], &[p.as_path()]))
+            })
+            .collect();
+        runs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    eprintln!("8 concurrent publishes in {:?}", start.elapsed());
+    for o in &outputs {
+        assert!(o.status.success(), "{}", text(o));
+    }
+    let now = consistent(&moto, "par", "stable", &keyring);
+    let want: Vec<String> = (0..8).map(|i| format!("par-agent{i} 1.0")).collect();
+    assert_eq!(now, want);
+    let apt = client(w.path(), "apt", &moto, "par", &keyring);
+    apt.update_clean();
+    for i in 0..8 {
+        assert!(
+            apt.policy(&format!("par-agent{i}"))
+                .contains("Candidate: 1.0")
+        );
+    }
+}
+
+#[test]
+fn faults_are_retried_and_a_lasting_one_leaves_a_consistent_repository() {
+    require_tools();
+    let w = workdir();
+    let gpg = Gpg::new();
+    let (secret, keyring) = key(&gpg, w.path());
+    let moto = Moto::start(w.path());
+    let proxy = FaultProxy::start(moto.port);
+    let env = Moto::env_for(&proxy.endpoint());
+    let d = w.path().join("debs");
+    let url = moto.s3_url("flt");
+    let key_s = secret.to_str().unwrap();
+    let signed = ["--repo", url.as_str(), "--sign-key", key_s];
+    ok(publish(&env, &signed, &[&deb(&d, "flt-agent", "1.0")]));
+
+    // Passing faults: each write kind hit once or twice, a slow read.
+    proxy.clear_log();
+    proxy.fault("PUT", "/pool/", 1, 1, Fault::Reset);
+    proxy.fault("PUT", "/by-hash/", 1, 1, Fault::Status(503));
+    proxy.fault("PUT", "/by-hash/", 3, 1, Fault::Status(500));
+    proxy.fault("PUT", "/InRelease", 1, 1, Fault::Status(500));
+    proxy.fault(
+        "GET",
+        "/Release",
+        1,
+        1,
+        Fault::Delay(Duration::from_secs(2)),
+    );
+    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "2.0")]);
+    let injected = proxy.faults_injected();
+    assert!(
+        o.status.success(),
+        "transient faults were not retried ({injected} injected):\n{}",
+        text(&o)
+    );
+    assert!(
+        injected >= 4,
+        "{injected} faults injected: {:#?}",
+        proxy.log()
+    );
+    assert_eq!(
+        consistent(&moto, "flt", "stable", &keyring),
+        ["flt-agent 1.0", "flt-agent 2.0"]
+    );
+
+    // A commit whose answer is lost (moto applied it): the publish must not
+    // take its own write for another publisher's.
+    proxy.clear_faults();
+    proxy.fault("PUT", "/InRelease", 1, 1, Fault::ResetAfter);
+    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "3.0")]);
+    assert!(
+        o.status.success(),
+        "a lost answer to the commit:\n{}",
+        text(&o)
+    );
+    assert_eq!(
+        consistent(&moto, "flt", "stable", &keyring),
+        ["flt-agent 1.0", "flt-agent 2.0", "flt-agent 3.0"]
+    );
+
+    // A fault that outlasts the retries: exit 1, in bounded time, and clients
+    // still see the previous repository whole.
+    proxy.clear_faults();
+    proxy.clear_log();
+    proxy.fault("PUT", "/InRelease", 1, usize::MAX, Fault::Status(503));
+    let start = Instant::now();
+    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "4.0")]);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let tries = proxy
+        .log()
+        .iter()
+        .filter(|s| s.target.contains("/InRelease") && s.method == "PUT")
+        .count();
+    eprintln!("a lasting fault: exit 1 after {took:?}, {tries} tries of InRelease");
+    assert!((2..=20).contains(&tries), "{tries} tries of the commit");
+    assert!(took < Duration::from_secs(90), "{took:?}");
+    assert_eq!(
+        consistent(&moto, "flt", "stable", &keyring),
+        ["flt-agent 1.0", "flt-agent 2.0", "flt-agent 3.0"]
+    );
+    let apt = client(w.path(), "apt", &moto, "flt", &keyring);
+    apt.update_clean();
+    assert!(apt.policy("flt-agent").contains("Candidate: 3.0"));
+
+    // The next publish completes it.
+    proxy.clear_faults();
+    ok(publish(&env, &signed, &[&deb(&d, "flt-agent", "4.0")]));
+    assert_eq!(
+        consistent(&moto, "flt", "stable", &keyring),
+        [
+            "flt-agent 1.0",
+            "flt-agent 2.0",
+            "flt-agent 3.0",
+            "flt-agent 4.0"
+        ]
+    );
+}
+
+/// The `s3: N requests (G GET, H HEAD, P PUT, D DELETE, L LIST), X bytes up, Y
+/// bytes down` line of `-v`: (total, per kind).
+fn request_line(out: &str) -> (usize, BTreeMap<String, usize>) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("s3: ") && l.contains(" requests ("))
+        .unwrap_or_else(|| panic!("no request count line in:\n{out}"));
+    let after = line.split("s3: ").nth(1).unwrap();
+    let total: usize = after.split_whitespace().next().unwrap().parse().unwrap();
+    let inner = after.split('(').nth(1).unwrap().split(')').next().unwrap();
+    let kinds = inner
+        .split(", ")
+        .map(|p| {
+            let mut it = p.split_whitespace();
+            let n: usize = it.next().unwrap().parse().unwrap();
+            (it.next().unwrap().to_string(), n)
+        })
+        .collect();
+    (total, kinds)
+}
+
+#[test]
+fn adding_one_package_costs_the_same_requests_at_50_and_200_packages() {
+    require_tools();
+    let w = workdir();
+    let moto = Moto::start(w.path());
+    let proxy = FaultProxy::start(moto.port);
+    let env = Moto::env_for(&proxy.endpoint());
+    let d = w.path().join("debs");
+    let many: Vec<PathBuf> = (0..200)
+        .map(|i| deb(&d, &format!("n-agent{i:03}"), "1.0"))
+        .collect();
+    let mut seen = Vec::new();
+    for n in [50usize, 200] {
+        let prefix = format!("n{n}");
+        let url = moto.s3_url(&prefix);
+        let first: Vec<&Path> = many[..n].iter().map(PathBuf::as_path).collect();
+        ok(publish(&env, &["--repo", &url], &first));
+        proxy.clear_log();
+        let out = ok(publish(
+            &env,
+            &["--repo", &url, "-v"],
+            &[&deb(&d, "plus-one", &format!("{n}.0"))],
+        ));
+        let log = proxy.log();
+        let (total, kinds) = request_line(&out);
+        // The tool's own count is the proxy's.
+        assert_eq!(
+            total,
+            log.len(),
+            "-v says {total}, the proxy saw {}: {log:#?}",
+            log.len()
+        );
+        let lists: Vec<&str> = log
+            .iter()
+            .filter(|s| {
+                s.method == "GET"
+                    && (s.target.contains("list-type") || s.target.contains("prefix="))
+            })
+            .map(|s| s.target.as_str())
+            .collect();
+        assert_eq!(
+            kinds.get("LIST").copied().unwrap_or(0),
+            lists.len(),
+            "{out}"
+        );
+        assert!(
+            !lists.iter().any(|t| t.contains("pool")),
+            "a +1 listed the pool: {lists:?}"
+        );
+        let pool_puts = log
+            .iter()
+            .filter(|s| s.method == "PUT" && s.target.contains("/pool/"))
+            .count();
+        assert_eq!(pool_puts, 1, "{log:#?}");
+        eprintln!("+1 to {n}: {total} requests {kinds:?}");
+        seen.push((
+            kinds,
+            log.iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s.method,
+                        s.target
+                            .replace(&prefix, "P")
+                            .replace(&format!("{n}.0"), "V")
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(
+        seen[0].0, seen[1].0,
+        "a +1 at 200 packages makes other requests than at 50:\n{:#?}\n{:#?}",
+        seen[0].1, seen[1].1
+    );
+}
