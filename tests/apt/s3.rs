@@ -61,6 +61,8 @@ fn command(env: &[(String, String)], args: &[&str], debs: &[&Path]) -> Cmd {
             "AWS_PROFILE",
             "AWS_SESSION_TOKEN",
             "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_MAX_ATTEMPTS",
         ])
         .envs(env)
 }
@@ -582,6 +584,60 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
         wrote_nothing(&proxy, url);
     }
     assert!(moto.keys("").is_empty(), "{:?}", moto.keys(""));
+    // A profile that does not exist: refused before any request.
+    proxy.clear_log();
+    let mut no_profile = env.clone();
+    no_profile.push(("AWS_PROFILE".into(), "no-such-profile".into()));
+    let o = publish(&no_profile, &["--repo", &moto.s3_url("apt")], &[&a]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    wrote_nothing(&proxy, "AWS_PROFILE=no-such-profile");
+    // A profile of the shared files gives the endpoint and the credentials.
+    let (config, credentials) = (
+        w.path().join("aws-config"),
+        w.path().join("aws-credentials"),
+    );
+    fs::write(
+        &config,
+        format!(
+            "[profile t]\nregion = us-east-1\nendpoint_url = {}\n",
+            proxy.endpoint()
+        ),
+    )
+    .unwrap();
+    fs::write(
+        &credentials,
+        format!(
+            "[t]\naws_access_key_id = {}\naws_secret_access_key = {SECRET}\n",
+            common::s3::ACCESS_KEY
+        ),
+    )
+    .unwrap();
+    let profile: Vec<(String, String)> = [
+        ("AWS_PROFILE", "t"),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let o = command(&profile, &["--repo", &moto.s3_url("apt")], &[&a])
+        .envs_remove(&[
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ])
+        .current_dir(w.path())
+        .within(Duration::from_secs(120))
+        .output();
+    assert!(!text(&o).contains(SECRET), "{}", text(&o));
+    assert!(
+        o.status.success(),
+        "publishing with a profile: {}",
+        text(&o)
+    );
+    assert!(moto.get("apt/dists/stable/Release").is_some());
     // An endpoint nobody listens on: a network failure (1), the secret unprinted.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();

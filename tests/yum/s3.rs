@@ -38,6 +38,8 @@ fn publish(env: &[(String, String)], args: &[&str], files: &[&Path]) -> Output {
             "AWS_PROFILE",
             "AWS_SESSION_TOKEN",
             "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_MAX_ATTEMPTS",
         ])
         .envs(env)
         .within(Duration::from_secs(180))
