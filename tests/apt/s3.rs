@@ -14,9 +14,7 @@
 use crate::common;
 
 use common::Cmd;
-use common::apt::{
-    Apt, Gpg, dpkg_root, host_arch, install_into, make_deb_with, require_tools, workdir,
-};
+use common::apt::{Apt, Gpg, dpkg_root, host_arch, install_into, require_tools, workdir};
 use common::proxy::{Fault, FaultProxy};
 use common::s3::{Moto, SECRET};
 use sha2::{Digest, Sha256};
@@ -88,6 +86,19 @@ fn deb(dir: &Path, name: &str, version: &str) -> PathBuf {
     )
 }
 
+/// [`common::apt::make_deb_with`] into `dir`, made first.
+fn make_deb_with(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    arch: &str,
+    payload: &[u8],
+    extra: &str,
+) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    common::apt::make_deb_with(dir, name, version, arch, payload, extra)
+}
+
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -137,9 +148,10 @@ fn consistent(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<
     assert!(o.status.success(), "gpgv InRelease: {}", text(&o));
     let release_text = fs::read_to_string(&signed).unwrap();
     let release = get(&format!("{dist}/Release"));
+    // (gpgv's output of a cleartext signature ends in one more newline.)
     assert_eq!(
-        String::from_utf8_lossy(&release),
-        release_text,
+        String::from_utf8_lossy(&release).trim_end(),
+        release_text.trim_end(),
         "Release and InRelease differ"
     );
     let (r, g) = (
