@@ -72,10 +72,13 @@ fn ok(o: Output) -> String {
 }
 
 /// A tiny package `name` `version` (its payload names both, so every version
-/// has bytes of its own).
+/// has bytes of its own), made once: asked for again, the same file.
 fn deb(dir: &Path, name: &str, version: &str) -> PathBuf {
     let d = dir.join(format!("{name}-{version}"));
-    fs::create_dir_all(&d).unwrap();
+    let made = d.join(format!("{name}_{version}_all.deb"));
+    if made.is_file() {
+        return made;
+    }
     make_deb_with(
         &d,
         name,
@@ -123,11 +126,25 @@ fn stanzas(packages: &str) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
-/// The repository at `prefix` (codename `codename`), judged as a client would
-/// find it now; panics saying what is wrong. Returns "name version" of every
-/// package its indices list, sorted.
+/// The repository at `prefix` (codename `codename`), judged as every client
+/// would find it now (by-hash or not, InRelease or Release + Release.gpg);
+/// panics saying what is wrong. Returns "name version" of every package its
+/// indices list, sorted.
 #[track_caller]
 fn consistent(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<String> {
+    judge(moto, prefix, codename, keyring, true)
+}
+
+/// The same as apt with by-hash finds it (the guarantee while a publish runs
+/// or after one failed): InRelease verifies, every index it lists is under its
+/// by-hash name, every package those name is in the pool.
+#[track_caller]
+fn by_hash_view(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<String> {
+    judge(moto, prefix, codename, keyring, false)
+}
+
+#[track_caller]
+fn judge(moto: &Moto, prefix: &str, codename: &str, keyring: &Path, every: bool) -> Vec<String> {
     let scratch = tempfile::tempdir().unwrap();
     let dist = format!("{prefix}/dists/{codename}");
     let get = |key: &str| {
@@ -147,21 +164,23 @@ fn consistent(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<
         .unwrap();
     assert!(o.status.success(), "gpgv InRelease: {}", text(&o));
     let release_text = fs::read_to_string(&signed).unwrap();
-    let release = get(&format!("{dist}/Release"));
-    // (gpgv's output of a cleartext signature ends in one more newline.)
-    assert_eq!(
-        String::from_utf8_lossy(&release).trim_end(),
-        release_text.trim_end(),
-        "Release and InRelease differ"
-    );
-    let (r, g) = (
-        scratch.path().join("Release"),
-        scratch.path().join("Release.gpg"),
-    );
-    fs::write(&r, &release).unwrap();
-    fs::write(&g, get(&format!("{dist}/Release.gpg"))).unwrap();
-    let o = common::apt::gpgv(keyring, &[&g, &r]);
-    assert!(o.status.success(), "gpgv Release.gpg: {}", text(&o));
+    if every {
+        let release = get(&format!("{dist}/Release"));
+        // (gpgv's output of a cleartext signature ends in one more newline.)
+        assert_eq!(
+            String::from_utf8_lossy(&release).trim_end(),
+            release_text.trim_end(),
+            "Release and InRelease differ"
+        );
+        let (r, g) = (
+            scratch.path().join("Release"),
+            scratch.path().join("Release.gpg"),
+        );
+        fs::write(&r, &release).unwrap();
+        fs::write(&g, get(&format!("{dist}/Release.gpg"))).unwrap();
+        let o = common::apt::gpgv(keyring, &[&g, &r]);
+        assert!(o.status.success(), "gpgv Release.gpg: {}", text(&o));
+    }
     assert!(
         release_text.contains("\nAcquire-By-Hash: yes\n"),
         "{release_text}"
@@ -192,14 +211,16 @@ fn consistent(moto: &Moto, prefix: &str, codename: &str, keyring: &Path) -> Vec<
             (digest.clone(), *size),
             "by-hash object of {path}"
         );
-        let plain = get(&format!("{dist}/{path}"));
-        assert_eq!(
-            (sha256(&plain), plain.len()),
-            (digest.clone(), *size),
-            "plain object {path}"
-        );
+        if every {
+            let plain = get(&format!("{dist}/{path}"));
+            assert_eq!(
+                (sha256(&plain), plain.len()),
+                (digest.clone(), *size),
+                "plain object {path}"
+            );
+        }
         if path.ends_with("/Packages") {
-            for s in stanzas(&String::from_utf8(plain).unwrap()) {
+            for s in stanzas(&String::from_utf8(by_hash.clone()).unwrap()) {
                 let file = &s["Filename"];
                 let bytes = get(&format!("{prefix}/{file}"));
                 assert_eq!(bytes.len().to_string(), s["Size"], "size of {file}");
@@ -358,16 +379,61 @@ fn snapshot(moto: &Moto, prefix: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The proxy saw no request that writes (PUT, POST, DELETE) since its log was cleared.
-#[track_caller]
-fn wrote_nothing(proxy: &FaultProxy, what: &str) {
-    let writes: Vec<String> = proxy
+/// The writes (PUT, POST, DELETE) the proxy saw since its log was cleared:
+/// "METHOD TARGET", a multi-object delete with the keys it names.
+fn writes(proxy: &FaultProxy) -> Vec<String> {
+    proxy
         .log()
         .iter()
         .filter(|s| s.method != "GET" && s.method != "HEAD")
-        .map(|s| format!("{} {}", s.method, s.target))
+        .map(|s| {
+            let keys = common::s3::elements(&String::from_utf8_lossy(&s.body), "Key");
+            if keys.is_empty() {
+                format!("{} {}", s.method, s.target)
+            } else {
+                format!("{} {} {keys:?}", s.method, s.target)
+            }
+        })
+        .collect()
+}
+
+/// The proxy saw no write at all since its log was cleared.
+#[track_caller]
+fn wrote_nothing(proxy: &FaultProxy, what: &str) {
+    let w = writes(proxy);
+    assert!(w.is_empty(), "{what} wrote: {w:#?}");
+}
+
+/// No write the proxy saw since its log was cleared succeeded (an attempt
+/// refused by the store, e.g. into a missing bucket, writes nothing).
+#[track_caller]
+fn no_write_succeeded(proxy: &FaultProxy, what: &str) {
+    let done: Vec<String> = proxy
+        .log()
+        .iter()
+        .filter(|s| s.method != "GET" && s.method != "HEAD")
+        .filter(|s| s.status.is_some_and(|c| (200..300).contains(&c)))
+        .map(|s| format!("{} {} -> {:?}", s.method, s.target, s.status))
         .collect();
-    assert!(writes.is_empty(), "{what} wrote: {writes:#?}");
+    assert!(done.is_empty(), "{what} wrote: {done:#?}");
+}
+
+/// The proxy saw no write since its log was cleared but of the lease
+/// (`.cfy-ap.lock`: taken, renewed, released).
+#[track_caller]
+fn wrote_only_the_lease(proxy: &FaultProxy, what: &str) {
+    let w: Vec<String> = writes(proxy)
+        .into_iter()
+        .filter(|w| {
+            let lease = w.contains("/.cfy-ap.lock");
+            let delete_of_lease = w.starts_with("POST ") && w.contains("?delete") && {
+                let keys = w.split(" [").nth(1).unwrap_or("");
+                !keys.is_empty() && keys.split(", ").all(|k| k.contains(".cfy-ap.lock"))
+            };
+            !(lease || delete_of_lease)
+        })
+        .collect();
+    assert!(w.is_empty(), "{what} wrote more than the lease: {w:#?}");
 }
 
 #[test]
@@ -403,7 +469,7 @@ fn every_publish_operation_works_against_s3() {
     proxy.clear_log();
     let out = ok(publish(&env, &signed, &[&a1]));
     assert!(out.contains("already published"), "{out}");
-    wrote_nothing(&proxy, "publishing an already published package");
+    wrote_only_the_lease(&proxy, "publishing an already published package");
 
     // Other bytes under the same name and version: refused (3), nothing written;
     // -f replaces it.
@@ -417,7 +483,7 @@ fn every_publish_operation_works_against_s3() {
         "{}",
         text(&o)
     );
-    wrote_nothing(&proxy, "a refused duplicate");
+    wrote_only_the_lease(&proxy, "a refused duplicate");
     assert_eq!(before, snapshot(&moto, "ops/"));
     ok(publish(&env, &with(&signed, &["-f"]), &[&rebuilt]));
     consistent(&moto, "ops", "stable", &keyring);
@@ -593,7 +659,7 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
             "{url}: no error message: {}",
             text(&o)
         );
-        wrote_nothing(&proxy, url);
+        no_write_succeeded(&proxy, url);
     }
     assert!(moto.keys("").is_empty(), "{:?}", moto.keys(""));
     // A profile that does not exist: refused before any request.
@@ -966,76 +1032,139 @@ fn eight_publishers_at_once_lose_nothing() {
     }
 }
 
-#[test]
-fn faults_are_retried_and_a_lasting_one_leaves_a_consistent_repository() {
-    require_tools();
-    let w = workdir();
-    let gpg = Gpg::new();
-    let (secret, keyring) = key(&gpg, w.path());
-    let moto = Moto::start(w.path());
-    let proxy = FaultProxy::start(moto.port);
-    let env = Moto::env_for(&proxy.endpoint());
-    let d = w.path().join("debs");
-    let url = moto.s3_url("flt");
-    let key_s = secret.to_str().unwrap();
-    let signed = ["--repo", url.as_str(), "--sign-key", key_s];
-    ok(publish(&env, &signed, &[&deb(&d, "flt-agent", "1.0")]));
+/// moto, the fault proxy in front of it, a signing key, and a repository at
+/// `prefix` holding `flt-agent 1.0` published through the proxy.
+struct Faulty {
+    w: tempfile::TempDir,
+    _gpg: Gpg,
+    secret: PathBuf,
+    keyring: PathBuf,
+    moto: Moto,
+    proxy: FaultProxy,
+    env: Vec<(String, String)>,
+    url: String,
+}
 
-    // Passing faults: each write kind hit once or twice, a slow read.
-    proxy.clear_log();
-    proxy.fault("PUT", "/pool/", 1, 1, Fault::Reset);
-    proxy.fault("PUT", "/by-hash/", 1, 1, Fault::Status(503));
-    proxy.fault("PUT", "/by-hash/", 3, 1, Fault::Status(500));
-    proxy.fault("PUT", "/InRelease", 1, 1, Fault::Status(500));
-    proxy.fault(
+impl Faulty {
+    fn new(prefix: &str) -> Faulty {
+        require_tools();
+        let w = workdir();
+        let gpg = Gpg::new();
+        let (secret, keyring) = key(&gpg, w.path());
+        let moto = Moto::start(w.path());
+        let proxy = FaultProxy::start(moto.port);
+        let env = Moto::env_for(&proxy.endpoint());
+        let url = moto.s3_url(prefix);
+        let f = Faulty {
+            w,
+            _gpg: gpg,
+            secret,
+            keyring,
+            moto,
+            proxy,
+            env,
+            url,
+        };
+        ok(f.publish("1.0"));
+        f
+    }
+
+    /// Publish `flt-agent VERSION`, signed, through the proxy.
+    fn publish(&self, version: &str) -> Output {
+        let d = self.w.path().join("debs");
+        let args = [
+            "--repo",
+            self.url.as_str(),
+            "--sign-key",
+            self.secret.to_str().unwrap(),
+        ];
+        publish(&self.env, &args, &[&deb(&d, "flt-agent", version)])
+    }
+
+    /// The versions of flt-agent every client finds now ([`consistent`]).
+    #[track_caller]
+    fn versions(&self) -> Vec<String> {
+        consistent(&self.moto, "flt", "stable", &self.keyring)
+    }
+
+    /// The versions apt with by-hash finds now ([`by_hash_view`]).
+    #[track_caller]
+    fn by_hash(&self) -> Vec<String> {
+        by_hash_view(&self.moto, "flt", "stable", &self.keyring)
+    }
+}
+
+fn flt(versions: &[&str]) -> Vec<String> {
+    versions.iter().map(|v| format!("flt-agent {v}")).collect()
+}
+
+#[test]
+fn transient_faults_on_every_kind_of_write_are_retried() {
+    let f = Faulty::new("flt");
+    let p = &f.proxy;
+    p.clear_log();
+    p.fault("PUT", "/pool/", 1, 1, Fault::Reset);
+    p.fault("PUT", "/by-hash/", 1, 1, Fault::Status(503));
+    p.fault("PUT", "/by-hash/", 3, 1, Fault::Status(500));
+    p.fault("PUT", "/Release.gpg", 1, 1, Fault::Reset);
+    p.fault("PUT", "/InRelease", 1, 2, Fault::Status(500));
+    p.fault(
         "GET",
-        "/Release",
+        "/InRelease",
         1,
         1,
         Fault::Delay(Duration::from_secs(2)),
     );
-    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "2.0")]);
-    let injected = proxy.faults_injected();
+    let o = f.publish("2.0");
+    let injected = p.faults_injected();
     assert!(
         o.status.success(),
         "transient faults were not retried ({injected} injected):\n{}",
         text(&o)
     );
-    assert!(
-        injected >= 4,
-        "{injected} faults injected: {:#?}",
-        proxy.log()
-    );
-    assert_eq!(
-        consistent(&moto, "flt", "stable", &keyring),
-        ["flt-agent 1.0", "flt-agent 2.0"]
-    );
+    assert_eq!(injected, 7, "{:#?}", p.log());
+    assert_eq!(f.versions(), flt(&["1.0", "2.0"]));
+}
 
-    // A commit whose answer is lost (moto applied it): the publish must not
-    // take its own write for another publisher's.
-    proxy.clear_faults();
-    proxy.fault("PUT", "/InRelease", 1, 1, Fault::ResetAfter);
-    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "3.0")]);
+#[test]
+fn a_commit_reset_before_or_after_the_store_applied_it_is_retried() {
+    let f = Faulty::new("flt");
+    // The switch's request reset before it reached the store.
+    f.proxy.fault("PUT", "/InRelease", 1, 1, Fault::Reset);
+    let o = f.publish("2.0");
+    assert!(
+        o.status.success(),
+        "a reset of the commit's request was not retried:\n{}",
+        text(&o)
+    );
+    assert_eq!(f.versions(), flt(&["1.0", "2.0"]));
+    // Applied by the store, its answer lost: the publish must find its own
+    // write, not fail nor take it for another publisher's.
+    f.proxy.clear_faults();
+    f.proxy.fault("PUT", "/InRelease", 1, 1, Fault::ResetAfter);
+    let o = f.publish("3.0");
     assert!(
         o.status.success(),
         "a lost answer to the commit:\n{}",
         text(&o)
     );
-    assert_eq!(
-        consistent(&moto, "flt", "stable", &keyring),
-        ["flt-agent 1.0", "flt-agent 2.0", "flt-agent 3.0"]
-    );
+    assert_eq!(f.versions(), flt(&["1.0", "2.0", "3.0"]));
+}
 
-    // A fault that outlasts the retries: exit 1, in bounded time, and clients
-    // still see the previous repository whole.
-    proxy.clear_faults();
-    proxy.clear_log();
-    proxy.fault("PUT", "/InRelease", 1, usize::MAX, Fault::Status(503));
+#[test]
+fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_completes() {
+    let f = Faulty::new("flt");
+    ok(f.publish("2.0"));
+    // Every write of the switch fails: bounded retries, exit 1.
+    f.proxy.clear_log();
+    f.proxy
+        .fault("PUT", "/InRelease", 1, usize::MAX, Fault::Status(503));
     let start = Instant::now();
-    let o = publish(&env, &signed, &[&deb(&d, "flt-agent", "4.0")]);
+    let o = f.publish("3.0");
     let took = start.elapsed();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let tries = proxy
+    let tries = f
+        .proxy
         .log()
         .iter()
         .filter(|s| s.target.contains("/InRelease") && s.method == "PUT")
@@ -1043,26 +1172,28 @@ fn faults_are_retried_and_a_lasting_one_leaves_a_consistent_repository() {
     eprintln!("a lasting fault: exit 1 after {took:?}, {tries} tries of InRelease");
     assert!((2..=20).contains(&tries), "{tries} tries of the commit");
     assert!(took < Duration::from_secs(90), "{took:?}");
-    assert_eq!(
-        consistent(&moto, "flt", "stable", &keyring),
-        ["flt-agent 1.0", "flt-agent 2.0", "flt-agent 3.0"]
-    );
-    let apt = client(w.path(), "apt", &moto, "flt", &keyring);
+    // Clients (apt with by-hash) see the previous repository, whole. (The
+    // plain names and Release, written before the switch, may be the failed
+    // generation's: clients without by-hash are not covered.)
+    assert_eq!(f.by_hash(), flt(&["1.0", "2.0"]));
+    let apt = client(f.w.path(), "apt", &f.moto, "flt", &f.keyring);
     apt.update_clean();
-    assert!(apt.policy("flt-agent").contains("Candidate: 3.0"));
-
-    // The next publish completes it.
-    proxy.clear_faults();
-    ok(publish(&env, &signed, &[&deb(&d, "flt-agent", "4.0")]));
-    assert_eq!(
-        consistent(&moto, "flt", "stable", &keyring),
-        [
-            "flt-agent 1.0",
-            "flt-agent 2.0",
-            "flt-agent 3.0",
-            "flt-agent 4.0"
-        ]
-    );
+    assert!(apt.policy("flt-agent").contains("Candidate: 2.0"));
+    // The same with the store gone mid-publish after the packages went up.
+    f.proxy.clear_faults();
+    f.proxy
+        .fault("PUT", "/by-hash/", 1, usize::MAX, Fault::Reset);
+    let o = f.publish("4.0");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(f.by_hash(), flt(&["1.0", "2.0"]));
+    // The next publishes complete it.
+    f.proxy.clear_faults();
+    ok(f.publish("3.0"));
+    ok(f.publish("4.0"));
+    assert_eq!(f.versions(), flt(&["1.0", "2.0", "3.0", "4.0"]));
+    std::thread::sleep(Duration::from_millis(1100));
+    apt.update_clean();
+    assert!(apt.policy("flt-agent").contains("Candidate: 4.0"));
 }
 
 /// The `s3: N requests (G GET, H HEAD, P PUT, D DELETE, L LIST), X bytes up, Y

@@ -46,6 +46,9 @@ pub struct Seen {
     pub fault: Option<Fault>,
     /// The status the client was given (None: reset).
     pub status: Option<u16>,
+    /// The request's body when it is a POST (a multi-object delete names its
+    /// keys there), else empty.
+    pub body: Vec<u8>,
 }
 
 struct Rule {
@@ -188,16 +191,23 @@ fn pick(state: &Mutex<State>, method: &str, target: &str) -> Option<Fault> {
 
 fn record(
     state: &Mutex<State>,
-    method: &str,
-    target: &str,
+    head: &Head,
+    body: &[u8],
     fault: Option<Fault>,
     status: Option<u16>,
 ) {
+    let (method, target) = head.request_line();
+    let body = if method == "POST" {
+        body.to_vec()
+    } else {
+        Vec::new()
+    };
     state.lock().unwrap().log.push(Seen {
-        method: method.to_string(),
-        target: target.to_string(),
+        method,
+        target,
         fault,
         status,
+        body,
     });
 }
 
@@ -238,12 +248,12 @@ fn serve(client: TcpStream, upstream: u16, state: &Mutex<State>) {
     let fault = pick(state, &method, &target);
     match fault {
         Some(Fault::Reset) => {
-            record(state, &method, &target, fault, None);
+            record(state, &head, &body, fault, None);
             reset(write_half);
             return;
         }
         Some(Fault::Status(code)) => {
-            record(state, &method, &target, fault, Some(code));
+            record(state, &head, &body, fault, Some(code));
             let _ = write_half.write_all(&error_response(code));
             let _ = write_half.shutdown(Shutdown::Both);
             return;
@@ -253,12 +263,12 @@ fn serve(client: TcpStream, upstream: u16, state: &Mutex<State>) {
     }
     match forward(upstream, &head, &body) {
         Ok(answer) if fault != Some(Fault::ResetAfter) => {
-            record(state, &method, &target, fault, answer.status());
+            record(state, &head, &body, fault, answer.status());
             let _ = write_half.write_all(&answer.bytes);
             let _ = write_half.shutdown(Shutdown::Both);
         }
         _ => {
-            record(state, &method, &target, fault, None);
+            record(state, &head, &body, fault, None);
             reset(write_half);
         }
     }
