@@ -1225,8 +1225,16 @@ fn adding_one_package_costs_the_same_requests_at_50_and_200_packages() {
     let proxy = FaultProxy::start(moto.port);
     let env = Moto::env_for(&proxy.endpoint());
     let d = w.path().join("debs");
+    // Made in-process (no dpkg-deb for each): a control file, an empty payload.
+    fs::create_dir_all(&d).unwrap();
     let many: Vec<PathBuf> = (0..200)
-        .map(|i| deb(&d, &format!("n-agent{i:03}"), "1.0"))
+        .map(|i| {
+            let control = format!(
+                "Package: n-agent{i:03}\nVersion: 1.0\nArchitecture: all\n\
+                 Maintainer: Test <test@example.invalid>\nDescription: n {i}\n"
+            );
+            common::apt::crafted_deb(&d, &format!("n-agent{i:03}_1.0_all.deb"), &control)
+        })
         .collect();
     let mut seen = Vec::new();
     for n in [50usize, 200] {
