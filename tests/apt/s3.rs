@@ -896,6 +896,19 @@ fn clients_never_see_a_broken_repository_during_30_publishes() {
         rounds >= 10,
         "only {rounds} client rounds ran during the publishes"
     );
+    // Garbage was collected while the clients read: the first package
+    // removed (by the third publish, 10 s of grace) is gone from the pool.
+    let by_hash = moto
+        .keys("ham/dists/")
+        .iter()
+        .filter(|k| k.contains("/by-hash/"))
+        .count();
+    eprintln!("{by_hash} by-hash objects left");
+    assert_eq!(
+        moto.get("ham/pool/main/h/ham-extra1/ham-extra1_1.0_all.deb"),
+        None,
+        "no garbage was collected during the publishes"
+    );
     let now = consistent(&moto, "ham", "stable", &keyring);
     assert!(
         now.contains(&"ham-agent 1.29".to_string()) && now.contains(&"ham-agent 1.25".to_string()),
