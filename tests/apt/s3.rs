@@ -465,12 +465,6 @@ fn every_publish_operation_works_against_s3() {
         ["op-agent 1.0", "op-base 1.0"]
     );
 
-    // The same bytes again: a no-op that writes nothing.
-    proxy.clear_log();
-    let out = ok(publish(&env, &signed, &[&a1]));
-    assert!(out.contains("already published"), "{out}");
-    wrote_only_the_lease(&proxy, "publishing an already published package");
-
     // Other bytes under the same name and version: refused (3), nothing written;
     // -f replaces it.
     let rebuilt = make_deb_with(&d.join("rebuilt"), "op-agent", "1.0", "all", b"rebuilt", "");
@@ -627,6 +621,15 @@ fn every_publish_operation_works_against_s3() {
     ));
     apt.update_clean();
     assert!(apt.policy("op-agent").contains("Candidate: 3.0"));
+
+    // The same bytes again: a no-op, which writes nothing but the lease (the
+    // local publisher leaves the tree untouched; here the package is not
+    // uploaded again).
+    proxy.clear_log();
+    let a3 = deb(&d, "op-agent", "3.0");
+    let out = ok(publish(&env, &signed, &[&a3]));
+    assert!(out.contains("already published"), "{out}");
+    wrote_only_the_lease(&proxy, "publishing an already published package");
 }
 
 #[track_caller]

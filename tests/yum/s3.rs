@@ -11,6 +11,7 @@
 use super::{Keys, cfy_rpm, common_rpm, rpmbuild};
 use crate::common;
 use common::dnf::Dnf;
+use common::proxy::FaultProxy;
 use common::s3::{Moto, SECRET, elements};
 use common::{Cmd, text};
 use sha2::{Digest, Sha256};
@@ -279,48 +280,83 @@ fn snapshot(moto: &Moto, prefix: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The writes (PUT, POST, DELETE) `proxy` saw, but those of the lease
+/// (`.cfy-ap.lock`) and multi-object deletes naming only it.
+fn writes_beyond_the_lease(proxy: &FaultProxy) -> Vec<String> {
+    proxy
+        .log()
+        .iter()
+        .filter(|s| s.method != "GET" && s.method != "HEAD")
+        .filter(|s| !s.target.ends_with("/.cfy-ap.lock"))
+        .filter(|s| {
+            let keys = elements(&String::from_utf8_lossy(&s.body), "Key");
+            !(s.method == "POST"
+                && !keys.is_empty()
+                && keys.iter().all(|k| k.ends_with("/.cfy-ap.lock")))
+        })
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect()
+}
+
+/// moto, the fault proxy in front of it, a key, and `op-agent 1.0` published.
+struct Ops {
+    w: tempfile::TempDir,
+    _keys: Keys,
+    secret: PathBuf,
+    ring: PathBuf,
+    moto: Moto,
+    proxy: FaultProxy,
+    env: Vec<(String, String)>,
+    url: String,
+    a: PathBuf,
+}
+
+impl Ops {
+    fn new() -> Ops {
+        let w = tempfile::tempdir().unwrap();
+        let keys = Keys::new();
+        let (secret, _) = keys.make("ops", w.path());
+        let ring = keyring(&keys, "ops", w.path());
+        let moto = Moto::start(w.path());
+        let proxy = FaultProxy::start(moto.port);
+        let env = Moto::env_for(&proxy.endpoint());
+        let url = moto.s3_url("yops");
+        let a = small_rpm(w.path(), "op-agent", "1.0");
+        let ops = Ops {
+            w,
+            _keys: keys,
+            secret,
+            ring,
+            moto,
+            proxy,
+            env,
+            url,
+            a,
+        };
+        ok(ops.publish(&[], &[&ops.a]));
+        assert_eq!(consistent(&ops.moto, "yops", &ops.ring), ["op-agent 1.0-1"]);
+        ops
+    }
+
+    fn publish(&self, extra: &[&str], files: &[&Path]) -> Output {
+        let signed = [
+            "--repo",
+            self.url.as_str(),
+            "--sign-key",
+            self.secret.to_str().unwrap(),
+        ];
+        publish(&self.env, &[&signed[..], extra].concat(), files)
+    }
+}
+
 #[test]
 fn yum_publish_operations_against_s3() {
-    let w = tempfile::tempdir().unwrap();
-    let keys = Keys::new();
-    let (secret, _) = keys.make("ops", w.path());
-    let ring = keyring(&keys, "ops", w.path());
-    let moto = Moto::start(w.path());
-    let proxy = common::proxy::FaultProxy::start(moto.port);
-    let env = Moto::env_for(&proxy.endpoint());
-    let url = moto.s3_url("yops");
-    let key_s = secret.to_str().unwrap();
-    let signed = ["--repo", url.as_str(), "--sign-key", key_s];
-    let a = small_rpm(w.path(), "op-agent", "1.0");
-    ok(publish(&env, &signed, &[&a]));
-    assert_eq!(consistent(&moto, "yops", &ring), ["op-agent 1.0-1"]);
-    let writes = |p: &common::proxy::FaultProxy| {
-        p.log()
-            .iter()
-            .filter(|s| s.method != "GET" && s.method != "HEAD")
-            .map(|s| format!("{} {}", s.method, s.target))
-            .collect::<Vec<_>>()
-    };
-
-    // The same bytes: a no-op; --dry-run of a new one: said, not written.
-    let before = snapshot(&moto, "yops/");
-    proxy.clear_log();
-    let out = ok(publish(&env, &signed, &[&a]));
-    assert!(out.contains("already published"), "{out}");
-    let b = small_rpm(w.path(), "op-other", "2.0");
-    let out = ok(publish(
-        &env,
-        &[&signed[..], &["--dry-run"]].concat(),
-        &[&b],
-    ));
-    assert!(out.contains("op-other"), "{out}");
-    assert_eq!(writes(&proxy), Vec::<String>::new());
-    assert_eq!(before, snapshot(&moto, "yops/"));
-
-    // Other bytes, same name-version-release: refused (3), then -f.
-    let rebuilt_dir = w.path().join("rebuilt");
+    let ops = Ops::new();
+    let (moto, proxy) = (&ops.moto, &ops.proxy);
+    // Other bytes, same name-version-release: refused (3), nothing written
+    // but the lease; then -f replaces it.
     let rebuilt = {
-        let top = rebuilt_dir.join("rpmbuild");
+        let top = ops.w.path().join("rebuilt");
         fs::create_dir_all(top.join("SPECS")).unwrap();
         let spec = top.join("SPECS/r.spec");
         fs::write(
@@ -333,14 +369,18 @@ fn yum_publish_operations_against_s3() {
         .unwrap();
         rpmbuild(&top, &spec, "op-agent-1.0-1.noarch.rpm")
     };
-    let o = publish(&env, &signed, &[&rebuilt]);
+    let before = snapshot(moto, "yops/");
+    proxy.clear_log();
+    let o = ops.publish(&[], &[&rebuilt]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert_eq!(writes(&proxy), Vec::<String>::new());
-    let out = ok(publish(&env, &[&signed[..], &["-f"]].concat(), &[&rebuilt]));
+    assert_eq!(writes_beyond_the_lease(proxy), Vec::<String>::new());
+    assert_eq!(before, snapshot(moto, "yops/"));
+    let out = ok(ops.publish(&["-f"], &[&rebuilt]));
     assert!(out.contains("replaced: op-agent 1.0-1"), "{out}");
-    ok(publish(&env, &signed, &[&b]));
+    let b = small_rpm(ops.w.path(), "op-other", "2.0");
+    ok(ops.publish(&[], &[&b]));
     assert_eq!(
-        consistent(&moto, "yops", &ring),
+        consistent(moto, "yops", &ops.ring),
         ["op-agent 1.0-1", "op-other 2.0-1"]
     );
     assert_eq!(
@@ -351,6 +391,34 @@ fn yum_publish_operations_against_s3() {
         ),
         sha256(&fs::read(&rebuilt).unwrap())
     );
+    // The same bytes again: a no-op, writing nothing but the lease.
+    proxy.clear_log();
+    let out = ok(ops.publish(&[], &[&b]));
+    assert!(out.contains("already published"), "{out}");
+    assert_eq!(writes_beyond_the_lease(proxy), Vec::<String>::new());
+}
+
+#[test]
+fn a_yum_dry_run_writes_nothing_to_s3() {
+    let ops = Ops::new();
+    let before = snapshot(&ops.moto, "yops/");
+    ops.proxy.clear_log();
+    let b = small_rpm(ops.w.path(), "op-other", "2.0");
+    let out = ok(ops.publish(&["--dry-run"], &[&b]));
+    assert!(out.contains("op-other"), "{out}");
+    let writes: Vec<String> = ops
+        .proxy
+        .log()
+        .iter()
+        .filter(|s| s.method != "GET" && s.method != "HEAD")
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert_eq!(
+        writes,
+        Vec::<String>::new(),
+        "--dry-run wrote; it said:\n{out}"
+    );
+    assert_eq!(before, snapshot(&ops.moto, "yops/"));
 }
 
 #[test]
@@ -387,7 +455,16 @@ fn dnf_clients_never_see_a_broken_repository_during_publishes() {
         })
         .collect();
     let dnf = Dnf::new(w.path());
-    dnf.repo("s3", &moto.http_url("yham"), &public);
+    // The rpms are rpmbuild's, unsigned: the metadata's signature is checked.
+    fs::write(
+        dnf.dir.join("repos.d/s3.repo"),
+        format!(
+            "[s3]\nname=s3\nbaseurl={}\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+            moto.http_url("yham"),
+            public.display()
+        ),
+    )
+    .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let downloads = w.path().join("dl");
