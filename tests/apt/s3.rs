@@ -1168,6 +1168,36 @@ fn a_commit_reset_before_or_after_the_store_applied_it_is_retried() {
 }
 
 #[test]
+fn a_lease_reset_before_or_after_the_store_took_it_neither_fails_nor_stalls_the_publish() {
+    let f = Faulty::new("flt");
+    // Taking the lease (a create-if-absent) reset before the store saw it.
+    f.proxy.fault("PUT", "/.cfy-ap.lock", 1, 1, Fault::Reset);
+    let start = Instant::now();
+    let o = f.publish("2.0");
+    assert!(
+        o.status.success(),
+        "a reset of the lease's request:\n{}",
+        text(&o)
+    );
+    // Taken by the store, the answer lost: the lease is this publisher's own.
+    f.proxy.clear_faults();
+    f.proxy
+        .fault("PUT", "/.cfy-ap.lock", 1, 1, Fault::ResetAfter);
+    let o = f.publish("3.0");
+    assert!(
+        o.status.success(),
+        "a lost answer to taking the lease:\n{}",
+        text(&o)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(f.versions(), flt(&["1.0", "2.0", "3.0"]));
+}
+
+#[test]
 fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_completes() {
     let f = Faulty::new("flt");
     ok(f.publish("2.0"));
