@@ -1198,6 +1198,64 @@ fn a_lease_reset_before_or_after_the_store_took_it_neither_fails_nor_stalls_the_
 }
 
 #[test]
+fn a_lease_held_elsewhere_is_waited_for_and_an_expired_one_taken_over() {
+    let f = Faulty::new("flt");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lease = |expires: u64| {
+        format!(
+            "cfy-ap publish lease\nholder elsewhere.invalid 4242 00c0ffee00c0ffee\nexpires {expires}\n"
+        )
+    };
+    // Another machine's publisher holds it for 4 more seconds: this one waits.
+    f.moto.put("flt/.cfy-ap.lock", lease(now + 4).as_bytes());
+    f.proxy.clear_log();
+    let start = Instant::now();
+    let o = f.publish("2.0");
+    let took = start.elapsed();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        took >= Duration::from_secs(3),
+        "did not wait for the lease: {took:?}"
+    );
+    assert!(
+        text(&o).contains("waiting for another publish"),
+        "{}",
+        text(&o)
+    );
+    let first_write = f
+        .proxy
+        .log()
+        .iter()
+        .position(|s| s.method == "PUT" && !s.target.ends_with("/.cfy-ap.lock"));
+    let takeover = f.proxy.log().iter().position(|s| {
+        s.method == "PUT" && s.target.ends_with("/.cfy-ap.lock") && s.status == Some(200)
+    });
+    assert!(
+        takeover.is_some() && takeover < first_write,
+        "wrote before holding the lease: {:#?}",
+        f.proxy.log()
+    );
+    // One that expired (its publisher gone with its machine): taken over at once.
+    f.moto.put("flt/.cfy-ap.lock", lease(now - 60).as_bytes());
+    let start = Instant::now();
+    ok(f.publish("3.0"));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(f.versions(), flt(&["1.0", "2.0", "3.0"]));
+    assert_eq!(
+        f.moto.get("flt/.cfy-ap.lock"),
+        None,
+        "the lease was not released"
+    );
+}
+
+#[test]
 fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_completes() {
     let f = Faulty::new("flt");
     ok(f.publish("2.0"));
