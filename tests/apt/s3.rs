@@ -1256,6 +1256,61 @@ fn a_lease_held_elsewhere_is_waited_for_and_an_expired_one_taken_over() {
 }
 
 #[test]
+fn a_switch_changed_under_a_publish_is_never_overwritten() {
+    let f = Faulty::new("flt");
+    let in_release = "flt/dists/stable/InRelease";
+    let older = f.moto.get(in_release).unwrap();
+    ok(f.publish("2.0"));
+    let newer_release = f.moto.get("flt/dists/stable/Release").unwrap();
+    // The next publish's commit is held back 4 s; meanwhile the switch moves
+    // (back to the generation without 2.0, as another publisher's could).
+    f.proxy.fault(
+        "PUT",
+        "/InRelease",
+        1,
+        1,
+        Fault::Delay(Duration::from_secs(4)),
+    );
+    std::thread::scope(|s| {
+        let run = s.spawn(|| f.publish("3.0"));
+        let moved = common::proxy::wait_until(Duration::from_secs(60), || {
+            f.moto.get("flt/dists/stable/Release").as_ref() != Some(&newer_release)
+        });
+        assert!(moved, "the publish never reached its Release");
+        f.moto.put(in_release, &older);
+        let o = run.join().unwrap();
+        assert!(
+            o.status.success() || o.status.code() == Some(3),
+            "{}",
+            text(&o)
+        );
+        // Not overwritten: the live generation is the one the switch moved
+        // to, plus 3.0 if the publish was done again on it; never 2.0, which
+        // only the overwritten generation had.
+        let live = f.by_hash();
+        let want = if o.status.success() {
+            flt(&["1.0", "3.0"])
+        } else {
+            flt(&["1.0"])
+        };
+        assert_eq!(
+            live,
+            want,
+            "the publish done again after losing its compare-and-swap was not built on the \
+             live generation (the one the switch names) but on another (2.0 came back):\n{}",
+            text(&o)
+        );
+    });
+    let puts = f
+        .proxy
+        .log()
+        .iter()
+        .filter(|s| s.method == "PUT" && s.target.ends_with("/InRelease"))
+        .count();
+    assert!(puts >= 2 || f.by_hash() == flt(&["1.0"]), "{puts} commits");
+}
+
+#[test]
 fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_completes() {
     let f = Faulty::new("flt");
     ok(f.publish("2.0"));
