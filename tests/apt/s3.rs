@@ -939,7 +939,10 @@ fn clients_never_see_a_broken_repository_when_publishers_are_killed() {
         "10s",
         "-q",
     ];
+    // A whole publish's time here, now: the kill points spread over it.
+    let start = Instant::now();
     ok(publish(&env, &base, &[&deb(&d, "ham-agent", "1.0")]));
+    let whole = start.elapsed().as_millis().max(100) as u64;
     let ops = operations(&d);
     let hammer = Hammer::start(
         client(w.path(), "apt", &moto, "kill", &keyring),
@@ -948,11 +951,16 @@ fn clients_never_see_a_broken_repository_when_publishers_are_killed() {
     // Kill points spread over a publish's life, from a fixed seed.
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut killed_mid_way = 0;
+    // Kills that came after the switch moved, and after Release did but
+    // before the switch (the window between the last two writes).
+    let (mut after_switch, mut between) = (0, 0);
+    let live = |key: &str| moto.get(&format!("kill/dists/stable/{key}"));
     for (args, debs) in &ops {
+        let before = (live("Release"), live("InRelease"));
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let after = Duration::from_millis(seed % 600);
+        let after = Duration::from_millis(seed % (whole * 6 / 5));
         let mut child: Child = Command::new(common::bin())
             .current_dir(w.path())
             .arg("publish")
@@ -974,6 +982,12 @@ fn clients_never_see_a_broken_repository_when_publishers_are_killed() {
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
+        let now = (live("Release"), live("InRelease"));
+        if now.1 != before.1 {
+            after_switch += 1;
+        } else if now.0 != before.0 {
+            between += 1;
+        }
     }
     // A completing publish: every package of the adds, through whatever lease
     // or half-written objects the killed ones left.
@@ -986,7 +1000,9 @@ fn clients_never_see_a_broken_repository_when_publishers_are_killed() {
     let completing = start.elapsed();
     let (rounds, failures) = hammer.finish();
     eprintln!(
-        "{killed_mid_way} of 30 publishes killed mid-way; completing publish {completing:?}; {rounds} client rounds"
+        "a publish takes {whole} ms; {killed_mid_way} of 30 publishes killed mid-way \
+         ({after_switch} after their switch, {between} between Release and the switch); \
+         completing publish {completing:?}; {rounds} client rounds"
     );
     assert!(failures.is_empty(), "{}", summarize(&failures));
     assert!(
