@@ -186,6 +186,8 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
     );
     // The first PUT of "/ambiguous": applied by moto, the answer lost.
     proxy.fault("PUT", "/ambiguous", 1, 1, Fault::ResetAfter);
+    // Every PUT whose target ends with "/end": 500 ("/end.asc" is another).
+    proxy.fault("PUT", "/end$", 1, usize::MAX, Fault::Status(500));
     // The 1st GET of "/busy" answers 503, the 2nd 500, then through.
     proxy.fault("GET", "/busy", 1, 1, Fault::Status(503));
     proxy.fault("GET", "/busy", 2, 1, Fault::Status(500));
@@ -207,6 +209,9 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
         "reset requests never reached moto"
     );
 
+    assert_eq!(put("p/end", b"e").unwrap().status, 500);
+    assert_eq!(put("p/end.asc", b"e").unwrap().status, 200);
+    assert_eq!(put("p/end", b"e").unwrap().status, 500);
     let e = put("p/ambiguous", b"a").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
     assert_eq!(
@@ -262,6 +267,8 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
         [
             ("PUT".into(), b("p/idx/2"), Some(Fault::Reset)),
             ("PUT".into(), b("p/idx/3"), Some(Fault::Reset)),
+            ("PUT".into(), b("p/end"), Some(Fault::Status(500))),
+            ("PUT".into(), b("p/end"), Some(Fault::Status(500))),
             ("PUT".into(), b("p/ambiguous"), Some(Fault::ResetAfter)),
             ("GET".into(), b("p/busy"), Some(Fault::Status(503))),
             ("GET".into(), b("p/busy"), Some(Fault::Status(500))),
@@ -269,10 +276,10 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
             ("GET".into(), b("p/slow"), slow),
         ]
     );
-    assert_eq!(proxy.count("PUT"), 7);
+    assert_eq!(proxy.count("PUT"), 10);
     assert_eq!(proxy.count("GET"), 6);
     // Cleared rules inject nothing more.
     proxy.clear_faults();
     assert_eq!(put("p/idx/5", b"5").unwrap().status, 200);
-    assert_eq!(proxy.faults_injected(), 7);
+    assert_eq!(proxy.faults_injected(), 9);
 }

@@ -115,7 +115,8 @@ impl FaultProxy {
         self.upstream
     }
 
-    /// Inject `fault` on the requests of `method` whose target contains `path`:
+    /// Inject `fault` on the requests of `method` whose target contains `path`
+    /// (or, when `path` ends in `$`, ends with the rest of it):
     /// the `first`-th such request (counted from 1 when the rule is added) and the
     /// `times - 1` after it (`usize::MAX`: every one from then on).
     pub fn fault(&self, method: &str, path: &str, first: usize, times: usize, fault: Fault) {
@@ -178,7 +179,11 @@ fn pick(state: &Mutex<State>, method: &str, target: &str) -> Option<Fault> {
     let mut st = state.lock().unwrap();
     let mut out = None;
     for r in st.rules.iter_mut() {
-        if r.method.eq_ignore_ascii_case(method) && target.contains(&r.path) {
+        let matches = match r.path.strip_suffix('$') {
+            Some(end) => target.ends_with(end),
+            None => target.contains(&r.path),
+        };
+        if r.method.eq_ignore_ascii_case(method) && matches {
             r.seen += 1;
             let last = r.first.saturating_add(r.times);
             if out.is_none() && r.seen >= r.first && r.seen < last {

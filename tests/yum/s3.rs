@@ -11,7 +11,7 @@
 use super::{Keys, cfy_rpm, common_rpm, rpmbuild};
 use crate::common;
 use common::dnf::Dnf;
-use common::proxy::FaultProxy;
+use common::proxy::{Fault, FaultProxy};
 use common::s3::{Moto, SECRET, elements};
 use common::{Cmd, text};
 use sha2::{Digest, Sha256};
@@ -419,6 +419,50 @@ fn a_yum_dry_run_writes_nothing_to_s3() {
         "--dry-run wrote; it said:\n{out}"
     );
     assert_eq!(before, snapshot(&ops.moto, "yops/"));
+}
+
+#[test]
+fn a_lasting_fault_on_the_yum_switch_leaves_a_repository_dnf_reads_and_the_next_publish_completes()
+{
+    let ops = Ops::new();
+    let (secret, public) = (&ops.secret, ops.w.path().join("ops.pub.asc"));
+    assert!(secret.is_file() && public.is_file());
+    let b = small_rpm(ops.w.path(), "op-other", "2.0");
+    // Every write of repomd.xml fails (its signature, repomd.xml.asc, goes).
+    ops.proxy.fault(
+        "PUT",
+        "/repodata/repomd.xml$",
+        1,
+        usize::MAX,
+        Fault::Status(503),
+    );
+    let o = ops.publish(&[], &[&b]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // What clients see: the previous repository, its signature verifying.
+    assert_eq!(consistent(&ops.moto, "yops", &ops.ring), ["op-agent 1.0-1"]);
+    let dnf = Dnf::new(ops.w.path());
+    fs::write(
+        dnf.dir.join("repos.d/s3.repo"),
+        format!(
+            "[s3]\nname=s3\nbaseurl={}\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+            ops.moto.http_url("yops"),
+            public.display()
+        ),
+    )
+    .unwrap();
+    dnf.ok("s3", &["makecache"]);
+    // The next publish completes it.
+    ops.proxy.clear_faults();
+    ok(ops.publish(&[], &[&b]));
+    assert_eq!(
+        consistent(&ops.moto, "yops", &ops.ring),
+        ["op-agent 1.0-1", "op-other 2.0-1"]
+    );
+    let names = dnf.ok(
+        "s3",
+        &["repoquery", "--refresh", "--queryformat", "%{name}"],
+    );
+    assert!(names.contains("op-other"), "{names}");
 }
 
 #[test]
