@@ -737,6 +737,29 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
     );
 }
 
+#[test]
+fn refused_credentials_exit_2_before_any_write() {
+    require_tools();
+    let w = workdir();
+    let moto = Moto::start_refusing(w.path());
+    let proxy = FaultProxy::start(moto.port);
+    let a = deb(&w.path().join("debs"), "cred-agent", "1.0");
+    let o = publish(
+        &Moto::env_for(&proxy.endpoint()),
+        &["--repo", &moto.s3_url("apt")],
+        &[&a],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("AWS_ACCESS_KEY_ID"), "{}", text(&o));
+    assert!(!proxy.log().is_empty(), "no request reached the store");
+    no_write_succeeded(&proxy, "a publish with refused credentials");
+    assert!(
+        proxy.log().iter().all(|s| s.status == Some(403)),
+        "{:#?}",
+        proxy.log()
+    );
+}
+
 /// What a client loop found wrong: every failing `apt-get` output.
 struct Hammer {
     stop: std::sync::Arc<AtomicBool>,

@@ -50,6 +50,18 @@ impl Moto {
     /// Start moto (its request log in `work/moto.log`), wait until it answers
     /// (at most 60 s), and make [`BUCKET`] with its anonymous-read policy.
     pub fn start(work: &Path) -> Moto {
+        Moto::launch(work, false)
+    }
+
+    /// The same, but checking credentials once the bucket is made (moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`): every later request with an access key
+    /// it does not know, [`ACCESS_KEY`] included, is refused (403
+    /// InvalidAccessKeyId), the helpers' own too.
+    pub fn start_refusing(work: &Path) -> Moto {
+        Moto::launch(work, true)
+    }
+
+    fn launch(work: &Path, refusing: bool) -> Moto {
         let python = python();
         let log = work.join("moto.log");
         for _ in 0..5 {
@@ -58,7 +70,12 @@ impl Moto {
                 .local_addr()
                 .unwrap()
                 .port();
-            let child = Command::new(&python)
+            let mut cmd = Command::new(&python);
+            if refusing {
+                // Two actions without credentials: the bucket and its policy.
+                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "2");
+            }
+            let child = cmd
                 .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
                 .arg(port.to_string())
                 .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -78,7 +95,12 @@ impl Moto {
                     exited = true;
                     return true;
                 }
-                request(port, "GET", "/", &[], b"").is_ok_and(|r| r.status == 200)
+                // (A request would count as an action: a connection does not.)
+                if refusing {
+                    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                } else {
+                    request(port, "GET", "/", &[], b"").is_ok_and(|r| r.status == 200)
+                }
             });
             if up && !exited {
                 moto.create_bucket(BUCKET, true);
