@@ -489,7 +489,7 @@ fn dnf_clients_never_see_a_broken_repository_during_publishes() {
         &base,
         &[&small_rpm(w.path(), "ham-agent", "1.0")],
     ));
-    let rpms: Vec<PathBuf> = (1..=15)
+    let rpms: Vec<PathBuf> = (1..=10)
         .map(|i| {
             if i % 3 == 0 {
                 small_rpm(w.path(), &format!("ham-extra{i}"), "1.0")
@@ -540,7 +540,7 @@ fn dnf_clients_never_see_a_broken_repository_during_publishes() {
     let took = start.elapsed();
     stop.store(true, Ordering::SeqCst);
     let (rounds, failures) = client.join().unwrap();
-    eprintln!("15 yum publishes in {took:?}; {rounds} dnf rounds");
+    eprintln!("10 yum publishes in {took:?}; {rounds} dnf rounds");
     let shown: Vec<&String> = failures.iter().take(3).collect();
     assert!(
         failures.is_empty(),
@@ -552,6 +552,6 @@ fn dnf_clients_never_see_a_broken_repository_during_publishes() {
         "only {rounds} dnf rounds ran during the publishes"
     );
     let now = consistent(&moto, "yham", &ring);
-    assert!(now.contains(&"ham-agent 1.14-1".to_string()), "{now:?}");
-    assert_eq!(now.len(), 16, "{now:?}");
+    assert!(now.contains(&"ham-agent 1.10-1".to_string()), "{now:?}");
+    assert_eq!(now.len(), 11, "{now:?}");
 }
