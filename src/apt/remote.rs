@@ -49,6 +49,15 @@ pub(super) fn apply(
     })
 }
 
+/// Before a build publishes there: the bucket is reachable, the credentials
+/// accepted, the prefix no yum repository (one LIST request).
+pub(super) fn check(url: &S3Url, opts: &PublishOptions) -> Result<()> {
+    let apt = Apt { opts };
+    apt.check()?;
+    let bucket = s3::open(url)?;
+    apt.check_top(&bucket.dirs("")?, &url.to_string())
+}
+
 /// [`super::list`] of a repository in a bucket (reads only).
 pub(super) fn list(url: &S3Url, opts: &PublishOptions) -> Result<Vec<Entry>> {
     let apt = Apt { opts };
@@ -105,8 +114,17 @@ impl Apt<'_> {
 }
 
 impl Layout for Apt<'_> {
+    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
+        match top.iter().any(|d| d == "repodata") {
+            true => Err(Error::config(format!(
+                "publish: {url} is a yum repository; debs go into an apt repository"
+            ))
+            .with("give another --repo prefix")),
+            false => Ok(()),
+        }
+    }
+
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        // The first request: a read, which fails on a missing bucket.
         let mut codenames: BTreeSet<String> = work.bucket().dirs("dists")?.into_iter().collect();
         codenames.insert(self.opts.codename.clone());
         for codename in codenames {

@@ -188,5 +188,9 @@ fn publish_here(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summar
 /// with `publish.rpm_repo` fails before any work.
 pub(crate) fn check(opts: &YumOptions) -> Result<()> {
     opts.validate()?;
-    opts.signer().map(|_| ())
+    opts.signer()?;
+    match S3Url::of(&opts.repo)? {
+        Some(url) => remote::check(&url),
+        None => Ok(()),
+    }
 }

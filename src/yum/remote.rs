@@ -25,9 +25,17 @@ struct Yum;
 const REPOMD: &str = "repodata/repomd.xml";
 
 impl Layout for Yum {
+    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
+        match top.iter().any(|d| d == "dists" || d == "pool") {
+            true => Err(Error::config(format!(
+                "publish: {url} is an apt repository; rpms go into a yum repository"
+            ))
+            .with("give another --repo prefix")),
+            false => Ok(()),
+        }
+    }
+
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        // The first request: a read, which fails on a missing bucket.
-        work.bucket().dirs("repodata")?;
         work.fetch(&format!("{REPOMD}.asc"))?;
         if !work.fetch(REPOMD)? {
             return Ok(());
@@ -72,6 +80,13 @@ impl Layout for Yum {
             _ => 1,
         }
     }
+}
+
+/// Before a build publishes there: the bucket is reachable, the credentials
+/// accepted, the prefix no apt repository (one LIST request).
+pub(super) fn check(url: &S3Url) -> Result<()> {
+    let bucket = s3::open(url)?;
+    Yum.check_top(&bucket.dirs("")?, &url.to_string())
 }
 
 /// [`super::publish`] into a bucket.

@@ -151,12 +151,15 @@ impl Bucket {
     /// bucket or refused credentials fail here (exit 2).
     pub(crate) fn dirs(&self, rel: &str) -> Result<Vec<String>> {
         self.count(|c| c.list += 1);
-        let prefix = self.key(rel);
+        let prefix = self.key(rel.trim_end_matches('/'));
         let listed = self
             .runtime
             .block_on(self.store.list_with_delimiter(Some(&prefix)))
             .map_err(|e| self.error("listing", rel, e))?;
-        let base = format!("{}/", self.url.key(rel));
+        let base = match prefix.as_ref() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
         Ok(listed
             .common_prefixes
             .iter()
@@ -177,46 +180,32 @@ impl Bucket {
         Ok(Some(tag))
     }
 
-    /// Upload the file `src` as `rel` (unconditionally: a package, or an
-    /// object clients do not read yet), streamed in parts when large.
-    pub(crate) fn upload(&self, rel: &str, src: &Path) -> Result<()> {
-        let mut file = std::fs::File::open(src).ctx("opening", src)?;
-        let size = file.metadata().ctx("reading", src)?.len();
-        let key = self.key(rel);
-        if size as usize <= PART {
-            let mut bytes = Vec::with_capacity(size as usize);
-            file.read_to_end(&mut bytes).ctx("reading", src)?;
-            return self.write_new(rel, &bytes);
-        }
-        let store = self.store.clone();
-        let mut parts = 0u64;
-        let result = self.runtime.block_on(async {
-            let upload = store.put_multipart(&key).await?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        w.abort().await?;
-                        return Err(object_store::Error::Generic {
-                            store: "file",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                w.wait_for_capacity(4).await?;
-                w.write(&buf[..n]);
+    /// Upload the files `(rel, src)` (unconditionally: packages, or objects
+    /// clients do not read yet), [`PARALLEL`] at a time; large ones streamed
+    /// in parts, never whole in memory.
+    pub(crate) fn upload(&self, files: &[(&str, &Path)]) -> Result<()> {
+        use futures_util::StreamExt;
+        let jobs = files.iter().map(|(rel, src)| {
+            let store = self.store.clone();
+            let key = self.key(rel);
+            async move { (*rel, *src, send(store, key, src).await) }
+        });
+        let results: Vec<_> = self.runtime.block_on(
+            futures_util::stream::iter(jobs)
+                .buffer_unordered(PARALLEL)
+                .collect(),
+        );
+        for (rel, src, result) in results {
+            match result {
+                Ok((bytes, requests)) => self.count(|c| {
+                    c.put += requests;
+                    c.up += bytes;
+                }),
+                Err(Sent::File(e)) => return Err(Error::io("reading", src, e)),
+                Err(Sent::Store(e)) => return Err(self.error("uploading", rel, e)),
             }
-            parts = size.div_ceil(PART as u64);
-            w.finish().await.map(|_| ())
-        });
-        self.count(|c| {
-            c.put += parts + 2;
-            c.up += size;
-        });
-        result.map_err(|e| self.error("uploading", rel, e))
+        }
+        Ok(())
     }
 
     fn put(&self, rel: &str, bytes: &[u8], mode: PutMode) -> Result<Option<Tag>, Put> {
@@ -257,20 +246,72 @@ impl Bucket {
         let at = self.url.show(rel);
         let text = first_line(&e.to_string());
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
-        match &e {
-            object_store::Error::NotFound { .. } => Error::config(format!(
+        let full = e.to_string();
+        let status = |code: &str| full.contains(&format!("status code: {code}"));
+        let missing = matches!(e, object_store::Error::NotFound { .. })
+            || full.contains("NoSuchBucket")
+            || (status("404") && what == "listing");
+        let refused = matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || status("403")
+            || status("401");
+        if missing {
+            Error::config(format!(
                 "{what} {at}: the bucket {} does not exist at {endpoint}",
                 self.url.bucket
-            )),
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                Error::config(format!("{what} {at}: access refused: {text}")).with(
-                    "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket's policy",
-                )
-            }
-            _ => Error::build(format!("{what} {at}: {text}")),
+            ))
+        } else if refused {
+            Error::config(format!("{what} {at}: access refused: {text}")).with(
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket's policy",
+            )
+        } else {
+            Error::build(format!("{what} {at}: {text}"))
         }
         .caused_by(e)
     }
+}
+
+/// Uploads in flight at once.
+const PARALLEL: usize = 16;
+
+/// Why an upload failed.
+enum Sent {
+    File(std::io::Error),
+    Store(object_store::Error),
+}
+
+/// Upload the file `src` as `key`: its size and the requests made.
+async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), Sent> {
+    let mut file = std::fs::File::open(src).map_err(Sent::File)?;
+    let size = file.metadata().map_err(Sent::File)?.len();
+    if size as usize <= PART {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).map_err(Sent::File)?;
+        store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(Sent::Store)?;
+        return Ok((size, 1));
+    }
+    let upload = store.put_multipart(&key).await.map_err(Sent::Store)?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = w.abort().await;
+                return Err(Sent::File(e));
+            }
+        };
+        w.wait_for_capacity(4).await.map_err(Sent::Store)?;
+        w.write(&buf[..n]);
+    }
+    w.finish().await.map_err(Sent::Store)?;
+    Ok((size, size.div_ceil(PART as u64) + 2))
 }
 
 /// A PUT's failure: a precondition not met, or anything else.

@@ -43,9 +43,11 @@ pub(crate) struct Names {
 
 /// What a format brings to a publish into a bucket.
 pub(crate) trait Layout {
+    /// Refuse a prefix holding the other kind of repository, given its
+    /// top-level "directories" (`dists`, `repodata`...).
+    fn check_top(&self, top: &[String], url: &str) -> Result<()>;
     /// Fetch into `work` what the local publisher reads of the live
-    /// repository (through [`Work::fetch`], [`Work::fetch_verified`]); the
-    /// first request should be a read that fails on a missing bucket.
+    /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
     fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
     /// What the repository in `dir` names.
     fn names(&self, dir: &Path) -> Result<Names>;
@@ -67,8 +69,9 @@ pub(crate) struct Work<'b> {
 
 impl<'b> Work<'b> {
     fn new(bucket: &'b Bucket) -> Result<Work<'b>> {
+        remove_dead_copies();
         let dir = tempfile::Builder::new()
-            .prefix("cfy-ap-s3.")
+            .prefix(&format!("{COPY}{}.", std::process::id()))
             .tempdir()
             .map_err(|e| Error::build(format!("creating a working directory: {e}")))?;
         Ok(Work {
@@ -169,6 +172,29 @@ impl<'b> Work<'b> {
     }
 }
 
+/// The working copies' name prefix, followed by the process ID.
+const COPY: &str = "cfy-ap-s3.";
+
+/// Remove the working copies of publishers that no longer run (killed).
+fn remove_dead_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(COPY)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if crate::repo::stage::gone(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// How a publish into a bucket goes.
 pub(crate) struct Options<'a> {
     /// Retired objects are deleted this many seconds later.
@@ -190,6 +216,9 @@ pub(crate) fn run<L: Layout, T>(
 ) -> Result<T> {
     let log = opts.log;
     let result = (|| {
+        // The first request, a read: a missing bucket or refused credentials
+        // fail here, before anything is written.
+        layout.check_top(&bucket.dirs("")?, &bucket.url().to_string())?;
         if opts.read_only {
             let mut work = Work::new(bucket)?;
             layout.fetch(&mut work)?;
@@ -252,8 +281,21 @@ fn commit<L: Layout>(
     if uploads.is_empty() && !switch_changed {
         return Ok(true);
     }
-    for rel in &uploads {
-        bucket.upload(rel, &files[rel])?;
+    // One rank after the other; inside a rank, in parallel.
+    let mut start = 0;
+    while start < uploads.len() {
+        let rank = layout.rank(&uploads[start]);
+        let end = start
+            + uploads[start..]
+                .iter()
+                .take_while(|r| layout.rank(r) == rank)
+                .count();
+        let batch: Vec<(&str, &Path)> = uploads[start..end]
+            .iter()
+            .map(|rel| (rel.as_str(), files[rel].as_path()))
+            .collect();
+        bucket.upload(&batch)?;
+        start = end;
     }
     if let Some(s) = &switch
         && switch_changed
