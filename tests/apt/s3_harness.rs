@@ -186,6 +186,14 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
     );
     // The first PUT of "/ambiguous": applied by moto, the answer lost.
     proxy.fault("PUT", "/ambiguous", 1, 1, Fault::ResetAfter);
+    // The first PUT of "/stalled": held 1 s, then reset, never forwarded.
+    proxy.fault(
+        "PUT",
+        "/stalled",
+        1,
+        1,
+        Fault::Stall(Duration::from_secs(1)),
+    );
     // Every PUT whose target ends with "/end": 500 ("/end.asc" is another).
     proxy.fault("PUT", "/end$", 1, usize::MAX, Fault::Status(500));
     // The 1st GET of "/busy" answers 503, the 2nd 500, then through.
@@ -209,6 +217,19 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
         "reset requests never reached moto"
     );
 
+    let start = Instant::now();
+    let e = put("p/stalled", b"s").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        moto.get("p/stalled"),
+        None,
+        "a stalled request was forwarded"
+    );
     assert_eq!(put("p/end", b"e").unwrap().status, 500);
     assert_eq!(put("p/end.asc", b"e").unwrap().status, 200);
     assert_eq!(put("p/end", b"e").unwrap().status, 500);
@@ -267,6 +288,11 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
         [
             ("PUT".into(), b("p/idx/2"), Some(Fault::Reset)),
             ("PUT".into(), b("p/idx/3"), Some(Fault::Reset)),
+            (
+                "PUT".into(),
+                b("p/stalled"),
+                Some(Fault::Stall(Duration::from_secs(1)))
+            ),
             ("PUT".into(), b("p/end"), Some(Fault::Status(500))),
             ("PUT".into(), b("p/end"), Some(Fault::Status(500))),
             ("PUT".into(), b("p/ambiguous"), Some(Fault::ResetAfter)),
@@ -276,10 +302,10 @@ fn the_proxy_injects_exactly_the_faults_asked_for() {
             ("GET".into(), b("p/slow"), slow),
         ]
     );
-    assert_eq!(proxy.count("PUT"), 10);
+    assert_eq!(proxy.count("PUT"), 11);
     assert_eq!(proxy.count("GET"), 6);
     // Cleared rules inject nothing more.
     proxy.clear_faults();
     assert_eq!(put("p/idx/5", b"5").unwrap().status, 200);
-    assert_eq!(proxy.faults_injected(), 9);
+    assert_eq!(proxy.faults_injected(), 10);
 }

@@ -34,6 +34,10 @@ pub enum Fault {
     Status(u16),
     /// Wait this long, then forward as usual.
     Delay(Duration),
+    /// Wait this long, then reset the connection without forwarding: a
+    /// request that hangs and never lands (a client killed meanwhile leaves
+    /// no write behind).
+    Stall(Duration),
 }
 
 /// One request as the proxy saw it.
@@ -264,6 +268,12 @@ fn serve(client: TcpStream, upstream: u16, state: &Mutex<State>) {
             return;
         }
         Some(Fault::Delay(d)) => std::thread::sleep(d),
+        Some(Fault::Stall(d)) => {
+            std::thread::sleep(d);
+            record(state, &head, &body, fault, None);
+            reset(write_half);
+            return;
+        }
         Some(Fault::ResetAfter) | None => {}
     }
     match forward(upstream, &head, &body) {
