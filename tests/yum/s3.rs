@@ -395,7 +395,11 @@ fn yum_publish_operations_against_s3() {
     proxy.clear_log();
     let out = ok(ops.publish(&[], &[&b]));
     assert!(out.contains("already published"), "{out}");
-    assert_eq!(writes_beyond_the_lease(proxy), Vec::<String>::new());
+    assert_eq!(
+        writes_beyond_the_lease(proxy),
+        Vec::<String>::new(),
+        "publishing an already published package wrote (uploaded it again?)"
+    );
 }
 
 #[test]
