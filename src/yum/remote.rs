@@ -64,7 +64,11 @@ impl Layout for Yum {
     fn names(&self, dir: &Path) -> Result<Names> {
         let old = existing::load(dir)?;
         Ok(Names {
-            packages: old.packages.into_iter().map(|e| e.location).collect(),
+            packages: old
+                .packages
+                .into_iter()
+                .map(|e| (e.location, e.pkgid))
+                .collect(),
             addressed: old.records.into_iter().map(|r| r.href).collect(),
         })
     }
@@ -99,7 +103,7 @@ pub(super) fn publish(
     let bucket = s3::open(url)?;
     let options = s3::Options {
         grace: opts.grace,
-        read_only: false,
+        read_only: opts.dry_run,
         log,
     };
     s3::run(&bucket, &Yum, &options, |dir| {

@@ -53,6 +53,8 @@ impl std::fmt::Display for Counts {
 /// One bucket, at a repository's prefix.
 pub(crate) struct Bucket {
     url: S3Url,
+    /// Attempts of one request (`AWS_MAX_ATTEMPTS`).
+    attempts: usize,
     /// The endpoint, for messages (`AWS` for AWS itself).
     endpoint: String,
     store: Arc<AmazonS3>,
@@ -122,6 +124,7 @@ impl Bucket {
             .map_err(|e| Error::build(format!("starting the S3 client: {e}")))?;
         Ok(Bucket {
             url: url.clone(),
+            attempts: settings.attempts,
             endpoint: settings
                 .endpoint
                 .clone()
@@ -240,10 +243,9 @@ impl Bucket {
     /// Create `rel` only when there is none (`If-None-Match: *`): its tag, or
     /// `None` when one exists.
     pub(crate) fn create(&self, rel: &str, bytes: &[u8]) -> Result<Option<Tag>> {
-        match self.put(rel, bytes, PutMode::Create) {
-            Ok(tag) => Ok(Some(tag.unwrap_or_else(|| Tag(String::new())))),
-            Err(Put::Conflict) => Ok(None),
-            Err(Put::Failed(e)) => Err(e),
+        match self.compare_and_swap(rel, None, Some(bytes))? {
+            Swap::Done(tag) => Ok(Some(tag.unwrap_or_else(|| Tag(String::new())))),
+            Swap::Conflict(_) => Ok(None),
         }
     }
 
@@ -396,18 +398,36 @@ impl Storage for Bucket {
                 version: None,
             }),
         };
-        match self.put(rel, bytes, mode) {
-            Ok(tag) => Ok(Swap::Done(tag)),
-            Err(Put::Conflict) => {
-                // A retried PUT whose first attempt went through fails its
-                // precondition too: the object is then what we wrote.
-                match self.read(rel)? {
-                    Some((now, tag)) if now == bytes => Ok(Swap::Done(Some(tag))),
-                    other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
+        // The client does not retry a conditional PUT that failed in transit
+        // (it is not idempotent): whether it took effect is read back here,
+        // and it is sent again only when it did not.
+        let mut pause = Duration::from_millis(100);
+        for attempt in 1.. {
+            match self.put(rel, bytes, mode.clone()) {
+                Ok(tag) => return Ok(Swap::Done(tag)),
+                Err(Put::Conflict) => {
+                    // Also what a PUT sent again after its first attempt went
+                    // through meets: the object is then what we wrote.
+                    return match self.read(rel)? {
+                        Some((now, tag)) if now == bytes => Ok(Swap::Done(Some(tag))),
+                        other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
+                    };
                 }
+                Err(Put::Failed(e)) if attempt < self.attempts && e.exit_code() == 1 => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    match self.read(rel) {
+                        Ok(Some((now, tag))) if now == bytes => return Ok(Swap::Done(Some(tag))),
+                        Ok(now) if now.as_ref().map(|(_, t)| t) != expected => {
+                            return Ok(Swap::Conflict(now.map(|(_, t)| t)));
+                        }
+                        _ => continue,
+                    }
+                }
+                Err(Put::Failed(e)) => return Err(e),
             }
-            Err(Put::Failed(e)) => Err(e),
         }
+        unreachable!("the loop returns")
     }
 
     fn delete(&self, rel: &str) -> Result<()> {

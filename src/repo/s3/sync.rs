@@ -35,8 +35,8 @@ const ATTEMPTS: usize = 3;
 /// What a generation names (relative keys).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Names {
-    /// Package files (pool files, rpms).
-    pub(crate) packages: BTreeSet<String>,
+    /// Package files (pool files, rpms) and the SHA256 of each.
+    pub(crate) packages: BTreeMap<String, String>,
     /// Content-addressed objects (by-hash copies, checksum-named metadata).
     pub(crate) addressed: BTreeSet<String>,
 }
@@ -95,11 +95,34 @@ impl<'b> Work<'b> {
         self.dir.path().join(rel)
     }
 
+    /// Where the bytes the bucket holds under `rel` are kept (a hidden
+    /// directory of the working copy): what a failed publish puts back.
+    fn original(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(ORIGINALS).join(rel)
+    }
+
+    /// Keep the file `rel` as fetched (a hard link: the publisher replaces
+    /// files, it never writes into them).
+    fn keep_original(&self, rel: &str) -> Result<()> {
+        let (src, dest) = (self.path(rel), self.original(rel));
+        let _ = std::fs::remove_file(&dest);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).ctx("creating", dir)?;
+        }
+        if std::fs::hard_link(&src, &dest).is_err() {
+            std::fs::copy(&src, &dest).ctx("copying", &src)?;
+        }
+        Ok(())
+    }
+
     /// Fetch `rel` into the working copy: whether there was one.
     pub(crate) fn fetch(&mut self, rel: &str) -> Result<bool> {
         let tag = self.bucket.download(rel, &self.path(rel))?;
         let known = match tag {
-            Some(tag) => Some((sha256_file(&self.path(rel))?, tag)),
+            Some(tag) => {
+                self.keep_original(rel)?;
+                Some((sha256_file(&self.path(rel))?, tag))
+            }
             None => None,
         };
         let found = known.is_some();
@@ -143,6 +166,34 @@ impl<'b> Work<'b> {
         }
     }
 
+    /// Replace `rel` in the working copy by `bytes` (`None`: remove it), as
+    /// what the bucket holds is not what the live generation says: it is
+    /// uploaded again (or its object deleted) by this publish.
+    pub(crate) fn correct(&mut self, rel: &str, bytes: Option<&[u8]>) -> Result<()> {
+        let path = self.path(rel);
+        let _ = std::fs::remove_file(self.original(rel));
+        match bytes {
+            Some(b) => {
+                std::fs::write(&path, b).ctx("writing", &path)?;
+                self.keep_original(rel)?;
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("removing", &path, e));
+                }
+                _ => {}
+            },
+        }
+        if let Some(known) = self.known.get_mut(rel)
+            && let Some((_, tag)) = known.take()
+        {
+            // Known to exist, not to match: kept so that a name the
+            // generation drops is still deleted.
+            *known = Some((String::new(), tag));
+        }
+        Ok(())
+    }
+
     fn matches(&self, rel: &str, sha256: &str) -> bool {
         matches!(self.known.get(rel), Some(Some((s, _))) if s == sha256)
     }
@@ -171,6 +222,9 @@ impl<'b> Work<'b> {
         Ok(out)
     }
 }
+
+/// The directory of the working copy keeping what was fetched.
+const ORIGINALS: &str = ".fetched";
 
 /// The working copies' name prefix, followed by the process ID.
 const COPY: &str = "cfy-ap-s3.";
@@ -264,6 +318,13 @@ fn commit<L: Layout>(
         if Some(rel) == switch.as_ref() || before.addressed.contains(rel) {
             continue;
         }
+        // A package already there with these bytes (written into the
+        // working copy again because it was not there).
+        if let Some(sha) = before.packages.get(rel)
+            && *sha == sha256_file(path)?
+        {
+            continue;
+        }
         if let Some(Some((sha, _))) = work.known.get(rel)
             && *sha == sha256_file(path)?
         {
@@ -281,6 +342,43 @@ fn commit<L: Layout>(
     if uploads.is_empty() && !switch_changed {
         return Ok(true);
     }
+    match upload_and_switch(
+        work,
+        layout,
+        &files,
+        &uploads,
+        switch.as_deref(),
+        switch_changed,
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(e) => {
+            restore(work, &uploads);
+            return Err(e);
+        }
+    }
+    // Plain names the new generation no longer has (a signature dropped, an
+    // index gone): after the switch, no client is sent to them.
+    for (rel, known) in &work.known {
+        if known.is_some() && !files.contains_key(rel) {
+            bucket.delete(rel)?;
+        }
+    }
+    collect(work, layout, before, &uploads, opts)?;
+    Ok(true)
+}
+
+/// Upload `uploads` in rank order, then the switch; `false` when its
+/// compare-and-swap met another publish's.
+fn upload_and_switch<L: Layout>(
+    work: &Work<'_>,
+    layout: &L,
+    files: &BTreeMap<String, PathBuf>,
+    uploads: &[String],
+    switch: Option<&str>,
+    switch_changed: bool,
+) -> Result<bool> {
+    let bucket = work.bucket;
     // One rank after the other; inside a rank, in parallel.
     let mut start = 0;
     while start < uploads.len() {
@@ -297,7 +395,7 @@ fn commit<L: Layout>(
         bucket.upload(&batch)?;
         start = end;
     }
-    if let Some(s) = &switch
+    if let Some(s) = switch
         && switch_changed
     {
         let bytes = std::fs::read(&files[s]).ctx("reading", &files[s])?;
@@ -306,15 +404,21 @@ fn commit<L: Layout>(
             return Ok(false);
         }
     }
-    // Plain names the new generation no longer has (a signature dropped, an
-    // index gone): after the switch, no client is sent to them.
-    for (rel, known) in &work.known {
-        if known.is_some() && !files.contains_key(rel) {
-            bucket.delete(rel)?;
+    Ok(true)
+}
+
+/// After a failure before the switch: put back, best effort, what this
+/// publish overwrote under the names clients read without a digest (the
+/// plain index names, `Release`, `repomd.xml.asc`), so that readers of those
+/// see the live generation again rather than waiting for the next publish.
+/// (New objects stay: no live listing names them.)
+fn restore(work: &Work<'_>, uploaded: &[String]) {
+    for rel in uploaded.iter().rev() {
+        let original = work.original(rel);
+        if matches!(work.known.get(rel), Some(Some(_))) && original.is_file() {
+            let _ = work.bucket.upload(&[(rel.as_str(), original.as_path())]);
         }
     }
-    collect(work, layout, before, &uploads, opts)?;
-    Ok(true)
 }
 
 /// Retire what the new generation no longer names; delete what was retired
@@ -334,14 +438,16 @@ fn collect<L: Layout>(
     let mut garbage = Garbage::load(bucket)?;
     let live: BTreeSet<&String> = after
         .packages
-        .iter()
+        .keys()
         .chain(&after.addressed)
         .chain(uploaded)
         .collect();
     garbage.revive(live.iter().copied());
-    let retired = before
+    let gone = before
         .packages
-        .difference(&after.packages)
+        .keys()
+        .filter(|k| !after.packages.contains_key(*k));
+    let retired = gone
         .chain(before.addressed.difference(&after.addressed))
         .cloned();
     garbage.retire(retired, now);
