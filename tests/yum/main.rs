@@ -414,6 +414,12 @@ fn duplicates_are_no_ops_refused_or_forced() {
     );
     assert_eq!(before, tree_hash(&repo));
 
+    // A dry run says what -f would do and writes nothing (it published before).
+    let out = ok(publish(&["--repo", repo_s, "-f", "--dry-run"], &[&rebuilt]));
+    assert!(out.contains("would replace: dup-agent 1.0-1"), "{out}");
+    assert!(out.contains("dry run, nothing changed"), "{out}");
+    assert_eq!(before, tree_hash(&repo));
+
     let out = ok(publish(&["--repo", repo_s, "-f"], &[&rebuilt]));
     assert!(out.contains("replaced: dup-agent 1.0-1"), "{out}");
     let primary = entries(&document(&repo, "primary"));

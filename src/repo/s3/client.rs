@@ -236,7 +236,12 @@ impl Bucket {
                 object_store::Error::Precondition { .. }
                 | object_store::Error::AlreadyExists { .. },
             ) => Err(Put::Conflict),
-            Err(e) => Err(Put::Failed(self.error("writing", rel, e))),
+            Err(e) => {
+                // The client retries what failed with a 5xx or a timeout, and
+                // says so; not a conditional PUT lost in transit.
+                let retried = e.to_string().contains(" retries, max_retries");
+                Err(Put::Failed(self.error("writing", rel, e), retried))
+            }
         }
     }
 
@@ -325,7 +330,8 @@ async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), 
 /// A PUT's failure: a precondition not met, or anything else.
 enum Put {
     Conflict,
-    Failed(Error),
+    /// The error, and whether the client retried it already.
+    Failed(Error, bool),
 }
 
 /// The first line of a client error, without the response body it quotes.
@@ -371,7 +377,7 @@ impl Storage for Bucket {
                 "writing {}: refused",
                 self.url.show(rel)
             ))),
-            Err(Put::Failed(e)) => Err(e),
+            Err(Put::Failed(e, _)) => Err(e),
         }
     }
 
@@ -413,7 +419,7 @@ impl Storage for Bucket {
                         other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
                     };
                 }
-                Err(Put::Failed(e)) if attempt < self.attempts && e.exit_code() == 1 => {
+                Err(Put::Failed(e, false)) if attempt < self.attempts && e.exit_code() == 1 => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
                     match self.read(rel) {
@@ -424,7 +430,7 @@ impl Storage for Bucket {
                         _ => continue,
                     }
                 }
-                Err(Put::Failed(e)) => return Err(e),
+                Err(Put::Failed(e, _)) => return Err(e),
             }
         }
         unreachable!("the loop returns")
