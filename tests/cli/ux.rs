@@ -659,7 +659,7 @@ mod builds {
         let dir = work.path();
         std::fs::write(
             dir.join("config.yaml"),
-            offline_config(
+            wheel_config(
                 "cloudify/Ubuntu-trusty-agent/env",
                 "agent.tar.gz",
                 "keep_venv: true\n",
@@ -737,7 +737,7 @@ mod builds {
         let dir = work.path();
         std::fs::write(
             dir.join("config.yaml"),
-            offline_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
+            wheel_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
         )
         .unwrap();
         // stderr is a pipe (a CI log); a heartbeat every 0.2 s instead of 10 s.

@@ -665,7 +665,7 @@ mod builds {
     fn full_pipeline_builds_tar_and_deb() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let yaml = common::offline_config(
+        let yaml = common::wheel_config(
             &format!("{d}/venv/env"),
             &format!("{d}/Ubuntu-trusty-agent.tar.gz"),
             &format!(

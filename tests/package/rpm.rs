@@ -561,7 +561,7 @@ mod builds {
     fn full_pipeline_builds_tar_deb_and_rpm() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let yaml = common::offline_config(
+        let yaml = common::wheel_config(
             &format!("{d}/venv/env"),
             &format!("{d}/centos-Core-agent.tar.gz"),
             &format!(
