@@ -17,7 +17,7 @@
 # and any tests/<name>.rs. A target is in the fast tier unless its main file has
 # the line
 #   //! Tier: full
-# (tests/build: whole agent builds, about 30 s of CPU each; tests/yum: dnf;
+# (tests/build: whole agent builds, up to 30 s of CPU each; tests/yum: dnf;
 # tests/roots: Debian roots, chroots, qemu, the portable build). Inside the fast
 # targets, a test that builds a whole fixture agent sits in a module named
 # `builds` (e.g. cli's `ux::builds::progress_on_a_terminal`): --fast skips them.

@@ -616,7 +616,7 @@ fn command_lines_with(secret: &str) -> Vec<String> {
     found
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;

@@ -550,7 +550,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;
