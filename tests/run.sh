@@ -17,7 +17,7 @@
 # and any tests/<name>.rs. A target is in the fast tier unless its main file has
 # the line
 #   //! Tier: full
-# (tests/build: whole agent builds, about 30 s of CPU each; tests/yum: dnf;
+# (tests/build: whole agent builds, up to 30 s of CPU each; tests/yum: dnf;
 # tests/roots: Debian roots, chroots, qemu, the portable build). Inside the fast
 # targets, a test that builds a whole fixture agent sits in a module named
 # `builds` (e.g. cli's `ux::builds::progress_on_a_terminal`): --fast skips them.
@@ -126,10 +126,20 @@ export CFY_AP_TEST_MOTO="$moto/bin/python"
 # Debian 11 and 13 roots and a Debian 12 arm64 one (qemu's aarch64 binfmt_misc
 # handler registered first) for the --root tests (cached in
 # /var/cache/cfy-ap-test/roots), and the portable binary (its own target dir;
-# tests/roots/portable.rs reuses it). Full tier only.
+# tests/roots/portable.rs reuses it). Full tier only. The portable build is a
+# release build with LTO (about 4 minutes of CPU from a clean clone): it runs in
+# the background at a low priority, on the CPU the tests leave idle, while the
+# other steps run; the `roots` target, which uses it, runs last and waits for it.
+portable_pid=
 if [ "$tier" = full ]; then
   bash tests/tools/roots.sh bullseye trixie bookworm:arm64
-  bash packaging/portable.sh target/portable/dist
+  portable_log=$(mktemp)
+  (
+    s=$(date +%s) rc=0
+    nice -n 10 bash packaging/portable.sh target/portable/dist || rc=$?
+    echo "$rc $(($(date +%s) - s))" >"$portable_log.done"
+  ) >"$portable_log" 2>&1 &
+  portable_pid=$!
 fi
 
 # Each row of the table: step, tier, seconds, result. `unit` is the library's and
@@ -154,7 +164,13 @@ rows+=("set-up - $(($(date +%s) - start)) ok")
 step compile - cargo test --locked --no-run
 step unit fast cargo test --locked --lib --bins -- "$@"
 step doc fast cargo test --locked --doc -- "$@"
+# `roots` last: it waits for the portable build.
+mains=()
 for main in tests/*/main.rs tests/*.rs; do
+  [ "$main" = tests/roots/main.rs ] || mains+=("$main")
+done
+[ -e tests/roots/main.rs ] && mains+=(tests/roots/main.rs)
+for main in "${mains[@]}"; do
   [ -e "$main" ] || continue
   case $main in
     tests/common/*) continue ;;
@@ -166,6 +182,20 @@ for main in tests/*/main.rs tests/*.rs; do
   if [ "$tier" = fast ] && [ "$t" = full ]; then
     continue
   fi
+  if [ "$name" = roots ] && [ -n "$portable_pid" ]; then
+    echo "=== waiting for the portable build"
+    wait "$portable_pid" || true
+    portable_pid=
+    read -r rc secs <"$portable_log.done" || rc=1 secs=0
+    cat "$portable_log"
+    if [ "$rc" = 0 ]; then
+      rows+=("portable(bg) - $secs ok")
+    else
+      rows+=("portable(bg) - $secs FAILED")
+      failed=1
+    fi
+    rm -f "$portable_log" "$portable_log.done"
+  fi
   if [ "$tier" = fast ]; then
     # Tests that build a whole fixture agent live in `builds` modules.
     step "$name" "$t" cargo test --locked --test "$name" -- --skip 'builds::' "$@"
@@ -173,6 +203,8 @@ for main in tests/*/main.rs tests/*.rs; do
     step "$name" "$t" cargo test --locked --test "$name" -- "$@"
   fi
 done
+# (Only when there was no `roots` target to wait for it.)
+[ -z "$portable_pid" ] || wait "$portable_pid" || true
 
 echo
 echo "tests/run.sh ($tier tier): seconds per step"

@@ -308,7 +308,8 @@ fn a_failing_module_is_named_with_both_installers() {
         let work = tempfile::tempdir().unwrap();
         let dir = work.path();
         let extra = format!("installer: {installer}\nuv_path: {}\n", uv.display());
-        let cfg = offline_config("cloudify/env", "out.tar.gz", &extra).replace(
+        // The fixture wheels: the others install alone without building.
+        let cfg = wheel_config("cloudify/env", "out.tar.gz", &extra).replace(
             "additional_modules:\n",
             "additional_modules:\n  - no-such-module==9.9\n",
         );
@@ -392,7 +393,7 @@ fn uv_trusts_the_ca_bundle_named_for_pip() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let extra = format!("installer: uv\nuv_path: {}\n", uv().display());
-    let cfg = offline_config("cloudify/env", "out.tar.gz", &extra);
+    let cfg = wheel_config("cloudify/env", "out.tar.gz", &extra);
     let (tls, https, cfg) = fixture_index(dir, &cfg);
     std::fs::write(dir.join("config.yaml"), cfg).unwrap();
     let vars = CA_VARS;

@@ -289,7 +289,7 @@ fn relocatable_false_keeps_the_plain_virtualenv() {
     let dir = work.path();
     std::fs::write(
         dir.join("config.yaml"),
-        offline_config(
+        wheel_config(
             PREFIX,
             "agent.tar.gz",
             "relocatable: false\nkeep_venv: true\n",

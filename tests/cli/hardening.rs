@@ -569,21 +569,19 @@ fn an_interpreter_that_cannot_start_is_quoted_not_the_probe() {
     }
 }
 
-/// Serve the fixture wheels over HTTP and write `d/c.yaml`: the offline
-/// config, with pip, installing my-plugin from its wheel's URL with `query`
-/// (`?token=…`) instead of its source tree; `extra` as in `offline_config`.
+/// Serve the fixture wheels over HTTP and write `d/c.yaml`: the config of the
+/// fixture wheels, with pip, installing my-plugin from its wheel's URL with
+/// `query` (`?token=…`); `extra` as in `wheel_config`.
 fn serve_plugin_wheel(d: &Path, query: &str, extra: &str) -> common::http::Http {
     let http = common::http::Http::serve(&fixtures().join("wheels"), &d.join("http.log"));
     let url = http.url(&format!("my_plugin-1.0-py3-none-any.whl{query}"));
-    let cfg = offline_config(
+    let cfg = wheel_config(
         "cloudify/x/env",
         "x.tar.gz",
         &format!("installer: pip\n{extra}"),
     )
-    .replace(
-        &format!("  - {}/modules/my-plugin\n", fixtures().display()),
-        &format!("  - my-plugin @ {url}\n"),
-    );
+    .replace("  - my-plugin==1.0\n", &format!("  - my-plugin @ {url}\n"));
+    assert!(cfg.contains(&url), "{cfg}");
     fs::write(d.join("c.yaml"), cfg).unwrap();
     http
 }
@@ -618,7 +616,7 @@ fn command_lines_with(secret: &str) -> Vec<String> {
     found
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;
@@ -692,11 +690,8 @@ mod builds {
             .unwrap()
             .replace("description = \"", "description = \"INDEXPASSWORD1 ");
         fs::write(plugin.join("pyproject.toml"), toml).unwrap();
-        let cfg = offline_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
-            .replace(
-                &format!("  - {}/modules/my-plugin\n", fixtures().display()),
-                &format!("  - {}\n", s(&plugin)),
-            )
+        let cfg = wheel_config("cloudify/y/env", "y.tar.gz", "installer: pip\n")
+            .replace("  - my-plugin==1.0\n", &format!("  - {}\n", s(&plugin)))
             .replace(
                 "pip_options: [",
                 "pip_options: [--extra-index-url, 'https://bob:INDEXPASSWORD1@h.invalid/simple', ",

@@ -648,7 +648,7 @@ fn options_before_a_command_reach_it_or_are_refused() {
     }
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;
@@ -659,7 +659,7 @@ mod builds {
         let dir = work.path();
         std::fs::write(
             dir.join("config.yaml"),
-            offline_config(
+            wheel_config(
                 "cloudify/Ubuntu-trusty-agent/env",
                 "agent.tar.gz",
                 "keep_venv: true\n",
@@ -737,7 +737,7 @@ mod builds {
         let dir = work.path();
         std::fs::write(
             dir.join("config.yaml"),
-            offline_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
+            wheel_config("cloudify/a/env", "agent.tar.gz", "keep_venv: true\n"),
         )
         .unwrap();
         // stderr is a pipe (a CI log); a heartbeat every 0.2 s instead of 10 s.

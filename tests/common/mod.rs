@@ -60,6 +60,43 @@ pip_options: [--no-index, --find-links, {f}/wheels]
     )
 }
 
+/// Like [`offline_config`], with [`wheel_modules`] instead of the source trees.
+pub fn wheel_config(venv: &str, output_tar: &str, extra: &str) -> String {
+    format!(
+        "distribution: Ubuntu\nrelease: trusty\nvenv: {venv}\n{}output_tar: {output_tar}\n{extra}",
+        wheel_modules(PYTHON)
+    )
+}
+
+/// The same ten modules as [`offline_modules`], each from its wheel in
+/// `fixtures/wheels`: pip builds nothing (no isolated build environment per
+/// source tree), so a build takes about a quarter of the CPU. For the tests whose
+/// subject is not how modules are installed (the bytecode cache, progress,
+/// packaging a built agent...); the source trees stay in the tests of the
+/// installers, the pipeline and one build per root.
+pub fn wheel_modules(python: &str) -> String {
+    let f = fixtures();
+    let f = f.display();
+    format!(
+        "python_path: {python}
+base_modules:
+  celery: celery==3.1.17
+  rest_client: cloudify-rest-client==3.2
+  plugins_common: cloudify-plugins-common==3.2
+  script_plugin: cloudify-script-plugin==1.2
+  diamond_plugin: cloudify-diamond-plugin==1.2
+management_modules:
+  agent_installer: cloudify-agent-installer-plugin==3.2
+  plugin_installer: cloudify-plugin-installer-plugin==3.2
+  windows_agent_installer: cloudify-windows-agent-installer-plugin==3.2
+  windows_plugin_installer: cloudify-windows-plugin-installer-plugin==3.2
+additional_modules:
+  - my-plugin==1.0
+pip_options: [--no-index, --find-links, {f}/wheels]
+"
+    )
+}
+
 /// Run cfy-ap in `dir` with `args` and the variables `envs` set, in the
 /// environment of [`Cmd::cfy_ap`]; its output, whatever the exit.
 pub fn cfy_ap(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {

@@ -74,9 +74,15 @@ pub fn mounts_with(needle: &str) -> Vec<String> {
 }
 
 /// The offline fixture config for a root build: no distribution/release (they
-/// come from the root), the root's python3, every module from `fixtures/`.
-/// `extra` is appended verbatim.
+/// come from the root), the root's python3, every module from its wheel in
+/// `fixtures/wheels` ([`super::wheel_modules`]). `extra` is appended verbatim.
 pub fn config(extra: &str) -> String {
+    format!("{}{extra}", super::wheel_modules("/usr/bin/python3"))
+}
+
+/// [`config`] with the modules from the fixture source trees and the manager
+/// tarball ([`super::offline_modules`]): pip builds them inside the root.
+pub fn source_config(extra: &str) -> String {
     format!("{}{extra}", super::offline_modules("/usr/bin/python3"))
 }
 

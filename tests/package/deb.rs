@@ -655,7 +655,7 @@ fn the_common_package_does_not_depend_on_the_build_time() {
     assert!(listing.contains(" 2026-12-03 00:00 ./opt/"), "{listing}");
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;
@@ -665,7 +665,7 @@ mod builds {
     fn full_pipeline_builds_tar_and_deb() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let yaml = common::offline_config(
+        let yaml = common::wheel_config(
             &format!("{d}/venv/env"),
             &format!("{d}/Ubuntu-trusty-agent.tar.gz"),
             &format!(

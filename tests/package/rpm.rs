@@ -550,7 +550,7 @@ fn bad_input_fails_before_any_work_and_leaves_nothing() {
     assert!(info.contains("Signature   : RSA/SHA256, "), "{info}");
 }
 
-/// Tests that build a whole fixture agent (about 30 s of CPU each): the fast
+/// Tests that build a whole agent (from the fixture wheels, 5-15 s of CPU each): the fast
 /// tier (`bash tests/run.sh --fast`) skips every `builds` module.
 mod builds {
     use super::*;
@@ -561,7 +561,7 @@ mod builds {
     fn full_pipeline_builds_tar_deb_and_rpm() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let yaml = common::offline_config(
+        let yaml = common::wheel_config(
             &format!("{d}/venv/env"),
             &format!("{d}/centos-Core-agent.tar.gz"),
             &format!(
