@@ -8,6 +8,7 @@
 #   SIZES="200 1000" RUNS=5 benches/s3.sh
 #   RUNS_LARGEST=1 benches/s3.sh               # one full run per tool at the largest N
 #   TOOLS="aptly ycr" benches/s3.sh            # only some tools (cfy ycfy aptly ycr)
+#   SIGNED=1 benches/s3.sh                     # and signed apt rows (cfys aptlys)
 #   CFY_AP=/path/to/cfy-ap benches/s3.sh       # skip the cargo build
 #
 # For each N, one moto server and proxy (fresh), and in each run every tool in
@@ -18,6 +19,9 @@
 #          its S3 endpoint (the same proxy), then ADDS times repo add of one deb +
 #          publish update; its rootDir (database and local pool) is in the scratch
 #          directory, as cfy-ap's inputs are
+#   cfys, aptlys  (SIGNED=1) the same, signed with one ed25519 key (cfy-ap
+#          --sign-key, aptly -gpg-key with a private GNUPGHOME): InRelease and
+#          Release.gpg
 #   ycfy   cfy-ap publish --repo s3://B/repo of N rpms, then ADDS times one more
 #   ycr    the rpms copied into a local mirror, createrepo_c --no-database,
 #          and every file uploaded (s3util.py upload: packages, metadata,
@@ -48,6 +52,7 @@ RUNS=${RUNS:-3}
 RUNS_LARGEST=${RUNS_LARGEST:-$RUNS}
 ADDS=${ADDS:-3}
 TOOLS=${TOOLS:-"cfy aptly ycfy ycr"}
+[[ ${SIGNED:-0} == 0 ]] || TOOLS="$TOOLS cfys aptlys"
 CACHE=${CACHE:-/var/cache/cfy-ap-bench}
 here=$(cd "$(dirname "$0")/.." && pwd)
 for tool in aptly createrepo_c curl jq; do
@@ -197,11 +202,13 @@ cfy_() { # bucket args...: cfy-ap's -v report (its own request count) is kept
 }
 cfy_full() { cfy_ "$1" "$DEBS"/*.deb; }
 cfy_add() { cfy_ "$1" "$EXTRA_DEBS"/bench-extra-"$2"_*.deb; }
+cfys_full() { cfy_ "$1" --sign-key "$SIGN_KEY" "$DEBS"/*.deb; }
+cfys_add() { cfy_ "$1" --sign-key "$SIGN_KEY" "$EXTRA_DEBS"/bench-extra-"$2"_*.deb; }
 ycfy_full() { cfy_ "$1" "$RPMS"/*.rpm; }
 ycfy_add() { cfy_ "$1" "$EXTRA_RPMS"/bench-extra-"$2"-*.rpm; }
 
 aptly_() { local b=$1; shift; aptly -config="$SCRATCH/$b.conf" "$@" >>"$LOGS/$b.log" 2>&1; }
-aptly_full() {
+aptly_publish_full() { # bucket signing-option
     cat >"$SCRATCH/$1.conf" <<EOF
 {"rootDir": "$SCRATCH/$1", "architectures": ["amd64"],
  "S3PublishEndpoints": {"bench": {"region": "us-east-1", "bucket": "$1",
@@ -210,12 +217,16 @@ aptly_full() {
 EOF
     aptly_ "$1" repo create -distribution=stable -component=main bench
     aptly_ "$1" repo add bench "$DEBS"
-    aptly_ "$1" publish repo -skip-signing bench s3:bench:
+    aptly_ "$1" publish repo "$2" bench s3:bench:
 }
-aptly_add() {
+aptly_publish_add() { # bucket k signing-option
     aptly_ "$1" repo add bench "$EXTRA_DEBS"/bench-extra-"$2"_*.deb
-    aptly_ "$1" publish update -skip-signing stable s3:bench:
+    aptly_ "$1" publish update "$3" stable s3:bench:
 }
+aptly_full() { aptly_publish_full "$1" -skip-signing; }
+aptly_add() { aptly_publish_add "$1" "$2" -skip-signing; }
+aptlys_full() { aptly_publish_full "$1" -gpg-key="$SIGN_FPR"; }
+aptlys_add() { aptly_publish_add "$1" "$2" -gpg-key="$SIGN_FPR"; }
 
 ycr_full() {
     mkdir -p "$SCRATCH/$1/Packages"
@@ -263,6 +274,24 @@ yum_count() {
 }
 
 has() { [[ " $TOOLS " == *" $1 "* ]]; }
+if has cfy || has cfys || has ycfy; then
+    "$CFY_AP" publish --help | grep -q -- '--grace' || {
+        echo "$CFY_AP publishes to no S3 (no --grace): set TOOLS to the peers only" >&2
+        exit 2
+    }
+fi
+# The tools run in a directory of their own (a cfy-ap that took s3://... for a
+# local path would write there).
+mkdir "$SCRATCH/cwd"
+cd "$SCRATCH/cwd"
+if has cfys || has aptlys; then
+    export GNUPGHOME=$W/gnupg
+    mkdir -m 700 "$GNUPGHOME"
+    gpg --batch -q --passphrase '' --quick-gen-key 'Bench <bench@example.invalid>' ed25519 sign never 2>/dev/null
+    SIGN_FPR=$(gpg --with-colons --list-secret-keys 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+    SIGN_KEY=$W/sign-key.asc
+    gpg --batch --armor --export-secret-keys "$SIGN_FPR" >"$SIGN_KEY"
+fi
 fail=0
 largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
 declare -A add_requests=()
@@ -270,8 +299,8 @@ for N in $SIZES; do
     runs=$RUNS
     [[ $N != "$largest" ]] || runs=$RUNS_LARGEST
     tools=()
-    for tool in cfy aptly ycfy ycr; do has $tool && tools+=("$tool"); done
-    if has cfy || has aptly; then DEBS=$(debs "$N") EXTRA_DEBS=$(extra_debs); fi
+    for tool in cfy aptly cfys aptlys ycfy ycr; do if has $tool; then tools+=("$tool"); fi; done
+    if has cfy || has aptly || has cfys || has aptlys; then DEBS=$(debs "$N") EXTRA_DEBS=$(extra_debs); fi
     if has ycfy || has ycr; then RPMS=$(rpms "$N") EXTRA_RPMS=$(extra_rpms); fi
     start_endpoint "$N"
     for run in $(seq 1 "$runs"); do
@@ -283,7 +312,7 @@ for N in $SIZES; do
             run_op "$tool" full "$b"
             for k in $(seq 1 "$ADDS"); do run_op "$tool" add "$b" "$k"; done
             case $tool in
-            cfy | aptly) got=$(apt_count "$b") ;;
+            cfy | aptly | cfys | aptlys) got=$(apt_count "$b") ;;
             *) got=$(yum_count "$b") ;;
             esac
             [[ $got == $((N + ADDS)) ]] || { echo "$b: $got packages, not $((N + ADDS))" >&2; exit 1; }
@@ -300,6 +329,8 @@ for N in $SIZES; do
             case $tool in
             cfy) name="cfy-ap (apt)" ;;
             aptly) name="aptly" ;;
+            cfys) name="cfy-ap (apt, signed)" ;;
+            aptlys) name="aptly (signed)" ;;
             ycfy) name="cfy-ap (yum)" ;;
             ycr) name="createrepo_c + upload" ;;
             esac
@@ -312,7 +343,14 @@ for N in $SIZES; do
             if [[ $op == add ]]; then add_requests[$tool.$N]=$(med "$N" "$tool" add .n); fi
         done
     done
-    for pair in "cfy aptly apt" "ycfy ycr yum"; do
+    # cfy-ap's own count (-v) of run 1's full publish and last +1, beside the proxy's.
+    for tool in cfy cfys ycfy; do
+        if has $tool; then
+            { grep -ho 's3: [0-9]* requests.*' "$LOGS/$tool-$N-1.log" || true; } |
+                sed -n "1s/^/  $tool full, -v: /p; \$s/^/  $tool +1,   -v: /p"
+        fi
+    done
+    for pair in "cfy aptly apt" "cfys aptlys apt-signed" "ycfy ycr yum"; do
         read -r ours theirs kind <<<"$pair"
         has "$ours" && has "$theirs" || continue
         for op in full add; do
@@ -322,6 +360,8 @@ for N in $SIZES; do
                 verdict=$(awk -v r="$r" -v b="$bar" 'BEGIN {print (r >= b) ? "ok" : "MISSED"}')
                 [[ $verdict == ok ]] || fail=1
                 echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x (bar: >= ${bar}x) $verdict"
+            elif [[ $kind == apt-signed ]]; then
+                echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x"
             else
                 echo "  $kind ${op/add/+1}: (createrepo_c + upload) / cfy-ap = ${r}x"
             fi
@@ -333,11 +373,11 @@ done
 smallest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | head -1)
 if [[ $smallest != "$largest" ]]; then
     echo
-    for tool in cfy ycfy aptly ycr; do
+    for tool in cfy cfys ycfy aptly aptlys ycr; do
         has $tool || continue
         a=${add_requests[$tool.$smallest]} b=${add_requests[$tool.$largest]}
         verdict=""
-        if [[ $tool == cfy || $tool == ycfy ]]; then
+        if [[ $tool == cfy* || $tool == ycfy ]]; then
             verdict=$([[ $a == "$b" ]] && echo ok || echo MISSED)
             [[ $verdict == ok ]] || fail=1
         fi
