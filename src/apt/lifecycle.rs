@@ -301,7 +301,7 @@ fn still_named(root: &Path, candidates: &[String]) -> Result<HashSet<String>> {
 }
 
 /// Call `found` with the value of every `Filename:` line of an index.
-fn filenames(mut file: impl io::Read, mut found: impl FnMut(&[u8])) -> io::Result<()> {
+pub(super) fn filenames(mut file: impl io::Read, mut found: impl FnMut(&[u8])) -> io::Result<()> {
     const FIELD: &[u8] = b"Filename:";
     let finder = memchr::memmem::Finder::new(FIELD);
     // A newline before the text: the first line starts a line too.

@@ -45,6 +45,7 @@ mod limits;
 mod pool;
 mod precheck;
 mod release;
+mod remote;
 mod render;
 mod repo;
 mod spill;
@@ -61,6 +62,7 @@ pub(crate) use digest::ReleaseHashes;
 pub(crate) use lifecycle::{Request, Selector};
 
 use crate::openpgp::{self, Signer};
+use crate::repo::s3::S3Url;
 
 use crate::error::{Error, Result};
 use crate::log::Log;
@@ -114,6 +116,10 @@ pub struct PublishOptions {
     /// Without any, a repository of `Architecture: all` packages lists this
     /// host's.
     pub architectures: BTreeSet<String>,
+    /// In an object store (`s3://`): how long, in seconds, objects a publish
+    /// stopped naming are kept before a later publish deletes them
+    /// (`publish.grace`, `--grace`; default a day).
+    pub grace: u64,
 }
 
 impl Default for PublishOptions {
@@ -135,6 +141,7 @@ impl Default for PublishOptions {
             keep: None,
             release_hashes: ReleaseHashes::default(),
             architectures: BTreeSet::new(),
+            grace: crate::repo::s3::DEFAULT_GRACE,
         }
     }
 }
@@ -172,6 +179,7 @@ impl PublishOptions {
                     .map_err(|e| Error::config(format!("publish.architectures: {e}")))?,
                 None => d.architectures,
             },
+            grace: crate::repo::s3::grace(p.grace.as_deref())?,
             force,
             ..d
         })
@@ -307,6 +315,14 @@ pub(crate) fn apply(opts: &PublishOptions, req: &Request, log: &Log) -> Result<S
     for deb in &req.debs {
         crate::util::input::check_regular(deb, "package", u64::MAX)?;
     }
+    if let Some(url) = S3Url::of(&opts.repo)? {
+        return remote::apply(&url, opts, req, log);
+    }
+    apply_here(opts, req, log)
+}
+
+/// [`apply`] on a repository directory.
+fn apply_here(opts: &PublishOptions, req: &Request, log: &Log) -> Result<Summary> {
     if req.debs.is_empty() && !opts.repo.join("dists").is_dir() {
         return Err(Error::config(format!(
             "{}: no apt repository there (nothing to remove, keep or copy)",
@@ -371,6 +387,14 @@ pub struct Entry {
 /// version and architecture. Read-only: takes no lock and writes nothing.
 pub(crate) fn list(opts: &PublishOptions) -> Result<Vec<Entry>> {
     opts.validate()?;
+    if let Some(url) = S3Url::of(&opts.repo)? {
+        return remote::list(&url, opts);
+    }
+    list_here(opts)
+}
+
+/// [`list`] of a repository directory.
+fn list_here(opts: &PublishOptions) -> Result<Vec<Entry>> {
     let dist = opts.repo.join("dists").join(&opts.codename);
     if !dist.is_dir() {
         return Err(Error::config(format!(

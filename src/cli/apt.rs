@@ -38,6 +38,7 @@ pub(crate) fn publish(mut a: PublishArgs, force: bool, log: &Log) -> Result<(), 
         },
         architectures: crate::debian::arch::debian_list(&a.architectures)
             .map_err(|e| Error::config(format!("--architecture: {e}")))?,
+        grace: crate::repo::s3::grace(a.grace.as_deref())?,
         force,
         ..Default::default()
     };

@@ -241,8 +241,10 @@ impl Cli {
 
 #[derive(Args, Debug)]
 pub(crate) struct PublishArgs {
-    /// The repository directory
-    #[arg(long, value_name = "DIR", required_unless_present = "export_key")]
+    /// The repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible store
+    /// (endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY or AWS_PROFILE)
+    #[arg(long, value_name = "DIR|URL", required_unless_present = "export_key")]
     pub repo: Option<PathBuf>,
     /// Distribution (dists/<CODENAME>)
     #[arg(long, default_value = "stable")]
@@ -298,6 +300,10 @@ pub(crate) struct PublishArgs {
     /// Say what --remove/--keep/--copy (or adding) would change; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// In an s3:// repository: keep objects a publish stopped naming this long
+    /// (e.g. 1d, 6h, 90s, 0) for clients mid-update, then delete them [default: 1d]
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
     /// Write the public key of --sign-key to FILE (binary if it ends in .gpg) and exit
     #[arg(
         long,

@@ -42,6 +42,7 @@ pub(crate) fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Err
         compression: Compression::parse(a.compression.as_deref().unwrap_or("gzip"))?,
         force,
         unsigned: a.unsigned,
+        grace: crate::repo::s3::grace(a.grace.as_deref())?,
         ..YumOptions::default()
     };
     let summary = yum::publish(&opts, &a.debs, log)?;

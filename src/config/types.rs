@@ -249,6 +249,8 @@ pub struct Publish {
     pub release_hashes: Option<Vec<String>>,
     /// Architectures the apt repository lists (each gets its indices, where apt clients of that architecture find the Architecture: all packages), besides those of the packages and indices already there and the agents this run builds (which are added automatically), e.g. [amd64, arm64]. Default: none more.
     pub architectures: Option<Vec<String>>,
+    /// For a repository in an object store (repo or rpm_repo s3://BUCKET/PREFIX): how long objects a publish stopped naming (replaced indices, removed packages) are kept for clients mid-update before a later publish deletes them: 1d, 6h, 90s, 0. Default: 1d.
+    pub grace: Option<String>,
 }
 
 /// A path key's value: a NUL byte is refused here, where the error names the

@@ -35,7 +35,7 @@ impl Targets {
         };
         let yum = match &cfg.publish {
             Some(p) if opts.formats.contains(&Format::Rpm) => {
-                YumOptions::from_config(p, opts.force)
+                YumOptions::from_config(p, opts.force)?
             }
             _ => None,
         };

@@ -22,6 +22,7 @@ pub(crate) mod generation;
 pub(crate) mod kind;
 pub(crate) mod lock;
 pub(crate) mod report;
+pub(crate) mod s3;
 pub(crate) mod stage;
 pub(crate) mod storage;
 pub(crate) mod transaction;

@@ -40,6 +40,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use tempfile::{NamedTempFile, TempPath};
 
+/// The SHA256 of the file at `path`, in hex.
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).ctx("reading", path)?;
+    let mut h = Sha256::new();
+    io::copy(&mut f, &mut h).ctx("reading", path)?;
+    Ok(hex::encode(h.finalize()))
+}
+
 /// The version of an object, as a compare-and-swap expects it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Tag(pub String);

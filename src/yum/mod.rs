@@ -37,6 +37,7 @@ mod filelists;
 mod incoming;
 mod other;
 mod primary;
+mod remote;
 mod repo;
 mod repomd;
 mod rpmfile;
@@ -48,6 +49,7 @@ use crate::log::Log;
 use crate::openpgp::{self, Signer};
 use crate::repo::kind::{self, PackageKind};
 use crate::repo::report::Summary;
+use crate::repo::s3::S3Url;
 use std::path::PathBuf;
 
 /// How the metadata documents are compressed.
@@ -80,7 +82,7 @@ impl Compression {
 }
 
 /// Where and how to publish rpms.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YumOptions {
     /// The repository root (created when missing).
     pub repo: PathBuf,
@@ -96,18 +98,38 @@ pub struct YumOptions {
     /// Publish unsigned into a signed repository, removing its signature (`-f`
     /// is no consent to that: `--unsigned` only).
     pub unsigned: bool,
+    /// In an object store (`s3://`): seconds objects a publish stopped naming
+    /// are kept before a later publish deletes them (default a day).
+    pub grace: u64,
+}
+
+impl Default for YumOptions {
+    fn default() -> Self {
+        YumOptions {
+            repo: PathBuf::new(),
+            sign_key: None,
+            passphrase: None,
+            compression: Compression::default(),
+            force: false,
+            unsigned: false,
+            grace: crate::repo::s3::DEFAULT_GRACE,
+        }
+    }
 }
 
 impl YumOptions {
     /// Options from a config file's `publish:` section, when it has `rpm_repo`.
-    pub fn from_config(p: &crate::config::Publish, force: bool) -> Option<YumOptions> {
-        let repo = p.rpm_repo.as_deref().filter(|r| !r.is_empty())?;
-        Some(YumOptions {
+    pub fn from_config(p: &crate::config::Publish, force: bool) -> Result<Option<YumOptions>> {
+        let Some(repo) = p.rpm_repo.as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(Some(YumOptions {
             repo: PathBuf::from(repo),
             sign_key: p.sign_key.as_ref().map(PathBuf::from),
+            grace: crate::repo::s3::grace(p.grace.as_deref())?,
             force,
             ..YumOptions::default()
-        })
+        }))
     }
 
     fn signer(&self) -> Result<Option<Signer>> {
@@ -123,6 +145,9 @@ impl YumOptions {
             return Err(Error::config(
                 "publish: no repository directory given (--repo DIR, or publish.rpm_repo in the config)",
             ));
+        }
+        if S3Url::of(&self.repo)?.is_some() {
+            return Ok(());
         }
         kind::check_repo_kind(&self.repo, PackageKind::Rpm)?;
         repo::check_repodata(&self.repo)
@@ -146,6 +171,15 @@ pub(crate) fn publish(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<
     if rpms.is_empty() {
         return Err(Error::config("publish: no .rpm files given"));
     }
+    if let Some(url) = S3Url::of(&opts.repo)? {
+        return remote::publish(&url, opts, rpms, log);
+    }
+    publish_here(opts, rpms, log)
+}
+
+/// [`publish`] into a repository directory.
+fn publish_here(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summary> {
+    opts.validate()?;
     let signer = opts.signer()?;
     repo::run(opts, rpms, signer.as_ref(), log)
 }

@@ -11,7 +11,7 @@ use crate::openpgp::Signer;
 use crate::repo::confine::{Naming, Resolver};
 use crate::repo::duplicate::{self, Verdict};
 use crate::repo::report::{Action, Published, Summary};
-use crate::repo::storage::{LocalDir, Storage, Swap, remove_partials};
+use crate::repo::storage::{LocalDir, Storage, Swap, remove_partials, sha256_file};
 use crate::repo::{generation, stage, transaction};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -197,13 +197,6 @@ fn decide(
         });
     }
     Ok(plans)
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = fs::File::open(path).ctx("reading", path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).ctx("reading", path)?;
-    Ok(hex::encode(h.finalize()))
 }
 
 fn commit(

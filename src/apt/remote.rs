@@ -1,0 +1,287 @@
+//! An apt repository in an S3-compatible bucket (`--repo s3://BUCKET/PREFIX`):
+//! what the object-store publish ([`crate::repo::s3`]) needs to know of the
+//! apt layout. The local publisher runs unchanged on a working copy of
+//! `dists/` (never of the pool); this file says what to fetch for it and in
+//! what order clients must find the objects written:
+//!
+//! 1. pool files (a package is in place before an index names it);
+//! 2. indices under their `by-hash/` names (content-addressed, so writing them
+//!    disturbs no reader);
+//! 3. the indices' plain names (the one race left: apt without by-hash, which
+//!    reads the plain names, may see an index newer than its Release for an
+//!    instant);
+//! 4. `Release`, `Release.gpg`, then `InRelease` — the switch, written by a
+//!    compare-and-swap. Signed, `InRelease` is the switch (apt reads it first);
+//!    unsigned, `Release` is.
+
+use super::digest::HASH_NAMES;
+use super::release::listed_files;
+use super::{Entry, PublishOptions, Request, Summary, lifecycle};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::repo::s3::{self, Layout, Names, S3Url, Work};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// [`super::apply`] on a repository in a bucket.
+pub(super) fn apply(
+    url: &S3Url,
+    opts: &PublishOptions,
+    req: &Request,
+    log: &Log,
+) -> Result<Summary> {
+    let apt = Apt { opts };
+    apt.check()?;
+    let bucket = s3::open(url)?;
+    let options = s3::Options {
+        grace: opts.grace,
+        read_only: req.dry_run,
+        log,
+    };
+    s3::run(&bucket, &apt, &options, |dir| {
+        let here = PublishOptions {
+            repo: dir.to_path_buf(),
+            ..opts.clone()
+        };
+        let mut summary = super::apply_here(&here, req, log)?;
+        summary.release = s3::url_of(&summary.release, dir, &bucket);
+        Ok(summary)
+    })
+}
+
+/// [`super::list`] of a repository in a bucket (reads only).
+pub(super) fn list(url: &S3Url, opts: &PublishOptions) -> Result<Vec<Entry>> {
+    let apt = Apt { opts };
+    let bucket = s3::open(url)?;
+    let log = Log::new(false, true);
+    let options = s3::Options {
+        grace: opts.grace,
+        read_only: true,
+        log: &log,
+    };
+    s3::run(&bucket, &apt, &options, |dir| {
+        super::list_here(&PublishOptions {
+            repo: dir.to_path_buf(),
+            ..opts.clone()
+        })
+    })
+}
+
+/// The apt layout of the publish `opts`.
+struct Apt<'a> {
+    opts: &'a PublishOptions,
+}
+
+/// The SHA256 column of [`HASH_NAMES`].
+const SHA256: usize = 2;
+
+/// The directory part of a Release-listed path (`main/binary-amd64`).
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// The by-hash key of a listed file.
+fn by_hash(dist: &str, path: &str, hash: &str, hex: &str) -> String {
+    match parent(path) {
+        "" => format!("{dist}/by-hash/{hash}/{hex}"),
+        dir => format!("{dist}/{dir}/by-hash/{hash}/{hex}"),
+    }
+}
+
+impl Apt<'_> {
+    /// Refuse what has no object-store form.
+    fn check(&self) -> Result<()> {
+        if self.opts.suite() != self.opts.codename {
+            return Err(Error::config(format!(
+                "publish: a suite ({}) other than the codename ({}) is a symlink under dists/, \
+                 and an object store has none",
+                self.opts.suite(),
+                self.opts.codename
+            ))
+            .with("publish to s3:// with --codename set to the suite's name instead"));
+        }
+        Ok(())
+    }
+}
+
+impl Layout for Apt<'_> {
+    fn check(&self, top: &[String], url: &str) -> Result<()> {
+        match top.iter().any(|d| d == "repodata") {
+            true => Err(Error::config(format!(
+                "publish: {url} is a yum repository; debs go into an apt repository"
+            ))
+            .with("give another --repo prefix")),
+            false => Ok(()),
+        }
+    }
+
+    fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
+        let mut codenames: BTreeSet<String> = work.bucket().dirs("dists")?.into_iter().collect();
+        codenames.insert(self.opts.codename.clone());
+        for codename in codenames {
+            let dist = format!("dists/{codename}");
+            let target = codename == self.opts.codename;
+            // The other distributions: their indices only, for --copy and for
+            // knowing which pool files they still name.
+            let signatures: &[&str] = if target {
+                &["InRelease", "Release.gpg"]
+            } else {
+                &[]
+            };
+            for name in signatures {
+                work.fetch(&format!("{dist}/{name}"))?;
+            }
+            if !work.fetch(&format!("{dist}/Release"))? {
+                continue;
+            }
+            let text = std::fs::read_to_string(work.dir().join(&dist).join("Release"))
+                .map_err(|e| Error::io("reading", &work.dir().join(&dist), e))?;
+            for (path, listed) in listed_files(&text) {
+                let index = path.ends_with("/Packages") && path.contains("binary-");
+                if !target && !index {
+                    continue;
+                }
+                let rel = format!("{dist}/{path}");
+                match &listed.digests[SHA256] {
+                    Some(hex) => {
+                        let fallback = by_hash(&dist, &path, HASH_NAMES[SHA256], hex);
+                        work.fetch_verified(&rel, hex, &fallback)?;
+                    }
+                    None => {
+                        work.fetch(&rel)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn names(&self, dir: &Path) -> Result<Names> {
+        let mut names = Names::default();
+        let dists = dir.join("dists");
+        let Ok(entries) = std::fs::read_dir(&dists) else {
+            return Ok(names);
+        };
+        for entry in entries.flatten() {
+            let codename = entry.file_name().to_string_lossy().into_owned();
+            if codename.starts_with('.') || !entry.path().is_dir() {
+                continue;
+            }
+            let dist = format!("dists/{codename}");
+            let Ok(text) = std::fs::read_to_string(entry.path().join("Release")) else {
+                continue;
+            };
+            for (path, listed) in listed_files(&text) {
+                for (i, hex) in listed.digests.iter().enumerate() {
+                    if let Some(hex) = hex {
+                        names
+                            .addressed
+                            .insert(by_hash(&dist, &path, HASH_NAMES[i], hex));
+                    }
+                }
+                if path.ends_with("/Packages") && path.contains("binary-") {
+                    let file = entry.path().join(&path);
+                    if let Ok(f) = std::fs::File::open(&file) {
+                        lifecycle::filenames(f, |name| {
+                            names
+                                .packages
+                                .insert(String::from_utf8_lossy(name).into_owned());
+                        })
+                        .map_err(|e| Error::io("reading", &file, e))?;
+                    }
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn switch(&self, dir: &Path) -> Option<String> {
+        let dist = format!("dists/{}", self.opts.codename);
+        ["InRelease", "Release"]
+            .into_iter()
+            .map(|name| format!("{dist}/{name}"))
+            .find(|rel| dir.join(rel).is_file())
+    }
+
+    fn rank(&self, rel: &str) -> u8 {
+        if rel.starts_with("pool/") {
+            0
+        } else if rel.contains("/by-hash/") {
+            1
+        } else if rel.ends_with("/Release") {
+            3
+        } else if rel.ends_with("/Release.gpg") {
+            4
+        } else if rel.ends_with("/InRelease") {
+            5
+        } else {
+            2
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_find_packages_then_by_hash_then_indices_then_the_release() {
+        let opts = PublishOptions::default();
+        let apt = Apt { opts: &opts };
+        let mut keys = [
+            "dists/stable/InRelease",
+            "dists/stable/Release.gpg",
+            "dists/stable/Release",
+            "dists/stable/main/binary-amd64/Packages.xz",
+            "dists/stable/main/binary-amd64/by-hash/SHA256/ab",
+            "pool/main/a/a/a_1_all.deb",
+        ];
+        keys.sort_by_key(|k| apt.rank(k));
+        assert_eq!(keys[0], "pool/main/a/a/a_1_all.deb");
+        assert_eq!(keys[1], "dists/stable/main/binary-amd64/by-hash/SHA256/ab");
+        assert_eq!(keys[2], "dists/stable/main/binary-amd64/Packages.xz");
+        assert_eq!(
+            &keys[3..],
+            [
+                "dists/stable/Release",
+                "dists/stable/Release.gpg",
+                "dists/stable/InRelease"
+            ]
+        );
+        assert_eq!(
+            by_hash("dists/stable", "main/binary-amd64/Packages", "SHA256", "ff"),
+            "dists/stable/main/binary-amd64/by-hash/SHA256/ff"
+        );
+    }
+
+    #[test]
+    fn names_are_the_pool_files_and_the_by_hash_copies_a_release_lists() {
+        let t = tempfile::tempdir().unwrap();
+        let dist = t.path().join("dists/stable");
+        std::fs::create_dir_all(dist.join("main/binary-amd64")).unwrap();
+        std::fs::write(
+            dist.join("main/binary-amd64/Packages"),
+            "Package: a\nFilename: pool/main/a/a/a_1_all.deb\n\nPackage: b\nFilename: pool/main/b/b/b_2_all.deb\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dist.join("Release"),
+            "Origin: x\nAcquire-By-Hash: yes\nSHA256:\n 00ff 10 main/binary-amd64/Packages\n",
+        )
+        .unwrap();
+        let opts = PublishOptions::default();
+        let names = Apt { opts: &opts }.names(t.path()).unwrap();
+        assert_eq!(
+            names.packages.into_iter().collect::<Vec<_>>(),
+            ["pool/main/a/a/a_1_all.deb", "pool/main/b/b/b_2_all.deb"]
+        );
+        assert_eq!(
+            names.addressed.into_iter().collect::<Vec<_>>(),
+            ["dists/stable/main/binary-amd64/by-hash/SHA256/00ff"]
+        );
+        assert_eq!(
+            Apt { opts: &opts }.switch(t.path()).as_deref(),
+            Some("dists/stable/Release")
+        );
+    }
+}

@@ -1,0 +1,407 @@
+//! The client of one bucket: the few requests a publish makes, made
+//! synchronous (a current-thread runtime drives `object_store`), counted, and
+//! their failures turned into the tool's errors: a missing bucket or refused
+//! credentials are exit 2 (the first request of a publish is a read, so
+//! nothing was written); a store that keeps failing after the retries
+//! (`AWS_MAX_ATTEMPTS`, exponential backoff) is exit 1.
+//!
+//! It is the object-store backend of the storage seam
+//! ([`crate::repo::storage::Storage`]).
+
+use super::settings::{Addressing, Settings};
+use super::url::S3Url;
+use crate::error::{Error, IoContext, Result};
+use crate::repo::storage::{Storage, Swap, Tag};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as Key;
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig, UpdateVersion, WriteMultipart,
+};
+use std::cell::Cell;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Objects up to this size go in one PUT; larger ones in parts of it.
+const PART: usize = 8 << 20;
+
+/// What a publish's requests were, for `-v`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) get: u64,
+    pub(crate) head: u64,
+    pub(crate) put: u64,
+    pub(crate) delete: u64,
+    pub(crate) list: u64,
+    pub(crate) up: u64,
+    pub(crate) down: u64,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.get + self.head + self.put + self.delete + self.list;
+        write!(
+            f,
+            "s3: {n} requests ({} GET, {} HEAD, {} PUT, {} DELETE, {} LIST), {} bytes up, {} bytes down",
+            self.get, self.head, self.put, self.delete, self.list, self.up, self.down
+        )
+    }
+}
+
+/// One bucket, at a repository's prefix.
+pub(crate) struct Bucket {
+    url: S3Url,
+    store: Arc<AmazonS3>,
+    runtime: tokio::runtime::Runtime,
+    counts: Cell<Counts>,
+}
+
+impl Bucket {
+    /// A client of `url`'s bucket with `settings` (no request made yet).
+    pub(crate) fn connect(url: &S3Url, settings: &Settings) -> Result<Bucket> {
+        // reqwest's rustls is built without a provider; ring is this tool's.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&url.bucket)
+            .with_region(&settings.region)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(5),
+                    base: 2.0,
+                },
+                max_retries: settings.attempts - 1,
+                retry_timeout: Duration::from_secs(120),
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(10))
+                    .with_timeout(Duration::from_secs(120))
+                    .with_allow_http(
+                        settings
+                            .endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    ),
+            );
+        if let Some(endpoint) = &settings.endpoint {
+            b = match settings.addressing {
+                Addressing::Path => b.with_endpoint(endpoint.trim_end_matches('/')),
+                Addressing::Virtual => {
+                    let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+                    b.with_endpoint(format!(
+                        "{scheme}://{}.{}",
+                        url.bucket,
+                        host.trim_end_matches('/')
+                    ))
+                }
+            };
+        }
+        b = b.with_virtual_hosted_style_request(
+            settings.addressing == Addressing::Virtual && settings.endpoint.is_some(),
+        );
+        if let (Some(id), Some(secret)) = (&settings.key_id, &settings.secret) {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+            if let Some(t) = &settings.token {
+                b = b.with_token(t);
+            }
+        }
+        let store = b.build().map_err(|e| {
+            Error::config(format!(
+                "S3 client for {url}: {}",
+                first_line(&e.to_string())
+            ))
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::build(format!("starting the S3 client: {e}")))?;
+        Ok(Bucket {
+            url: url.clone(),
+            store: Arc::new(store),
+            runtime,
+            counts: Cell::new(Counts::default()),
+        })
+    }
+
+    /// The repository's URL.
+    pub(crate) fn url(&self) -> &S3Url {
+        &self.url
+    }
+
+    /// The requests made so far.
+    pub(crate) fn counts(&self) -> Counts {
+        self.counts.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counts)) {
+        let mut c = self.counts.get();
+        f(&mut c);
+        self.counts.set(c);
+    }
+
+    fn key(&self, rel: &str) -> Key {
+        Key::from(self.url.key(rel))
+    }
+
+    /// The first request of every publish (a read): the "directories" under
+    /// `rel/` (its common prefixes, relative to the repository). A missing
+    /// bucket or refused credentials fail here (exit 2).
+    pub(crate) fn dirs(&self, rel: &str) -> Result<Vec<String>> {
+        self.count(|c| c.list += 1);
+        let prefix = self.key(rel.trim_end_matches('/'));
+        let listed = self
+            .runtime
+            .block_on(self.store.list_with_delimiter(Some(&prefix)))
+            .map_err(|e| self.error("listing", rel, e))?;
+        let base = match prefix.as_ref() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.as_ref().strip_prefix(&base).map(str::to_string))
+            .collect())
+    }
+
+    /// The object `rel` into the file `dest` (created): its tag, or `None`
+    /// when there is no such object.
+    pub(crate) fn download(&self, rel: &str, dest: &Path) -> Result<Option<Tag>> {
+        let Some((bytes, tag)) = self.read(rel)? else {
+            return Ok(None);
+        };
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).ctx("creating", dir)?;
+        }
+        std::fs::write(dest, &bytes).ctx("writing", dest)?;
+        Ok(Some(tag))
+    }
+
+    /// Upload the file `src` as `rel` (unconditionally: a package, or an
+    /// object clients do not read yet), streamed in parts when large.
+    pub(crate) fn upload(&self, rel: &str, src: &Path) -> Result<()> {
+        let mut file = std::fs::File::open(src).ctx("opening", src)?;
+        let size = file.metadata().ctx("reading", src)?.len();
+        let key = self.key(rel);
+        if size as usize <= PART {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes).ctx("reading", src)?;
+            return self.write_new(rel, &bytes);
+        }
+        let store = self.store.clone();
+        let mut parts = 0u64;
+        let result = self.runtime.block_on(async {
+            let upload = store.put_multipart(&key).await?;
+            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        w.abort().await?;
+                        return Err(object_store::Error::Generic {
+                            store: "file",
+                            source: Box::new(e),
+                        });
+                    }
+                };
+                w.wait_for_capacity(4).await?;
+                w.write(&buf[..n]);
+            }
+            parts = size.div_ceil(PART as u64);
+            w.finish().await.map(|_| ())
+        });
+        self.count(|c| {
+            c.put += parts + 2;
+            c.up += size;
+        });
+        result.map_err(|e| self.error("uploading", rel, e))
+    }
+
+    fn put(&self, rel: &str, bytes: &[u8], mode: PutMode) -> Result<Option<Tag>, Put> {
+        self.count(|c| {
+            c.put += 1;
+            c.up += bytes.len() as u64;
+        });
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        let payload = PutPayload::from(bytes.to_vec());
+        match self
+            .runtime
+            .block_on(self.store.put_opts(&self.key(rel), payload, opts))
+        {
+            Ok(r) => Ok(r.e_tag.map(Tag)),
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => Err(Put::Conflict),
+            Err(e) => Err(Put::Failed(self.error("writing", rel, e))),
+        }
+    }
+
+    /// Create `rel` only when there is none (`If-None-Match: *`): its tag, or
+    /// `None` when one exists.
+    pub(crate) fn create(&self, rel: &str, bytes: &[u8]) -> Result<Option<Tag>> {
+        match self.put(rel, bytes, PutMode::Create) {
+            Ok(tag) => Ok(Some(tag.unwrap_or_else(|| Tag(String::new())))),
+            Err(Put::Conflict) => Ok(None),
+            Err(Put::Failed(e)) => Err(e),
+        }
+    }
+
+    /// A failure as the tool's error: what the store said, on which object.
+    fn error(&self, what: &str, rel: &str, e: object_store::Error) -> Error {
+        let at = self.url.show(rel);
+        let text = first_line(&e.to_string());
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+        let full = e.to_string();
+        let status = |code: &str| full.contains(&format!("status code: {code}"));
+        let missing = matches!(e, object_store::Error::NotFound { .. })
+            || full.contains("NoSuchBucket")
+            || (status("404") && what == "listing");
+        let refused = matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || status("403")
+            || status("401");
+        if missing {
+            Error::config(format!(
+                "{what} {at}: the bucket {} does not exist at {endpoint}",
+                self.url.bucket
+            ))
+        } else if refused {
+            Error::config(format!("{what} {at}: access refused: {text}")).with(
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket's policy",
+            )
+        } else {
+            Error::build(format!("{what} {at}: {text}"))
+        }
+        .caused_by(e)
+    }
+}
+
+/// A PUT's failure: a precondition not met, or anything else.
+enum Put {
+    Conflict,
+    Failed(Error),
+}
+
+/// The first line of a client error, without the response body it quotes.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    match line.find(": <?xml") {
+        Some(i) => line[..i].to_string(),
+        None => line.to_string(),
+    }
+}
+
+impl Storage for Bucket {
+    fn read(&self, rel: &str) -> Result<Option<(Vec<u8>, Tag)>> {
+        self.count(|c| c.get += 1);
+        let got = self.runtime.block_on(async {
+            let r = self.store.get(&self.key(rel)).await?;
+            let tag = Tag(r.meta.e_tag.clone().unwrap_or_default());
+            Ok::<_, object_store::Error>((r.bytes().await?.to_vec(), tag))
+        });
+        match got {
+            Ok((bytes, tag)) => {
+                self.count(|c| c.down += bytes.len() as u64);
+                Ok(Some((bytes, tag)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error("reading", rel, e)),
+        }
+    }
+
+    fn exists(&self, rel: &str) -> Result<bool> {
+        self.count(|c| c.head += 1);
+        match self.runtime.block_on(self.store.head(&self.key(rel))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error("reading", rel, e)),
+        }
+    }
+
+    fn write_new(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        match self.put(rel, bytes, PutMode::Overwrite) {
+            Ok(_) => Ok(()),
+            Err(Put::Conflict) => Err(Error::build(format!(
+                "writing {}: refused",
+                self.url.show(rel)
+            ))),
+            Err(Put::Failed(e)) => Err(e),
+        }
+    }
+
+    fn compare_and_swap(
+        &self,
+        rel: &str,
+        expected: Option<&Tag>,
+        bytes: Option<&[u8]>,
+    ) -> Result<Swap> {
+        let Some(bytes) = bytes else {
+            // S3 has no conditional delete: check, then delete (the lease
+            // keeps other publishers out of the gap).
+            let now = self.read(rel)?.map(|(_, t)| t);
+            if now.as_ref() != expected {
+                return Ok(Swap::Conflict(now));
+            }
+            self.delete(rel)?;
+            return Ok(Swap::Done(None));
+        };
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(t) => PutMode::Update(UpdateVersion {
+                e_tag: Some(t.0.clone()),
+                version: None,
+            }),
+        };
+        match self.put(rel, bytes, mode) {
+            Ok(tag) => Ok(Swap::Done(tag)),
+            Err(Put::Conflict) => {
+                // A retried PUT whose first attempt went through fails its
+                // precondition too: the object is then what we wrote.
+                match self.read(rel)? {
+                    Some((now, tag)) if now == bytes => Ok(Swap::Done(Some(tag))),
+                    other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
+                }
+            }
+            Err(Put::Failed(e)) => Err(e),
+        }
+    }
+
+    fn delete(&self, rel: &str) -> Result<()> {
+        self.count(|c| c.delete += 1);
+        match self.runtime.block_on(self.store.delete(&self.key(rel))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error("deleting", rel, e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        use futures_util::TryStreamExt;
+        self.count(|c| c.list += 1);
+        let key = self.key(prefix.trim_end_matches('/'));
+        let base = match self.url.prefix.is_empty() {
+            true => String::new(),
+            false => format!("{}/", self.url.prefix),
+        };
+        let metas: Vec<_> = self
+            .runtime
+            .block_on(self.store.list(Some(&key)).try_collect::<Vec<_>>())
+            .map_err(|e| self.error("listing", prefix, e))?;
+        let mut keys: Vec<String> = metas
+            .iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(&base).map(str::to_string))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+}

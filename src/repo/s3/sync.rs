@@ -1,0 +1,344 @@
+//! A publish into a bucket, in the phases of `repo::transaction` with an
+//! object store's commit:
+//!
+//! 1. **Lease** ([`super::lease`]) — not for a dry run or `--list`, which
+//!    write nothing.
+//! 2. **Read the live state** into a private working copy: the format's
+//!    [`Layout`] fetches what its local publisher reads (the switch objects,
+//!    the indices or metadata they list; never the packages, never a LIST of
+//!    the pool).
+//! 3. **Decide and render**: the format's local publisher runs on the working
+//!    copy, unchanged: the same checks, duplicate policy, indices, signatures.
+//! 4. **Commit in client order**: every object of the working copy that is new
+//!    or changed is uploaded, the [`Layout::rank`] order (packages, then
+//!    content-addressed objects, then plain names, then signatures), the switch
+//!    object last, as a compare-and-swap on the ETag read in 2 (on a conflict
+//!    the whole publish is done again on the new state, a few times, else exit
+//!    3). A client reading the old switch finds every object it names; one
+//!    reading the new one finds every object *it* names, written before it.
+//! 5. **Garbage**: what the new generation stopped naming is listed with the
+//!    time ([`super::garbage`]) and deleted by a publish after the grace
+//!    period; plain names that vanished are deleted after the switch.
+
+use super::client::Bucket;
+use super::garbage::Garbage;
+use super::lease::Lease;
+use crate::error::{Error, IoContext, Result};
+use crate::log::Log;
+use crate::repo::storage::{Storage, Swap, Tag, sha256_file};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Publishes done again after losing the commit's compare-and-swap.
+const ATTEMPTS: usize = 3;
+
+/// What a generation names (relative keys).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Names {
+    /// Package files (pool files, rpms).
+    pub(crate) packages: BTreeSet<String>,
+    /// Content-addressed objects (by-hash copies, checksum-named metadata).
+    pub(crate) addressed: BTreeSet<String>,
+}
+
+/// What a format brings to a publish into a bucket.
+pub(crate) trait Layout {
+    /// Refuse a prefix holding the other kind of repository, given its
+    /// top-level "directories" (`dists`, `repodata`...).
+    fn check(&self, top: &[String], url: &str) -> Result<()>;
+    /// Fetch into `work` what the local publisher reads of the live
+    /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
+    fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
+    /// What the repository in `dir` names.
+    fn names(&self, dir: &Path) -> Result<Names>;
+    /// The switch object of the repository in `dir`: writing it makes the
+    /// generation live (`None`: there is none).
+    fn switch(&self, dir: &Path) -> Option<String>;
+    /// Where a key goes in the upload order (lower first; the switch is last).
+    fn rank(&self, rel: &str) -> u8;
+}
+
+/// The private working copy a publish reads and renders in.
+pub(crate) struct Work<'b> {
+    bucket: &'b Bucket,
+    dir: tempfile::TempDir,
+    /// Keys fetched: the SHA256 of what the bucket holds under that name and
+    /// its tag (`None`: no such object; or not known to match, to upload).
+    known: BTreeMap<String, Option<(String, Tag)>>,
+}
+
+impl<'b> Work<'b> {
+    fn new(bucket: &'b Bucket) -> Result<Work<'b>> {
+        let dir = tempfile::Builder::new()
+            .prefix("cfy-ap-s3.")
+            .tempdir()
+            .map_err(|e| Error::build(format!("creating a working directory: {e}")))?;
+        Ok(Work {
+            bucket,
+            dir,
+            known: BTreeMap::new(),
+        })
+    }
+
+    /// The working copy's root.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The bucket.
+    pub(crate) fn bucket(&self) -> &Bucket {
+        self.bucket
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Fetch `rel` into the working copy: whether there was one.
+    pub(crate) fn fetch(&mut self, rel: &str) -> Result<bool> {
+        let tag = self.bucket.download(rel, &self.path(rel))?;
+        let known = match tag {
+            Some(tag) => Some((sha256_file(&self.path(rel))?, tag)),
+            None => None,
+        };
+        let found = known.is_some();
+        self.known.insert(rel.to_string(), known);
+        Ok(found)
+    }
+
+    /// Fetch `rel`, whose SHA256 a signed listing gives: when the object under
+    /// that name does not match (a publish that died between its plain names
+    /// and its switch), its content-addressed copy `fallback` instead, and the
+    /// plain name is uploaded again by this publish. Whether one was found.
+    pub(crate) fn fetch_verified(
+        &mut self,
+        rel: &str,
+        sha256: &str,
+        fallback: &str,
+    ) -> Result<bool> {
+        let plain = self.fetch(rel)?;
+        if plain && self.matches(rel, sha256) {
+            return Ok(true);
+        }
+        let tag = self.bucket.download(fallback, &self.path(rel))?;
+        if plain {
+            // Known not to match: the plain name is written again.
+            self.known.insert(rel.to_string(), None);
+        }
+        match tag {
+            Some(_) if sha256_file(&self.path(rel))? == sha256 => Ok(true),
+            None if !plain => Ok(false),
+            _ => {
+                let _ = std::fs::remove_file(self.path(rel));
+                Err(Error::build(format!(
+                    "{}: does not match its listing, and {} is missing or does not either",
+                    self.bucket.url().show(rel),
+                    self.bucket.url().show(fallback)
+                ))
+                .with(
+                    "the repository was changed by something other than cfy-ap; republish it whole",
+                ))
+            }
+        }
+    }
+
+    fn matches(&self, rel: &str, sha256: &str) -> bool {
+        matches!(self.known.get(rel), Some(Some((s, _))) if s == sha256)
+    }
+
+    /// The files of the working copy (not the hidden ones: locks, staging).
+    fn files(&self) -> Result<BTreeMap<String, PathBuf>> {
+        let mut out = BTreeMap::new();
+        let walk = walkdir::WalkDir::new(self.dir())
+            .min_depth(1)
+            .follow_links(false);
+        let visible = |e: &walkdir::DirEntry| !e.file_name().to_string_lossy().starts_with('.');
+        for entry in walk.into_iter().filter_entry(visible) {
+            let entry =
+                entry.map_err(|e| Error::build(format!("reading the working copy: {e}")))?;
+            if entry.file_type().is_file() {
+                let rel = entry
+                    .path()
+                    .strip_prefix(self.dir())
+                    .unwrap_or(entry.path());
+                out.insert(
+                    rel.to_string_lossy().into_owned(),
+                    entry.path().to_path_buf(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How a publish into a bucket goes.
+pub(crate) struct Options<'a> {
+    /// Retired objects are deleted this many seconds later.
+    pub(crate) grace: u64,
+    /// Read only: a dry run or a listing (no lease, no writes).
+    pub(crate) read_only: bool,
+    pub(crate) log: &'a Log,
+}
+
+/// Run `local` (the format's publisher, on a repository directory) on a
+/// working copy of the repository in `bucket`, then commit what it changed
+/// (see the module docs). `local`'s result is returned with the working
+/// copy's path replaced by the repository's URL in it; `rewrite` does that.
+pub(crate) fn run<L: Layout, T>(
+    bucket: &Bucket,
+    layout: &L,
+    opts: &Options<'_>,
+    mut local: impl FnMut(&Path) -> Result<T>,
+) -> Result<T> {
+    let log = opts.log;
+    let result = (|| {
+        // The first request, a read: a missing bucket or refused credentials
+        // fail here, before anything is written.
+        layout.check(&bucket.dirs("")?, &bucket.url().to_string())?;
+        if opts.read_only {
+            let mut work = Work::new(bucket)?;
+            layout.fetch(&mut work)?;
+            return local(work.dir()).map_err(|e| rewrite(e, &work, bucket));
+        }
+        let mut lease = Lease::take(bucket, log)?;
+        for attempt in 1..=ATTEMPTS {
+            let mut work = Work::new(bucket)?;
+            layout.fetch(&mut work)?;
+            let before = layout.names(work.dir())?;
+            let out = local(work.dir()).map_err(|e| rewrite(e, &work, bucket))?;
+            lease.renew()?;
+            match commit(&work, layout, &before, opts)? {
+                true => return Ok(out),
+                false if attempt < ATTEMPTS => {
+                    log.info("the repository changed under this publish: publishing again on the new state");
+                }
+                false => {}
+            }
+        }
+        Err(Error::exists(format!(
+            "{}: changed by another publish {ATTEMPTS} times while this one ran; nothing of this publish is live",
+            bucket.url()
+        )))
+    })();
+    log.detail(&bucket.counts().to_string());
+    result
+}
+
+/// Upload what changed in `work`, switch, collect. `false`: the switch's
+/// compare-and-swap failed (another publish came first).
+fn commit<L: Layout>(
+    work: &Work<'_>,
+    layout: &L,
+    before: &Names,
+    opts: &Options<'_>,
+) -> Result<bool> {
+    let bucket = work.bucket;
+    let files = work.files()?;
+    let switch = layout.switch(work.dir());
+    let mut uploads = Vec::new();
+    for (rel, path) in &files {
+        if Some(rel) == switch.as_ref() || before.addressed.contains(rel) {
+            continue;
+        }
+        if let Some(Some((sha, _))) = work.known.get(rel)
+            && *sha == sha256_file(path)?
+        {
+            continue;
+        }
+        uploads.push(rel.clone());
+    }
+    uploads.sort_by_key(|rel| (layout.rank(rel), rel.clone()));
+    let switch_changed = match &switch {
+        Some(s) => {
+            !matches!(work.known.get(s), Some(Some((sha, _))) if *sha == sha256_file(&files[s])?)
+        }
+        None => false,
+    };
+    if uploads.is_empty() && !switch_changed {
+        return Ok(true);
+    }
+    for rel in &uploads {
+        bucket.upload(rel, &files[rel])?;
+    }
+    if let Some(s) = &switch
+        && switch_changed
+    {
+        let bytes = std::fs::read(&files[s]).ctx("reading", &files[s])?;
+        let expected = work.known.get(s).cloned().flatten().map(|(_, t)| t);
+        if let Swap::Conflict(_) = bucket.compare_and_swap(s, expected.as_ref(), Some(&bytes))? {
+            return Ok(false);
+        }
+    }
+    // Plain names the new generation no longer has (a signature dropped, an
+    // index gone): after the switch, no client is sent to them.
+    for (rel, known) in &work.known {
+        if known.is_some() && !files.contains_key(rel) {
+            bucket.delete(rel)?;
+        }
+    }
+    collect(work, layout, before, &uploads, opts)?;
+    Ok(true)
+}
+
+/// Retire what the new generation no longer names; delete what was retired
+/// longer ago than the grace period.
+fn collect<L: Layout>(
+    work: &Work<'_>,
+    layout: &L,
+    before: &Names,
+    uploaded: &[String],
+    opts: &Options<'_>,
+) -> Result<()> {
+    let bucket = work.bucket;
+    let after = layout.names(work.dir())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut garbage = Garbage::load(bucket)?;
+    let live: BTreeSet<&String> = after
+        .packages
+        .iter()
+        .chain(&after.addressed)
+        .chain(uploaded)
+        .collect();
+    garbage.revive(live.iter().copied());
+    let retired = before
+        .packages
+        .difference(&after.packages)
+        .chain(before.addressed.difference(&after.addressed))
+        .cloned();
+    garbage.retire(retired, now);
+    let due = garbage.due(now, opts.grace);
+    for rel in &due {
+        bucket.delete(rel)?;
+    }
+    if !due.is_empty() {
+        opts.log.detail(&format!(
+            "deleted {} object(s) retired more than {} s ago",
+            due.len(),
+            opts.grace
+        ));
+    }
+    garbage.save(bucket)
+}
+
+/// An error of the local publisher, naming the bucket rather than the
+/// working copy.
+fn rewrite(mut e: Error, work: &Work<'_>, bucket: &Bucket) -> Error {
+    let from = work.dir().to_string_lossy().into_owned();
+    let to = bucket.url().to_string();
+    let to = to.trim_end_matches('/');
+    e.message = e.message.replace(&from, to);
+    for d in &mut e.details {
+        *d = d.replace(&from, to);
+    }
+    e
+}
+
+/// A path in the working copy, as the repository's URL (for summaries).
+pub(crate) fn url_of(path: &Path, work_dir: &Path, bucket: &Bucket) -> PathBuf {
+    match path.strip_prefix(work_dir) {
+        Ok(rel) => PathBuf::from(bucket.url().show(&rel.to_string_lossy())),
+        Err(_) => path.to_path_buf(),
+    }
+}
