@@ -9,7 +9,10 @@ DELETE, LIST, POST), the key, the status and the body bytes sent up and down.
 
 Its own control path (no bucket name may start with "__"):
     GET /__proxy/take            the requests since the last take, summed, as JSON
-    GET /__proxy/take?log=FILE   the same, and each request as a line of FILE
+    GET /__proxy/take?log=FILE   the same, and each request as a line of FILE:
+                                 kind, status, path, bytes up, bytes down, when
+                                 it came (ms after the first of these) and how
+                                 long it took (ms, upstream included)
 The summary: {"n": total, "ops": {kind: count}, "up": bytes, "down": bytes,
 "status": {code: count}, "groups": {"KIND group": count}} where a group is the
 key with its bucket and first component dropped and digits folded to '#'
@@ -85,6 +88,10 @@ UPSTREAM = ("127.0.0.1", 0)
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = None
+    # A response is its headers and its body, two writes: with Nagle's
+    # algorithm the body would wait for the client's delayed ACK of the
+    # headers, 40 ms a GET with a body.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -131,8 +138,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         records = STATS.take()
         if "log" in query:
             with open(query["log"][0], "w") as f:
+                first = min((r["t"] for r in records), default=0)
                 for r in records:
-                    f.write("%s %s %s %d %d %.1f\n" % (r["kind"], r["status"], r["path"], r["up"], r["down"], r["ms"]))
+                    at = (r["t"] - first) * 1e3
+                    f.write("%s %s %s %d %d %.1f %.1f\n" % (r["kind"], r["status"], r["path"], r["up"], r["down"], at, r["ms"]))
         summary = {
             "n": len(records),
             "ops": Counter(r["kind"] for r in records),
@@ -155,6 +164,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         t0 = time.monotonic()
         body = self.read_body()
+        start = time.time()
         resp, data = self.forward(body)
         self.send_response_only(resp.status, resp.reason)
         for k, v in resp.getheaders():
@@ -177,6 +187,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "status": resp.status,
                 "up": len(body),
                 "down": len(data),
+                "t": start,
                 "ms": (time.monotonic() - t0) * 1e3,
             }
         )
