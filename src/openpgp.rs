@@ -252,6 +252,13 @@ impl Signer {
         .map_err(fail)
     }
 
+    /// The text `in_release` signs (whoever signed it), with its own line
+    /// ends; `None` when it is no clearsigned message.
+    pub(crate) fn clear_text(in_release: &str) -> Option<String> {
+        let (msg, _) = CleartextSignedMessage::from_string(in_release).ok()?;
+        Some(msg.signed_text().replace("\r\n", "\n"))
+    }
+
     /// Is `in_release` this key's clearsigned copy of exactly `release`?
     /// (Checks the text and the issuer; a stale or foreign InRelease is re-signed.)
     pub(crate) fn signed(&self, in_release: &str, release: &str) -> bool {

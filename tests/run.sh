@@ -102,6 +102,27 @@ if [ -x "$py27" ] && [ ! -f "$virtualenv/virtualenv/__main__.py" ]; then
   mv -T "$tmp" "$virtualenv"
 fi
 export CFY_AP_TEST_VIRTUALENV="$virtualenv"
+# moto's S3 server, the endpoint of the S3 publishing tests (tests/common/s3.rs):
+# moto[server] at a pinned version, pip-installed into a cached venv of its own
+# outside the checkout, made in a temporary directory and renamed into place
+# (the tests run its `bin/python -m moto.server`, so the venv's scripts are never
+# needed). Its python goes to the tests as $CFY_AP_TEST_MOTO. Reinstalled only
+# when missing or of another version.
+moto_version=5.2.1
+moto=${CFY_AP_TEST_MOTO_VENV:-/var/cache/cfy-ap-test/moto}
+if [ "$(cat "$moto/.cfy-ap-moto-version" 2>/dev/null)" != "$moto_version" ]; then
+  echo "installing moto[server]==$moto_version into $moto"
+  mkdir -p "$(dirname "$moto")"
+  tmp=$(mktemp -d "$(dirname "$moto")/.moto.XXXXXX")
+  /usr/bin/python3 -m venv "$tmp"
+  "$tmp/bin/pip" install -q --no-cache-dir --disable-pip-version-check \
+    "moto[server]==$moto_version"
+  echo "$moto_version" >"$tmp/.cfy-ap-moto-version"
+  chmod 755 "$tmp"
+  rm -rf "$moto"
+  mv -T "$tmp" "$moto"
+fi
+export CFY_AP_TEST_MOTO="$moto/bin/python"
 # Debian 11 and 13 roots and a Debian 12 arm64 one (qemu's aarch64 binfmt_misc
 # handler registered first) for the --root tests (cached in
 # /var/cache/cfy-ap-test/roots), and the portable binary (its own target dir;

@@ -363,7 +363,10 @@ pub(crate) type Planned = (String, String, String);
 /// nothing: lets a build with a `publish:` section fail before any work.
 pub(crate) fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
     let signer = checked(opts)?;
-    precheck::repository(opts, signer.is_some(), planned)
+    match S3Url::of(&opts.repo)? {
+        Some(url) => remote::check(&url, opts),
+        None => precheck::repository(opts, signer.is_some(), planned),
+    }
 }
 
 /// One package of a codename, as [`list_debs`](crate::list_debs) gives it.

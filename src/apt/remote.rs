@@ -16,9 +16,11 @@
 
 use super::digest::HASH_NAMES;
 use super::release::listed_files;
-use super::{Entry, PublishOptions, Request, Summary, lifecycle};
+use super::state::load_components;
+use super::{Entry, PublishOptions, Request, Summary};
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::openpgp::Signer;
 use crate::repo::s3::{self, Layout, Names, S3Url, Work};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -47,6 +49,15 @@ pub(super) fn apply(
         summary.release = s3::url_of(&summary.release, dir, &bucket);
         Ok(summary)
     })
+}
+
+/// Before a build publishes there: the bucket is reachable, the credentials
+/// accepted, the prefix no yum repository (one LIST request).
+pub(super) fn check(url: &S3Url, opts: &PublishOptions) -> Result<()> {
+    let apt = Apt { opts };
+    apt.check()?;
+    let bucket = s3::open(url)?;
+    apt.check_top(&bucket.dirs("")?, &url.to_string())
 }
 
 /// [`super::list`] of a repository in a bucket (reads only).
@@ -105,7 +116,7 @@ impl Apt<'_> {
 }
 
 impl Layout for Apt<'_> {
-    fn check(&self, top: &[String], url: &str) -> Result<()> {
+    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
         match top.iter().any(|d| d == "repodata") {
             true => Err(Error::config(format!(
                 "publish: {url} is a yum repository; debs go into an apt repository"
@@ -134,8 +145,21 @@ impl Layout for Apt<'_> {
             if !work.fetch(&format!("{dist}/Release"))? {
                 continue;
             }
-            let text = std::fs::read_to_string(work.dir().join(&dist).join("Release"))
-                .map_err(|e| Error::io("reading", &work.dir().join(&dist), e))?;
+            let read = |name: &str| {
+                let path = work.dir().join(&dist).join(name);
+                std::fs::read_to_string(&path).ok()
+            };
+            let mut text = read("Release").unwrap_or_default();
+            // Signed, InRelease is the switch and says what is live: a
+            // Release (and Release.gpg) written by a publish that died or
+            // lost before its switch is taken back to it.
+            if let Some(signed) = read("InRelease").as_deref().and_then(Signer::clear_text)
+                && signed != text
+            {
+                work.correct(&format!("{dist}/Release"), Some(signed.as_bytes()))?;
+                work.correct(&format!("{dist}/Release.gpg"), None)?;
+                text = signed;
+            }
             for (path, listed) in listed_files(&text) {
                 let index = path.ends_with("/Packages") && path.contains("binary-");
                 if !target && !index {
@@ -179,16 +203,13 @@ impl Layout for Apt<'_> {
                             .insert(by_hash(&dist, &path, HASH_NAMES[i], hex));
                     }
                 }
-                if path.ends_with("/Packages") && path.contains("binary-") {
-                    let file = entry.path().join(&path);
-                    if let Ok(f) = std::fs::File::open(&file) {
-                        lifecycle::filenames(f, |name| {
-                            names
-                                .packages
-                                .insert(String::from_utf8_lossy(name).into_owned());
-                        })
-                        .map_err(|e| Error::io("reading", &file, e))?;
-                    }
+            }
+            for comp in load_components(&entry.path())?.values() {
+                for stanza in comp.stanzas.stream() {
+                    let stanza = stanza?;
+                    names
+                        .packages
+                        .insert(stanza.filename().to_string(), stanza.sha256().to_string());
                 }
             }
         }
@@ -261,7 +282,8 @@ mod tests {
         std::fs::create_dir_all(dist.join("main/binary-amd64")).unwrap();
         std::fs::write(
             dist.join("main/binary-amd64/Packages"),
-            "Package: a\nFilename: pool/main/a/a/a_1_all.deb\n\nPackage: b\nFilename: pool/main/b/b/b_2_all.deb\n",
+            "Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/main/a/a/a_1_all.deb\nSize: 1\nSHA256: aa\n\n\
+             Package: b\nVersion: 2\nArchitecture: all\nFilename: pool/main/b/b/b_2_all.deb\nSize: 1\nSHA256: bb\n",
         )
         .unwrap();
         std::fs::write(
@@ -272,9 +294,10 @@ mod tests {
         let opts = PublishOptions::default();
         let names = Apt { opts: &opts }.names(t.path()).unwrap();
         assert_eq!(
-            names.packages.into_iter().collect::<Vec<_>>(),
+            names.packages.keys().collect::<Vec<_>>(),
             ["pool/main/a/a/a_1_all.deb", "pool/main/b/b/b_2_all.deb"]
         );
+        assert_eq!(names.packages["pool/main/b/b/b_2_all.deb"], "bb");
         assert_eq!(
             names.addressed.into_iter().collect::<Vec<_>>(),
             ["dists/stable/main/binary-amd64/by-hash/SHA256/00ff"]

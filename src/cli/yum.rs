@@ -43,6 +43,7 @@ pub(crate) fn publish(a: &PublishArgs, force: bool, log: &Log) -> Result<(), Err
         force,
         unsigned: a.unsigned,
         grace: crate::repo::s3::grace(a.grace.as_deref())?,
+        dry_run: a.dry_run,
         ..YumOptions::default()
     };
     let summary = yum::publish(&opts, &a.debs, log)?;

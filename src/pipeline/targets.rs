@@ -50,10 +50,12 @@ impl Targets {
             .collect()
     }
 
-    /// The repositories written into.
+    /// The repository directories written into (not those in a bucket).
     pub fn repos(&self) -> Vec<PathBuf> {
         let apt = self.apt.iter().map(|p| p.repo.clone());
-        apt.chain(self.yum.iter().map(|p| p.repo.clone())).collect()
+        apt.chain(self.yum.iter().map(|p| p.repo.clone()))
+            .filter(|r| !r.starts_with("s3:"))
+            .collect()
     }
 
     /// What `--dry-run` says of them, one line each.

@@ -95,13 +95,7 @@ pub(crate) fn remove_stale_staging(root: &Path) {
         };
         let pid = rest.split('.').next().and_then(|p| p.parse::<i32>().ok());
         let ours = pid == i32::try_from(std::process::id()).ok();
-        // Signal 0 only checks whether the process exists.
-        let dead = !ours
-            && pid
-                .and_then(rustix::process::Pid::from_raw)
-                .is_some_and(|pid| {
-                    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
-                });
+        let dead = !ours && pid.is_some_and(gone);
         if dead {
             let _ = fs::remove_file(entry.path());
         }
@@ -171,4 +165,11 @@ impl Drop for Background<'_> {
     fn drop(&mut self) {
         let _ = self.join();
     }
+}
+
+/// Whether no process `pid` runs on this host (signal 0 only checks that it
+/// exists; one of another user, `EPERM`, still runs).
+pub(crate) fn gone(pid: i32) -> bool {
+    rustix::process::Pid::from_raw(pid)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH))
 }

@@ -101,6 +101,8 @@ pub struct YumOptions {
     /// In an object store (`s3://`): seconds objects a publish stopped naming
     /// are kept before a later publish deletes them (default a day).
     pub grace: u64,
+    /// Say what a publish would do; write nothing.
+    pub dry_run: bool,
 }
 
 impl Default for YumOptions {
@@ -113,6 +115,7 @@ impl Default for YumOptions {
             force: false,
             unsigned: false,
             grace: crate::repo::s3::DEFAULT_GRACE,
+            dry_run: false,
         }
     }
 }
@@ -188,5 +191,9 @@ fn publish_here(opts: &YumOptions, rpms: &[PathBuf], log: &Log) -> Result<Summar
 /// with `publish.rpm_repo` fails before any work.
 pub(crate) fn check(opts: &YumOptions) -> Result<()> {
     opts.validate()?;
-    opts.signer().map(|_| ())
+    opts.signer()?;
+    match S3Url::of(&opts.repo)? {
+        Some(url) => remote::check(&url),
+        None => Ok(()),
+    }
 }

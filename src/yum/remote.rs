@@ -25,7 +25,7 @@ struct Yum;
 const REPOMD: &str = "repodata/repomd.xml";
 
 impl Layout for Yum {
-    fn check(&self, top: &[String], url: &str) -> Result<()> {
+    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
         match top.iter().any(|d| d == "dists" || d == "pool") {
             true => Err(Error::config(format!(
                 "publish: {url} is an apt repository; rpms go into a yum repository"
@@ -64,7 +64,11 @@ impl Layout for Yum {
     fn names(&self, dir: &Path) -> Result<Names> {
         let old = existing::load(dir)?;
         Ok(Names {
-            packages: old.packages.into_iter().map(|e| e.location).collect(),
+            packages: old
+                .packages
+                .into_iter()
+                .map(|e| (e.location, e.pkgid))
+                .collect(),
             addressed: old.records.into_iter().map(|r| r.href).collect(),
         })
     }
@@ -82,6 +86,13 @@ impl Layout for Yum {
     }
 }
 
+/// Before a build publishes there: the bucket is reachable, the credentials
+/// accepted, the prefix no apt repository (one LIST request).
+pub(super) fn check(url: &S3Url) -> Result<()> {
+    let bucket = s3::open(url)?;
+    Yum.check_top(&bucket.dirs("")?, &url.to_string())
+}
+
 /// [`super::publish`] into a bucket.
 pub(super) fn publish(
     url: &S3Url,
@@ -92,7 +103,7 @@ pub(super) fn publish(
     let bucket = s3::open(url)?;
     let options = s3::Options {
         grace: opts.grace,
-        read_only: false,
+        read_only: opts.dry_run,
         log,
     };
     s3::run(&bucket, &Yum, &options, |dir| {

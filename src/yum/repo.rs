@@ -230,8 +230,11 @@ fn commit(
         release: repomd_path.clone(),
         signed_by: signer.map(Signer::primary_fingerprint),
         deleted: Vec::new(),
-        dry_run: false,
+        dry_run: opts.dry_run,
     };
+    if opts.dry_run {
+        return Ok(summary(plans, false));
+    }
 
     // The next generation, rendered and committed:
     // 1. Packages, renamed into place while, on another thread, the metadata

@@ -16,3 +16,7 @@ mod lifecycle;
 mod publish;
 /// A build's `publish:` section.
 mod publish_config;
+/// Publishing into S3-compatible storage (moto), read by apt over HTTP.
+mod s3;
+/// The S3 test harness itself: moto and the fault proxy.
+mod s3_harness;

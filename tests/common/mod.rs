@@ -7,7 +7,9 @@ pub mod cmd;
 pub mod dnf;
 pub mod http;
 pub mod package;
+pub mod proxy;
 pub mod roots;
+pub mod s3;
 
 pub use cmd::Cmd;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+/// Publishing into S3-compatible storage (moto), read by dnf over HTTP.
+mod s3;
 
 use common::dnf::Dnf;
 use common::http::Http;

@@ -145,7 +145,9 @@ pub(crate) fn example_config(
     out("");
     out("# An apt repository to publish the .deb into (see `cfy-ap publish --help`).");
     out("# publish:");
-    out("#   repo: ./apt-repo");
+    out(
+        "#   repo: ./apt-repo           # or s3://BUCKET/PREFIX (AWS_ENDPOINT_URL, AWS_PROFILE...)",
+    );
     out("#   codename: stable");
     out("#   suite: <the codename>");
     out("#   component: main");
@@ -156,6 +158,7 @@ pub(crate) fn example_config(
     out("#   keep: 3                    # keep the newest 3 versions of each package");
     out("#   release_hashes: [SHA256]   # add SHA512; MD5Sum, SHA1 for old mirroring tools");
     out("#   architectures: [arm64]     # listed besides the packages' and this run's agents'");
+    out("#   grace: 1d                  # s3:// only: how long replaced objects stay for clients");
     s
 }
 

@@ -53,6 +53,10 @@ impl std::fmt::Display for Counts {
 /// One bucket, at a repository's prefix.
 pub(crate) struct Bucket {
     url: S3Url,
+    /// Attempts of one request (`AWS_MAX_ATTEMPTS`).
+    attempts: usize,
+    /// The endpoint, for messages (`AWS` for AWS itself).
+    endpoint: String,
     store: Arc<AmazonS3>,
     runtime: tokio::runtime::Runtime,
     counts: Cell<Counts>,
@@ -120,6 +124,11 @@ impl Bucket {
             .map_err(|e| Error::build(format!("starting the S3 client: {e}")))?;
         Ok(Bucket {
             url: url.clone(),
+            attempts: settings.attempts,
+            endpoint: settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("AWS ({})", settings.region)),
             store: Arc::new(store),
             runtime,
             counts: Cell::new(Counts::default()),
@@ -180,46 +189,32 @@ impl Bucket {
         Ok(Some(tag))
     }
 
-    /// Upload the file `src` as `rel` (unconditionally: a package, or an
-    /// object clients do not read yet), streamed in parts when large.
-    pub(crate) fn upload(&self, rel: &str, src: &Path) -> Result<()> {
-        let mut file = std::fs::File::open(src).ctx("opening", src)?;
-        let size = file.metadata().ctx("reading", src)?.len();
-        let key = self.key(rel);
-        if size as usize <= PART {
-            let mut bytes = Vec::with_capacity(size as usize);
-            file.read_to_end(&mut bytes).ctx("reading", src)?;
-            return self.write_new(rel, &bytes);
-        }
-        let store = self.store.clone();
-        let mut parts = 0u64;
-        let result = self.runtime.block_on(async {
-            let upload = store.put_multipart(&key).await?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        w.abort().await?;
-                        return Err(object_store::Error::Generic {
-                            store: "file",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                w.wait_for_capacity(4).await?;
-                w.write(&buf[..n]);
+    /// Upload the files `(rel, src)` (unconditionally: packages, or objects
+    /// clients do not read yet), [`PARALLEL`] at a time; large ones streamed
+    /// in parts, never whole in memory.
+    pub(crate) fn upload(&self, files: &[(&str, &Path)]) -> Result<()> {
+        use futures_util::StreamExt;
+        let jobs = files.iter().map(|(rel, src)| {
+            let store = self.store.clone();
+            let key = self.key(rel);
+            async move { (*rel, *src, send(store, key, src).await) }
+        });
+        let results: Vec<_> = self.runtime.block_on(
+            futures_util::stream::iter(jobs)
+                .buffer_unordered(PARALLEL)
+                .collect(),
+        );
+        for (rel, src, result) in results {
+            match result {
+                Ok((bytes, requests)) => self.count(|c| {
+                    c.put += requests;
+                    c.up += bytes;
+                }),
+                Err(Sent::File(e)) => return Err(Error::io("reading", src, e)),
+                Err(Sent::Store(e)) => return Err(self.error("uploading", rel, e)),
             }
-            parts = size.div_ceil(PART as u64);
-            w.finish().await.map(|_| ())
-        });
-        self.count(|c| {
-            c.put += parts + 2;
-            c.up += size;
-        });
-        result.map_err(|e| self.error("uploading", rel, e))
+        }
+        Ok(())
     }
 
     fn put(&self, rel: &str, bytes: &[u8], mode: PutMode) -> Result<Option<Tag>, Put> {
@@ -248,10 +243,9 @@ impl Bucket {
     /// Create `rel` only when there is none (`If-None-Match: *`): its tag, or
     /// `None` when one exists.
     pub(crate) fn create(&self, rel: &str, bytes: &[u8]) -> Result<Option<Tag>> {
-        match self.put(rel, bytes, PutMode::Create) {
-            Ok(tag) => Ok(Some(tag.unwrap_or_else(|| Tag(String::new())))),
-            Err(Put::Conflict) => Ok(None),
-            Err(Put::Failed(e)) => Err(e),
+        match self.compare_and_swap(rel, None, Some(bytes))? {
+            Swap::Done(tag) => Ok(Some(tag.unwrap_or_else(|| Tag(String::new())))),
+            Swap::Conflict(_) => Ok(None),
         }
     }
 
@@ -259,7 +253,7 @@ impl Bucket {
     fn error(&self, what: &str, rel: &str, e: object_store::Error) -> Error {
         let at = self.url.show(rel);
         let text = first_line(&e.to_string());
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+        let endpoint = &self.endpoint;
         let full = e.to_string();
         let status = |code: &str| full.contains(&format!("status code: {code}"));
         let missing = matches!(e, object_store::Error::NotFound { .. })
@@ -285,6 +279,47 @@ impl Bucket {
         }
         .caused_by(e)
     }
+}
+
+/// Uploads in flight at once.
+const PARALLEL: usize = 16;
+
+/// Why an upload failed.
+enum Sent {
+    File(std::io::Error),
+    Store(object_store::Error),
+}
+
+/// Upload the file `src` as `key`: its size and the requests made.
+async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), Sent> {
+    let mut file = std::fs::File::open(src).map_err(Sent::File)?;
+    let size = file.metadata().map_err(Sent::File)?.len();
+    if size as usize <= PART {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).map_err(Sent::File)?;
+        store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(Sent::Store)?;
+        return Ok((size, 1));
+    }
+    let upload = store.put_multipart(&key).await.map_err(Sent::Store)?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = w.abort().await;
+                return Err(Sent::File(e));
+            }
+        };
+        w.wait_for_capacity(4).await.map_err(Sent::Store)?;
+        w.write(&buf[..n]);
+    }
+    w.finish().await.map_err(Sent::Store)?;
+    Ok((size, size.div_ceil(PART as u64) + 2))
 }
 
 /// A PUT's failure: a precondition not met, or anything else.
@@ -363,18 +398,36 @@ impl Storage for Bucket {
                 version: None,
             }),
         };
-        match self.put(rel, bytes, mode) {
-            Ok(tag) => Ok(Swap::Done(tag)),
-            Err(Put::Conflict) => {
-                // A retried PUT whose first attempt went through fails its
-                // precondition too: the object is then what we wrote.
-                match self.read(rel)? {
-                    Some((now, tag)) if now == bytes => Ok(Swap::Done(Some(tag))),
-                    other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
+        // The client does not retry a conditional PUT that failed in transit
+        // (it is not idempotent): whether it took effect is read back here,
+        // and it is sent again only when it did not.
+        let mut pause = Duration::from_millis(100);
+        for attempt in 1.. {
+            match self.put(rel, bytes, mode.clone()) {
+                Ok(tag) => return Ok(Swap::Done(tag)),
+                Err(Put::Conflict) => {
+                    // Also what a PUT sent again after its first attempt went
+                    // through meets: the object is then what we wrote.
+                    return match self.read(rel)? {
+                        Some((now, tag)) if now == bytes => Ok(Swap::Done(Some(tag))),
+                        other => Ok(Swap::Conflict(other.map(|(_, t)| t))),
+                    };
                 }
+                Err(Put::Failed(e)) if attempt < self.attempts && e.exit_code() == 1 => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    match self.read(rel) {
+                        Ok(Some((now, tag))) if now == bytes => return Ok(Swap::Done(Some(tag))),
+                        Ok(now) if now.as_ref().map(|(_, t)| t) != expected => {
+                            return Ok(Swap::Conflict(now.map(|(_, t)| t)));
+                        }
+                        _ => continue,
+                    }
+                }
+                Err(Put::Failed(e)) => return Err(e),
             }
-            Err(Put::Failed(e)) => Err(e),
         }
+        unreachable!("the loop returns")
     }
 
     fn delete(&self, rel: &str) -> Result<()> {

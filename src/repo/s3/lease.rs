@@ -66,11 +66,7 @@ fn stale(text: &str, now: u64) -> bool {
             parts.next(),
             parts.next().and_then(|p| p.parse::<i32>().ok()),
         );
-        host_name == Some(host().as_str())
-            && pid.is_some_and(|p| {
-                rustix::process::Pid::from_raw(p)
-                    .is_none_or(|pid| rustix::process::test_kill_process(pid).is_err())
-            })
+        host_name == Some(host().as_str()) && pid.is_some_and(crate::repo::stage::gone)
     });
     expired || dead_here
 }

@@ -35,8 +35,8 @@ const ATTEMPTS: usize = 3;
 /// What a generation names (relative keys).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Names {
-    /// Package files (pool files, rpms).
-    pub(crate) packages: BTreeSet<String>,
+    /// Package files (pool files, rpms) and the SHA256 of each.
+    pub(crate) packages: BTreeMap<String, String>,
     /// Content-addressed objects (by-hash copies, checksum-named metadata).
     pub(crate) addressed: BTreeSet<String>,
 }
@@ -45,7 +45,7 @@ pub(crate) struct Names {
 pub(crate) trait Layout {
     /// Refuse a prefix holding the other kind of repository, given its
     /// top-level "directories" (`dists`, `repodata`...).
-    fn check(&self, top: &[String], url: &str) -> Result<()>;
+    fn check_top(&self, top: &[String], url: &str) -> Result<()>;
     /// Fetch into `work` what the local publisher reads of the live
     /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
     fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
@@ -69,8 +69,9 @@ pub(crate) struct Work<'b> {
 
 impl<'b> Work<'b> {
     fn new(bucket: &'b Bucket) -> Result<Work<'b>> {
+        remove_dead_copies();
         let dir = tempfile::Builder::new()
-            .prefix("cfy-ap-s3.")
+            .prefix(&format!("{COPY}{}.", std::process::id()))
             .tempdir()
             .map_err(|e| Error::build(format!("creating a working directory: {e}")))?;
         Ok(Work {
@@ -94,11 +95,34 @@ impl<'b> Work<'b> {
         self.dir.path().join(rel)
     }
 
+    /// Where the bytes the bucket holds under `rel` are kept (a hidden
+    /// directory of the working copy): what a failed publish puts back.
+    fn original(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(ORIGINALS).join(rel)
+    }
+
+    /// Keep the file `rel` as fetched (a hard link: the publisher replaces
+    /// files, it never writes into them).
+    fn keep_original(&self, rel: &str) -> Result<()> {
+        let (src, dest) = (self.path(rel), self.original(rel));
+        let _ = std::fs::remove_file(&dest);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).ctx("creating", dir)?;
+        }
+        if std::fs::hard_link(&src, &dest).is_err() {
+            std::fs::copy(&src, &dest).ctx("copying", &src)?;
+        }
+        Ok(())
+    }
+
     /// Fetch `rel` into the working copy: whether there was one.
     pub(crate) fn fetch(&mut self, rel: &str) -> Result<bool> {
         let tag = self.bucket.download(rel, &self.path(rel))?;
         let known = match tag {
-            Some(tag) => Some((sha256_file(&self.path(rel))?, tag)),
+            Some(tag) => {
+                self.keep_original(rel)?;
+                Some((sha256_file(&self.path(rel))?, tag))
+            }
             None => None,
         };
         let found = known.is_some();
@@ -142,6 +166,34 @@ impl<'b> Work<'b> {
         }
     }
 
+    /// Replace `rel` in the working copy by `bytes` (`None`: remove it), as
+    /// what the bucket holds is not what the live generation says: it is
+    /// uploaded again (or its object deleted) by this publish.
+    pub(crate) fn correct(&mut self, rel: &str, bytes: Option<&[u8]>) -> Result<()> {
+        let path = self.path(rel);
+        let _ = std::fs::remove_file(self.original(rel));
+        match bytes {
+            Some(b) => {
+                std::fs::write(&path, b).ctx("writing", &path)?;
+                self.keep_original(rel)?;
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("removing", &path, e));
+                }
+                _ => {}
+            },
+        }
+        if let Some(known) = self.known.get_mut(rel)
+            && let Some((_, tag)) = known.take()
+        {
+            // Known to exist, not to match: kept so that a name the
+            // generation drops is still deleted.
+            *known = Some((String::new(), tag));
+        }
+        Ok(())
+    }
+
     fn matches(&self, rel: &str, sha256: &str) -> bool {
         matches!(self.known.get(rel), Some(Some((s, _))) if s == sha256)
     }
@@ -171,6 +223,32 @@ impl<'b> Work<'b> {
     }
 }
 
+/// The directory of the working copy keeping what was fetched.
+const ORIGINALS: &str = ".fetched";
+
+/// The working copies' name prefix, followed by the process ID.
+const COPY: &str = "cfy-ap-s3.";
+
+/// Remove the working copies of publishers that no longer run (killed).
+fn remove_dead_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(COPY)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if crate::repo::stage::gone(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// How a publish into a bucket goes.
 pub(crate) struct Options<'a> {
     /// Retired objects are deleted this many seconds later.
@@ -194,7 +272,7 @@ pub(crate) fn run<L: Layout, T>(
     let result = (|| {
         // The first request, a read: a missing bucket or refused credentials
         // fail here, before anything is written.
-        layout.check(&bucket.dirs("")?, &bucket.url().to_string())?;
+        layout.check_top(&bucket.dirs("")?, &bucket.url().to_string())?;
         if opts.read_only {
             let mut work = Work::new(bucket)?;
             layout.fetch(&mut work)?;
@@ -240,6 +318,13 @@ fn commit<L: Layout>(
         if Some(rel) == switch.as_ref() || before.addressed.contains(rel) {
             continue;
         }
+        // A package already there with these bytes (written into the
+        // working copy again because it was not there).
+        if let Some(sha) = before.packages.get(rel)
+            && *sha == sha256_file(path)?
+        {
+            continue;
+        }
         if let Some(Some((sha, _))) = work.known.get(rel)
             && *sha == sha256_file(path)?
         {
@@ -257,16 +342,19 @@ fn commit<L: Layout>(
     if uploads.is_empty() && !switch_changed {
         return Ok(true);
     }
-    for rel in &uploads {
-        bucket.upload(rel, &files[rel])?;
-    }
-    if let Some(s) = &switch
-        && switch_changed
-    {
-        let bytes = std::fs::read(&files[s]).ctx("reading", &files[s])?;
-        let expected = work.known.get(s).cloned().flatten().map(|(_, t)| t);
-        if let Swap::Conflict(_) = bucket.compare_and_swap(s, expected.as_ref(), Some(&bytes))? {
-            return Ok(false);
+    match upload_and_switch(
+        work,
+        layout,
+        &files,
+        &uploads,
+        switch.as_deref(),
+        switch_changed,
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(e) => {
+            restore(work, &uploads);
+            return Err(e);
         }
     }
     // Plain names the new generation no longer has (a signature dropped, an
@@ -278,6 +366,59 @@ fn commit<L: Layout>(
     }
     collect(work, layout, before, &uploads, opts)?;
     Ok(true)
+}
+
+/// Upload `uploads` in rank order, then the switch; `false` when its
+/// compare-and-swap met another publish's.
+fn upload_and_switch<L: Layout>(
+    work: &Work<'_>,
+    layout: &L,
+    files: &BTreeMap<String, PathBuf>,
+    uploads: &[String],
+    switch: Option<&str>,
+    switch_changed: bool,
+) -> Result<bool> {
+    let bucket = work.bucket;
+    // One rank after the other; inside a rank, in parallel.
+    let mut start = 0;
+    while start < uploads.len() {
+        let rank = layout.rank(&uploads[start]);
+        let end = start
+            + uploads[start..]
+                .iter()
+                .take_while(|r| layout.rank(r) == rank)
+                .count();
+        let batch: Vec<(&str, &Path)> = uploads[start..end]
+            .iter()
+            .map(|rel| (rel.as_str(), files[rel].as_path()))
+            .collect();
+        bucket.upload(&batch)?;
+        start = end;
+    }
+    if let Some(s) = switch
+        && switch_changed
+    {
+        let bytes = std::fs::read(&files[s]).ctx("reading", &files[s])?;
+        let expected = work.known.get(s).cloned().flatten().map(|(_, t)| t);
+        if let Swap::Conflict(_) = bucket.compare_and_swap(s, expected.as_ref(), Some(&bytes))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// After a failure before the switch: put back, best effort, what this
+/// publish overwrote under the names clients read without a digest (the
+/// plain index names, `Release`, `repomd.xml.asc`), so that readers of those
+/// see the live generation again rather than waiting for the next publish.
+/// (New objects stay: no live listing names them.)
+fn restore(work: &Work<'_>, uploaded: &[String]) {
+    for rel in uploaded.iter().rev() {
+        let original = work.original(rel);
+        if matches!(work.known.get(rel), Some(Some(_))) && original.is_file() {
+            let _ = work.bucket.upload(&[(rel.as_str(), original.as_path())]);
+        }
+    }
 }
 
 /// Retire what the new generation no longer names; delete what was retired
@@ -297,14 +438,16 @@ fn collect<L: Layout>(
     let mut garbage = Garbage::load(bucket)?;
     let live: BTreeSet<&String> = after
         .packages
-        .iter()
+        .keys()
         .chain(&after.addressed)
         .chain(uploaded)
         .collect();
     garbage.revive(live.iter().copied());
-    let retired = before
+    let gone = before
         .packages
-        .difference(&after.packages)
+        .keys()
+        .filter(|k| !after.packages.contains_key(*k));
+    let retired = gone
         .chain(before.addressed.difference(&after.addressed))
         .cloned();
     garbage.retire(retired, now);
