@@ -142,7 +142,9 @@ pub(super) fn link_by_hash(dir: &Path, src: &Path, d: &Digests) -> Result<()> {
                     .ctx("writing to", &sub)?;
                 fs::copy(src, tmp.path()).ctx("writing", tmp.path())?;
                 crate::repo::stage::set_mode(tmp.as_file(), tmp.path())?;
-                tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
+                if crate::repo::stage::durable() {
+                    tmp.as_file().sync_data().ctx("flushing", tmp.path())?;
+                }
                 tmp.persist(&dest)
                     .map_err(|e| Error::io("writing", &dest, e.error))?;
             }

@@ -118,7 +118,10 @@ pub(super) fn write_indices(
                 for batch in batches {
                     batch.iter().try_for_each(|t| f.write_all(t))?;
                 }
-                f.sync_data()
+                match crate::repo::stage::durable() {
+                    true => f.sync_data(),
+                    false => Ok(()),
+                }
             });
             let xz_thread = s.spawn(|| -> Result<Streamed> {
                 let mut xz = xz;

@@ -102,9 +102,38 @@ pub(crate) fn remove_stale_staging(root: &Path) {
     }
 }
 
+/// Whether what a publish writes is flushed to disk (see [`Scratch`]).
+static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// While one lives, publishes flush nothing to disk: the repository they
+/// write is a scratch working copy (a publish into a bucket, `repo::s3`),
+/// deleted afterwards; the store makes what is uploaded durable. Every
+/// flush of the repository kit and the publishers asks [`durable`].
+pub(crate) struct Scratch(bool);
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        Scratch(DURABLE.swap(false, std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        DURABLE.store(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Whether to flush what is written (not inside a [`Scratch`]).
+pub(crate) fn durable() -> bool {
+    DURABLE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Make the files written so far durable before anything names them: one
 /// `syncfs` (the yum publisher; the apt one syncs exactly what it wrote, [`sync_all`]).
 pub(crate) fn sync_filesystem(root: &Path) -> Result<()> {
+    if !durable() {
+        return Ok(());
+    }
     let dir = File::open(root).ctx("opening", root)?;
     rustix::fs::syncfs(&dir).map_err(|e| Error::io("syncing", root, e.into()))
 }
@@ -119,6 +148,9 @@ pub(crate) fn sync_all<F: AsRef<Path> + Sync, D: AsRef<Path> + Sync>(
     files: &[F],
     dirs: &[D],
 ) -> Result<()> {
+    if !durable() {
+        return Ok(());
+    }
     let jobs: Vec<usize> = (0..files.len() + dirs.len()).collect();
     crate::util::parallel::try_for_each(&jobs, 64, |&i| {
         let (path, data) = match files.get(i) {

@@ -269,6 +269,8 @@ pub(crate) fn run<L: Layout, T>(
     mut local: impl FnMut(&Path) -> Result<T>,
 ) -> Result<T> {
     let log = opts.log;
+    // The working copy is scratch: nothing in it is flushed to disk.
+    let _scratch = crate::repo::stage::Scratch::new();
     let result = (|| {
         // The first request, a read: a missing bucket or refused credentials
         // fail here, before anything is written.
