@@ -369,16 +369,6 @@ fn apt_installs_and_upgrades_from_a_signed_repository_in_s3() {
 }
 
 /// Every key under `prefix` with the digest of its bytes.
-fn snapshot(moto: &Moto, prefix: &str) -> BTreeMap<String, String> {
-    moto.keys(prefix)
-        .into_iter()
-        .map(|k| {
-            let d = sha256(&moto.get(&k).unwrap());
-            (k, d)
-        })
-        .collect()
-}
-
 /// The writes (PUT, POST, DELETE) the proxy saw since its log was cleared:
 /// "METHOD TARGET", a multi-object delete with the keys it names.
 fn writes(proxy: &FaultProxy) -> Vec<String> {
@@ -454,7 +444,7 @@ fn every_publish_operation_works_against_s3() {
     // Other bytes under the same name and version: refused (3), nothing written;
     // -f replaces it.
     let rebuilt = make_deb_with(&d.join("rebuilt"), "op-agent", "1.0", "all", b"rebuilt", "");
-    let before = snapshot(&moto, "ops/");
+    let before = moto.snapshot("ops/");
     proxy.clear_log();
     let o = publish(&env, &signed, &[&rebuilt]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -464,7 +454,7 @@ fn every_publish_operation_works_against_s3() {
         text(&o)
     );
     wrote_only_the_lease(&proxy, "a refused duplicate");
-    assert_eq!(before, snapshot(&moto, "ops/"));
+    assert_eq!(before, moto.snapshot("ops/"));
     ok(publish(&env, &with(&signed, &["-f"]), &[&rebuilt]));
     consistent(&moto, "ops", "stable", &keyring);
     assert_eq!(
@@ -475,7 +465,7 @@ fn every_publish_operation_works_against_s3() {
 
     // --dry-run of an add, a remove, a keep and a copy: said, not done.
     ok(publish(&env, &signed, &[&a2, &a3]));
-    let before = snapshot(&moto, "ops/");
+    let before = moto.snapshot("ops/");
     proxy.clear_log();
     let new = deb(&d, "op-new", "1.0");
     for (args, files, says) in [
@@ -501,7 +491,7 @@ fn every_publish_operation_works_against_s3() {
     wrote_nothing(&proxy, "--dry-run");
     assert_eq!(
         before,
-        snapshot(&moto, "ops/"),
+        moto.snapshot("ops/"),
         "--dry-run changed the bucket"
     );
 

@@ -240,6 +240,19 @@ impl Moto {
         }
     }
 
+    /// Every object under `prefix` and the SHA256 of its bytes: what a test
+    /// compares before and after something that must write nothing.
+    pub fn snapshot(&self, prefix: &str) -> std::collections::BTreeMap<String, String> {
+        use sha2::{Digest, Sha256};
+        self.keys(prefix)
+            .into_iter()
+            .map(|k| {
+                let d = hex::encode(Sha256::digest(self.get(&k).unwrap()));
+                (k, d)
+            })
+            .collect()
+    }
+
     /// The same read anonymously, as apt and dnf read: (status, body).
     pub fn get_anonymous(&self, key: &str) -> (u16, Vec<u8>) {
         let r = request(

@@ -15,7 +15,6 @@ use common::proxy::{Fault, FaultProxy};
 use common::s3::{Moto, SECRET, elements};
 use common::{Cmd, text};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -270,16 +269,6 @@ fn dnf_installs_and_upgrades_from_a_signed_repository_in_s3() {
 }
 
 /// Every key under `prefix` with the digest of its bytes.
-fn snapshot(moto: &Moto, prefix: &str) -> BTreeMap<String, String> {
-    moto.keys(prefix)
-        .into_iter()
-        .map(|k| {
-            let d = sha256(&moto.get(&k).unwrap());
-            (k, d)
-        })
-        .collect()
-}
-
 /// The writes (PUT, POST, DELETE) `proxy` saw, but those of the lease
 /// (`.cfy-ap.lock`) and multi-object deletes naming only it.
 fn writes_beyond_the_lease(proxy: &FaultProxy) -> Vec<String> {
@@ -369,12 +358,12 @@ fn yum_publish_operations_against_s3() {
         .unwrap();
         rpmbuild(&top, &spec, "op-agent-1.0-1.noarch.rpm")
     };
-    let before = snapshot(moto, "yops/");
+    let before = moto.snapshot("yops/");
     proxy.clear_log();
     let o = ops.publish(&[], &[&rebuilt]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert_eq!(writes_beyond_the_lease(proxy), Vec::<String>::new());
-    assert_eq!(before, snapshot(moto, "yops/"));
+    assert_eq!(before, moto.snapshot("yops/"));
     let out = ok(ops.publish(&["-f"], &[&rebuilt]));
     assert!(out.contains("replaced: op-agent 1.0-1"), "{out}");
     let b = small_rpm(ops.w.path(), "op-other", "2.0");
@@ -405,7 +394,7 @@ fn yum_publish_operations_against_s3() {
 #[test]
 fn a_yum_dry_run_writes_nothing_to_s3() {
     let ops = Ops::new();
-    let before = snapshot(&ops.moto, "yops/");
+    let before = ops.moto.snapshot("yops/");
     ops.proxy.clear_log();
     let b = small_rpm(ops.w.path(), "op-other", "2.0");
     let out = ok(ops.publish(&["--dry-run"], &[&b]));
@@ -422,7 +411,7 @@ fn a_yum_dry_run_writes_nothing_to_s3() {
         Vec::<String>::new(),
         "--dry-run wrote; it said:\n{out}"
     );
-    assert_eq!(before, snapshot(&ops.moto, "yops/"));
+    assert_eq!(before, ops.moto.snapshot("yops/"));
 }
 
 #[test]
