@@ -90,8 +90,9 @@ impl Bucket {
                             .is_some_and(|e| e.starts_with("http://")),
                     ),
             );
+        let addressing = addressing_of(&url.bucket, settings.addressing);
         if let Some(endpoint) = &settings.endpoint {
-            b = match settings.addressing {
+            b = match addressing {
                 Addressing::Path => b.with_endpoint(endpoint.trim_end_matches('/')),
                 Addressing::Virtual => {
                     let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
@@ -103,9 +104,9 @@ impl Bucket {
                 }
             };
         }
-        b = b.with_virtual_hosted_style_request(
-            settings.addressing == Addressing::Virtual && settings.endpoint.is_some(),
-        );
+        // Virtual-hosted: with an endpoint, the bucket's host was made above;
+        // without one (AWS), the client makes `BUCKET.s3.REGION.amazonaws.com`.
+        b = b.with_virtual_hosted_style_request(addressing == Addressing::Virtual);
         if let (Some(id), Some(secret)) = (&settings.key_id, &settings.secret) {
             b = b.with_access_key_id(id).with_secret_access_key(secret);
             if let Some(t) = &settings.token {
@@ -327,6 +328,15 @@ async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), 
     Ok((size, size.div_ceil(PART as u64) + 2))
 }
 
+/// The addressing of `bucket`: a name with dots is no valid TLS host name
+/// under the endpoint's certificate, so path-style for it, as boto3 does.
+fn addressing_of(bucket: &str, asked: Addressing) -> Addressing {
+    match bucket.contains('.') {
+        true => Addressing::Path,
+        false => asked,
+    }
+}
+
 /// A PUT's failure: a precondition not met, or anything else.
 enum Put {
     Conflict,
@@ -462,5 +472,40 @@ impl Storage for Bucket {
             .collect();
         keys.sort();
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_buckets_are_path_style_and_counts_read_as_documented() {
+        assert_eq!(
+            addressing_of("agents", Addressing::Virtual),
+            Addressing::Virtual
+        );
+        assert_eq!(
+            addressing_of("agents.example.com", Addressing::Virtual),
+            Addressing::Path
+        );
+        assert_eq!(addressing_of("agents", Addressing::Path), Addressing::Path);
+        let c = Counts {
+            get: 8,
+            head: 0,
+            put: 11,
+            delete: 1,
+            list: 2,
+            up: 5829,
+            down: 1853,
+        };
+        assert_eq!(
+            c.to_string(),
+            "s3: 22 requests (8 GET, 0 HEAD, 11 PUT, 1 DELETE, 2 LIST), 5829 bytes up, 1853 bytes down"
+        );
+        assert_eq!(
+            first_line("PUT failed: <?xml version=\"1.0\"?><Error/>\nmore"),
+            "PUT failed"
+        );
     }
 }
