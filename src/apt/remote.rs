@@ -127,7 +127,16 @@ impl Layout for Apt<'_> {
     }
 
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        let mut codenames: BTreeSet<String> = work.bucket().dirs("dists")?.into_iter().collect();
+        // Names a publish could have made (others, e.g. `..`, never become
+        // paths of the working copy).
+        let plausible = |c: &String| {
+            !c.is_empty()
+                && !c.starts_with('.')
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        };
+        let listed = work.bucket().dirs("dists")?;
+        let mut codenames: BTreeSet<String> = listed.into_iter().filter(plausible).collect();
         codenames.insert(self.opts.codename.clone());
         for codename in codenames {
             let dist = format!("dists/{codename}");
