@@ -21,6 +21,7 @@ use super::{Entry, PublishOptions, Request, Summary};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::openpgp::Signer;
+use crate::repo::kind::PackageKind;
 use crate::repo::s3::{self, Layout, Names, S3Url, Work};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -56,8 +57,7 @@ pub(super) fn apply(
 pub(super) fn check(url: &S3Url, opts: &PublishOptions) -> Result<()> {
     let apt = Apt { opts };
     apt.check()?;
-    let bucket = s3::open(url)?;
-    apt.check_top(&bucket.dirs("")?, &url.to_string())
+    s3::check(&s3::open(url)?, PackageKind::Deb)
 }
 
 /// [`super::list`] of a repository in a bucket (reads only).
@@ -116,14 +116,8 @@ impl Apt<'_> {
 }
 
 impl Layout for Apt<'_> {
-    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
-        match top.iter().any(|d| d == "repodata") {
-            true => Err(Error::config(format!(
-                "publish: {url} is a yum repository; debs go into an apt repository"
-            ))
-            .with("give another --repo prefix")),
-            false => Ok(()),
-        }
+    fn kind(&self) -> PackageKind {
+        PackageKind::Deb
     }
 
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {

@@ -110,18 +110,28 @@ pub(crate) fn check_repo_kind(repo: &Path, kind: PackageKind) -> Result<()> {
         ))
         .with("give a directory (created when missing) as --repo"));
     }
-    let apt = repo.join("dists").is_dir() || repo.join("pool").is_dir();
-    let yum = repo.join("repodata").is_dir();
+    check_layout(&repo.display().to_string(), |d| repo.join(d).is_dir(), kind)
+}
+
+/// Refuse to put `kind` packages where the other kind of repository is:
+/// `has(name)` tells whether the top-level directory `name` is there
+/// (`dists/` or `pool/` for apt, `repodata/` for yum) — on disk, or as a
+/// prefix in a bucket.
+pub(crate) fn check_layout(
+    repo: &str,
+    has: impl Fn(&str) -> bool,
+    kind: PackageKind,
+) -> Result<()> {
+    let apt = has("dists") || has("pool");
+    let yum = has("repodata");
     let (clash, is, wants) = match kind {
         PackageKind::Rpm if apt => (true, "an apt repository", "rpms go into a yum repository"),
         PackageKind::Deb if yum => (true, "a yum repository", "debs go into an apt repository"),
         _ => (false, "", ""),
     };
     if clash {
-        return Err(
-            Error::config(format!("publish: {} is {is}; {wants}", repo.display()))
-                .with("give another --repo directory"),
-        );
+        return Err(Error::config(format!("publish: {repo} is {is}; {wants}"))
+            .with("give another --repo directory or prefix"));
     }
     Ok(())
 }

@@ -15,6 +15,7 @@
 use super::{YumOptions, existing, repomd};
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::repo::kind::PackageKind;
 use crate::repo::report::Summary;
 use crate::repo::s3::{self, Layout, Names, S3Url, Work};
 use std::path::{Path, PathBuf};
@@ -25,14 +26,8 @@ struct Yum;
 const REPOMD: &str = "repodata/repomd.xml";
 
 impl Layout for Yum {
-    fn check_top(&self, top: &[String], url: &str) -> Result<()> {
-        match top.iter().any(|d| d == "dists" || d == "pool") {
-            true => Err(Error::config(format!(
-                "publish: {url} is an apt repository; rpms go into a yum repository"
-            ))
-            .with("give another --repo prefix")),
-            false => Ok(()),
-        }
+    fn kind(&self) -> PackageKind {
+        PackageKind::Rpm
     }
 
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
@@ -89,8 +84,7 @@ impl Layout for Yum {
 /// Before a build publishes there: the bucket is reachable, the credentials
 /// accepted, the prefix no apt repository (one LIST request).
 pub(super) fn check(url: &S3Url) -> Result<()> {
-    let bucket = s3::open(url)?;
-    Yum.check_top(&bucket.dirs("")?, &url.to_string())
+    s3::check(&s3::open(url)?, PackageKind::Rpm)
 }
 
 /// [`super::publish`] into a bucket.

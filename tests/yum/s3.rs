@@ -412,6 +412,18 @@ fn a_yum_dry_run_writes_nothing_to_s3() {
         "--dry-run wrote; it said:\n{out}"
     );
     assert_eq!(before, ops.moto.snapshot("yops/"));
+    // A deb into this yum prefix: refused from the first read, nothing written.
+    let deb = common::apt::make_deb(ops.w.path(), "op-deb", "1.0", "all");
+    let o = ops.publish(&[], &[&deb]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a yum repository"), "{}", text(&o));
+    assert!(
+        ops.proxy
+            .log()
+            .iter()
+            .all(|s| s.method == "GET" || s.method == "HEAD")
+    );
+    assert_eq!(before, ops.moto.snapshot("yops/"));
 }
 
 #[test]

@@ -26,7 +26,7 @@ mod sync;
 mod url;
 
 pub(crate) use client::Bucket;
-pub(crate) use sync::{Layout, Names, Options, Work, run, url_of};
+pub(crate) use sync::{Layout, Names, Options, Work, check, run, url_of};
 pub(crate) use url::S3Url;
 
 use crate::error::{Error, Result};

@@ -25,6 +25,7 @@ use super::garbage::Garbage;
 use super::lease::Lease;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
+use crate::repo::kind::PackageKind;
 use crate::repo::storage::{Storage, Swap, Tag, sha256_file};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -43,9 +44,9 @@ pub(crate) struct Names {
 
 /// What a format brings to a publish into a bucket.
 pub(crate) trait Layout {
-    /// Refuse a prefix holding the other kind of repository, given its
-    /// top-level "directories" (`dists`, `repodata`...).
-    fn check_top(&self, top: &[String], url: &str) -> Result<()>;
+    /// The kind of packages it publishes (a prefix holding the other kind of
+    /// repository is refused: `repo::kind::check_layout`).
+    fn kind(&self) -> PackageKind;
     /// Fetch into `work` what the local publisher reads of the live
     /// repository (through [`Work::fetch`], [`Work::fetch_verified`]).
     fn fetch(&self, work: &mut Work<'_>) -> Result<()>;
@@ -274,7 +275,7 @@ pub(crate) fn run<L: Layout, T>(
     let result = (|| {
         // The first request, a read: a missing bucket or refused credentials
         // fail here, before anything is written.
-        layout.check_top(&bucket.dirs("")?, &bucket.url().to_string())?;
+        check(bucket, layout.kind())?;
         if opts.read_only {
             let mut work = Work::new(bucket)?;
             layout.fetch(&mut work)?;
@@ -302,6 +303,15 @@ pub(crate) fn run<L: Layout, T>(
     })();
     log.detail(&bucket.counts().to_string());
     result
+}
+
+/// The first request of a publish, a read (a missing bucket or refused
+/// credentials fail here, exit 2, before anything is written): the prefix
+/// holds no repository of the other kind than `kind`.
+pub(crate) fn check(bucket: &Bucket, kind: PackageKind) -> Result<()> {
+    let top = bucket.dirs("")?;
+    let url = bucket.url().to_string();
+    crate::repo::kind::check_layout(&url, |d| top.iter().any(|t| t == d), kind)
 }
 
 /// Upload what changed in `work`, switch, collect. `false`: the switch's
