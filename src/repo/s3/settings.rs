@@ -4,7 +4,8 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_MAX_ATTEMPTS`) first,
 //! then the profile (`AWS_PROFILE`, default `default`) of the shared files
 //! (`AWS_CONFIG_FILE`, default `~/.aws/config`: `region`, `endpoint_url`,
-//! `max_attempts` and `s3 = addressing_style = path|virtual|auto`;
+//! `max_attempts` and, in its `s3 =` block, `addressing_style =
+//! path|virtual|auto` and the AWS CLI's `max_concurrent_requests`;
 //! `AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`: the keys).
 //! Without keys from either, the client's own providers (container, web
 //! identity, instance metadata) are asked.
@@ -37,6 +38,8 @@ pub(crate) struct Settings {
     pub(crate) addressing: Addressing,
     /// Attempts of one request (the first and the retries).
     pub(crate) attempts: usize,
+    /// Uploads in flight at once (`s3.max_concurrent_requests`).
+    pub(crate) parallel: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -49,6 +52,7 @@ impl std::fmt::Debug for Settings {
             .field("token", &self.token.as_ref().map(|_| "<hidden>"))
             .field("addressing", &self.addressing)
             .field("attempts", &self.attempts)
+            .field("parallel", &self.parallel)
             .finish()
     }
 }
@@ -106,18 +110,18 @@ impl Settings {
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .or_else(|| config.get("region").cloned())
             .unwrap_or_else(|| "us-east-1".into());
-        let attempts_text = env("AWS_MAX_ATTEMPTS").or_else(|| config.get("max_attempts").cloned());
-        let attempts = match attempts_text {
-            None => 5,
-            Some(t) => match t.parse::<usize>() {
-                Ok(n) if (1..=20).contains(&n) => n,
-                _ => {
-                    return Err(Error::config(format!(
-                        "AWS_MAX_ATTEMPTS / max_attempts: {t:?} is not a number from 1 to 20"
-                    )));
-                }
-            },
-        };
+        let attempts = number(
+            env("AWS_MAX_ATTEMPTS").or_else(|| config.get("max_attempts").cloned()),
+            "AWS_MAX_ATTEMPTS / max_attempts",
+            5,
+            20,
+        )?;
+        let parallel = number(
+            config.get("s3.max_concurrent_requests").cloned(),
+            "s3 max_concurrent_requests in the AWS config",
+            DEFAULT_PARALLEL,
+            256,
+        )?;
         let style = config.get("s3.addressing_style").map(String::as_str);
         let addressing = addressing(endpoint.as_deref(), style)?;
         if let Some(e) = &endpoint {
@@ -131,7 +135,24 @@ impl Settings {
             token,
             addressing,
             attempts,
+            parallel,
         })
+    }
+}
+
+/// Uploads in flight at once unless the profile says otherwise.
+pub(crate) const DEFAULT_PARALLEL: usize = 16;
+
+/// `text` as a number from 1 to `max`, `default` when there is none.
+fn number(text: Option<String>, what: &str, default: usize, max: usize) -> Result<usize> {
+    let Some(t) = text else {
+        return Ok(default);
+    };
+    match t.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::config(format!(
+            "{what}: {t:?} is not a number from 1 to {max}"
+        ))),
     }
 }
 
@@ -242,6 +263,17 @@ mod tests {
     }
 
     #[test]
+    fn numbers_have_bounds() {
+        assert_eq!(number(None, "x", 16, 256).unwrap(), 16);
+        assert_eq!(number(Some("4".into()), "x", 16, 256).unwrap(), 4);
+        for bad in ["0", "257", "-1", "ten", ""] {
+            let e = number(Some(bad.into()), "s3 max_concurrent_requests", 16, 256).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("from 1 to 256"), "{e}");
+        }
+    }
+
+    #[test]
     fn addressing_is_path_style_for_ips_and_localhost() {
         use Addressing::*;
         for (endpoint, style, want) in [
@@ -279,6 +311,7 @@ mod tests {
             token: Some("session-token-value".into()),
             addressing: Addressing::Virtual,
             attempts: 5,
+            parallel: DEFAULT_PARALLEL,
         };
         let text = format!("{s:?}");
         assert!(
