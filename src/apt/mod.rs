@@ -364,7 +364,7 @@ pub(crate) type Planned = (String, String, String);
 pub(crate) fn check(opts: &PublishOptions, planned: &[Planned]) -> Result<()> {
     let signer = checked(opts)?;
     match S3Url::of(&opts.repo)? {
-        Some(url) => remote::check(&url, opts),
+        Some(url) => remote::check(&url, opts, signer.is_some(), planned),
         None => precheck::repository(opts, signer.is_some(), planned),
     }
 }

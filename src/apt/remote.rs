@@ -52,17 +52,36 @@ pub(super) fn apply(
     })
 }
 
-/// Before a build publishes there: the bucket is reachable, the credentials
-/// accepted, the prefix no yum repository (one LIST request).
-pub(super) fn check(url: &S3Url, opts: &PublishOptions) -> Result<()> {
-    let apt = Apt { opts };
-    apt.check()?;
-    s3::check(&s3::open(url)?, PackageKind::Deb)
+/// Before a build publishes there, the refusals of a local repository's
+/// precheck (signatures that would be dropped, `planned` already published
+/// without `force`) on a read-only copy of the live `dists/`: the bucket is
+/// reachable, the credentials accepted, the prefix no yum repository. Takes no
+/// lease and writes nothing.
+pub(super) fn check(
+    url: &S3Url,
+    opts: &PublishOptions,
+    signing: bool,
+    planned: &[super::Planned],
+) -> Result<()> {
+    read_only(url, opts, |here| {
+        super::precheck::repository(here, signing, planned)
+    })
 }
 
 /// [`super::list`] of a repository in a bucket (reads only).
 pub(super) fn list(url: &S3Url, opts: &PublishOptions) -> Result<Vec<Entry>> {
+    read_only(url, opts, super::list_here)
+}
+
+/// `f` on a copy of the live `dists/` (no lease, nothing written): the
+/// options it gets name the copy as their repository.
+fn read_only<T>(
+    url: &S3Url,
+    opts: &PublishOptions,
+    f: impl Fn(&PublishOptions) -> Result<T>,
+) -> Result<T> {
     let apt = Apt { opts };
+    apt.check()?;
     let bucket = s3::open(url)?;
     let log = Log::new(false, true);
     let options = s3::Options {
@@ -71,7 +90,7 @@ pub(super) fn list(url: &S3Url, opts: &PublishOptions) -> Result<Vec<Entry>> {
         log: &log,
     };
     s3::run(&bucket, &apt, &options, |dir| {
-        super::list_here(&PublishOptions {
+        f(&PublishOptions {
             repo: dir.to_path_buf(),
             ..opts.clone()
         })
@@ -132,22 +151,33 @@ impl Layout for Apt<'_> {
         let listed = work.bucket().dirs("dists")?;
         let mut codenames: BTreeSet<String> = listed.into_iter().filter(plausible).collect();
         codenames.insert(self.opts.codename.clone());
-        for codename in codenames {
+        // Every distribution's Release, and the target's signatures, at once;
+        // then every index they list, at once. The other distributions: their
+        // indices only, for --copy and for knowing which pool files they still
+        // name.
+        let mut first = Vec::new();
+        for codename in &codenames {
             let dist = format!("dists/{codename}");
-            let target = codename == self.opts.codename;
-            // The other distributions: their indices only, for --copy and for
-            // knowing which pool files they still name.
-            let signatures: &[&str] = if target {
-                &["InRelease", "Release.gpg"]
-            } else {
-                &[]
-            };
-            for name in signatures {
-                work.fetch(&format!("{dist}/{name}"))?;
+            if *codename == self.opts.codename {
+                first.push(format!("{dist}/InRelease"));
+                first.push(format!("{dist}/Release.gpg"));
             }
-            if !work.fetch(&format!("{dist}/Release"))? {
+            first.push(format!("{dist}/Release"));
+        }
+        let found = work.fetch(&first)?;
+        let mut indices = Vec::new();
+        let mut plain = Vec::new();
+        for codename in &codenames {
+            let dist = format!("dists/{codename}");
+            let release = format!("{dist}/Release");
+            if !first
+                .iter()
+                .zip(&found)
+                .any(|(rel, f)| *rel == release && *f)
+            {
                 continue;
             }
+            let target = *codename == self.opts.codename;
             let read = |name: &str| {
                 let path = work.dir().join(&dist).join(name);
                 std::fs::read_to_string(&path).ok()
@@ -159,7 +189,7 @@ impl Layout for Apt<'_> {
             if let Some(signed) = read("InRelease").as_deref().and_then(Signer::clear_text)
                 && signed != text
             {
-                work.correct(&format!("{dist}/Release"), Some(signed.as_bytes()))?;
+                work.correct(&release, Some(signed.as_bytes()))?;
                 work.correct(&format!("{dist}/Release.gpg"), None)?;
                 text = signed;
             }
@@ -172,14 +202,14 @@ impl Layout for Apt<'_> {
                 match &listed.digests[SHA256] {
                     Some(hex) => {
                         let fallback = by_hash(&dist, &path, HASH_NAMES[SHA256], hex);
-                        work.fetch_verified(&rel, hex, &fallback)?;
+                        indices.push((rel, hex.clone(), fallback));
                     }
-                    None => {
-                        work.fetch(&rel)?;
-                    }
+                    None => plain.push(rel),
                 }
             }
         }
+        work.fetch_verified(&indices)?;
+        work.fetch(&plain)?;
         Ok(())
     }
 

@@ -31,8 +31,8 @@ impl Layout for Yum {
     }
 
     fn fetch(&self, work: &mut Work<'_>) -> Result<()> {
-        work.fetch(&format!("{REPOMD}.asc"))?;
-        if !work.fetch(REPOMD)? {
+        let found = work.fetch(&[format!("{REPOMD}.asc"), REPOMD.to_string()])?;
+        if !found[1] {
             return Ok(());
         }
         let path = work.dir().join(REPOMD);
@@ -43,6 +43,7 @@ impl Layout for Yum {
                 work.bucket().url().show(REPOMD)
             ))
         })?;
+        let mut hrefs = Vec::new();
         for r in records {
             if !r.href.starts_with("repodata/") || r.href.contains("..") {
                 return Err(Error::build(format!(
@@ -51,8 +52,9 @@ impl Layout for Yum {
                     r.href
                 )));
             }
-            work.fetch(&r.href)?;
+            hrefs.push(r.href);
         }
+        work.fetch(&hrefs)?;
         Ok(())
     }
 

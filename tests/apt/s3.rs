@@ -713,6 +713,81 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
     );
 }
 
+/// A build with `publish.repo: s3://...` is checked against the live
+/// repository before any work, as a local one is: a package already published
+/// is refused (exit 3) before the deb is made, and nothing is written.
+#[test]
+fn a_build_publishing_into_a_bucket_is_refused_before_any_work() {
+    require_tools();
+    let w = workdir();
+    let moto = Moto::start(w.path());
+    let url = moto.s3_url("apt");
+    let build = |name: &str| {
+        let dir = w.path().join(name);
+        fs::create_dir_all(dir.join("env/bin")).unwrap();
+        fs::write(dir.join("env/bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::write(
+            dir.join("c.yaml"),
+            format!(
+                "distribution: Ubuntu\nrelease: trusty\noutput_tar: agent.tar.gz\n\
+                 package:\n  version: '3.2'\n  config_files: {}/packaging/ubuntu\n\
+                 publish:\n  repo: {url}\n  codename: agents\n",
+                common::repo().display()
+            ),
+        )
+        .unwrap();
+        let archive = Cmd::cfy_ap()
+            .args(["archive", "env", "agent.tar.gz"])
+            .current_dir(&dir)
+            .output();
+        assert!(archive.status.success(), "{}", text(&archive));
+        let o = Cmd::cfy_ap()
+            .args([
+                "-c",
+                "c.yaml",
+                "--format",
+                "deb",
+                "--from-tar",
+                "agent.tar.gz",
+            ])
+            .envs_remove(&["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"])
+            .envs(&moto.env())
+            .current_dir(&dir)
+            .within(Duration::from_secs(180))
+            .output();
+        let debs = fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("deb".as_ref()))
+            .count();
+        (o, debs)
+    };
+    let (o, debs) = build("first");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(debs, 2, "the agent's deb and the common one");
+    let packages = String::from_utf8(
+        moto.get("apt/dists/agents/main/binary-amd64/Packages")
+            .expect("published"),
+    )
+    .unwrap();
+    assert!(
+        packages.contains("Package: cloudify-ubuntu-trusty-agent\n"),
+        "{packages}"
+    );
+    // The same build again from another directory: refused by the check before
+    // the build, not by the publish after it.
+    let before = moto.snapshot("apt");
+    let (o, debs) = build("again");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("already published") && out.contains("s3://"),
+        "{out}"
+    );
+    assert!(!out.contains("cfy-ap-s3."), "a working copy's path: {out}");
+    assert_eq!(debs, 0, "nothing built: {out}");
+    assert_eq!(moto.snapshot("apt"), before, "nothing written");
+}
+
 #[test]
 fn refused_credentials_exit_2_before_any_write() {
     require_tools();

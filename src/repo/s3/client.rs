@@ -10,7 +10,7 @@
 
 use super::settings::{Addressing, Settings};
 use super::url::S3Url;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::repo::storage::{Storage, Swap, Tag};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
@@ -55,6 +55,8 @@ pub(crate) struct Bucket {
     url: S3Url,
     /// Attempts of one request (`AWS_MAX_ATTEMPTS`).
     attempts: usize,
+    /// Uploads in flight at once.
+    parallel: usize,
     /// The endpoint, for messages (`AWS` for AWS itself).
     endpoint: String,
     store: Arc<AmazonS3>,
@@ -126,6 +128,7 @@ impl Bucket {
         Ok(Bucket {
             url: url.clone(),
             attempts: settings.attempts,
+            parallel: settings.parallel,
             endpoint: settings
                 .endpoint
                 .clone()
@@ -177,21 +180,40 @@ impl Bucket {
             .collect())
     }
 
-    /// The object `rel` into the file `dest` (created): its tag, or `None`
-    /// when there is no such object.
-    pub(crate) fn download(&self, rel: &str, dest: &Path) -> Result<Option<Tag>> {
-        let Some((bytes, tag)) = self.read(rel)? else {
-            return Ok(None);
-        };
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).ctx("creating", dir)?;
+    /// The objects `(rel, dest)` into their files (created), up to
+    /// `max_concurrent_requests` at a time: each one's tag, or `None` when
+    /// there is no such object. Bodies are streamed into the files, never
+    /// whole in memory (an index of a large repository is tens of MB).
+    pub(crate) fn download(&self, files: &[(&str, &Path)]) -> Result<Vec<Option<Tag>>> {
+        use futures_util::StreamExt;
+        let jobs = files.iter().map(|(rel, dest)| {
+            let store = self.store.clone();
+            let key = self.key(rel);
+            async move { (*rel, *dest, fetch(store, key, dest).await) }
+        });
+        let results: Vec<_> = self.runtime.block_on(
+            futures_util::stream::iter(jobs)
+                .buffered(self.parallel)
+                .collect(),
+        );
+        let mut tags = Vec::with_capacity(results.len());
+        for (rel, dest, result) in results {
+            self.count(|c| c.get += 1);
+            match result {
+                Ok(Some((tag, bytes))) => {
+                    self.count(|c| c.down += bytes);
+                    tags.push(Some(tag));
+                }
+                Ok(None) => tags.push(None),
+                Err(Fault::File(e)) => return Err(Error::io("writing", dest, e)),
+                Err(Fault::Store(e)) => return Err(self.error("reading", rel, e)),
+            }
         }
-        std::fs::write(dest, &bytes).ctx("writing", dest)?;
-        Ok(Some(tag))
+        Ok(tags)
     }
 
     /// Upload the files `(rel, src)` (unconditionally: packages, or objects
-    /// clients do not read yet), [`PARALLEL`] at a time; large ones streamed
+    /// clients do not read yet), `max_concurrent_requests` at a time; large ones streamed
     /// in parts, never whole in memory.
     pub(crate) fn upload(&self, files: &[(&str, &Path)]) -> Result<()> {
         use futures_util::StreamExt;
@@ -202,7 +224,7 @@ impl Bucket {
         });
         let results: Vec<_> = self.runtime.block_on(
             futures_util::stream::iter(jobs)
-                .buffer_unordered(PARALLEL)
+                .buffer_unordered(self.parallel)
                 .collect(),
         );
         for (rel, src, result) in results {
@@ -211,8 +233,8 @@ impl Bucket {
                     c.put += requests;
                     c.up += bytes;
                 }),
-                Err(Sent::File(e)) => return Err(Error::io("reading", src, e)),
-                Err(Sent::Store(e)) => return Err(self.error("uploading", rel, e)),
+                Err(Fault::File(e)) => return Err(Error::io("reading", src, e)),
+                Err(Fault::Store(e)) => return Err(self.error("uploading", rel, e)),
             }
         }
         Ok(())
@@ -287,29 +309,53 @@ impl Bucket {
     }
 }
 
-/// Uploads in flight at once.
-const PARALLEL: usize = 16;
-
-/// Why an upload failed.
-enum Sent {
+/// Why a transfer failed: the local file, or the store.
+enum Fault {
     File(std::io::Error),
     Store(object_store::Error),
 }
 
+/// Download `key` into the file `dest` (its directory made): its tag and
+/// size, or `None` when there is no such object (no file made).
+async fn fetch(store: Arc<AmazonS3>, key: Key, dest: &Path) -> Result<Option<(Tag, u64)>, Fault> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let r = match store.get(&key).await {
+        Ok(r) => r,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(Fault::Store(e)),
+    };
+    let tag = Tag(r.meta.e_tag.clone().unwrap_or_default());
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(Fault::File)?;
+    }
+    let file = std::fs::File::create(dest).map_err(Fault::File)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let mut body = r.into_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(Fault::Store)?;
+        out.write_all(&chunk).map_err(Fault::File)?;
+        size += chunk.len() as u64;
+    }
+    out.flush().map_err(Fault::File)?;
+    Ok(Some((tag, size)))
+}
+
 /// Upload the file `src` as `key`: its size and the requests made.
-async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), Sent> {
-    let mut file = std::fs::File::open(src).map_err(Sent::File)?;
-    let size = file.metadata().map_err(Sent::File)?.len();
+async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), Fault> {
+    let mut file = std::fs::File::open(src).map_err(Fault::File)?;
+    let size = file.metadata().map_err(Fault::File)?.len();
     if size as usize <= PART {
         let mut bytes = Vec::with_capacity(size as usize);
-        file.read_to_end(&mut bytes).map_err(Sent::File)?;
+        file.read_to_end(&mut bytes).map_err(Fault::File)?;
         store
             .put(&key, PutPayload::from(bytes))
             .await
-            .map_err(Sent::Store)?;
+            .map_err(Fault::Store)?;
         return Ok((size, 1));
     }
-    let upload = store.put_multipart(&key).await.map_err(Sent::Store)?;
+    let upload = store.put_multipart(&key).await.map_err(Fault::Store)?;
     let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -318,13 +364,13 @@ async fn send(store: Arc<AmazonS3>, key: Key, src: &Path) -> Result<(u64, u64), 
             Ok(n) => n,
             Err(e) => {
                 let _ = w.abort().await;
-                return Err(Sent::File(e));
+                return Err(Fault::File(e));
             }
         };
-        w.wait_for_capacity(4).await.map_err(Sent::Store)?;
+        w.wait_for_capacity(4).await.map_err(Fault::Store)?;
         w.write(&buf[..n]);
     }
-    w.finish().await.map_err(Sent::Store)?;
+    w.finish().await.map_err(Fault::Store)?;
     Ok((size, size.div_ceil(PART as u64) + 2))
 }
 

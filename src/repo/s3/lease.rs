@@ -27,6 +27,8 @@ pub(crate) struct Lease<'a> {
     bucket: &'a Bucket,
     token: String,
     tag: Tag,
+    /// When it was taken or last renewed (this host's monotonic clock).
+    since: Instant,
 }
 
 fn now() -> u64 {
@@ -82,7 +84,12 @@ impl<'a> Lease<'a> {
         loop {
             let mine = text(&token, now() + TTL);
             if let Some(tag) = bucket.create(KEY, mine.as_bytes())? {
-                return Ok(Lease { bucket, token, tag });
+                return Ok(Lease {
+                    bucket,
+                    token,
+                    tag,
+                    since: Instant::now(),
+                });
             }
             let held = bucket.read(KEY)?;
             if let Some((theirs, tag)) = &held {
@@ -93,6 +100,7 @@ impl<'a> Lease<'a> {
                         bucket,
                         token,
                         tag: tag.clone(),
+                        since: Instant::now(),
                     });
                 }
                 if stale(&theirs, now()) {
@@ -103,7 +111,12 @@ impl<'a> Lease<'a> {
                     if let Swap::Done(Some(tag)) =
                         bucket.compare_and_swap(KEY, Some(tag), Some(mine.as_bytes()))?
                     {
-                        return Ok(Lease { bucket, token, tag });
+                        return Ok(Lease {
+                            bucket,
+                            token,
+                            tag,
+                            since: Instant::now(),
+                        });
                     }
                     continue;
                 }
@@ -126,8 +139,14 @@ impl<'a> Lease<'a> {
     }
 
     /// Renew the lease for another [`TTL`]; an error when another publisher
-    /// took it over meanwhile.
+    /// took it over meanwhile. A lease taken or renewed less than half its
+    /// TTL ago is left as it is (no request): until it expires no other
+    /// publisher may take it over (this process is alive). A commit that
+    /// outlasts it stays safe: its switch is a compare-and-swap.
     pub(crate) fn renew(&mut self) -> Result<()> {
+        if self.since.elapsed() < Duration::from_secs(TTL / 2) {
+            return Ok(());
+        }
         let mine = text(&self.token, now() + TTL);
         match self
             .bucket
@@ -135,6 +154,7 @@ impl<'a> Lease<'a> {
         {
             Swap::Done(Some(tag)) => {
                 self.tag = tag;
+                self.since = Instant::now();
                 Ok(())
             }
             _ => Err(Error::exists(format!(

@@ -116,45 +116,69 @@ impl<'b> Work<'b> {
         Ok(())
     }
 
-    /// Fetch `rel` into the working copy: whether there was one.
-    pub(crate) fn fetch(&mut self, rel: &str) -> Result<bool> {
-        let tag = self.bucket.download(rel, &self.path(rel))?;
-        let known = match tag {
-            Some(tag) => {
-                self.keep_original(rel)?;
-                Some((sha256_file(&self.path(rel))?, tag))
-            }
-            None => None,
-        };
-        let found = known.is_some();
-        self.known.insert(rel.to_string(), known);
+    /// Fetch `rels` into the working copy (in parallel): whether each was
+    /// there.
+    pub(crate) fn fetch(&mut self, rels: &[String]) -> Result<Vec<bool>> {
+        let paths: Vec<PathBuf> = rels.iter().map(|r| self.path(r)).collect();
+        let files: Vec<(&str, &Path)> = rels
+            .iter()
+            .zip(&paths)
+            .map(|(r, p)| (r.as_str(), p.as_path()))
+            .collect();
+        let tags = self.bucket.download(&files)?;
+        let mut found = Vec::with_capacity(rels.len());
+        for ((rel, path), tag) in rels.iter().zip(&paths).zip(tags) {
+            let known = match tag {
+                Some(tag) => {
+                    self.keep_original(rel)?;
+                    Some((sha256_file(path)?, tag))
+                }
+                None => None,
+            };
+            found.push(known.is_some());
+            self.known.insert(rel.clone(), known);
+        }
         Ok(found)
     }
 
-    /// Fetch `rel`, whose SHA256 a signed listing gives: when the object under
-    /// that name does not match (a publish that died between its plain names
-    /// and its switch), its content-addressed copy `fallback` instead, and the
-    /// plain name is uploaded again by this publish. Whether one was found.
+    /// Fetch the files `(rel, sha256, fallback)` (in parallel), each one's
+    /// SHA256 given by a signed listing: when the object under the name `rel`
+    /// does not match (a publish that died between its plain names and its
+    /// switch), its content-addressed copy `fallback` instead, and the plain
+    /// name is uploaded again by this publish. Whether each was found.
     pub(crate) fn fetch_verified(
         &mut self,
-        rel: &str,
-        sha256: &str,
-        fallback: &str,
-    ) -> Result<bool> {
-        let plain = self.fetch(rel)?;
-        if plain && self.matches(rel, sha256) {
-            return Ok(true);
+        wanted: &[(String, String, String)],
+    ) -> Result<Vec<bool>> {
+        let rels: Vec<String> = wanted.iter().map(|(rel, _, _)| rel.clone()).collect();
+        let plain = self.fetch(&rels)?;
+        let mut found = Vec::with_capacity(wanted.len());
+        for ((rel, sha256, fallback), plain) in wanted.iter().zip(plain) {
+            found.push(
+                plain && self.matches(rel, sha256)
+                    || self.fall_back(rel, sha256, fallback, plain)?,
+            );
         }
-        let tag = self.bucket.download(fallback, &self.path(rel))?;
+        Ok(found)
+    }
+
+    /// [`Work::fetch_verified`] of one file whose plain name did not match
+    /// (or was missing: `plain` false).
+    fn fall_back(&mut self, rel: &str, sha256: &str, fallback: &str, plain: bool) -> Result<bool> {
+        let dest = self.path(rel);
+        let tag = self
+            .bucket
+            .download(&[(fallback, dest.as_path())])?
+            .remove(0);
         if plain {
             // Known not to match: the plain name is written again.
             self.known.insert(rel.to_string(), None);
         }
         match tag {
-            Some(_) if sha256_file(&self.path(rel))? == sha256 => Ok(true),
+            Some(_) if sha256_file(&dest)? == sha256 => Ok(true),
             None if !plain => Ok(false),
             _ => {
-                let _ = std::fs::remove_file(self.path(rel));
+                let _ = std::fs::remove_file(&dest);
                 Err(Error::build(format!(
                     "{}: does not match its listing, and {} is missing or does not either",
                     self.bucket.url().show(rel),
