@@ -10,6 +10,8 @@
 #   TOOLS="aptly ycr" benches/s3.sh            # only some tools (cfy ycfy aptly ycr)
 #   SIGNED=1 benches/s3.sh                     # and signed apt rows (cfys aptlys)
 #   CFY_AP=/path/to/cfy-ap benches/s3.sh       # skip the cargo build
+#   DELAY_MS=10 benches/s3.sh                  # each request 10 ms later, as across a
+#                                              # network (the proxy sleeps; default 0)
 #
 # For each N, one moto server and proxy (fresh), and in each run every tool in
 # turn (the first one rotating), each into a bucket of its own:
@@ -27,7 +29,12 @@
 #          and every file uploaded (s3util.py upload: packages, metadata,
 #          repomd.xml last, 8 at a time); +1: the rpm copied in, createrepo_c
 #          --update --no-database, and only the files that changed uploaded
-# Each op is timed (wall) and the proxy's count of its requests taken after it.
+# Each op is timed (wall) and the proxy's count of its requests taken after it,
+# and moto's CPU time over the op (from /proc): moto serves a request in Python,
+# under one interpreter lock, so the CPU it spent on a tool's requests is a
+# floor of that tool's wall time, whatever the tool does. The report prints,
+# beside each full ratio, its ceiling: the peer's time over moto's CPU for
+# cfy-ap's requests, the ratio a client taking no time at all would reach.
 # Printed per N: medians of the times (full: RUNS samples, RUNS_LARGEST at the
 # largest N; +1: RUNS x ADDS samples), of the request counts by kind and of the
 # bytes up/down; the ratios peer / cfy-ap. Then whether cfy-ap's +1 makes the
@@ -107,9 +114,10 @@ start_endpoint() { # log-name
     local moto_port proxy_port i
     moto_port=$(free_port)
     "$PY" -m moto.server -H 127.0.0.1 -p "$moto_port" >"$LOGS/moto-$1.log" 2>&1 &
-    PIDS+=($!)
+    MOTO_PID=$!
+    PIDS+=("$MOTO_PID")
     proxy_port=$(free_port)
-    "$PY" "$here/benches/s3proxy.py" "$proxy_port" "$moto_port" >"$LOGS/proxy-$1.log" 2>&1 &
+    "$PY" "$here/benches/s3proxy.py" "$proxy_port" "$moto_port" "${DELAY_MS:-0}" >"$LOGS/proxy-$1.log" 2>&1 &
     PIDS+=($!)
     MOTO=http://127.0.0.1:$moto_port PROXY=http://127.0.0.1:$proxy_port
     for i in $(seq 1 100); do
@@ -243,6 +251,8 @@ ycr_add() {
 s3util_proxy() { "$PY" "$here/benches/s3util.py" "$@"; }
 
 now() { echo "${EPOCHREALTIME/./}"; }
+# moto's CPU time so far, in microseconds (utime + stime, in clock ticks).
+moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14 + $15) * 1e6 / hz}' "/proc/$MOTO_PID/stat"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { awk -v us="$1" 'BEGIN {printf "%.0f", us/1e3}'; }
 kib() { awk -v b="$1" 'BEGIN {printf "%.0f", b/1024}'; }
@@ -251,14 +261,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 # run_op TOOL OP BUCKET [K]: times it, then takes the proxy's count of its
 # requests into stats/N.TOOL.OP.SAMPLE.json (the time in "us").
 run_op() {
-    local tool=$1 op=$2 b=$3 k=${4:-} t0 t1 label
+    local tool=$1 op=$2 b=$3 k=${4:-} t0 t1 c0 c1 label
     label=$b${k:+-$k}
     sync
+    c0=$(moto_cpu)
     t0=$(now)
     "${tool}_$op" "$b" "$k" # on failure set -e stops here: see LOGS
     t1=$(now)
+    c1=$(moto_cpu)
     curl -sf "$PROXY/__proxy/take?log=$LOGS/requests-$tool-$op-$label.txt" |
-        jq -c --argjson us $((t1 - t0)) '. + {us: $us}' >"$SCRATCH/stats/$N.$tool.$op.$label.json"
+        jq -c --argjson us $((t1 - t0)) --argjson moto $((c1 - c0)) '. + {us: $us, moto: $moto}' \
+            >"$SCRATCH/stats/$N.$tool.$op.$label.json"
 }
 # med N TOOL OP FIELD -> the median of FIELD (a jq path) over that op's samples
 med() {
@@ -325,9 +338,9 @@ for N in $SIZES; do
     stop_endpoint
 
     echo
-    echo "N = $N: medians of $runs full publishes and $((runs * ADDS)) +1s per tool"
-    printf '  %-5s %-26s %9s %6s %5s %5s %5s %5s %5s %5s %9s %9s\n' \
-        op tool ms reqs GET HEAD PUT DEL LIST POST "KiB up" "KiB down"
+    echo "N = $N: medians of $runs full publishes and $((runs * ADDS)) +1s per tool${DELAY_MS:+ ($DELAY_MS ms a request)}"
+    printf '  %-5s %-26s %9s %8s %6s %5s %5s %5s %5s %5s %5s %9s %9s\n' \
+        op tool ms "moto ms" reqs GET HEAD PUT DEL LIST POST "KiB up" "KiB down"
     for op in full add; do
         for tool in "${tools[@]}"; do
             case $tool in
@@ -338,8 +351,9 @@ for N in $SIZES; do
             ycfy) name="cfy-ap (yum)" ;;
             ycr) name="createrepo_c + upload" ;;
             esac
-            printf '  %-5s %-26s %9s %6s %5s %5s %5s %5s %5s %5s %9s %9s\n' "${op/add/+1}" "$name" \
-                "$(ms "$(med "$N" "$tool" "$op" .us)")" "$(med "$N" "$tool" "$op" .n)" \
+            printf '  %-5s %-26s %9s %8s %6s %5s %5s %5s %5s %5s %5s %9s %9s\n' "${op/add/+1}" "$name" \
+                "$(ms "$(med "$N" "$tool" "$op" .us)")" "$(ms "$(med "$N" "$tool" "$op" .moto)")" \
+                "$(med "$N" "$tool" "$op" .n)" \
                 "$(med "$N" "$tool" "$op" .ops.GET)" "$(med "$N" "$tool" "$op" .ops.HEAD)" \
                 "$(med "$N" "$tool" "$op" .ops.PUT)" "$(med "$N" "$tool" "$op" .ops.DELETE)" \
                 "$(med "$N" "$tool" "$op" .ops.LIST)" "$(med "$N" "$tool" "$op" .ops.POST)" \
@@ -359,15 +373,18 @@ for N in $SIZES; do
         has "$ours" && has "$theirs" || continue
         for op in full add; do
             r=$(ratio "$(med "$N" "$theirs" "$op" .us)" "$(med "$N" "$ours" "$op" .us)")
+            # The ceiling: the peer's time over moto's CPU for cfy-ap's requests.
+            ceiling=$(ratio "$(med "$N" "$theirs" "$op" .us)" "$(med "$N" "$ours" "$op" .moto)")
+            ceiling=" (ceiling against this moto: ${ceiling}x)"
             if [[ $kind == apt ]]; then
                 bar=$([[ $op == full ]] && echo 1.5 || echo 3)
                 verdict=$(awk -v r="$r" -v b="$bar" 'BEGIN {print (r >= b) ? "ok" : "MISSED"}')
                 [[ $verdict == ok ]] || fail=1
-                echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x (bar: >= ${bar}x) $verdict"
+                echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x (bar: >= ${bar}x) $verdict$ceiling"
             elif [[ $kind == apt-signed ]]; then
-                echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x"
+                echo "  $kind ${op/add/+1}: aptly / cfy-ap = ${r}x$ceiling"
             else
-                echo "  $kind ${op/add/+1}: (createrepo_c + upload) / cfy-ap = ${r}x"
+                echo "  $kind ${op/add/+1}: (createrepo_c + upload) / cfy-ap = ${r}x$ceiling"
             fi
         done
     done

@@ -1,11 +1,14 @@
 """A counting HTTP proxy for benches/s3.sh: every request to an S3 endpoint, counted.
 
-    python3 s3proxy.py LISTEN_PORT UPSTREAM_PORT     # both on 127.0.0.1
+    python3 s3proxy.py LISTEN_PORT UPSTREAM_PORT [DELAY_MS]   # both on 127.0.0.1
 
 Forwards each request as it came (path-style S3: /BUCKET/KEY?QUERY) to the
 upstream server (moto) on a kept-alive connection per client connection and
 records, per request: the method, the kind of S3 operation (GET, HEAD, PUT,
 DELETE, LIST, POST), the key, the status and the body bytes sent up and down.
+With DELAY_MS, each request waits that long (a sleep, no CPU) before it is
+forwarded: the round trip to a store across a network, which moto on
+127.0.0.1 does not have.
 
 Its own control path (no bucket name may start with "__"):
     GET /__proxy/take            the requests since the last take, summed, as JSON
@@ -83,6 +86,7 @@ class Stats:
 
 STATS = Stats()
 UPSTREAM = ("127.0.0.1", 0)
+DELAY = 0.0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -164,6 +168,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         t0 = time.monotonic()
         body = self.read_body()
+        if DELAY:
+            time.sleep(DELAY)
         start = time.time()
         resp, data = self.forward(body)
         self.send_response_only(resp.status, resp.reason)
@@ -196,9 +202,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    global UPSTREAM
+    global UPSTREAM, DELAY
     listen, upstream = int(sys.argv[1]), int(sys.argv[2])
     UPSTREAM = ("127.0.0.1", upstream)
+    DELAY = float(sys.argv[3]) / 1e3 if len(sys.argv) > 3 else 0.0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", listen), Handler)
     server.daemon_threads = True
     server.serve_forever()
