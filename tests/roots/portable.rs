@@ -2,8 +2,9 @@
 //! 2.17): its highest GLIBC_ symbol version is at most 2.17, and run inside a
 //! Debian 11 root (glibc 2.31, Python 3.9; `chroot`, no --root) it builds the
 //! fixture agent and its deb with the built-in packaging files. tests/run.sh
-//! builds it before `cargo test`; here portable.sh runs again (a no-op when fresh,
-//! a full ~2.5 min build otherwise).
+//! builds it before `cargo test`, in the profile `$CFY_AP_PORTABLE_PROFILE`
+//! (`portable-check` there; portable.sh's default is `release`); here portable.sh
+//! runs again with the same profile (a no-op when fresh, a full build otherwise).
 
 use crate::common;
 
