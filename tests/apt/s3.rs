@@ -1561,6 +1561,18 @@ fn adding_one_package_costs_the_same_requests_at_50_and_200_packages() {
             .filter(|s| s.method == "PUT" && s.target.contains("/pool/"))
             .count();
         assert_eq!(pool_puts, 1, "{log:#?}");
+        // Round trips: the garbage list is read with the first round of reads,
+        // before any upload, and a lease just taken is released with no read.
+        let at = |method: &str, key: &str| {
+            log.iter()
+                .position(|s| s.method == method && s.target.contains(key))
+        };
+        let first_put = at("PUT", "/pool/").unwrap();
+        assert!(
+            at("GET", ".cfy-ap/garbage").is_some_and(|g| g < first_put),
+            "{log:#?}"
+        );
+        assert_eq!(at("GET", ".cfy-ap.lock"), None, "{log:#?}");
         eprintln!("+1 to {n}: {total} requests {kinds:?}");
         seen.push((
             kinds,

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) const KEY: &str = ".cfy-ap/garbage";
 
 /// Retired keys and when (Unix seconds).
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Garbage {
     since: BTreeMap<String, u64>,
     changed: bool,
@@ -24,7 +24,13 @@ pub(crate) struct Garbage {
 impl Garbage {
     /// The list as stored (empty when there is none).
     pub(crate) fn load(bucket: &Bucket) -> Result<Garbage> {
-        let Some((bytes, _)) = bucket.read(KEY)? else {
+        Garbage::of(bucket.read(KEY)?.map(|(bytes, _)| bytes), bucket)
+    }
+
+    /// The list from `bytes`, the body of its object in `bucket` (`None`:
+    /// there is none, the list is empty).
+    pub(crate) fn of(bytes: Option<Vec<u8>>, bucket: &Bucket) -> Result<Garbage> {
+        let Some(bytes) = bytes else {
             return Ok(Garbage::default());
         };
         Garbage::parse(&String::from_utf8_lossy(&bytes)).map_err(|line| {

@@ -166,8 +166,15 @@ impl<'a> Lease<'a> {
 }
 
 impl Drop for Lease<'_> {
+    /// Release the lease. One taken or renewed less than half its TTL ago is
+    /// still this publisher's (as in [`Lease::renew`]): deleted with no read
+    /// first, one request; an older one only when it is still ours.
     fn drop(&mut self) {
-        let _ = self.bucket.compare_and_swap(KEY, Some(&self.tag), None);
+        if self.since.elapsed() < Duration::from_secs(TTL / 2) {
+            let _ = self.bucket.delete(KEY);
+        } else {
+            let _ = self.bucket.compare_and_swap(KEY, Some(&self.tag), None);
+        }
     }
 }
 

@@ -21,7 +21,7 @@
 //!    period; plain names that vanished are deleted after the switch.
 
 use super::client::Bucket;
-use super::garbage::Garbage;
+use super::garbage::{self, Garbage};
 use super::lease::Lease;
 use crate::error::{Error, IoContext, Result};
 use crate::log::Log;
@@ -66,10 +66,15 @@ pub(crate) struct Work<'b> {
     /// Keys fetched: the SHA256 of what the bucket holds under that name and
     /// its tag (`None`: no such object; or not known to match, to upload).
     known: BTreeMap<String, Option<(String, Tag)>>,
+    /// The garbage list, fetched with the first round of reads (one round
+    /// trip fewer than after the switch); `None` until then.
+    garbage: Option<Garbage>,
 }
 
 impl<'b> Work<'b> {
-    fn new(bucket: &'b Bucket) -> Result<Work<'b>> {
+    /// A working copy of `bucket`'s repository; `read_only`: for a dry run or
+    /// a listing, which do not read the garbage list.
+    fn new(bucket: &'b Bucket, read_only: bool) -> Result<Work<'b>> {
         remove_dead_copies();
         let dir = tempfile::Builder::new()
             .prefix(&format!("{COPY}{}.", std::process::id()))
@@ -79,6 +84,7 @@ impl<'b> Work<'b> {
             bucket,
             dir,
             known: BTreeMap::new(),
+            garbage: read_only.then(Garbage::default),
         })
     }
 
@@ -120,12 +126,26 @@ impl<'b> Work<'b> {
     /// there.
     pub(crate) fn fetch(&mut self, rels: &[String]) -> Result<Vec<bool>> {
         let paths: Vec<PathBuf> = rels.iter().map(|r| self.path(r)).collect();
-        let files: Vec<(&str, &Path)> = rels
+        let mut files: Vec<(&str, &Path)> = rels
             .iter()
             .zip(&paths)
             .map(|(r, p)| (r.as_str(), p.as_path()))
             .collect();
-        let tags = self.bucket.download(&files)?;
+        // The first round brings the garbage list too (a hidden file: never
+        // uploaded as part of the generation).
+        let list = self.path(garbage::KEY);
+        let first = self.garbage.is_none();
+        if first {
+            files.push((garbage::KEY, list.as_path()));
+        }
+        let mut tags = self.bucket.download(&files)?;
+        if first {
+            let bytes = match tags.pop().flatten() {
+                Some(_) => Some(std::fs::read(&list).ctx("reading", &list)?),
+                None => None,
+            };
+            self.garbage = Some(Garbage::of(bytes, self.bucket)?);
+        }
         let mut found = Vec::with_capacity(rels.len());
         for ((rel, path), tag) in rels.iter().zip(&paths).zip(tags) {
             let known = match tag {
@@ -301,13 +321,13 @@ pub(crate) fn run<L: Layout, T>(
         // fail here, before anything is written.
         check(bucket, layout.kind())?;
         if opts.read_only {
-            let mut work = Work::new(bucket)?;
+            let mut work = Work::new(bucket, true)?;
             layout.fetch(&mut work)?;
             return local(work.dir()).map_err(|e| rewrite(e, &work, bucket));
         }
         let mut lease = Lease::take(bucket, log)?;
         for attempt in 1..=ATTEMPTS {
-            let mut work = Work::new(bucket)?;
+            let mut work = Work::new(bucket, false)?;
             layout.fetch(&mut work)?;
             let before = layout.names(work.dir())?;
             let out = local(work.dir()).map_err(|e| rewrite(e, &work, bucket))?;
@@ -471,7 +491,10 @@ fn collect<L: Layout>(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut garbage = Garbage::load(bucket)?;
+    let mut garbage = match &work.garbage {
+        Some(g) => g.clone(),
+        None => Garbage::load(bucket)?,
+    };
     let live: BTreeSet<&String> = after
         .packages
         .keys()
