@@ -656,16 +656,18 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
     fs::write(
         &config,
         format!(
-            "[profile t]\nregion = us-east-1\nendpoint_url = {}\n",
-            proxy.endpoint()
+            "[profile t]\nregion = us-east-1\nendpoint_url = {e}\ns3 =\n  max_concurrent_requests = 1\n\
+             [profile bad]\nregion = us-east-1\nendpoint_url = {e}\ns3 =\n  max_concurrent_requests = 0\n",
+            e = proxy.endpoint()
         ),
     )
     .unwrap();
     fs::write(
         &credentials,
         format!(
-            "[t]\naws_access_key_id = {}\naws_secret_access_key = {SECRET}\n",
-            common::s3::ACCESS_KEY
+            "[t]\naws_access_key_id = {k}\naws_secret_access_key = {SECRET}\n\
+             [bad]\naws_access_key_id = {k}\naws_secret_access_key = {SECRET}\n",
+            k = common::s3::ACCESS_KEY
         ),
     )
     .unwrap();
@@ -678,16 +680,32 @@ fn bad_urls_and_missing_buckets_exit_2_before_any_write() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let o = command(&profile, &["--repo", &moto.s3_url("apt")], &[&a])
-        .envs_remove(&[
-            "AWS_ENDPOINT_URL",
-            "AWS_REGION",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-        ])
-        .current_dir(w.path())
-        .within(Duration::from_secs(120))
-        .output();
+    let with_profile = |profile: &[(String, String)]| {
+        command(profile, &["--repo", &moto.s3_url("apt")], &[&a])
+            .envs_remove(&[
+                "AWS_ENDPOINT_URL",
+                "AWS_REGION",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+            ])
+            .current_dir(w.path())
+            .within(Duration::from_secs(120))
+            .output()
+    };
+    // A profile whose `s3 = max_concurrent_requests` is 0: exit 2, nothing written.
+    let mut bad = profile.clone();
+    bad[0].1 = "bad".into();
+    proxy.clear_log();
+    let o = with_profile(&bad);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("max_concurrent_requests") && text(&o).contains("from 1 to 256"),
+        "{}",
+        text(&o)
+    );
+    wrote_nothing(&proxy, "max_concurrent_requests = 0");
+    // One request at a time (max_concurrent_requests = 1) publishes as well.
+    let o = with_profile(&profile);
     assert!(!text(&o).contains(SECRET), "{}", text(&o));
     assert!(
         o.status.success(),
