@@ -272,6 +272,14 @@ impl Layout for Apt<'_> {
             2
         }
     }
+
+    /// An index under `dists/` is a copy of its by-hash object (written
+    /// before it, rank 1), which the local publisher always makes.
+    fn copy_source(&self, rel: &str, sha256: &str) -> Option<String> {
+        let (dir, _) = rel.rsplit_once('/')?;
+        (rel.starts_with("dists/") && self.rank(rel) == 2)
+            .then(|| format!("{dir}/by-hash/SHA256/{sha256}"))
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +314,21 @@ mod tests {
             by_hash("dists/stable", "main/binary-amd64/Packages", "SHA256", "ff"),
             "dists/stable/main/binary-amd64/by-hash/SHA256/ff"
         );
+        // The plain index names are copies of their by-hash objects; nothing
+        // else is.
+        assert_eq!(
+            apt.copy_source("dists/stable/main/binary-amd64/Packages.xz", "ab")
+                .as_deref(),
+            Some("dists/stable/main/binary-amd64/by-hash/SHA256/ab")
+        );
+        for other in [
+            "pool/main/a/a/a_1_all.deb",
+            "dists/stable/Release",
+            "dists/stable/InRelease",
+            "dists/stable/main/binary-amd64/by-hash/SHA256/ab",
+        ] {
+            assert_eq!(apt.copy_source(other, "ab"), None, "{other}");
+        }
     }
 
     #[test]

@@ -1496,6 +1496,16 @@ fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_com
     assert!(apt.policy("flt-agent").contains("Candidate: 4.0"));
 }
 
+/// The X of the `-v` line `s3: N requests (...), X bytes up, Y bytes down`.
+fn bytes_up(out: &str) -> usize {
+    let line = out
+        .lines()
+        .find(|l| l.contains("s3: ") && l.contains(" bytes up"))
+        .unwrap_or_else(|| panic!("no request count line in:\n{out}"));
+    let before = line.split(" bytes up").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 /// The `s3: N requests (G GET, H HEAD, P PUT, D DELETE, L LIST), X bytes up, Y
 /// bytes down` line of `-v`: (total, per kind).
 fn request_line(out: &str) -> (usize, BTreeMap<String, usize>) {
@@ -1591,7 +1601,18 @@ fn adding_one_package_costs_the_same_requests_at_50_and_200_packages() {
             "{log:#?}"
         );
         assert_eq!(at("GET", ".cfy-ap.lock"), None, "{log:#?}");
-        eprintln!("+1 to {n}: {total} requests {kinds:?}");
+        // Each index is sent once, under its by-hash name; its plain name is a
+        // server-side copy: fewer bytes up than two `Packages`.
+        let packages = moto
+            .get(&format!("{prefix}/dists/stable/main/binary-amd64/Packages"))
+            .expect("Packages")
+            .len();
+        let up = bytes_up(&out);
+        assert!(
+            up < 2 * packages,
+            "{up} bytes up for a Packages of {packages}: {out}"
+        );
+        eprintln!("+1 to {n}: {total} requests {kinds:?}, {up} bytes up");
         seen.push((
             kinds,
             log.iter()

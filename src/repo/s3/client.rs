@@ -185,17 +185,12 @@ impl Bucket {
     /// there is no such object. Bodies are streamed into the files, never
     /// whole in memory (an index of a large repository is tens of MB).
     pub(crate) fn download(&self, files: &[(&str, &Path)]) -> Result<Vec<Option<Tag>>> {
-        use futures_util::StreamExt;
         let jobs = files.iter().map(|(rel, dest)| {
             let store = self.store.clone();
             let key = self.key(rel);
             async move { (*rel, *dest, fetch(store, key, dest).await) }
         });
-        let results: Vec<_> = self.runtime.block_on(
-            futures_util::stream::iter(jobs)
-                .buffered(self.parallel)
-                .collect(),
-        );
+        let results = self.all(jobs, true);
         let mut tags = Vec::with_capacity(results.len());
         for (rel, dest, result) in results {
             self.count(|c| c.get += 1);
@@ -216,17 +211,12 @@ impl Bucket {
     /// clients do not read yet), `max_concurrent_requests` at a time; large ones streamed
     /// in parts, never whole in memory.
     pub(crate) fn upload(&self, files: &[(&str, &Path)]) -> Result<()> {
-        use futures_util::StreamExt;
         let jobs = files.iter().map(|(rel, src)| {
             let store = self.store.clone();
             let key = self.key(rel);
             async move { (*rel, *src, send(store, key, src).await) }
         });
-        let results: Vec<_> = self.runtime.block_on(
-            futures_util::stream::iter(jobs)
-                .buffer_unordered(self.parallel)
-                .collect(),
-        );
+        let results = self.all(jobs, false);
         for (rel, src, result) in results {
             match result {
                 Ok((bytes, requests)) => self.count(|c| {
@@ -238,6 +228,40 @@ impl Bucket {
             }
         }
         Ok(())
+    }
+
+    /// Server-side copies `(from, to)` (CopyObject: one PUT request each,
+    /// no bytes sent), `max_concurrent_requests` at a time.
+    pub(crate) fn copy(&self, pairs: &[(&str, &str)]) -> Result<()> {
+        let jobs = pairs.iter().map(|(from, to)| {
+            let store = self.store.clone();
+            let (from, key) = (self.key(from), self.key(to));
+            async move { (*to, store.copy(&from, &key).await) }
+        });
+        for (to, result) in self.all(jobs, false) {
+            self.count(|c| c.put += 1);
+            result.map_err(|e| self.error("copying into", to, e))?;
+        }
+        Ok(())
+    }
+
+    /// Run `jobs`, up to `max_concurrent_requests` at once: their results,
+    /// in the jobs' order when `ordered`, else as they end.
+    fn all<F: std::future::Future>(
+        &self,
+        jobs: impl Iterator<Item = F>,
+        ordered: bool,
+    ) -> Vec<F::Output> {
+        use futures_util::StreamExt;
+        let jobs = futures_util::stream::iter(jobs);
+        match ordered {
+            true => self
+                .runtime
+                .block_on(jobs.buffered(self.parallel).collect()),
+            false => self
+                .runtime
+                .block_on(jobs.buffer_unordered(self.parallel).collect()),
+        }
     }
 
     fn put(&self, rel: &str, bytes: &[u8], mode: PutMode) -> Result<Option<Tag>, Put> {

@@ -57,6 +57,13 @@ pub(crate) trait Layout {
     fn switch(&self, dir: &Path) -> Option<String>;
     /// Where a key goes in the upload order (lower first; the switch is last).
     fn rank(&self, rel: &str) -> u8;
+    /// The content-addressed key of a lower rank that holds the same bytes as
+    /// `rel` when its SHA256 is `sha256` (apt: an index's by-hash copy), so
+    /// that `rel` is a server-side copy of it instead of an upload; `None`:
+    /// uploaded.
+    fn copy_source(&self, _rel: &str, _sha256: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The private working copy a publish reads and renders in.
@@ -389,6 +396,19 @@ fn commit<L: Layout>(
         uploads.push(rel.clone());
     }
     uploads.sort_by_key(|rel| (layout.rank(rel), rel.clone()));
+    // Plain names whose bytes a content-addressed object this publish writes
+    // (at a lower rank) holds: copied server-side once that one is written,
+    // not sent again.
+    let uploading: BTreeSet<&str> = uploads.iter().map(String::as_str).collect();
+    let mut copies = BTreeMap::new();
+    for rel in &uploads {
+        if let Some(src) = layout.copy_source(rel, &sha256_file(&files[rel])?)
+            && uploading.contains(src.as_str())
+            && layout.rank(&src) < layout.rank(rel)
+        {
+            copies.insert(rel.clone(), src);
+        }
+    }
     let switch_changed = match &switch {
         Some(s) => {
             !matches!(work.known.get(s), Some(Some((sha, _))) if *sha == sha256_file(&files[s])?)
@@ -402,7 +422,7 @@ fn commit<L: Layout>(
         work,
         layout,
         &files,
-        &uploads,
+        (&uploads, &copies),
         switch.as_deref(),
         switch_changed,
     ) {
@@ -424,13 +444,14 @@ fn commit<L: Layout>(
     Ok(true)
 }
 
-/// Upload `uploads` in rank order, then the switch; `false` when its
-/// compare-and-swap met another publish's.
+/// Upload `uploads` in rank order (those in `copies` copied server-side from
+/// the key it gives), then the switch; `false` when its compare-and-swap met
+/// another publish's.
 fn upload_and_switch<L: Layout>(
     work: &Work<'_>,
     layout: &L,
     files: &BTreeMap<String, PathBuf>,
-    uploads: &[String],
+    (uploads, copies): (&[String], &BTreeMap<String, String>),
     switch: Option<&str>,
     switch_changed: bool,
 ) -> Result<bool> {
@@ -444,11 +465,19 @@ fn upload_and_switch<L: Layout>(
                 .iter()
                 .take_while(|r| layout.rank(r) == rank)
                 .count();
-        let batch: Vec<(&str, &Path)> = uploads[start..end]
+        let (copied, sent): (Vec<&String>, Vec<&String>) = uploads[start..end]
             .iter()
+            .partition(|rel| copies.contains_key(*rel));
+        let sent: Vec<(&str, &Path)> = sent
+            .into_iter()
             .map(|rel| (rel.as_str(), files[rel].as_path()))
             .collect();
-        bucket.upload(&batch)?;
+        let copied: Vec<(&str, &str)> = copied
+            .into_iter()
+            .map(|rel| (copies[rel].as_str(), rel.as_str()))
+            .collect();
+        bucket.upload(&sent)?;
+        bucket.copy(&copied)?;
         start = end;
     }
     if let Some(s) = switch
