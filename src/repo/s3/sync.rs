@@ -11,7 +11,8 @@
 //!    copy, unchanged: the same checks, duplicate policy, indices, signatures.
 //! 4. **Commit in client order**: every object of the working copy that is new
 //!    or changed is uploaded, the [`Layout::rank`] order (packages, then
-//!    content-addressed objects, then plain names, then signatures), the switch
+//!    content-addressed objects, then plain names, each a server-side copy
+//!    when [`Layout::copy_source`] names one, then signatures), the switch
 //!    object last, as a compare-and-swap on the ETag read in 2 (on a conflict
 //!    the whole publish is done again on the new state, a few times, else exit
 //!    3). A client reading the old switch finds every object it names; one
