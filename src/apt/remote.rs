@@ -275,10 +275,9 @@ impl Layout for Apt<'_> {
 
     /// An index under `dists/` is a copy of its by-hash object (written
     /// before it, rank 1), which the local publisher always makes.
-    fn copy_source(&self, rel: &str, sha256: &str) -> Option<String> {
+    fn copy_source(&self, rel: &str) -> Option<String> {
         let (dir, _) = rel.rsplit_once('/')?;
-        (rel.starts_with("dists/") && self.rank(rel) == 2)
-            .then(|| format!("{dir}/by-hash/SHA256/{sha256}"))
+        (rel.starts_with("dists/") && self.rank(rel) == 2).then(|| format!("{dir}/by-hash/SHA256/"))
     }
 }
 
@@ -317,9 +316,9 @@ mod tests {
         // The plain index names are copies of their by-hash objects; nothing
         // else is.
         assert_eq!(
-            apt.copy_source("dists/stable/main/binary-amd64/Packages.xz", "ab")
+            apt.copy_source("dists/stable/main/binary-amd64/Packages.xz")
                 .as_deref(),
-            Some("dists/stable/main/binary-amd64/by-hash/SHA256/ab")
+            Some("dists/stable/main/binary-amd64/by-hash/SHA256/")
         );
         for other in [
             "pool/main/a/a/a_1_all.deb",
@@ -327,7 +326,7 @@ mod tests {
             "dists/stable/InRelease",
             "dists/stable/main/binary-amd64/by-hash/SHA256/ab",
         ] {
-            assert_eq!(apt.copy_source(other, "ab"), None, "{other}");
+            assert_eq!(apt.copy_source(other), None, "{other}");
         }
     }
 

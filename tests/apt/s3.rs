@@ -1496,23 +1496,23 @@ fn a_lasting_fault_is_exit_1_the_repository_stays_whole_and_the_next_publish_com
     assert!(apt.policy("flt-agent").contains("Candidate: 4.0"));
 }
 
-/// The X of the `-v` line `s3: N requests (...), X bytes up, Y bytes down`.
+/// The `s3: N requests (G GET, H HEAD, P PUT, D DELETE, L LIST), X bytes up, Y
+/// bytes down` line of `-v`.
+fn s3_line(out: &str) -> &str {
+    out.lines()
+        .find(|l| l.contains("s3: ") && l.contains(" requests ("))
+        .unwrap_or_else(|| panic!("no request count line in:\n{out}"))
+}
+
+/// The X of [`s3_line`].
 fn bytes_up(out: &str) -> usize {
-    let line = out
-        .lines()
-        .find(|l| l.contains("s3: ") && l.contains(" bytes up"))
-        .unwrap_or_else(|| panic!("no request count line in:\n{out}"));
-    let before = line.split(" bytes up").next().unwrap();
+    let before = s3_line(out).split(" bytes up").next().unwrap();
     before.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
-/// The `s3: N requests (G GET, H HEAD, P PUT, D DELETE, L LIST), X bytes up, Y
-/// bytes down` line of `-v`: (total, per kind).
+/// [`s3_line`]: (total, per kind).
 fn request_line(out: &str) -> (usize, BTreeMap<String, usize>) {
-    let line = out
-        .lines()
-        .find(|l| l.contains("s3: ") && l.contains(" requests ("))
-        .unwrap_or_else(|| panic!("no request count line in:\n{out}"));
+    let line = s3_line(out);
     let after = line.split("s3: ").nth(1).unwrap();
     let total: usize = after.split_whitespace().next().unwrap().parse().unwrap();
     let inner = after.split('(').nth(1).unwrap().split(')').next().unwrap();

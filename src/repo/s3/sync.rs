@@ -58,11 +58,12 @@ pub(crate) trait Layout {
     fn switch(&self, dir: &Path) -> Option<String>;
     /// Where a key goes in the upload order (lower first; the switch is last).
     fn rank(&self, rel: &str) -> u8;
-    /// The content-addressed key of a lower rank that holds the same bytes as
-    /// `rel` when its SHA256 is `sha256` (apt: an index's by-hash copy), so
-    /// that `rel` is a server-side copy of it instead of an upload; `None`:
-    /// uploaded.
-    fn copy_source(&self, _rel: &str, _sha256: &str) -> Option<String> {
+    /// Where a copy of `rel`'s bytes is kept under their SHA256: the key
+    /// prefix (of a lower rank) the hex digest completes (apt: an index's
+    /// `by-hash/SHA256/`), so that `rel` is a server-side copy of that object
+    /// instead of a second upload; `None` (the default, and for packages: no
+    /// file is hashed for it): uploaded.
+    fn copy_source(&self, _rel: &str) -> Option<String> {
         None
     }
 }
@@ -403,10 +404,11 @@ fn commit<L: Layout>(
     let uploading: BTreeSet<&str> = uploads.iter().map(String::as_str).collect();
     let mut copies = BTreeMap::new();
     for rel in &uploads {
-        if let Some(src) = layout.copy_source(rel, &sha256_file(&files[rel])?)
-            && uploading.contains(src.as_str())
-            && layout.rank(&src) < layout.rank(rel)
-        {
+        let Some(prefix) = layout.copy_source(rel) else {
+            continue;
+        };
+        let src = format!("{prefix}{}", sha256_file(&files[rel])?);
+        if uploading.contains(src.as_str()) && layout.rank(&src) < layout.rank(rel) {
             copies.insert(rel.clone(), src);
         }
     }
